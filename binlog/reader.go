@@ -1,0 +1,547 @@
+package binlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// Reader streams row changes of one schema from a server's binary log.
+type Reader struct {
+	cfg Config
+}
+
+// NewReader returns a reader for cfg. It does not connect.
+func NewReader(cfg Config) *Reader {
+	cfg = cfg.withDefaults()
+	if cfg.ServerID == 0 {
+		cfg.ServerID = 100000 + uint32(rand.IntN(4_000_000_000-100000))
+	}
+	return &Reader{cfg: cfg}
+}
+
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// Stream blocks, reading the binlog from `from` (its File/Pos when set, else
+// its GTID state), and calls emit once per source transaction with a batch of
+// that transaction's row changes of the selected tables (Op insert, update or
+// delete; Before/After in canonical form; CommitTime; Pos after the commit).
+// Transactions without selected rows, and events outside transactions (binlog
+// rotation, GTID lists, checkpoints, other DDL, heartbeats every
+// Config.HeartbeatPeriod), give empty batches carrying the new position, so a
+// caller sees when it has reached a head position.
+//
+// Stream returns ctx.Err() when ctx ends, emit's error, a *DDLError when a
+// statement changes a selected table, or a permanent error: authentication or
+// privileges, a purged position (ErrPositionPurged), missing row metadata
+// (ErrRowMetadataNotFull) or a partial row image (ErrRowImageNotFull), or a
+// value it cannot decode. Connection errors are retried with exponential
+// backoff (100ms..10s, each logged), restarting from the last emitted position
+// and dropping any partial transaction.
+func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(context.Context, cdc.Batch) error) error {
+	if from.File == "" && from.GTID == "" {
+		return errors.New("binlog stream: the start position has neither a file nor a GTID")
+	}
+	log := r.cfg.Logger.With("component", "binlog", "host", r.cfg.Host, "port", r.cfg.Port)
+	s := &stream{cfg: r.cfg, log: log, pos: from, emit: emit, tables: newTableCache()}
+	backoff := minBackoff
+	for {
+		progressed, err := s.run(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return perm.err
+		}
+		if err = classify(err); !isTransient(err) {
+			return err
+		}
+		if progressed {
+			backoff = minBackoff
+		}
+		log.Warn("binlog connection failed; reconnecting", "error", err, "retry_in", backoff, "from", s.pos.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// permanentError marks errors Stream returns without retrying.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// MySQL error numbers Stream treats as permanent.
+const (
+	erDBAccessDenied           = 1044
+	erAccessDenied             = 1045
+	erSpecificAccessDenied     = 1227
+	erMasterFatalReadingBinlog = 1236
+	erNotSupportedAuthMode     = 1251
+	erAccessDeniedNoPassword   = 1698
+)
+
+// classify wraps server errors that say the position is gone.
+func classify(err error) error {
+	var me *mysql.MyError
+	if errors.As(err, &me) && me.Code == erMasterFatalReadingBinlog {
+		return fmt.Errorf("%w: the server cannot send the binlog from this position (error %d: %s)", ErrPositionPurged, me.Code, me.Message)
+	}
+	return err
+}
+
+// isTransient reports whether err is a connection problem worth a reconnect.
+func isTransient(err error) bool {
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case erDBAccessDenied, erAccessDenied, erSpecificAccessDenied, erMasterFatalReadingBinlog,
+			erNotSupportedAuthMode, erAccessDeniedNoPassword:
+			return false
+		}
+		return true
+	}
+	var ne net.Error
+	var errno syscall.Errno
+	return errors.Is(err, mysql.ErrBadConn) || errors.As(err, &ne) || errors.As(err, &errno) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replication.ErrSyncClosed) ||
+		errors.Is(err, replication.ErrNeedSyncAgain)
+}
+
+// stream is the state of one Stream call across reconnects.
+type stream struct {
+	cfg    Config
+	log    *slog.Logger
+	emit   func(context.Context, cdc.Batch) error
+	tables *tableCache
+	gtid   *gtidState
+	flavor string
+
+	pos cdc.Position // the last emitted boundary
+
+	// The group (transaction or standalone statement) being read.
+	inGroup    bool
+	begun      bool // a BEGIN (or MariaDB non-standalone GTID) opened a transaction
+	pendMaria  *mysql.MariadbGTID
+	pendMySQL  *replication.GTIDEvent
+	pendTag    string
+	commitTime time.Time
+	changes    []cdc.Change
+	size       int
+}
+
+// run makes one connection and reads until an error. progressed reports
+// whether any event arrived, to reset the backoff.
+func (s *stream) run(ctx context.Context) (progressed bool, err error) {
+	if s.gtid == nil {
+		if err := s.prepare(ctx); err != nil {
+			s.flavor, s.gtid = "", nil
+			return false, err
+		}
+	}
+	s.resetGroup()
+	s.tables.resetIDs()
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                s.cfg.ServerID,
+		Flavor:                  s.flavor,
+		Host:                    s.cfg.Host,
+		Port:                    s.cfg.Port,
+		User:                    s.cfg.User,
+		Password:                s.cfg.Password,
+		TLSConfig:               s.cfg.TLS,
+		Charset:                 "utf8mb4",
+		ParseTime:               false,
+		TimestampStringLocation: time.UTC,
+		UseDecimal:              false,
+		HeartbeatPeriod:         s.cfg.HeartbeatPeriod,
+		DisableRetrySync:        true,
+		Logger:                  quietLogger(s.log),
+		RowsEventDecodeFunc:     s.decodeRows,
+	})
+	defer syncer.Close()
+	var streamer *replication.BinlogStreamer
+	if s.pos.File != "" {
+		streamer, err = syncer.StartSync(mysql.Position{Name: s.pos.File, Pos: uint32(s.pos.Pos)})
+	} else {
+		var set mysql.GTIDSet
+		if set, err = s.gtid.syncSet(); err != nil {
+			return false, &permanentError{fmt.Errorf("binlog stream from %s: %w", s.pos, err)}
+		}
+		streamer, err = syncer.StartSyncGTID(set)
+	}
+	if err != nil {
+		return false, fmt.Errorf("binlog stream: start from %s: %w", s.pos, err)
+	}
+	s.log.Info("binlog stream started", "from", s.pos.String(), "flavor", s.flavor, "server_id", s.cfg.ServerID)
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			return progressed, fmt.Errorf("binlog stream at %s: %w", s.pos, err)
+		}
+		progressed = true
+		if err := s.handle(ctx, ev.Header, ev.Event); err != nil {
+			return progressed, &permanentError{err}
+		}
+	}
+}
+
+// quietLogger passes go-mysql's own messages on at debug level only: it logs
+// every connection at info, and its errors are returned to us anyway.
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelCap{l.Handler()})
+}
+
+type levelCap struct{ h slog.Handler }
+
+func (c levelCap) Enabled(ctx context.Context, _ slog.Level) bool {
+	return c.h.Enabled(ctx, slog.LevelDebug)
+}
+
+func (c levelCap) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return c.h.Handle(ctx, r)
+}
+func (c levelCap) WithAttrs(a []slog.Attr) slog.Handler { return levelCap{c.h.WithAttrs(a)} }
+func (c levelCap) WithGroup(n string) slog.Handler      { return levelCap{c.h.WithGroup(n)} }
+
+// prepare detects the flavor and the GTID state at the start position.
+func (s *stream) prepare(ctx context.Context) error {
+	s.flavor = strings.ToLower(s.cfg.Flavor)
+	needGTID := s.pos.GTID == "" && s.pos.File != ""
+	if s.flavor == "" || (needGTID && s.flavor == mysql.MariaDBFlavor) {
+		if err := s.query(ctx, needGTID); err != nil {
+			return err
+		}
+	}
+	if s.flavor != mysql.MariaDBFlavor && s.flavor != mysql.MySQLFlavor {
+		return &permanentError{fmt.Errorf("binlog stream: unknown flavor %q (want mariadb or mysql)", s.flavor)}
+	}
+	if s.gtid == nil {
+		g, err := newGTIDState(s.flavor, s.pos.GTID)
+		if err != nil {
+			return &permanentError{fmt.Errorf("binlog stream: start position: %w", err)}
+		}
+		s.gtid = g
+	}
+	return nil
+}
+
+// query asks the server its version and, on MariaDB, the GTID state at a
+// file position given without one.
+func (s *stream) query(ctx context.Context, needGTID bool) error {
+	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(int(s.cfg.Port)))
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := client.ConnectWithDialer(cctx, "", addr, s.cfg.User, s.cfg.Password, "", dialer.DialContext,
+		func(c *client.Conn) error { c.SetTLSConfig(s.cfg.TLS); return nil })
+	if err != nil {
+		return fmt.Errorf("binlog stream: connect to %s: %w", addr, err)
+	}
+	defer conn.Close()
+	res, err := conn.Execute("SELECT VERSION()")
+	if err != nil {
+		return fmt.Errorf("binlog stream: SELECT VERSION(): %w", err)
+	}
+	version, _ := res.GetString(0, 0)
+	if s.flavor == "" {
+		s.flavor = flavorOf(version)
+	}
+	if needGTID && s.flavor == mysql.MariaDBFlavor {
+		res, err := conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", s.pos.File, s.pos.Pos)
+		if err != nil {
+			return fmt.Errorf("binlog stream: BINLOG_GTID_POS(%s): %w", s.pos, err)
+		}
+		if null, _ := res.IsNull(0, 0); !null {
+			g, _ := res.GetString(0, 0)
+			s.gtid, err = newGTIDState(s.flavor, g)
+			if err != nil {
+				return &permanentError{err}
+			}
+			s.gtid.known = true
+		}
+	}
+	return nil
+}
+
+// decodeRows runs in go-mysql's reading goroutine: it decodes the rows of
+// selected tables only and leaves other rows events with no rows.
+func (s *stream) decodeRows(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	if e.Table == nil || !s.cfg.selected(string(e.Table.Schema), string(e.Table.Table)) {
+		return nil
+	}
+	return e.DecodeData(pos, data)
+}
+
+func (s *stream) resetGroup() {
+	s.inGroup, s.begun = false, false
+	s.pendMaria, s.pendMySQL, s.pendTag = nil, nil, ""
+	s.commitTime = time.Time{}
+	s.changes, s.size = nil, 0
+}
+
+// handle processes one event. h is the header of the event as sent (for the
+// events inside a MySQL compressed transaction payload, the payload's).
+func (s *stream) handle(ctx context.Context, h *replication.EventHeader, ev replication.Event) error {
+	artificial := h.Flags&replication.LOG_EVENT_ARTIFICIAL_F != 0
+	// An event that opens a group starts at a transaction boundary; taking the
+	// offset from it also fixes the position after a GTID start, where the
+	// server's first (artificial) rotate only names the file.
+	if !s.inGroup && h.LogPos > 0 && h.EventSize > 0 && h.LogPos >= h.EventSize && !artificial {
+		switch ev.(type) {
+		case *replication.MariadbGTIDEvent, *replication.GTIDEvent, *replication.GtidTaggedLogEvent, *replication.QueryEvent:
+			s.pos.Pos = uint64(h.LogPos - h.EventSize)
+		}
+	}
+	switch e := ev.(type) {
+	case *replication.RotateEvent:
+		s.pos.File, s.pos.Pos = string(e.NextLogName), e.Position
+		if artificial {
+			return nil
+		}
+		return s.emitEmpty(ctx, time.Time{})
+	case *replication.FormatDescriptionEvent:
+		return nil
+	case *replication.MariadbGTIDListEvent:
+		s.gtid.setFromList(e.GTIDs)
+		return s.boundary(ctx, h, artificial)
+	case *replication.PreviousGTIDsEvent:
+		if !s.gtid.known {
+			if err := s.gtid.set(e.GTIDSets); err != nil {
+				return err
+			}
+		}
+		return s.boundary(ctx, h, artificial)
+	case *replication.MariadbBinlogCheckPointEvent:
+		return s.boundary(ctx, h, artificial)
+	case *replication.HeartbeatEvent:
+		if s.inGroup {
+			return nil
+		}
+		return s.emitEmpty(ctx, time.Time{})
+	case *replication.MariadbGTIDEvent:
+		s.resetGroup()
+		s.inGroup = true
+		s.begun = !e.IsStandalone()
+		g := e.GTID
+		s.pendMaria = &g
+		return nil
+	case *replication.GtidTaggedLogEvent:
+		s.resetGroup()
+		s.inGroup = true
+		s.pendMySQL, s.pendTag = &e.GTIDEvent, e.Tag.String()
+		s.commitTime = e.ImmediateCommitTime()
+		return nil
+	case *replication.GTIDEvent:
+		s.resetGroup()
+		s.inGroup = true
+		s.pendMySQL = e
+		s.commitTime = e.ImmediateCommitTime()
+		return nil
+	case *replication.QueryEvent:
+		return s.handleQuery(ctx, h, e)
+	case *replication.XIDEvent:
+		return s.commit(ctx, h)
+	case *replication.RowsEvent:
+		return s.rows(e)
+	case *replication.TransactionPayloadEvent:
+		for _, inner := range e.Events {
+			ih := *inner.Header
+			ih.LogPos, ih.EventSize, ih.Flags = h.LogPos, 0, 0
+			if _, ok := inner.Event.(*replication.XIDEvent); !ok {
+				ih.LogPos = 0
+			}
+			if err := s.handle(ctx, &ih, inner.Event); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// boundary handles a non-transactional event that moves the position.
+func (s *stream) boundary(ctx context.Context, h *replication.EventHeader, artificial bool) error {
+	if s.inGroup || artificial || h.LogPos == 0 {
+		return nil
+	}
+	s.pos.Pos = uint64(h.LogPos)
+	return s.emitEmpty(ctx, time.Time{})
+}
+
+func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent) error {
+	q := string(e.Query)
+	toks := tokenize(q)
+	first := ""
+	if len(toks) > 0 && toks[0].kind == tokWord {
+		first = strings.ToUpper(toks[0].text)
+	}
+	second := ""
+	if len(toks) > 1 && toks[1].kind == tokWord {
+		second = strings.ToUpper(toks[1].text)
+	}
+	switch first {
+	case "BEGIN":
+		s.inGroup, s.begun = true, true
+		return nil
+	case "COMMIT":
+		return s.commit(ctx, h)
+	case "ROLLBACK":
+		if second == "TO" {
+			return nil
+		}
+		if len(s.changes) > 0 {
+			s.log.Warn("transaction rolled back in the binlog; its row changes are not emitted",
+				"changes", len(s.changes), "at", s.pos.String())
+		}
+		s.changes, s.size = nil, 0
+		return s.commit(ctx, h)
+	case "SAVEPOINT", "RELEASE", "XA":
+		return nil
+	}
+	schema := string(e.Schema)
+	for _, ref := range ddlTables(q, schema) {
+		hit := false
+		if ref.Name == "" {
+			hit = strings.EqualFold(ref.Schema, s.cfg.Schema)
+		} else {
+			hit = s.cfg.selected(ref.Schema, ref.Name)
+		}
+		if hit {
+			return &DDLError{Statement: q, Schema: ref.Schema, Table: ref.Name, Pos: s.pos}
+		}
+	}
+	s.log.Debug("DDL on tables not copied", "statement", strings.TrimSpace(first+" "+second), "schema", schema, "at", s.pos.String())
+	if s.begun {
+		return nil // a statement inside a transaction; its COMMIT ends it
+	}
+	return s.commit(ctx, h)
+}
+
+// rows converts a rows event of a selected table into changes.
+func (s *stream) rows(e *replication.RowsEvent) error {
+	if e.Table == nil || !s.cfg.selected(string(e.Table.Schema), string(e.Table.Table)) {
+		return nil
+	}
+	if !s.inGroup {
+		s.inGroup = true // rows without BEGIN (old servers); the commit ends them
+	}
+	info, err := s.tables.get(e.Table)
+	if err != nil {
+		return err
+	}
+	for _, skipped := range e.SkippedColumns {
+		if len(skipped) > 0 {
+			return fmt.Errorf("%w: a rows event of `%s`.`%s` lacks %d column(s); set binlog_row_image=FULL",
+				ErrRowImageNotFull, info.table.Schema, info.table.Name, len(skipped))
+		}
+	}
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
+		op := cdc.OpInsert
+		if e.Type() == replication.EnumRowsEventTypeDelete {
+			op = cdc.OpDelete
+		}
+		for _, raw := range e.Rows {
+			row, err := convertRow(info, raw)
+			if err != nil {
+				return err
+			}
+			c := cdc.Change{Op: op, Table: info.table}
+			if op == cdc.OpInsert {
+				c.After = row
+			} else {
+				c.Before = row
+			}
+			s.size += cdc.ValueSize(row)
+			s.changes = append(s.changes, c)
+		}
+	case replication.EnumRowsEventTypeUpdate:
+		if len(e.Rows)%2 != 0 {
+			return fmt.Errorf("update rows event of `%s`.`%s` has an odd number of images", info.table.Schema, info.table.Name)
+		}
+		for i := 0; i < len(e.Rows); i += 2 {
+			before, err := convertRow(info, e.Rows[i])
+			if err != nil {
+				return err
+			}
+			after, err := convertRow(info, e.Rows[i+1])
+			if err != nil {
+				return err
+			}
+			s.size += cdc.ValueSize(before) + cdc.ValueSize(after)
+			s.changes = append(s.changes, cdc.Change{Op: cdc.OpUpdate, Table: info.table, Before: before, After: after})
+		}
+	default:
+		return fmt.Errorf("rows event of unknown type on `%s`.`%s`", info.table.Schema, info.table.Name)
+	}
+	return nil
+}
+
+// commit ends the current group at the event with header h: it records the
+// group's GTID, moves the position past h and emits the group's changes.
+func (s *stream) commit(ctx context.Context, h *replication.EventHeader) error {
+	if s.pendMaria != nil {
+		s.gtid.addMariaDB(*s.pendMaria)
+	}
+	if s.pendMySQL != nil {
+		if err := s.gtid.addMySQL(s.pendMySQL.SID, s.pendTag, s.pendMySQL.GNO); err != nil {
+			return err
+		}
+	}
+	if h.LogPos > 0 {
+		s.pos.Pos = uint64(h.LogPos)
+	}
+	t := s.commitTime
+	if t.IsZero() && h.Timestamp > 0 {
+		t = time.Unix(int64(h.Timestamp), 0)
+	}
+	t = t.UTC()
+	changes, size := s.changes, s.size
+	s.resetGroup()
+	return s.emitBatch(ctx, changes, size, t)
+}
+
+func (s *stream) emitEmpty(ctx context.Context, t time.Time) error {
+	return s.emitBatch(ctx, nil, 0, t)
+}
+
+func (s *stream) emitBatch(ctx context.Context, changes []cdc.Change, size int, t time.Time) error {
+	s.pos.GTID = s.gtid.String()
+	pos := s.pos
+	for i := range changes {
+		changes[i].Pos = pos
+		changes[i].CommitTime = t
+	}
+	if err := s.emit(ctx, cdc.Batch{Changes: changes, Pos: pos, Time: t, Size: size}); err != nil {
+		return fmt.Errorf("binlog stream: emit at %s: %w", pos, err)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+// Command shiplog copies a live MySQL/MariaDB database into another one and keeps
+// it in step from the binlog. This file parses and wires; behaviour lives in the
+// packages.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/pipeline"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks errors that are the user's invocation or configuration.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+type globals struct {
+	configPath string
+	verbose    int
+	quiet      bool
+	logFile    string
+	log        *slog.Logger
+	closeLog   func()
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g := &globals{}
+	root := newRoot(g, stdout, stderr)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if g.closeLog != nil {
+		defer g.closeLog()
+	}
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	var ce *config.Error
+	code := exitFailure
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		code = exitUsage
+	}
+	if g.log != nil {
+		g.log.Error(err.Error())
+	}
+	fmt.Fprintln(stderr, "shiplog:", err)
+	return code
+}
+
+func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "shiplog",
+		Short:         "Copy a live MySQL/MariaDB database into another and keep it in step from the binlog",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setupLog(stderr)
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "configuration file (YAML, TOML, or Magento config.xml)")
+	pf.CountVarP(&g.verbose, "verbose", "v", "more log output (-v debug, -vv debug with source lines)")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "errors only")
+	pf.StringVar(&g.logFile, "log-file", "", "also write the log to this file")
+
+	var reset, auto, exitCaughtUp bool
+	migrate := &cobra.Command{Use: "migrate", Short: "run a migration mode (data, delta)", Args: noArgs}
+	data := &cobra.Command{
+		Use:   "data",
+		Short: "integrity check, consistent copy of every table, volume check; records where delta starts",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.Data(ctx, pipeline.DataOptions{Reset: reset, Auto: auto})
+			})
+		},
+	}
+	data.Flags().BoolVar(&reset, "reset", false, "forget progress and copy everything again")
+	data.Flags().BoolVar(&auto, "auto", false, "continue when the integrity check finds errors (reported as warnings)")
+	delta := &cobra.Command{
+		Use:   "delta",
+		Short: "stream changes from the recorded position until stopped (SIGINT/SIGTERM)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp})
+			})
+		},
+	}
+	delta.Flags().BoolVar(&exitCaughtUp, "exit-when-caught-up", false, "exit 0 once everything the source had written at start is applied")
+	migrate.AddCommand(data, delta)
+
+	runCmd := &cobra.Command{
+		Use:   "run",
+		Short: "data mode if not done, then delta, as one daemon",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.Run(ctx, pipeline.DataOptions{Auto: auto})
+			})
+		},
+	}
+	runCmd.Flags().BoolVar(&auto, "auto", false, "continue when the integrity check finds errors")
+
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "print mode, table progress, checkpoint, source head and lag as JSON",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				s, err := r.Status(ctx)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			})
+		},
+	}
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "run the integrity check and print its problems; exit 1 on errors",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				_, problems, err := r.Check(ctx)
+				if err != nil {
+					return err
+				}
+				return printProblems(stdout, problems)
+			})
+		},
+	}
+	root.AddCommand(migrate, runCmd, status, check)
+	return root
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("%s: unexpected argument %q", cmd.CommandPath(), args[0])}
+	}
+	return nil
+}
+
+func printProblems(w io.Writer, problems []transform.Problem) error {
+	var errs int
+	for _, sev := range []transform.Severity{transform.Error, transform.Warning} {
+		for _, p := range problems {
+			if p.Severity == sev {
+				fmt.Fprintf(w, "%s [%s] %s\n", sev, p.Area, p.Msg)
+				if sev == transform.Error {
+					errs++
+				}
+			}
+		}
+	}
+	if errs > 0 {
+		return fmt.Errorf("%w: %d error(s)", pipeline.ErrIntegrity, errs)
+	}
+	fmt.Fprintln(w, "integrity check passed")
+	return nil
+}
+
+func (g *globals) setupLog(stderr io.Writer) error {
+	level := slog.LevelInfo
+	switch {
+	case g.quiet:
+		level = slog.LevelError
+	case g.verbose >= 1:
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, AddSource: g.verbose >= 2}
+	handlers := []slog.Handler{slog.NewTextHandler(stderr, opts)}
+	if g.logFile != "" {
+		f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return usageError{fmt.Errorf("--log-file: %w", err)}
+		}
+		g.closeLog = func() { f.Close() }
+		handlers = append(handlers, slog.NewTextHandler(f, &slog.HandlerOptions{Level: min(level, slog.LevelInfo), AddSource: g.verbose >= 2}))
+	}
+	g.log = slog.New(slog.NewMultiHandler(handlers...))
+	slog.SetDefault(g.log)
+	return nil
+}
+
+func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipeline.Runtime) error) error {
+	if g.configPath == "" {
+		return usageError{errors.New("--config FILE is required")}
+	}
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		g.log.Warn(w, "stage", "config")
+	}
+	if cfg.Options.LogFile != "" && g.logFile == "" {
+		g.logFile = cfg.Options.LogFile
+		if err := g.setupLog(os.Stderr); err != nil {
+			return err
+		}
+	}
+	r, err := pipeline.Open(ctx, cfg, g.log)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return f(ctx, r)
+}

@@ -1,0 +1,128 @@
+package config
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// dialTimeout bounds connecting to a server, so a wrong host fails a run
+// quickly instead of hanging on the operating system's TCP timeout.
+const dialTimeout = 10 * time.Second
+
+// DriverConfig returns a go-sql-driver/mysql configuration for d: TCP to
+// host:port, utf8mb4, client-side parameter interpolation (one round trip per
+// statement, which matters for multi-row upserts), raw DATETIME values, and a
+// 10s dial timeout. When TLS files are set, their tls.Config is registered with
+// the driver under a name derived from their contents ("shiplog-<hash>"), so
+// the result also works through FormatDSN and sql.Open.
+func (d Database) DriverConfig() (*mysql.Config, error) {
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = d.addr()
+	cfg.User = d.User
+	cfg.Passwd = d.Password
+	cfg.DBName = d.Database
+	cfg.InterpolateParams = true
+	cfg.ParseTime = false
+	cfg.Timeout = dialTimeout
+	// Since driver v1.8 "charset" is no longer special in Params: a Params
+	// entry would be sent as "SET charset = utf8mb4", which servers reject.
+	// mysql.Charset sends SET NAMES and still writes charset=utf8mb4 in the DSN.
+	if err := cfg.Apply(mysql.Charset("utf8mb4", "")); err != nil {
+		return nil, fmt.Errorf("database %s: %w", d.Redacted(), err)
+	}
+
+	tc, digest, err := d.loadTLS()
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", d.Redacted(), err)
+	}
+	if tc != nil {
+		name := "shiplog-" + digest
+		// The same files always give the same name and an equivalent config,
+		// so registering again (several loads, both ends sharing files) is
+		// harmless.
+		if err := mysql.RegisterTLSConfig(name, tc); err != nil {
+			return nil, fmt.Errorf("database %s: register TLS config: %w", d.Redacted(), err)
+		}
+		cfg.TLSConfig = name
+		cfg.TLS = tc.Clone()
+	}
+	return cfg, nil
+}
+
+// Redacted describes d for logs and errors: "user:***@tcp(host:port)/db". It
+// never contains the password, whatever its value.
+func (d Database) Redacted() string {
+	return fmt.Sprintf("%s:***@tcp(%s)/%s", d.User, d.addr(), d.Database)
+}
+
+// TLSConfig returns the TLS client configuration for d, or nil when no TLS
+// file is set. The binlog reader uses it directly; DriverConfig registers the
+// same configuration with the SQL driver. Errors name the file at fault.
+func (d Database) TLSConfig() (*tls.Config, error) {
+	tc, _, err := d.loadTLS()
+	return tc, err
+}
+
+func (d Database) addr() string {
+	return net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+}
+
+// loadTLS builds the tls.Config and a digest of everything that went into it,
+// used as the driver registry name.
+func (d Database) loadTLS() (*tls.Config, string, error) {
+	if d.TLS == (TLS{}) {
+		return nil, "", nil
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", d.Host, d.TLS.CA, d.TLS.Cert, d.TLS.Key)
+	// ServerName is set so the server certificate is checked against the
+	// host we were told to reach, as with any TLS client.
+	tc := &tls.Config{ServerName: d.Host}
+
+	if d.TLS.CA != "" {
+		pem, err := os.ReadFile(d.TLS.CA)
+		if err != nil {
+			return nil, "", fmt.Errorf("tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("tls ca %s: no PEM certificate found", d.TLS.CA)
+		}
+		tc.RootCAs = pool
+		h.Write(pem)
+	}
+
+	switch {
+	case d.TLS.Cert == "" && d.TLS.Key == "":
+	case d.TLS.Cert == "" || d.TLS.Key == "":
+		return nil, "", errors.New("tls cert and key must be set together")
+	default:
+		certPEM, err := os.ReadFile(d.TLS.Cert)
+		if err != nil {
+			return nil, "", fmt.Errorf("tls cert: %w", err)
+		}
+		keyPEM, err := os.ReadFile(d.TLS.Key)
+		if err != nil {
+			return nil, "", fmt.Errorf("tls key: %w", err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return nil, "", fmt.Errorf("tls cert %s, key %s: %w", d.TLS.Cert, d.TLS.Key, err)
+		}
+		tc.Certificates = []tls.Certificate{pair}
+		h.Write(certPEM)
+		h.Write(keyPEM)
+	}
+	return tc, hex.EncodeToString(h.Sum(nil))[:16], nil
+}

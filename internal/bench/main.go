@@ -1,0 +1,731 @@
+// Command bench measures shiplog against the usual tools on local MariaDB servers:
+//
+//	snapshot:  mariadb-dump | mariadb, mydumper + myloader, shiplog migrate data
+//	catch-up:  native MariaDB replication, shiplog migrate delta --exit-when-caught-up
+//
+// It starts a source (binlog ROW/FULL), a destination and a replica, prepares
+// sysbench tables on the source, copies them with each tool, then runs a sysbench
+// write burst on the source while nothing reads and times how long each reader
+// needs to apply it.
+//
+//	go run ./internal/bench                       (or: make bench; 1,000,000 rows)
+//	go run ./internal/bench -rows 20000 -burst-seconds 5
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+)
+
+const srcDBName = "sbtest"
+
+type flags struct {
+	rows, tables, burstSeconds, burstThreads, threads int
+	shiplog                                           string
+	keep                                              bool
+}
+
+// result is one line of the final table.
+type result struct {
+	group   string // "snapshot" or "catch-up"
+	tool    string
+	seconds float64
+	work    float64 // rows or row changes handled
+	unit    string  // "rows/s" or "changes/s"
+	rssKB   int64   // peak RSS of the tool's own processes; 0 if unknown
+	err     error
+	skipped string
+}
+
+func main() {
+	var f flags
+	flag.IntVar(&f.rows, "rows", 1_000_000, "sysbench rows in all, split over -tables")
+	flag.IntVar(&f.tables, "tables", 4, "sysbench tables")
+	flag.IntVar(&f.burstSeconds, "burst-seconds", 20, "length of the sysbench oltp_write_only burst")
+	flag.IntVar(&f.burstThreads, "burst-threads", 4, "sysbench threads during the burst")
+	flag.IntVar(&f.threads, "threads", 2, "threads for sysbench prepare, mydumper and myloader")
+	flag.StringVar(&f.shiplog, "shiplog", "", "shiplog binary (default: build ./cmd/shiplog into the work folder)")
+	flag.BoolVar(&f.keep, "keep", false, "keep the work folder (dumps, configs, logs)")
+	flag.Parse()
+	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results, err := run(ctx, f)
+	if len(results) > 0 {
+		printTable(os.Stdout, results)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench failed:", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	flags
+	work                string
+	root                string
+	src, dst, replica   *testenv.MariaDB
+	srcDB, dstDB, repDB *sql.DB
+	shiplogErr          error // why shiplog cannot run, once known
+}
+
+func run(ctx context.Context, f flags) ([]result, error) {
+	for _, tool := range []string{"sysbench", "mariadb-dump", "mariadb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s not found; as root: apt-get install -y --no-install-recommends mariadb-server mariadb-client sysbench mydumper", tool)
+		}
+	}
+	if err := testenv.Available(); err != nil {
+		return nil, err
+	}
+	b := &bench{flags: f}
+	var err error
+	if b.root, err = moduleRoot(); err != nil {
+		return nil, err
+	}
+	if b.work, err = os.MkdirTemp("", "shiplog-bench-"); err != nil {
+		return nil, err
+	}
+	if f.keep {
+		fmt.Println("work folder:", b.work)
+	} else {
+		defer os.RemoveAll(b.work)
+	}
+
+	step("starting source (binlog ROW/FULL), destination and replica")
+	if b.src, err = testenv.StartMariaDB(ctx, testenv.Options{Binlog: true, ServerID: 1}); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	defer b.src.Stop()
+	if b.dst, err = testenv.StartMariaDB(ctx, testenv.Options{ServerID: 2}); err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	defer b.dst.Stop()
+	if b.replica, err = testenv.StartMariaDB(ctx, testenv.Options{ServerID: 3}); err != nil {
+		return nil, fmt.Errorf("replica: %w", err)
+	}
+	defer b.replica.Stop()
+	for _, p := range []struct {
+		m  *testenv.MariaDB
+		db **sql.DB
+	}{{b.src, &b.srcDB}, {b.dst, &b.dstDB}, {b.replica, &b.repDB}} {
+		if *p.db, err = p.m.Open(""); err != nil {
+			return nil, err
+		}
+		defer (*p.db).Close()
+	}
+
+	perTable := f.rows / f.tables
+	rows := float64(perTable * f.tables)
+	step(fmt.Sprintf("sysbench prepare: %d tables x %d rows", f.tables, perTable))
+	if err := b.src.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if _, err := b.sysbench(ctx, "prepare", f.threads); err != nil {
+		return nil, err
+	}
+	fmt.Printf("  prepared in %.1fs\n", time.Since(start).Seconds())
+
+	var results []result
+	add := func(r result) {
+		results = append(results, r)
+		switch {
+		case r.skipped != "":
+			fmt.Printf("  %s: skipped (%s)\n", r.tool, r.skipped)
+		case r.err != nil:
+			fmt.Printf("  %s: FAILED: %v\n", r.tool, r.err)
+		default:
+			fmt.Printf("  %s: %.2fs, %.0f %s, peak RSS %s\n", r.tool, r.seconds, r.work/r.seconds, r.unit, formatKB(r.rssKB))
+		}
+	}
+
+	// (a) mariadb-dump | mariadb, keeping a copy of the dump to seed the replica.
+	step("(a) mariadb-dump --single-transaction | mariadb")
+	dumpFile := filepath.Join(b.work, "dump.sql")
+	r := b.dumpPipe(ctx, "bench_dump", dumpFile)
+	r.work = rows
+	add(r)
+	if r.err != nil {
+		return results, r.err
+	}
+
+	// (b) mydumper + myloader.
+	step("(b) mydumper + myloader")
+	add(b.mydumper(ctx, rows))
+
+	// (c) shiplog migrate data.
+	step("(c) shiplog migrate data")
+	add(b.shiplogData(ctx, rows))
+
+	step("checking the copies (CHECKSUM TABLE) against the source")
+	b.verify(ctx, []target{{"mariadb-dump", b.dstDB, "bench_dump"}, {"mydumper", b.dstDB, "bench_mydumper"}, {"shiplog", b.dstDB, shiplogDB}})
+
+	// (d) A write burst, then native replication catching up from before it.
+	step("(d) native replication: replica seeded from the dump, CHANGE MASTER to the position before the burst")
+	if err := b.replica.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
+		return results, err
+	}
+	if err := loadFile(ctx, b.replica, srcDBName, dumpFile); err != nil {
+		return results, fmt.Errorf("seed replica: %w", err)
+	}
+	file, pos, err := masterStatus(ctx, b.srcDB)
+	if err != nil {
+		return results, err
+	}
+	fmt.Printf("  source position before the burst: %s:%d\n", file, pos)
+	if _, err := b.repDB.ExecContext(ctx, fmt.Sprintf(
+		"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d",
+		b.src.Port, file, pos)); err != nil {
+		return results, fmt.Errorf("CHANGE MASTER TO: %w", err)
+	}
+
+	step(fmt.Sprintf("sysbench oltp_write_only burst: %ds, %d threads, nothing reading", f.burstSeconds, f.burstThreads))
+	out, err := b.sysbench(ctx, "run", f.burstThreads)
+	if err != nil {
+		return results, err
+	}
+	changes, txns := parseSysbench(out)
+	headFile, headPos, err := masterStatus(ctx, b.srcDB)
+	if err != nil {
+		return results, err
+	}
+	fmt.Printf("  %d transactions, %d row changes; source head %s:%d\n", txns, changes, headFile, headPos)
+
+	add(b.replicate(ctx, headFile, headPos, float64(changes)))
+
+	// (e) shiplog migrate delta from its checkpoint (before the burst).
+	step("(e) shiplog migrate delta --exit-when-caught-up")
+	add(b.shiplogDelta(ctx, float64(changes)))
+
+	step("checking the caught-up copies (CHECKSUM TABLE) against the source")
+	b.verify(ctx, []target{{"replica", b.repDB, srcDBName}, {"shiplog", b.dstDB, shiplogDB}})
+	for _, r := range results {
+		if r.err != nil {
+			return results, errors.New("some steps failed (see above)")
+		}
+	}
+	return results, nil
+}
+
+func step(s string) { fmt.Printf("\n== %s\n", s) }
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the benchmark from inside the shiplog repository (go.mod not found)")
+		}
+		dir = parent
+	}
+}
+
+func (b *bench) sysbench(ctx context.Context, command string, threads int) (string, error) {
+	args := []string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+		"--mysql-port=" + strconv.Itoa(b.src.Port), "--mysql-user=root", "--mysql-password=",
+		"--mysql-db=" + srcDBName, "--tables=" + strconv.Itoa(b.tables),
+		"--table-size=" + strconv.Itoa(b.rows/b.tables), "--threads=" + strconv.Itoa(threads)}
+	if command == "run" {
+		args = append(args, "--time="+strconv.Itoa(b.burstSeconds), "--report-interval=5", "--rand-seed=1")
+	}
+	args = append(args, command)
+	cmd := exec.CommandContext(ctx, "sysbench", args...)
+	var out strings.Builder
+	cmd.Stdout = io.MultiWriter(&out, prefixWriter(os.Stdout, "  sysbench| ", command == "run"))
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("sysbench %s: %v\n%s", command, err, lastLines(out.String(), 10))
+	}
+	return out.String(), nil
+}
+
+var (
+	reWrites = regexp.MustCompile(`(?m)^\s*write:\s+(\d+)`)
+	reTxns   = regexp.MustCompile(`(?m)^\s*transactions:\s+(\d+)`)
+)
+
+// parseSysbench returns the write statements (each changes one row in
+// oltp_write_only) and the transactions of a sysbench run.
+func parseSysbench(out string) (writes, txns int64) {
+	if m := reWrites.FindStringSubmatch(out); m != nil {
+		writes, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := reTxns.FindStringSubmatch(out); m != nil {
+		txns, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	return writes, txns
+}
+
+func clientArgs(m *testenv.MariaDB) []string {
+	return []string{"-h127.0.0.1", "-P" + strconv.Itoa(m.Port), "-uroot"}
+}
+
+// dumpPipe times mariadb-dump piped into mariadb on the destination, while
+// writing a copy of the dump to keep (for the replica).
+func (b *bench) dumpPipe(ctx context.Context, dstDB, keepFile string) result {
+	r := result{group: "snapshot", tool: "mariadb-dump | mariadb", unit: "rows/s"}
+	if r.err = b.dst.Exec(ctx, "", "CREATE DATABASE "+dstDB); r.err != nil {
+		return r
+	}
+	copyFile, err := os.Create(keepFile)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer copyFile.Close()
+	dump := exec.CommandContext(ctx, "mariadb-dump", append(clientArgs(b.src), "--single-transaction", srcDBName)...)
+	load := exec.CommandContext(ctx, "mariadb", append(clientArgs(b.dst), dstDB)...)
+	var dumpErr, loadErr strings.Builder
+	dump.Stderr, load.Stderr = &dumpErr, &loadErr
+	dumpOut, err := dump.StdoutPipe()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	loadIn, err := load.StdinPipe()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	start := time.Now()
+	if err := load.Start(); err != nil {
+		r.err = err
+		return r
+	}
+	if err := dump.Start(); err != nil {
+		loadIn.Close()
+		_ = load.Wait()
+		r.err = err
+		return r
+	}
+	_, copyErr := io.Copy(io.MultiWriter(loadIn, copyFile), dumpOut)
+	loadIn.Close()
+	dErr, lErr := dump.Wait(), load.Wait()
+	r.seconds = time.Since(start).Seconds()
+	r.rssKB = max(maxRSS(dump.ProcessState), maxRSS(load.ProcessState))
+	switch {
+	case dErr != nil:
+		r.err = fmt.Errorf("mariadb-dump: %v: %s", dErr, lastLines(dumpErr.String(), 5))
+	case lErr != nil:
+		r.err = fmt.Errorf("mariadb: %v: %s", lErr, lastLines(loadErr.String(), 5))
+	case copyErr != nil:
+		r.err = copyErr
+	}
+	return r
+}
+
+func loadFile(ctx context.Context, m *testenv.MariaDB, db, file string) error {
+	in, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	cmd := exec.CommandContext(ctx, "mariadb", append(clientArgs(m), db)...)
+	cmd.Stdin = in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mariadb < %s: %v: %s", filepath.Base(file), err, lastLines(string(out), 5))
+	}
+	return nil
+}
+
+func (b *bench) mydumper(ctx context.Context, rows float64) result {
+	r := result{group: "snapshot", tool: fmt.Sprintf("mydumper + myloader -t %d", b.threads), unit: "rows/s", work: rows}
+	for _, tool := range []string{"mydumper", "myloader"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			r.skipped = tool + " not installed (apt-get install mydumper)"
+			return r
+		}
+	}
+	const dstDB = "bench_mydumper"
+	if r.err = b.dst.Exec(ctx, "", "CREATE DATABASE "+dstDB); r.err != nil {
+		return r
+	}
+	dir := filepath.Join(b.work, "mydumper")
+	t := strconv.Itoa(b.threads)
+	dump := exec.CommandContext(ctx, "mydumper", "--host=127.0.0.1", "--port="+strconv.Itoa(b.src.Port), "--user=root",
+		"--database="+srcDBName, "--threads="+t, "--outputdir="+dir)
+	load := exec.CommandContext(ctx, "myloader", "--host=127.0.0.1", "--port="+strconv.Itoa(b.dst.Port), "--user=root",
+		"--source-db="+srcDBName, "--database="+dstDB, "--threads="+t, "--directory="+dir, "--overwrite-tables")
+	start := time.Now()
+	for _, cmd := range []*exec.Cmd{dump, load} {
+		if out, err := cmd.CombinedOutput(); err != nil {
+			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(string(out), 5))
+			return r
+		}
+		r.rssKB = max(r.rssKB, maxRSS(cmd.ProcessState))
+	}
+	r.seconds = time.Since(start).Seconds()
+	return r
+}
+
+// replicate starts the replica's threads and times them reaching the source's head.
+func (b *bench) replicate(ctx context.Context, headFile string, headPos int64, changes float64) result {
+	r := result{group: "catch-up", tool: "MariaDB replication (1 SQL thread)", unit: "changes/s", work: changes}
+	start := time.Now()
+	if _, r.err = b.repDB.ExecContext(ctx, "START SLAVE"); r.err != nil {
+		return r
+	}
+	deadline := start.Add(30 * time.Minute)
+	for {
+		st, err := slaveStatus(ctx, b.repDB)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		if st["Last_SQL_Error"] != "" || st["Last_IO_Error"] != "" {
+			r.err = fmt.Errorf("replica: %s%s", st["Last_IO_Error"], st["Last_SQL_Error"])
+			return r
+		}
+		pos, _ := strconv.ParseInt(st["Exec_Master_Log_Pos"], 10, 64)
+		if st["Relay_Master_Log_File"] == headFile && pos >= headPos {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.err = fmt.Errorf("replica not caught up after 30 minutes (at %s:%d)", st["Relay_Master_Log_File"], pos)
+			return r
+		}
+		select {
+		case <-ctx.Done():
+			r.err = ctx.Err()
+			return r
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	r.seconds = time.Since(start).Seconds()
+	_, _ = b.repDB.ExecContext(ctx, "STOP SLAVE")
+	return r
+}
+
+// shiplog runs one shiplog command, returning its time and peak RSS.
+func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...string) (secs float64, rssKB int64, err error) {
+	if b.shiplogErr != nil {
+		return 0, 0, b.shiplogErr
+	}
+	if b.shiplog == "" {
+		bin := filepath.Join(b.work, "shiplog")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/shiplog")
+		build.Dir = b.root
+		if out, err := build.CombinedOutput(); err != nil {
+			b.shiplogErr = fmt.Errorf("cannot build ./cmd/shiplog: %v: %s", err, lastLines(string(out), 5))
+			return 0, 0, b.shiplogErr
+		}
+		b.shiplog = bin
+	}
+	logFile := filepath.Join(b.work, logName)
+	out, err := os.Create(logFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, b.shiplog, append([]string{"--config", cfg}, args...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	err = cmd.Run()
+	secs = time.Since(start).Seconds()
+	rssKB = maxRSS(cmd.ProcessState)
+	if err != nil {
+		log, _ := os.ReadFile(logFile)
+		return secs, rssKB, fmt.Errorf("shiplog %s: %v: %s", strings.Join(args, " "), err, lastLines(string(log), 8))
+	}
+	return secs, rssKB, nil
+}
+
+const shiplogDB = "bench_shiplog"
+
+func (b *bench) shiplogConfig() (string, error) {
+	cfg := filepath.Join(b.work, "shiplog.yaml")
+	text := fmt.Sprintf(`# written by internal/bench
+source:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+  server_id: 4301
+destination:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+options:
+  bulk_size: 1000
+  workers: %d
+`, b.src.Port, srcDBName, b.dst.Port, shiplogDB, b.threads)
+	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
+}
+
+func (b *bench) shiplogData(ctx context.Context, rows float64) result {
+	r := result{group: "snapshot", tool: "shiplog migrate data", unit: "rows/s", work: rows}
+	// The destination tables are created beforehand (not timed), as a map's
+	// destination schema would be.
+	if r.err = b.copySchema(ctx, shiplogDB); r.err != nil {
+		return r
+	}
+	cfg, err := b.shiplogConfig()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.seconds, r.rssKB, r.err = b.runShiplog(ctx, cfg, "migrate-data.log", "migrate", "data")
+	if r.err != nil {
+		b.shiplogErr = fmt.Errorf("skipped: migrate data failed")
+	}
+	return r
+}
+
+func (b *bench) shiplogDelta(ctx context.Context, changes float64) result {
+	r := result{group: "catch-up", tool: "shiplog migrate delta", unit: "changes/s", work: changes}
+	cfg := filepath.Join(b.work, "shiplog.yaml")
+	r.seconds, r.rssKB, r.err = b.runShiplog(ctx, cfg, "migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
+	return r
+}
+
+// copySchema creates database db on the destination with the source's tables, empty.
+func (b *bench) copySchema(ctx context.Context, db string) error {
+	if err := b.dst.Exec(ctx, "", "CREATE DATABASE "+db); err != nil {
+		return err
+	}
+	rows, err := b.srcDB.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name", srcDBName)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		var name, ddl string
+		if err := b.srcDB.QueryRowContext(ctx, "SHOW CREATE TABLE `"+srcDBName+"`.`"+n+"`").Scan(&name, &ddl); err != nil {
+			return err
+		}
+		if err := b.dst.Exec(ctx, db, ddl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type target struct {
+	name string
+	db   *sql.DB
+	sch  string
+}
+
+// verify compares CHECKSUM TABLE of every sysbench table in each target with
+// the source.
+func (b *bench) verify(ctx context.Context, targets []target) {
+	for _, t := range targets {
+		if t.name == "shiplog" && b.shiplogErr != nil {
+			fmt.Printf("  %s: not run\n", t.name)
+			continue
+		}
+		if t.name == "mydumper" {
+			if _, err := exec.LookPath("mydumper"); err != nil {
+				continue
+			}
+		}
+		bad := 0
+		var firstErr error
+		for i := 1; i <= b.tables; i++ {
+			want, err1 := checksum(ctx, b.srcDB, srcDBName, i)
+			got, err2 := checksum(ctx, t.db, t.sch, i)
+			if err := errors.Join(err1, err2); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if err1 != nil || err2 != nil || want != got {
+				bad++
+			}
+		}
+		switch {
+		case bad == 0:
+			fmt.Printf("  %s: %d tables identical to the source\n", t.name, b.tables)
+		case firstErr != nil:
+			fmt.Printf("  %s: %d of %d tables differ or could not be read (%v)\n", t.name, bad, b.tables, firstErr)
+		default:
+			fmt.Printf("  %s: %d of %d tables DIFFER from the source\n", t.name, bad, b.tables)
+		}
+	}
+}
+
+func checksum(ctx context.Context, db *sql.DB, schema string, i int) (string, error) {
+	var name string
+	var sum sql.NullString
+	err := db.QueryRowContext(ctx, fmt.Sprintf("CHECKSUM TABLE `%s`.`sbtest%d`", schema, i)).Scan(&name, &sum)
+	if err == nil && !sum.Valid {
+		err = fmt.Errorf("%s.sbtest%d does not exist", schema, i)
+	}
+	return sum.String, err
+}
+
+func masterStatus(ctx context.Context, db *sql.DB) (string, int64, error) {
+	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return "", 0, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return "", 0, errors.New("SHOW MASTER STATUS: no row (binlog off?)")
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return "", 0, err
+	}
+	pos, err := strconv.ParseInt(string(vals[1]), 10, 64)
+	return string(vals[0]), pos, err
+}
+
+func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, errors.New("SHOW SLAVE STATUS: replica not configured")
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	st := make(map[string]string, len(cols))
+	for i, c := range cols {
+		st[c] = vals[i].String
+	}
+	return st, rows.Err()
+}
+
+// maxRSS is a finished process's peak resident set in KiB (Linux ru_maxrss).
+func maxRSS(ps *os.ProcessState) int64 {
+	if ps == nil {
+		return 0
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return 0
+}
+
+func formatKB(kb int64) string {
+	if kb <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+}
+
+func printTable(w io.Writer, results []result) {
+	shiplog := map[string]float64{}
+	for _, r := range results {
+		if strings.HasPrefix(r.tool, "shiplog") && r.err == nil && r.skipped == "" {
+			shiplog[r.group] = r.seconds
+		}
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\ttool\tseconds\tthroughput\ttime vs shiplog\tpeak RSS\t")
+	for _, r := range results {
+		switch {
+		case r.skipped != "":
+			fmt.Fprintf(tw, "%s\t%s\t-\tskipped\t-\t-\t\n", r.group, r.tool)
+		case r.err != nil:
+			fmt.Fprintf(tw, "%s\t%s\t-\tFAILED\t-\t-\t\n", r.group, r.tool)
+		default:
+			ratio := "-"
+			if s, ok := shiplog[r.group]; ok && s > 0 {
+				ratio = fmt.Sprintf("%.2fx", r.seconds/s)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\"time vs shiplog\" is the tool's time divided by shiplog's for the same job (above 1: shiplog is faster).")
+	fmt.Fprintln(w, "Peak RSS is the tools' own processes (largest of a pipeline), not the servers'.")
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(w, "%s: %v\n", r.tool, r.err)
+		}
+	}
+}
+
+// prefixWriter copies sysbench's interim report lines ("[ 5s ] ...") to w
+// with a prefix when on is set; otherwise it discards everything.
+func prefixWriter(w io.Writer, prefix string, on bool) io.Writer {
+	if !on {
+		return io.Discard
+	}
+	return &lineWriter{w: w, prefix: prefix}
+}
+
+type lineWriter struct {
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := strings.IndexByte(string(l.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if line := string(l.buf[:i]); strings.HasPrefix(line, "[") {
+			fmt.Fprintln(l.w, l.prefix+line)
+		}
+		l.buf = l.buf[i+1:]
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

@@ -1,0 +1,115 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/snapshot"
+)
+
+// State flags kept in _shiplog_state.
+const (
+	flagDataDone = "data_done"
+	flagMode     = "mode"
+	flagAuto     = "auto"
+)
+
+// DataOptions tune data mode.
+type DataOptions struct {
+	// Reset forgets all progress and copies everything again.
+	Reset bool
+	// Auto turns integrity errors into warnings.
+	Auto bool
+}
+
+// ErrAlreadyDone is returned (and treated as success) when data mode finished
+// before and no reset was asked.
+var ErrAlreadyDone = errors.New("data mode already complete")
+
+// Data runs data mode: integrity check, consistent copy of every mapped table,
+// volume check, and the recorded start position for delta.
+func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
+	log := r.log.With("mode", "data")
+	if o.Reset {
+		log.Info("forgetting previous progress", "stage", "reset")
+		if err := r.state.Reset(ctx); err != nil {
+			return err
+		}
+	}
+	if done, err := r.state.Flag(ctx, flagDataDone); err != nil {
+		return err
+	} else if done != "" {
+		log.Info("data mode already complete; nothing to copy (use --reset to copy again)", "stage", "data", "finished", done)
+		return nil
+	}
+	// Delta needs a usable binlog; say so before copying for an hour.
+	if _, err := binlog.CheckServer(ctx, r.src); err != nil {
+		return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+	}
+	log.Info("integrity check", "stage", "integrity")
+	plan, problems, err := r.Check(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.reportProblems(problems, o.Auto); err != nil {
+		return err
+	}
+	if err := r.state.SetFlag(ctx, nil, flagMode, "data"); err != nil {
+		return err
+	}
+	if o.Auto {
+		if err := r.state.SetFlag(ctx, nil, flagAuto, "1"); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	copier := &snapshot.Copier{
+		Source:    r.src,
+		Dest:      r.dst,
+		Writer:    r.writer(),
+		State:     r.state,
+		Plan:      plan,
+		ChunkRows: r.cfg.Options.BulkSize,
+		Workers:   r.cfg.Options.Workers,
+		Logger:    log,
+	}
+	res, err := copier.Run(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		log.Warn(w, "stage", "volume")
+	}
+	// Record where delta starts, unless a stream already moved past it.
+	if err := r.inTx(ctx, func(tx *sql.Tx) error {
+		if _, _, ok, err := r.state.Checkpoint(ctx); err != nil {
+			return err
+		} else if !ok {
+			if err := r.state.SaveCheckpoint(ctx, tx, res.Start, time.Time{}); err != nil {
+				return err
+			}
+		}
+		return r.state.SetFlag(ctx, tx, flagDataDone, time.Now().UTC().Format(time.RFC3339))
+	}); err != nil {
+		return err
+	}
+	log.Info("data mode complete", "stage", "volume", "tables", res.Tables, "rows", res.Rows,
+		"seconds", time.Since(start).Seconds(), "delta_start", res.Start.String())
+	return nil
+}
+
+func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := r.dst.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,250 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/cdc"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// DeltaOptions tune delta mode.
+type DeltaOptions struct {
+	// ExitWhenCaughtUp returns once everything the source had written when
+	// Delta started is applied.
+	ExitWhenCaughtUp bool
+}
+
+// ErrNoSnapshot is returned by Delta when data mode has not completed.
+var ErrNoSnapshot = errors.New("data mode has not completed: run `shiplog migrate data` first")
+
+var errCaughtUp = errors.New("caught up")
+
+// Relay bounds between the binlog reader and the writer.
+const (
+	relayBytes      = 64 << 20
+	maxBatchChanges = 20000
+	maxBatchBytes   = 32 << 20
+)
+
+// Delta streams the binlog from the checkpoint into the destination until ctx
+// ends (then it returns nil: a clean stop) or, with ExitWhenCaughtUp, until the
+// source's head position at start is applied.
+func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
+	log := r.log.With("mode", "delta")
+	if done, err := r.state.Flag(ctx, flagDataDone); err != nil {
+		return err
+	} else if done == "" {
+		return ErrNoSnapshot
+	}
+	flavor, err := binlog.CheckServer(ctx, r.src)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+	}
+	plan, problems, err := r.Check(ctx)
+	if err != nil {
+		return err
+	}
+	auto, err := r.state.Flag(ctx, flagAuto)
+	if err != nil {
+		return err
+	}
+	if err := r.reportProblems(problems, auto != ""); err != nil {
+		return err
+	}
+	from, _, ok, err := r.state.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNoSnapshot
+	}
+	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
+		return fmt.Errorf("checkpoint %s: %w; the changes since are lost to the binlog: run `shiplog migrate data --reset`", from, err)
+	}
+	var target cdc.Position
+	if o.ExitWhenCaughtUp {
+		if target, err = binlog.HeadPosition(ctx, r.src, flavor); err != nil {
+			return err
+		}
+		if from.Compare(target) >= 0 {
+			log.Info("already caught up", "stage", "delta", "position", from.String())
+			return nil
+		}
+	}
+	if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
+		return err
+	}
+	progress, err := r.state.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	skipUpTo := map[string]cdc.Position{}
+	for name, p := range progress {
+		if p.SnapshotPos.Compare(from) > 0 {
+			skipUpTo[name] = p.SnapshotPos
+		}
+	}
+	serverID := r.cfg.Source.ServerID
+	if serverID == 0 {
+		serverID = 100000 + rand.Uint32N(1<<30)
+	}
+	tlsCfg, err := r.cfg.Source.TLSConfig()
+	if err != nil {
+		return err
+	}
+	reader := binlog.NewReader(binlog.Config{
+		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
+		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
+		Tables: func(name string) bool { return plan.Table(name) != nil },
+		Logger: log,
+	})
+	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
+
+	relay := make(chan cdc.Batch, 4096)
+	sem := semaphore.NewWeighted(relayBytes)
+	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
+			out, ok, err := m.batch(b)
+			if err != nil || !ok {
+				return err
+			}
+			w := int64(min(out.Size, relayBytes))
+			if err := sem.Acquire(ctx, w); err != nil {
+				return err
+			}
+			select {
+			case relay <- out:
+				return nil
+			case <-ctx.Done():
+				sem.Release(w)
+				return ctx.Err()
+			}
+		})
+	})
+	var applied atomic.Int64
+	g.Go(func() error {
+		writer := r.writer()
+		for {
+			var b cdc.Batch
+			select {
+			case b = <-relay:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			// Batch by draining: take what is already waiting, up to the bounds.
+			held := int64(min(b.Size, relayBytes))
+		drain:
+			for len(b.Changes) < maxBatchChanges && b.Size < maxBatchBytes {
+				select {
+				case nb := <-relay:
+					b.Changes = append(b.Changes, nb.Changes...)
+					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
+					held += int64(min(nb.Size, relayBytes))
+					if !nb.Time.IsZero() {
+						b.Time = nb.Time
+					}
+				default:
+					break drain
+				}
+			}
+			// A write in flight finishes even when asked to stop, so the
+			// destination commits whole batches only.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
+			err := writer.Write(wctx, b)
+			cancel()
+			sem.Release(held)
+			if err != nil {
+				return err
+			}
+			applied.Add(int64(len(b.Changes)))
+			log.Debug("applied", "stage", "delta", "changes", len(b.Changes), "position", b.Pos.String())
+			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
+				return errCaughtUp
+			}
+		}
+	})
+	err = g.Wait()
+	switch {
+	case errors.Is(err, errCaughtUp):
+		log.Info("caught up", "stage", "delta", "position", target.String(), "changes", applied.Load())
+		return nil
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		log.Info("stopped", "stage", "delta", "changes", applied.Load())
+		return nil
+	}
+	return err
+}
+
+// mapper turns source batches into destination batches through the plan. It runs
+// on the reader's goroutine only.
+type mapper struct {
+	plan     *transform.Plan
+	skipUpTo map[string]cdc.Position
+	checked  map[*cdc.Table]*transform.TablePlan
+	warned   map[string]bool
+	last     cdc.Position
+}
+
+// batch maps b; ok is false when b carries nothing new (no changes and no
+// position past the last one).
+func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
+	if b.Pos.Compare(m.last) <= 0 && len(b.Changes) == 0 {
+		return b, false, nil
+	}
+	if b.Pos.Compare(m.last) > 0 {
+		m.last = b.Pos
+	}
+	if m.checked == nil {
+		m.checked, m.warned = map[*cdc.Table]*transform.TablePlan{}, map[string]bool{}
+	}
+	out := cdc.Batch{Pos: b.Pos, Time: b.Time, Changes: make([]cdc.Change, 0, len(b.Changes))}
+	for _, c := range b.Changes {
+		tp, ok := m.checked[c.Table]
+		if !ok {
+			tp = m.plan.Table(c.Table.Name)
+			if tp != nil && !tp.Matches(c.Table) {
+				return out, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
+					c.Table.Name, c.Pos, columnNames(c.Table), columnNames(tp.Source))
+			}
+			m.checked[c.Table] = tp
+		}
+		if tp == nil {
+			continue // not a mapped table (the reader filters these; belt and braces)
+		}
+		if skip, ok := m.skipUpTo[c.Table.Name]; ok {
+			if c.Pos.Compare(skip) <= 0 {
+				continue // the table's copy already reflects this change
+			}
+			delete(m.skipUpTo, c.Table.Name)
+		}
+		d := tp.Change(c)
+		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
+		out.Changes = append(out.Changes, d)
+	}
+	return out, true, nil
+}
+
+func columnNames(t *cdc.Table) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
+}
+
+func (r *Runtime) writer() *mysqlsink.Writer {
+	return mysqlsink.NewWriter(r.dst, r.state, mysqlsink.Options{Logger: r.log})
+}

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/shiplog/shiplog/binlog"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+)
+
+// Status is what `shiplog status` prints.
+type Status struct {
+	Mode           string                    `json:"mode"`
+	DataDone       bool                      `json:"data_done"`
+	DataFinishedAt string                    `json:"data_finished_at,omitempty"`
+	Tables         []mysqlsink.TableProgress `json:"tables"`
+	Checkpoint     string                    `json:"checkpoint_position,omitempty"`
+	CheckpointTime *time.Time                `json:"checkpoint_event_time,omitempty"`
+	SourceHead     string                    `json:"source_head_position,omitempty"`
+	LagBytes       *int64                    `json:"lag_bytes,omitempty"`
+	LagSeconds     *float64                  `json:"lag_seconds,omitempty"`
+	Warnings       []string                  `json:"warnings,omitempty"`
+}
+
+// Status reads the recorded state and the source's head position.
+func (r *Runtime) Status(ctx context.Context) (Status, error) {
+	var s Status
+	var err error
+	if s.Mode, err = r.state.Flag(ctx, flagMode); err != nil {
+		return s, err
+	}
+	if s.Mode == "" {
+		s.Mode = "none"
+	}
+	if s.DataFinishedAt, err = r.state.Flag(ctx, flagDataDone); err != nil {
+		return s, err
+	}
+	s.DataDone = s.DataFinishedAt != ""
+	progress, err := r.state.Progress(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Tables = make([]mysqlsink.TableProgress, 0, len(progress))
+	for _, p := range progress {
+		s.Tables = append(s.Tables, p)
+	}
+	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Table < s.Tables[j].Table })
+	ckpt, ckptTime, ok, err := r.state.Checkpoint(ctx)
+	if err != nil {
+		return s, err
+	}
+	flavor, err := binlog.CheckServer(ctx, r.src)
+	if err != nil {
+		s.Warnings = append(s.Warnings, "source: "+err.Error())
+	}
+	head, err := binlog.HeadPosition(ctx, r.src, flavor)
+	if err != nil {
+		s.Warnings = append(s.Warnings, "source head: "+err.Error())
+	} else {
+		s.SourceHead = head.String()
+	}
+	if !ok {
+		return s, nil
+	}
+	s.Checkpoint = ckpt.String()
+	if !ckptTime.IsZero() {
+		t := ckptTime
+		s.CheckpointTime = &t
+	}
+	if s.SourceHead != "" {
+		if n, err := binlog.LagBytes(ctx, r.src, ckpt, head); err == nil {
+			s.LagBytes = &n
+			var secs float64
+			if n > 0 && !ckptTime.IsZero() {
+				secs = time.Since(ckptTime).Seconds()
+			}
+			if n == 0 || !ckptTime.IsZero() {
+				s.LagSeconds = &secs
+			}
+		} else {
+			s.Warnings = append(s.Warnings, "lag: "+err.Error())
+		}
+	}
+	return s, nil
+}
+
+// Run is data mode when not done, then delta until ctx ends.
+func (r *Runtime) Run(ctx context.Context, o DataOptions) error {
+	if err := r.Data(ctx, o); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return r.Delta(ctx, DeltaOptions{})
+}

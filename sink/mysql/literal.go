@@ -1,0 +1,123 @@
+package mysql
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// AppendLiteral appends v as an SQL literal for a value of column c. Strings and
+// bytes carry the column's character set as an introducer (_latin1'...',
+// _binary'...') so the exact bytes arrive whatever the connection charset is, and
+// comparisons with key columns still use the column's collation and index.
+func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "NULL"...), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case bool:
+		if x {
+			return append(buf, '1'), nil
+		}
+		return append(buf, '0'), nil
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return buf, fmt.Errorf("column %s: %v cannot be stored", c.Name, x)
+		}
+		// The exact value of the float32 as a double: the server parses a double
+		// and rounds it to the same float32. (The shortest float32 text can fall
+		// outside FLOAT's range once read as a double: 3.4028235e+38.)
+		return strconv.AppendFloat(buf, float64(x), 'g', -1, 64), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return buf, fmt.Errorf("column %s: %v cannot be stored", c.Name, x)
+		}
+		return strconv.AppendFloat(buf, x, 'g', -1, 64), nil
+	case string:
+		buf = appendIntroducer(buf, c)
+		return appendQuoted(buf, x), nil
+	case []byte:
+		buf = appendIntroducer(buf, c)
+		return appendQuoted(buf, x), nil
+	case time.Time:
+		buf = append(buf, '\'')
+		buf = x.AppendFormat(buf, "2006-01-02 15:04:05.999999")
+		return append(buf, '\''), nil
+	}
+	return buf, fmt.Errorf("column %s: unsupported value type %T", c.Name, v)
+}
+
+func appendIntroducer(buf []byte, c *cdc.Column) []byte {
+	switch c.Kind() {
+	case cdc.KindBytes, cdc.KindEnumSet, cdc.KindJSON:
+	default:
+		return buf // numbers and dates as plain ASCII literals
+	}
+	cs := c.Charset
+	if cs == "" {
+		cs = "binary"
+	}
+	buf = append(buf, '_')
+	return append(buf, cs...)
+}
+
+// appendQuoted appends s in single quotes with backslash escapes (the session runs
+// without NO_BACKSLASH_ESCAPES).
+func appendQuoted[T string | []byte](buf []byte, s T) []byte {
+	buf = append(buf, '\'')
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; b {
+		case 0:
+			buf = append(buf, '\\', '0')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\x1a':
+			buf = append(buf, '\\', 'Z')
+		case '\'':
+			buf = append(buf, '\\', '\'')
+		case '"':
+			buf = append(buf, '\\', '"')
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		default:
+			buf = append(buf, b)
+		}
+	}
+	return append(buf, '\'')
+}
+
+func appendIdent(buf []byte, name string) []byte {
+	buf = append(buf, '`')
+	for i := 0; i < len(name); i++ {
+		if name[i] == '`' {
+			buf = append(buf, '`')
+		}
+		buf = append(buf, name[i])
+	}
+	return append(buf, '`')
+}
+
+// QuoteIdent quotes an identifier with backticks.
+func QuoteIdent(name string) string { return string(appendIdent(nil, name)) }

@@ -1,0 +1,295 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// State is shiplog's own state in the destination database: the stream
+// checkpoint, per-table snapshot progress and named flags, in `_shiplog_*` tables.
+// Writes that must agree with data take a *sql.Tx so they commit with it.
+type State struct {
+	db     *sql.DB
+	schema string
+}
+
+// NewState returns the state kept in schema on db.
+func NewState(db *sql.DB, schema string) *State { return &State{db: db, schema: schema} }
+
+func (s *State) table(name string) string { return QuoteIdent(s.schema) + "." + QuoteIdent(name) }
+
+// Ensure creates the state tables when missing.
+func (s *State) Ensure(ctx context.Context) error {
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_checkpoint") + ` (
+			id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+			position VARCHAR(2048) NOT NULL,
+			event_time DATETIME(6) NULL,
+			updated_at DATETIME(6) NOT NULL
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_tables") + ` (
+			table_name VARCHAR(192) NOT NULL PRIMARY KEY,
+			state VARCHAR(16) NOT NULL,
+			last_key MEDIUMTEXT NULL,
+			rows_copied BIGINT NOT NULL DEFAULT 0,
+			snapshot_pos VARCHAR(2048) NOT NULL DEFAULT '',
+			segments INT NOT NULL DEFAULT 0,
+			source_rows BIGINT NULL,
+			updated_at DATETIME(6) NOT NULL
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
+			name VARCHAR(64) NOT NULL PRIMARY KEY,
+			value TEXT NOT NULL,
+			updated_at DATETIME(6) NOT NULL
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	}
+	for _, q := range stmts {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create state tables in %s: %w", s.schema, err)
+		}
+	}
+	return nil
+}
+
+// Reset forgets all progress: checkpoint, table progress and flags.
+func (s *State) Reset(ctx context.Context) error {
+	for _, t := range []string{"_shiplog_checkpoint", "_shiplog_tables", "_shiplog_state"} {
+		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.table(t)); err != nil {
+			return fmt.Errorf("reset %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// Checkpoint returns the stream position recorded with the data, its source
+// commit time, and whether there is one.
+func (s *State) Checkpoint(ctx context.Context) (cdc.Position, time.Time, bool, error) {
+	var text string
+	var et sql.NullString
+	err := s.db.QueryRowContext(ctx, "SELECT position, event_time FROM "+s.table("_shiplog_checkpoint")+" WHERE id = 1").Scan(&text, &et)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cdc.Position{}, time.Time{}, false, nil
+	}
+	if err != nil {
+		return cdc.Position{}, time.Time{}, false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	p, err := cdc.ParsePosition(text)
+	if err != nil {
+		return cdc.Position{}, time.Time{}, false, fmt.Errorf("read checkpoint: %w", err)
+	}
+	var t time.Time
+	if et.Valid {
+		t, _ = time.ParseInLocation("2006-01-02 15:04:05.999999", et.String, time.UTC)
+	}
+	return p, t, true, nil
+}
+
+// SaveCheckpoint records pos (reached at source commit time t) inside tx.
+func (s *State) SaveCheckpoint(ctx context.Context, tx *sql.Tx, pos cdc.Position, t time.Time) error {
+	var et any
+	if !t.IsZero() {
+		et = t.UTC().Format("2006-01-02 15:04:05.999999")
+	}
+	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.table("_shiplog_checkpoint")+
+		" (id, position, event_time, updated_at) VALUES (1, ?, ?, UTC_TIMESTAMP(6))"+
+		" ON DUPLICATE KEY UPDATE position = VALUES(position), event_time = IFNULL(VALUES(event_time), event_time), updated_at = VALUES(updated_at)",
+		pos.String(), et)
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Table states of TableProgress.
+const (
+	TableCopying = "copying"
+	TableDone    = "done"
+)
+
+// TableProgress is the snapshot progress of one source table.
+type TableProgress struct {
+	Table string `json:"table"`
+	State string `json:"state"`
+	// LastKey is the key of the last copied row (nil before the first chunk).
+	LastKey []any `json:"-"`
+	Rows    int64 `json:"rows_copied"`
+	// SnapshotPos is the binlog position of the earliest snapshot any chunk of
+	// the table was read in: the stream skips the table's changes up to it.
+	SnapshotPos cdc.Position `json:"snapshot_position"`
+	// Segments counts the snapshots the copy used (more than one after a resume).
+	Segments   int    `json:"segments"`
+	SourceRows *int64 `json:"source_rows,omitempty"`
+}
+
+// Progress returns the snapshot progress of every table that has any.
+func (s *State) Progress(ctx context.Context) (map[string]TableProgress, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT table_name, state, last_key, rows_copied, snapshot_pos, segments, source_rows FROM "+s.table("_shiplog_tables"))
+	if err != nil {
+		return nil, fmt.Errorf("read table progress: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]TableProgress{}
+	for rows.Next() {
+		var p TableProgress
+		var lastKey sql.NullString
+		var pos string
+		var srcRows sql.NullInt64
+		if err := rows.Scan(&p.Table, &p.State, &lastKey, &p.Rows, &pos, &p.Segments, &srcRows); err != nil {
+			return nil, err
+		}
+		if lastKey.Valid {
+			if p.LastKey, err = DecodeKey(lastKey.String); err != nil {
+				return nil, fmt.Errorf("table progress of %s: %w", p.Table, err)
+			}
+		}
+		if p.SnapshotPos, err = cdc.ParsePosition(pos); err != nil {
+			return nil, fmt.Errorf("table progress of %s: %w", p.Table, err)
+		}
+		if srcRows.Valid {
+			n := srcRows.Int64
+			p.SourceRows = &n
+		}
+		out[p.Table] = p
+	}
+	return out, rows.Err()
+}
+
+// SaveProgress records p inside tx (with the chunk it describes) or, when tx is
+// nil, on its own.
+func (s *State) SaveProgress(ctx context.Context, tx *sql.Tx, p TableProgress) error {
+	var lastKey any
+	if p.LastKey != nil {
+		k, err := EncodeKey(p.LastKey)
+		if err != nil {
+			return fmt.Errorf("table progress of %s: %w", p.Table, err)
+		}
+		lastKey = k
+	}
+	var srcRows any
+	if p.SourceRows != nil {
+		srcRows = *p.SourceRows
+	}
+	q := "INSERT INTO " + s.table("_shiplog_tables") +
+		" (table_name, state, last_key, rows_copied, snapshot_pos, segments, source_rows, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))" +
+		" ON DUPLICATE KEY UPDATE state = VALUES(state), last_key = VALUES(last_key), rows_copied = VALUES(rows_copied)," +
+		" snapshot_pos = VALUES(snapshot_pos), segments = VALUES(segments), source_rows = VALUES(source_rows), updated_at = VALUES(updated_at)"
+	args := []any{p.Table, p.State, lastKey, p.Rows, p.SnapshotPos.String(), p.Segments, srcRows}
+	var err error
+	if tx != nil {
+		_, err = tx.ExecContext(ctx, q, args...)
+	} else {
+		_, err = s.db.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return fmt.Errorf("save progress of %s: %w", p.Table, err)
+	}
+	return nil
+}
+
+// Flag returns a named state value ("" when unset).
+func (s *State) Flag(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT value FROM "+s.table("_shiplog_state")+" WHERE name = ?", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read state %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SetFlag records a named state value, inside tx when it is not nil.
+func (s *State) SetFlag(ctx context.Context, tx *sql.Tx, name, value string) error {
+	q := "INSERT INTO " + s.table("_shiplog_state") + " (name, value, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)"
+	var err error
+	if tx != nil {
+		_, err = tx.ExecContext(ctx, q, name, value)
+	} else {
+		_, err = s.db.ExecContext(ctx, q, name, value)
+	}
+	if err != nil {
+		return fmt.Errorf("write state %s: %w", name, err)
+	}
+	return nil
+}
+
+type keyPart struct {
+	T string `json:"t"`
+	V string `json:"v"`
+}
+
+// EncodeKey writes key values (canonical forms) as JSON that DecodeKey reads back
+// with their exact types and bytes.
+func EncodeKey(key []any) (string, error) {
+	parts := make([]keyPart, len(key))
+	for i, v := range key {
+		switch x := v.(type) {
+		case nil:
+			parts[i] = keyPart{T: "n"}
+		case int64:
+			parts[i] = keyPart{T: "i", V: strconv.FormatInt(x, 10)}
+		case uint64:
+			parts[i] = keyPart{T: "u", V: strconv.FormatUint(x, 10)}
+		case float32:
+			parts[i] = keyPart{T: "f4", V: strconv.FormatFloat(float64(x), 'g', -1, 32)}
+		case float64:
+			parts[i] = keyPart{T: "f8", V: strconv.FormatFloat(x, 'g', -1, 64)}
+		case string:
+			parts[i] = keyPart{T: "s", V: base64.StdEncoding.EncodeToString([]byte(x))}
+		case []byte:
+			parts[i] = keyPart{T: "b", V: base64.StdEncoding.EncodeToString(x)}
+		default:
+			return "", fmt.Errorf("key value of type %T", v)
+		}
+	}
+	b, err := json.Marshal(parts)
+	return string(b), err
+}
+
+// DecodeKey reads a key written by EncodeKey.
+func DecodeKey(s string) ([]any, error) {
+	var parts []keyPart
+	if err := json.Unmarshal([]byte(s), &parts); err != nil {
+		return nil, fmt.Errorf("decode key %q: %w", s, err)
+	}
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		var err error
+		switch p.T {
+		case "n":
+		case "i":
+			out[i], err = strconv.ParseInt(p.V, 10, 64)
+		case "u":
+			out[i], err = strconv.ParseUint(p.V, 10, 64)
+		case "f4":
+			var f float64
+			f, err = strconv.ParseFloat(p.V, 32)
+			out[i] = float32(f)
+		case "f8":
+			out[i], err = strconv.ParseFloat(p.V, 64)
+		case "s", "b":
+			var b []byte
+			b, err = base64.StdEncoding.DecodeString(p.V)
+			if p.T == "s" {
+				out[i] = string(b)
+			} else {
+				out[i] = b
+			}
+		default:
+			err = fmt.Errorf("unknown type %q", p.T)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode key %q: %w", s, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,400 @@
+// Package mysql is the MySQL/MariaDB sink: it applies batches of row changes as
+// idempotent multi-row upserts and deletes by key, committing shiplog's checkpoint
+// in the same destination transaction, and keeps shiplog's state tables.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// SessionParams are the session settings every destination connection gets:
+// UTC for TIMESTAMP values (readers produce them in UTC); explicit zero ids kept
+// as given; and, as the reference tool does, foreign keys unchecked while rows
+// arrive in source order and no strict mode: the values come from columns of
+// the source, which may hold what its own sql_mode once let in (ENUM '' error
+// values, invalid or zero dates), and must land as they are. Type differences
+// that could truncate are the integrity check's datatype warnings.
+var SessionParams = map[string]string{
+	"time_zone":          "'+00:00'",
+	"sql_mode":           "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION'",
+	"foreign_key_checks": "0",
+}
+
+// SessionConfig returns cfg with SessionParams and the utf8mb4 connection
+// charset applied, for destination pools.
+func SessionConfig(cfg *gomysql.Config) *gomysql.Config {
+	c := cfg.Clone()
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	for k, v := range SessionParams {
+		c.Params[k] = v
+	}
+	// Without utf8mb4 on the connection, 4-byte characters are lost.
+	_ = c.Apply(gomysql.Charset("utf8mb4", ""))
+	c.InterpolateParams = true
+	return c
+}
+
+// Writer applies batches to the destination. It is safe for concurrent use by
+// snapshot workers (each call uses its own transaction); Write calls of the
+// stream must come from one goroutine, in order.
+type Writer struct {
+	db    *sql.DB
+	state *State
+	log   *slog.Logger
+	// maxStmt bounds the bytes of one statement (below max_allowed_packet).
+	maxStmt int
+}
+
+// Options tune a Writer.
+type Options struct {
+	// MaxStatementBytes bounds one multi-row statement; 0 = 4 MiB.
+	MaxStatementBytes int
+	Logger            *slog.Logger
+}
+
+// NewWriter returns a writer on db that records progress in st.
+func NewWriter(db *sql.DB, st *State, o Options) *Writer {
+	if o.MaxStatementBytes <= 0 {
+		o.MaxStatementBytes = 4 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Writer{db: db, state: st, log: o.Logger, maxStmt: o.MaxStatementBytes}
+}
+
+// Write applies the changes of b (already mapped to destination tables) and
+// records b.Pos as the checkpoint, in one transaction. Changes to the same key
+// are compacted to their final state; statements keep the batch's order between
+// keys. It blocks until the commit; on error nothing of b is applied.
+func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
+	ops := compact(b.Changes)
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		if err := w.apply(ctx, tx, ops); err != nil {
+			return err
+		}
+		return w.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
+	})
+}
+
+// WriteChunk upserts snapshot rows of table t and records p, in one transaction.
+func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p TableProgress) error {
+	kind := opUpsert
+	if fullRow {
+		kind = opInsert
+	}
+	ops := make([]op, len(rows))
+	for i, r := range rows {
+		ops[i] = op{kind: kind, table: t, row: r}
+	}
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		if err := w.apply(ctx, tx, ops); err != nil {
+			return err
+		}
+		return w.state.SaveProgress(ctx, tx, p)
+	})
+}
+
+func (w *Writer) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("destination: begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("destination: commit: %w", err)
+	}
+	return nil
+}
+
+type opKind uint8
+
+const (
+	opUpsert opKind = iota + 1
+	opDelete
+	// opInsert and opDeleteRow are for full-row tables: plain inserts, and
+	// deletes of one row matched by all its columns.
+	opInsert
+	opDeleteRow
+)
+
+type op struct {
+	kind  opKind
+	table *cdc.Table
+	row   []any // full row for upserts/inserts/row deletes, key for deletes
+	dead  bool
+}
+
+// compact turns changes into operations: the final state of each key, in the
+// order of each key's last change. Full-row tables (no key) keep every change.
+func compact(changes []cdc.Change) []op {
+	ops := make([]op, 0, len(changes))
+	type tk struct {
+		t   *cdc.Table
+		key string
+	}
+	last := make(map[tk]int, len(changes))
+	var kb []byte
+	add := func(o op) {
+		if len(o.table.Key) > 0 {
+			key := o.row
+			if o.kind == opUpsert {
+				key = o.table.KeyOf(o.row)
+			}
+			kb = encodeKeyBytes(kb[:0], key)
+			k := tk{o.table, string(kb)}
+			if i, ok := last[k]; ok {
+				ops[i].dead = true
+			}
+			last[k] = len(ops)
+		}
+		ops = append(ops, o)
+	}
+	for _, c := range changes {
+		t := c.Table
+		if len(t.Key) == 0 {
+			switch c.Op {
+			case cdc.OpInsert, cdc.OpRead:
+				add(op{kind: opInsert, table: t, row: c.After})
+			case cdc.OpUpdate:
+				add(op{kind: opDeleteRow, table: t, row: c.Before})
+				add(op{kind: opInsert, table: t, row: c.After})
+			case cdc.OpDelete:
+				add(op{kind: opDeleteRow, table: t, row: c.Before})
+			}
+			continue
+		}
+		switch c.Op {
+		case cdc.OpInsert, cdc.OpRead:
+			add(op{kind: opUpsert, table: t, row: c.After})
+		case cdc.OpUpdate:
+			bk, ak := t.KeyOf(c.Before), t.KeyOf(c.After)
+			if string(encodeKeyBytes(nil, bk)) != string(encodeKeyBytes(nil, ak)) {
+				add(op{kind: opDelete, table: t, row: bk})
+			}
+			add(op{kind: opUpsert, table: t, row: c.After})
+		case cdc.OpDelete:
+			add(op{kind: opDelete, table: t, row: t.KeyOf(c.Before)})
+		}
+	}
+	out := ops[:0]
+	for _, o := range ops {
+		if !o.dead {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// encodeKeyBytes encodes key values unambiguously for map lookups.
+func encodeKeyBytes(buf []byte, key []any) []byte {
+	for _, v := range key {
+		switch x := v.(type) {
+		case nil:
+			buf = append(buf, 'n')
+		case int64:
+			buf = append(buf, 'i')
+			buf = binary.BigEndian.AppendUint64(buf, uint64(x))
+		case uint64:
+			buf = append(buf, 'u')
+			buf = binary.BigEndian.AppendUint64(buf, x)
+		case float32:
+			buf = append(buf, 'f')
+			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
+		case float64:
+			buf = append(buf, 'd')
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+		case string:
+			buf = append(buf, 's')
+			buf = binary.AppendUvarint(buf, uint64(len(x)))
+			buf = append(buf, x...)
+		case []byte:
+			buf = append(buf, 's')
+			buf = binary.AppendUvarint(buf, uint64(len(x)))
+			buf = append(buf, x...)
+		default:
+			buf = fmt.Appendf(buf, "?%T:%v", v, v)
+		}
+	}
+	return buf
+}
+
+// apply runs ops in order, one multi-row statement per run of operations of the
+// same kind on the same table.
+func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
+	buf := make([]byte, 0, 64<<10)
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for j < len(ops) && ops[j].kind == ops[i].kind && ops[j].table == ops[i].table && ops[i].kind != opDeleteRow {
+			j++
+		}
+		for i < j {
+			var n int
+			var err error
+			buf, n, err = w.statement(buf[:0], ops[i:j])
+			if err != nil {
+				return fmt.Errorf("destination table %s: %w", ops[i].table.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+				return fmt.Errorf("destination table %s: %s: %w", ops[i].table.Name, ops[i].kind, err)
+			}
+			i += n
+		}
+	}
+	return nil
+}
+
+func (k opKind) String() string {
+	switch k {
+	case opUpsert:
+		return "upsert"
+	case opDelete:
+		return "delete"
+	case opInsert:
+		return "insert"
+	case opDeleteRow:
+		return "delete row"
+	}
+	return "?"
+}
+
+// statement builds one statement for a prefix of ops (all of one kind and table),
+// stopping when it reaches the byte bound; it returns how many ops it covers.
+func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
+	t := ops[0].table
+	name := append(appendIdent(nil, t.Schema), '.')
+	name = appendIdent(name, t.Name)
+	var err error
+	switch ops[0].kind {
+	case opUpsert, opInsert:
+		buf = append(buf, "INSERT INTO "...)
+		buf = append(buf, name...)
+		buf = append(buf, " ("...)
+		for i, c := range t.Columns {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendIdent(buf, c.Name)
+		}
+		buf = append(buf, ") VALUES "...)
+		n := 0
+		for n < len(ops) && (n == 0 || len(buf) < w.maxStmt) {
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, '(')
+			for i := range t.Columns {
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				if buf, err = AppendLiteral(buf, ops[n].row[i], &t.Columns[i]); err != nil {
+					return buf, 0, err
+				}
+			}
+			buf = append(buf, ')')
+			n++
+		}
+		if ops[0].kind == opUpsert {
+			buf = append(buf, " ON DUPLICATE KEY UPDATE "...)
+			first := true
+			for i, c := range t.Columns {
+				if isKey(t, i) {
+					continue
+				}
+				if !first {
+					buf = append(buf, ',')
+				}
+				first = false
+				buf = appendIdent(buf, c.Name)
+				buf = append(buf, "=VALUES("...)
+				buf = appendIdent(buf, c.Name)
+				buf = append(buf, ')')
+			}
+			if first { // every column is in the key
+				c := t.Columns[t.Key[0]].Name
+				buf = appendIdent(buf, c)
+				buf = append(buf, '=')
+				buf = appendIdent(buf, c)
+			}
+		}
+		return buf, n, nil
+	case opDelete:
+		buf = append(buf, "DELETE FROM "...)
+		buf = append(buf, name...)
+		buf = append(buf, " WHERE ("...)
+		for i, k := range t.Key {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendIdent(buf, t.Columns[k].Name)
+		}
+		buf = append(buf, ") IN ("...)
+		n := 0
+		for n < len(ops) && (n == 0 || len(buf) < w.maxStmt) {
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, '(')
+			for i, k := range t.Key {
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				if buf, err = AppendLiteral(buf, ops[n].row[i], &t.Columns[k]); err != nil {
+					return buf, 0, err
+				}
+			}
+			buf = append(buf, ')')
+			n++
+		}
+		buf = append(buf, ')')
+		return buf, n, nil
+	case opDeleteRow:
+		buf = append(buf, "DELETE FROM "...)
+		buf = append(buf, name...)
+		buf = append(buf, " WHERE "...)
+		first := true
+		for i, c := range t.Columns {
+			if k := c.Kind(); k == cdc.KindFloat || k == cdc.KindDouble {
+				continue // float text never compares equal reliably
+			}
+			if !first {
+				buf = append(buf, " AND "...)
+			}
+			first = false
+			buf = appendIdent(buf, c.Name)
+			buf = append(buf, " <=> "...)
+			if buf, err = AppendLiteral(buf, ops[0].row[i], &t.Columns[i]); err != nil {
+				return buf, 0, err
+			}
+		}
+		if first {
+			buf = append(buf, "1=1"...)
+		}
+		buf = append(buf, " LIMIT 1"...)
+		return buf, 1, nil
+	}
+	return buf, 0, fmt.Errorf("unknown operation %d", ops[0].kind)
+}
+
+func isKey(t *cdc.Table, i int) bool {
+	for _, k := range t.Key {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,594 @@
+// Package snapshot is data mode: a consistent, chunked, resumable copy of every
+// mapped source table into the destination, with the binlog position each table's
+// copy is consistent with, and a volume check after it.
+package snapshot
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shiplog/shiplog/cdc"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// Copier copies the tables of a plan. Give it only what it uses.
+type Copier struct {
+	Source *sql.DB
+	Dest   *sql.DB
+	Writer *mysqlsink.Writer
+	State  *mysqlsink.State
+	Plan   *transform.Plan
+	// ChunkRows is the rows per chunk; 0 = automatic (sized to about 4 MiB).
+	ChunkRows int
+	// Workers copy tables in parallel; 0 = automatic.
+	Workers int
+	Logger  *slog.Logger
+	// Progress, when set, is called after each committed chunk.
+	Progress func(table string, rows int64)
+}
+
+// Result summarises a copy.
+type Result struct {
+	Tables int
+	Rows   int64
+	// Start is the position delta streaming starts from: the lowest position any
+	// table's copy is consistent with.
+	Start cdc.Position
+	// Warnings are volume differences that may be explained by resumed copies.
+	Warnings []string
+}
+
+// ErrVolume is returned when a table's destination row count differs from the
+// source's at the snapshot the table was copied in.
+var ErrVolume = errors.New("volume check failed")
+
+// Run copies every table of the plan not yet done, in parallel, and returns once
+// all are copied (or on the first error, which cancels the rest). Progress is
+// committed with each chunk, so a killed Run resumes where it stopped.
+func (c *Copier) Run(ctx context.Context) (Result, error) {
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	progress, err := c.State.Progress(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	tables := c.Plan.Tables()
+	workers := c.Workers
+	if workers <= 0 {
+		workers = min(2*runtime.NumCPU(), 8)
+	}
+	var res Result
+	var rowsTotal atomic.Int64
+	var warnings = make(chan string, len(tables))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, tp := range tables {
+		p, ok := progress[tp.Source.Name]
+		if ok && p.State == mysqlsink.TableDone {
+			log.Info("table already copied", "stage", "data", "table", tp.Source.Name, "rows", p.Rows)
+			continue
+		}
+		g.Go(func() error {
+			n, warn, err := c.copyTable(gctx, log.With("table", tp.Source.Name), tp, p, ok)
+			rowsTotal.Add(n)
+			if warn != "" {
+				warnings <- warn
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	close(warnings)
+	for w := range warnings {
+		res.Warnings = append(res.Warnings, w)
+	}
+	// Every table is done: the stream starts at the lowest snapshot position.
+	if progress, err = c.State.Progress(ctx); err != nil {
+		return res, err
+	}
+	for _, tp := range tables {
+		p := progress[tp.Source.Name]
+		if res.Start.IsZero() || p.SnapshotPos.Compare(res.Start) < 0 {
+			res.Start = p.SnapshotPos
+		}
+	}
+	res.Tables, res.Rows = len(tables), rowsTotal.Load()
+	return res, nil
+}
+
+// snapshotTx is a source connection inside a consistent-snapshot transaction.
+type snapshotTx struct {
+	conn *sql.Conn
+	pos  cdc.Position
+}
+
+// beginSnapshot opens a read-only consistent snapshot and the binlog position it
+// matches: MariaDB reports it for the snapshot itself (binlog_snapshot_file and
+// _position); elsewhere a short global read lock pins it.
+func beginSnapshot(ctx context.Context, db *sql.DB) (*snapshotTx, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("source: connect: %w", err)
+	}
+	s := &snapshotTx{conn: conn}
+	fail := func(err error) (*snapshotTx, error) {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		conn.Close()
+		return nil, err
+	}
+	for _, q := range []string{
+		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+		"SET time_zone = '+00:00'",
+		// Raw column bytes, as the binlog carries them, whatever the charset.
+		"SET character_set_results = NULL",
+		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fail(fmt.Errorf("source: %s: %w", q, err))
+		}
+	}
+	file, pos, found, err := showPair(ctx, conn, "SHOW STATUS LIKE 'binlog_snapshot_%'", "Binlog_snapshot_file", "Binlog_snapshot_position")
+	if err != nil {
+		return fail(err)
+	}
+	if !found {
+		// MySQL: pin the position with a global read lock around the snapshot start.
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			return fail(err)
+		}
+		for _, q := range []string{"FLUSH TABLES WITH READ LOCK", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				_, _ = conn.ExecContext(ctx, "UNLOCK TABLES")
+				return fail(fmt.Errorf("source: %s: %w", q, err))
+			}
+		}
+		file, pos, found, err = showMasterStatus(ctx, conn)
+		_, _ = conn.ExecContext(ctx, "UNLOCK TABLES")
+		if err != nil {
+			return fail(err)
+		}
+	}
+	if !found || file == "" {
+		return fail(errors.New("source: no binlog position for the snapshot (is log_bin on?)"))
+	}
+	s.pos = cdc.Position{File: file, Pos: pos}
+	return s, nil
+}
+
+func (s *snapshotTx) close(ctx context.Context) {
+	_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT")
+	s.conn.Close()
+}
+
+func showPair(ctx context.Context, conn *sql.Conn, q, fileVar, posVar string) (string, uint64, bool, error) {
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("source: %s: %w", q, err)
+	}
+	defer rows.Close()
+	var file string
+	var pos uint64
+	var seen int
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return "", 0, false, err
+		}
+		switch name {
+		case fileVar:
+			file = value
+			seen++
+		case posVar:
+			fmt.Sscan(value, &pos)
+			seen++
+		}
+	}
+	return file, pos, seen == 2, rows.Err()
+}
+
+func showMasterStatus(ctx context.Context, conn *sql.Conn) (string, uint64, bool, error) {
+	rows, err := conn.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return "", 0, false, fmt.Errorf("source: SHOW MASTER STATUS: %w", err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return "", 0, false, rows.Err()
+	}
+	vals := make([]any, len(cols))
+	var file string
+	var pos uint64
+	vals[0], vals[1] = &file, &pos
+	for i := 2; i < len(vals); i++ {
+		vals[i] = new(sql.RawBytes)
+	}
+	if err := rows.Scan(vals...); err != nil {
+		return "", 0, false, err
+	}
+	return file, pos, true, nil
+}
+
+func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.TablePlan, p mysqlsink.TableProgress, resumed bool) (int64, string, error) {
+	st := tp.Source
+	start := time.Now()
+	if tp.FullRow && resumed && p.Rows > 0 {
+		resumed = false // rows without a key cannot be resumed: copy again
+		log.Info("restarting copy of a table without key", "stage", "data")
+	}
+	if !resumed || p.LastKey == nil && p.Rows == 0 {
+		// The reference empties tables that were not finished.
+		if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)); err != nil {
+			return 0, "", fmt.Errorf("empty destination table %s: %w", tp.Dest.Name, err)
+		}
+		p = mysqlsink.TableProgress{Table: st.Name, State: mysqlsink.TableCopying}
+	}
+	snap, err := beginSnapshot(ctx, c.Source)
+	if err != nil {
+		return 0, "", err
+	}
+	defer snap.close(ctx)
+	if p.SnapshotPos.IsZero() {
+		p.SnapshotPos = snap.pos
+	}
+	p.Segments++
+	p.State = mysqlsink.TableCopying
+	if err := c.State.SaveProgress(ctx, nil, p); err != nil {
+		return 0, "", err
+	}
+	log.Info("copying table", "stage", "data", "step", "copy", "resume_rows", p.Rows, "snapshot", snap.pos.String())
+
+	var copied int64
+	var err2 error
+	if tp.FullRow {
+		copied, err2 = c.copyFullRow(ctx, snap, tp, &p)
+	} else {
+		copied, err2 = c.copyKeyed(ctx, snap, tp, &p)
+	}
+	if err2 != nil {
+		return copied, "", err2
+	}
+	// Volume check: the destination must hold what the source held at the snapshot.
+	var destRows int64
+	if err := c.Dest.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)).Scan(&destRows); err != nil {
+		return copied, "", fmt.Errorf("volume check of %s: %w", tp.Dest.Name, err)
+	}
+	var warn string
+	if p.SourceRows != nil && destRows != *p.SourceRows {
+		msg := fmt.Sprintf("table %s: source has %d rows at the snapshot, destination %s has %d", st.Name, *p.SourceRows, tp.Dest.Name, destRows)
+		if p.Segments == 1 {
+			return copied, "", fmt.Errorf("%w: %s", ErrVolume, msg)
+		}
+		// A resumed copy reads parts of the table at different moments; the
+		// stream, which starts at the earliest of them, reconciles the rest.
+		warn = msg + " (copy resumed across snapshots; delta reconciles it)"
+		log.Warn("volume differs after resumed copy", "stage", "volume", "detail", warn)
+	}
+	log.Info("table copied", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
+	return copied, warn, nil
+}
+
+// copyKeyed copies t chunk by chunk in key order, each chunk committed with the
+// key it reached.
+func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, error) {
+	st := tp.Source
+	chunk := c.ChunkRows
+	if chunk <= 0 {
+		chunk = 2000
+	}
+	var copied int64
+	for {
+		rows, err := readChunk(ctx, snap.conn, st, p.LastKey, chunk)
+		if err != nil {
+			return copied, fmt.Errorf("source table %s: %w", st.Name, err)
+		}
+		last := len(rows) < chunk
+		if len(rows) > 0 {
+			p.LastKey = st.KeyOf(rows[len(rows)-1])
+			if c.ChunkRows <= 0 {
+				chunk = autoChunk(rows)
+			}
+			p.Rows += int64(len(rows))
+			copied += int64(len(rows))
+		}
+		if last {
+			if err := c.finish(ctx, snap, tp, p); err != nil {
+				return copied, err
+			}
+		}
+		if err := c.writeChunk(ctx, tp, rows, *p); err != nil {
+			return copied, err
+		}
+		if last {
+			return copied, nil
+		}
+	}
+}
+
+// copyFullRow copies a table without a key in one streaming pass; its progress
+// counts rows only, so an interrupted copy starts the table again.
+func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, error) {
+	st := tp.Source
+	chunk := c.ChunkRows
+	if chunk <= 0 {
+		chunk = 2000
+	}
+	stmt, err := snap.conn.PrepareContext(ctx, string(selectColumns(nil, st)))
+	if err != nil {
+		return 0, fmt.Errorf("source table %s: %w", st.Name, err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("source table %s: %w", st.Name, err)
+	}
+	defer rows.Close()
+	var copied int64
+	var buf [][]any
+	for {
+		row, ok, err := scanRow(rows, st)
+		if err != nil {
+			return copied, fmt.Errorf("source table %s: %w", st.Name, err)
+		}
+		if ok {
+			buf = append(buf, row)
+		}
+		if len(buf) < chunk && ok {
+			continue
+		}
+		p.Rows += int64(len(buf))
+		copied += int64(len(buf))
+		if !ok {
+			rows.Close()
+			if err := c.finish(ctx, snap, tp, p); err != nil {
+				return copied, err
+			}
+		}
+		if err := c.writeChunk(ctx, tp, buf, *p); err != nil {
+			return copied, err
+		}
+		buf = buf[:0]
+		if !ok {
+			return copied, nil
+		}
+	}
+}
+
+func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
+	dst := make([][]any, len(rows))
+	for i, r := range rows {
+		dst[i] = tp.Row(r)
+	}
+	if err := c.Writer.WriteChunk(ctx, tp.Dest, dst, tp.FullRow, p); err != nil {
+		return err
+	}
+	if c.Progress != nil {
+		c.Progress(tp.Source.Name, p.Rows)
+	}
+	return nil
+}
+
+// finish marks p done and records the source row count at the snapshot.
+func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) error {
+	var n int64
+	if err := snap.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Source.Schema)+"."+mysqlsink.QuoteIdent(tp.Source.Name)).Scan(&n); err != nil {
+		return fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
+	}
+	p.SourceRows = &n
+	p.State = mysqlsink.TableDone
+	return nil
+}
+
+func autoChunk(rows [][]any) int {
+	var size int
+	for _, r := range rows {
+		size += cdc.ValueSize(r)
+	}
+	avg := max(size/len(rows), 1)
+	return min(max((4<<20)/avg, 100), 20000)
+}
+
+// selectColumns appends "SELECT cols FROM t".
+func selectColumns(q []byte, t *cdc.Table) []byte {
+	q = append(q, "SELECT "...)
+	for i, c := range t.Columns {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = append(q, mysqlsink.QuoteIdent(c.Name)...)
+	}
+	q = append(q, " FROM "...)
+	return append(q, mysqlsink.QuoteIdent(t.Schema)+"."+mysqlsink.QuoteIdent(t.Name)...)
+}
+
+// readChunk reads up to limit rows of t after key `after` in key order, over the
+// binary protocol (exact FLOAT/DOUBLE), normalised to the canonical value forms.
+// The key condition is written as literals with the key columns' charsets, so
+// keys in any charset compare by the column's collation and use its index.
+func readChunk(ctx context.Context, conn *sql.Conn, t *cdc.Table, after []any, limit int) ([][]any, error) {
+	q := selectColumns(make([]byte, 0, 256), t)
+	if after != nil {
+		var err error
+		q = append(q, " WHERE "...)
+		if q, err = appendAfter(q, t, after); err != nil {
+			return nil, err
+		}
+	}
+	q = append(q, " ORDER BY "...)
+	for i, k := range t.Key {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = append(q, mysqlsink.QuoteIdent(t.Columns[k].Name)...)
+	}
+	q = append(q, fmt.Sprintf(" LIMIT %d", limit)...)
+	stmt, err := conn.PrepareContext(ctx, string(q))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([][]any, 0, limit)
+	for {
+		row, ok, err := scanRow(rows, t)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, row)
+	}
+}
+
+// scanRow reads the next row of rows as canonical values; ok is false at the end.
+func scanRow(rows *sql.Rows, t *cdc.Table) ([]any, bool, error) {
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	vals := make([]any, len(t.Columns))
+	ptrs := make([]any, len(t.Columns))
+	for i := range ptrs {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, false, err
+	}
+	for i, v := range vals {
+		var err error
+		if vals[i], err = Normalize(v, &t.Columns[i]); err != nil {
+			return nil, false, fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
+		}
+	}
+	return vals, true, nil
+}
+
+// appendAfter appends the keyset condition "key > after", expanded so the range
+// optimiser uses the key's index: k1 >= a AND (k1 > a OR (k1 = a AND k2 > b)).
+func appendAfter(q []byte, t *cdc.Table, after []any) ([]byte, error) {
+	var err error
+	lit := func(q []byte, i int) ([]byte, error) {
+		return mysqlsink.AppendLiteral(q, after[i], &t.Columns[t.Key[i]])
+	}
+	col := func(i int) string { return mysqlsink.QuoteIdent(t.Columns[t.Key[i]].Name) }
+	q = append(q, col(0)+" >= "...)
+	if q, err = lit(q, 0); err != nil {
+		return q, err
+	}
+	q = append(q, " AND ("...)
+	for i := range t.Key {
+		if i > 0 {
+			q = append(q, " OR "...)
+		}
+		q = append(q, '(')
+		for j := 0; j < i; j++ {
+			q = append(q, col(j)+" = "...)
+			if q, err = lit(q, j); err != nil {
+				return q, err
+			}
+			q = append(q, " AND "...)
+		}
+		q = append(q, col(i)+" > "...)
+		if q, err = lit(q, i); err != nil {
+			return q, err
+		}
+		q = append(q, ')')
+	}
+	return append(q, ')'), nil
+}
+
+// Normalize converts a value read over the binary protocol to its canonical form
+// (see package cdc).
+func Normalize(v any, c *cdc.Column) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch c.Kind() {
+	case cdc.KindInt:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case uint64:
+			return int64(x), nil
+		case []byte:
+			return strconv.ParseInt(string(x), 10, 64)
+		}
+	case cdc.KindUint:
+		switch x := v.(type) {
+		case int64:
+			return uint64(x), nil
+		case uint64:
+			return x, nil
+		case []byte: // the driver hands values above MaxInt64 over as text
+			return strconv.ParseUint(string(x), 10, 64)
+		}
+	case cdc.KindFloat:
+		switch x := v.(type) {
+		case float32:
+			return x, nil
+		case float64:
+			return float32(x), nil
+		}
+	case cdc.KindDouble:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case float32:
+			return float64(x), nil
+		}
+	case cdc.KindYear:
+		switch x := v.(type) {
+		case int64:
+			return x, nil
+		case uint64:
+			return int64(x), nil
+		case []byte:
+			var n int64
+			_, err := fmt.Sscan(string(x), &n)
+			return n, err
+		}
+	case cdc.KindBit:
+		if b, ok := v.([]byte); ok {
+			if len(b) > 8 {
+				return nil, fmt.Errorf("BIT value of %d bytes", len(b))
+			}
+			var buf [8]byte
+			copy(buf[8-len(b):], b)
+			return binary.BigEndian.Uint64(buf[:]), nil
+		}
+	case cdc.KindDecimal, cdc.KindTemporal, cdc.KindEnumSet, cdc.KindJSON:
+		switch x := v.(type) {
+		case []byte:
+			return string(x), nil
+		case string:
+			return x, nil
+		}
+	default:
+		switch x := v.(type) {
+		case []byte:
+			return x, nil
+		case string:
+			return []byte(x), nil
+		}
+	}
+	return nil, fmt.Errorf("unexpected %T for %s column", v, c.ColumnType)
+}
