@@ -215,6 +215,9 @@ func CheckPositionAvailable(ctx context.Context, db *sql.DB, p cdc.Position) err
 // sizes of the files between them (SHOW BINARY LOGS). It is 0 when from is at
 // or past head, and wraps ErrPositionPurged when from's file is gone.
 func LagBytes(ctx context.Context, db *sql.DB, from, head cdc.Position) (int64, error) {
+	if from.File == "" || head.File == "" {
+		return 0, fmt.Errorf("binlog lag: positions %s and %s need binlog file names", from, head)
+	}
 	if from.Compare(head) >= 0 {
 		return 0, nil
 	}

@@ -21,6 +21,9 @@ type colInfo struct {
 	values []string
 	isTime bool
 	isSet  bool
+	// padTo is the length of BINARY(n) columns: the binlog drops their
+	// trailing zero bytes, the server returns all n.
+	padTo int
 }
 
 // tableInfo is a decoded table map: the shape callers see and how to convert
@@ -194,6 +197,7 @@ func columnType(typ byte, meta uint16, coll uint64, hasColl bool, enum, set []st
 			}
 		}
 		if binary {
+			ci.padTo = length
 			return "binary", fmt.Sprintf("binary(%d)", length), ci
 		}
 		return "char", withChars("char", length, coll, hasColl), ci

@@ -102,11 +102,18 @@ func convertValue(c colInfo, v any) (any, error) {
 			return string(x), nil
 		}
 	case cdc.KindBytes:
+		var b []byte
 		switch x := v.(type) {
 		case string:
-			return []byte(x), nil
+			b = []byte(x)
 		case []byte:
-			return bytes.Clone(x), nil
+			b = bytes.Clone(x)
+		}
+		if b != nil {
+			if len(b) < c.padTo {
+				b = append(b, make([]byte, c.padTo-len(b))...)
+			}
+			return b, nil
 		}
 	default:
 		// Types without a canonical form (VECTOR, ...) pass their bytes through.

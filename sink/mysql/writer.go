@@ -20,7 +20,7 @@ import (
 // UTC for TIMESTAMP values (readers produce them in UTC); explicit zero ids kept
 // as given; and, as the reference tool does, foreign keys unchecked while rows
 // arrive in source order and no strict mode: the values come from columns of
-// the source, which may hold what its own sql_mode once let in (ENUM '' error
+// the source, which may hold what its own sql_mode once let in (ENUM ” error
 // values, invalid or zero dates), and must land as they are. Type differences
 // that could truncate are the integrity check's datatype warnings.
 var SessionParams = map[string]string{

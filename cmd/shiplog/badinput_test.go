@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+)
+
+func expectFailure(t *testing.T, r result, code int, want ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit code %d, want %d\nstderr: %s", r.code, code, r.stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Fatalf("stderr does not mention %q:\n%s", w, r.stderr)
+		}
+	}
+}
+
+func TestBadConfigIsExit2NamingTheKey(t *testing.T) {
+	e := &env{t: t}
+	cfg := e.writeConfig("source: {host: 127.0.0.1, database: shop, passwd: x}\ndestination: {database: d}\n")
+	expectFailure(t, runShiplog(t, cfg, nil, "migrate", "data"), 2, "source.passwd")
+	cfg = e.writeConfig("source: {port: nope, database: shop}\ndestination: {database: d}\n")
+	expectFailure(t, runShiplog(t, cfg, nil, "status"), 2, "source.port")
+	expectFailure(t, runShiplog(t, cfg, nil, "migrate", "data", "--no-such-flag"), 2, "no-such-flag")
+}
+
+func TestWrongPasswordIsReportedWithoutTheSecret(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	if err := e.src.Exec(ctx, "", "CREATE USER 'app'@'%' IDENTIFIED BY 'right-one'", "GRANT ALL ON *.* TO 'app'@'%'"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: app, database: shop}
+destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
+`, e.src.Port, e.dst.Port))
+	r := runShiplog(t, cfg, []string{"SHIPLOG_SOURCE_PASSWORD=s3cr3t-Wr0ng"}, "migrate", "data")
+	expectFailure(t, r, 1, "Access denied", "source")
+	if strings.Contains(r.stderr+r.stdout, "s3cr3t-Wr0ng") {
+		t.Fatalf("the password appears in the output:\n%s", r.stderr)
+	}
+}
+
+func TestServerWithoutUsableBinlogIsRefused(t *testing.T) {
+	cases := []struct {
+		name string
+		opts testenv.Options
+		want string
+	}{
+		{"binlog off", testenv.Options{}, "log_bin"},
+		{"statement format", testenv.Options{Binlog: true, BinlogFormat: "STATEMENT"}, "binlog_format"},
+		{"minimal metadata", testenv.Options{Binlog: true, RowMetadata: "MINIMAL"}, "binlog_row_metadata"},
+	}
+	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 9})
+	if err := dst.Exec(context.Background(), "", "CREATE DATABASE shop_new", "CREATE TABLE shop_new.t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := testenv.MariaDBT(t, c.opts)
+			if err := src.Exec(context.Background(), "", "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			e := &env{t: t}
+			cfg := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n", src.Port, dst.Port))
+			expectFailure(t, runShiplog(t, cfg, nil, "migrate", "data"), 1, c.want)
+			var n int
+			db, _ := dst.Open("shop_new")
+			defer db.Close()
+			if err := db.QueryRow("SELECT COUNT(*) FROM _shiplog_tables").Scan(&n); err == nil && n > 0 {
+				t.Fatalf("progress was recorded although the source was refused")
+			}
+		})
+	}
+}
+
+func TestIntegrityErrorsStopDataMode(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.both("CREATE TABLE ok (id INT PRIMARY KEY, v INT)")
+	if err := e.src.Exec(ctx, "shop", "CREATE TABLE only_source (id INT PRIMARY KEY)", "CREATE TABLE nokey (a INT)", "INSERT INTO ok VALUES (1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dst.Exec(ctx, "shop_new", "CREATE TABLE nokey (a INT)"); err != nil {
+		t.Fatal(err)
+	}
+	r := runShiplog(t, e.config, nil, "migrate", "data")
+	expectFailure(t, r, 1, "Source documents are not mapped: only_source", "nokey", "full_row_tables")
+	var n int
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM ok").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows were copied despite integrity errors: %d %v", n, err)
+	}
+	r = runShiplog(t, e.config, nil, "check")
+	if r.code != 1 || !strings.Contains(r.stdout, "only_source") {
+		t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestPurgedCheckpointIsRefused(t *testing.T) {
+	e := newEnv(t, "")
+	e.seedShop(20)
+	e.mustRun("migrate", "data")
+	ctx := context.Background()
+	if err := e.src.Exec(ctx, "shop", "UPDATE orders SET amount = 3", "FLUSH BINARY LOGS", "UPDATE orders SET amount = 4"); err != nil {
+		t.Fatal(err)
+	}
+	var file string
+	var pos int64
+	var a, b, c any
+	row := e.srcDB.QueryRow("SHOW MASTER STATUS")
+	if err := row.Scan(&file, &pos, &a, &b); err != nil {
+		if err := e.srcDB.QueryRow("SHOW MASTER STATUS").Scan(&file, &pos, &a, &b, &c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.src.Exec(ctx, "", "PURGE BINARY LOGS TO '"+file+"'"); err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "purged", "--reset")
+}

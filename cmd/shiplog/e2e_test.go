@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+)
+
+// binary is the shiplog command built once for the end-to-end tests, which run
+// it as a separate process so it can be killed at arbitrary moments.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shiplog-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "shiplog")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type env struct {
+	t        *testing.T
+	src, dst *testenv.MariaDB
+	srcDB    *sql.DB
+	dstDB    *sql.DB
+	config   string
+}
+
+func newEnv(t *testing.T, extraOptions string) *env {
+	t.Helper()
+	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
+	e := &env{t: t, src: src, dst: dst}
+	var err error
+	if e.srcDB, err = src.Open("shop"); err != nil {
+		t.Fatal(err)
+	}
+	if e.dstDB, err = dst.Open("shop_new"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.srcDB.Close(); e.dstDB.Close() })
+	e.config = e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
+destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
+options: {%s}
+`, src.Port, dst.Port, extraOptions))
+	return e
+}
+
+func (e *env) writeConfig(text string) string {
+	p := filepath.Join(e.t.TempDir(), "shiplog.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// both runs DDL on the source and the destination.
+func (e *env) both(stmts ...string) {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.src.Exec(ctx, "shop", stmts...); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.dst.Exec(ctx, "shop_new", stmts...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runShiplog(t *testing.T, config string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func (e *env) mustRun(args ...string) result {
+	e.t.Helper()
+	r := runShiplog(e.t, e.config, nil, args...)
+	if r.code != 0 {
+		e.t.Fatalf("shiplog %v: exit %d\n%s", args, r.code, r.stderr)
+	}
+	return r
+}
+
+func (e *env) assertIdentical() {
+	e.t.Helper()
+	diffs, err := testenv.CompareDatabases(context.Background(), e.srcDB, "shop", e.dstDB, "shop_new")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		e.t.Fatalf("source and destination differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// TestTypeMatrixThroughSnapshotAndStream copies every column type, changes
+// every type on the source, streams the changes, and compares bytes.
+func TestTypeMatrixThroughSnapshotAndStream(t *testing.T) {
+	e := newEnv(t, "")
+	e.both(testenv.TypeMatrixDDL)
+	ctx := context.Background()
+	if err := e.src.Exec(ctx, "shop", testenv.TypeMatrixRows...); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "data")
+	e.assertIdentical()
+	if err := e.src.Exec(ctx, "shop", testenv.TypeMatrixChanges...); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	e.assertIdentical()
+	var n int
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM types WHERE id IN (20, 101, 104)").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("streamed rows missing: %d %v", n, err)
+	}
+}
+
+const shopDDL = `CREATE TABLE orders (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(64) NOT NULL,
+  amount DECIMAL(12,2) NOT NULL, note TEXT, status ENUM('new','paid','shipped') NOT NULL DEFAULT 'new', updated DATETIME(6) NOT NULL)`
+
+const itemsDDL = `CREATE TABLE items (order_id BIGINT UNSIGNED NOT NULL, line INT NOT NULL, sku VARCHAR(32) CHARACTER SET latin1 NOT NULL,
+  qty INT NOT NULL, price DOUBLE, PRIMARY KEY (order_id, line))`
+
+const eventsDDL = `CREATE TABLE events (kind VARCHAR(16), payload VARCHAR(64), at DATETIME)`
+
+func (e *env) seedShop(orders int) {
+	e.t.Helper()
+	e.both(shopDDL, itemsDDL, eventsDDL)
+	ctx := context.Background()
+	if err := e.src.Exec(ctx, "shop",
+		fmt.Sprintf(`INSERT INTO orders (customer, amount, note, status, updated)
+		  SELECT CONCAT('cust-', seq, ' ✓'), seq * 1.25, IF(seq %% 7 = 0, NULL, REPEAT('n', seq %% 50)), ELT(1 + seq %% 3, 'new', 'paid', 'shipped'), NOW(6) FROM seq_1_to_%d`, orders),
+		`INSERT INTO items SELECT o.id, l.seq, CONCAT('SKU-é', o.id, '-', l.seq), l.seq, o.id / 3 FROM orders o JOIN seq_1_to_2 l`,
+		fmt.Sprintf(`INSERT INTO events SELECT 'seed', CONCAT('p', seq %% 40), '2024-01-01 00:00:00' FROM seq_1_to_%d`, orders/4),
+	); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// writer changes the shop tables until stop is closed; it reports the first
+// error it meets.
+func (e *env) writer(stop <-chan struct{}, seed uint64) (wait func() error) {
+	var wg sync.WaitGroup
+	var firstErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(seed, 7))
+		db := e.srcDB
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var err error
+			id := 1 + rng.IntN(2000)
+			switch rng.IntN(8) {
+			case 0:
+				_, err = db.Exec("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))", fmt.Sprintf("new-%d 😀", i), rng.IntN(10000), "fresh")
+			case 1:
+				_, err = db.Exec("UPDATE orders SET amount = amount + 1, status = 'paid', updated = NOW(6) WHERE id = ?", id)
+			case 2:
+				_, err = db.Exec("DELETE FROM orders WHERE id = ?", id)
+			case 3:
+				_, err = db.Exec("INSERT INTO items VALUES (?, ?, ?, 1, 2.5) ON DUPLICATE KEY UPDATE qty = qty + 1", id, 3+rng.IntN(5), "SKU-ñ")
+			case 4:
+				// a key change
+				_, err = db.Exec("UPDATE items SET line = line + 100 WHERE order_id = ? AND line < 100", id)
+			case 5:
+				_, err = db.Exec("DELETE FROM items WHERE order_id = ?", id)
+			case 6:
+				_, err = db.Exec("INSERT INTO events VALUES ('w', ?, NOW())", fmt.Sprintf("p%d", rng.IntN(40)))
+			case 7:
+				// a multi-statement transaction over tables
+				tx, terr := db.Begin()
+				if terr != nil {
+					err = terr
+					break
+				}
+				_, err = tx.Exec("UPDATE orders SET note = CONCAT(IFNULL(note, ''), 'x') WHERE id BETWEEN ? AND ?", id, id+20)
+				if err == nil {
+					_, err = tx.Exec("DELETE FROM events WHERE payload = ? LIMIT 1", fmt.Sprintf("p%d", rng.IntN(40)))
+				}
+				if err == nil {
+					err = tx.Commit()
+				} else {
+					tx.Rollback()
+				}
+			}
+			if err != nil {
+				firstErr = err
+				return
+			}
+		}
+	}()
+	return func() error { wg.Wait(); return firstErr }
+}
+
+// startKillable starts shiplog and returns its process.
+func startKillable(t *testing.T, config string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &errb
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKilledAndRestartedUnderWritesConverges kills shiplog with SIGKILL in the
+// middle of the copy and of the stream, repeatedly, while the source is
+// written, and checks the destination ends identical.
+func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
+	e := newEnv(t, "bulk_size: 40, workers: 2, full_row_tables: [events]")
+	e.seedShop(2000)
+	stop := make(chan struct{})
+	wait := e.writer(stop, uint64(time.Now().UnixNano()))
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+			wait()
+		}
+	}()
+
+	// Kill the copy once it has committed chunks, three times.
+	for i := 0; i < 3; i++ {
+		cmd, _ := startKillable(t, e.config, "migrate", "data")
+		copied := func() bool {
+			var n int
+			_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_tables WHERE state = 'copying' AND rows_copied > ?", 40*(i+1)).Scan(&n)
+			return n > 0
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		deadline := time.Now().Add(60 * time.Second)
+		exited := false
+		for !copied() {
+			select {
+			case <-done:
+				exited = true
+			default:
+			}
+			if exited || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if exited {
+			break // finished before we could kill it
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+	e.mustRun("migrate", "data")
+	var segments int
+	if err := e.dstDB.QueryRow("SELECT MAX(segments) FROM _shiplog_tables").Scan(&segments); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("copy resumed over up to %d snapshots", segments)
+	if segments < 2 {
+		t.Fatalf("the copy was never interrupted mid-table (segments=%d); the test did not test resuming", segments)
+	}
+
+	// Kill the stream after it has applied something, three times.
+	for i := 0; i < 3; i++ {
+		var before string
+		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&before)
+		cmd, stderr := startKillable(t, e.config, "migrate", "delta")
+		waitFor(t, "the stream to checkpoint", 60*time.Second, func() bool {
+			var now string
+			_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&now)
+			return now != before
+		})
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond) // land the kill anywhere in the stream
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err == nil {
+			t.Fatalf("delta exited by itself: %s", stderr)
+		}
+	}
+	close(stop)
+	if err := wait(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	e.assertIdentical()
+}
+
+// TestDeltaStopsCleanlyOnSIGTERM checks a daemon stops with exit 0 on SIGTERM.
+func TestDeltaStopsCleanlyOnSIGTERM(t *testing.T) {
+	e := newEnv(t, "")
+	e.seedShop(100)
+	e.mustRun("migrate", "data")
+	cmd, stderr := startKillable(t, e.config, "migrate", "delta")
+	waitFor(t, "delta mode", 30*time.Second, func() bool {
+		var mode string
+		_ = e.dstDB.QueryRow("SELECT value FROM _shiplog_state WHERE name = 'mode'").Scan(&mode)
+		return mode == "delta"
+	})
+	if _, err := e.srcDB.Exec("UPDATE orders SET amount = 1 WHERE id < 50"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the update to arrive", 30*time.Second, func() bool {
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = 1").Scan(&n)
+		return n == 49
+	})
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)
+	}
+	e.assertIdentical()
+}
+
+// TestStatusReportsProgressAndLag checks the JSON of `status`.
+func TestStatusReportsProgressAndLag(t *testing.T) {
+	e := newEnv(t, "")
+	e.seedShop(50)
+	e.mustRun("migrate", "data")
+	if _, err := e.srcDB.Exec("UPDATE orders SET amount = 2"); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Mode     string `json:"mode"`
+		DataDone bool   `json:"data_done"`
+		Tables   []struct {
+			Table string `json:"table"`
+			State string `json:"state"`
+			Rows  int64  `json:"rows_copied"`
+		} `json:"tables"`
+		Checkpoint string `json:"checkpoint_position"`
+		Head       string `json:"source_head_position"`
+		LagBytes   *int64 `json:"lag_bytes"`
+	}
+	r := e.mustRun("status")
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("status is not JSON: %v\n%s", err, r.stdout)
+	}
+	if s.Mode != "data" || !s.DataDone || len(s.Tables) != 3 || s.Checkpoint == "" || s.Head == "" || s.LagBytes == nil || *s.LagBytes <= 0 {
+		t.Fatalf("status after data with pending changes: %+v", s)
+	}
+	for _, tb := range s.Tables {
+		if tb.State != "done" {
+			t.Fatalf("table %s state %s", tb.Table, tb.State)
+		}
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	r = e.mustRun("status")
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode != "delta" || s.LagBytes == nil || *s.LagBytes != 0 {
+		t.Fatalf("status after catching up: %s", r.stdout)
+	}
+}

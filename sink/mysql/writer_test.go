@@ -1,0 +1,127 @@
+package mysql
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+func testTable() *cdc.Table {
+	return &cdc.Table{Schema: "db", Name: "t", Key: []int{0}, Columns: []cdc.Column{
+		{Name: "id", DataType: "int"}, {Name: "v", DataType: "varchar", Charset: "utf8mb4"}}}
+}
+
+func TestCompactKeepsFinalStatePerKeyInOrder(t *testing.T) {
+	tb := testTable()
+	row := func(id int64, v string) []any { return []any{id, []byte(v)} }
+	changes := []cdc.Change{
+		{Op: cdc.OpInsert, Table: tb, After: row(1, "a")},
+		{Op: cdc.OpInsert, Table: tb, After: row(2, "b")},
+		{Op: cdc.OpUpdate, Table: tb, Before: row(1, "a"), After: row(1, "a2")},
+		{Op: cdc.OpDelete, Table: tb, Before: row(2, "b")},
+		{Op: cdc.OpUpdate, Table: tb, Before: row(1, "a2"), After: row(3, "moved")}, // key change
+		{Op: cdc.OpInsert, Table: tb, After: row(2, "again")},
+	}
+	ops := compact(changes)
+	var got []string
+	for _, o := range ops {
+		switch o.kind {
+		case opUpsert:
+			got = append(got, "upsert "+string(o.row[1].([]byte)))
+		case opDelete:
+			got = append(got, "delete "+string(encodeKeyBytes(nil, o.row)[1:]))
+		}
+	}
+	want := []string{"delete \x00\x00\x00\x00\x00\x00\x00\x01", "upsert moved", "upsert again"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestCompactFullRowKeepsEveryChange(t *testing.T) {
+	tb := testTable()
+	tb.Key = nil
+	changes := []cdc.Change{
+		{Op: cdc.OpInsert, Table: tb, After: []any{int64(1), []byte("x")}},
+		{Op: cdc.OpInsert, Table: tb, After: []any{int64(1), []byte("x")}},
+		{Op: cdc.OpUpdate, Table: tb, Before: []any{int64(1), []byte("x")}, After: []any{int64(1), []byte("y")}},
+	}
+	ops := compact(changes)
+	kinds := make([]opKind, len(ops))
+	for i, o := range ops {
+		kinds[i] = o.kind
+	}
+	want := []opKind{opInsert, opInsert, opDeleteRow, opInsert}
+	if len(kinds) != len(want) {
+		t.Fatalf("got %v want %v", kinds, want)
+	}
+	for i := range want {
+		if kinds[i] != want[i] {
+			t.Fatalf("got %v want %v", kinds, want)
+		}
+	}
+}
+
+func TestStatementSplitsByBytes(t *testing.T) {
+	tb := testTable()
+	w := &Writer{maxStmt: 100}
+	ops := make([]op, 50)
+	for i := range ops {
+		ops[i] = op{kind: opUpsert, table: tb, row: []any{int64(i), []byte("it's")}}
+	}
+	buf, n, err := w.statement(nil, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n <= 1 || n >= 50 {
+		t.Fatalf("statement covered %d rows, want a bounded prefix", n)
+	}
+	s := string(buf)
+	if !strings.HasPrefix(s, "INSERT INTO `db`.`t` (`id`,`v`) VALUES (0,_utf8mb4'it\\'s')") || !strings.HasSuffix(s, " ON DUPLICATE KEY UPDATE `v`=VALUES(`v`)") {
+		t.Fatalf("statement: %s", s)
+	}
+}
+
+func TestLiterals(t *testing.T) {
+	cases := []struct {
+		v    any
+		col  cdc.Column
+		want string
+	}{
+		{nil, cdc.Column{DataType: "int"}, "NULL"},
+		{int64(-9223372036854775808), cdc.Column{DataType: "bigint"}, "-9223372036854775808"},
+		{uint64(18446744073709551615), cdc.Column{DataType: "bigint", Unsigned: true}, "18446744073709551615"},
+		{float32(0.1), cdc.Column{DataType: "float"}, "0.10000000149011612"},
+		{float64(0.1), cdc.Column{DataType: "double"}, "0.1"},
+		{"-12.50", cdc.Column{DataType: "decimal"}, "'-12.50'"},
+		{[]byte("a'b\\c\x00\n"), cdc.Column{DataType: "varchar", Charset: "latin1"}, `_latin1'a\'b\\c\0\n'`},
+		{[]byte{0xff, 0}, cdc.Column{DataType: "blob"}, `_binary'` + "\xff" + `\0'`},
+		{"2024-01-02 03:04:05.000001", cdc.Column{DataType: "datetime"}, "'2024-01-02 03:04:05.000001'"},
+		{"x,y", cdc.Column{DataType: "set", Charset: "utf8mb4"}, "_utf8mb4'x,y'"},
+	}
+	for _, c := range cases {
+		got, err := AppendLiteral(nil, c.v, &c.col)
+		if err != nil || string(got) != c.want {
+			t.Errorf("%#v: got %q, %v; want %q", c.v, got, err, c.want)
+		}
+	}
+	if _, err := AppendLiteral(nil, float32(0), &cdc.Column{DataType: "float"}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestKeyEncodingRoundTrip(t *testing.T) {
+	key := []any{int64(-5), uint64(1 << 63), "caf\xe9", []byte{0, 1, 2}, float64(1.5), nil}
+	s, err := EncodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(encodeKeyBytes(nil, back)) != string(encodeKeyBytes(nil, key)) {
+		t.Fatalf("round trip: %#v -> %s -> %#v", key, s, back)
+	}
+}
