@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
+	"regexp"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -43,6 +45,24 @@ func (c initConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+// charsetStatement matches init statements that change the connection charset.
+var charsetStatement = regexp.MustCompile(`(?i)^\s*SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\b`)
+
+// usableInit drops init statements that would switch the connection away from
+// utf8mb4 (Magento's stock configs carry "SET NAMES utf8"), which would lose
+// 4-byte characters, and warns about each.
+func usableInit(log *slog.Logger, side string, init []string) []string {
+	var out []string
+	for _, q := range init {
+		if charsetStatement.MatchString(q) {
+			log.Warn("init statement ignored: shiplog keeps the utf8mb4 connection charset so 4-byte characters survive", "side", side, "statement", q)
+			continue
+		}
+		out = append(out, q)
+	}
+	return out
 }
 
 func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) (*sql.DB, error) {

@@ -39,7 +39,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
-	r.src, err = openPool(ctx, srcCfg, false, cfg.Source.InitStatements)
+	r.src, err = openPool(ctx, srcCfg, false, usableInit(log, "source", cfg.Source.InitStatements))
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
@@ -48,7 +48,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
 	}
-	r.dst, err = openPool(ctx, dstCfg, true, cfg.Destination.InitStatements)
+	r.dst, err = openPool(ctx, dstCfg, true, usableInit(log, "destination", cfg.Destination.InitStatements))
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)

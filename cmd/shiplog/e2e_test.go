@@ -410,3 +410,54 @@ func TestStatusReportsProgressAndLag(t *testing.T) {
 		t.Fatalf("status after catching up: %s", r.stdout)
 	}
 }
+
+// TestMagentoConfigXMLAndLogFile runs data and delta from a Magento config.xml
+// whose stock init statement would drop 4-byte characters, with --log-file.
+func TestMagentoConfigXMLAndLogFile(t *testing.T) {
+	e := newEnv(t, "")
+	e.both(shopDDL)
+	if _, err := e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES ('emoji 😀🚀', 1.5, NOW(6))"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	xml := filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(xml, []byte(fmt.Sprintf(`<?xml version="1.0"?>
+<config>
+  <steps mode="data"><step title="Map Step"><integrity>Migration\Step\Map\Integrity</integrity><data>Migration\Step\Map\Data</data></step></steps>
+  <source><database host="127.0.0.1" port="%d" name="shop" user="root"/></source>
+  <destination><database host="127.0.0.1" port="%d" name="shop_new" user="root"/></destination>
+  <options>
+    <bulk_size>100</bulk_size>
+    <init_statements_source>SET NAMES utf8; SET SESSION wait_timeout = 3600</init_statements_source>
+    <init_statements_destination>SET NAMES utf8;</init_statements_destination>
+  </options>
+</config>`, e.src.Port, e.dst.Port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "shiplog.log")
+	if r := runShiplog(t, xml, nil, "--log-file", logFile, "-q", "migrate", "data"); r.code != 0 {
+		t.Fatalf("migrate data from config.xml: %d\n%s", r.code, r.stderr)
+	} else if strings.Contains(r.stderr, "level=INFO") {
+		t.Fatalf("-q printed info lines:\n%s", r.stderr)
+	}
+	if _, err := e.srcDB.Exec("UPDATE orders SET customer = CONCAT(customer, ' 🎉')"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runShiplog(t, xml, nil, "--log-file", logFile, "migrate", "delta", "--exit-when-caught-up"); r.code != 0 {
+		t.Fatalf("migrate delta from config.xml: %d\n%s", r.code, r.stderr)
+	}
+	e.assertIdentical()
+	var customer string
+	if err := e.dstDB.QueryRow("SELECT customer FROM orders").Scan(&customer); err != nil || customer != "emoji 😀🚀 🎉" {
+		t.Fatalf("4-byte characters: %q %v", customer, err)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"mode=data", "stage=data", "table=orders", "mode=delta", "init statement ignored"} {
+		if !strings.Contains(string(log), want) {
+			t.Fatalf("log file lacks %q:\n%s", want, log)
+		}
+	}
+}

@@ -117,6 +117,13 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 			return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, lastLines(string(out), 5))
 		}
 	}
+	// A private tmpdir: servers sharing /tmp trip over each other's temporary
+	// table files.
+	tmp := filepath.Join(m.Dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		m.cleanup()
+		return nil, err
+	}
 	if m.Port, err = FreePort(); err != nil {
 		m.cleanup()
 		return nil, err
@@ -130,7 +137,7 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 		"--pid-file=" + filepath.Join(m.Dir, "mariadbd.pid"),
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
 		"--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=2",
-		"--max-connections=500", "--skip-name-resolve", "--log-error=" + filepath.Join(m.Dir, "error.log"),
+		"--max-connections=500", "--skip-name-resolve", "--tmpdir=" + tmp, "--log-error=" + filepath.Join(m.Dir, "error.log"),
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
