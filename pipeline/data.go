@@ -16,6 +16,8 @@ const (
 	flagDataDone = "data_done"
 	flagMode     = "mode"
 	flagAuto     = "auto"
+	// flagSourceSchema holds the source tables (JSON) the copy was planned for.
+	flagSourceSchema = "source_schema"
 )
 
 // DataOptions tune data mode.
@@ -59,6 +61,9 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		return err
 	}
 	if err := r.state.SetFlag(ctx, nil, flagMode, "data"); err != nil {
+		return err
+	}
+	if err := r.saveSourceSchema(ctx, plan); err != nil {
 		return err
 	}
 	if o.Auto {

@@ -51,7 +51,7 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
 	}
-	plan, problems, err := r.Check(ctx)
+	plan, problems, err := r.streamPlan(ctx)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,12 @@ package pipeline
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
@@ -81,6 +83,12 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 	if len(src) == 0 {
 		return nil, nil, fmt.Errorf("source database %q has no tables (or does not exist)", r.cfg.Source.Database)
 	}
+	return r.compile(ctx, src)
+}
+
+// compile builds the plan of the given source tables against the destination
+// as it is now.
+func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
 	dst, err := snapshot.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)
@@ -92,6 +100,37 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 	}
 	plan, problems := transform.Compile(rules, src, dst)
 	return plan, problems, nil
+}
+
+// saveSourceSchema records the source tables a copy was planned for: the
+// stream resumes against them, not against a schema a later DDL changed (that
+// DDL stops the stream when the stream reaches it).
+func (r *Runtime) saveSourceSchema(ctx context.Context, plan *transform.Plan) error {
+	var tables []*cdc.Table
+	for _, tp := range plan.Tables() {
+		tables = append(tables, tp.Source)
+	}
+	b, err := json.Marshal(tables)
+	if err != nil {
+		return err
+	}
+	return r.state.SetFlag(ctx, nil, flagSourceSchema, string(b))
+}
+
+// streamPlan compiles the plan for delta from the recorded source schema.
+func (r *Runtime) streamPlan(ctx context.Context) (*transform.Plan, []transform.Problem, error) {
+	text, err := r.state.Flag(ctx, flagSourceSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	if text == "" {
+		return r.Check(ctx)
+	}
+	var tables []*cdc.Table
+	if err := json.Unmarshal([]byte(text), &tables); err != nil {
+		return nil, nil, fmt.Errorf("recorded source schema: %w", err)
+	}
+	return r.compile(ctx, tables)
 }
 
 // reportProblems logs problems and returns ErrIntegrity when errors remain

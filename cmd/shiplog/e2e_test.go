@@ -461,3 +461,79 @@ func TestMagentoConfigXMLAndLogFile(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamSurvivesLostReplicationConnection kills the binlog connection on
+// the source while delta runs; the reader reconnects and nothing is lost.
+func TestStreamSurvivesLostReplicationConnection(t *testing.T) {
+	e := newEnv(t, "full_row_tables: [events]")
+	e.seedShop(200)
+	e.mustRun("migrate", "data")
+	cmd, stderr := startKillable(t, e.config, "migrate", "delta")
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	dumpThreads := func() []int64 {
+		rows, err := e.srcDB.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	for round := 1; round <= 3; round++ {
+		waitFor(t, "a binlog dump connection", 30*time.Second, func() bool { return len(dumpThreads()) > 0 })
+		for _, id := range dumpThreads() {
+			if _, err := e.srcDB.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.srcDB.Exec("UPDATE orders SET amount = ? WHERE id <= 100", round*1000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", round); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the changes after the reconnect", 60*time.Second, func() bool {
+			var n int
+			_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = ?", round*1000).Scan(&n)
+			return n == 100
+		})
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("delta: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "reconnect") {
+		t.Fatalf("no reconnect was logged:\n%s", stderr)
+	}
+	e.assertIdentical()
+}
+
+// TestDDLOnCopiedTableStopsTheStream checks an ALTER TABLE on a copied table
+// stops delta with exit 1 naming the statement, with everything before it
+// applied and the checkpoint just before it.
+func TestDDLOnCopiedTableStopsTheStream(t *testing.T) {
+	e := newEnv(t, "full_row_tables: [events]")
+	e.seedShop(50)
+	e.mustRun("migrate", "data")
+	if _, err := e.srcDB.Exec("UPDATE orders SET amount = 7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srcDB.Exec("ALTER TABLE orders ADD COLUMN extra INT"); err != nil {
+		t.Fatal(err)
+	}
+	r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	expectFailure(t, r, 1, "ALTER TABLE orders ADD COLUMN extra INT")
+	var n int
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = 7").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("changes before the DDL were not applied: %d %v", n, err)
+	}
+	// A restart stops at the same statement again: nothing is skipped.
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "ALTER TABLE orders")
+}

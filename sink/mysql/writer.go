@@ -233,9 +233,72 @@ func encodeKeyBytes(buf []byte, key []any) []byte {
 	return buf
 }
 
-// apply runs ops in order, one multi-row statement per run of operations of the
-// same kind on the same table.
+// group reorders compacted ops so each table's operations form as few runs as
+// possible: tables are independent (foreign keys are not checked), so they are
+// taken one after another in order of first appearance. Within a table whose key
+// compares byte for byte (numbers, dates, binary strings), every key has one
+// final operation, so all deletes can go first (they only free unique values)
+// and the upserts follow in their order. Tables keyed by collated strings keep
+// the original order, since two keys that differ in bytes may be one row to the
+// server ('a' and 'A'); so do tables without a key.
+func group(ops []op) []op {
+	if len(ops) < 2 {
+		return ops
+	}
+	type bucket struct {
+		exact   bool
+		deletes []op
+		rest    []op
+	}
+	var order []*cdc.Table
+	buckets := map[*cdc.Table]*bucket{}
+	for _, o := range ops {
+		b := buckets[o.table]
+		if b == nil {
+			b = &bucket{exact: exactKey(o.table)}
+			buckets[o.table] = b
+			order = append(order, o.table)
+		}
+		if b.exact && o.kind == opDelete {
+			b.deletes = append(b.deletes, o)
+		} else {
+			b.rest = append(b.rest, o)
+		}
+	}
+	out := make([]op, 0, len(ops))
+	for _, t := range order {
+		b := buckets[t]
+		out = append(out, b.deletes...)
+		out = append(out, b.rest...)
+	}
+	return out
+}
+
+// exactKey reports whether t's key values are equal on the server exactly when
+// their canonical forms are equal.
+func exactKey(t *cdc.Table) bool {
+	if len(t.Key) == 0 {
+		return false
+	}
+	for _, k := range t.Key {
+		c := t.Columns[k]
+		switch c.Kind() {
+		case cdc.KindInt, cdc.KindUint, cdc.KindDecimal, cdc.KindBit, cdc.KindYear, cdc.KindTemporal:
+		case cdc.KindBytes:
+			if c.Charset != "" && c.Charset != "binary" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// apply runs ops, one multi-row statement per run of operations of the same
+// kind on the same table.
 func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
+	ops = group(ops)
 	buf := make([]byte, 0, 64<<10)
 	for i := 0; i < len(ops); {
 		j := i + 1

@@ -125,3 +125,22 @@ func TestKeyEncodingRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %#v -> %s -> %#v", key, s, back)
 	}
 }
+
+func TestGroupPutsDeletesFirstOnlyForExactKeys(t *testing.T) {
+	ints := testTable()
+	strs := &cdc.Table{Schema: "db", Name: "s", Key: []int{0}, Columns: []cdc.Column{{Name: "k", DataType: "varchar", Charset: "utf8mb4"}}}
+	ops := []op{
+		{kind: opUpsert, table: ints, row: []any{int64(1), nil}},
+		{kind: opUpsert, table: strs, row: []any{[]byte("A")}},
+		{kind: opDelete, table: ints, row: []any{int64(2)}},
+		{kind: opDelete, table: strs, row: []any{[]byte("a")}},
+		{kind: opUpsert, table: ints, row: []any{int64(3), nil}},
+	}
+	got := group(ops)
+	want := []string{"t delete", "t upsert", "t upsert", "s upsert", "s delete"}
+	for i, o := range got {
+		if s := o.table.Name + " " + o.kind.String(); s != want[i] {
+			t.Fatalf("op %d: %s, want %s (all: %v)", i, s, want[i], got)
+		}
+	}
+}
