@@ -159,8 +159,11 @@ const eventsDDL = `CREATE TABLE events (kind VARCHAR(16), payload VARCHAR(64), a
 
 func (e *env) seedShop(orders int) {
 	e.t.Helper()
-	e.both(shopDDL, itemsDDL, eventsDDL)
+	e.both(shopDDL, itemsDDL, eventsDDL, testenv.TypeMatrixDDL)
 	ctx := context.Background()
+	if err := e.src.Exec(ctx, "shop", testenv.TypeMatrixRows...); err != nil {
+		e.t.Fatal(err)
+	}
 	if err := e.src.Exec(ctx, "shop",
 		fmt.Sprintf(`INSERT INTO orders (customer, amount, note, status, updated)
 		  SELECT CONCAT('cust-', seq, ' ✓'), seq * 1.25, IF(seq %% 7 = 0, NULL, REPEAT('n', seq %% 50)), ELT(1 + seq %% 3, 'new', 'paid', 'shipped'), NOW(6) FROM seq_1_to_%d`, orders),
@@ -189,7 +192,17 @@ func (e *env) writer(stop <-chan struct{}, seed uint64) (wait func() error) {
 			}
 			var err error
 			id := 1 + rng.IntN(2000)
-			switch rng.IntN(8) {
+			switch rng.IntN(10) {
+			case 8:
+				// every column type changes on the stream too
+				_, err = db.Exec(`UPDATE types SET f = -f, d = -d / 3, biu = biu ^ 1, b64 = b64 ^ 5, latin = 'Ølse',
+					vc = LEFT(CONCAT('é😀', IFNULL(vc, '')), 100), bin = UNHEX(HEX(?)), e = ELT(1 + ? % 3, 'a', 'b', 'ç'),
+					tm = IF(tm < '00:00:00', '12:00:00.5', SUBTIME(tm, '00:00:01.25')), j = JSON_SET(IFNULL(j, '{}'), '$.n', ?),
+					dtm = IF(dtm = '0000-00-00 00:00:00', NOW(6), '0000-00-00 00:00:00') WHERE id = ?`, i%256, i, i, 1+rng.IntN(4))
+			case 9:
+				_, err = db.Exec(`INSERT IGNORE INTO types (id, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt)
+					SELECT ?, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt FROM types WHERE id = ?`,
+					100+rng.IntN(400), 1+rng.IntN(4))
 			case 0:
 				_, err = db.Exec("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))", fmt.Sprintf("new-%d 😀", i), rng.IntN(10000), "fresh")
 			case 1:
@@ -335,12 +348,12 @@ func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
 	e.assertIdentical()
 }
 
-// TestDeltaStopsCleanlyOnSIGTERM checks a daemon stops with exit 0 on SIGTERM.
-func TestDeltaStopsCleanlyOnSIGTERM(t *testing.T) {
+// TestRunDaemonStopsCleanlyOnSIGTERM checks `run` copies, then streams, and
+// stops with exit 0 on SIGTERM.
+func TestRunDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(100)
-	e.mustRun("migrate", "data")
-	cmd, stderr := startKillable(t, e.config, "migrate", "delta")
+	cmd, stderr := startKillable(t, e.config, "run")
 	waitFor(t, "delta mode", 30*time.Second, func() bool {
 		var mode string
 		_ = e.dstDB.QueryRow("SELECT value FROM _shiplog_state WHERE name = 'mode'").Scan(&mode)
@@ -393,7 +406,7 @@ func TestStatusReportsProgressAndLag(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatalf("status is not JSON: %v\n%s", err, r.stdout)
 	}
-	if s.Mode != "data" || !s.DataDone || len(s.Tables) != 3 || s.Checkpoint == "" || s.Head == "" || s.LagBytes == nil || *s.LagBytes <= 0 {
+	if s.Mode != "data" || !s.DataDone || len(s.Tables) != 4 || s.Checkpoint == "" || s.Head == "" || s.LagBytes == nil || *s.LagBytes <= 0 {
 		t.Fatalf("status after data with pending changes: %+v", s)
 	}
 	for _, tb := range s.Tables {
