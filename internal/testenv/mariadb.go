@@ -103,6 +103,13 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 	}
 	data := filepath.Join(m.Dir, "data")
 	m.Socket = filepath.Join(m.Dir, "mysql.sock")
+	// A private tmpdir: servers (and mariadb-install-db's bootstrap server)
+	// sharing /tmp trip over each other's temporary table files.
+	tmp := filepath.Join(m.Dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		m.cleanup()
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(data, "mysql")); err != nil {
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return nil, err
@@ -111,18 +118,13 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
 		}
-		out, err := exec.CommandContext(ctx, installDB, args...).CombinedOutput()
+		cmd := exec.CommandContext(ctx, installDB, args...)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			m.cleanup()
-			return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, lastLines(string(out), 5))
+			return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, firstLines(string(out), 4))
 		}
-	}
-	// A private tmpdir: servers sharing /tmp trip over each other's temporary
-	// table files.
-	tmp := filepath.Join(m.Dir, "tmp")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		m.cleanup()
-		return nil, err
 	}
 	if m.Port, err = FreePort(); err != nil {
 		m.cleanup()
@@ -271,6 +273,14 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
 	}
 	return strings.Join(lines, " | ")
 }
