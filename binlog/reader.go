@@ -300,6 +300,22 @@ func (s *stream) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return e.DecodeData(pos, data)
 }
 
+// ErrUnsupportedTransaction is returned for row changes to copied tables that
+// the stream cannot apply exactly: XA transactions, groups that never commit,
+// rollbacks of non-transactional changes, and statement-logged changes.
+var ErrUnsupportedTransaction = errors.New("changes to copied tables that cannot be applied exactly")
+
+// openGroup starts a new event group; rows still pending from a group that
+// never committed (an XA PREPARE, say) are an error, not a silent drop.
+func (s *stream) openGroup() error {
+	if len(s.changes) > 0 {
+		return fmt.Errorf("%w: %d row change(s) after %s were never committed before the next transaction began (XA transactions are not supported)",
+			ErrUnsupportedTransaction, len(s.changes), s.pos)
+	}
+	s.resetGroup()
+	return nil
+}
+
 func (s *stream) resetGroup() {
 	s.inGroup, s.begun = false, false
 	s.pendMaria, s.pendMySQL, s.pendTag = nil, nil, ""
@@ -347,20 +363,26 @@ func (s *stream) handle(ctx context.Context, h *replication.EventHeader, ev repl
 		}
 		return s.emitEmpty(ctx, time.Time{})
 	case *replication.MariadbGTIDEvent:
-		s.resetGroup()
+		if err := s.openGroup(); err != nil {
+			return err
+		}
 		s.inGroup = true
 		s.begun = !e.IsStandalone()
 		g := e.GTID
 		s.pendMaria = &g
 		return nil
 	case *replication.GtidTaggedLogEvent:
-		s.resetGroup()
+		if err := s.openGroup(); err != nil {
+			return err
+		}
 		s.inGroup = true
 		s.pendMySQL, s.pendTag = &e.GTIDEvent, e.Tag.String()
 		s.commitTime = e.ImmediateCommitTime()
 		return nil
 	case *replication.GTIDEvent:
-		s.resetGroup()
+		if err := s.openGroup(); err != nil {
+			return err
+		}
 		s.inGroup = true
 		s.pendMySQL = e
 		s.commitTime = e.ImmediateCommitTime()
@@ -418,13 +440,24 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 			return nil
 		}
 		if len(s.changes) > 0 {
-			s.log.Warn("transaction rolled back in the binlog; its row changes are not emitted",
-				"changes", len(s.changes), "at", s.pos.String())
+			// Only non-transactional tables log rows that are then rolled
+			// back: their changes stayed on the source.
+			return fmt.Errorf("%w: a ROLLBACK at %s follows %d row change(s) to copied non-transactional tables, which kept them",
+				ErrUnsupportedTransaction, s.pos, len(s.changes))
 		}
-		s.changes, s.size = nil, 0
 		return s.commit(ctx, h)
-	case "SAVEPOINT", "RELEASE", "XA":
+	case "XA":
+		if len(s.changes) > 0 {
+			return fmt.Errorf("%w: XA transaction at %s changes copied tables (XA transactions are not supported)", ErrUnsupportedTransaction, s.pos)
+		}
 		return nil
+	case "SAVEPOINT", "RELEASE":
+		return nil
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
+		if t := s.statementTable(toks, string(e.Schema)); t != "" {
+			return fmt.Errorf("%w: statement-logged %s on copied table %s at %s (the session ran with binlog_format=STATEMENT or MIXED): %s",
+				ErrUnsupportedTransaction, first, t, s.pos, q)
+		}
 	}
 	schema := string(e.Schema)
 	for _, ref := range ddlTables(q, schema) {
@@ -443,6 +476,30 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 		return nil // a statement inside a transaction; its COMMIT ends it
 	}
 	return s.commit(ctx, h)
+}
+
+// statementTable returns a selected table a DML statement names, or "".
+// It is deliberately broad: a false hit stops the stream with an error,
+// a miss would lose a change.
+func (s *stream) statementTable(toks []token, schema string) string {
+	inSchema := strings.EqualFold(schema, s.cfg.Schema)
+	for _, t := range toks {
+		if (t.kind == tokWord || t.kind == tokIdent) && strings.EqualFold(t.text, s.cfg.Schema) {
+			inSchema = true
+		}
+	}
+	if !inSchema {
+		return ""
+	}
+	for _, t := range toks[1:] {
+		if t.kind != tokWord && t.kind != tokIdent {
+			continue
+		}
+		if s.cfg.Tables == nil || s.cfg.Tables(t.text) {
+			return t.text
+		}
+	}
+	return ""
 }
 
 // rows converts a rows event of a selected table into changes.

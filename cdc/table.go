@@ -81,6 +81,9 @@ type Table struct {
 	Key []int
 	// KeyName is the index the key comes from ("PRIMARY" or a unique index name).
 	KeyName string
+	// Unique holds the other unique indexes (column indexes each), which make
+	// the order of writes to different keys matter.
+	Unique [][]int
 }
 
 // ColumnIndex returns the index of the named column (case-insensitive), or -1.

@@ -204,7 +204,11 @@ func showPair(ctx context.Context, conn *sql.Conn, q, fileVar, posVar string) (s
 func showMasterStatus(ctx context.Context, conn *sql.Conn) (string, uint64, bool, error) {
 	rows, err := conn.QueryContext(ctx, "SHOW MASTER STATUS")
 	if err != nil {
-		return "", 0, false, fmt.Errorf("source: SHOW MASTER STATUS: %w", err)
+		// MySQL 8.4 renamed it.
+		var err2 error
+		if rows, err2 = conn.QueryContext(ctx, "SHOW BINARY LOG STATUS"); err2 != nil {
+			return "", 0, false, fmt.Errorf("source: SHOW MASTER STATUS: %w", err)
+		}
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()

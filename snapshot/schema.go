@@ -106,6 +106,18 @@ func LoadTables(ctx context.Context, db *sql.DB, schema, skipPrefix string) ([]*
 			t.Key, t.KeyName = key, ix.name
 			break
 		}
+		for _, ix := range list {
+			if ix.name == t.KeyName {
+				continue
+			}
+			var cols []int
+			for _, c := range ix.cols {
+				if i := t.ColumnIndex(c); i >= 0 {
+					cols = append(cols, i)
+				}
+			}
+			t.Unique = append(t.Unique, cols)
+		}
 	}
 	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
 	return tables, nil

@@ -12,20 +12,6 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 )
 
-// Rules are the map rules a plan is compiled from. The zero value is the identity
-// map: every source table to the destination table of the same name (after
-// prefixes), every column to the column of the same name.
-type Rules struct {
-	// SourcePrefix and DestPrefix are stripped from / added to table names.
-	SourcePrefix, DestPrefix string
-	// FullRowTables are tables without a usable key that the user opted into
-	// full-row mode: rows are matched by all their columns and not compacted.
-	FullRowTables []string
-	// IgnoreDestTables are destination tables nothing is expected to fill
-	// (shiplog's own state tables are always ignored).
-	IgnoreDestTables []string
-}
-
 // Severity of a Problem.
 type Severity uint8
 

@@ -551,3 +551,54 @@ func TestDDLOnCopiedTableStopsTheStream(t *testing.T) {
 	// A restart stops at the same statement again: nothing is skipped.
 	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "ALTER TABLE orders")
 }
+
+// TestSecondaryUniqueIndexKeepsSourceOrder applies, in one batch, changes
+// whose order matters only through a unique index other than the key.
+func TestSecondaryUniqueIndexKeepsSourceOrder(t *testing.T) {
+	e := newEnv(t, "")
+	e.both("CREATE TABLE u (id INT PRIMARY KEY, email VARCHAR(32) NOT NULL UNIQUE, name VARCHAR(32))")
+	if _, err := e.srcDB.Exec("INSERT INTO u VALUES (1, 'x', 'a')"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "data")
+	tx, err := e.srcDB.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE u SET email = 'y' WHERE id = 1",
+		"INSERT INTO u VALUES (2, 'x', 'b')",
+		"UPDATE u SET name = 'n' WHERE id = 1",
+		"UPDATE u SET email = 'z' WHERE id = 2",
+		"UPDATE u SET email = 'x' WHERE id = 1",
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	e.assertIdentical()
+}
+
+// TestStatementLoggedChangeStopsTheStream checks a change the binlog carries
+// as a statement (a session with binlog_format=STATEMENT) is an error, not a
+// silent loss.
+func TestStatementLoggedChangeStopsTheStream(t *testing.T) {
+	e := newEnv(t, "")
+	e.both("CREATE TABLE s (id INT PRIMARY KEY, v INT)")
+	e.mustRun("migrate", "data")
+	conn, err := e.srcDB.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO s VALUES (1, 1)"} {
+		if _, err := conn.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "statement-logged INSERT", "copied table s")
+}

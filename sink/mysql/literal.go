@@ -74,7 +74,11 @@ func appendIntroducer(buf []byte, c *cdc.Column) []byte {
 		return buf // numbers and dates as plain ASCII literals
 	}
 	cs := c.Charset
-	if cs == "" {
+	switch {
+	case cs != "":
+	case c.Kind() == cdc.KindJSON:
+		cs = "utf8mb4" // MySQL refuses JSON from a binary string
+	default:
 		cs = "binary"
 	}
 	buf = append(buf, '_')

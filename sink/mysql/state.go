@@ -31,7 +31,7 @@ func (s *State) Ensure(ctx context.Context) error {
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_checkpoint") + ` (
 			id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
-			position VARCHAR(2048) NOT NULL,
+			position TEXT NOT NULL,
 			event_time DATETIME(6) NULL,
 			updated_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
@@ -40,7 +40,7 @@ func (s *State) Ensure(ctx context.Context) error {
 			state VARCHAR(16) NOT NULL,
 			last_key MEDIUMTEXT NULL,
 			rows_copied BIGINT NOT NULL DEFAULT 0,
-			snapshot_pos VARCHAR(2048) NOT NULL DEFAULT '',
+			snapshot_pos TEXT NOT NULL,
 			segments INT NOT NULL DEFAULT 0,
 			source_rows BIGINT NULL,
 			updated_at DATETIME(6) NOT NULL

@@ -150,7 +150,10 @@ func compact(changes []cdc.Change) []op {
 	last := make(map[tk]int, len(changes))
 	var kb []byte
 	add := func(o op) {
-		if len(o.table.Key) > 0 {
+		// Tables with other unique indexes keep every write in source order:
+		// moving a key's write past another key's could make an upsert meet a
+		// unique value the other row still holds, and update the wrong row.
+		if len(o.table.Key) > 0 && len(o.table.Unique) == 0 {
 			key := o.row
 			if o.kind == opUpsert {
 				key = o.table.KeyOf(o.row)
@@ -277,7 +280,7 @@ func group(ops []op) []op {
 // exactKey reports whether t's key values are equal on the server exactly when
 // their canonical forms are equal.
 func exactKey(t *cdc.Table) bool {
-	if len(t.Key) == 0 {
+	if len(t.Key) == 0 || len(t.Unique) > 0 {
 		return false
 	}
 	for _, k := range t.Key {
@@ -431,9 +434,6 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 		buf = append(buf, " WHERE "...)
 		first := true
 		for i, c := range t.Columns {
-			if k := c.Kind(); k == cdc.KindFloat || k == cdc.KindDouble {
-				continue // float text never compares equal reliably
-			}
 			if !first {
 				buf = append(buf, " AND "...)
 			}
