@@ -50,6 +50,22 @@ type Batch struct {
 	Time time.Time
 	// Size is an estimate of the bytes the changes hold, for bounding buffers.
 	Size int
+	// Failed are changes of the batch's transactions that could not be
+	// transformed; a sink records them with the batch, never drops them.
+	Failed []Failure
+}
+
+// Failure is a source row that could not be transformed.
+type Failure struct {
+	// Table is the source table.
+	Table string
+	// Key is the row's key (source columns); for tables without a key, Row is
+	// the whole source row instead.
+	Key, Row []any
+	Handler string
+	Field   string
+	Reason  string
+	Pos     Position
 }
 
 // ValueSize estimates the bytes a row value occupies, for buffer bounds.
@@ -65,3 +81,10 @@ func ValueSize(row []any) int {
 	}
 	return n
 }
+
+// DefaultValue is the type of Default.
+type DefaultValue struct{}
+
+// Default as a row value asks the writer for the column's default (for new
+// rows); columns marked KeepExisting are also left as they are on update.
+var Default any = DefaultValue{}

@@ -14,6 +14,9 @@ type Column struct {
 	// Generated columns are computed by the server and never written.
 	Generated  bool
 	HasDefault bool
+	// KeepExisting columns keep the destination's value on update; new rows get
+	// the column default (Magento's GetDestinationValue).
+	KeepExisting bool
 	// Charset is the column's character set ("utf8mb4", "latin1", "binary" for
 	// binary strings); empty for non-string types or when unknown.
 	Charset string

@@ -51,6 +51,36 @@ type Options struct {
 	ProgressBarFormat string
 }
 
+// Settings locate the key/value settings table settings mode works on
+// (Magento's core_config_data); empty fields take those defaults.
+type Settings struct {
+	Table        string   // core_config_data
+	IDColumn     string   // config_id (auto-increment, not copied)
+	KeyColumn    string   // path
+	ValueColumn  string   // value
+	ScopeColumns []string // scope, scope_id
+}
+
+// WithDefaults fills empty fields with Magento's names.
+func (s Settings) WithDefaults() Settings {
+	if s.Table == "" {
+		s.Table = "core_config_data"
+	}
+	if s.IDColumn == "" {
+		s.IDColumn = "config_id"
+	}
+	if s.KeyColumn == "" {
+		s.KeyColumn = "path"
+	}
+	if s.ValueColumn == "" {
+		s.ValueColumn = "value"
+	}
+	if s.ScopeColumns == nil {
+		s.ScopeColumns = []string{"scope", "scope_id"}
+	}
+	return s
+}
+
 // Step is a step of a Magento config.xml, kept so that commands can tell the
 // user which of their steps shiplog runs.
 type Step struct {
@@ -65,6 +95,7 @@ type Config struct {
 	Source      Database
 	Destination Database
 	Options     Options
+	Settings    Settings
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should

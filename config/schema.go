@@ -77,11 +77,19 @@ var fields = func() []field {
 		field{"options.full_row_tables", kindList, func(c *Config) any { return &c.Options.FullRowTables }},
 		field{"options.map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"options.settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},
+		// The map files may also be given at the top level.
+		field{"map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
+		field{"settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},
+		field{"settings.table", kindString, func(c *Config) any { return &c.Settings.Table }},
+		field{"settings.id_column", kindString, func(c *Config) any { return &c.Settings.IDColumn }},
+		field{"settings.key_column", kindString, func(c *Config) any { return &c.Settings.KeyColumn }},
+		field{"settings.value_column", kindString, func(c *Config) any { return &c.Settings.ValueColumn }},
+		field{"settings.scope_columns", kindList, func(c *Config) any { return &c.Settings.ScopeColumns }},
 	)
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting

@@ -46,7 +46,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		return err
 	} else if done != "" {
 		log.Info("data mode already complete; nothing to copy (use --reset to copy again)", "stage", "data", "finished", done)
-		return nil
+		plan, _, err := r.streamPlan(ctx)
+		if err != nil {
+			return err
+		}
+		return r.retryFailures(ctx, plan)
 	}
 	// Delta needs a usable binlog; say so before copying for an hour.
 	if _, err := binlog.CheckServer(ctx, r.src); err != nil {
@@ -102,8 +106,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	}); err != nil {
 		return err
 	}
-	log.Info("data mode complete", "stage", "volume", "tables", res.Tables, "rows", res.Rows,
+	log.Info("data mode complete", "stage", "volume", "tables", res.Tables, "rows", res.Rows, "failed", res.Failed,
 		"seconds", time.Since(start).Seconds(), "delta_start", res.Start.String())
+	if res.Failed > 0 {
+		return fmt.Errorf("%w: %d row(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, res.Failed)
+	}
 	return nil
 }
 

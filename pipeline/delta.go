@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -69,6 +70,12 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	if !ok {
 		return ErrNoSnapshot
 	}
+	// Rows that failed before are tried again; those that still fail stay
+	// recorded and make this run a partial success too.
+	retryErr := r.retryFailures(ctx, plan)
+	if retryErr != nil && !errors.Is(retryErr, ErrPartial) {
+		return retryErr
+	}
 	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
 		return fmt.Errorf("checkpoint %s: %w; the changes since are lost to the binlog: run `shiplog migrate data --reset`", from, err)
 	}
@@ -79,7 +86,7 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 		}
 		if from.Compare(target) >= 0 {
 			log.Info("already caught up", "stage", "delta", "position", from.String())
-			return nil
+			return retryErr
 		}
 	}
 	if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
@@ -151,6 +158,7 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 				select {
 				case nb := <-relay:
 					b.Changes = append(b.Changes, nb.Changes...)
+					b.Failed = append(b.Failed, nb.Failed...)
 					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
 					held += int64(min(nb.Size, relayBytes))
 					if !nb.Time.IsZero() {
@@ -170,6 +178,10 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 				return err
 			}
 			applied.Add(int64(len(b.Changes)))
+			for _, f := range b.Failed {
+				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
+					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
+			}
 			log.Debug("applied", "stage", "delta", "changes", len(b.Changes), "position", b.Pos.String())
 			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
 				return errCaughtUp
@@ -180,12 +192,15 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	switch {
 	case errors.Is(err, errCaughtUp):
 		log.Info("caught up", "stage", "delta", "position", target.String(), "changes", applied.Load())
-		return nil
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		log.Info("stopped", "stage", "delta", "changes", applied.Load())
-		return nil
+	default:
+		return err
 	}
-	return err
+	if n := m.failed.Load(); n > 0 {
+		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
+	}
+	return retryErr
 }
 
 // mapper turns source batches into destination batches through the plan. It runs
@@ -196,6 +211,7 @@ type mapper struct {
 	checked  map[*cdc.Table]*transform.TablePlan
 	warned   map[string]bool
 	last     cdc.Position
+	failed   atomic.Int64
 }
 
 // batch maps b; ok is false when b carries nothing new (no changes and no
@@ -230,7 +246,20 @@ func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
 			}
 			delete(m.skipUpTo, c.Table.Name)
 		}
-		d := tp.Change(c)
+		d, err := tp.Change(c)
+		if err != nil {
+			row := c.After
+			if row == nil {
+				row = c.Before
+			}
+			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
+			if ferr != nil {
+				return out, false, ferr
+			}
+			out.Failed = append(out.Failed, f)
+			m.failed.Add(1)
+			continue
+		}
 		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
 		out.Changes = append(out.Changes, d)
 	}

@@ -93,13 +93,29 @@ func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Pla
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)
 	}
-	rules := &transform.Rules{
-		SourcePrefix:  r.cfg.Options.SourcePrefix,
-		DestPrefix:    r.cfg.Options.DestPrefix,
-		FullRowTables: r.cfg.Options.FullRowTables,
+	rules, err := r.rules()
+	if err != nil {
+		return nil, nil, err
 	}
 	plan, problems := transform.Compile(rules, src, dst)
 	return plan, problems, nil
+}
+
+// rules are the map rules of the configuration: the map file (map.xml or
+// YAML) when one is set, the prefixes and the full-row tables.
+func (r *Runtime) rules() (*transform.Rules, error) {
+	rules := &transform.Rules{}
+	if r.cfg.Options.MapFile != "" {
+		m, err := transform.ReadMap(r.cfg.Options.MapFile)
+		if err != nil {
+			return nil, err
+		}
+		rules = m
+	}
+	rules.SourcePrefix = r.cfg.Options.SourcePrefix
+	rules.DestPrefix = r.cfg.Options.DestPrefix
+	rules.FullRowTables = r.cfg.Options.FullRowTables
+	return rules, nil
 }
 
 // saveSourceSchema records the source tables a copy was planned for: the

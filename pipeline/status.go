@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -86,12 +87,17 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 }
 
 // Run is data mode when not done, then delta until ctx ends.
+// Rows that fail to transform do not stop it; it ends with ErrPartial then.
 func (r *Runtime) Run(ctx context.Context, o DataOptions) error {
-	if err := r.Data(ctx, o); err != nil {
-		return err
+	dataErr := r.Data(ctx, o)
+	if dataErr != nil && !errors.Is(dataErr, ErrPartial) {
+		return dataErr
 	}
 	if ctx.Err() != nil {
-		return nil
+		return dataErr
 	}
-	return r.Delta(ctx, DeltaOptions{})
+	if err := r.Delta(ctx, DeltaOptions{}); err != nil {
+		return err
+	}
+	return dataErr
 }

@@ -36,6 +36,25 @@ type Copier struct {
 	Logger  *slog.Logger
 	// Progress, when set, is called after each committed chunk.
 	Progress func(table string, rows int64)
+
+	failed atomic.Int64
+}
+
+// Failure describes a source row of tp that a handler could not transform.
+// Rows of keyed tables are recorded by key (a retry reads the row again); rows
+// of full-row tables whole.
+func Failure(tp *transform.TablePlan, row []any, err error, pos cdc.Position) (cdc.Failure, error) {
+	var he *transform.HandlerError
+	if !errors.As(err, &he) {
+		return cdc.Failure{}, err
+	}
+	f := cdc.Failure{Table: tp.Source.Name, Handler: he.Handler, Field: he.Field, Reason: he.Err.Error(), Pos: pos}
+	if tp.FullRow {
+		f.Row = row
+	} else {
+		f.Key = tp.Source.KeyOf(row)
+	}
+	return f, nil
 }
 
 // Result summarises a copy.
@@ -47,6 +66,9 @@ type Result struct {
 	Start cdc.Position
 	// Warnings are volume differences that may be explained by resumed copies.
 	Warnings []string
+	// Failed counts rows a handler could not transform (recorded in the
+	// failed-rows table).
+	Failed int64
 }
 
 // ErrVolume is returned when a table's destination row count differs from the
@@ -57,10 +79,10 @@ var ErrVolume = errors.New("volume check failed")
 // all are copied (or on the first error, which cancels the rest). Progress is
 // committed with each chunk, so a killed Run resumes where it stopped.
 func (c *Copier) Run(ctx context.Context) (Result, error) {
-	log := c.Logger
-	if log == nil {
-		log = slog.Default()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
+	log := c.Logger
 	progress, err := c.State.Progress(ctx)
 	if err != nil {
 		return Result{}, err
@@ -107,7 +129,7 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 			res.Start = p.SnapshotPos
 		}
 	}
-	res.Tables, res.Rows = len(tables), rowsTotal.Load()
+	res.Tables, res.Rows, res.Failed = len(tables), rowsTotal.Load(), c.failed.Load()
 	return res, nil
 }
 
@@ -272,9 +294,13 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	if err := c.Dest.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)).Scan(&destRows); err != nil {
 		return copied, "", fmt.Errorf("volume check of %s: %w", tp.Dest.Name, err)
 	}
+	failed, err := c.State.CountFailures(ctx, st.Name)
+	if err != nil {
+		return copied, "", err
+	}
 	var warn string
-	if p.SourceRows != nil && destRows != *p.SourceRows {
-		msg := fmt.Sprintf("table %s: source has %d rows at the snapshot, destination %s has %d", st.Name, *p.SourceRows, tp.Dest.Name, destRows)
+	if p.SourceRows != nil && destRows+failed != *p.SourceRows {
+		msg := fmt.Sprintf("table %s: source has %d rows at the snapshot, destination %s has %d and %d failed", st.Name, *p.SourceRows, tp.Dest.Name, destRows, failed)
 		if p.Segments == 1 {
 			return copied, "", fmt.Errorf("%w: %s", ErrVolume, msg)
 		}
@@ -374,12 +400,28 @@ func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transfor
 }
 
 func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
-	dst := make([][]any, len(rows))
-	for i, r := range rows {
-		dst[i] = tp.Row(r)
+	dst := make([][]any, 0, len(rows))
+	var failed []cdc.Failure
+	for _, r := range rows {
+		out, err := tp.Row(r)
+		if err != nil {
+			f, ferr := Failure(tp, r, err, p.SnapshotPos)
+			if ferr != nil {
+				return ferr
+			}
+			failed = append(failed, f)
+			continue
+		}
+		dst = append(dst, out)
 	}
-	if err := c.Writer.WriteChunk(ctx, tp.Dest, dst, tp.FullRow, p); err != nil {
+	if err := c.Writer.WriteChunk(ctx, tp.Dest, dst, tp.FullRow, p, failed); err != nil {
 		return err
+	}
+	if len(failed) > 0 {
+		c.failed.Add(int64(len(failed)))
+		for _, f := range failed {
+			c.Logger.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "data", "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
+		}
 	}
 	if c.Progress != nil {
 		c.Progress(tp.Source.Name, p.Rows)
@@ -595,4 +637,73 @@ func Normalize(v any, c *cdc.Column) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("unexpected %T for %s column", v, c.ColumnType)
+}
+
+// ReadRow reads the current row of t with the given key, in canonical form.
+func ReadRow(ctx context.Context, db *sql.DB, t *cdc.Table, key []any) ([]any, bool, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET character_set_results = NULL, time_zone = '+00:00'"); err != nil {
+		return nil, false, err
+	}
+	// The connection goes back to the pool: restore the results charset.
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
+	q := selectColumns(make([]byte, 0, 256), t)
+	q = append(q, " WHERE "...)
+	for i, k := range t.Key {
+		if i > 0 {
+			q = append(q, " AND "...)
+		}
+		q = append(q, mysqlsink.QuoteIdent(t.Columns[k].Name)+" = "...)
+		if q, err = mysqlsink.AppendLiteral(q, key[i], &t.Columns[k]); err != nil {
+			return nil, false, err
+		}
+	}
+	stmt, err := conn.PrepareContext(ctx, string(q))
+	if err != nil {
+		return nil, false, fmt.Errorf("source table %s: %w", t.Name, err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("source table %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	return scanRow(rows, t)
+}
+
+// ReadTable calls fn with every row of t, in canonical form, outside any
+// snapshot (for small tables such as settings).
+func ReadTable(ctx context.Context, db *sql.DB, t *cdc.Table, fn func(row []any) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET character_set_results = NULL, time_zone = '+00:00'"); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
+	stmt, err := conn.PrepareContext(ctx, string(selectColumns(nil, t)))
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	for {
+		row, ok, err := scanRow(rows, t)
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
 }

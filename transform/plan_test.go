@@ -54,7 +54,10 @@ func TestCompileIdentityAndProblems(t *testing.T) {
 		t.Fatal("no plan for a")
 	}
 	// Generated columns are not written; columns follow the source order.
-	got := a.Row([]any{int64(1), "v", int64(99), int64(2)})
+	got, err := a.Row([]any{int64(1), "v", int64(99), int64(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 3 || got[0] != int64(1) || got[1] != "v" || got[2] != int64(2) {
 		t.Fatalf("row: %#v", got)
 	}

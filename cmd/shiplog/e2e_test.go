@@ -111,7 +111,7 @@ func (e *env) mustRun(args ...string) result {
 	e.t.Helper()
 	r := runShiplog(e.t, e.config, nil, args...)
 	if r.code != 0 {
-		e.t.Fatalf("shiplog %v: exit %d\n%s", args, r.code, r.stderr)
+		e.t.Fatalf("shiplog %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 	}
 	return r
 }

@@ -26,6 +26,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitPartial: the run finished, but some rows could not be transformed;
+	// they are recorded and the next run retries them.
+	exitPartial = 3
 )
 
 // usageError marks errors that are the user's invocation or configuration.
@@ -63,9 +66,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	var ce *config.Error
+	var fe *transform.FileError
 	code := exitFailure
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe):
 		code = exitUsage
+	case errors.Is(err, pipeline.ErrPartial):
+		code = exitPartial
 	}
 	if g.log != nil {
 		g.log.Error(err.Error())
@@ -116,7 +123,18 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	delta.Flags().BoolVar(&exitCaughtUp, "exit-when-caught-up", false, "exit 0 once everything the source had written at start is applied")
-	migrate.AddCommand(data, delta)
+	settings := &cobra.Command{
+		Use:   "settings",
+		Short: "merge the source's settings table (core_config_data) into the destination through settings.xml",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				_, err := r.Settings(ctx)
+				return err
+			})
+		},
+	}
+	migrate.AddCommand(settings, data, delta)
 
 	runCmd := &cobra.Command{
 		Use:   "run",

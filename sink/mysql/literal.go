@@ -17,6 +17,8 @@ func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(buf, "NULL"...), nil
+	case cdc.DefaultValue:
+		return append(buf, "DEFAULT"...), nil
 	case int64:
 		return strconv.AppendInt(buf, x, 10), nil
 	case uint64:

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -45,6 +47,20 @@ func (s *State) Ensure(ctx context.Context) error {
 			source_rows BIGINT NULL,
 			updated_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_failed_rows") + ` (
+			table_name VARCHAR(192) NOT NULL,
+			key_hash CHAR(64) NOT NULL,
+			row_key MEDIUMTEXT NOT NULL,
+			full_row MEDIUMTEXT NULL,
+			handler VARCHAR(255) NOT NULL,
+			field VARCHAR(192) NOT NULL,
+			error TEXT NOT NULL,
+			position TEXT NOT NULL,
+			attempts INT NOT NULL DEFAULT 1,
+			first_seen DATETIME(6) NOT NULL,
+			last_seen DATETIME(6) NOT NULL,
+			PRIMARY KEY (table_name, key_hash)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
 			name VARCHAR(64) NOT NULL PRIMARY KEY,
 			value TEXT NOT NULL,
@@ -61,7 +77,7 @@ func (s *State) Ensure(ctx context.Context) error {
 
 // Reset forgets all progress: checkpoint, table progress and flags.
 func (s *State) Reset(ctx context.Context) error {
-	for _, t := range []string{"_shiplog_checkpoint", "_shiplog_tables", "_shiplog_state"} {
+	for _, t := range []string{"_shiplog_checkpoint", "_shiplog_tables", "_shiplog_state", "_shiplog_failed_rows"} {
 		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.table(t)); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}
@@ -292,4 +308,84 @@ func DecodeKey(s string) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// SaveFailures records rows that could not be transformed, inside tx; a row
+// already recorded gets the new reason and one more attempt.
+func (s *State) SaveFailures(ctx context.Context, tx *sql.Tx, failures []cdc.Failure) error {
+	for _, f := range failures {
+		key, err := EncodeKey(f.Key)
+		if err != nil {
+			return fmt.Errorf("failed row of %s: %w", f.Table, err)
+		}
+		var full any
+		if f.Row != nil {
+			if full, err = EncodeKey(f.Row); err != nil {
+				return fmt.Errorf("failed row of %s: %w", f.Table, err)
+			}
+			key = full.(string)
+		}
+		sum := sha256.Sum256([]byte(key))
+		_, err = tx.ExecContext(ctx, "INSERT INTO "+s.table("_shiplog_failed_rows")+
+			" (table_name, key_hash, row_key, full_row, handler, field, error, position, attempts, first_seen, last_seen)"+
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"+
+			" ON DUPLICATE KEY UPDATE handler = VALUES(handler), field = VALUES(field), error = VALUES(error),"+
+			" position = VALUES(position), attempts = attempts + 1, last_seen = VALUES(last_seen)",
+			f.Table, hex.EncodeToString(sum[:]), key, full, f.Handler, f.Field, f.Reason, f.Pos.String())
+		if err != nil {
+			return fmt.Errorf("record failed row of %s: %w", f.Table, err)
+		}
+	}
+	return nil
+}
+
+// Failures returns the recorded failed rows.
+func (s *State) Failures(ctx context.Context) ([]cdc.Failure, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT table_name, row_key, full_row, handler, field, error, position FROM "+s.table("_shiplog_failed_rows")+" ORDER BY table_name, first_seen")
+	if err != nil {
+		return nil, fmt.Errorf("read failed rows: %w", err)
+	}
+	defer rows.Close()
+	var out []cdc.Failure
+	for rows.Next() {
+		var f cdc.Failure
+		var key, pos string
+		var full sql.NullString
+		if err := rows.Scan(&f.Table, &key, &full, &f.Handler, &f.Field, &f.Reason, &pos); err != nil {
+			return nil, err
+		}
+		if full.Valid {
+			if f.Row, err = DecodeKey(full.String); err != nil {
+				return nil, err
+			}
+		} else if f.Key, err = DecodeKey(key); err != nil {
+			return nil, err
+		}
+		f.Pos, _ = cdc.ParsePosition(pos)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// ForgetFailure removes a failed row record (it was applied, or its source row
+// is gone), inside tx.
+func (s *State) ForgetFailure(ctx context.Context, tx *sql.Tx, f cdc.Failure) error {
+	key, err := EncodeKey(f.Key)
+	if f.Row != nil {
+		key, err = EncodeKey(f.Row)
+	}
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(key))
+	_, err = tx.ExecContext(ctx, "DELETE FROM "+s.table("_shiplog_failed_rows")+" WHERE table_name = ? AND key_hash = ?", f.Table, hex.EncodeToString(sum[:]))
+	return err
+}
+
+// CountFailures returns how many failed rows are recorded, for one source
+// table or (table "") for all.
+func (s *State) CountFailures(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.table("_shiplog_failed_rows")+" WHERE ? = '' OR table_name = ?", table, table).Scan(&n)
+	return n, err
 }

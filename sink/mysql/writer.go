@@ -84,12 +84,31 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 		if err := w.apply(ctx, tx, ops); err != nil {
 			return err
 		}
+		if err := w.state.SaveFailures(ctx, tx, b.Failed); err != nil {
+			return err
+		}
 		return w.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
 	})
 }
 
-// WriteChunk upserts snapshot rows of table t and records p, in one transaction.
-func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p TableProgress) error {
+// Apply applies changes (already mapped) and runs then (when not nil) in the
+// same transaction.
+func (w *Writer) Apply(ctx context.Context, changes []cdc.Change, then func(*sql.Tx) error) error {
+	ops := compact(changes)
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		if err := w.apply(ctx, tx, ops); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx)
+		}
+		return nil
+	})
+}
+
+// WriteChunk upserts snapshot rows of table t and records p and the rows that
+// failed to transform, in one transaction.
+func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p TableProgress, failed []cdc.Failure) error {
 	kind := opUpsert
 	if fullRow {
 		kind = opInsert
@@ -100,6 +119,9 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 	}
 	return w.inTx(ctx, func(tx *sql.Tx) error {
 		if err := w.apply(ctx, tx, ops); err != nil {
+			return err
+		}
+		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {
 			return err
 		}
 		return w.state.SaveProgress(ctx, tx, p)
@@ -378,7 +400,7 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 			buf = append(buf, " ON DUPLICATE KEY UPDATE "...)
 			first := true
 			for i, c := range t.Columns {
-				if isKey(t, i) {
+				if isKey(t, i) || c.KeepExisting {
 					continue
 				}
 				if !first {

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// execFile runs the statements of a SQL file (split on ";\n").
+func execFile(t *testing.T, db *sql.DB, path string) {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range strings.Split(string(text), ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		if q := strings.TrimSpace(strings.Join(lines, "\n")); q != "" {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v\n%s", path, err, q)
+			}
+		}
+	}
+}
+
+// rowsOf returns the rows of a query as sorted text lines.
+func rowsOf(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "SET time_zone = '+00:00'"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = "'" + v.String + "'"
+			}
+		}
+		out = append(out, strings.Join(parts, ","))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sameRows(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("%s: %d expected rows, destination has %d", what, len(want), len(got))
+	}
+	for i := 0; i < len(want) && i < len(got); i++ {
+		if want[i] != got[i] {
+			t.Errorf("%s: first difference at row %d:\n want %s\n got  %s", what, i, want[i], got[i])
+			return
+		}
+	}
+}
+
+// The destination as the map must make it, computed from the source by SQL.
+var expectedByMap = []struct{ name, source, dest string }{
+	{"sales_order",
+		`SELECT entity_id, CONCAT('M1-', increment_id),
+		   CASE status WHEN 'pending' THEN 'new' WHEN 'processing' THEN 'processing' WHEN 'complete' THEN 'complete' WHEN 'canceled' THEN 'canceled' ELSE 'new' END,
+		   LOWER(customer_email), grand_total, IFNULL(INET_ATON(remote_ip), 0),
+		   FROM_UNIXTIME(created_at), customer_note,
+		   CASE payment_info WHEN 'a:2:{s:6:"method";s:6:"checkm";s:4:"paid";b:1;}' THEN '{"method":"checkm","paid":true}'
+		                     WHEN 'a:1:{i:0;s:3:"one";}' THEN '["one"]' END,
+		   'Main Website Store', 1
+		 FROM sales_flat_order`,
+		`SELECT entity_id, increment_id, status, customer_email, grand_total, remote_ip, created_at, note, payment_info, store_name, send_email FROM sales_order`},
+	{"customer_entity",
+		`SELECT entity_id, email, firstname, lastname, created_at - INTERVAL 2 HOUR, 'reset-required', NULL FROM customer_entity`,
+		`SELECT entity_id, email, firstname, lastname, created_at, password_hash, rp_token FROM customer_entity`},
+	{"catalog_product_entity",
+		`SELECT entity_id, sku, price, weight + 0e0 FROM catalog_product`,
+		`SELECT entity_id, sku, price, weight FROM catalog_product_entity`},
+}
+
+// TestMagentoLikeMapThroughSettingsDataAndDelta runs the example map through
+// settings, data and delta mode while the source is written and shiplog is
+// killed once, and checks the destination equals the source transformed by
+// the map (computed independently, in SQL).
+func TestMagentoLikeMapThroughSettingsDataAndDelta(t *testing.T) {
+	example, err := filepath.Abs("../../examples/magento-like")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "")
+	execFile(t, e.srcDB, filepath.Join(example, "source.sql"))
+	execFile(t, e.srcDB, filepath.Join(example, "seed.sql"))
+	execFile(t, e.dstDB, filepath.Join(example, "destination.sql"))
+	execFile(t, e.dstDB, filepath.Join(example, "destination-seed.sql"))
+	e.config = e.writeConfig(fmt.Sprintf(`source: {port: %d, database: shop}
+destination: {port: %d, database: shop_new}
+map: %s
+settings_map: %s
+`, e.src.Port, e.dst.Port, filepath.Join(example, "map.xml"), filepath.Join(example, "settings.xml")))
+
+	if r := e.mustRun("check"); !strings.Contains(r.stdout, "integrity check passed") {
+		t.Fatalf("check:\n%s", r.stdout)
+	}
+	e.mustRun("migrate", "settings")
+	sameRows(t, "core_config_data", []string{
+		"'default','0','catalog/frontend/list_mode','grid'",
+		"'default','0','design/head/default_title','M2 Shop'",
+		"'default','0','general/locale/code','en_US'",
+		"'default','0','general/locale/timezone','Europe/Kyiv'",
+		"'default','0','web/secure/base_url','https://old.example.com/'",
+		"'stores','2','general/locale/timezone','UTC'",
+		"'websites','1','design/head/default_title','M2 Shop One'",
+	}, rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data"))
+	// Settings mode is repeatable: a second run changes nothing.
+	e.mustRun("migrate", "settings")
+	if n := len(rowsOf(t, e.dstDB, "SELECT * FROM core_config_data")); n != 7 {
+		t.Fatalf("second settings run: %d rows", n)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			id := 1 + rng.IntN(400)
+			var err error
+			switch rng.IntN(7) {
+			case 0:
+				_, err = e.srcDB.Exec(`INSERT IGNORE INTO sales_flat_order VALUES (?, ?, 'pending', ?, 9.99, '192.168.1.9', 1700000000, 'new ✓', 'a:1:{i:0;s:3:"one";}', 1)`,
+					id, fmt.Sprint("N", i), fmt.Sprintf("New%d@X.org", i))
+			case 1:
+				_, err = e.srcDB.Exec(`UPDATE sales_flat_order SET status = ELT(1 + ? % 5, 'pending', 'processing', 'complete', 'canceled', 'weird'),
+					customer_email = CONCAT('Upd', ?, '@EXAMPLE.com'), remote_ip = IF(? % 2 = 0, '172.16.5.4', 'not-an-ip'), created_at = created_at + 60 WHERE entity_id = ?`, i, i, i, id)
+			case 2:
+				_, err = e.srcDB.Exec("DELETE FROM sales_flat_order WHERE entity_id = ?", id)
+			case 3:
+				_, err = e.srcDB.Exec("UPDATE customer_entity SET lastname = CONCAT('L', ?), created_at = created_at + INTERVAL 1 MINUTE WHERE entity_id = ?", i, id%250)
+			case 4:
+				_, err = e.srcDB.Exec("INSERT IGNORE INTO customer_entity VALUES (?, 'n@x', 'F', NULL, NOW(), 'h')", 200+id)
+			case 5:
+				_, err = e.srcDB.Exec("UPDATE catalog_product SET price = price + 1, weight = ? WHERE entity_id = ?", rng.Float64()*10, id%60)
+			case 6:
+				_, err = e.srcDB.Exec("INSERT INTO log_visitor VALUES (?, 'x') ON DUPLICATE KEY UPDATE session_id = 'y'", 1000+i)
+			}
+			if err != nil {
+				writeErr = err
+				return
+			}
+		}
+	}()
+	e.mustRun("migrate", "data")
+	cmd, _ := startKillable(t, e.config, "migrate", "delta")
+	time.Sleep(700 * time.Millisecond) // let it stream for a while under writes, then crash it
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if writeErr != nil {
+		t.Fatalf("writer: %v", writeErr)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	for _, x := range expectedByMap {
+		sameRows(t, x.name, rowsOf(t, e.srcDB, x.source), rowsOf(t, e.dstDB, x.dest))
+	}
+	for _, left := range []string{"log_visitor", "ext_legacy_widget"} {
+		var n int
+		if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop_new' AND TABLE_NAME = ?", left).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("ignored table %s appeared in the destination", left)
+		}
+	}
+}
+
+// TestFailedRowsArePartialSuccessAndRetried makes a handler fail on some
+// rows: data mode records them and exits 3; after the map is fixed, the next
+// run applies them and exits 0.
+func TestFailedRowsArePartialSuccessAndRetried(t *testing.T) {
+	e := newEnv(t, "")
+	e.both("CREATE TABLE o (id INT PRIMARY KEY, payload TEXT)")
+	if _, err := e.srcDB.Exec(`INSERT INTO o VALUES (1, 'a:1:{i:0;i:1;}'), (2, 'broken'), (3, 'i:7;'), (4, 's:3:"ab'), (5, 'a:1:{i:0;i:2;}')`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mapFile := filepath.Join(dir, "map.yaml")
+	writeMap := func(broken string) {
+		if err := os.WriteFile(mapFile, []byte(fmt.Sprintf(`source:
+  fields:
+    transform:
+      - {field: o.payload, handler: SerializeToJson, params: {migrateBrokenData: "%s"}}
+`, broken)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeMap("0")
+	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\n", e.src.Port, e.dst.Port, mapFile))
+	r := runShiplog(t, e.config, nil, "migrate", "data")
+	expectFailure(t, r, 3, "partial success", "2 row(s)")
+	var failed int
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_failed_rows WHERE table_name = 'o' AND handler = 'SerializeToJson'").Scan(&failed); err != nil || failed != 2 {
+		t.Fatalf("failed rows recorded: %d %v", failed, err)
+	}
+	// The stream records failures the same way.
+	if _, err := e.srcDB.Exec(`INSERT INTO o VALUES (6, 'nope'), (7, 'b:1;')`); err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 3, "could not be transformed")
+	// With broken data migrated as NULL, the next run applies the recorded rows.
+	writeMap("1")
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	sameRows(t, "o", []string{"'1','[1]'", "'2',NULL", "'3','7'", "'4',NULL", "'5','[2]'", "'6',NULL", "'7','true'"}, rowsOf(t, e.dstDB, "SELECT * FROM o"))
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_failed_rows").Scan(&failed); err != nil || failed != 0 {
+		t.Fatalf("failed rows left after the retry: %d %v", failed, err)
+	}
+}

@@ -1,0 +1,515 @@
+package transform
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// Compile builds the plan of every source table from the rules and checks the
+// rules and both schemas against each other, in both directions, as Magento's
+// integrity check does: documents and fields with no counterpart that no rule
+// ignores are errors, type differences no rule covers are warnings, ambiguous
+// rules and rules on missing documents or fields are errors. Tables whose plan
+// cannot be built (no usable key, key not copied) are left out; tables with
+// unmapped fields keep a plan without them, so `--auto` can go on.
+func Compile(rules *Rules, source, dest []*cdc.Table) (*Plan, []Problem) {
+	if rules == nil {
+		rules = &Rules{}
+	}
+	c := &compiler{r: rules, plan: &Plan{tables: map[string]*TablePlan{}}}
+	c.index(source, dest)
+	c.checkRules()
+	for _, st := range source {
+		c.table(st)
+	}
+	c.unmappedDest()
+	sort.Strings(c.plan.names)
+	return c.plan, c.problems
+}
+
+type compiler struct {
+	r        *Rules
+	plan     *Plan
+	problems []Problem
+	// base name (without prefix, lower case) -> table
+	srcByBase, dstByBase map[string]*cdc.Table
+	usedDest             map[string]bool
+	unmappedSrc          []string
+	srcIgnore, dstIgnore []pattern
+}
+
+// pattern is a document name or wildcard: '*' matches any run of characters,
+// anchored at the start only.
+type pattern struct {
+	rule Rule
+	re   *regexp.Regexp // nil for plain names
+}
+
+func newPattern(r Rule) pattern {
+	if !strings.Contains(r.Name, "*") {
+		return pattern{rule: r}
+	}
+	parts := strings.Split(r.Name, "*")
+	for i := range parts {
+		parts[i] = regexp.QuoteMeta(parts[i])
+	}
+	return pattern{rule: r, re: regexp.MustCompile("(?i)^" + strings.Join(parts, ".*"))}
+}
+
+func (p pattern) match(name string) bool {
+	if p.re != nil {
+		return p.re.MatchString(name)
+	}
+	return strings.EqualFold(p.rule.Name, name)
+}
+
+func matchAny(ps []pattern, name string) bool {
+	for _, p := range ps {
+		if p.match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) errorf(area, table string, at Origin, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if at.Element != "" || at.File != "" {
+		msg += " (" + at.String() + ")"
+	}
+	c.problems = append(c.problems, Problem{Severity: Error, Area: area, Table: table, Msg: msg})
+}
+
+func (c *compiler) warnf(area, table string, at Origin, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if at.Element != "" || at.File != "" {
+		msg += " (" + at.String() + ")"
+	}
+	c.problems = append(c.problems, Problem{Severity: Warning, Area: area, Table: table, Msg: msg})
+}
+
+func (c *compiler) index(source, dest []*cdc.Table) {
+	c.srcByBase, c.dstByBase, c.usedDest = map[string]*cdc.Table{}, map[string]*cdc.Table{}, map[string]bool{}
+	for _, t := range source {
+		if b, ok := cutPrefix(t.Name, c.r.SourcePrefix); ok {
+			c.srcByBase[strings.ToLower(b)] = t
+		}
+	}
+	for _, t := range dest {
+		if strings.HasPrefix(strings.ToLower(t.Name), StateTablePrefix) {
+			continue
+		}
+		if b, ok := cutPrefix(t.Name, c.r.DestPrefix); ok {
+			c.dstByBase[strings.ToLower(b)] = t
+		}
+	}
+	for _, r := range c.r.Source.IgnoreDocuments {
+		c.srcIgnore = append(c.srcIgnore, newPattern(r))
+	}
+	for _, r := range c.r.Destination.IgnoreDocuments {
+		c.dstIgnore = append(c.dstIgnore, newPattern(r))
+	}
+	for _, n := range c.r.IgnoreDestTables {
+		c.dstIgnore = append(c.dstIgnore, newPattern(Rule{Name: n}))
+	}
+}
+
+func cutPrefix(name, prefix string) (string, bool) {
+	if prefix == "" {
+		return name, true
+	}
+	if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+		return name[len(prefix):], true
+	}
+	return "", false
+}
+
+// splitRef splits "document.field".
+func splitRef(ref string) (doc, field string, ok bool) {
+	i := strings.LastIndexByte(ref, '.')
+	if i <= 0 || i == len(ref)-1 {
+		return "", "", false
+	}
+	return ref[:i], ref[i+1:], true
+}
+
+// checkRules reports rules that name documents or fields that do not exist,
+// and rules that contradict each other.
+func (c *compiler) checkRules() {
+	src, dst := &c.r.Source, &c.r.Destination
+	for _, r := range src.IgnoreDocuments {
+		if !strings.Contains(r.Name, "*") && c.srcByBase[strings.ToLower(r.Name)] == nil {
+			c.warnf("source", r.Name, r.At, "Ignored source document %s does not exist", r.Name)
+		}
+	}
+	for _, r := range dst.IgnoreDocuments {
+		if !strings.Contains(r.Name, "*") && c.dstByBase[strings.ToLower(r.Name)] == nil {
+			c.warnf("destination", r.Name, r.At, "Ignored destination document %s does not exist", r.Name)
+		}
+	}
+	renamedFrom, renamedTo := map[string]Rename{}, map[string]Rename{}
+	for _, r := range src.RenameDocuments {
+		from, to := strings.ToLower(r.From), strings.ToLower(r.To)
+		switch {
+		case c.srcByBase[from] == nil:
+			c.errorf("source", r.From, r.At, "Rename of source document %s: it does not exist", r.From)
+		case c.dstByBase[to] == nil:
+			c.errorf("source", r.From, r.At, "Rename of source document %s to %s: the destination document does not exist", r.From, r.To)
+		case matchAny(c.srcIgnore, r.From):
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is both ignored and renamed", r.From)
+		case matchAny(c.dstIgnore, r.To):
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is renamed to %s, which is ignored in the destination", r.From, r.To)
+		}
+		if prev, ok := renamedFrom[from]; ok {
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is renamed twice (to %s and %s)", r.From, prev.To, r.To)
+		}
+		if prev, ok := renamedTo[to]; ok {
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: source documents %s and %s are both renamed to %s", prev.From, r.From, r.To)
+		}
+		renamedFrom[from], renamedTo[to] = r, r
+	}
+	fieldRule := func(area, what string, ref string, at Origin) {
+		doc, field, ok := splitRef(ref)
+		if !ok {
+			c.errorf(area, ref, at, "%s rule: %q is not document.field", what, ref)
+			return
+		}
+		tables := c.srcByBase
+		if area == "destination" {
+			tables = c.dstByBase
+		}
+		t := tables[strings.ToLower(doc)]
+		if t == nil {
+			c.errorf(area, doc, at, "%s rule on %s document %s: it does not exist", what, area, doc)
+			return
+		}
+		if t.ColumnIndex(field) < 0 {
+			c.errorf(area, doc, at, "%s rule on %s field %s.%s: it does not exist", what, area, doc, field)
+		}
+	}
+	for _, r := range src.IgnoreFields {
+		fieldRule("source", "Ignore", r.Name, r.At)
+	}
+	for _, r := range src.IgnoreDatatypes {
+		fieldRule("source", "Datatype ignore", r.Name, r.At)
+	}
+	for _, r := range dst.IgnoreFields {
+		fieldRule("destination", "Ignore", r.Name, r.At)
+	}
+	for _, r := range dst.IgnoreDatatypes {
+		fieldRule("destination", "Datatype ignore", r.Name, r.At)
+	}
+	movedFrom := map[string]bool{}
+	for _, r := range src.MoveFields {
+		fieldRule("source", "Move", r.From, r.At)
+		if movedFrom[strings.ToLower(r.From)] {
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: field %s is moved twice", r.From)
+		}
+		movedFrom[strings.ToLower(r.From)] = true
+		if matchAnyRule(src.IgnoreFields, r.From) {
+			c.errorf("source", r.From, r.At, "Ambiguous configuration: field %s is both ignored and moved", r.From)
+		}
+	}
+	for _, r := range src.Transforms {
+		fieldRule("source", "Transform", r.Field, r.At)
+	}
+	for _, r := range dst.Transforms {
+		fieldRule("destination", "Transform", r.Field, r.At)
+	}
+}
+
+func matchAnyRule(rules []Rule, name string) bool {
+	for _, r := range rules {
+		if strings.EqualFold(r.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// destName is the destination document a source document maps to.
+func (c *compiler) destName(base string) (string, Origin) {
+	for _, r := range c.r.Source.RenameDocuments {
+		if strings.EqualFold(r.From, base) {
+			return r.To, r.At
+		}
+	}
+	return base, Origin{}
+}
+
+func (c *compiler) table(st *cdc.Table) {
+	base, ok := cutPrefix(st.Name, c.r.SourcePrefix)
+	if !ok || matchAny(c.srcIgnore, base) {
+		return
+	}
+	dbase, renameAt := c.destName(base)
+	dt := c.dstByBase[strings.ToLower(dbase)]
+	if dt == nil || matchAny(c.dstIgnore, dbase) {
+		if renameAt.Element == "" && renameAt.File == "" { // bad renames are reported by checkRules
+			c.unmappedSrc = append(c.unmappedSrc, st.Name)
+		}
+		return
+	}
+	c.usedDest[strings.ToLower(dt.Name)] = true
+	src, dst := &c.r.Source, &c.r.Destination
+	tp := &TablePlan{Source: st}
+	out := &cdc.Table{Schema: dt.Schema, Name: dt.Name}
+	filledBy := map[int]string{} // dest column -> source field filling it
+	destPos := map[int]int{}     // dest column index in dt -> index in out
+	var unmappedSrc []string
+	for si, sc := range st.Columns {
+		if sc.Generated {
+			continue
+		}
+		ref := base + "." + sc.Name
+		if matchAnyRule(src.IgnoreFields, ref) {
+			continue
+		}
+		dname, moved := sc.Name, false
+		var moveAt Origin
+		for _, m := range src.MoveFields {
+			if !strings.EqualFold(m.From, ref) {
+				continue
+			}
+			tdoc, tfield, ok := splitRef(m.To)
+			if !ok {
+				c.errorf("source", st.Name, m.At, "Move of %s: target %q is not document.field", m.From, m.To)
+				break
+			}
+			if !strings.EqualFold(tdoc, dbase) && !strings.EqualFold(tdoc, base) {
+				c.errorf("source", st.Name, m.At, "Move of %s to %s: a field can only move within its (renamed) document %s", m.From, m.To, dbase)
+				break
+			}
+			dname, moved, moveAt = tfield, true, m.At
+		}
+		di := dt.ColumnIndex(dname)
+		dref := dbase + "." + dname
+		if di < 0 {
+			if moved {
+				c.errorf("source", st.Name, moveAt, "Move of %s: destination field %s does not exist", ref, dref)
+			} else {
+				unmappedSrc = append(unmappedSrc, sc.Name)
+			}
+			continue
+		}
+		if matchAnyRule(dst.IgnoreFields, dref) {
+			if moved {
+				c.errorf("source", st.Name, moveAt, "Ambiguous configuration: field %s is moved to %s, which is ignored in the destination", ref, dref)
+			} else {
+				unmappedSrc = append(unmappedSrc, sc.Name)
+			}
+			continue
+		}
+		dc := dt.Columns[di]
+		if dc.Generated {
+			continue // the destination computes it
+		}
+		if prev, ok := filledBy[di]; ok {
+			c.errorf("source", st.Name, moveAt, "Ambiguous configuration: destination field %s is filled by both %s and %s", dref, prev, sc.Name)
+			continue
+		}
+		filledBy[di] = sc.Name
+		if !strings.EqualFold(sc.DataType, dc.DataType) &&
+			!matchAnyRule(src.IgnoreDatatypes, ref) && !matchAnyRule(dst.IgnoreDatatypes, dref) &&
+			!hasTransform(src.Transforms, ref) && !hasTransform(dst.Transforms, dref) {
+			c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: st.Name, Columns: []string{sc.Name},
+				Msg: fmt.Sprintf("Mismatch of data types. Source document: %s. Fields: %s (%s vs destination %s)", st.Name, sc.Name, sc.ColumnType, dc.ColumnType)})
+		}
+		destPos[di] = len(out.Columns)
+		tp.proj = append(tp.proj, si)
+		out.Columns = append(out.Columns, dc)
+	}
+	// Destination fields only destination handlers fill.
+	for _, tr := range dst.Transforms {
+		doc, field, _ := splitRef(tr.Field)
+		if !strings.EqualFold(doc, dbase) {
+			continue
+		}
+		di := dt.ColumnIndex(field)
+		if di < 0 || dt.Columns[di].Generated {
+			continue
+		}
+		if _, ok := destPos[di]; !ok {
+			destPos[di] = len(out.Columns)
+			tp.proj = append(tp.proj, -1)
+			out.Columns = append(out.Columns, dt.Columns[di])
+		}
+	}
+	var unmappedDst []string
+	for di, dc := range dt.Columns {
+		if _, ok := destPos[di]; ok || dc.Generated {
+			continue
+		}
+		ignored := matchAnyRule(dst.IgnoreFields, dbase+"."+dc.Name)
+		if !ignored {
+			unmappedDst = append(unmappedDst, dc.Name)
+		} else if !dc.Nullable && !dc.HasDefault {
+			c.errorf("destination", dt.Name, Origin{}, "Destination field %s.%s is NOT NULL without a default and nothing fills it: inserts would fail", dt.Name, dc.Name)
+		}
+	}
+	if len(unmappedSrc) > 0 {
+		c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: st.Name, Columns: unmappedSrc,
+			Msg: fmt.Sprintf("Source fields are not mapped. Document: %s. Fields: %s", st.Name, strings.Join(unmappedSrc, ","))})
+	}
+	if len(unmappedDst) > 0 {
+		c.problems = append(c.problems, Problem{Severity: Error, Area: "destination", Table: dt.Name, Columns: unmappedDst,
+			Msg: fmt.Sprintf("Destination fields are not mapped. Document: %s. Fields: %s", dt.Name, strings.Join(unmappedDst, ","))})
+	}
+	fullRow := false
+	for _, n := range c.r.FullRowTables {
+		if strings.EqualFold(n, st.Name) || strings.EqualFold(n, base) {
+			fullRow = true
+		}
+	}
+	switch {
+	case len(st.Key) > 0 && !fullRow:
+		for _, k := range st.Key {
+			name := st.Columns[k].Name
+			i := indexOf(tp.proj, k)
+			if i < 0 {
+				c.errorf("source", st.Name, Origin{}, "Key column %s.%s is not copied to the destination, so changes cannot find their rows", st.Name, name)
+				return
+			}
+			out.Key = append(out.Key, i)
+		}
+		out.KeyName = st.KeyName
+		if !sameColumns(dt.KeyNames(), out.KeyNames()) {
+			c.warnf("destination", dt.Name, Origin{}, "Destination document %s is keyed by (%s), the copy matches rows by (%s): upserts match on the destination's unique keys",
+				dt.Name, strings.Join(dt.KeyNames(), ","), strings.Join(out.KeyNames(), ","))
+		}
+		// Other unique indexes of the destination, in out's positions.
+		for _, u := range uniqueIndexes(dt) {
+			var cols []int
+			for _, di := range u {
+				if i, ok := destPos[di]; ok {
+					cols = append(cols, i)
+				}
+			}
+			out.Unique = append(out.Unique, cols)
+		}
+	case fullRow:
+		tp.FullRow = true
+	default:
+		c.errorf("source", st.Name, Origin{}, "Document %s has no primary key or unique NOT NULL key; add one, or list it in options.full_row_tables to copy it matching rows by all columns", st.Name)
+		return
+	}
+	tp.Dest = out
+	c.bindHandlers(tp, base, dbase)
+	c.plan.tables[st.Name] = tp
+	c.plan.names = append(c.plan.names, st.Name)
+}
+
+// uniqueIndexes returns dt's unique indexes other than its key, as column
+// positions of dt.
+func uniqueIndexes(dt *cdc.Table) [][]int { return dt.Unique }
+
+func indexOf(xs []int, v int) int {
+	for i, x := range xs {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasTransform(ts []Transform, ref string) bool {
+	for _, t := range ts {
+		if strings.EqualFold(t.Field, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// getDestinationValue is handled by the compiler: the column keeps the
+// destination's value (and new rows get its default).
+const getDestinationValue = "getdestinationvalue"
+
+func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
+	bind := func(area string, tr Transform, rec, other *cdc.Table, doc string) {
+		d, field, ok := splitRef(tr.Field)
+		if !ok || !strings.EqualFold(d, doc) {
+			return
+		}
+		idx := rec.ColumnIndex(field)
+		if idx < 0 {
+			if area == "source" {
+				c.errorf(area, tp.Source.Name, tr.At, "Transform of %s: the field is ignored or not copied", tr.Field)
+			}
+			return
+		}
+		params := Params{}
+		for _, p := range tr.Handler.Params {
+			params[p.Name] = p.Value
+		}
+		name := canonicalHandlerName(tr.Handler.Name)
+		if name == getDestinationValue {
+			di := idx
+			if area == "source" {
+				di = indexOf(tp.proj, idx)
+			}
+			if di < 0 {
+				c.errorf(area, tp.Source.Name, tr.At, "GetDestinationValue on %s: the field is not copied", tr.Field)
+				return
+			}
+			for p := range params {
+				if p != "setNullIfEmpty" {
+					c.errorf(area, tp.Source.Name, tr.At, "Handler GetDestinationValue: unknown param %q", p)
+				}
+			}
+			if tp.keep == nil {
+				tp.keep = make([]bool, len(tp.proj))
+			}
+			tp.keep[di] = true
+			tp.Dest.Columns[di].KeepExisting = true
+			return
+		}
+		f, ok := LookupHandler(tr.Handler.Name)
+		if !ok {
+			c.errorf(area, tp.Source.Name, tr.Handler.At, "Unknown handler %q on %s (known: %s)", tr.Handler.Name, tr.Field, strings.Join(Handlers(), ", "))
+			return
+		}
+		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other})
+		if err != nil {
+			c.errorf(area, tp.Source.Name, tr.Handler.At, "Handler %s on %s: %v", tr.Handler.Name, tr.Field, err)
+			return
+		}
+		bf := boundFunc{fn: fn, handler: tr.Handler.Name, field: field}
+		if area == "source" {
+			tp.srcFuncs = append(tp.srcFuncs, bf)
+		} else {
+			tp.dstFuncs = append(tp.dstFuncs, bf)
+		}
+	}
+	for _, tr := range c.r.Source.Transforms {
+		bind("source", tr, tp.Source, tp.Dest, base)
+	}
+	for _, tr := range c.r.Destination.Transforms {
+		bind("destination", tr, tp.Dest, tp.Source, dbase)
+	}
+}
+
+// unmappedDest reports source documents that map to nothing and destination
+// documents nothing fills.
+func (c *compiler) unmappedDest() {
+	if len(c.unmappedSrc) > 0 {
+		c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Columns: c.unmappedSrc,
+			Msg: "Source documents are not mapped: " + strings.Join(c.unmappedSrc, ",")})
+	}
+	var names []string
+	for b, dt := range c.dstByBase {
+		if c.usedDest[strings.ToLower(dt.Name)] || matchAny(c.dstIgnore, b) {
+			continue
+		}
+		names = append(names, dt.Name)
+	}
+	if len(names) > 0 {
+		sort.Strings(names)
+		c.problems = append(c.problems, Problem{Severity: Error, Area: "destination", Columns: names,
+			Msg: "Destination documents are not mapped: " + strings.Join(names, ",")})
+	}
+}
