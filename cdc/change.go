@@ -62,10 +62,10 @@ type Failure struct {
 	// Key is the row's key (source columns); for tables without a key, Row is
 	// the whole source row instead.
 	Key, Row []any
-	Handler string
-	Field   string
-	Reason  string
-	Pos     Position
+	Handler  string
+	Field    string
+	Reason   string
+	Pos      Position
 }
 
 // ValueSize estimates the bytes a row value occupies, for buffer bounds.
