@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
@@ -152,17 +153,21 @@ func (r *Runtime) streamPlan(ctx context.Context) (*transform.Plan, []transform.
 // reportProblems logs problems and returns ErrIntegrity when errors remain
 // (auto turns them into warnings, as the reference tool's --auto does).
 func (r *Runtime) reportProblems(problems []transform.Problem, auto bool) error {
-	var errs int
+	var errs []string
 	for _, p := range problems {
 		if p.Severity == transform.Error && !auto {
-			errs++
+			errs = append(errs, p.Msg)
 			r.log.Error(p.Msg, "stage", "integrity", "table", p.Table)
 		} else {
 			r.log.Warn(p.Msg, "stage", "integrity", "table", p.Table)
 		}
 	}
-	if errs > 0 {
-		return fmt.Errorf("%w: %d error(s); fix the schemas or map, or pass --auto to continue with warnings", ErrIntegrity, errs)
+	if len(errs) == 0 {
+		return nil
 	}
-	return nil
+	summary := strings.Join(errs[:min(len(errs), 3)], "; ")
+	if len(errs) > 3 {
+		summary += fmt.Sprintf("; and %d more", len(errs)-3)
+	}
+	return fmt.Errorf("%w: %s (fix the schemas or map, or pass --auto to continue with warnings)", ErrIntegrity, summary)
 }

@@ -470,7 +470,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 		}
 		f, ok := LookupHandler(tr.Handler.Name)
 		if !ok {
-			c.errorf(area, tp.Source.Name, tr.Handler.At, "Unknown handler %q on %s (known: %s)", tr.Handler.Name, tr.Field, strings.Join(Handlers(), ", "))
+			c.errorf(area, tp.Source.Name, tr.Handler.At, "Unknown handler \"%s\" on %s", tr.Handler.Name, tr.Field)
 			return
 		}
 		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other})
@@ -497,6 +497,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 // documents nothing fills.
 func (c *compiler) unmappedDest() {
 	if len(c.unmappedSrc) > 0 {
+		sort.Strings(c.unmappedSrc)
 		c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Columns: c.unmappedSrc,
 			Msg: "Source documents are not mapped: " + strings.Join(c.unmappedSrc, ",")})
 	}

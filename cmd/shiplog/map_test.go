@@ -254,3 +254,63 @@ func TestFailedRowsArePartialSuccessAndRetried(t *testing.T) {
 		t.Fatalf("failed rows left after the retry: %d %v", failed, err)
 	}
 }
+
+// TestBadMapsAreRefusedBeforeWriting checks each kind of bad map gives one
+// clear error and leaves the destination untouched.
+func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
+	e := newEnv(t, "")
+	e.both("CREATE TABLE o (id INT PRIMARY KEY, status VARCHAR(16), note TEXT)")
+	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a', 'n')"); err != nil {
+		t.Fatal(err)
+	}
+	rule := func(inner string) string {
+		return `<?xml version="1.0"?>
+<map>
+  <source>
+    <field_rules>
+` + inner + `
+    </field_rules>
+  </source>
+</map>`
+	}
+	cases := []struct {
+		name, file string
+		code       int
+		want       []string
+	}{
+		{"unknown element", rule(`      <rename><field>o.status</field></rename>`), 2, []string{"map.xml:5", "rename"}},
+		{"unknown handler", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Nope"/></transform>`), 1, []string{`Unknown handler "\Migration\Handler\Nope"`, "map.xml:5"}},
+		{"missing param", rule(`      <transform><field>o.status</field><handler class="AddPrefix"/></transform>`), 1, []string{"AddPrefix", "prefix"}},
+		{"rule on a missing field", rule(`      <ignore><field>o.nope</field></ignore>`), 1, []string{"o.nope: it does not exist"}},
+		{"rule on a missing table", rule(`      <move><field>gone.f</field><to>gone.g</to></move>`), 1, []string{"source document gone: it does not exist"}},
+		{"ambiguous rule", rule(`      <ignore><field>o.note</field></ignore>
+      <move><field>o.note</field><to>o.status</to></move>`), 1, []string{"Ambiguous configuration", "o.note"}},
+		{"Magento-only handler", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Encrypt"/></transform>`), 1, []string{"Encrypt", "not supported"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mapFile := filepath.Join(t.TempDir(), "map.xml")
+			if err := os.WriteFile(mapFile, []byte(c.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\n", e.src.Port, e.dst.Port, mapFile))
+			r := runShiplog(t, cfg, nil, "migrate", "data")
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, c.code, r.stderr)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Fatalf("error does not mention %q:\n%s", w, r.stderr)
+				}
+			}
+			var n int
+			if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM o").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("rows written despite the bad map: %d %v", n, err)
+			}
+			_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_tables").Scan(&n)
+			if n != 0 {
+				t.Fatalf("progress recorded despite the bad map")
+			}
+		})
+	}
+}

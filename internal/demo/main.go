@@ -1,7 +1,10 @@
-// Command demo shows shiplog keeping a live database in step: it starts two local
-// MariaDB servers, seeds a small shop on the source, copies it with
-// `shiplog migrate data`, streams later changes with `shiplog migrate delta` while
-// a writer changes rows, and checks that both sides end up identical.
+// Command demo shows shiplog migrating a live Magento-1-like shop into a
+// Magento-2-like schema with the Data Migration Tool map files in
+// examples/magento-like. It starts two local MariaDB servers, loads the example,
+// runs `shiplog check`, `migrate settings` and `migrate data`, then streams later
+// changes with `migrate delta` while a writer changes rows, and checks that the
+// destination ends up equal to the source transformed by the map (computed
+// independently, in SQL).
 //
 //	go run ./internal/demo            (or: make demo)
 //	go run ./internal/demo -seconds 30 -shiplog bin/shiplog
@@ -18,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,9 +30,34 @@ import (
 	"github.com/shiplog/shiplog/internal/testenv"
 )
 
-const dbName = "shop"
+const (
+	exampleDir = "examples/magento-like"
+	srcName    = "magento1"
+	dstName    = "magento2"
+)
 
-var tables = []string{"customers", "products", "orders", "order_items"}
+// expectedByMap is the destination as the map must make it, computed from the
+// source by SQL (the same queries as cmd/shiplog/map_test.go): for each
+// destination table, a query on the source and the matching query on the
+// destination, compared as sorted text rows.
+var expectedByMap = []struct{ name, source, dest string }{
+	{"sales_order",
+		`SELECT entity_id, CONCAT('M1-', increment_id),
+		   CASE status WHEN 'pending' THEN 'new' WHEN 'processing' THEN 'processing' WHEN 'complete' THEN 'complete' WHEN 'canceled' THEN 'canceled' ELSE 'new' END,
+		   LOWER(customer_email), grand_total, IFNULL(INET_ATON(remote_ip), 0),
+		   FROM_UNIXTIME(created_at), customer_note,
+		   CASE payment_info WHEN 'a:2:{s:6:"method";s:6:"checkm";s:4:"paid";b:1;}' THEN '{"method":"checkm","paid":true}'
+		                     WHEN 'a:1:{i:0;s:3:"one";}' THEN '["one"]' END,
+		   'Main Website Store', 1
+		 FROM sales_flat_order`,
+		`SELECT entity_id, increment_id, status, customer_email, grand_total, remote_ip, created_at, note, payment_info, store_name, send_email FROM sales_order`},
+	{"customer_entity",
+		`SELECT entity_id, email, firstname, lastname, created_at - INTERVAL 2 HOUR, 'reset-required', NULL FROM customer_entity`,
+		`SELECT entity_id, email, firstname, lastname, created_at, password_hash, rp_token FROM customer_entity`},
+	{"catalog_product_entity",
+		`SELECT entity_id, sku, price, weight + 0e0 FROM catalog_product`,
+		`SELECT entity_id, sku, price, weight FROM catalog_product_entity`},
+}
 
 func main() {
 	seconds := flag.Int("seconds", 10, "how long the writer changes rows while delta runs")
@@ -52,6 +81,7 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 	if err != nil {
 		return err
 	}
+	example := filepath.Join(root, exampleDir)
 	work, err := os.MkdirTemp("", "shiplog-demo-")
 	if err != nil {
 		return err
@@ -74,44 +104,40 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		return fmt.Errorf("destination: %w", err)
 	}
 	defer dst.Stop()
-	fmt.Printf("  source      %s\n  destination %s\n", src.Addr(), dst.Addr())
+	fmt.Printf("  source      %s (database %s)\n  destination %s (database %s)\n", src.Addr(), srcName, dst.Addr(), dstName)
 
-	// 2. The shop: schema on both sides, rows on the source.
-	step("seeding the shop database from examples/shop")
-	schema, err := os.ReadFile(filepath.Join(root, "examples/shop/schema.sql"))
-	if err != nil {
+	// 2. The example: Magento-1-like schema and rows on the source, a fresh
+	// Magento-2-like schema (with its default settings) on the destination.
+	step("loading " + exampleDir)
+	if err := src.Exec(ctx, "", "CREATE DATABASE "+srcName+" CHARACTER SET utf8mb4"); err != nil {
 		return err
 	}
-	seed, err := os.ReadFile(filepath.Join(root, "examples/shop/seed.sql"))
-	if err != nil {
+	if err := dst.Exec(ctx, "", "CREATE DATABASE "+dstName+" CHARACTER SET utf8mb4"); err != nil {
 		return err
 	}
-	for _, m := range []*testenv.MariaDB{src, dst} {
-		if err := m.Exec(ctx, "", "CREATE DATABASE "+dbName+" CHARACTER SET utf8mb4"); err != nil {
-			return err
-		}
-		if err := m.Exec(ctx, dbName, string(schema)); err != nil {
-			return fmt.Errorf("schema.sql: %w", err)
-		}
-	}
-	if err := src.Exec(ctx, dbName, string(seed)); err != nil {
-		return fmt.Errorf("seed.sql: %w", err)
-	}
-	srcDB, err := src.Open(dbName)
+	srcDB, err := src.Open(srcName)
 	if err != nil {
 		return err
 	}
 	defer srcDB.Close()
-	dstDB, err := dst.Open(dbName)
+	dstDB, err := dst.Open(dstName)
 	if err != nil {
 		return err
 	}
 	defer dstDB.Close()
-	counts, err := rowCounts(ctx, srcDB)
+	for _, f := range []struct {
+		db   *sql.DB
+		file string
+	}{{srcDB, "source.sql"}, {srcDB, "seed.sql"}, {dstDB, "destination.sql"}, {dstDB, "destination-seed.sql"}} {
+		if err := execFile(ctx, f.db, filepath.Join(example, f.file)); err != nil {
+			return err
+		}
+	}
+	counts, err := rowCounts(ctx, srcDB, "sales_flat_order", "customer_entity", "catalog_product", "core_config_data")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  source rows: %s\n", formatCounts(counts))
+	fmt.Println("  source rows:", counts)
 
 	// 3. The shiplog binary and its configuration.
 	if binary == "" {
@@ -124,20 +150,41 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		}
 	}
 	cfg := filepath.Join(work, "shiplog.yaml")
-	if err := os.WriteFile(cfg, []byte(config(src, dst)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(src, dst, example)), 0o600); err != nil {
 		return err
 	}
 	fmt.Println("  config:", cfg)
 
-	// 4. Snapshot.
+	// 4. Integrity check: does the map account for every table and field?
+	step("shiplog check")
+	checkLog := filepath.Join(work, "check.log")
+	if err := shiplog(ctx, binary, cfg, checkLog, "check"); err != nil {
+		return err
+	}
+	fmt.Println(indent(checkLog))
+
+	// 5. Settings: core_config_data through settings.xml.
+	step("shiplog migrate settings")
+	if err := shiplog(ctx, binary, cfg, filepath.Join(work, "settings.log"), "migrate", "settings"); err != nil {
+		return err
+	}
+	if err := printSettings(ctx, dstDB); err != nil {
+		return err
+	}
+
+	// 6. Snapshot through map.xml.
 	step("shiplog migrate data")
 	start := time.Now()
 	if err := shiplog(ctx, binary, cfg, filepath.Join(work, "data.log"), "migrate", "data"); err != nil {
 		return err
 	}
-	fmt.Printf("  copied in %.1fs\n", time.Since(start).Seconds())
+	counts, err = rowCounts(ctx, dstDB, "sales_order", "customer_entity", "catalog_product_entity")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  copied in %.1fs; destination rows: %s\n", time.Since(start).Seconds(), counts)
 
-	// 5. Delta in the background while the writer changes rows.
+	// 7. Delta in the background while the writer changes rows.
 	step(fmt.Sprintf("shiplog migrate delta, with a writer changing rows for %ds", seconds))
 	deltaLog := filepath.Join(work, "delta.log")
 	delta, deltaDone, err := startShiplog(binary, cfg, deltaLog, "migrate", "delta")
@@ -150,7 +197,10 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		}
 	}()
 
-	w := &writer{db: srcDB, rng: rand.New(rand.NewPCG(42, 7)), placed: map[int64]time.Time{}}
+	w := &writer{db: srcDB, rng: rand.New(rand.NewPCG(42, 7))}
+	if err := w.init(ctx); err != nil {
+		return err
+	}
 	wctx, stopWriter := context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
 	defer stopWriter()
 	var wg sync.WaitGroup
@@ -160,11 +210,12 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for wctx.Err() == nil {
+	for elapsed := 1; wctx.Err() == nil; {
 		select {
 		case <-wctx.Done():
 		case <-tick.C:
-			progress(ctx, srcDB, dstDB, w)
+			progress(ctx, srcDB, dstDB, fmt.Sprintf("%3ds", elapsed))
+			elapsed++
 		case err := <-deltaDone:
 			stopWriter()
 			wg.Wait()
@@ -178,26 +229,25 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	fmt.Printf("  writer stopped after %d transactions\n", w.txns)
+	fmt.Printf("  writer stopped after %d changes\n", w.changes)
 
-	// 6. Wait for the destination to match, table by table.
+	// 8. Wait until the destination equals the transformed source.
 	step("waiting for the destination to catch up")
-	n, err := waitInStep(ctx, srcDB, dstDB, w, deltaDone, deltaLog, 60*time.Second)
+	n, err := waitInStep(ctx, srcDB, dstDB, deltaDone, deltaLog, 60*time.Second)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("in step: %d tables identical\n", n)
+	fmt.Printf("in step: %d tables equal the transformed source\n", n)
 
-	// 7. Stop delta the way an operator would.
+	// 9. Stop delta the way an operator would.
 	step("stopping shiplog (SIGTERM)")
 	_ = delta.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-deltaDone:
 		if err != nil {
-			fmt.Printf("  shiplog exited: %v\n", err)
-		} else {
-			fmt.Println("  shiplog exited cleanly")
+			return fmt.Errorf("shiplog migrate delta did not exit cleanly on SIGTERM (%v): %s", err, tail(deltaLog))
 		}
+		fmt.Println("  shiplog exited cleanly")
 	case <-time.After(20 * time.Second):
 		_ = delta.Process.Kill()
 		<-deltaDone
@@ -227,7 +277,30 @@ func moduleRoot() (string, error) {
 	}
 }
 
-func config(src, dst *testenv.MariaDB) string {
+// execFile runs the statements of a SQL file of the example: split on ";\n",
+// with "--" comment lines removed.
+func execFile(ctx context.Context, db *sql.DB, path string) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, stmt := range strings.Split(string(text), ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		if q := strings.TrimSpace(strings.Join(lines, "\n")); q != "" {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w\n%s", filepath.Base(path), err, q)
+			}
+		}
+	}
+	return nil
+}
+
+func config(src, dst *testenv.MariaDB, example string) string {
 	return fmt.Sprintf(`# written by internal/demo
 source:
   host: 127.0.0.1
@@ -242,10 +315,12 @@ destination:
   user: root
   password: ""
   database: %s
+map: %s
+settings_map: %s
 options:
   bulk_size: 500
   workers: 2
-`, src.Port, dbName, dst.Port, dbName)
+`, src.Port, srcName, dst.Port, dstName, filepath.Join(example, "map.xml"), filepath.Join(example, "settings.xml"))
 }
 
 // shiplog runs one shiplog command to the end, its output going to logFile.
@@ -284,6 +359,12 @@ func startShiplog(binary, cfg, logFile string, args ...string) (*exec.Cmd, <-cha
 	return cmd, done, nil
 }
 
+// indent returns a log file's text, each line indented.
+func indent(path string) string {
+	b, _ := os.ReadFile(path)
+	return "  | " + strings.ReplaceAll(strings.TrimRight(string(b), "\n"), "\n", "\n  | ")
+}
+
 // tail returns the last lines of a log file, indented.
 func tail(path string) string {
 	b, _ := os.ReadFile(path)
@@ -294,16 +375,43 @@ func tail(path string) string {
 	return "  | " + strings.Join(lines, "\n  | ") + "\n  (full log: " + path + ")"
 }
 
-// writer changes the shop the way customers and staff would: new orders with
-// lines, status changes, stock updates, new customers, cancelled orders deleted.
-type writer struct {
-	db   *sql.DB
-	rng  *rand.Rand
-	txns int
-
-	mu     sync.Mutex
-	placed map[int64]time.Time // order id -> when the writer committed it
+// printSettings shows the destination's core_config_data after settings mode:
+// Magento 2's defaults merged with the source's settings, renamed, transformed
+// or left out by settings.xml.
+func printSettings(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT scope, scope_id, path, COALESCE(value, 'NULL') FROM core_config_data ORDER BY path, scope, scope_id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Println("  destination core_config_data:")
+	for rows.Next() {
+		var scope, scopeID, path, value string
+		if err := rows.Scan(&scope, &scopeID, &path, &value); err != nil {
+			return err
+		}
+		fmt.Printf("    %-12s %-28s = %s\n", scope+"/"+scopeID, path, value)
+	}
+	return rows.Err()
 }
+
+// writer changes the source the way a running Magento 1 shop would: orders
+// placed, moving through statuses and deleted; customers and products added,
+// edited and removed. Every value is one the map handles: known and unknown
+// statuses, mixed-case emails, IPv4 text, serialized payment info.
+type writer struct {
+	db      *sql.DB
+	rng     *rand.Rand
+	changes int
+
+	nextOrder, nextCustomer, nextProduct int // ids for new rows
+}
+
+var (
+	statuses = []string{"pending", "processing", "complete", "canceled", "holded"} // holded -> the default, new
+	payments = []any{`a:2:{s:6:"method";s:6:"checkm";s:4:"paid";b:1;}`, `a:1:{i:0;s:3:"one";}`, nil}
+	notes    = []any{nil, "leave at the door 🚪", "Geschenk 🎁, bitte einpacken"}
+)
 
 func (w *writer) run(ctx context.Context) error {
 	pace := time.NewTicker(20 * time.Millisecond)
@@ -320,144 +428,128 @@ func (w *writer) run(ctx context.Context) error {
 			}
 			return err
 		}
-		w.txns++
+		w.changes++
 	}
+}
+
+// init makes new rows follow the seeded ones.
+func (w *writer) init(ctx context.Context) error {
+	return w.db.QueryRowContext(ctx, `SELECT
+		(SELECT COALESCE(MAX(entity_id), 0) + 1 FROM sales_flat_order),
+		(SELECT COALESCE(MAX(entity_id), 0) + 1 FROM customer_entity),
+		(SELECT COALESCE(MAX(entity_id), 0) + 1 FROM catalog_product)`).Scan(&w.nextOrder, &w.nextCustomer, &w.nextProduct)
+}
+
+// ip is IPv4 text, or NULL now and then.
+func (w *writer) ip() any {
+	if w.rng.IntN(8) == 0 {
+		return nil
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", 1+w.rng.IntN(223), w.rng.IntN(256), w.rng.IntN(256), 1+w.rng.IntN(254))
 }
 
 func (w *writer) once(ctx context.Context) error {
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	r := w.rng
-	var newOrder int64
-	switch k := r.IntN(10); {
-	case k < 5: // a new order with 1-4 lines
-		customer := 1 + r.IntN(200)
-		res, err := tx.ExecContext(ctx, "INSERT INTO orders (customer_id, status, note, placed_at) VALUES (?, 'new', ?, NOW(3))",
-			customer, []any{nil, "leave at the door 🚪", "Geschenk 🎁, bitte einpacken"}[r.IntN(3)])
-		if err != nil {
-			return err
-		}
-		if newOrder, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		for line := 1; line <= 1+r.IntN(4); line++ {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (order_id, line, product_id, qty, unit_price)
-				SELECT ?, ?, id, ?, price FROM products WHERE id = ?`, newOrder, line, 1+r.IntN(3), 1+r.IntN(12)); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET total = (SELECT COALESCE(SUM(qty * unit_price), 0)
-			FROM order_items WHERE order_id = ?) WHERE id = ?`, newOrder, newOrder); err != nil {
-			return err
-		}
-	case k < 7: // an order moves on
-		status := []string{"paid", "shipped", "cancelled"}[r.IntN(3)]
-		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = ?, shipped_on = IF(? = 'shipped', CURDATE(), shipped_on)
-			WHERE id = (SELECT id FROM (SELECT id FROM orders ORDER BY id DESC LIMIT 1 OFFSET ?) t)`,
-			status, status, r.IntN(50))
-		if err == nil {
-			_, err = tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ?", "shipped", 1+r.IntN(300))
-		}
-	case k < 8: // stock and price changes
-		_, err = tx.ExecContext(ctx, "UPDATE products SET stock = stock + ?, price = price + ?, updated_at = NOW() WHERE id = ?",
-			r.IntN(11)-5, float64(r.IntN(201)-100)/100, 1+r.IntN(12))
-	case k < 9: // a new customer, or one changing preferences
-		if r.IntN(2) == 0 {
-			_, err = tx.ExecContext(ctx, `INSERT INTO customers (email, name, city, tier, prefs, created_at)
-				VALUES (CONCAT('new', UUID(), '@example.com'), ?, ?, 'bronze', ?, NOW(6))`,
-				[]string{"Nguyễn Văn 🐉", "Jörg Müller", "Ewa Żółć 🌻"}[r.IntN(3)], "Hà Nội", `{"signup": "demo", "emoji": "✨"}`)
-		} else {
-			_, err = tx.ExecContext(ctx, "UPDATE customers SET prefs = JSON_SET(COALESCE(prefs, '{}'), '$.visits', ?), tier = ? WHERE id = ?",
-				r.IntN(1000), []string{"bronze", "silver", "gold"}[r.IntN(3)], 1+r.IntN(200))
-		}
-	default: // a cancelled order is deleted with its lines
-		var id int64
-		err = tx.QueryRowContext(ctx, "SELECT id FROM orders WHERE status = 'cancelled' ORDER BY id LIMIT 1").Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err == nil {
-			_, err = tx.ExecContext(ctx, "DELETE FROM order_items WHERE order_id = ?", id)
-		}
-		if err == nil {
-			_, err = tx.ExecContext(ctx, "DELETE FROM orders WHERE id = ?", id)
-		}
+	pick := func(xs []any) any { return xs[r.IntN(len(xs))] }
+	order := 1 + r.IntN(w.nextOrder-1) // an existing order, most of the time
+	var q string
+	var args []any
+	switch k := r.IntN(20); {
+	case k < 6: // a new order
+		id := w.nextOrder
+		w.nextOrder++
+		q = `INSERT INTO sales_flat_order VALUES (?, ?, 'pending', ?, ?, ?, UNIX_TIMESTAMP(), ?, ?, ?)`
+		args = []any{id, fmt.Sprint(200000 + id), fmt.Sprintf("Buyer%d@Shop.Example.COM", id),
+			float64(r.IntN(100000)) / 100, w.ip(), pick(notes), pick(payments), r.IntN(2)}
+	case k < 11: // an order moves on
+		q = `UPDATE sales_flat_order SET status = ?, customer_email = ?, remote_ip = ?, payment_info = ? WHERE entity_id = ?`
+		args = []any{statuses[r.IntN(len(statuses))], fmt.Sprintf("Updated%d@EXAMPLE.org", r.IntN(1000)), w.ip(), pick(payments), order}
+	case k < 12: // an order is deleted
+		q, args = "DELETE FROM sales_flat_order WHERE entity_id = ?", []any{order}
+	case k < 14: // a customer edits their account
+		q = "UPDATE customer_entity SET lastname = ?, email = ?, created_at = created_at + INTERVAL 1 MINUTE WHERE entity_id = ?"
+		args = []any{[]string{"Nguyễn 🐉", "Müller", "Żółć 🌻"}[r.IntN(3)], fmt.Sprintf("Me%d@Mail.Example", r.IntN(1000)), 1 + r.IntN(w.nextCustomer-1)}
+	case k < 15: // a new customer
+		id := w.nextCustomer
+		w.nextCustomer++
+		q = "INSERT INTO customer_entity VALUES (?, ?, 'New', 'Customer ✨', NOW(), SHA2(?, 256))"
+		args = []any{id, fmt.Sprintf("New%d@Example.com", id), fmt.Sprint("pw", id)}
+	case k < 16: // a customer is removed
+		q, args = "DELETE FROM customer_entity WHERE entity_id = ?", []any{1 + r.IntN(w.nextCustomer-1)}
+	case k < 18: // price and weight changes
+		q = "UPDATE catalog_product SET price = price + ?, weight = ? WHERE entity_id = ?"
+		args = []any{float64(r.IntN(201)-100) / 100, float64(r.IntN(10000)) / 1000, 1 + r.IntN(w.nextProduct-1)}
+	case k < 19: // a new product
+		id := w.nextProduct
+		w.nextProduct++
+		q, args = "INSERT INTO catalog_product VALUES (?, ?, ?, ?)", []any{id, fmt.Sprint("SKU-NEW-", id), float64(100+r.IntN(10000)) / 100, nil}
+	default: // a product is removed
+		q, args = "DELETE FROM catalog_product WHERE entity_id = ?", []any{1 + r.IntN(w.nextProduct-1)}
 	}
-	if err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	if newOrder != 0 {
-		w.mu.Lock()
-		w.placed[newOrder] = time.Now()
-		w.mu.Unlock()
-	}
-	return nil
+	_, err := w.db.ExecContext(ctx, q, args...)
+	return err
 }
 
-// lag is how long ago the writer committed the newest order the destination has
-// not got yet, or 0 when it has them all.
-func (w *writer) lag(srcMax, dstMax int64) time.Duration {
-	if dstMax >= srcMax {
-		return 0
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var oldest time.Time
-	for id, at := range w.placed {
-		if id > dstMax && id <= srcMax && (oldest.IsZero() || at.Before(oldest)) {
-			oldest = at
-		}
-	}
-	if oldest.IsZero() {
-		return 0
-	}
-	return time.Since(oldest)
-}
-
-func progress(ctx context.Context, srcDB, dstDB *sql.DB, w *writer) {
-	var srcN, dstN, srcMax, dstMax int64
-	q := "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM orders"
-	if err := srcDB.QueryRowContext(ctx, q).Scan(&srcN, &srcMax); err != nil {
+// progress prints one line: the order counts on both sides and the newest
+// order on the destination next to its source row, showing the map at work.
+func progress(ctx context.Context, srcDB, dstDB *sql.DB, label string) {
+	var srcN, dstN, newest int64
+	if err := srcDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM sales_flat_order").Scan(&srcN); err != nil {
 		fmt.Println("  source:", err)
 		return
 	}
-	if err := dstDB.QueryRowContext(ctx, q).Scan(&dstN, &dstMax); err != nil {
+	if err := dstDB.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(entity_id), 0) FROM sales_order").Scan(&dstN, &newest); err != nil {
 		fmt.Println("  destination:", err)
 		return
 	}
-	fmt.Printf("source orders=%d dest orders=%d lag=%s\n", srcN, dstN, w.lag(srcMax, dstMax).Round(10*time.Millisecond))
+	const cols = "status, customer_email, remote_ip, payment_info"
+	var s, d [4]sql.NullString
+	sample := fmt.Sprintf("#%d ", newest)
+	err := dstDB.QueryRowContext(ctx, "SELECT "+cols+" FROM sales_order WHERE entity_id = ?", newest).Scan(&d[0], &d[1], &d[2], &d[3])
+	if err == nil {
+		err = srcDB.QueryRowContext(ctx, "SELECT "+cols+" FROM sales_flat_order WHERE entity_id = ?", newest).Scan(&s[0], &s[1], &s[2], &s[3])
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		sample += "(deleted on the source since)"
+	case err != nil:
+		sample += err.Error()
+	default:
+		var parts []string
+		for i := range s {
+			parts = append(parts, text(s[i])+" → "+text(d[i]))
+		}
+		sample += strings.Join(parts, ", ")
+	}
+	fmt.Printf("  %s  sales_flat_order=%d sales_order=%d  %s\n", label, srcN, dstN, sample)
 }
 
-// waitInStep polls until every table has the same row count and checksum on
-// both sides, or the deadline passes.
-func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, w *writer, deltaDone <-chan error, deltaLog string, limit time.Duration) (int, error) {
+func text(v sql.NullString) string {
+	if !v.Valid {
+		return "NULL"
+	}
+	return v.String
+}
+
+// waitInStep polls until every destination table equals the source transformed
+// by the map, or the deadline passes.
+func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, deltaDone <-chan error, deltaLog string, limit time.Duration) (int, error) {
 	deadline := time.Now().Add(limit)
 	last := time.Now()
 	for {
-		same, diff, err := compare(ctx, srcDB, dstDB)
+		diff, err := compare(ctx, srcDB, dstDB)
 		if err == nil && len(diff) == 0 {
-			return same, nil
+			return len(expectedByMap), nil
+		}
+		if err != nil {
+			diff = []string{err.Error()}
 		}
 		if time.Now().After(deadline) {
-			if err != nil {
-				return 0, err
-			}
 			return 0, fmt.Errorf("not in step after %s: %s", limit, strings.Join(diff, "; "))
 		}
 		if time.Since(last) >= time.Second {
 			last = time.Now()
-			if err != nil {
-				fmt.Println("  compare:", err)
-			} else {
-				fmt.Println("  differs:", strings.Join(diff, "; "))
-			}
-			progress(ctx, srcDB, dstDB, w)
+			fmt.Println("  differs:", strings.Join(diff, "; "))
 		}
 		select {
 		case err := <-deltaDone:
@@ -469,78 +561,91 @@ func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, w *writer, deltaDone 
 	}
 }
 
-// compare checks each table's row count and content checksum on both sides.
-func compare(ctx context.Context, srcDB, dstDB *sql.DB) (same int, diff []string, err error) {
-	for _, t := range tables {
-		q, err := checksumQuery(ctx, srcDB, t)
+// compare runs the expectedByMap queries and describes each table that differs.
+func compare(ctx context.Context, srcDB, dstDB *sql.DB) ([]string, error) {
+	var diff []string
+	for _, x := range expectedByMap {
+		want, err := rowsOf(ctx, srcDB, x.source)
 		if err != nil {
-			return 0, nil, err
+			return nil, fmt.Errorf("source, expected %s: %w", x.name, err)
 		}
-		var sn, dn int64
-		var ss, ds string
-		if err := srcDB.QueryRowContext(ctx, q).Scan(&sn, &ss); err != nil {
-			return 0, nil, fmt.Errorf("source %s: %w", t, err)
+		got, err := rowsOf(ctx, dstDB, x.dest)
+		if err != nil {
+			return nil, fmt.Errorf("destination %s: %w", x.name, err)
 		}
-		if err := dstDB.QueryRowContext(ctx, q).Scan(&dn, &ds); err != nil {
-			return 0, nil, fmt.Errorf("destination %s: %w", t, err)
-		}
-		switch {
-		case sn != dn:
-			diff = append(diff, fmt.Sprintf("%s rows %d vs %d", t, sn, dn))
-		case ss != ds:
-			diff = append(diff, fmt.Sprintf("%s checksum differs", t))
-		default:
-			same++
+		if d := firstDifference(want, got); d != "" {
+			diff = append(diff, x.name+": "+d)
 		}
 	}
-	return same, diff, nil
+	return diff, nil
 }
 
-// checksumQuery builds "SELECT COUNT(*), <sum and xor of CRC32 of every row>"
-// over all columns of a table, with a NULL flag per column so that NULL and the
-// empty string differ.
-func checksumQuery(ctx context.Context, db *sql.DB, table string) (string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT column_name FROM information_schema.columns
-		WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position`, table)
+func firstDifference(want, got []string) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("%d expected rows, destination has %d", len(want), len(got))
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return fmt.Sprintf("want %s, got %s", want[i], got[i])
+		}
+	}
+	return ""
+}
+
+// rowsOf returns the rows of a query as sorted text lines, read in UTC.
+func rowsOf(ctx context.Context, db *sql.DB, q string) ([]string, error) {
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
-	var cols, nulls []string
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []string
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return "", err
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
 		}
-		cols = append(cols, "CAST(`"+c+"` AS CHAR)")
-		nulls = append(nulls, "ISNULL(`"+c+"`)")
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = "NULL"
+			if v.Valid {
+				parts[i] = "'" + v.String + "'"
+			}
+		}
+		out = append(out, strings.Join(parts, ","))
 	}
 	if err := rows.Err(); err != nil {
-		return "", err
+		return nil, err
 	}
-	if len(cols) == 0 {
-		return "", fmt.Errorf("table %s has no columns on the source", table)
-	}
-	row := "CRC32(CONCAT_WS('|', " + strings.Join(cols, ", ") + ", CONCAT(" + strings.Join(nulls, ", ") + ")))"
-	return fmt.Sprintf("SELECT COUNT(*), CONCAT(COALESCE(SUM(%s), 0), '/', COALESCE(BIT_XOR(%s), 0)) FROM `%s`", row, row, table), nil
+	sort.Strings(out)
+	return out, nil
 }
 
-func rowCounts(ctx context.Context, db *sql.DB) (map[string]int64, error) {
-	counts := map[string]int64{}
+// rowCounts returns "table=N ..." for the tables given.
+func rowCounts(ctx context.Context, db *sql.DB, tables ...string) (string, error) {
+	var parts []string
 	for _, t := range tables {
 		var n int64
 		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+t+"`").Scan(&n); err != nil {
-			return nil, err
+			return "", err
 		}
-		counts[t] = n
+		parts = append(parts, fmt.Sprintf("%s=%d", t, n))
 	}
-	return counts, nil
-}
-
-func formatCounts(c map[string]int64) string {
-	var parts []string
-	for _, t := range tables {
-		parts = append(parts, fmt.Sprintf("%s=%d", t, c[t]))
-	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, " "), nil
 }
