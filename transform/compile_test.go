@@ -93,7 +93,9 @@ func TestCompileRuleProblems(t *testing.T) {
 		want  string
 		isErr bool
 	}{
-		{"rename of a missing document", func(r *Rules) { r.Source.RenameDocuments = append(r.Source.RenameDocuments, Rename{From: "nope", To: "sales_order"}) }, "Rename of source document nope: it does not exist", true},
+		{"rename of a missing document", func(r *Rules) {
+			r.Source.RenameDocuments = append(r.Source.RenameDocuments, Rename{From: "nope", To: "sales_order"})
+		}, "Rename of source document nope: it does not exist", true},
 		{"rename onto an ignored document", func(r *Rules) {
 			r.Source.RenameDocuments[0].To = "m2_new"
 		}, "Ambiguous configuration: source document sales_flat_order is renamed to m2_new, which is ignored", true},
@@ -102,7 +104,9 @@ func TestCompileRuleProblems(t *testing.T) {
 		{"move of an ignored field", func(r *Rules) {
 			r.Source.IgnoreFields = append(r.Source.IgnoreFields, Rule{Name: "sales_flat_order.customer_note"})
 		}, "is both ignored and moved", true},
-		{"ignore of a missing field", func(r *Rules) { r.Source.IgnoreFields = append(r.Source.IgnoreFields, Rule{Name: "sales_flat_order.nope"}) }, "Ignore rule on source field sales_flat_order.nope: it does not exist", true},
+		{"ignore of a missing field", func(r *Rules) {
+			r.Source.IgnoreFields = append(r.Source.IgnoreFields, Rule{Name: "sales_flat_order.nope"})
+		}, "Ignore rule on source field sales_flat_order.nope: it does not exist", true},
 		{"transform of a missing document", func(r *Rules) {
 			r.Source.Transforms = append(r.Source.Transforms, Transform{Field: "nope.f", Handler: handler("SetValue", "value", "1")})
 		}, "Transform rule on source document nope: it does not exist", true},
