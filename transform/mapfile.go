@@ -323,6 +323,7 @@ func (c *lineCounter) at(off int64) int {
 // parseXMLTree reads the whole document into a tree of elements with their
 // lines, or returns a *FileError for malformed XML.
 func parseXMLTree(file string, data []byte) (*xnode, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 	d := xml.NewDecoder(bytes.NewReader(data))
 	lc := &lineCounter{data: data, line: 1}
 	var root *xnode
@@ -334,7 +335,10 @@ func parseXMLTree(file string, data []byte) (*xnode, error) {
 			break
 		}
 		if err != nil {
-			fe := &FileError{File: file, Msg: err.Error()}
+			fe := &FileError{File: file, Msg: "reading XML: " + err.Error()}
+			if strings.Contains(err.Error(), "CharsetReader") {
+				fe.Msg = "unsupported encoding (only UTF-8 is read): " + err.Error()
+			}
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
 				fe.Line, fe.Msg = se.Line, "malformed XML: "+se.Msg

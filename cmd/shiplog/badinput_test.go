@@ -97,8 +97,16 @@ func TestIntegrityErrorsStopDataMode(t *testing.T) {
 		t.Fatalf("rows were copied despite integrity errors: %d %v", n, err)
 	}
 	r = runShiplog(t, e.config, nil, "check")
-	if r.code != 1 || !strings.Contains(r.stdout, "only_source") {
+	if r.code != 1 || !strings.Contains(r.stdout, "Errors (2):\n  source:\n") || !strings.Contains(r.stdout, "only_source") {
 		t.Fatalf("check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// --auto reports the errors as warnings and copies what it can.
+	r = runShiplog(t, e.config, nil, "migrate", "data", "--auto")
+	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") {
+		t.Fatalf("--auto: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM ok").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("--auto did not copy the mapped table: %d %v", n, err)
 	}
 }
 

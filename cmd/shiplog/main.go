@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -189,16 +191,37 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// printProblems prints the integrity check grouped by severity, then area,
+// then document; it returns ErrIntegrity when there are errors.
 func printProblems(w io.Writer, problems []transform.Problem) error {
 	var errs int
 	for _, sev := range []transform.Severity{transform.Error, transform.Warning} {
+		var of []transform.Problem
 		for _, p := range problems {
 			if p.Severity == sev {
-				fmt.Fprintf(w, "%s [%s] %s\n", sev, p.Area, p.Msg)
-				if sev == transform.Error {
-					errs++
-				}
+				of = append(of, p)
 			}
+		}
+		if len(of) == 0 {
+			continue
+		}
+		if sev == transform.Error {
+			errs = len(of)
+		}
+		sort.SliceStable(of, func(i, j int) bool {
+			if of[i].Area != of[j].Area {
+				return of[i].Area > of[j].Area // source first
+			}
+			return of[i].Table < of[j].Table
+		})
+		fmt.Fprintf(w, "%ss (%d):\n", strings.ToUpper(sev.String()[:1])+sev.String()[1:], len(of))
+		area := ""
+		for _, p := range of {
+			if p.Area != area {
+				area = p.Area
+				fmt.Fprintf(w, "  %s:\n", area)
+			}
+			fmt.Fprintf(w, "    %s\n", p.Msg)
 		}
 	}
 	if errs > 0 {
