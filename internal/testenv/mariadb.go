@@ -245,11 +245,16 @@ func (m *MariaDB) Kill() error {
 	return nil
 }
 
-// Stop shuts the server down (SIGTERM, then SIGKILL after 20s) and removes its
-// temporary folder.
+// Stop shuts the server down and removes its temporary folder. A server on a
+// temporary folder is killed at once (its data is thrown away anyway); one on a
+// kept folder gets SIGTERM, then SIGKILL after 20s.
 func (m *MariaDB) Stop() error {
 	if m.cmd != nil && m.cmd.Process != nil {
-		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		sig := syscall.SIGTERM
+		if !m.keepDir {
+			sig = syscall.SIGKILL
+		}
+		_ = m.cmd.Process.Signal(sig)
 		select {
 		case err := <-m.done:
 			m.done <- err
