@@ -641,16 +641,11 @@ func Normalize(v any, c *cdc.Column) (any, error) {
 
 // ReadRow reads the current row of t with the given key, in canonical form.
 func ReadRow(ctx context.Context, db *sql.DB, t *cdc.Table, key []any) ([]any, bool, error) {
-	conn, err := db.Conn(ctx)
+	conn, release, err := rawConn(ctx, db)
 	if err != nil {
 		return nil, false, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET character_set_results = NULL, time_zone = '+00:00'"); err != nil {
-		return nil, false, err
-	}
-	// The connection goes back to the pool: restore the results charset.
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
+	defer release()
 	q := selectColumns(make([]byte, 0, 256), t)
 	q = append(q, " WHERE "...)
 	for i, k := range t.Key {
@@ -678,15 +673,11 @@ func ReadRow(ctx context.Context, db *sql.DB, t *cdc.Table, key []any) ([]any, b
 // ReadTable calls fn with every row of t, in canonical form, outside any
 // snapshot (for small tables such as settings).
 func ReadTable(ctx context.Context, db *sql.DB, t *cdc.Table, fn func(row []any) error) error {
-	conn, err := db.Conn(ctx)
+	conn, release, err := rawConn(ctx, db)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET character_set_results = NULL, time_zone = '+00:00'"); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
+	defer release()
 	stmt, err := conn.PrepareContext(ctx, string(selectColumns(nil, t)))
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.Name, err)
@@ -706,4 +697,21 @@ func ReadTable(ctx context.Context, db *sql.DB, t *cdc.Table, fn func(row []any)
 			return err
 		}
 	}
+}
+
+// rawConn takes a connection of db that reads raw column bytes in UTC, as the
+// snapshot does; release restores it and returns it to the pool.
+func rawConn(ctx context.Context, db *sql.DB) (*sql.Conn, func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET character_set_results = NULL, time_zone = '+00:00'"); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
+		conn.Close()
+	}, nil
 }

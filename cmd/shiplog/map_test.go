@@ -13,27 +13,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shiplog/shiplog/internal/testenv"
 )
 
-// execFile runs the statements of a SQL file (split on ";\n").
+// execFile runs the statements of a SQL file.
 func execFile(t *testing.T, db *sql.DB, path string) {
 	t.Helper()
-	text, err := os.ReadFile(path)
-	if err != nil {
+	if err := testenv.ExecFile(context.Background(), db, path); err != nil {
 		t.Fatal(err)
-	}
-	for _, stmt := range strings.Split(string(text), ";\n") {
-		var lines []string
-		for _, l := range strings.Split(stmt, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-				lines = append(lines, l)
-			}
-		}
-		if q := strings.TrimSpace(strings.Join(lines, "\n")); q != "" {
-			if _, err := db.Exec(q); err != nil {
-				t.Fatalf("%s: %v\n%s", path, err, q)
-			}
-		}
 	}
 }
 
@@ -91,26 +79,6 @@ func sameRows(t *testing.T, what string, want, got []string) {
 			return
 		}
 	}
-}
-
-// The destination as the map must make it, computed from the source by SQL.
-var expectedByMap = []struct{ name, source, dest string }{
-	{"sales_order",
-		`SELECT entity_id, CONCAT('M1-', increment_id),
-		   CASE status WHEN 'pending' THEN 'new' WHEN 'processing' THEN 'processing' WHEN 'complete' THEN 'complete' WHEN 'canceled' THEN 'canceled' ELSE 'new' END,
-		   LOWER(customer_email), grand_total, IFNULL(INET_ATON(remote_ip), 0),
-		   FROM_UNIXTIME(created_at), customer_note,
-		   CASE payment_info WHEN 'a:2:{s:6:"method";s:6:"checkm";s:4:"paid";b:1;}' THEN '{"method":"checkm","paid":true}'
-		                     WHEN 'a:1:{i:0;s:3:"one";}' THEN '["one"]' END,
-		   'Main Website Store', 1
-		 FROM sales_flat_order`,
-		`SELECT entity_id, increment_id, status, customer_email, grand_total, remote_ip, created_at, note, payment_info, store_name, send_email FROM sales_order`},
-	{"customer_entity",
-		`SELECT entity_id, email, firstname, lastname, created_at - INTERVAL 2 HOUR, 'reset-required', NULL FROM customer_entity`,
-		`SELECT entity_id, email, firstname, lastname, created_at, password_hash, rp_token FROM customer_entity`},
-	{"catalog_product_entity",
-		`SELECT entity_id, sku, price, weight + 0e0 FROM catalog_product`,
-		`SELECT entity_id, sku, price, weight FROM catalog_product_entity`},
 }
 
 // TestMagentoLikeMapThroughSettingsDataAndDelta runs the example map through
@@ -202,8 +170,8 @@ settings_map: %s
 		t.Fatalf("writer: %v", writeErr)
 	}
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
-	for _, x := range expectedByMap {
-		sameRows(t, x.name, rowsOf(t, e.srcDB, x.source), rowsOf(t, e.dstDB, x.dest))
+	for _, x := range testenv.MagentoLikeExpected {
+		sameRows(t, x.Name, rowsOf(t, e.srcDB, x.Source), rowsOf(t, e.dstDB, x.Dest))
 	}
 	for _, left := range []string{"log_visitor", "ext_legacy_widget"} {
 		var n int

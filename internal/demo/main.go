@@ -36,29 +36,6 @@ const (
 	dstName    = "magento2"
 )
 
-// expectedByMap is the destination as the map must make it, computed from the
-// source by SQL (the same queries as cmd/shiplog/map_test.go): for each
-// destination table, a query on the source and the matching query on the
-// destination, compared as sorted text rows.
-var expectedByMap = []struct{ name, source, dest string }{
-	{"sales_order",
-		`SELECT entity_id, CONCAT('M1-', increment_id),
-		   CASE status WHEN 'pending' THEN 'new' WHEN 'processing' THEN 'processing' WHEN 'complete' THEN 'complete' WHEN 'canceled' THEN 'canceled' ELSE 'new' END,
-		   LOWER(customer_email), grand_total, IFNULL(INET_ATON(remote_ip), 0),
-		   FROM_UNIXTIME(created_at), customer_note,
-		   CASE payment_info WHEN 'a:2:{s:6:"method";s:6:"checkm";s:4:"paid";b:1;}' THEN '{"method":"checkm","paid":true}'
-		                     WHEN 'a:1:{i:0;s:3:"one";}' THEN '["one"]' END,
-		   'Main Website Store', 1
-		 FROM sales_flat_order`,
-		`SELECT entity_id, increment_id, status, customer_email, grand_total, remote_ip, created_at, note, payment_info, store_name, send_email FROM sales_order`},
-	{"customer_entity",
-		`SELECT entity_id, email, firstname, lastname, created_at - INTERVAL 2 HOUR, 'reset-required', NULL FROM customer_entity`,
-		`SELECT entity_id, email, firstname, lastname, created_at, password_hash, rp_token FROM customer_entity`},
-	{"catalog_product_entity",
-		`SELECT entity_id, sku, price, weight + 0e0 FROM catalog_product`,
-		`SELECT entity_id, sku, price, weight FROM catalog_product_entity`},
-}
-
 func main() {
 	seconds := flag.Int("seconds", 10, "how long the writer changes rows while delta runs")
 	binary := flag.String("shiplog", "", "shiplog binary to use (default: build ./cmd/shiplog into a temp folder)")
@@ -129,7 +106,7 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		db   *sql.DB
 		file string
 	}{{srcDB, "source.sql"}, {srcDB, "seed.sql"}, {dstDB, "destination.sql"}, {dstDB, "destination-seed.sql"}} {
-		if err := execFile(ctx, f.db, filepath.Join(example, f.file)); err != nil {
+		if err := testenv.ExecFile(ctx, f.db, filepath.Join(example, f.file)); err != nil {
 			return err
 		}
 	}
@@ -275,29 +252,6 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// execFile runs the statements of a SQL file of the example: split on ";\n",
-// with "--" comment lines removed.
-func execFile(ctx context.Context, db *sql.DB, path string) error {
-	text, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	for _, stmt := range strings.Split(string(text), ";\n") {
-		var lines []string
-		for _, l := range strings.Split(stmt, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-				lines = append(lines, l)
-			}
-		}
-		if q := strings.TrimSpace(strings.Join(lines, "\n")); q != "" {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w\n%s", filepath.Base(path), err, q)
-			}
-		}
-	}
-	return nil
 }
 
 func config(src, dst *testenv.MariaDB, example string) string {
@@ -539,7 +493,7 @@ func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, deltaDone <-chan erro
 	for {
 		diff, err := compare(ctx, srcDB, dstDB)
 		if err == nil && len(diff) == 0 {
-			return len(expectedByMap), nil
+			return len(testenv.MagentoLikeExpected), nil
 		}
 		if err != nil {
 			diff = []string{err.Error()}
@@ -561,20 +515,20 @@ func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, deltaDone <-chan erro
 	}
 }
 
-// compare runs the expectedByMap queries and describes each table that differs.
+// compare runs the testenv.MagentoLikeExpected queries and describes each table that differs.
 func compare(ctx context.Context, srcDB, dstDB *sql.DB) ([]string, error) {
 	var diff []string
-	for _, x := range expectedByMap {
-		want, err := rowsOf(ctx, srcDB, x.source)
+	for _, x := range testenv.MagentoLikeExpected {
+		want, err := rowsOf(ctx, srcDB, x.Source)
 		if err != nil {
-			return nil, fmt.Errorf("source, expected %s: %w", x.name, err)
+			return nil, fmt.Errorf("source, expected %s: %w", x.Name, err)
 		}
-		got, err := rowsOf(ctx, dstDB, x.dest)
+		got, err := rowsOf(ctx, dstDB, x.Dest)
 		if err != nil {
-			return nil, fmt.Errorf("destination %s: %w", x.name, err)
+			return nil, fmt.Errorf("destination %s: %w", x.Name, err)
 		}
 		if d := firstDifference(want, got); d != "" {
-			diff = append(diff, x.name+": "+d)
+			diff = append(diff, x.Name+": "+d)
 		}
 	}
 	return diff, nil
