@@ -15,10 +15,15 @@ type Position struct {
 	Pos   uint64 `json:"pos,omitempty"`
 	GTID  string `json:"gtid,omitempty"`
 	LogID int64  `json:"log_id,omitempty"`
+	// Logs, for change-log tables, is the last applied sequence of each log
+	// table: "table=seq,table=seq" (sorted by table).
+	Logs string `json:"logs,omitempty"`
 }
 
 // IsZero reports whether p names no position at all.
-func (p Position) IsZero() bool { return p.File == "" && p.Pos == 0 && p.GTID == "" && p.LogID == 0 }
+func (p Position) IsZero() bool {
+	return p.File == "" && p.Pos == 0 && p.GTID == "" && p.LogID == 0 && p.Logs == ""
+}
 
 // Compare orders positions of the same source: -1, 0 or +1. Binlog positions compare
 // by the numeric suffix of the file name, then the offset; change-log positions by id.
@@ -82,6 +87,12 @@ func (p Position) String() string {
 		}
 		fmt.Fprintf(&b, "log=%d", p.LogID)
 	}
+	if p.Logs != "" {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("logs=" + p.Logs)
+	}
 	return b.String()
 }
 
@@ -92,6 +103,8 @@ func ParsePosition(s string) (Position, error) {
 		switch {
 		case strings.HasPrefix(f, "gtid="):
 			p.GTID = strings.TrimPrefix(f, "gtid=")
+		case strings.HasPrefix(f, "logs="):
+			p.Logs = strings.TrimPrefix(f, "logs=")
 		case strings.HasPrefix(f, "log="):
 			n, err := strconv.ParseInt(strings.TrimPrefix(f, "log="), 10, 64)
 			if err != nil {

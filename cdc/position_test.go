@@ -26,6 +26,7 @@ func TestPositionCompareAndText(t *testing.T) {
 		{File: "mysql-bin.000003", Pos: 1234, GTID: "0-1-42,1-2-7"},
 		{GTID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"},
 		{LogID: 99},
+		{Logs: "orders=12,items=7"},
 	} {
 		q, err := ParsePosition(p.String())
 		if err != nil || q != p {

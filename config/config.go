@@ -81,6 +81,19 @@ func (s Settings) WithDefaults() Settings {
 	return s
 }
 
+// Delta chooses where delta mode reads changes from.
+type Delta struct {
+	// Source is "binlog" (default) or "triggers" (m2_cl_* change-log tables
+	// fed by triggers, for sources whose binlog cannot be read).
+	Source string
+}
+
+// Delta sources.
+const (
+	DeltaBinlog   = "binlog"
+	DeltaTriggers = "triggers"
+)
+
 // Step is a step of a Magento config.xml, kept so that commands can tell the
 // user which of their steps shiplog runs.
 type Step struct {
@@ -96,6 +109,7 @@ type Config struct {
 	Destination Database
 	Options     Options
 	Settings    Settings
+	Delta       Delta
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should
@@ -159,6 +173,13 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Warnings = append(cfg.Warnings, strayEnvWarnings()...)
+	switch cfg.Delta.Source {
+	case "":
+		cfg.Delta.Source = DeltaBinlog
+	case DeltaBinlog, DeltaTriggers:
+	default:
+		return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("must be %q or %q, not %q", DeltaBinlog, DeltaTriggers, cfg.Delta.Source)}
+	}
 
 	// TLS files are checked now rather than at first connect, so a typo in a
 	// path is reported with the key that holds it before anything runs.

@@ -80,6 +80,8 @@ var fields = func() []field {
 		// The map files may also be given at the top level.
 		field{"map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},
+		field{"delta.source", kindString, func(c *Config) any { return &c.Delta.Source }},
+		field{"delta.deltalog", kindPath, func(c *Config) any { return &c.Options.DeltalogFile }},
 		field{"settings.table", kindString, func(c *Config) any { return &c.Settings.Table }},
 		field{"settings.id_column", kindString, func(c *Config) any { return &c.Settings.IDColumn }},
 		field{"settings.key_column", kindString, func(c *Config) any { return &c.Settings.KeyColumn }},
@@ -89,12 +91,12 @@ var fields = func() []field {
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting
 // and ignoring them would drop a user's settings silently.
-var reserved = []string{"delta", "kafka", "sink", "http"}
+var reserved = []string{"kafka", "sink", "http"}
 
 func fieldByKey(key string) (field, bool) {
 	for _, f := range fields {

@@ -52,9 +52,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		}
 		return r.retryFailures(ctx, plan)
 	}
-	// Delta needs a usable binlog; say so before copying for an hour.
-	if _, err := binlog.CheckServer(ctx, r.src); err != nil {
-		return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+	// Delta from the binlog needs a usable one; say so before copying for an hour.
+	if !r.triggers() {
+		if _, err := binlog.CheckServer(ctx, r.src); err != nil {
+			return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+		}
 	}
 	log.Info("integrity check", "stage", "integrity")
 	plan, problems, err := r.Check(ctx)
@@ -63,6 +65,13 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	}
 	if err := r.reportProblems(problems, o.Auto); err != nil {
 		return err
+	}
+	// Change logs go in before the copy, as in the reference tool, so every
+	// change made during and after it is logged.
+	if r.triggers() {
+		if err := r.installDeltalog(ctx, plan, o.Auto); err != nil {
+			return err
+		}
 	}
 	if err := r.state.SetFlag(ctx, nil, flagMode, "data"); err != nil {
 		return err
@@ -85,6 +94,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		ChunkRows: r.cfg.Options.BulkSize,
 		Workers:   r.cfg.Options.Workers,
 		Logger:    log,
+		NoBinlog:  r.triggers(),
 	}
 	res, err := copier.Run(ctx)
 	if err != nil {

@@ -48,9 +48,12 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	} else if done == "" {
 		return ErrNoSnapshot
 	}
-	flavor, err := binlog.CheckServer(ctx, r.src)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+	var flavor string
+	if !r.triggers() {
+		var err error
+		if flavor, err = binlog.CheckServer(ctx, r.src); err != nil {
+			return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
+		}
 	}
 	plan, problems, err := r.streamPlan(ctx)
 	if err != nil {
@@ -75,6 +78,12 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	retryErr := r.retryFailures(ctx, plan)
 	if retryErr != nil && !errors.Is(retryErr, ErrPartial) {
 		return retryErr
+	}
+	if r.triggers() {
+		if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
+			return err
+		}
+		return r.deltaTriggers(ctx, o, plan, from, retryErr)
 	}
 	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
 		return fmt.Errorf("checkpoint %s: %w; the changes since are lost to the binlog: run `shiplog migrate data --reset`", from, err)

@@ -113,6 +113,8 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 		}
 		rules = m
 	}
+	// Change-log tables (ours, or the reference tool's) are never copied.
+	rules.Source.IgnoreDocuments = append(rules.Source.IgnoreDocuments, transform.Rule{Name: "m2_cl_*"})
 	rules.SourcePrefix = r.cfg.Options.SourcePrefix
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables

@@ -21,6 +21,10 @@ type Status struct {
 	SourceHead     string                    `json:"source_head_position,omitempty"`
 	LagBytes       *int64                    `json:"lag_bytes,omitempty"`
 	LagSeconds     *float64                  `json:"lag_seconds,omitempty"`
+	// DeltaSource is "binlog" or "triggers"; with triggers, DeltaBacklog
+	// counts the change-log rows not yet applied, per source table.
+	DeltaSource  string           `json:"delta_source"`
+	DeltaBacklog map[string]int64 `json:"delta_backlog,omitempty"`
 	Warnings       []string                  `json:"warnings,omitempty"`
 }
 
@@ -50,6 +54,24 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 	ckpt, ckptTime, ok, err := r.state.Checkpoint(ctx)
 	if err != nil {
 		return s, err
+	}
+	s.DeltaSource = r.cfg.Delta.Source
+	if r.triggers() {
+		plan, _, err := r.streamPlan(ctx)
+		if err != nil {
+			return s, err
+		}
+		specs, _, err := r.logSpecs(plan)
+		if err != nil {
+			return s, err
+		}
+		if s.DeltaBacklog, err = r.installer().Backlog(ctx, specs); err != nil {
+			s.Warnings = append(s.Warnings, "change logs: "+err.Error())
+		}
+		if ok {
+			s.Checkpoint = ckpt.String()
+		}
+		return s, nil
 	}
 	flavor, err := binlog.CheckServer(ctx, r.src)
 	if err != nil {

@@ -36,6 +36,9 @@ type Copier struct {
 	Logger  *slog.Logger
 	// Progress, when set, is called after each committed chunk.
 	Progress func(table string, rows int64)
+	// NoBinlog copies without a binlog position (delta from change-log
+	// tables needs none).
+	NoBinlog bool
 
 	failed atomic.Int64
 }
@@ -142,7 +145,7 @@ type snapshotTx struct {
 // beginSnapshot opens a read-only consistent snapshot and the binlog position it
 // matches: MariaDB reports it for the snapshot itself (binlog_snapshot_file and
 // _position); elsewhere a short global read lock pins it.
-func beginSnapshot(ctx context.Context, db *sql.DB) (*snapshotTx, error) {
+func beginSnapshot(ctx context.Context, db *sql.DB, needPos bool) (*snapshotTx, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source: connect: %w", err)
@@ -163,6 +166,9 @@ func beginSnapshot(ctx context.Context, db *sql.DB) (*snapshotTx, error) {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fail(fmt.Errorf("source: %s: %w", q, err))
 		}
+	}
+	if !needPos {
+		return s, nil
 	}
 	file, pos, found, err := showPair(ctx, conn, "SHOW STATUS LIKE 'binlog_snapshot_%'", "Binlog_snapshot_file", "Binlog_snapshot_position")
 	if err != nil {
@@ -264,7 +270,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		}
 		p = mysqlsink.TableProgress{Table: st.Name, State: mysqlsink.TableCopying}
 	}
-	snap, err := beginSnapshot(ctx, c.Source)
+	snap, err := beginSnapshot(ctx, c.Source, !c.NoBinlog)
 	if err != nil {
 		return 0, "", err
 	}
@@ -714,4 +720,74 @@ func rawConn(ctx context.Context, db *sql.DB) (*sql.Conn, func(), error) {
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SET character_set_results = utf8mb4")
 		conn.Close()
 	}, nil
+}
+
+// RawConn takes a connection of db that reads raw column bytes in UTC, as the
+// snapshot does; release restores it and returns it to the pool.
+func RawConn(ctx context.Context, db *sql.DB) (conn *sql.Conn, release func(), err error) {
+	return rawConn(ctx, db)
+}
+
+// ReadRowsByKey reads the rows of t whose columns keyIdx equal one of keys,
+// over conn (see RawConn), in canonical form; rows not found are left out.
+func ReadRowsByKey(ctx context.Context, conn *sql.Conn, t *cdc.Table, keyIdx []int, keys [][]any) ([][]any, error) {
+	var out [][]any
+	const perQuery = 500
+	for start := 0; start < len(keys); start += perQuery {
+		part := keys[start:min(start+perQuery, len(keys))]
+		q := selectColumns(make([]byte, 0, 1024), t)
+		q = append(q, " WHERE ("...)
+		for i, k := range keyIdx {
+			if i > 0 {
+				q = append(q, ',')
+			}
+			q = append(q, mysqlsink.QuoteIdent(t.Columns[k].Name)...)
+		}
+		q = append(q, ") IN ("...)
+		var err error
+		for n, key := range part {
+			if n > 0 {
+				q = append(q, ',')
+			}
+			q = append(q, '(')
+			for i, k := range keyIdx {
+				if i > 0 {
+					q = append(q, ',')
+				}
+				if q, err = mysqlsink.AppendLiteral(q, key[i], &t.Columns[k]); err != nil {
+					return nil, err
+				}
+			}
+			q = append(q, ')')
+		}
+		q = append(q, ')')
+		rows, err := func() ([][]any, error) {
+			stmt, err := conn.PrepareContext(ctx, string(q))
+			if err != nil {
+				return nil, fmt.Errorf("source table %s: %w", t.Name, err)
+			}
+			defer stmt.Close()
+			rs, err := stmt.QueryContext(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("source table %s: %w", t.Name, err)
+			}
+			defer rs.Close()
+			var got [][]any
+			for {
+				row, ok, err := scanRow(rs, t)
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					return got, nil
+				}
+				got = append(got, row)
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
 }

@@ -116,11 +116,29 @@ func (tp *TablePlan) Row(src []any) ([]any, error) {
 	return out, nil
 }
 
-// Change maps a source change to its destination change.
+// KeyRow maps the key columns of a source row to a destination row with only
+// the key filled, copying them without handlers: what a delete needs when the
+// rest of the row is unknown or a handler fails on it.
+func (tp *TablePlan) KeyRow(src []any) []any {
+	out := make([]any, len(tp.proj))
+	for _, k := range tp.Dest.Key {
+		if j := tp.proj[k]; j >= 0 {
+			out[k] = src[j]
+		}
+	}
+	return out
+}
+
+// Change maps a source change to its destination change. A delete only needs
+// its key: when a handler fails on the rest of its before image, the key is
+// copied as it is.
 func (tp *TablePlan) Change(c cdc.Change) (cdc.Change, error) {
 	before, err := tp.Row(c.Before)
 	if err != nil {
-		return cdc.Change{}, err
+		if c.Op != cdc.OpDelete || tp.FullRow {
+			return cdc.Change{}, err
+		}
+		before = tp.KeyRow(c.Before)
 	}
 	after, err := tp.Row(c.After)
 	if err != nil {

@@ -180,7 +180,18 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 			})
 		},
 	}
-	root.AddCommand(migrate, runCmd, status, check)
+	deltalogCmd := &cobra.Command{Use: "deltalog", Short: "manage the m2_cl_* change logs of delta.source: triggers", Args: noArgs}
+	deltalogCmd.AddCommand(&cobra.Command{
+		Use:   "uninstall",
+		Short: "remove shiplog's triggers and m2_cl_* change-log tables from the source",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.UninstallDeltalog(ctx)
+			})
+		},
+	})
+	root.AddCommand(migrate, runCmd, status, check, deltalogCmd)
 	return root
 }
 

@@ -1,0 +1,198 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/transform"
+)
+
+func (r *Runtime) triggers() bool { return r.cfg.Delta.Source == config.DeltaTriggers }
+
+// logSpecs are the tables delta logs with triggers: those of the deltalog
+// file, or every copied table. Tables that cannot be logged come back with the
+// reason.
+func (r *Runtime) logSpecs(plan *transform.Plan) ([]deltalog.Spec, map[string]error, error) {
+	problems := map[string]error{}
+	var specs []deltalog.Spec
+	prefix := r.cfg.Options.SourcePrefix
+	spec := func(tp *transform.TablePlan, keyNames []string) {
+		base := strings.TrimPrefix(tp.Source.Name, prefix)
+		s := deltalog.Spec{Table: tp.Source, LogTable: deltalog.LogTableName(prefix, base)}
+		if len(keyNames) == 0 {
+			if !tp.FullRow {
+				s.Key = tp.Source.Key
+			}
+		} else {
+			for _, k := range keyNames {
+				i := tp.Source.ColumnIndex(k)
+				if i < 0 {
+					problems[tp.Source.Name] = fmt.Errorf("key column %s does not exist", k)
+					return
+				}
+				s.Key = append(s.Key, i)
+			}
+		}
+		if len(s.Key) == 0 {
+			problems[tp.Source.Name] = errors.New("no key to log changes by (a table in full-row mode needs a key attribute in the deltalog file)")
+			return
+		}
+		specs = append(specs, s)
+	}
+	if r.cfg.Options.DeltalogFile == "" {
+		for _, tp := range plan.Tables() {
+			spec(tp, nil)
+		}
+	} else {
+		docs, err := deltalog.ReadGroups(r.cfg.Options.DeltalogFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range docs {
+			tp := plan.Table(prefix + d.Table)
+			if tp == nil {
+				problems[d.Table] = fmt.Errorf("listed in %s (group %s) but not copied by the map", r.cfg.Options.DeltalogFile, d.Group)
+				continue
+			}
+			spec(tp, d.Key)
+		}
+	}
+	return specs, problems, nil
+}
+
+func (r *Runtime) installer() *deltalog.Installer {
+	return &deltalog.Installer{DB: r.src, Schema: r.cfg.Source.Database}
+}
+
+// installDeltalog sets up the change logs before the copy (so every change
+// made during and after it is logged). Tables that cannot be set up are an
+// error unless auto.
+func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, auto bool) error {
+	specs, problems, err := r.logSpecs(plan)
+	if err != nil {
+		return err
+	}
+	failed, err := r.installer().Install(ctx, specs)
+	if err != nil {
+		return err
+	}
+	for t, e := range failed {
+		problems[t] = e
+	}
+	if len(problems) == 0 {
+		r.log.Info("change logs and triggers in place", "mode", "data", "stage", "deltalog", "tables", len(specs))
+		return nil
+	}
+	names := make([]string, 0, len(problems))
+	for t := range problems {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	var msgs []string
+	for _, t := range names {
+		msg := fmt.Sprintf("%s: %v", t, problems[t])
+		msgs = append(msgs, msg)
+		if auto {
+			r.log.Warn("table not set up for delta: its changes will not be streamed", "stage", "deltalog", "table", t, "reason", problems[t].Error())
+		} else {
+			r.log.Error("table could not be set up for delta", "stage", "deltalog", "table", t, "reason", problems[t].Error())
+		}
+	}
+	if auto {
+		return nil
+	}
+	return fmt.Errorf("%w: change logs could not be set up for %s", ErrIntegrity, strings.Join(msgs, "; "))
+}
+
+// UninstallDeltalog removes shiplog's triggers and change-log tables.
+func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
+	plan, _, err := r.Check(ctx)
+	if err != nil {
+		return err
+	}
+	specs, _, err := r.logSpecs(plan)
+	if err != nil {
+		return err
+	}
+	if err := r.installer().Uninstall(ctx, specs); err != nil {
+		return err
+	}
+	r.log.Info("change logs and triggers removed", "stage", "deltalog", "tables", len(specs))
+	return nil
+}
+
+// deltaTriggers streams the change logs into the destination.
+func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *transform.Plan, from cdc.Position, retryErr error) error {
+	log := r.log.With("mode", "delta")
+	specs, problems, err := r.logSpecs(plan)
+	if err != nil {
+		return err
+	}
+	for t, e := range problems {
+		log.Warn("table has no change log; its changes are not streamed", "stage", "delta", "table", t, "reason", e.Error())
+	}
+	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log}
+	var marks map[string]uint64
+	if o.ExitWhenCaughtUp {
+		if marks, err = reader.Marks(ctx); err != nil {
+			return err
+		}
+	}
+	writer := r.writer()
+	m := &mapper{plan: plan, last: from}
+	var applied atomic.Int64
+	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
+	start := time.Now()
+	err = reader.Stream(ctx, from, func(ctx context.Context, b cdc.Batch) error {
+		out, ok, err := m.batch(b)
+		if err != nil {
+			return err
+		}
+		if ok && (len(out.Changes) > 0 || len(out.Failed) > 0) {
+			// The batch commits even when asked to stop: the logs are purged
+			// only after emit returns.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			err := writer.Write(wctx, out)
+			cancel()
+			if err != nil {
+				return err
+			}
+			applied.Add(int64(len(out.Changes)))
+			for _, f := range out.Failed {
+				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
+					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
+			}
+		}
+		if o.ExitWhenCaughtUp {
+			pending, err := reader.Pending(ctx, marks)
+			if err != nil {
+				return err
+			}
+			if !pending {
+				return errCaughtUp
+			}
+		}
+		return nil
+	})
+	rate := float64(applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
+	switch {
+	case errors.Is(err, errCaughtUp):
+		log.Info("caught up", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		log.Info("stopped", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
+	default:
+		return err
+	}
+	if n := m.failed.Load(); n > 0 {
+		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
+	}
+	return retryErr
+}
