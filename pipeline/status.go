@@ -25,7 +25,7 @@ type Status struct {
 	// counts the change-log rows not yet applied, per source table.
 	DeltaSource  string           `json:"delta_source"`
 	DeltaBacklog map[string]int64 `json:"delta_backlog,omitempty"`
-	Warnings       []string                  `json:"warnings,omitempty"`
+	Warnings     []string         `json:"warnings,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.
