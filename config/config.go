@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -81,6 +82,35 @@ func (s Settings) WithDefaults() Settings {
 	return s
 }
 
+// Kafka configures the Kafka sink, `apply --from-kafka` and `replay`.
+type Kafka struct {
+	Brokers     []string
+	TopicPrefix string // "shiplog": topics are <prefix>.<database>.<table>
+	TLS         TLS
+	SASL        SASL
+	// Acks is "all" (default), "one" or "none".
+	Acks string
+	// Compression is "none" (default), "gzip", "snappy", "lz4" or "zstd".
+	Compression string
+	// Partitions and ReplicationFactor for topics shiplog creates (default 1).
+	Partitions        int
+	ReplicationFactor int
+	// AutoCreateTopics creates missing topics (default true when unset in
+	// the file; set false to require them to exist).
+	AutoCreateTopics bool
+	// Tombstones publishes a null-valued message after each delete.
+	Tombstones bool
+	// GroupID is the consumer group of `apply --from-kafka` ("shiplog-apply").
+	GroupID string
+}
+
+// SASL is Kafka SASL authentication.
+type SASL struct {
+	Mechanism string // "plain", "scram-sha-256", "scram-sha-512"
+	Username  string
+	Password  string
+}
+
 // Delta chooses where delta mode reads changes from.
 type Delta struct {
 	// Source is "binlog" (default) or "triggers" (m2_cl_* change-log tables
@@ -110,6 +140,9 @@ type Config struct {
 	Options     Options
 	Settings    Settings
 	Delta       Delta
+	// Sink is where changes go: "mysql" (default), "kafka", or "both".
+	Sink  string
+	Kafka Kafka
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should
@@ -173,6 +206,9 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Warnings = append(cfg.Warnings, strayEnvWarnings()...)
+	if err := cfg.kafkaDefaults(path, raw); err != nil {
+		return nil, err
+	}
 	switch cfg.Delta.Source {
 	case "":
 		cfg.Delta.Source = DeltaBinlog
@@ -196,4 +232,49 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// kafkaDefaults fills the Kafka defaults and checks the enumerations.
+func (cfg *Config) kafkaDefaults(path string, raw map[string]any) error {
+	k := &cfg.Kafka
+	if k.TopicPrefix == "" {
+		k.TopicPrefix = "shiplog"
+	}
+	if k.Partitions == 0 {
+		k.Partitions = 1
+	}
+	if k.ReplicationFactor == 0 {
+		k.ReplicationFactor = 1
+	}
+	if k.GroupID == "" {
+		k.GroupID = "shiplog-apply"
+	}
+	if k.Acks == "" {
+		k.Acks = "all"
+	}
+	if k.Compression == "" {
+		k.Compression = "none"
+	}
+	if kraw, ok := raw["kafka"].(map[string]any); !ok || kraw["auto_create_topics"] == nil {
+		if os.Getenv("SHIPLOG_KAFKA_AUTO_CREATE_TOPICS") == "" {
+			k.AutoCreateTopics = true
+		}
+	}
+	check := func(key, v string, allowed ...string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return &Error{Key: key, File: path, Msg: fmt.Sprintf("must be one of %s, not %q", strings.Join(allowed, ", "), v)}
+	}
+	if cfg.Sink == "" {
+		cfg.Sink = "mysql"
+	}
+	return errors.Join(
+		check("sink", cfg.Sink, "mysql", "kafka", "both"),
+		check("kafka.acks", k.Acks, "all", "one", "none"),
+		check("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd"),
+		check("kafka.sasl.mechanism", k.SASL.Mechanism, "", "plain", "scram-sha-256", "scram-sha-512"),
+	)
 }

@@ -23,6 +23,7 @@ const (
 	kindCount         // integer >= 0
 	kindServerID      // 0..2^32-1
 	kindList          // list of strings; comma-separated in the environment
+	kindBool          // true/false
 )
 
 func (k kind) want() string {
@@ -35,6 +36,8 @@ func (k kind) want() string {
 		return "an integer between 0 and 4294967295"
 	case kindList:
 		return "a list of strings"
+	case kindBool:
+		return "true or false"
 	default:
 		return "a string"
 	}
@@ -80,6 +83,22 @@ var fields = func() []field {
 		// The map files may also be given at the top level.
 		field{"map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},
+		field{"sink", kindString, func(c *Config) any { return &c.Sink }},
+		field{"kafka.brokers", kindList, func(c *Config) any { return &c.Kafka.Brokers }},
+		field{"kafka.topic_prefix", kindString, func(c *Config) any { return &c.Kafka.TopicPrefix }},
+		field{"kafka.tls.ca", kindPath, func(c *Config) any { return &c.Kafka.TLS.CA }},
+		field{"kafka.tls.cert", kindPath, func(c *Config) any { return &c.Kafka.TLS.Cert }},
+		field{"kafka.tls.key", kindPath, func(c *Config) any { return &c.Kafka.TLS.Key }},
+		field{"kafka.sasl.mechanism", kindString, func(c *Config) any { return &c.Kafka.SASL.Mechanism }},
+		field{"kafka.sasl.username", kindString, func(c *Config) any { return &c.Kafka.SASL.Username }},
+		field{"kafka.sasl.password", kindString, func(c *Config) any { return &c.Kafka.SASL.Password }},
+		field{"kafka.acks", kindString, func(c *Config) any { return &c.Kafka.Acks }},
+		field{"kafka.compression", kindString, func(c *Config) any { return &c.Kafka.Compression }},
+		field{"kafka.partitions", kindCount, func(c *Config) any { return &c.Kafka.Partitions }},
+		field{"kafka.replication_factor", kindCount, func(c *Config) any { return &c.Kafka.ReplicationFactor }},
+		field{"kafka.auto_create_topics", kindBool, func(c *Config) any { return &c.Kafka.AutoCreateTopics }},
+		field{"kafka.tombstones", kindBool, func(c *Config) any { return &c.Kafka.Tombstones }},
+		field{"kafka.group_id", kindString, func(c *Config) any { return &c.Kafka.GroupID }},
 		field{"delta.source", kindString, func(c *Config) any { return &c.Delta.Source }},
 		field{"delta.deltalog", kindPath, func(c *Config) any { return &c.Options.DeltalogFile }},
 		field{"settings.table", kindString, func(c *Config) any { return &c.Settings.Table }},
@@ -91,12 +110,12 @@ var fields = func() []field {
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting
 // and ignoring them would drop a user's settings silently.
-var reserved = []string{"kafka", "sink", "http"}
+var reserved = []string{"http"}
 
 func fieldByKey(key string) (field, bool) {
 	for _, f := range fields {
@@ -286,6 +305,23 @@ func (d *decoder) set(cfg *Config, f field, val any, fromEnv bool) {
 		case *uint32:
 			*p = uint32(n)
 		}
+	case kindBool:
+		var b bool
+		switch x := val.(type) {
+		case bool:
+			b = x
+		case string:
+			v, err := strconv.ParseBool(x)
+			if err != nil {
+				bad(err)
+				return
+			}
+			b = v
+		default:
+			bad(nil)
+			return
+		}
+		*f.dest(cfg).(*bool) = b
 	case kindList:
 		var out []string
 		switch l := val.(type) {

@@ -1,0 +1,44 @@
+package testenv
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka is a Kafka-protocol broker (franz-go's kfake) listening on a loopback
+// port; clients reach it over TCP like any broker.
+type Kafka struct {
+	cluster *kfake.Cluster
+	// Addrs are the brokers' "host:port" addresses.
+	Addrs []string
+}
+
+// StartKafka starts a one-broker cluster on a free loopback port. With
+// autoCreate, producing to a missing topic creates it.
+func StartKafka(autoCreate bool) (*Kafka, error) {
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(0)}
+	if autoCreate {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start kfake: %w", err)
+	}
+	return &Kafka{cluster: c, Addrs: c.ListenAddrs()}, nil
+}
+
+// Close stops the broker.
+func (k *Kafka) Close() { k.cluster.Close() }
+
+// KafkaT starts a broker for a test and stops it when the test ends.
+func KafkaT(t testing.TB, autoCreate bool) *Kafka {
+	t.Helper()
+	k, err := StartKafka(autoCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	return k
+}
