@@ -96,6 +96,15 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		Logger:    log,
 		NoBinlog:  r.triggers(),
 	}
+	publisher, err := r.openPublisher(ctx)
+	if err != nil {
+		return err
+	}
+	if publisher != nil {
+		defer publisher.Close()
+		copier.Publish = publisher.WriteSnapshot
+		copier.StateOnly = !r.appliesToMySQL()
+	}
 	res, err := copier.Run(ctx)
 	if err != nil {
 		return err

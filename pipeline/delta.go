@@ -127,13 +127,20 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	})
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
-	relay := make(chan cdc.Batch, 4096)
+	relay := make(chan relayItem, 4096)
 	sem := semaphore.NewWeighted(relayBytes)
-	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from}
+	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes()}
+	publisher, err := r.openPublisher(ctx)
+	if err != nil {
+		return err
+	}
+	if publisher != nil {
+		defer publisher.Close()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
-			out, ok, err := m.batch(b)
+			out, src, ok, err := m.batch(b)
 			if err != nil || !ok {
 				return err
 			}
@@ -142,7 +149,7 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 				return err
 			}
 			select {
-			case relay <- out:
+			case relay <- relayItem{dest: out, src: src}:
 				return nil
 			case <-ctx.Done():
 				sem.Release(w)
@@ -154,20 +161,23 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	g.Go(func() error {
 		writer := r.writer()
 		for {
-			var b cdc.Batch
+			var it relayItem
 			select {
-			case b = <-relay:
+			case it = <-relay:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			b, src := it.dest, it.src
 			// Batch by draining: take what is already waiting, up to the bounds.
 			held := int64(min(b.Size, relayBytes))
 		drain:
 			for len(b.Changes) < maxBatchChanges && b.Size < maxBatchBytes {
 				select {
-				case nb := <-relay:
+				case nit := <-relay:
+					nb := nit.dest
 					b.Changes = append(b.Changes, nb.Changes...)
 					b.Failed = append(b.Failed, nb.Failed...)
+					src = append(src, nit.src...)
 					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
 					held += int64(min(nb.Size, relayBytes))
 					if !nb.Time.IsZero() {
@@ -180,7 +190,7 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 			// A write in flight finishes even when asked to stop, so the
 			// destination commits whole batches only.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
-			err := writer.Write(wctx, b)
+			err := r.deliver(wctx, writer, publisher, b, src)
 			cancel()
 			sem.Release(held)
 			if err != nil {
@@ -221,13 +231,22 @@ type mapper struct {
 	warned   map[string]bool
 	last     cdc.Position
 	failed   atomic.Int64
+	// keepSource also returns the source changes that pass the filters (for
+	// the Kafka sink, which publishes source rows).
+	keepSource bool
+}
+
+// relayItem is a mapped batch and, for the Kafka sink, its source changes.
+type relayItem struct {
+	dest cdc.Batch
+	src  []cdc.Change
 }
 
 // batch maps b; ok is false when b carries nothing new (no changes and no
 // position past the last one).
-func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
+func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, err error) {
 	if b.Pos.Compare(m.last) <= 0 && len(b.Changes) == 0 {
-		return b, false, nil
+		return b, nil, false, nil
 	}
 	if b.Pos.Compare(m.last) > 0 {
 		m.last = b.Pos
@@ -235,13 +254,13 @@ func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
 	if m.checked == nil {
 		m.checked, m.warned = map[*cdc.Table]*transform.TablePlan{}, map[string]bool{}
 	}
-	out := cdc.Batch{Pos: b.Pos, Time: b.Time, Changes: make([]cdc.Change, 0, len(b.Changes))}
+	out = cdc.Batch{Pos: b.Pos, Time: b.Time, Changes: make([]cdc.Change, 0, len(b.Changes))}
 	for _, c := range b.Changes {
 		tp, ok := m.checked[c.Table]
 		if !ok {
 			tp = m.plan.Table(c.Table.Name)
 			if tp != nil && !tp.Matches(c.Table) {
-				return out, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
+				return out, nil, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
 					c.Table.Name, c.Pos, columnNames(c.Table), columnNames(tp.Source))
 			}
 			m.checked[c.Table] = tp
@@ -255,6 +274,13 @@ func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
 			}
 			delete(m.skipUpTo, c.Table.Name)
 		}
+		if m.keepSource {
+			// Published with the table as the copy was planned for (full
+			// column types and charsets, which consumers decode against).
+			sc := c
+			sc.Table = tp.Source
+			src = append(src, sc)
+		}
 		d, err := tp.Change(c)
 		if err != nil {
 			row := c.After
@@ -263,7 +289,7 @@ func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
 			}
 			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
 			if ferr != nil {
-				return out, false, ferr
+				return out, nil, false, ferr
 			}
 			out.Failed = append(out.Failed, f)
 			m.failed.Add(1)
@@ -272,7 +298,7 @@ func (m *mapper) batch(b cdc.Batch) (cdc.Batch, bool, error) {
 		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
 		out.Changes = append(out.Changes, d)
 	}
-	return out, true, nil
+	return out, src, true, nil
 }
 
 func columnNames(t *cdc.Table) string {

@@ -90,6 +90,18 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 // compile builds the plan of the given source tables against the destination
 // as it is now.
 func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
+	if !r.appliesToMySQL() {
+		// sink: kafka publishes source rows; the map is applied by
+		// `apply --from-kafka` against its destination. Only ignores count here.
+		rules, err := r.rules()
+		if err != nil {
+			return nil, nil, err
+		}
+		publish := &transform.Rules{Source: transform.Area{IgnoreDocuments: rules.Source.IgnoreDocuments},
+			SourcePrefix: rules.SourcePrefix, DestPrefix: rules.SourcePrefix, FullRowTables: rules.FullRowTables}
+		plan, problems := transform.Compile(publish, src, src)
+		return plan, problems, nil
+	}
 	dst, err := snapshot.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)

@@ -152,7 +152,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
 	start := time.Now()
 	err = reader.Stream(ctx, from, func(ctx context.Context, b cdc.Batch) error {
-		out, ok, err := m.batch(b)
+		out, _, ok, err := m.batch(b)
 		if err != nil {
 			return err
 		}

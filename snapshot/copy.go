@@ -39,6 +39,12 @@ type Copier struct {
 	// NoBinlog copies without a binlog position (delta from change-log
 	// tables needs none).
 	NoBinlog bool
+	// Publish, when set, gets each chunk's source rows before the chunk is
+	// committed (the Kafka sink); it must return only once they are durable.
+	Publish func(ctx context.Context, t *cdc.Table, rows [][]any, pos cdc.Position) error
+	// StateOnly records progress without writing rows to the destination
+	// (sink: kafka, where the destination database keeps only the state).
+	StateOnly bool
 
 	failed atomic.Int64
 }
@@ -265,7 +271,9 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	}
 	if !resumed || p.LastKey == nil && p.Rows == 0 {
 		// The reference empties tables that were not finished.
-		if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)); err != nil {
+		if c.StateOnly {
+			// nothing written to empty
+		} else if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)); err != nil {
 			return 0, "", fmt.Errorf("empty destination table %s: %w", tp.Dest.Name, err)
 		}
 		p = mysqlsink.TableProgress{Table: st.Name, State: mysqlsink.TableCopying}
@@ -294,6 +302,10 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	}
 	if err2 != nil {
 		return copied, "", err2
+	}
+	if c.StateOnly {
+		log.Info("table published", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
+		return copied, "", nil
 	}
 	// Volume check: the destination must hold what the source held at the snapshot.
 	var destRows int64
@@ -406,6 +418,20 @@ func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transfor
 }
 
 func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
+	if c.Publish != nil && len(rows) > 0 {
+		if err := c.Publish(ctx, tp.Source, rows, p.SnapshotPos); err != nil {
+			return err
+		}
+	}
+	if c.StateOnly {
+		if err := c.State.SaveProgress(ctx, nil, p); err != nil {
+			return err
+		}
+		if c.Progress != nil {
+			c.Progress(tp.Source.Name, p.Rows)
+		}
+		return nil
+	}
 	dst := make([][]any, 0, len(rows))
 	var failed []cdc.Failure
 	for _, r := range rows {

@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -191,7 +193,76 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 			})
 		},
 	})
-	root.AddCommand(migrate, runCmd, status, check, deltalogCmd)
+	var fromKafka, applyCaughtUp bool
+	apply := &cobra.Command{
+		Use:   "apply --from-kafka",
+		Short: "apply changes from shiplog's Kafka topics to the destination, in a consumer group, exactly once",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !fromKafka {
+				return usageError{errors.New("apply: --from-kafka is required (the only source apply reads)")}
+			}
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.ApplyFromKafkaWith(ctx, pipeline.ApplyOptions{ExitWhenCaughtUp: applyCaughtUp})
+			})
+		},
+	}
+	apply.Flags().BoolVar(&fromKafka, "from-kafka", false, "read the topics of kafka.topic_prefix")
+	apply.Flags().BoolVar(&applyCaughtUp, "exit-when-caught-up", false, "exit 0 once every assigned partition reached its end at start")
+
+	var ro pipeline.ReplayOptions
+	var fromTime, since, until, fromOffsets string
+	var tables, keys, ops []string
+	replay := &cobra.Command{
+		Use:   "replay",
+		Short: "print (or rebuild from) the changes on shiplog's Kafka topics, for audit",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			parse := func(flag, v string) time.Time {
+				if v == "" || err != nil {
+					return time.Time{}
+				}
+				t, perr := time.Parse(time.RFC3339Nano, v)
+				if perr != nil {
+					err = usageError{fmt.Errorf("--%s: want an RFC 3339 time such as 2026-11-23T14:00:00Z: %w", flag, perr)}
+				}
+				return t
+			}
+			ro.FromTime, ro.Since, ro.Until = parse("from-time", fromTime), parse("since", since), parse("until", until)
+			if err != nil {
+				return err
+			}
+			if fromOffsets != "" {
+				if ro.FromOffsets, err = parseOffsets(fromOffsets); err != nil {
+					return usageError{err}
+				}
+			}
+			if ro.Format != "jsonl" && ro.Format != "table" {
+				return usageError{fmt.Errorf("--format: want jsonl or table, not %q", ro.Format)}
+			}
+			ro.Tables, ro.Keys, ro.Ops = tables, keys, ops
+			if !ro.FromBeginning && ro.FromTime.IsZero() && ro.FromOffsets == nil {
+				ro.FromBeginning = true
+			}
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				return r.Replay(ctx, ro, stdout)
+			})
+		},
+	}
+	rf := replay.Flags()
+	rf.BoolVar(&ro.FromBeginning, "from-beginning", false, "read the topics from their first offsets (the default)")
+	rf.StringVar(&fromTime, "from-time", "", "start at the first offsets at or after this time (RFC 3339)")
+	rf.StringVar(&fromOffsets, "from-offsets", "", "start at these offsets: topic:partition:offset,...")
+	rf.StringSliceVar(&tables, "table", nil, "only these source tables")
+	rf.StringSliceVar(&keys, "key", nil, `only these keys, as the message key JSON: {"id":5}`)
+	rf.StringSliceVar(&ops, "op", nil, "only these ops: c, u, d, r")
+	rf.StringVar(&since, "since", "", "only changes committed at or after this time (RFC 3339)")
+	rf.StringVar(&until, "until", "", "only changes committed at or before this time (RFC 3339)")
+	rf.StringVar(&ro.Format, "format", "jsonl", "jsonl (one change per line) or table (for a person)")
+	rf.StringVar(&ro.ApplyTo, "apply-to", "", "also rebuild the tables into this scratch database DSN (user:pass@tcp(host:port)/db) as of --until")
+
+	root.AddCommand(migrate, runCmd, status, check, deltalogCmd, apply, replay)
 	return root
 }
 
@@ -288,4 +359,26 @@ func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipe
 	}
 	defer r.Close()
 	return f(ctx, r)
+}
+
+// parseOffsets reads "topic:partition:offset,...".
+func parseOffsets(s string) (map[string]map[int]int64, error) {
+	out := map[string]map[int]int64{}
+	for _, part := range strings.Split(s, ",") {
+		i := strings.LastIndexByte(part, ':')
+		j := strings.LastIndexByte(part[:max(i, 0)], ':')
+		if i <= 0 || j <= 0 {
+			return nil, fmt.Errorf("--from-offsets: %q is not topic:partition:offset", part)
+		}
+		p, err1 := strconv.Atoi(part[j+1 : i])
+		o, err2 := strconv.ParseInt(part[i+1:], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("--from-offsets: %q is not topic:partition:offset", part)
+		}
+		if out[part[:j]] == nil {
+			out[part[:j]] = map[int]int64{}
+		}
+		out[part[:j]][p] = o
+	}
+	return out, nil
 }

@@ -42,3 +42,28 @@ func KafkaT(t testing.TB, autoCreate bool) *Kafka {
 	t.Cleanup(k.Close)
 	return k
 }
+
+// CreateTopic creates a topic directly on the broker.
+func (k *Kafka) CreateTopic(topic string, partitions int32, configs map[string]string) error {
+	return k.cluster.CreateTopic(topic, partitions, configs)
+}
+
+// TopicConfig returns a topic's configuration value and whether the topic
+// exists and has it set.
+func (k *Kafka) TopicConfig(topic, name string) (string, bool) {
+	ti := k.cluster.TopicInfo(topic)
+	if ti == nil {
+		return "", false
+	}
+	v := ti.Configs[name]
+	if v == nil {
+		return "", false
+	}
+	return *v, true
+}
+
+// TopicPartitions returns the number of partitions of a topic (0 when it
+// does not exist).
+func (k *Kafka) TopicPartitions(topic string) int {
+	return len(k.cluster.PartitionInfos(topic))
+}

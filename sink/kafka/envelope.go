@@ -15,7 +15,9 @@
 //	TIME                       "13:45:00.5", "-838:59:59" (MySQL's range exceeds a day)
 //	zero dates                 as MySQL prints them, with 'T': "0000-00-00T00:00:00"
 //	CHAR, VARCHAR, TEXT, ENUM, SET   string (UTF-8; latin1 columns are transcoded)
-//	JSON                       the JSON value itself
+//	JSON                       the JSON document itself, as written (a string
+//	                           document, or text that is not JSON, as a string
+//	                           holding the text)
 //	BINARY, VARBINARY, BLOB, GEOMETRY   base64 string
 //	NULL                       null
 package kafka
@@ -29,8 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"golang.org/x/text/encoding/charmap"
 
 	"github.com/shiplog/shiplog/cdc"
 )
@@ -206,27 +206,34 @@ func appendText(buf, b []byte, c *cdc.Column) ([]byte, error) {
 		}
 		return appendString(buf, s), nil
 	case cdc.KindJSON:
-		if json.Valid(b) {
-			var out bytes.Buffer
-			if err := json.Compact(&out, b); err == nil {
-				return append(buf, out.Bytes()...), nil
-			}
+		// A document is written as itself, byte for byte (not compacted:
+		// MariaDB keeps JSON as text, and a copy must equal its source).
+		// Text that cannot be embedded as is (text that is not JSON, a JSON
+		// string, surrounding whitespace, or the document null, which would
+		// read back as SQL NULL) is written as a JSON string holding the
+		// text; DecodeRow returns a string's content, so both forms read
+		// back exactly. Invalid UTF-8 is an error, never replaced.
+		if !utf8.Valid(b) {
+			return buf, fmt.Errorf("invalid UTF-8 in JSON text")
+		}
+		if len(b) > 0 && b[0] != '"' && string(b) != "null" && json.Valid(b) && len(bytes.TrimSpace(b)) == len(b) {
+			return append(buf, b...), nil
 		}
 		return appendString(buf, string(b)), nil
 	case cdc.KindDecimal, cdc.KindInt, cdc.KindUint, cdc.KindYear, cdc.KindBit, cdc.KindFloat, cdc.KindDouble:
 		return appendString(buf, string(b)), nil
 	}
-	switch cs := strings.ToLower(c.Charset); {
+	cs := strings.ToLower(c.Charset)
+	if c.Kind() == cdc.KindEnumSet && (cs == "" || cs == "binary") {
+		cs = "utf8mb4" // ENUM/SET values are text, as the decoder reads them
+	}
+	switch {
 	case cs == "" || cs == "binary":
 		buf = append(buf, '"')
 		buf = base64.StdEncoding.AppendEncode(buf, b)
 		return append(buf, '"'), nil
 	case cs == "latin1":
-		s, err := charmap.Windows1252.NewDecoder().Bytes(b)
-		if err != nil {
-			return buf, err
-		}
-		return appendString(buf, string(s)), nil
+		return appendString(buf, latin1ToUTF8(b)), nil
 	case strings.HasPrefix(cs, "utf8") || cs == "ascii":
 		if !utf8.Valid(b) {
 			return buf, fmt.Errorf("invalid %s text", cs)
@@ -307,9 +314,7 @@ func decodeValue(raw json.RawMessage, c *cdc.Column) (any, error) {
 			if err := json.Unmarshal(raw, &str); err != nil {
 				return nil, err
 			}
-			if !json.Valid([]byte(str)) {
-				return str, nil
-			}
+			return str, nil
 		}
 		return s, nil
 	}
@@ -341,11 +346,59 @@ func decodeValue(raw json.RawMessage, c *cdc.Column) (any, error) {
 // enc turns UTF-8 text back into the column's character set.
 func enc(s string, c *cdc.Column) (any, error) {
 	if strings.EqualFold(c.Charset, "latin1") {
-		b, err := charmap.Windows1252.NewEncoder().String(s)
-		if err != nil {
-			return nil, fmt.Errorf("text not representable in latin1: %w", err)
-		}
-		return b, nil
+		return utf8ToLatin1(s)
 	}
 	return s, nil
+}
+
+// cp1252High is MySQL's latin1 (Windows-1252) for bytes 0x80-0x9F; the five
+// bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) are the
+// C1 controls of the same value, as in MySQL, so every byte round-trips.
+// (x/text's charmap.Windows1252 turns those five into U+FFFD, losing them.)
+var cp1252High = [32]rune{
+	0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
+	0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+}
+
+// latin1ToUTF8 transcodes MySQL latin1 bytes to UTF-8.
+func latin1ToUTF8(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/4)
+	for _, c := range b {
+		switch {
+		case c < 0x80:
+			sb.WriteByte(c)
+		case c < 0xA0:
+			sb.WriteRune(cp1252High[c-0x80])
+		default:
+			sb.WriteRune(rune(c))
+		}
+	}
+	return sb.String()
+}
+
+// utf8ToLatin1 is the inverse of latin1ToUTF8.
+func utf8ToLatin1(s string) (string, error) {
+	out := make([]byte, 0, len(s))
+	for i, r := range s {
+		switch {
+		case r < 0x80 || (r >= 0xA0 && r <= 0xFF):
+			out = append(out, byte(r))
+		default:
+			found := false
+			for j, h := range cp1252High {
+				if h == r {
+					out = append(out, byte(0x80+j))
+					found = true
+					break
+				}
+			}
+			if !found {
+				return "", fmt.Errorf("text not representable in latin1: %q at byte %d", r, i)
+			}
+		}
+	}
+	return string(out), nil
 }

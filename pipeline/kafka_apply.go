@@ -1,0 +1,886 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/shiplog/shiplog/cdc"
+	kafkasink "github.com/shiplog/shiplog/sink/kafka"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// ApplyOptions tune ApplyFromKafkaWith.
+type ApplyOptions struct {
+	// ExitWhenCaughtUp returns once every partition assigned to this applier
+	// has been applied up to the high watermark it had when the applier
+	// started.
+	ExitWhenCaughtUp bool
+	// Auto turns integrity errors of the compiled map into warnings, as
+	// --auto does for data mode.
+	Auto bool
+}
+
+// Bounds of one apply transaction (batch by draining).
+const (
+	applyMaxMessages = 5000
+	applyMaxWait     = 200 * time.Millisecond
+	// failedValueMax bounds the message bytes kept in _shiplog_failed_messages.
+	failedValueMax = 64 << 10
+	// schemaRefreshEvery bounds how often one unknown or changed table makes
+	// the applier re-read the schema topic.
+	schemaRefreshEvery = 10 * time.Second
+)
+
+// Destination tables of the Kafka applier.
+const (
+	kafkaOffsetsTable = "_shiplog_kafka_offsets"
+	failedMsgsTable   = "_shiplog_failed_messages"
+)
+
+var errFenced = errors.New("partition offsets moved under this applier (another member of the group owns the partition now)")
+
+// ApplyFromKafka is ApplyFromKafkaWith without options: it runs until ctx
+// ends.
+func (r *Runtime) ApplyFromKafka(ctx context.Context) error {
+	return r.ApplyFromKafkaWith(ctx, ApplyOptions{})
+}
+
+// ApplyFromKafkaWith consumes every data topic "<prefix>.<db>.<table>" in the
+// consumer group cfg.Kafka.GroupID and applies the changes through the map
+// into the destination. Each partition's next offset and last applied source
+// position are committed in the destination transaction that applies its
+// messages (table _shiplog_kafka_offsets), so a crash or rebalance neither
+// loses nor repeats a change; offsets are also committed to the Kafka group,
+// best effort, for tooling. Messages a producer retry wrote twice are
+// skipped; malformed messages are recorded in _shiplog_failed_messages with
+// the batch and logged; rows a handler cannot transform go to
+// _shiplog_failed_rows.
+//
+// It blocks until ctx ends (then it returns nil) or, with ExitWhenCaughtUp,
+// until caught up. When messages or rows were recorded as failed it returns an
+// error wrapping ErrPartial. The first apply error stops it.
+func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
+	log := r.log.With("mode", "apply")
+	kc, err := r.kafkaClient()
+	if err != nil {
+		return err
+	}
+	defer kc.close()
+	topics, err := kc.dataTopics(ctx)
+	if err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		if o.ExitWhenCaughtUp {
+			log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", kc.prefix)
+			return nil
+		}
+		return fmt.Errorf("kafka brokers %s have no data topics %s.*: start the Kafka sink first", kc.brokerList(), kc.prefix)
+	}
+	if err := r.ensureKafkaTables(ctx); err != nil {
+		return err
+	}
+	auto := o.Auto
+	if !auto {
+		flag, err := r.state.Flag(ctx, flagAuto)
+		if err != nil {
+			return err
+		}
+		auto = flag != ""
+	}
+	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{}}
+	if err := a.refresh(ctx); err != nil {
+		return err
+	}
+	var bounds map[string]map[int]partitionBounds
+	if o.ExitWhenCaughtUp {
+		if bounds, err = kc.bounds(ctx, topics); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                a.group,
+		Brokers:           kc.brokers,
+		Dialer:            kc.dialer,
+		Topics:            names,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       kafka.FirstOffset,
+		ErrorLogger:       kafka.LoggerFunc(func(f string, args ...any) { log.Debug(fmt.Sprintf(f, args...), "stage", "group") }),
+	})
+	if err != nil {
+		return fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.brokerList(), err)
+	}
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	log.Info("applying from kafka", "stage", "apply", "group", a.group, "topics", len(names), "brokers", kc.brokerList())
+	var wg sync.WaitGroup
+	failures := 0
+	for runCtx.Err() == nil {
+		gen, err := group.Next(runCtx)
+		if err != nil {
+			if runCtx.Err() != nil {
+				break
+			}
+			failures++
+			if failures > 30 {
+				stop(fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.brokerList(), err))
+				break
+			}
+			log.Warn("consumer group: rejoining", "stage", "group", "error", err)
+			continue
+		}
+		failures = 0
+		var assigned []kafka.PartitionAssignment
+		var assignedTopics []string
+		for topic, parts := range gen.Assignments {
+			for _, p := range parts {
+				assigned = append(assigned, p)
+				assignedTopics = append(assignedTopics, topic)
+			}
+		}
+		log.Info("generation", "stage", "group", "generation", gen.ID, "member", gen.MemberID, "partitions", len(assigned))
+		pending := atomic.Int64{}
+		pending.Store(int64(len(assigned)))
+		if o.ExitWhenCaughtUp && len(assigned) == 0 {
+			stop(errCaughtUp)
+			break
+		}
+		for i, p := range assigned {
+			topic, part := assignedTopics[i], p.ID
+			var target *partitionBounds
+			if o.ExitWhenCaughtUp {
+				b := bounds[topic][part]
+				target = &b
+			}
+			var once sync.Once
+			caughtUp := func() {
+				once.Do(func() {
+					if pending.Add(-1) == 0 {
+						stop(errCaughtUp)
+					}
+				})
+			}
+			wg.Add(1)
+			gen.Start(func(gctx context.Context) {
+				defer wg.Done()
+				pctx, cancel := context.WithCancel(runCtx)
+				defer cancel()
+				defer context.AfterFunc(gctx, cancel)()
+				log.Info("partition assigned", "stage", "apply", "topic", topic, "partition", part, "generation", gen.ID, "member", gen.MemberID)
+				if err := a.partition(pctx, gen, topic, part, target, caughtUp); err != nil {
+					stop(err)
+				}
+			})
+		}
+	}
+	_ = group.Close()
+	wg.Wait()
+	cause := context.Cause(runCtx)
+	switch {
+	case errors.Is(cause, errCaughtUp):
+		log.Info("caught up", "stage", "apply", "changes", a.applied.Load())
+	case ctx.Err() != nil && errors.Is(cause, ctx.Err()):
+		log.Info("stopped", "stage", "apply", "changes", a.applied.Load())
+	default:
+		return cause
+	}
+	var partial []string
+	if n := a.failedRows.Load(); n > 0 {
+		partial = append(partial, fmt.Sprintf("%d change(s) could not be transformed (see _shiplog_failed_rows)", n))
+	}
+	if n := a.badMessages.Load(); n > 0 {
+		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, failedMsgsTable))
+	}
+	if len(partial) > 0 {
+		return fmt.Errorf("%w: %s", ErrPartial, strings.Join(partial, "; "))
+	}
+	return nil
+}
+
+func (r *Runtime) ensureKafkaTables(ctx context.Context) error {
+	db := mysqlsink.QuoteIdent(r.cfg.Destination.Database)
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS ` + db + `.` + kafkaOffsetsTable + ` (
+			group_id VARCHAR(255) NOT NULL,
+			topic VARCHAR(249) NOT NULL,
+			` + "`partition`" + ` INT NOT NULL,
+			next_offset BIGINT NOT NULL,
+			source_position VARCHAR(1024) NOT NULL DEFAULT '',
+			updated_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (group_id, topic, ` + "`partition`" + `)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.` + failedMsgsTable + ` (
+			topic VARCHAR(249) NOT NULL,
+			` + "`partition`" + ` INT NOT NULL,
+			` + "`offset`" + ` BIGINT NOT NULL,
+			error TEXT NOT NULL,
+			value MEDIUMBLOB NULL,
+			created_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (topic, ` + "`partition`, `offset`" + `)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+	}
+	for _, q := range stmts {
+		if _, err := r.dst.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create Kafka state tables in %s: %w", r.cfg.Destination.Database, err)
+		}
+	}
+	return nil
+}
+
+// sourcePos orders the messages of one partition: the source position of the
+// change's transaction, the row's index in it and, for the two messages the
+// producer splits a key-changing update into (a delete of the old key, then a
+// create of the new one, sharing the row index), the delete first. Snapshot
+// reads have none.
+type sourcePos struct {
+	pos cdc.Position
+	row int
+	sub int // 0 for a delete, 1 for other ops
+	set bool
+}
+
+func (p sourcePos) String() string {
+	if !p.set {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d:%d", p.pos.File, p.pos.Pos, p.row, p.sub)
+}
+
+func (p sourcePos) compare(q sourcePos) int {
+	if c := p.pos.Compare(q.pos); c != 0 {
+		return c
+	}
+	switch {
+	case p.row != q.row:
+		return cmpInt(int64(p.row), int64(q.row))
+	case p.sub != q.sub:
+		return cmpInt(int64(p.sub), int64(q.sub))
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// parseSourcePos reads what String writes: "file:pos:row:sub".
+func parseSourcePos(s string) (sourcePos, error) {
+	if s == "" {
+		return sourcePos{}, nil
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 4 {
+		return sourcePos{}, fmt.Errorf("source position %q: want file:pos:row:sub", s)
+	}
+	n := len(parts)
+	pos, err1 := strconv.ParseUint(parts[n-3], 10, 64)
+	row, err2 := strconv.Atoi(parts[n-2])
+	sub, err3 := strconv.Atoi(parts[n-1])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return sourcePos{}, fmt.Errorf("source position %q: %w", s, err)
+	}
+	return sourcePos{pos: cdc.Position{File: strings.Join(parts[:n-3], ":"), Pos: pos}, row: row, sub: sub, set: true}, nil
+}
+
+func messagePos(m *kafkasink.Message) sourcePos {
+	if m.Op == "r" || (m.Source.File == "" && m.Source.Pos == 0) {
+		return sourcePos{}
+	}
+	sub := 1
+	if m.Op == "d" {
+		sub = 0
+	}
+	return sourcePos{pos: cdc.Position{File: m.Source.File, Pos: m.Source.Pos}, row: m.Source.Row, sub: sub, set: true}
+}
+
+// kafkaApplier is one ApplyFromKafkaWith run; partitions share its schemas
+// and plan.
+type kafkaApplier struct {
+	r     *Runtime
+	kc    *kafkaClient
+	log   *slog.Logger
+	auto  bool
+	group string
+
+	mu          sync.Mutex
+	schemas     map[string]*cdc.Table // "db.table"
+	plan        *transform.Plan
+	lastRefresh map[string]time.Time // per table that made us refresh
+
+	applied, failedRows, badMessages atomic.Int64
+}
+
+// refresh re-reads the schema topic and recompiles the plan. Callers hold
+// a.mu (or run before the partitions start).
+func (a *kafkaApplier) refresh(ctx context.Context) error {
+	schemas, err := a.kc.readSchemas(ctx)
+	if err != nil {
+		return err
+	}
+	var tables []*cdc.Table
+	for _, t := range schemas {
+		if a.mapsDB(t.Schema) {
+			tables = append(tables, t)
+		}
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	plan, problems, err := a.r.compile(ctx, tables)
+	if err != nil {
+		return err
+	}
+	if err := a.r.reportProblems(problems, a.auto); err != nil {
+		return err
+	}
+	a.schemas, a.plan = schemas, plan
+	return nil
+}
+
+// mapsDB reports whether changes of source database db go through the map:
+// those of the configured source database (any, when none is configured).
+func (a *kafkaApplier) mapsDB(db string) bool {
+	return a.r.cfg.Source.Database == "" || db == a.r.cfg.Source.Database
+}
+
+// table returns the source table of name "db.table" and its plan (nil when
+// not mapped); when unknown, or when stale is set, the schema topic is read
+// again, at most once per schemaRefreshEvery for each table.
+func (a *kafkaApplier) table(ctx context.Context, name string, stale bool) (*cdc.Table, *transform.TablePlan, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.schemas[name]
+	if (t == nil || stale) && time.Since(a.lastRefresh[name]) > schemaRefreshEvery {
+		a.lastRefresh[name] = time.Now()
+		a.log.Info("reading table definitions again", "stage", "apply", "table", name)
+		if err := a.refresh(ctx); err != nil {
+			return nil, nil, err
+		}
+		t = a.schemas[name]
+	}
+	if t == nil {
+		return nil, nil, nil
+	}
+	if !a.mapsDB(t.Schema) {
+		return t, nil, nil
+	}
+	tp := a.plan.Table(t.Name)
+	if tp != nil && !tp.Matches(t) {
+		return nil, nil, fmt.Errorf("table %s has columns (%s), the plan was compiled for (%s)", name, columnNames(t), columnNames(tp.Source))
+	}
+	return t, tp, nil
+}
+
+type partitionBounds struct{ first, last int64 }
+
+// partitionState is what the destination records for one partition.
+type partitionState struct {
+	next int64 // -1: no row yet
+	last sourcePos
+}
+
+// badMessage is a message recorded in _shiplog_failed_messages.
+type badMessage struct {
+	m   kafka.Message
+	err error
+}
+
+// partition applies one assigned partition until ctx ends; caughtUp is called
+// once the partition reached target (when target is set).
+func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, topic string, part int, target *partitionBounds, caughtUp func()) error {
+	st, err := a.loadState(ctx, topic, part)
+	if err != nil {
+		return err
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: a.kc.brokers, Topic: topic, Partition: part, Dialer: a.kc.dialer,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: applyMaxWait,
+		ErrorLogger: kafka.LoggerFunc(func(f string, args ...any) {
+			a.log.Debug(fmt.Sprintf(f, args...), "stage", "apply", "topic", topic, "partition", part)
+		}),
+	})
+	defer reader.Close()
+	seek := func() error {
+		off := st.next
+		if off < 0 {
+			off = kafka.FirstOffset
+		}
+		if err := reader.SetOffset(off); err != nil {
+			return fmt.Errorf("kafka %s[%d]: seek to %d: %w", topic, part, off, err)
+		}
+		return nil
+	}
+	if err := seek(); err != nil {
+		return err
+	}
+	reached := func() bool {
+		if target == nil {
+			return false
+		}
+		next := st.next
+		if next < 0 {
+			next = target.first
+		}
+		return next >= target.last
+	}
+	for {
+		if reached() {
+			caughtUp()
+		}
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("kafka %s[%d] on %s: %w", topic, part, a.kc.brokerList(), err)
+		}
+		msgs := []kafka.Message{m}
+		// Batch by draining: what is already there, up to the bounds.
+		deadline := time.Now().Add(applyMaxWait)
+		for len(msgs) < applyMaxMessages && m.Offset+1 < m.HighWaterMark {
+			dctx, cancel := context.WithDeadline(ctx, deadline)
+			m, err = reader.FetchMessage(dctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		if ctx.Err() != nil {
+			return nil // not applied: read again by whoever owns the partition next
+		}
+		if err := a.applyBatch(ctx, topic, part, msgs, &st); err != nil {
+			if !errors.Is(err, errFenced) {
+				return err
+			}
+			a.log.Warn("partition moved; reloading its offset", "stage", "apply", "topic", topic, "partition", part)
+			if st, err = a.loadState(ctx, topic, part); err != nil {
+				return err
+			}
+			if err := seek(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := gen.CommitOffsets(map[string]map[int]int64{topic: {part: st.next}}); err != nil {
+			a.log.Debug("commit offset to the consumer group failed (the destination has it)", "stage", "apply", "topic", topic, "partition", part, "error", err)
+		}
+	}
+}
+
+func (a *kafkaApplier) loadState(ctx context.Context, topic string, part int) (partitionState, error) {
+	st := partitionState{next: -1}
+	var pos string
+	err := a.r.dst.QueryRowContext(ctx, "SELECT next_offset, source_position FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
+		a.group, topic, part).Scan(&st.next, &pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return partitionState{next: -1}, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read offset of %s[%d]: %w", topic, part, err)
+	}
+	if st.last, err = parseSourcePos(pos); err != nil {
+		return st, fmt.Errorf("offset of %s[%d]: %w", topic, part, err)
+	}
+	return st, nil
+}
+
+func (a *kafkaApplier) offsetsTable() string {
+	return mysqlsink.QuoteIdent(a.r.cfg.Destination.Database) + "." + kafkaOffsetsTable
+}
+
+// applyBatch decodes, maps and applies msgs (consecutive messages of one
+// partition) and records the partition's new offset in the same transaction.
+func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, msgs []kafka.Message, st *partitionState) error {
+	var (
+		changes  []cdc.Change
+		failed   []cdc.Failure
+		bad      []badMessage
+		dups     int
+		last     = st.last
+		lastTime time.Time
+	)
+	for _, m := range msgs {
+		if len(m.Value) == 0 {
+			continue // tombstone: the delete before it did the work
+		}
+		env, err := kafkasink.Decode(m.Value)
+		if err != nil {
+			bad = append(bad, badMessage{m, err})
+			continue
+		}
+		if p := messagePos(env); p.set {
+			if last.set && p.compare(last) <= 0 {
+				dups++
+				continue // a producer retry wrote it again: applied already
+			}
+			last = p
+		}
+		c, tp, err := a.decode(ctx, env)
+		if err != nil {
+			var fatal fatalError
+			if errors.As(err, &fatal) {
+				return fatal.err
+			}
+			bad = append(bad, badMessage{m, err})
+			continue
+		}
+		if tp == nil {
+			continue // a table the map does not copy
+		}
+		d, err := tp.Change(c)
+		if err != nil {
+			row := c.After
+			if row == nil {
+				row = c.Before
+			}
+			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
+			if ferr != nil {
+				return ferr
+			}
+			failed = append(failed, f)
+			continue
+		}
+		changes = append(changes, d)
+		lastTime = c.CommitTime
+	}
+	next := msgs[len(msgs)-1].Offset + 1
+	// A write in flight finishes even when asked to stop, so the destination
+	// commits whole batches only.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	writer := a.r.writer()
+	err := retryDeadlock(wctx, func() error {
+		return writer.Apply(wctx, changes, func(tx *sql.Tx) error {
+			if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
+				return err
+			}
+			if err := a.r.state.SaveFailures(wctx, tx, failed); err != nil {
+				return err
+			}
+			return a.saveBad(wctx, tx, bad)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	st.next, st.last = next, last
+	a.applied.Add(int64(len(changes)))
+	a.failedRows.Add(int64(len(failed)))
+	a.badMessages.Add(int64(len(bad)))
+	for _, f := range failed {
+		a.log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "apply", "table", f.Table,
+			"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
+	}
+	for _, b := range bad {
+		a.log.Error("malformed message skipped; recorded in "+failedMsgsTable, "stage", "apply", "topic", topic, "partition", part,
+			"offset", b.m.Offset, "error", b.err.Error())
+	}
+	if dups > 0 {
+		a.log.Info("skipped messages already applied (producer retries)", "stage", "apply", "topic", topic, "partition", part, "messages", dups)
+	}
+	a.log.Debug("applied", "stage", "apply", "topic", topic, "partition", part, "changes", len(changes), "next_offset", next,
+		"position", last.String(), "commit_time", lastTime)
+	return nil
+}
+
+// fatalError marks decode errors that stop the applier rather than mark the
+// message as malformed (the destination or the schema topic failed).
+type fatalError struct{ err error }
+
+func (e fatalError) Error() string { return e.err.Error() }
+
+// decode turns an envelope into a source change and finds its plan (nil when
+// the table is not mapped).
+func (a *kafkaApplier) decode(ctx context.Context, env *kafkasink.Message) (cdc.Change, *transform.TablePlan, error) {
+	op, err := kafkasink.ParseOp(env.Op)
+	if err != nil {
+		return cdc.Change{}, nil, err
+	}
+	name := env.Source.DB + "." + env.Source.Table
+	var c cdc.Change
+	for attempt := 0; ; attempt++ {
+		t, tp, err := a.table(ctx, name, attempt > 0)
+		if err != nil {
+			return c, nil, fatalError{err}
+		}
+		if t == nil {
+			return c, nil, fmt.Errorf("unknown table %s: no definition in %s.__schema", name, a.kc.prefix)
+		}
+		c, err = changeOf(t, env, op)
+		if err != nil && attempt == 0 {
+			continue // the table may have changed since the definitions were read
+		}
+		return c, tp, err
+	}
+}
+
+// changeOf decodes the row images of env against t.
+func changeOf(t *cdc.Table, env *kafkasink.Message, op cdc.Op) (cdc.Change, error) {
+	before, err := kafkasink.DecodeRow(t, env.Before)
+	if err != nil {
+		return cdc.Change{}, fmt.Errorf("before: %w", err)
+	}
+	after, err := kafkasink.DecodeRow(t, env.After)
+	if err != nil {
+		return cdc.Change{}, fmt.Errorf("after: %w", err)
+	}
+	switch {
+	case (op == cdc.OpInsert || op == cdc.OpRead) && after == nil,
+		op == cdc.OpUpdate && (before == nil || after == nil),
+		op == cdc.OpDelete && before == nil:
+		return cdc.Change{}, fmt.Errorf("op %q without the row image it needs", env.Op)
+	}
+	ts := env.Source.TsMs
+	if ts == 0 {
+		ts = env.TsMs
+	}
+	return cdc.Change{Op: op, Table: t, Before: before, After: after, CommitTime: time.UnixMilli(ts).UTC(),
+		Pos: cdc.Position{File: env.Source.File, Pos: env.Source.Pos}}, nil
+}
+
+// saveOffset records the partition's next offset and last source position,
+// checking that the row still holds the offset this applier read from (another
+// member may own the partition after a rebalance it missed).
+func (a *kafkaApplier) saveOffset(ctx context.Context, tx *sql.Tx, topic string, part int, expect, next int64, last sourcePos) error {
+	var cur int64
+	err := tx.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ? FOR UPDATE",
+		a.group, topic, part).Scan(&cur)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if expect >= 0 {
+			return errFenced
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO "+a.offsetsTable()+" (group_id, topic, `partition`, next_offset, source_position, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
+			a.group, topic, part, next, last.String())
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1062 {
+			return errFenced
+		}
+	case err != nil:
+	case cur != expect:
+		return errFenced
+	default:
+		_, err = tx.ExecContext(ctx, "UPDATE "+a.offsetsTable()+" SET next_offset = ?, source_position = ?, updated_at = UTC_TIMESTAMP(6) WHERE group_id = ? AND topic = ? AND `partition` = ?",
+			next, last.String(), a.group, topic, part)
+	}
+	if err != nil {
+		return fmt.Errorf("record offset of %s[%d]: %w", topic, part, err)
+	}
+	return nil
+}
+
+func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage) error {
+	for _, b := range bad {
+		v := b.m.Value
+		if len(v) > failedValueMax {
+			v = v[:failedValueMax]
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+mysqlsink.QuoteIdent(a.r.cfg.Destination.Database)+"."+failedMsgsTable+
+			" (topic, `partition`, `offset`, error, value, created_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))"+
+			" ON DUPLICATE KEY UPDATE error = VALUES(error), value = VALUES(value)",
+			b.m.Topic, b.m.Partition, b.m.Offset, b.err.Error(), v)
+		if err != nil {
+			return fmt.Errorf("record malformed message %s[%d]@%d: %w", b.m.Topic, b.m.Partition, b.m.Offset, err)
+		}
+	}
+	return nil
+}
+
+// retryDeadlock runs f again when the destination chose its transaction as a
+// deadlock victim or timed out a lock wait (partitions apply concurrently).
+func retryDeadlock(ctx context.Context, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		var me *gomysql.MySQLError
+		if err == nil || attempt >= 5 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*50) * time.Millisecond):
+		}
+	}
+}
+
+// kafkaClient reaches the brokers of cfg.Kafka.
+type kafkaClient struct {
+	brokers   []string
+	prefix    string
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	client    *kafka.Client
+	opts      kafkasink.Options
+}
+
+func (r *Runtime) kafkaClient() (*kafkaClient, error) {
+	opts, err := r.kafkaOptions()
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Brokers) == 0 {
+		return nil, errors.New("kafka.brokers is not set")
+	}
+	if opts.TopicPrefix == "" {
+		opts.TopicPrefix = "shiplog"
+	}
+	tlsCfg := opts.TLS
+	if tlsCfg != nil {
+		// kafka-go checks each broker's certificate against that broker's
+		// own host name when ServerName is empty.
+		tlsCfg = tlsCfg.Clone()
+		tlsCfg.ServerName = ""
+	}
+	var mech sasl.Mechanism
+	switch strings.ToLower(opts.SASLMechanism) {
+	case "":
+	case "plain":
+		mech = plain.Mechanism{Username: opts.SASLUsername, Password: opts.SASLPassword}
+	case "scram-sha-256":
+		mech, err = scram.Mechanism(scram.SHA256, opts.SASLUsername, opts.SASLPassword)
+	case "scram-sha-512":
+		mech, err = scram.Mechanism(scram.SHA512, opts.SASLUsername, opts.SASLPassword)
+	default:
+		err = fmt.Errorf("unknown SASL mechanism %q (want plain, scram-sha-256 or scram-sha-512)", opts.SASLMechanism)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka sasl: %w", err)
+	}
+	transport := &kafka.Transport{TLS: tlsCfg, SASL: mech, DialTimeout: 10 * time.Second, ClientID: "shiplog"}
+	return &kafkaClient{
+		brokers:   opts.Brokers,
+		prefix:    opts.TopicPrefix,
+		dialer:    &kafka.Dialer{ClientID: "shiplog", Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech},
+		transport: transport,
+		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Transport: transport, Timeout: 15 * time.Second},
+		opts:      opts,
+	}, nil
+}
+
+func (kc *kafkaClient) close() { kc.transport.CloseIdleConnections() }
+
+func (kc *kafkaClient) brokerList() string { return strings.Join(kc.brokers, ",") }
+
+func (kc *kafkaClient) schemaTopic() string { return kafkasink.SchemaTopic(kc.prefix) }
+
+// topics returns the partitions of every topic whose name passes keep.
+func (kc *kafkaClient) topics(ctx context.Context, keep func(string) bool) (map[string][]int, error) {
+	mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	md, err := kc.client.Metadata(mctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("kafka brokers %s: cannot read metadata (unreachable?): %w", kc.brokerList(), err)
+	}
+	out := map[string][]int{}
+	for _, t := range md.Topics {
+		if t.Internal || !keep(t.Name) {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("kafka topic %s on %s: %w", t.Name, kc.brokerList(), t.Error)
+		}
+		for _, p := range t.Partitions {
+			out[t.Name] = append(out[t.Name], p.ID)
+		}
+		sort.Ints(out[t.Name])
+	}
+	return out, nil
+}
+
+// dataTopics returns the change topics "<prefix>.<db>.<table>" and their
+// partitions.
+func (kc *kafkaClient) dataTopics(ctx context.Context) (map[string][]int, error) {
+	return kc.topics(ctx, func(name string) bool {
+		return strings.HasPrefix(name, kc.prefix+".") && name != kc.schemaTopic()
+	})
+}
+
+// bounds returns the first and high-watermark offsets of the partitions.
+func (kc *kafkaClient) bounds(ctx context.Context, topics map[string][]int) (map[string]map[int]partitionBounds, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for t, parts := range topics {
+		for _, p := range parts {
+			req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+		}
+	}
+	resp, err := kc.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("kafka brokers %s: list offsets: %w", kc.brokerList(), err)
+	}
+	out := map[string]map[int]partitionBounds{}
+	for t, parts := range resp.Topics {
+		out[t] = map[int]partitionBounds{}
+		for _, p := range parts {
+			if p.Error != nil {
+				return nil, fmt.Errorf("kafka %s[%d]: list offsets: %w", t, p.Partition, p.Error)
+			}
+			out[t][p.Partition] = partitionBounds{first: p.FirstOffset, last: p.LastOffset}
+		}
+	}
+	return out, nil
+}
+
+// readRange calls fn for each message of topic/partition from offset from
+// up to (not including) offset to.
+func (kc *kafkaClient) readRange(ctx context.Context, topic string, part int, from, to int64, fn func(kafka.Message) error) error {
+	if from >= to {
+		return nil
+	}
+	reader := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.brokers, Topic: topic, Partition: part, Dialer: kc.dialer,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: applyMaxWait})
+	defer reader.Close()
+	if err := reader.SetOffset(from); err != nil {
+		return err
+	}
+	for {
+		m, err := reader.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("kafka %s[%d] on %s: %w", topic, part, kc.brokerList(), err)
+		}
+		if m.Offset >= to {
+			return nil
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		if m.Offset+1 >= to {
+			return nil
+		}
+	}
+}
+
+// readSchemas returns the source table definitions the Kafka sink publishes
+// to "<prefix>.__schema" (key "db.table"): the latest of each table.
+func (kc *kafkaClient) readSchemas(ctx context.Context) (map[string]*cdc.Table, error) {
+	return kafkasink.ReadSchemas(ctx, kc.opts)
+}

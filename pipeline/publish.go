@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+
+	"github.com/shiplog/shiplog/config"
+
+	"github.com/shiplog/shiplog/cdc"
+	kafkasink "github.com/shiplog/shiplog/sink/kafka"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+)
+
+// publishes reports whether changes go to Kafka (sink: kafka or both).
+func (r *Runtime) publishes() bool { return r.cfg.Sink == "kafka" || r.cfg.Sink == "both" }
+
+// appliesToMySQL reports whether changes are written to the destination
+// database (sink: mysql or both); with sink: kafka the destination database
+// only keeps shiplog's state.
+func (r *Runtime) appliesToMySQL() bool { return r.cfg.Sink != "kafka" }
+
+// kafkaOptions are the producer and consumer settings of the configuration.
+func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
+	k := r.cfg.Kafka
+	o := kafkasink.Options{
+		Brokers: k.Brokers, TopicPrefix: k.TopicPrefix,
+		SASLMechanism: k.SASL.Mechanism, SASLUsername: k.SASL.Username, SASLPassword: k.SASL.Password,
+		Acks: k.Acks, Compression: k.Compression, Partitions: k.Partitions, ReplicationFactor: k.ReplicationFactor,
+		AutoCreateTopics: k.AutoCreateTopics, Tombstones: k.Tombstones, ServerName: k.TopicPrefix,
+		ServerID: r.cfg.Source.ServerID, Logger: r.log,
+	}
+	host := ""
+	if len(k.Brokers) > 0 {
+		host, _, _ = net.SplitHostPort(k.Brokers[0])
+	}
+	tlsCfg, err := config.Database{Host: host, TLS: k.TLS}.TLSConfig()
+	if err != nil {
+		return o, fmt.Errorf("kafka.tls: %w", err)
+	}
+	o.TLS = tlsCfg
+	return o, nil
+}
+
+// openPublisher connects the Kafka producer when the sink publishes.
+func (r *Runtime) openPublisher(ctx context.Context) (*kafkasink.Producer, error) {
+	if !r.publishes() {
+		return nil, nil
+	}
+	o, err := r.kafkaOptions()
+	if err != nil {
+		return nil, err
+	}
+	return kafkasink.NewProducer(ctx, o)
+}
+
+// deliver sends one batch to the sinks: the source changes to Kafka first
+// (Write returns once the broker acknowledged them all), then the mapped
+// changes to the destination database, whose transaction also records the
+// checkpoint; with sink: kafka that transaction holds the checkpoint alone.
+// The checkpoint therefore never passes a change the broker has not taken.
+func (r *Runtime) deliver(ctx context.Context, w *mysqlsink.Writer, p *kafkasink.Producer, b cdc.Batch, src []cdc.Change) error {
+	if p != nil && len(src) > 0 {
+		if err := p.Write(ctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time}); err != nil {
+			return err
+		}
+	}
+	if r.appliesToMySQL() {
+		return w.Write(ctx, b)
+	}
+	return w.Apply(ctx, nil, func(tx *sql.Tx) error {
+		if err := r.state.SaveFailures(ctx, tx, b.Failed); err != nil {
+			return err
+		}
+		return r.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
+	})
+}
