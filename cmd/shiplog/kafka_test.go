@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,4 +120,55 @@ func tail(s string) string {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestKcatProducedEnvelopesAreApplied checks interop the other way round:
+// messages a standard Kafka client (kcat) produces in the envelope are applied
+// by `apply --from-kafka`; and a broker nobody listens on is a clear error.
+func TestKcatProducedEnvelopesAreApplied(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("kcat is required for this test (Debian package kcat): %v", err)
+	}
+	k := testenv.KafkaT(t, true)
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.both("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(32), price DECIMAL(8,2), at DATETIME(3))")
+	if _, err := e.srcDB.Exec("INSERT INTO t VALUES (1, 'one', 1.50, '2024-01-02 03:04:05.678')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dst.Exec(ctx, "", "CREATE DATABASE pubstate"); err != nil {
+		t.Fatal(err)
+	}
+	kafka := fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: ext}\n", strings.Join(k.Addrs, ", "))
+	publisher := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: pubstate}\nsink: kafka\n%s", e.src.Port, e.dst.Port, kafka))
+	applier := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s", e.src.Port, e.dst.Port, kafka))
+	// The publisher's snapshot puts the table's schema on the schema topic.
+	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish: %d\n%s", r.code, r.stderr)
+	}
+	// Another producer (kcat) writes a create, an update and a delete.
+	msgs := strings.Join([]string{
+		`{"id":2}|{"before":null,"after":{"id":2,"name":"two ✓","price":"2.25","at":"2024-05-06T07:08:09.100"},"source":{"connector":"mysql","name":"ext","db":"shop","table":"t","file":"ext-bin.000001","pos":100,"row":0,"snapshot":"false","ts_ms":1700000000000},"op":"c","ts_ms":1700000000001}`,
+		`{"id":1}|{"before":{"id":1,"name":"one","price":"1.50","at":"2024-01-02T03:04:05.678"},"after":{"id":1,"name":"uno","price":"1.75","at":"2024-01-02T03:04:05.678"},"source":{"connector":"mysql","name":"ext","db":"shop","table":"t","file":"ext-bin.000001","pos":200,"row":0,"snapshot":"false","ts_ms":1700000000002},"op":"u","ts_ms":1700000000003}`,
+		`{"id":2}|{"before":{"id":2,"name":"two ✓","price":"2.25","at":"2024-05-06T07:08:09.100"},"after":null,"source":{"connector":"mysql","name":"ext","db":"shop","table":"t","file":"ext-bin.000001","pos":300,"row":0,"snapshot":"false","ts_ms":1700000000004},"op":"d","ts_ms":1700000000005}`,
+		`{"id":3}|{"before":null,"after":{"id":3,"name":"three","price":"3.00","at":null},"source":{"connector":"mysql","name":"ext","db":"shop","table":"t","file":"ext-bin.000001","pos":400,"row":0,"snapshot":"false","ts_ms":1700000000006},"op":"c","ts_ms":1700000000007}`,
+	}, "\n") + "\n"
+	cmd := exec.Command(kcat, "-b", k.Addrs[0], "-P", "-t", "ext.shop.t", "-K", "|")
+	cmd.Stdin = strings.NewReader(msgs)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat -P: %v\n%s", err, out)
+	}
+	if r := runShiplog(t, applier, nil, "apply", "--from-kafka", "--exit-when-caught-up"); r.code != 0 {
+		t.Fatalf("apply: %d\n%s", r.code, r.stderr)
+	}
+	sameRows(t, "t", []string{
+		"'1','uno','1.75','2024-01-02 03:04:05.678'",
+		"'3','three','3.00',NULL",
+	}, rowsOf(t, e.dstDB, "SELECT * FROM t"))
+
+	// A broker nobody listens on: a clear error naming it, exit 1.
+	port, _ := testenv.FreePort()
+	dead := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nkafka: {brokers: [127.0.0.1:%d]}\n", e.src.Port, e.dst.Port, port))
+	expectFailure(t, runShiplog(t, dead, nil, "apply", "--from-kafka", "--exit-when-caught-up"), 1, fmt.Sprintf("127.0.0.1:%d", port))
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/shiplog/shiplog/config"
 )
 
 type compose struct {
@@ -229,5 +231,49 @@ func TestDockerfileBuildsCLI(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^ENTRYPOINT .*shiplog`).MatchString(text) {
 		t.Error("Dockerfile has no shiplog ENTRYPOINT")
+	}
+}
+
+// TestComposeKafkaProfile checks the Kafka profile: an Apache Kafka broker, a
+// publisher and an applier whose configurations load with shiplog's own
+// loader (so a key typo fails here, not in a user's terminal).
+func TestComposeKafkaProfile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Image    string   `yaml:"image"`
+			Profiles []string `yaml:"profiles"`
+			Command  []string `yaml:"command"`
+			Volumes  []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	k, ok := doc.Services["kafka"]
+	if !ok || !strings.HasPrefix(k.Image, "apache/kafka") || !slices.Contains(k.Profiles, "kafka") {
+		t.Fatalf("kafka service: %+v", k)
+	}
+	for name, want := range map[string]string{"shiplog-publisher": "run", "shiplog-applier": "--from-kafka"} {
+		s, ok := doc.Services[name]
+		if !ok || !slices.Contains(s.Command, want) {
+			t.Fatalf("%s: %+v", name, s)
+		}
+		for _, v := range s.Volumes {
+			host := strings.SplitN(v, ":", 2)[0]
+			if !strings.HasSuffix(host, ".yaml") {
+				continue
+			}
+			cfg, err := config.Load(filepath.Join(repoRoot(t), host))
+			if err != nil {
+				t.Fatalf("%s config %s: %v", name, host, err)
+			}
+			if len(cfg.Kafka.Brokers) == 0 || cfg.Kafka.Brokers[0] != "kafka:9092" {
+				t.Fatalf("%s config %s: brokers %v", name, host, cfg.Kafka.Brokers)
+			}
+		}
 	}
 }
