@@ -212,7 +212,11 @@ func Load(path string) (*Config, error) {
 	switch cfg.Delta.Source {
 	case "":
 		cfg.Delta.Source = DeltaBinlog
-	case DeltaBinlog, DeltaTriggers:
+	case DeltaBinlog:
+	case DeltaTriggers:
+		if cfg.Sink != "mysql" {
+			return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("triggers cannot feed sink %q yet: change logs are applied to the destination database only (use delta.source: binlog for Kafka)", cfg.Sink)}
+		}
 	default:
 		return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("must be %q or %q, not %q", DeltaBinlog, DeltaTriggers, cfg.Delta.Source)}
 	}

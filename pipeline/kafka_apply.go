@@ -406,6 +406,32 @@ type partitionBounds struct{ first, last int64 }
 type partitionState struct {
 	next int64 // -1: no row yet
 	last sourcePos
+	// seen holds the source positions applied from this partition by this
+	// process (bounded, oldest forgotten first): a message at one of them is a
+	// copy a producer retry wrote. Only exact copies are skipped: a position
+	// merely below the last one can be a batch the producer sent out of order
+	// and must be applied (replays converge, rule 2 of DESIGN.md).
+	seen  map[sourcePos]struct{}
+	order []sourcePos
+}
+
+// maxSeen bounds partitionState.seen.
+const maxSeen = 200000
+
+func (st *partitionState) remember(ps []sourcePos) {
+	if st.seen == nil {
+		st.seen = make(map[sourcePos]struct{}, len(ps))
+	}
+	for _, p := range ps {
+		st.seen[p] = struct{}{}
+		st.order = append(st.order, p)
+	}
+	if over := len(st.order) - maxSeen; over > 0 {
+		for _, p := range st.order[:over] {
+			delete(st.seen, p)
+		}
+		st.order = append(st.order[:0], st.order[over:]...)
+	}
 }
 
 // badMessage is a message recorded in _shiplog_failed_messages.
@@ -522,12 +548,14 @@ func (a *kafkaApplier) offsetsTable() string {
 // partition) and records the partition's new offset in the same transaction.
 func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, msgs []kafka.Message, st *partitionState) error {
 	var (
-		changes  []cdc.Change
-		failed   []cdc.Failure
-		bad      []badMessage
-		dups     int
-		last     = st.last
-		lastTime time.Time
+		changes   []cdc.Change
+		failed    []cdc.Failure
+		bad       []badMessage
+		dups      int
+		last      = st.last
+		lastTime  time.Time
+		applied   []sourcePos
+		batchSeen = map[sourcePos]struct{}{}
 	)
 	for _, m := range msgs {
 		if len(m.Value) == 0 {
@@ -539,11 +567,17 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 			continue
 		}
 		if p := messagePos(env); p.set {
-			if last.set && p.compare(last) <= 0 {
+			_, before := st.seen[p]
+			_, inBatch := batchSeen[p]
+			if before || inBatch || (st.last.set && p == st.last) {
 				dups++
 				continue // a producer retry wrote it again: applied already
 			}
-			last = p
+			batchSeen[p] = struct{}{}
+			applied = append(applied, p)
+			if !last.set || p.compare(last) > 0 {
+				last = p
+			}
 		}
 		c, tp, err := a.decode(ctx, env)
 		if err != nil {
@@ -594,6 +628,7 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 		return err
 	}
 	st.next, st.last = next, last
+	st.remember(applied)
 	a.applied.Add(int64(len(changes)))
 	a.failedRows.Add(int64(len(failed)))
 	a.badMessages.Add(int64(len(bad)))

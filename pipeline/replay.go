@@ -143,13 +143,23 @@ func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) er
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	sort.Slice(records, func(i, j int) bool {
+	// Source order: snapshot rows first (in partition order), then changes by
+	// binlog position (file, offset, row); the commit time only breaks ties,
+	// since it has whole seconds on MariaDB and may go backwards.
+	sort.SliceStable(records, func(i, j int) bool {
 		a, b := records[i], records[j]
+		if a.pos.set != b.pos.set {
+			return !a.pos.set
+		}
+		if a.pos.set {
+			if c := a.pos.compare(b.pos); c != 0 {
+				return c < 0
+			}
+		} else if a.topic == b.topic && a.partition == b.partition {
+			return a.offset < b.offset
+		}
 		if a.ts != b.ts {
 			return a.ts < b.ts
-		}
-		if c := a.pos.compare(b.pos); c != 0 {
-			return c < 0
 		}
 		if a.topic != b.topic {
 			return a.topic < b.topic
