@@ -4,6 +4,8 @@
 //	catch-up:  native MariaDB replication, shiplog migrate delta --exit-when-caught-up
 //	triggers:  shiplog's change-log triggers (delta.source: triggers): the source's
 //	           write throughput with them, and migrate delta from the change logs
+//	via Kafka: sink: kafka to an in-process Kafka broker (franz-go's kfake), then
+//	           apply --from-kafka: binlog -> Kafka and Kafka -> MySQL, each timed
 //
 // It starts a source (binlog ROW/FULL), a destination and a replica, prepares
 // sysbench tables on the source, copies them with each tool, then runs a sysbench
@@ -12,7 +14,13 @@
 // the tables again with delta.source: triggers, which installs change-log
 // triggers on the source tables; the same burst runs again with the triggers in
 // place, migrate delta applies the change logs, and deltalog uninstall removes
-// the triggers and logs.
+// the triggers and logs. Then (unless -kafka=false) a Kafka broker starts in
+// the bench process; shiplog migrate data with sink: kafka publishes the tables
+// and apply --from-kafka applies them to a fresh database; a burst with the same
+// seconds, threads and seed as the first runs again, and the two halves of the
+// Kafka path are timed apart: migrate delta --exit-when-caught-up publishing the
+// burst (binlog -> Kafka), then apply --from-kafka --exit-when-caught-up
+// applying it (Kafka -> MySQL).
 //
 //	go run ./internal/bench                       (or: make bench; 1,000,000 rows)
 //	go run ./internal/bench -rows 20000 -burst-seconds 5
@@ -44,7 +52,7 @@ const srcDBName = "sbtest"
 type flags struct {
 	rows, tables, burstSeconds, burstThreads, threads int
 	shiplog                                           string
-	keep, triggers                                    bool
+	keep, triggers, kafka                             bool
 }
 
 // result is one line of the final table.
@@ -69,6 +77,7 @@ func main() {
 	flag.StringVar(&f.shiplog, "shiplog", "", "shiplog binary (default: build ./cmd/shiplog into the work folder)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the work folder (dumps, configs, logs)")
 	flag.BoolVar(&f.triggers, "triggers", true, "also measure delta.source: triggers (source write throughput with the change-log triggers, delta from the change logs)")
+	flag.BoolVar(&f.kafka, "kafka", true, "also measure the Kafka path (binlog -> Kafka -> MySQL) through an in-process Kafka broker")
 	flag.Parse()
 	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
@@ -243,6 +252,23 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 		if err != nil {
 			return results, notes, err
 		}
+	}
+
+	// (g) The changes through Kafka: a new burst like (d)'s, published from
+	// the binlog, then applied from the topics.
+	if f.kafka {
+		step("(g) via Kafka: a Kafka broker (kfake) in this process, shiplog migrate data with sink: kafka")
+		kr, note, err := b.viaKafka(ctx)
+		for _, r := range kr {
+			add(r)
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+		if err != nil {
+			return results, notes, err
+		}
+		results = besideDelta(results, len(kr))
 	}
 	for _, r := range results {
 		if r.err != nil {
@@ -654,6 +680,177 @@ func (b *bench) triggers(ctx context.Context, plainTPS float64) (r result, note 
 	return r, note, nil
 }
 
+const (
+	kafkaDB    = "bench_kafka"    // the database apply --from-kafka writes
+	pubStateDB = "bench_pubstate" // the publisher's state (sink: kafka)
+)
+
+// kafkaConfigs writes the publisher's configuration (sink: kafka, its state in
+// bench_pubstate) and the applier's (apply --from-kafka into bench_kafka).
+func (b *bench) kafkaConfigs(brokers []string) (publisher, applier string, err error) {
+	common := func(dstDB string) string {
+		return fmt.Sprintf(`# written by internal/bench
+source:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+  server_id: 4302
+destination:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+kafka:
+  brokers: [%s]
+  topic_prefix: bench
+  partitions: 4
+options:
+  bulk_size: 1000
+  workers: %d
+`, b.src.Port, srcDBName, b.dst.Port, dstDB, strings.Join(brokers, ", "), b.threads)
+	}
+	publisher = filepath.Join(b.work, "shiplog-kafka-publisher.yaml")
+	applier = filepath.Join(b.work, "shiplog-kafka-applier.yaml")
+	if err := os.WriteFile(publisher, []byte(common(pubStateDB)+"sink: kafka\n"), 0o600); err != nil {
+		return "", "", err
+	}
+	return publisher, applier, os.WriteFile(applier, []byte(common(kafkaDB)), 0o600)
+}
+
+// viaKafka is step (g). A kfake broker runs in the bench process (so its
+// memory is not in the peak RSS figures). shiplog migrate data with sink: kafka
+// publishes the tables and records its binlog position in bench_pubstate;
+// apply --from-kafka --exit-when-caught-up applies that snapshot to bench_kafka
+// (created beforehand with the sysbench tables). Then a burst with the same
+// seconds, threads and seed as step (d) runs on the source, and the Kafka path
+// catches up in two timed stages: migrate delta --exit-when-caught-up
+// (binlog -> Kafka), then apply --from-kafka --exit-when-caught-up
+// (Kafka -> MySQL, only the burst: the snapshot was applied before it).
+// Both are per row change of the burst. A failed stage is its result's err;
+// err is only what the results do not hold.
+func (b *bench) viaKafka(ctx context.Context) (rs []result, note string, err error) {
+	pub := result{group: "catch-up", tool: "binlog -> Kafka", unit: "changes/s"}
+	app := result{group: "catch-up", tool: "Kafka -> MySQL", unit: "changes/s"}
+	fail := func(e error) ([]result, string, error) {
+		if pub.seconds == 0 && pub.err == nil {
+			pub.err = e
+		}
+		if app.seconds == 0 && app.err == nil {
+			app.err = e
+		}
+		return []result{pub, app}, note, nil
+	}
+	if b.shiplogErr != nil {
+		pub.skipped, app.skipped = b.shiplogErr.Error(), b.shiplogErr.Error()
+		return []result{pub, app}, "", nil
+	}
+	k, kerr := testenv.StartKafka(true)
+	if kerr != nil {
+		return fail(kerr)
+	}
+	defer k.Close()
+	fmt.Printf("  kafka broker: %s (topic_prefix bench, 4 partitions a topic)\n", strings.Join(k.Addrs, ", "))
+	if e := b.dst.Exec(ctx, "", "CREATE DATABASE "+pubStateDB); e != nil {
+		return fail(e)
+	}
+	if e := b.copySchema(ctx, kafkaDB); e != nil {
+		return fail(e)
+	}
+	pubCfg, appCfg, cerr := b.kafkaConfigs(k.Addrs)
+	if cerr != nil {
+		return fail(cerr)
+	}
+	rows := float64(b.rows / b.tables * b.tables)
+	secs, rss, derr := b.runShiplog(ctx, pubCfg, "kafka-migrate-data.log", "migrate", "data")
+	if derr != nil {
+		return fail(derr)
+	}
+	fmt.Printf("  snapshot published in %.2fs (%.0f rows/s, peak RSS %s)\n", secs, rows/secs, formatKB(rss))
+
+	step("(g) shiplog apply --from-kafka --exit-when-caught-up: the snapshot into " + kafkaDB)
+	secs, rss, derr = b.runShiplog(ctx, appCfg, "kafka-apply-snapshot.log", "apply", "--from-kafka", "--exit-when-caught-up")
+	if derr != nil {
+		return fail(derr)
+	}
+	fmt.Printf("  snapshot applied in %.2fs (%.0f rows/s, peak RSS %s)\n", secs, rows/secs, formatKB(rss))
+
+	step(fmt.Sprintf("(g) the same sysbench oltp_write_only burst again (same seed): %ds, %d threads, nothing reading", b.burstSeconds, b.burstThreads))
+	out, serr := b.sysbench(ctx, "run", b.burstThreads)
+	if serr != nil {
+		return fail(serr)
+	}
+	changes, txns, tps := parseSysbench(out)
+	pub.work, app.work = float64(changes), float64(changes) // replaced below by the counts shiplog logs
+	fmt.Printf("  %d transactions (%.0f tps), %d row changes\n", txns, tps, changes)
+
+	step("(g) binlog -> Kafka: shiplog migrate delta --exit-when-caught-up (sink: kafka)")
+	pub.seconds, pub.rssKB, pub.err = b.runShiplog(ctx, pubCfg, "kafka-migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
+	if pub.err != nil {
+		return fail(pub.err)
+	}
+	if n := b.caughtUpChanges("kafka-migrate-delta.log"); n > 0 {
+		pub.work = float64(n)
+	}
+	fmt.Printf("  published %.0f changes\n", pub.work)
+
+	step("(g) Kafka -> MySQL: shiplog apply --from-kafka --exit-when-caught-up")
+	app.seconds, app.rssKB, app.err = b.runShiplog(ctx, appCfg, "kafka-apply-burst.log", "apply", "--from-kafka", "--exit-when-caught-up")
+	if app.err != nil {
+		return []result{pub, app}, "", nil
+	}
+	if n := b.caughtUpChanges("kafka-apply-burst.log"); n > 0 {
+		app.work = float64(n)
+	}
+	fmt.Printf("  applied %.0f changes (the time includes joining the consumer group)\n", app.work)
+
+	step("(g) checking the copy fed through Kafka (CHECKSUM TABLE) against the source")
+	b.verify(ctx, []target{{"shiplog via Kafka", b.dstDB, kafkaDB}})
+	if pub.seconds > 0 && app.seconds > 0 {
+		note = fmt.Sprintf("via Kafka end to end: %.2fs for %.0f changes (%.0f changes/s), the two stages run one after the other.", pub.seconds+app.seconds, app.work, app.work/(pub.seconds+app.seconds))
+	}
+	return []result{pub, app}, note, nil
+}
+
+var reCaughtUp = regexp.MustCompile(`msg="caught up".* changes=(\d+)`)
+
+// caughtUpChanges is the changes count of the "caught up" line of a shiplog
+// log in the work folder (what migrate delta published or apply applied), or
+// 0 when there is none.
+func (b *bench) caughtUpChanges(logName string) int64 {
+	text, err := os.ReadFile(filepath.Join(b.work, logName))
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, m := range reCaughtUp.FindAllStringSubmatch(string(text), -1) {
+		v, _ := strconv.ParseInt(m[1], 10, 64)
+		n += v
+	}
+	return n
+}
+
+// besideDelta moves the last n results (the Kafka stages) right after the
+// direct binlog delta ("shiplog migrate delta"), so that the table shows them
+// together.
+func besideDelta(results []result, n int) []result {
+	if n == 0 || n > len(results) {
+		return results
+	}
+	tail := append([]result(nil), results[len(results)-n:]...)
+	rest := results[:len(results)-n]
+	for i, r := range rest {
+		if r.tool == "shiplog migrate delta" {
+			out := append([]result(nil), rest[:i+1]...)
+			out = append(out, tail...)
+			return append(out, rest[i+1:]...)
+		}
+	}
+	return results
+}
+
 // changeLogObjects counts shiplog's triggers and the change-log tables in the
 // source database.
 func (b *bench) changeLogObjects(ctx context.Context) (triggers, logTables int, err error) {
@@ -888,7 +1085,14 @@ func printTable(w io.Writer, results []result, notes []string) {
 			break
 		}
 	}
-	fmt.Fprintln(w, "Peak RSS is the tools' own processes (largest of a pipeline), not the servers'.")
+	for _, r := range results {
+		if r.tool == "binlog -> Kafka" && r.err == nil && r.skipped == "" {
+			fmt.Fprintln(w, "binlog -> Kafka and Kafka -> MySQL are shiplog's Kafka path (migrate delta with sink: kafka, then apply --from-kafka),")
+			fmt.Fprintln(w, "timed apart on a burst of their own (same seconds, threads and seed as the first); compared per change.")
+			break
+		}
+	}
+	fmt.Fprintln(w, "Peak RSS is the tools' own processes (largest of a pipeline), not the servers' (nor the in-process Kafka broker's).")
 	for _, r := range results {
 		if r.err != nil {
 			fmt.Fprintf(w, "%s: %v\n", r.tool, r.err)

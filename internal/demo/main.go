@@ -6,8 +6,15 @@
 // destination ends up equal to the source transformed by the map (computed
 // independently, in SQL).
 //
+// With -kafka the changes travel through Kafka: a Kafka broker (franz-go's
+// kfake) starts in the demo process, a publisher (sink: kafka, its state in a
+// demo_state database on the destination server) runs `migrate data` and then
+// `migrate delta`, and `apply --from-kafka` runs in the background, applying
+// the topics through the map to the destination database.
+//
 //	go run ./internal/demo            (or: make demo)
 //	go run ./internal/demo -seconds 30 -shiplog bin/shiplog
+//	go run ./internal/demo -kafka     (source -> Kafka -> destination)
 package main
 
 import (
@@ -34,23 +41,26 @@ const (
 	exampleDir = "examples/magento-like"
 	srcName    = "magento1"
 	dstName    = "magento2"
+	// stateName keeps the Kafka publisher's state (-kafka), on the destination server.
+	stateName = "demo_state"
 )
 
 func main() {
 	seconds := flag.Int("seconds", 10, "how long the writer changes rows while delta runs")
 	binary := flag.String("shiplog", "", "shiplog binary to use (default: build ./cmd/shiplog into a temp folder)")
 	keep := flag.Bool("keep", false, "keep the temp folder (config, logs) for inspection")
+	viaKafka := flag.Bool("kafka", false, "send the changes through Kafka (a broker in this process): migrate data/delta with sink: kafka, apply --from-kafka to the destination")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *seconds, *binary, *keep); err != nil {
+	if err := run(ctx, *seconds, *binary, *keep, *viaKafka); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, seconds int, binary string, keep bool) error {
+func run(ctx context.Context, seconds int, binary string, keep, viaKafka bool) error {
 	if err := testenv.Available(); err != nil {
 		return fmt.Errorf("%w\n  as root: apt-get install -y --no-install-recommends mariadb-server", err)
 	}
@@ -82,6 +92,18 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 	}
 	defer dst.Stop()
 	fmt.Printf("  source      %s (database %s)\n  destination %s (database %s)\n", src.Addr(), srcName, dst.Addr(), dstName)
+	var kafka *testenv.Kafka
+	if viaKafka {
+		step("starting a Kafka broker (franz-go's kfake) in this process")
+		if kafka, err = testenv.StartKafka(true); err != nil {
+			return err
+		}
+		defer kafka.Close()
+		fmt.Printf("  kafka       %s (topics demo.%s.<table>, 2 partitions each)\n", strings.Join(kafka.Addrs, ", "), srcName)
+		if err := dst.Exec(ctx, "", "CREATE DATABASE "+stateName); err != nil {
+			return err
+		}
+	}
 
 	// 2. The example: Magento-1-like schema and rows on the source, a fresh
 	// Magento-2-like schema (with its default settings) on the destination.
@@ -127,10 +149,25 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		}
 	}
 	cfg := filepath.Join(work, "shiplog.yaml")
-	if err := os.WriteFile(cfg, []byte(config(src, dst, example)), 0o600); err != nil {
+	text := config(src, dst, example)
+	// dataCfg is what migrate data and delta run with: cfg, or with -kafka the
+	// publisher's configuration (sink: kafka, state in demo_state). cfg then
+	// also has the kafka section, for apply --from-kafka.
+	dataCfg := cfg
+	if kafka != nil {
+		text += kafkaConfig(kafka)
+		dataCfg = filepath.Join(work, "publisher.yaml")
+		if err := os.WriteFile(dataCfg, []byte(publisherConfig(src, dst)+kafkaConfig(kafka)), 0o600); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		return err
 	}
 	fmt.Println("  config:", cfg)
+	if kafka != nil {
+		fmt.Println("  publisher config:", dataCfg)
+	}
 
 	// 4. Integrity check: does the map account for every table and field?
 	step("shiplog check")
@@ -149,11 +186,34 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 		return err
 	}
 
-	// 6. Snapshot through map.xml.
-	step("shiplog migrate data")
+	// 6. Snapshot through map.xml (with -kafka: to Kafka, then applied from
+	// the topics through map.xml by apply --from-kafka in the background).
+	var bg []*background
+	defer func() {
+		for _, p := range bg {
+			p.kill()
+		}
+	}()
+	if kafka != nil {
+		step("shiplog migrate data (sink: kafka: the snapshot to Kafka)")
+	} else {
+		step("shiplog migrate data")
+	}
 	start := time.Now()
-	if err := shiplog(ctx, binary, cfg, filepath.Join(work, "data.log"), "migrate", "data"); err != nil {
+	if err := shiplog(ctx, binary, dataCfg, filepath.Join(work, "data.log"), "migrate", "data"); err != nil {
 		return err
+	}
+	if kafka != nil {
+		fmt.Printf("  published in %.1fs\n", time.Since(start).Seconds())
+		step("shiplog apply --from-kafka in the background (Kafka -> destination, through map.xml)")
+		apply, err := startBackground(binary, cfg, filepath.Join(work, "apply.log"), "apply", "--from-kafka")
+		if err != nil {
+			return err
+		}
+		bg = append(bg, apply)
+		if _, err := waitInStep(ctx, srcDB, dstDB, bg, 60*time.Second); err != nil {
+			return err
+		}
 	}
 	counts, err = rowCounts(ctx, dstDB, "sales_order", "customer_entity", "catalog_product_entity")
 	if err != nil {
@@ -162,17 +222,16 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 	fmt.Printf("  copied in %.1fs; destination rows: %s\n", time.Since(start).Seconds(), counts)
 
 	// 7. Delta in the background while the writer changes rows.
-	step(fmt.Sprintf("shiplog migrate delta, with a writer changing rows for %ds", seconds))
-	deltaLog := filepath.Join(work, "delta.log")
-	delta, deltaDone, err := startShiplog(binary, cfg, deltaLog, "migrate", "delta")
+	if kafka != nil {
+		step(fmt.Sprintf("shiplog migrate delta (sink: kafka), with a writer changing rows for %ds", seconds))
+	} else {
+		step(fmt.Sprintf("shiplog migrate delta, with a writer changing rows for %ds", seconds))
+	}
+	delta, err := startBackground(binary, dataCfg, filepath.Join(work, "delta.log"), "migrate", "delta")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if delta.ProcessState == nil {
-			_ = delta.Process.Kill()
-		}
-	}()
+	bg = append([]*background{delta}, bg...)
 
 	w := &writer{db: srcDB, rng: rand.New(rand.NewPCG(42, 7))}
 	if err := w.init(ctx); err != nil {
@@ -187,16 +246,23 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	exited := make(chan *background, len(bg))
+	for _, p := range bg {
+		go func() {
+			<-p.exited
+			exited <- p
+		}()
+	}
 	for elapsed := 1; wctx.Err() == nil; {
 		select {
 		case <-wctx.Done():
 		case <-tick.C:
 			progress(ctx, srcDB, dstDB, fmt.Sprintf("%3ds", elapsed))
 			elapsed++
-		case err := <-deltaDone:
+		case p := <-exited:
 			stopWriter()
 			wg.Wait()
-			return fmt.Errorf("shiplog migrate delta exited early (%v): %s", err, tail(deltaLog))
+			return fmt.Errorf("shiplog %s exited early (%v): %s", p.name, p.err, tail(p.log))
 		}
 	}
 	wg.Wait()
@@ -210,28 +276,81 @@ func run(ctx context.Context, seconds int, binary string, keep bool) error {
 
 	// 8. Wait until the destination equals the transformed source.
 	step("waiting for the destination to catch up")
-	n, err := waitInStep(ctx, srcDB, dstDB, deltaDone, deltaLog, 60*time.Second)
+	n, err := waitInStep(ctx, srcDB, dstDB, bg, 60*time.Second)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("in step: %d tables equal the transformed source\n", n)
 
-	// 9. Stop delta the way an operator would.
+	// 9. Stop delta (and apply) the way an operator would.
 	step("stopping shiplog (SIGTERM)")
-	_ = delta.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-deltaDone:
-		if err != nil {
-			return fmt.Errorf("shiplog migrate delta did not exit cleanly on SIGTERM (%v): %s", err, tail(deltaLog))
+	for _, p := range bg {
+		if err := p.stop(20 * time.Second); err != nil {
+			return err
 		}
+	}
+	if len(bg) > 1 {
+		fmt.Println("  shiplog migrate delta and apply --from-kafka exited cleanly")
+	} else {
 		fmt.Println("  shiplog exited cleanly")
-	case <-time.After(20 * time.Second):
-		_ = delta.Process.Kill()
-		<-deltaDone
-		return fmt.Errorf("shiplog did not stop within 20s of SIGTERM: %s", tail(deltaLog))
 	}
 	step("stopping the servers")
 	return nil
+}
+
+// background is a shiplog command running in the background.
+type background struct {
+	name   string // e.g. "migrate delta"
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{} // closed when the command has exited, err then set
+	err    error
+}
+
+func startBackground(binary, cfg, logFile string, args ...string) (*background, error) {
+	cmd, done, err := startShiplog(binary, cfg, logFile, args...)
+	if err != nil {
+		return nil, err
+	}
+	p := &background{name: strings.Join(args, " "), cmd: cmd, log: logFile, exited: make(chan struct{})}
+	go func() { p.err = <-done; close(p.exited) }()
+	return p, nil
+}
+
+// running reports whether the command still runs; when not, the error is why.
+func (p *background) running() (bool, error) {
+	select {
+	case <-p.exited:
+		return false, fmt.Errorf("shiplog %s exited (%v): %s", p.name, p.err, tail(p.log))
+	default:
+		return true, nil
+	}
+}
+
+// stop sends SIGTERM and waits up to limit for a clean exit.
+func (p *background) stop(limit time.Duration) error {
+	if ok, err := p.running(); !ok {
+		return err
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			return fmt.Errorf("shiplog %s did not exit cleanly on SIGTERM (%v): %s", p.name, p.err, tail(p.log))
+		}
+		return nil
+	case <-time.After(limit):
+		p.kill()
+		return fmt.Errorf("shiplog %s did not stop within %s of SIGTERM: %s", p.name, limit, tail(p.log))
+	}
+}
+
+// kill ends the command if it still runs and waits for it.
+func (p *background) kill() {
+	if ok, _ := p.running(); ok {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
 }
 
 func step(s string) { fmt.Printf("\n== %s\n", s) }
@@ -275,6 +394,37 @@ options:
   bulk_size: 500
   workers: 2
 `, src.Port, srcName, dst.Port, dstName, filepath.Join(example, "map.xml"), filepath.Join(example, "settings.xml"))
+}
+
+// publisherConfig is the -kafka publisher's configuration: the source, sink:
+// kafka, and the destination server's demo_state database for its state. It
+// has no map: the source rows go to Kafka as they are, and apply --from-kafka
+// maps them.
+func publisherConfig(src, dst *testenv.MariaDB) string {
+	return fmt.Sprintf(`# written by internal/demo (-kafka): the publisher
+source:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+  server_id: 4201
+destination:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+sink: kafka
+options:
+  bulk_size: 500
+  workers: 2
+`, src.Port, srcName, dst.Port, stateName)
+}
+
+// kafkaConfig is the kafka section of both -kafka configurations.
+func kafkaConfig(k *testenv.Kafka) string {
+	return fmt.Sprintf("kafka:\n  brokers: [%s]\n  topic_prefix: demo\n  partitions: 2\n  group_id: demo-apply\n", strings.Join(k.Addrs, ", "))
 }
 
 // shiplog runs one shiplog command to the end, its output going to logFile.
@@ -486,8 +636,8 @@ func text(v sql.NullString) string {
 }
 
 // waitInStep polls until every destination table equals the source transformed
-// by the map, or the deadline passes.
-func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, deltaDone <-chan error, deltaLog string, limit time.Duration) (int, error) {
+// by the map, or the deadline passes, or one of the background commands exits.
+func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, bg []*background, limit time.Duration) (int, error) {
 	deadline := time.Now().Add(limit)
 	last := time.Now()
 	for {
@@ -505,9 +655,12 @@ func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, deltaDone <-chan erro
 			last = time.Now()
 			fmt.Println("  differs:", strings.Join(diff, "; "))
 		}
+		for _, p := range bg {
+			if ok, err := p.running(); !ok {
+				return 0, fmt.Errorf("before catching up: %w", err)
+			}
+		}
 		select {
-		case err := <-deltaDone:
-			return 0, fmt.Errorf("shiplog migrate delta exited before catching up (%v): %s", err, tail(deltaLog))
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
