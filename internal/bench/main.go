@@ -118,7 +118,7 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	}
 	b := &bench{flags: f}
 	var err error
-	if b.root, err = moduleRoot(); err != nil {
+	if b.root, err = testenv.ModuleRoot(); err != nil {
 		return nil, nil, err
 	}
 	if b.work, err = os.MkdirTemp("", "shiplog-bench-"); err != nil {
@@ -279,23 +279,6 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 }
 
 func step(s string) { fmt.Printf("\n== %s\n", s) }
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run the benchmark from inside the shiplog repository (go.mod not found)")
-		}
-		dir = parent
-	}
-}
 
 func (b *bench) sysbench(ctx context.Context, command string, threads int) (string, error) {
 	args := []string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",

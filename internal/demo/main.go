@@ -64,7 +64,7 @@ func run(ctx context.Context, seconds int, binary string, keep, viaKafka bool) e
 	if err := testenv.Available(); err != nil {
 		return fmt.Errorf("%w\n  as root: apt-get install -y --no-install-recommends mariadb-server", err)
 	}
-	root, err := moduleRoot()
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -354,24 +354,6 @@ func (p *background) kill() {
 }
 
 func step(s string) { fmt.Printf("\n== %s\n", s) }
-
-// moduleRoot finds the folder holding go.mod, from the working folder upwards.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run the demo from inside the shiplog repository (go.mod not found)")
-		}
-		dir = parent
-	}
-}
 
 func config(src, dst *testenv.MariaDB, example string) string {
 	return fmt.Sprintf(`# written by internal/demo

@@ -54,3 +54,22 @@ var MagentoLikeExpected = []struct{ Name, Source, Dest string }{
 		`SELECT entity_id, sku, price, weight + 0e0 FROM catalog_product`,
 		`SELECT entity_id, sku, price, weight FROM catalog_product_entity`},
 }
+
+// ModuleRoot finds the folder holding shiplog's go.mod, from the working
+// folder upwards (the demo and the benchmark run from anywhere inside it).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("run this from inside the shiplog repository (go.mod not found above %s)", dir)
+		}
+		dir = parent
+	}
+}
