@@ -129,7 +129,9 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 
 	relay := make(chan relayItem, 4096)
 	sem := semaphore.NewWeighted(relayBytes)
-	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes()}
+	// With sink: kafka the mapped changes are not written anywhere (only
+	// counted, their failures recorded): the relay does not keep them.
+	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL()}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
 		return err
@@ -140,16 +142,16 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
-			out, src, ok, err := m.batch(b)
+			it, ok, err := m.item(b)
 			if err != nil || !ok {
 				return err
 			}
-			w := int64(min(out.Size, relayBytes))
+			w := it.weight()
 			if err := sem.Acquire(ctx, w); err != nil {
 				return err
 			}
 			select {
-			case relay <- relayItem{dest: out, src: src}:
+			case relay <- it:
 				return nil
 			case <-ctx.Done():
 				sem.Release(w)
@@ -167,11 +169,11 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			b, src := it.dest, it.src
+			b, src, n := it.dest, it.src, it.n
 			// Batch by draining: take what is already waiting, up to the bounds.
-			held := int64(min(b.Size, relayBytes))
+			held := it.weight()
 		drain:
-			for len(b.Changes) < maxBatchChanges && b.Size < maxBatchBytes {
+			for n < maxBatchChanges && held < maxBatchBytes {
 				select {
 				case nit := <-relay:
 					nb := nit.dest
@@ -179,7 +181,8 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 					b.Failed = append(b.Failed, nb.Failed...)
 					src = append(src, nit.src...)
 					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
-					held += int64(min(nb.Size, relayBytes))
+					n += nit.n
+					held += nit.weight()
 					if !nb.Time.IsZero() {
 						b.Time = nb.Time
 					}
@@ -196,12 +199,12 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 			if err != nil {
 				return err
 			}
-			applied.Add(int64(len(b.Changes)))
+			applied.Add(int64(n))
 			for _, f := range b.Failed {
 				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
 					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
 			}
-			log.Debug("applied", "stage", "delta", "changes", len(b.Changes), "position", b.Pos.String())
+			log.Debug("applied", "stage", "delta", "changes", n, "position", b.Pos.String())
 			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
 				return errCaughtUp
 			}
@@ -234,19 +237,38 @@ type mapper struct {
 	// keepSource also returns the source changes that pass the filters (for
 	// the Kafka sink, which publishes source rows).
 	keepSource bool
+	// dropMapped counts the mapped changes without keeping them (nothing
+	// writes them: sink kafka).
+	dropMapped bool
 }
 
 // relayItem is a mapped batch and, for the Kafka sink, its source changes.
 type relayItem struct {
 	dest cdc.Batch
 	src  []cdc.Change
+	// n is the number of mapped changes (dest.Changes may not hold them).
+	n int
+	// srcSize is the value size of src.
+	srcSize int
+}
+
+// weight is what the item holds in the relay's budget: its mapped and
+// source values, capped by the whole budget.
+func (it relayItem) weight() int64 {
+	return int64(min(it.dest.Size+it.srcSize, relayBytes))
 }
 
 // batch maps b; ok is false when b carries nothing new (no changes and no
 // position past the last one).
 func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, err error) {
+	it, ok, err := m.item(b)
+	return it.dest, it.src, ok, err
+}
+
+// item is batch as a relay item.
+func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 	if b.Pos.Compare(m.last) <= 0 && len(b.Changes) == 0 {
-		return b, nil, false, nil
+		return relayItem{dest: b}, false, nil
 	}
 	if b.Pos.Compare(m.last) > 0 {
 		m.last = b.Pos
@@ -254,13 +276,21 @@ func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, e
 	if m.checked == nil {
 		m.checked, m.warned = map[*cdc.Table]*transform.TablePlan{}, map[string]bool{}
 	}
-	out = cdc.Batch{Pos: b.Pos, Time: b.Time, Changes: make([]cdc.Change, 0, len(b.Changes))}
+	out := cdc.Batch{Pos: b.Pos, Time: b.Time}
+	if !m.dropMapped {
+		out.Changes = make([]cdc.Change, 0, len(b.Changes))
+	}
+	var (
+		src     []cdc.Change
+		n       int
+		srcSize int
+	)
 	for _, c := range b.Changes {
 		tp, ok := m.checked[c.Table]
 		if !ok {
 			tp = m.plan.Table(c.Table.Name)
 			if tp != nil && !tp.Matches(c.Table) {
-				return out, nil, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
+				return it, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
 					c.Table.Name, c.Pos, columnNames(c.Table), columnNames(tp.Source))
 			}
 			m.checked[c.Table] = tp
@@ -280,6 +310,7 @@ func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, e
 			sc := c
 			sc.Table = tp.Source
 			src = append(src, sc)
+			srcSize += cdc.ValueSize(c.Before) + cdc.ValueSize(c.After)
 		}
 		d, err := tp.Change(c)
 		if err != nil {
@@ -289,16 +320,20 @@ func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, e
 			}
 			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
 			if ferr != nil {
-				return out, nil, false, ferr
+				return it, false, ferr
 			}
 			out.Failed = append(out.Failed, f)
 			m.failed.Add(1)
 			continue
 		}
+		n++
+		if m.dropMapped {
+			continue
+		}
 		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
 		out.Changes = append(out.Changes, d)
 	}
-	return out, src, true, nil
+	return relayItem{dest: out, src: src, n: n, srcSize: srcSize}, true, nil
 }
 
 func columnNames(t *cdc.Table) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/shiplog/shiplog/cdc"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
@@ -41,6 +42,16 @@ type ApplyOptions struct {
 const (
 	applyMaxMessages = 5000
 	applyMaxWait     = 200 * time.Millisecond
+	// applyMaxBytes bounds the message bytes of one apply transaction, and
+	// applyBudgetBytes those held by all the partitions' batches together
+	// (each partition is read and applied concurrently).
+	applyMaxBytes    = 4 << 20
+	applyBudgetBytes = 24 << 20
+	// messageOverhead is counted per message beyond its key and value (the
+	// message and its decoded change).
+	messageOverhead = 256
+	// readerMaxBytes bounds one fetch of a partition reader.
+	readerMaxBytes = 4 << 20
 	// failedValueMax bounds the message bytes kept in _shiplog_failed_messages.
 	failedValueMax = 64 << 10
 	// schemaRefreshEvery bounds how often one unknown or changed table makes
@@ -105,7 +116,8 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		}
 		auto = flag != ""
 	}
-	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{}}
+	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
+		budget: semaphore.NewWeighted(applyBudgetBytes)}
 	if err := a.refresh(ctx); err != nil {
 		return err
 	}
@@ -339,6 +351,14 @@ type kafkaApplier struct {
 	lastRefresh map[string]time.Time // per table that made us refresh
 
 	applied, failedRows, badMessages atomic.Int64
+
+	// budget bounds the message bytes the partitions' batches hold together.
+	budget *semaphore.Weighted
+}
+
+// messageWeight is what m holds in the budget.
+func messageWeight(m *kafka.Message) int64 {
+	return min(int64(len(m.Key)+len(m.Value)+messageOverhead), applyBudgetBytes)
 }
 
 // refresh re-reads the schema topic and recompiles the plan. Callers hold
@@ -411,26 +431,77 @@ type partitionState struct {
 	// copy a producer retry wrote. Only exact copies are skipped: a position
 	// merely below the last one can be a batch the producer sent out of order
 	// and must be applied (replays converge, rule 2 of DESIGN.md).
-	seen  map[sourcePos]struct{}
-	order []sourcePos
+	seen  map[seenPos]struct{}
+	order []seenPos // a ring of the seen positions, oldest at head once full
+	head  int
+	// files numbers the binlog file names of the seen positions.
+	files map[string]uint32
 }
 
-// maxSeen bounds partitionState.seen.
-const maxSeen = 200000
+// maxSeen bounds partitionState.seen. A producer retry republishes at most
+// one relay batch (maxBatchChanges changes, each at most two messages with a
+// position), so the copies it writes are within the last maxSeen messages of
+// the partition.
+const maxSeen = 2*maxBatchChanges + 10000
+
+// seenPos is a compact sourcePos (messagePos sets only the file and
+// position of pos): 16 bytes.
+type seenPos struct {
+	pos  uint64
+	row  int32
+	file uint32 // number in partitionState.files, from 1
+}
+
+// key returns p's compact form; ok is false when p has none (then it is
+// never seen).
+func (st *partitionState) key(p sourcePos, add bool) (k seenPos, ok bool) {
+	if !p.set || p.row < 0 || p.row >= 1<<30 || p.sub < 0 || p.sub > 1 || p.pos.GTID != "" || p.pos.LogID != 0 || p.pos.Logs != "" {
+		return k, false
+	}
+	id, ok := st.files[p.pos.File]
+	if !ok {
+		if !add {
+			return k, false
+		}
+		if st.files == nil {
+			st.files = map[string]uint32{}
+		}
+		id = uint32(len(st.files) + 1)
+		st.files[strings.Clone(p.pos.File)] = id
+	}
+	return seenPos{pos: p.pos.Pos, row: int32(p.row<<1 | p.sub), file: id}, true
+}
+
+// isSeen reports whether p was applied from this partition by this process.
+func (st *partitionState) isSeen(p sourcePos) bool {
+	k, ok := st.key(p, false)
+	if !ok {
+		return false
+	}
+	_, ok = st.seen[k]
+	return ok
+}
 
 func (st *partitionState) remember(ps []sourcePos) {
 	if st.seen == nil {
-		st.seen = make(map[sourcePos]struct{}, len(ps))
+		st.seen = make(map[seenPos]struct{}, min(len(ps), maxSeen))
 	}
 	for _, p := range ps {
-		st.seen[p] = struct{}{}
-		st.order = append(st.order, p)
-	}
-	if over := len(st.order) - maxSeen; over > 0 {
-		for _, p := range st.order[:over] {
-			delete(st.seen, p)
+		k, ok := st.key(p, true)
+		if !ok {
+			continue
 		}
-		st.order = append(st.order[:0], st.order[over:]...)
+		if _, ok := st.seen[k]; ok {
+			continue
+		}
+		if len(st.order) < maxSeen {
+			st.order = append(st.order, k)
+		} else {
+			delete(st.seen, st.order[st.head])
+			st.order[st.head] = k
+			st.head = (st.head + 1) % maxSeen
+		}
+		st.seen[k] = struct{}{}
 	}
 }
 
@@ -449,7 +520,7 @@ func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, top
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: a.kc.brokers, Topic: topic, Partition: part, Dialer: a.kc.dialer,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: applyMaxWait,
+		MinBytes: 1, MaxBytes: readerMaxBytes, MaxWait: applyMaxWait,
 		ErrorLogger: kafka.LoggerFunc(func(f string, args ...any) {
 			a.log.Debug(fmt.Sprintf(f, args...), "stage", "apply", "topic", topic, "partition", part)
 		}),
@@ -478,36 +549,62 @@ func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, top
 		}
 		return next >= target.last
 	}
+	var (
+		// carry is a message fetched for the last batch that did not fit
+		// the budget: the first of the next batch.
+		carry *kafka.Message
+		held  int64
+	)
+	defer func() { a.budget.Release(held) }()
 	for {
 		if reached() {
 			caughtUp()
 		}
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
+		var m kafka.Message
+		if carry != nil {
+			m, carry = *carry, nil
+		} else if m, err = reader.FetchMessage(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("kafka %s[%d] on %s: %w", topic, part, a.kc.brokerList(), err)
 		}
+		w := messageWeight(&m)
+		if err := a.budget.Acquire(ctx, w); err != nil {
+			return nil // ctx ended
+		}
+		held = w
 		msgs := []kafka.Message{m}
-		// Batch by draining: what is already there, up to the bounds.
+		// Batch by draining: what is already there, up to the bounds (of the
+		// batch, and of what all the partitions hold).
 		deadline := time.Now().Add(applyMaxWait)
-		for len(msgs) < applyMaxMessages && m.Offset+1 < m.HighWaterMark {
+		for len(msgs) < applyMaxMessages && held < applyMaxBytes && m.Offset+1 < m.HighWaterMark {
 			dctx, cancel := context.WithDeadline(ctx, deadline)
 			m, err = reader.FetchMessage(dctx)
 			cancel()
 			if err != nil {
 				break
 			}
+			w := messageWeight(&m)
+			if !a.budget.TryAcquire(w) {
+				carry = &m
+				break
+			}
+			held += w
 			msgs = append(msgs, m)
 		}
 		if ctx.Err() != nil {
 			return nil // not applied: read again by whoever owns the partition next
 		}
-		if err := a.applyBatch(ctx, topic, part, msgs, &st); err != nil {
+		err := a.applyBatch(ctx, topic, part, msgs, &st)
+		clear(msgs)
+		a.budget.Release(held)
+		held = 0
+		if err != nil {
 			if !errors.Is(err, errFenced) {
 				return err
 			}
+			carry = nil
 			a.log.Warn("partition moved; reloading its offset", "stage", "apply", "topic", topic, "partition", part)
 			if st, err = a.loadState(ctx, topic, part); err != nil {
 				return err
@@ -557,7 +654,11 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 		applied   []sourcePos
 		batchSeen = map[sourcePos]struct{}{}
 	)
-	for _, m := range msgs {
+	for i := range msgs {
+		m := msgs[i]
+		// The bytes are not needed once decoded (a bad message keeps its
+		// own copy of m): let them go while the batch is built.
+		msgs[i].Key, msgs[i].Value, msgs[i].Headers = nil, nil, nil
 		if len(m.Value) == 0 {
 			continue // tombstone: the delete before it did the work
 		}
@@ -567,7 +668,7 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 			continue
 		}
 		if p := messagePos(env); p.set {
-			_, before := st.seen[p]
+			before := st.isSeen(p)
 			_, inBatch := batchSeen[p]
 			if before || inBatch || (st.last.set && p == st.last) {
 				dups++

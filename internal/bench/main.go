@@ -482,9 +482,19 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 	cmd := exec.CommandContext(ctx, b.shiplog, append([]string{"--config", cfg}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
-	err = cmd.Run()
+	if err = cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	// ru_maxrss of a child started by os/exec (vfork + exec) includes the
+	// parent's peak, which here holds the in-process Kafka broker; the
+	// child's own high-water mark is VmHWM, polled while it runs.
+	hwm := make(chan int64, 1)
+	stop := make(chan struct{})
+	go func() { hwm <- pollVmHWM(cmd.Process.Pid, stop) }()
+	err = cmd.Wait()
+	close(stop)
 	secs = time.Since(start).Seconds()
-	rssKB = maxRSS(cmd.ProcessState)
+	rssKB = <-hwm
 	if err != nil {
 		log, _ := os.ReadFile(logFile)
 		return secs, rssKB, fmt.Errorf("shiplog %s: %v: %s", strings.Join(args, " "), err, lastLines(string(log), 8))
@@ -1010,6 +1020,29 @@ func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
 		st[c] = vals[i].String
 	}
 	return st, rows.Err()
+}
+
+// pollVmHWM returns the highest VmHWM (peak resident set, KiB) read from
+// /proc/pid/status until stop is closed.
+func pollVmHWM(pid int, stop <-chan struct{}) int64 {
+	var peak int64
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb int64
+					fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+					peak = max(peak, kb)
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // maxRSS is a finished process's peak resident set in KiB (Linux ru_maxrss).

@@ -79,6 +79,8 @@ type Producer struct {
 	schemas map[string][]byte
 	// current holds the tables whose definition equals what was published.
 	current map[*cdc.Table]bool
+	// buf is the reused write buffer (nil: allocate one).
+	buf *outBuf
 }
 
 // normalize checks o and fills defaults.
@@ -271,13 +273,11 @@ func (p *Producer) Write(ctx context.Context, b cdc.Batch) error {
 	defer p.mu.Unlock()
 
 	now := time.Now().UnixMilli()
-	var (
-		msgs  []kafkago.Message
-		arena []byte
-		row   int
-	)
-	// take returns arena[from:] as a slice nobody appends to.
-	take := func(from int) []byte { return arena[from:len(arena):len(arena)] }
+	var row int
+	out := p.out()
+	defer p.release(out)
+	// take returns out.arena[from:] as a slice nobody appends to.
+	take := func(from int) []byte { return out.arena[from:len(out.arena):len(out.arena)] }
 	for i := range b.Changes {
 		c := &b.Changes[i]
 		t := c.Table
@@ -293,13 +293,13 @@ func (p *Producer) Write(ctx context.Context, b cdc.Batch) error {
 		if err != nil {
 			return err
 		}
-		if changed && len(msgs) > 0 {
+		if (changed && len(out.msgs) > 0) || out.full() {
 			// The table's definition changed inside the batch: the rows of
-			// the old definition go out before its new schema.
-			if err := p.send(ctx, msgs); err != nil {
+			// the old definition go out before its new schema. Or the
+			// messages encoded so far reached the bounds of one write.
+			if err := p.flush(ctx, out); err != nil {
 				return err
 			}
-			msgs = nil
 		}
 		if err := p.publishSchema(ctx, t); err != nil {
 			return err
@@ -333,47 +333,47 @@ func (p *Producer) Write(ctx context.Context, b cdc.Batch) error {
 		if keyRow == nil {
 			return fmt.Errorf("kafka: %s change %d of %s.%s has no row image", c.Op, i, t.Schema, t.Name)
 		}
-		start := len(arena)
-		if arena, err = AppendKey(arena, t, keyRow); err != nil {
+		start := len(out.arena)
+		if out.arena, err = AppendKey(out.arena, t, keyRow); err != nil {
 			return fmt.Errorf("kafka: key of %s.%s: %w", t.Schema, t.Name, err)
 		}
 		key := take(start)
 
 		if c.Op == cdc.OpUpdate && c.Before != nil {
-			start = len(arena)
-			if arena, err = AppendKey(arena, t, c.Before); err != nil {
+			start = len(out.arena)
+			if out.arena, err = AppendKey(out.arena, t, c.Before); err != nil {
 				return fmt.Errorf("kafka: key of %s.%s: %w", t.Schema, t.Name, err)
 			}
 			if oldKey := take(start); !bytes.Equal(oldKey, key) {
 				del := cdc.Change{Op: cdc.OpDelete, Table: t, Before: c.Before}
-				start = len(arena)
-				if arena, err = AppendEnvelope(arena, t, del, src, now); err != nil {
+				start = len(out.arena)
+				if out.arena, err = AppendEnvelope(out.arena, t, del, src, now); err != nil {
 					return fmt.Errorf("kafka: envelope of %s.%s: %w", t.Schema, t.Name, err)
 				}
-				msgs = append(msgs, kafkago.Message{Topic: topic, Key: oldKey, Value: take(start)})
+				out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: oldKey, Value: take(start)})
 				if p.o.Tombstones {
-					msgs = append(msgs, kafkago.Message{Topic: topic, Key: oldKey})
+					out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: oldKey})
 				}
 				ins := cdc.Change{Op: cdc.OpInsert, Table: t, After: c.After}
-				start = len(arena)
-				if arena, err = AppendEnvelope(arena, t, ins, src, now); err != nil {
+				start = len(out.arena)
+				if out.arena, err = AppendEnvelope(out.arena, t, ins, src, now); err != nil {
 					return fmt.Errorf("kafka: envelope of %s.%s: %w", t.Schema, t.Name, err)
 				}
-				msgs = append(msgs, kafkago.Message{Topic: topic, Key: key, Value: take(start)})
+				out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: key, Value: take(start)})
 				continue
 			}
 		}
 
-		start = len(arena)
-		if arena, err = AppendEnvelope(arena, t, *c, src, now); err != nil {
+		start = len(out.arena)
+		if out.arena, err = AppendEnvelope(out.arena, t, *c, src, now); err != nil {
 			return fmt.Errorf("kafka: envelope of %s.%s: %w", t.Schema, t.Name, err)
 		}
-		msgs = append(msgs, kafkago.Message{Topic: topic, Key: key, Value: take(start)})
+		out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: key, Value: take(start)})
 		if c.Op == cdc.OpDelete && p.o.Tombstones {
-			msgs = append(msgs, kafkago.Message{Topic: topic, Key: key})
+			out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: key})
 		}
 	}
-	return p.send(ctx, msgs)
+	return p.flush(ctx, out)
 }
 
 // WriteSnapshot publishes snapshot rows of t (op "r", source.snapshot
@@ -408,25 +408,82 @@ func (p *Producer) WriteSnapshot(ctx context.Context, t *cdc.Table, rows [][]any
 		Pos:       pos.Pos,
 	}
 	topic := TopicName(p.o.TopicPrefix, t.Schema, t.Name)
-	msgs := make([]kafkago.Message, 0, len(rows))
-	var arena []byte
+	out := p.out()
+	defer p.release(out)
 	for _, r := range rows {
 		if len(r) != len(t.Columns) {
 			return fmt.Errorf("kafka: snapshot row of %s.%s has %d values for %d columns", t.Schema, t.Name, len(r), len(t.Columns))
 		}
+		if out.full() {
+			if err := p.flush(ctx, out); err != nil {
+				return err
+			}
+		}
 		var err error
-		start := len(arena)
-		if arena, err = AppendKey(arena, t, r); err != nil {
+		start := len(out.arena)
+		if out.arena, err = AppendKey(out.arena, t, r); err != nil {
 			return fmt.Errorf("kafka: key of %s.%s: %w", t.Schema, t.Name, err)
 		}
-		key := arena[start:len(arena):len(arena)]
-		start = len(arena)
-		if arena, err = AppendEnvelope(arena, t, cdc.Change{Op: cdc.OpRead, Table: t, After: r}, src, now); err != nil {
+		key := out.arena[start:len(out.arena):len(out.arena)]
+		start = len(out.arena)
+		if out.arena, err = AppendEnvelope(out.arena, t, cdc.Change{Op: cdc.OpRead, Table: t, After: r}, src, now); err != nil {
 			return fmt.Errorf("kafka: envelope of %s.%s: %w", t.Schema, t.Name, err)
 		}
-		msgs = append(msgs, kafkago.Message{Topic: topic, Key: key, Value: arena[start:len(arena):len(arena)]})
+		out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: key, Value: out.arena[start:len(out.arena):len(out.arena)]})
 	}
-	return p.send(ctx, msgs)
+	return p.flush(ctx, out)
+}
+
+// Bounds of one synchronous write to the brokers: Write and WriteSnapshot
+// encode a large batch and send it in parts of at most this many messages or
+// encoded bytes, reusing the buffers, so a producer holds a few MiB of
+// messages rather than a whole batch's.
+const (
+	writeMaxMessages = 8192
+	writeMaxBytes    = 8 << 20
+)
+
+// outBuf is the messages of one write and the arena their keys and values
+// are encoded into.
+type outBuf struct {
+	msgs  []kafkago.Message
+	arena []byte
+}
+
+// full reports whether the buffered messages reached the bounds of a write.
+func (o *outBuf) full() bool {
+	return len(o.msgs) >= writeMaxMessages || len(o.arena) >= writeMaxBytes
+}
+
+// out returns the producer's write buffer (callers hold p.mu).
+func (p *Producer) out() *outBuf {
+	if p.buf == nil {
+		p.buf = &outBuf{arena: make([]byte, 0, writeMaxBytes+writeMaxBytes/4)}
+	}
+	return p.buf
+}
+
+// release empties o for the next call, or drops it when its memory could
+// still be referenced (a failed write may leave messages in the writer) or
+// grew past the bounds (one huge row).
+func (p *Producer) release(o *outBuf) {
+	if len(o.msgs) > 0 || cap(o.arena) > 2*writeMaxBytes || cap(o.msgs) > 2*writeMaxMessages {
+		p.buf = nil
+		return
+	}
+	o.arena = o.arena[:0]
+}
+
+// flush sends the buffered messages and, once acknowledged, empties the
+// buffer for reuse. On error the messages stay (and release drops the
+// buffer).
+func (p *Producer) flush(ctx context.Context, o *outBuf) error {
+	if err := p.send(ctx, o.msgs); err != nil {
+		return err
+	}
+	clear(o.msgs)
+	o.msgs, o.arena = o.msgs[:0], o.arena[:0]
+	return nil
 }
 
 // send writes msgs synchronously.
