@@ -10,8 +10,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -124,6 +126,21 @@ const (
 	DeltaTriggers = "triggers"
 )
 
+// HTTP configures the status and control server of `run` and `migrate delta`.
+type HTTP struct {
+	// Listen is host:port; empty turns the server off. A bare port or ":port"
+	// listens on 127.0.0.1 only: other interfaces must be written out.
+	Listen string
+}
+
+// Throttle holds the starting values of the settings the HTTP server can
+// change while delta runs.
+type Throttle struct {
+	// MaxBatchChanges bounds the changes per destination transaction
+	// (0: the default, 20000). Whole source transactions are never split.
+	MaxBatchChanges int
+}
+
 // Step is a step of a Magento config.xml, kept so that commands can tell the
 // user which of their steps shiplog runs.
 type Step struct {
@@ -143,6 +160,10 @@ type Config struct {
 	// Sink is where changes go: "mysql" (default), "kafka", or "both".
 	Sink  string
 	Kafka Kafka
+	// HTTP is the status and control server (off when Listen is empty).
+	HTTP HTTP
+	// Throttle holds live settings' starting values.
+	Throttle Throttle
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should
@@ -221,6 +242,14 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("must be %q or %q, not %q", DeltaBinlog, DeltaTriggers, cfg.Delta.Source)}
 	}
 
+	if cfg.HTTP.Listen != "" {
+		addr, err := normalizeListen(cfg.HTTP.Listen)
+		if err != nil {
+			return nil, &Error{Key: format.label("http.listen"), File: path, Msg: err.Error(), Err: err}
+		}
+		cfg.HTTP.Listen = addr
+	}
+
 	// TLS files are checked now rather than at first connect, so a typo in a
 	// path is reported with the key that holds it before anything runs.
 	var errs []error
@@ -281,4 +310,26 @@ func (cfg *Config) kafkaDefaults(path string, raw map[string]any) error {
 		check("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd"),
 		check("kafka.sasl.mechanism", k.SASL.Mechanism, "", "plain", "scram-sha-256", "scram-sha-512"),
 	)
+}
+
+// normalizeListen checks a listen address and makes an implicit host
+// explicit: "8080" and ":8080" become "127.0.0.1:8080", so the server is
+// reachable from other machines only when the user names such a host.
+func normalizeListen(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if _, err := strconv.Atoi(s); err == nil {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("must be host:port (such as 127.0.0.1:9090), got %q", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("port must be an integer between 0 and 65535, got %q", port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }

@@ -106,16 +106,18 @@ var fields = func() []field {
 		field{"settings.key_column", kindString, func(c *Config) any { return &c.Settings.KeyColumn }},
 		field{"settings.value_column", kindString, func(c *Config) any { return &c.Settings.ValueColumn }},
 		field{"settings.scope_columns", kindList, func(c *Config) any { return &c.Settings.ScopeColumns }},
+		field{"http.listen", kindString, func(c *Config) any { return &c.HTTP.Listen }},
+		field{"throttle.max_batch_changes", kindCount, func(c *Config) any { return &c.Throttle.MaxBatchChanges }},
 	)
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl", "http", "throttle"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting
 // and ignoring them would drop a user's settings silently.
-var reserved = []string{"http"}
+var reserved = []string{}
 
 func fieldByKey(key string) (field, bool) {
 	for _, f := range fields {

@@ -40,8 +40,18 @@ const (
 
 // Delta streams the binlog from the checkpoint into the destination until ctx
 // ends (then it returns nil: a clean stop) or, with ExitWhenCaughtUp, until the
-// source's head position at start is applied.
+// source's head position at start is applied. With http.listen set it
+// serves status and control over HTTP meanwhile (see serve).
 func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
+	ctx, done, err := r.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return r.delta(ctx, o)
+}
+
+func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	log := r.log.With("mode", "delta")
 	if done, err := r.state.Flag(ctx, flagDataDone); err != nil {
 		return err
@@ -160,6 +170,8 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 		})
 	})
 	var applied atomic.Int64
+	ctl := controlFrom(ctx)
+	ctl.setState(stateDelta)
 	g.Go(func() error {
 		writer := r.writer()
 		for {
@@ -169,11 +181,16 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			// Paused over HTTP: hold the batch; the relay fills and the reader blocks.
+			if err := ctl.waitResumed(gctx); err != nil {
+				return err
+			}
 			b, src, n := it.dest, it.src, it.n
 			// Batch by draining: take what is already waiting, up to the bounds.
 			held := it.weight()
+			limit := ctl.batchLimit()
 		drain:
-			for n < maxBatchChanges && held < maxBatchBytes {
+			for n < limit && held < maxBatchBytes {
 				select {
 				case nit := <-relay:
 					nb := nit.dest
@@ -193,13 +210,17 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 			// A write in flight finishes even when asked to stop, so the
 			// destination commits whole batches only.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
+			start := time.Now()
 			err := r.deliver(wctx, writer, publisher, b, src)
 			cancel()
 			sem.Release(held)
 			if err != nil {
+				ctl.countError("apply", 1)
 				return err
 			}
 			applied.Add(int64(n))
+			ctl.observeBatch(b, src, n, time.Since(start))
+			ctl.countError("transform", len(b.Failed))
 			for _, f := range b.Failed {
 				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
 					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
@@ -213,10 +234,13 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	err = g.Wait()
 	switch {
 	case errors.Is(err, errCaughtUp):
+		ctl.endLoop(false)
 		log.Info("caught up", "stage", "delta", "position", target.String(), "changes", applied.Load())
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		ctl.endLoop(false)
 		log.Info("stopped", "stage", "delta", "changes", applied.Load())
 	default:
+		ctl.endLoop(true)
 		return err
 	}
 	if n := m.failed.Load(); n > 0 {

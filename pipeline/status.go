@@ -26,6 +26,9 @@ type Status struct {
 	DeltaSource  string           `json:"delta_source"`
 	DeltaBacklog map[string]int64 `json:"delta_backlog,omitempty"`
 	Warnings     []string         `json:"warnings,omitempty"`
+	// Paused is set by the HTTP server's /status while POST /pause holds
+	// the writer (never by `shiplog status`, another process).
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.
@@ -111,7 +114,17 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 // Run is data mode when not done, then delta until ctx ends.
 // Rows that fail to transform do not stop it; it ends with ErrPartial then.
 func (r *Runtime) Run(ctx context.Context, o DataOptions) error {
+	ctx, done, err := r.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctl := controlFrom(ctx)
+	ctl.setState(stateData)
 	dataErr := r.Data(ctx, o)
+	if dataErr != nil && !errors.Is(dataErr, ErrPartial) {
+		ctl.endLoop(true)
+	}
 	if dataErr != nil && !errors.Is(dataErr, ErrPartial) {
 		return dataErr
 	}

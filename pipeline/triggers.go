@@ -149,6 +149,8 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	writer := r.writer()
 	m := &mapper{plan: plan, last: from}
 	var applied atomic.Int64
+	ctl := controlFrom(ctx)
+	ctl.setState(stateDelta)
 	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
 	start := time.Now()
 	err = reader.Stream(ctx, from, func(ctx context.Context, b cdc.Batch) error {
@@ -157,15 +159,23 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 			return err
 		}
 		if ok && (len(out.Changes) > 0 || len(out.Failed) > 0) {
+			// Paused over HTTP: hold the batch (the reader waits with it).
+			if err := ctl.waitResumed(ctx); err != nil {
+				return err
+			}
 			// The batch commits even when asked to stop: the logs are purged
 			// only after emit returns.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			wstart := time.Now()
 			err := writer.Write(wctx, out)
 			cancel()
 			if err != nil {
+				ctl.countError("apply", 1)
 				return err
 			}
 			applied.Add(int64(len(out.Changes)))
+			ctl.observeBatch(out, nil, len(out.Changes), time.Since(wstart))
+			ctl.countError("transform", len(out.Failed))
 			for _, f := range out.Failed {
 				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
 					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
@@ -185,10 +195,13 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	rate := float64(applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
 	switch {
 	case errors.Is(err, errCaughtUp):
+		ctl.endLoop(false)
 		log.Info("caught up", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		ctl.endLoop(false)
 		log.Info("stopped", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
 	default:
+		ctl.endLoop(true)
 		return err
 	}
 	if n := m.failed.Load(); n > 0 {

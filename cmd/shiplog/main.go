@@ -41,6 +41,9 @@ type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
 
+// extraCommands are subcommands registered from other files' init().
+var extraCommands []func(g *globals, stdout io.Writer) *cobra.Command
+
 type globals struct {
 	configPath string
 	verbose    int
@@ -305,6 +308,9 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	vf.StringVar(&verifyFormat, "format", "text", "text (for a person) or json")
 
 	root.AddCommand(migrate, runCmd, status, check, deltalogCmd, apply, replay, verifyCmd)
+	for _, f := range extraCommands {
+		root.AddCommand(f(g, stdout))
+	}
 	return root
 }
 

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cutoverEnv is a source with sysbench's tables (written by an ordinary user,
+// app, whom read_only stops; root is exempt from read_only), copied, with a
+// `migrate delta` daemon streaming.
+type cutoverEnv struct {
+	*env
+	sb     func(ctx context.Context, user, command string, extra ...string) *exec.Cmd
+	daemon *exec.Cmd
+}
+
+func newCutoverEnv(t *testing.T) *cutoverEnv {
+	t.Helper()
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		t.Fatalf("sysbench is required for this test (Debian package sysbench): %v", err)
+	}
+	e := &cutoverEnv{env: newEnv(t, "")}
+	for _, host := range []string{"%", "localhost", "127.0.0.1"} {
+		if err := e.src.Exec(context.Background(), "shop",
+			fmt.Sprintf("CREATE USER 'app'@'%s' IDENTIFIED BY 'app'", host),
+			fmt.Sprintf("GRANT ALL ON shop.* TO 'app'@'%s'", host)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = e.srcDB.Exec("SET GLOBAL read_only = OFF") })
+	e.sb = func(ctx context.Context, user, command string, extra ...string) *exec.Cmd {
+		args := append([]string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+			"--mysql-port=" + strconv.Itoa(e.src.Port), "--mysql-user=" + user, "--mysql-password=" + map[string]string{"root": "", "app": "app"}[user],
+			"--mysql-db=shop", "--tables=3", "--table-size=3000"}, extra...)
+		return exec.CommandContext(ctx, "sysbench", append(args, command)...)
+	}
+	if out, err := e.sb(context.Background(), "root", "prepare").CombinedOutput(); err != nil {
+		t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	for i := 1; i <= 3; i++ {
+		var name, ddl string
+		if err := e.srcDB.QueryRow(fmt.Sprintf("SHOW CREATE TABLE sbtest%d", i)).Scan(&name, &ddl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dstDB.Exec(ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// startDelta copies the tables and starts the delta daemon.
+func (e *cutoverEnv) startDelta() {
+	e.t.Helper()
+	e.mustRun("migrate", "data")
+	var before string
+	_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&before)
+	cmd, errb := startKillable(e.t, e.config, "migrate", "delta")
+	e.daemon = cmd
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if e.t.Failed() {
+			e.t.Logf("delta daemon stderr:\n%s", tail(errb.String()))
+		}
+	})
+	waitFor(e.t, "the stream to checkpoint", 60*time.Second, func() bool {
+		var now string
+		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&now)
+		return now != before
+	})
+}
+
+func (e *cutoverEnv) readOnly() int {
+	e.t.Helper()
+	var ro int
+	if err := e.srcDB.QueryRow("SELECT @@GLOBAL.read_only").Scan(&ro); err != nil {
+		e.t.Fatal(err)
+	}
+	return ro
+}
+
+// TestCutoverUnderSysbenchLoad cuts over while sysbench writes to the source:
+// the source ends read-only, sysbench's writes fail from then on, the hook
+// ran, and the destination is identical to the source.
+func TestCutoverUnderSysbenchLoad(t *testing.T) {
+	e := newCutoverEnv(t)
+	loadStart := time.Now()
+	load := e.sb(context.Background(), "app", "run", "--threads=2", "--time=120", "--rand-seed=5")
+	var loadOut bytes.Buffer
+	load.Stdout, load.Stderr = &loadOut, &loadOut
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = load.Process.Kill(); _ = load.Wait() }()
+	e.startDelta()
+	time.Sleep(2 * time.Second) // the load streams a moment
+
+	hookFile := filepath.Join(t.TempDir(), "ready")
+	r := runShiplog(t, e.config, nil, "cutover", "--set-source-read-only", "--max-lag", "2s", "--timeout", "60s",
+		"--on-ready", `printf '%s' "$SHIPLOG_CUTOVER_POSITION" > `+hookFile)
+	if r.code != 0 {
+		t.Fatalf("cutover: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr))
+	}
+	var res struct {
+		FinalPosition        string   `json:"final_position"`
+		WaitedForLagSeconds  *float64 `json:"waited_for_lag_seconds"`
+		WriteDowntimeSeconds *float64 `json:"write_downtime_seconds"`
+		Verified             bool     `json:"verified"`
+		RowsVerified         int64    `json:"rows_verified"`
+		VerifySeconds        float64  `json:"verify_seconds"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("cutover output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if res.FinalPosition == "" || res.WaitedForLagSeconds == nil || res.WriteDowntimeSeconds == nil || !res.Verified || res.RowsVerified < 3*2000 {
+		t.Fatalf("cutover result: %s", r.stdout)
+	}
+	t.Logf("cutover under sysbench load: write downtime %.3fs (verify %.3fs of it, %d rows), waited %.3fs for the lag; final position %s",
+		*res.WriteDowntimeSeconds, res.VerifySeconds, res.RowsVerified, *res.WaitedForLagSeconds, res.FinalPosition)
+	if *res.WriteDowntimeSeconds <= 0 || *res.WriteDowntimeSeconds >= 10 {
+		t.Fatalf("write downtime %.3fs, want (0, 10)", *res.WriteDowntimeSeconds)
+	}
+	pos, err := os.ReadFile(hookFile)
+	if err != nil {
+		t.Fatalf("the on-ready hook did not run: %v", err)
+	}
+	if string(pos) != res.FinalPosition {
+		t.Fatalf("hook saw SHIPLOG_CUTOVER_POSITION=%q, result says %q", pos, res.FinalPosition)
+	}
+	if ro := e.readOnly(); ro != 1 {
+		t.Fatalf("source @@read_only = %d after the cutover, want 1", ro)
+	}
+
+	// sysbench's writes fail from the cutover on: it stops (with an error,
+	// expected) long before its --time, saying the server is read-only.
+	_ = load.Wait() // its exit status is expected to be an error
+	if took := time.Since(loadStart); took > 100*time.Second {
+		t.Fatalf("sysbench ran %v: its writes did not fail after the cutover\n%s", took, tail(loadOut.String()))
+	}
+	if out := loadOut.String(); !strings.Contains(out, "read-only") && !strings.Contains(out, "1290") {
+		t.Fatalf("sysbench did not stop on read_only:\n%s", tail(out))
+	}
+	app := exec.Command("mariadb", "-h127.0.0.1", "-P"+strconv.Itoa(e.src.Port), "-uapp", "-papp", "shop", "-e", "UPDATE sbtest1 SET k = k + 1 WHERE id = 1")
+	if out, err := app.CombinedOutput(); err == nil || !strings.Contains(string(out), "read-only") {
+		t.Fatalf("an application write after the cutover: err %v, output %s; want a read-only error", err, out)
+	}
+	e.assertIdentical()
+}
+
+// TestCutoverFailingHookRestoresReadOnly: a failing --on-ready fails the
+// cutover with exit 1 and the source is writable again.
+func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
+	e := newCutoverEnv(t)
+	load := e.sb(context.Background(), "app", "run", "--threads=2", "--time=3", "--rand-seed=7")
+	var loadOut bytes.Buffer
+	load.Stdout, load.Stderr = &loadOut, &loadOut
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.startDelta()
+	if err := load.Wait(); err != nil {
+		t.Fatalf("sysbench run: %v\n%s", err, tail(loadOut.String()))
+	}
+	r := runShiplog(t, e.config, nil, "cutover", "--set-source-read-only", "--max-lag", "2s", "--timeout", "60s", "--on-ready", "exit 3")
+	if r.code != 1 {
+		t.Fatalf("cutover with a failing hook: exit %d, want 1\n%s%s", r.code, r.stdout, tail(r.stderr))
+	}
+	if !strings.Contains(r.stderr, "--on-ready") || !strings.Contains(r.stderr, "exit status 3") {
+		t.Fatalf("cutover error does not name the hook's failure:\n%s", tail(r.stderr))
+	}
+	if ro := e.readOnly(); ro != 0 {
+		t.Fatalf("source @@read_only = %d after the failed cutover, want 0 (restored)", ro)
+	}
+	// The application writes again, and they stream on.
+	app := exec.Command("mariadb", "-h127.0.0.1", "-P"+strconv.Itoa(e.src.Port), "-uapp", "-papp", "shop", "-e", "UPDATE sbtest1 SET k = k + 1 WHERE id = 1")
+	if out, err := app.CombinedOutput(); err != nil {
+		t.Fatalf("an application write after the failed cutover: %v\n%s", err, out)
+	}
+	// Bad flags are exit 2.
+	if r := runShiplog(t, e.config, nil, "cutover", "--max-lag", "soon"); r.code != 2 {
+		t.Fatalf("cutover --max-lag soon: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	r = runShiplog(t, e.config, nil, "cutover", "--max-lag", "2s", "--timeout", "60s", "--verify=false")
+	if r.code != 0 {
+		t.Fatalf("cutover without read-only: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr))
+	}
+	e.assertIdentical()
+}

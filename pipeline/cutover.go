@@ -1,0 +1,275 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/verify"
+)
+
+// CutoverOptions of a cutover.
+type CutoverOptions struct {
+	// MaxLag: the cutover starts once the destination checkpoint's source
+	// commit time is within MaxLag of the source's clock, or it has no binlog
+	// bytes left to apply. 0 = 1s.
+	MaxLag time.Duration
+	// SetSourceReadOnly sets the source's global read_only ON once the lag is
+	// small, so that the final position is final. It is left ON on success and
+	// restored to its previous value on any failure. Users with SUPER (MySQL)
+	// or READ_ONLY ADMIN (MariaDB >= 10.11; root has it) can still write: the
+	// application must not connect as such a user.
+	SetSourceReadOnly bool
+	// Timeout bounds the two waits for the stream (lag under MaxLag, then the
+	// checkpoint reaching the final position), counted from the start of the
+	// cutover. Verification and the hook are not bounded by it (ctx still
+	// stops them). 0 = 60s.
+	Timeout time.Duration
+	// OnReady is a shell command (sh -c) run once the destination holds
+	// everything up to the final position (and verified): switch the
+	// application to the destination here. SHIPLOG_CUTOVER_POSITION is set in
+	// its environment. Its failure fails the cutover.
+	OnReady string
+	// HookStdout and HookStderr receive the hook's output (nil: discarded).
+	HookStdout, HookStderr io.Writer
+	// SkipVerify skips the verification of step 5.
+	SkipVerify bool
+	// Verify are the verification options; Tables is ignored (every table
+	// is verified).
+	Verify verify.Options
+	// Poll is the polling interval of the waits; 0 = 50ms.
+	Poll time.Duration
+}
+
+// CutoverResult is what `shiplog cutover` prints.
+type CutoverResult struct {
+	FinalPosition        string  `json:"final_position"`
+	WaitedForLagSeconds  float64 `json:"waited_for_lag_seconds"`
+	WriteDowntimeSeconds float64 `json:"write_downtime_seconds"`
+	Verified             bool    `json:"verified"`
+	RowsVerified         int64   `json:"rows_verified"`
+	VerifySeconds        float64 `json:"verify_seconds"`
+	SourceReadOnly       bool    `json:"source_read_only"`
+}
+
+// ErrCutoverTimeout is returned when the stream does not catch up in time.
+var ErrCutoverTimeout = errors.New("cutover timed out")
+
+// Cutover hands the application over from the source to the destination
+// while a delta daemon (`run` or `migrate delta`, another process) streams:
+//
+//  1. it waits until the destination lags the source by less than MaxLag;
+//  2. with SetSourceReadOnly, it sets the source's global read_only ON (the
+//     write downtime starts: the application's writes fail from here);
+//  3. it takes the source's head position: the final position;
+//  4. it waits until the destination checkpoint reaches it;
+//  5. unless SkipVerify, it verifies every planned table in full: every row,
+//     not only the recently changed ones (verify.Run reads both databases
+//     once, chunk by chunk, so it takes as long as `shiplog verify` does,
+//     growing with the data size; the write downtime includes it, and the
+//     result reports it as verify_seconds); any difference fails the
+//     cutover;
+//  6. it runs OnReady; the write downtime ends after it.
+//
+// On success the source is left read-only (the application now writes to the
+// destination). On any failure after step 2, including ctx being cancelled,
+// read_only is restored to its previous value before Cutover returns.
+//
+// Only delta.source: binlog with a MySQL destination is supported.
+func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverResult, err error) {
+	if r.triggers() {
+		return res, errors.New("cutover: delta.source: triggers is not supported yet (only binlog delta)")
+	}
+	if !r.appliesToMySQL() {
+		return res, errors.New("cutover: sink: kafka is not supported yet (cutover waits for the destination database's checkpoint)")
+	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = 50 * time.Millisecond
+	}
+	log := r.log.With("mode", "cutover")
+	start := time.Now()
+	deadline := start.Add(o.Timeout)
+
+	flavor, err := binlog.CheckServer(ctx, r.src)
+	if err != nil {
+		return res, fmt.Errorf("cutover: %w", err)
+	}
+
+	// 1. Lag under MaxLag.
+	log.Info("waiting for the lag to drop under max-lag", "stage", "cutover", "max_lag", o.MaxLag.String())
+	var lastLag string
+	for {
+		ok, desc, err := r.lagUnder(ctx, flavor, o.MaxLag)
+		if err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+		lastLag = desc
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("%w: the destination did not come within %s of the source in %s (last: %s); is the delta daemon (run / migrate delta) running?",
+				ErrCutoverTimeout, o.MaxLag, o.Timeout, lastLag)
+		}
+		if err := sleepCtx(ctx, o.Poll); err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+	}
+	res.WaitedForLagSeconds = time.Since(start).Seconds()
+	log.Info("lag under max-lag", "stage", "cutover", "lag", lastLag, "waited_seconds", res.WaitedForLagSeconds)
+
+	// 2. Stop the source's writes.
+	var downtimeStart time.Time
+	if o.SetSourceReadOnly {
+		var prev int
+		if err := r.src.QueryRowContext(ctx, "SELECT @@GLOBAL.read_only").Scan(&prev); err != nil {
+			return res, fmt.Errorf("cutover: read source read_only: %w", err)
+		}
+		if prev == 0 {
+			if _, err := r.src.ExecContext(ctx, "SET GLOBAL read_only = ON"); err != nil {
+				return res, fmt.Errorf("cutover: SET GLOBAL read_only = ON on the source (needs SUPER or READ_ONLY ADMIN): %w", err)
+			}
+			defer func() {
+				if err == nil {
+					return
+				}
+				// Restore even when ctx is cancelled.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				if _, rerr := r.src.ExecContext(rctx, "SET GLOBAL read_only = OFF"); rerr != nil {
+					err = fmt.Errorf("%w; restoring the source's read_only = OFF failed too, run SET GLOBAL read_only = OFF yourself: %v", err, rerr)
+					return
+				}
+				res.SourceReadOnly = false
+				log.Warn("cutover failed: the source's read_only is OFF again", "stage", "cutover")
+			}()
+		} else {
+			log.Info("the source is read-only already", "stage", "cutover")
+		}
+		res.SourceReadOnly = true
+		downtimeStart = time.Now()
+		log.Info("source read-only: write downtime starts", "stage", "cutover")
+	}
+
+	// 3. The final position.
+	final, err := binlog.HeadPosition(ctx, r.src, flavor)
+	if err != nil {
+		return res, fmt.Errorf("cutover: %w", err)
+	}
+	res.FinalPosition = final.String()
+	log.Info("final position", "stage", "cutover", "position", res.FinalPosition)
+
+	// 4. The destination reaches it.
+	for {
+		ckpt, _, ok, err := r.state.Checkpoint(ctx)
+		if err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+		if ok && ckpt.Compare(final) >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			at := "none"
+			if ok {
+				at = ckpt.String()
+			}
+			return res, fmt.Errorf("%w: the destination checkpoint (%s) did not reach the final position %s within %s; is the delta daemon running?",
+				ErrCutoverTimeout, at, final, o.Timeout)
+		}
+		if err := sleepCtx(ctx, o.Poll); err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+	}
+	log.Info("destination caught up", "stage", "cutover", "position", res.FinalPosition)
+
+	// 5. Verify.
+	if !o.SkipVerify {
+		vo := o.Verify
+		vo.Tables = nil
+		if o.SetSourceReadOnly && vo.Recheck == 0 {
+			// Nothing changes any more: a difference is real.
+			vo.Recheck = -1
+		}
+		rep, err := r.Verify(ctx, vo)
+		if err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+		res.RowsVerified, res.VerifySeconds = rep.Rows, rep.Seconds
+		if n := rep.Differences(); n > 0 {
+			return res, fmt.Errorf("cutover: %w: %s (run `shiplog verify` for the rows)", verify.ErrDifferent, rep.Summary())
+		}
+		res.Verified = true
+		log.Info("verified", "stage", "cutover", "summary", rep.Summary())
+	}
+
+	// 6. The hook.
+	if o.OnReady != "" {
+		cmd := exec.CommandContext(ctx, "sh", "-c", o.OnReady)
+		cmd.Env = append(os.Environ(), "SHIPLOG_CUTOVER_POSITION="+res.FinalPosition)
+		cmd.Stdout, cmd.Stderr = o.HookStdout, o.HookStderr
+		if err := cmd.Run(); err != nil {
+			return res, fmt.Errorf("cutover: --on-ready %q: %w", o.OnReady, err)
+		}
+		log.Info("on-ready hook done", "stage", "cutover")
+	}
+	if !downtimeStart.IsZero() {
+		res.WriteDowntimeSeconds = time.Since(downtimeStart).Seconds()
+	}
+	return res, nil
+}
+
+// lagUnder reports whether the destination checkpoint is within maxLag of the
+// source head: no binlog bytes left, or the checkpoint's source commit time
+// within maxLag of the source's clock (binlog times are the source's). desc
+// describes the lag for messages.
+func (r *Runtime) lagUnder(ctx context.Context, flavor string, maxLag time.Duration) (ok bool, desc string, err error) {
+	ckpt, ckptTime, have, err := r.state.Checkpoint(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	if !have {
+		return false, "no checkpoint yet (run migrate data first)", nil
+	}
+	head, err := binlog.HeadPosition(ctx, r.src, flavor)
+	if err != nil {
+		return false, "", err
+	}
+	n, err := binlog.LagBytes(ctx, r.src, ckpt, head)
+	if err != nil {
+		return false, "", err
+	}
+	if n == 0 {
+		return true, "0 bytes", nil
+	}
+	if ckptTime.IsZero() {
+		return false, fmt.Sprintf("%d bytes, checkpoint time unknown", n), nil
+	}
+	var nowMicros int64
+	if err := r.src.QueryRowContext(ctx, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)").Scan(&nowMicros); err != nil {
+		return false, "", fmt.Errorf("read the source's clock: %w", err)
+	}
+	lag := time.UnixMicro(nowMicros).Sub(ckptTime)
+	return lag <= maxLag, fmt.Sprintf("%d bytes, %s", n, lag.Round(time.Millisecond)), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

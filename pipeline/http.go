@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shiplog/shiplog/binlog"
+)
+
+// lagCheckEvery is how often the server compares the checkpoint with the
+// source's head for shiplog_lag_bytes.
+const lagCheckEvery = 3 * time.Second
+
+// serve gives ctx a control (unless it already carries one: Run's delta
+// shares Run's) and, when http.listen is set, starts the status and control
+// server. done stops the server; it is a no-op when ctx already had a control.
+func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
+	if controlFrom(ctx) != nil {
+		return ctx, func() {}, nil
+	}
+	c := newControl(r.cfg.Throttle.MaxBatchChanges)
+	ctx = withControl(ctx, c)
+	if r.cfg.HTTP.Listen == "" {
+		return ctx, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", r.cfg.HTTP.Listen)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("http.listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           r.httpHandler(c),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	r.log.Info("http server listening", "addr", ln.Addr().String())
+	bg, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("http server", "error", err.Error())
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		r.checkLag(bg, c)
+	}()
+	return ctx, func() {
+		stop()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		wg.Wait()
+	}, nil
+}
+
+// checkLag updates shiplog_lag_bytes (and shiplog_lag_seconds, which batches
+// alone leave stale when nothing arrives or the writer is paused) from the
+// checkpoint and the source head, every lagCheckEvery while delta streams
+// the binlog.
+func (r *Runtime) checkLag(ctx context.Context, c *control) {
+	if r.triggers() {
+		return
+	}
+	t := time.NewTicker(lagCheckEvery)
+	defer t.Stop()
+	var flavor string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.getState() != stateDelta {
+			continue
+		}
+		err := func() error {
+			qctx, cancel := context.WithTimeout(ctx, lagCheckEvery)
+			defer cancel()
+			if flavor == "" {
+				f, err := binlog.CheckServer(qctx, r.src)
+				if err != nil {
+					return err
+				}
+				flavor = f
+			}
+			ckpt, ckptTime, ok, err := r.state.Checkpoint(qctx)
+			if err != nil || !ok {
+				return err
+			}
+			head, err := binlog.HeadPosition(qctx, r.src, flavor)
+			if err != nil {
+				return err
+			}
+			n, err := binlog.LagBytes(qctx, r.src, ckpt, head)
+			if err != nil {
+				return err
+			}
+			c.lagBytes.Set(float64(n))
+			switch {
+			case n == 0:
+				c.lagSeconds.Set(0)
+			case !ckptTime.IsZero():
+				c.lagSeconds.Set(max(time.Since(ckptTime).Seconds(), 0))
+			}
+			return nil
+		}()
+		if err != nil && ctx.Err() == nil {
+			c.countError("lag_check", 1)
+			r.log.Debug("lag check", "stage", "http", "error", err.Error())
+		}
+	}
+}
+
+// throttleSettings is the JSON of GET and POST /throttle.
+type throttleSettings struct {
+	BatchChanges int  `json:"batch_changes"`
+	Paused       bool `json:"paused"`
+}
+
+func (r *Runtime) httpHandler(c *control) http.Handler {
+	mux := http.NewServeMux()
+	writeJSON := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+	}
+	settings := func() throttleSettings {
+		return throttleSettings{BatchChanges: c.batchLimit(), Paused: c.isPaused()}
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, req *http.Request) {
+		s, err := r.Status(req.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.Paused = c.isPaused()
+		writeJSON(w, s)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		switch st := c.getState(); st {
+		case stateData, stateDelta:
+			fmt.Fprintln(w, "ok")
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, st)
+		}
+	})
+	mux.HandleFunc("POST /pause", func(w http.ResponseWriter, _ *http.Request) {
+		c.pause()
+		r.log.Info("paused through http", "stage", "http")
+		writeJSON(w, settings())
+	})
+	mux.HandleFunc("POST /resume", func(w http.ResponseWriter, _ *http.Request) {
+		c.resume()
+		r.log.Info("resumed through http", "stage", "http")
+		writeJSON(w, settings())
+	})
+	mux.HandleFunc("GET /throttle", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, settings())
+	})
+	mux.HandleFunc("POST /throttle", func(w http.ResponseWriter, req *http.Request) {
+		req.Body = http.MaxBytesReader(w, req.Body, 1<<16)
+		if err := req.ParseForm(); err != nil {
+			http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		for k := range req.Form {
+			if k != "batch_changes" {
+				http.Error(w, fmt.Sprintf("unknown setting %q (settable: batch_changes)", k), http.StatusBadRequest)
+				return
+			}
+		}
+		vals, ok := req.Form["batch_changes"]
+		if !ok {
+			http.Error(w, "nothing to set: give batch_changes=N", http.StatusBadRequest)
+			return
+		}
+		if len(vals) != 1 {
+			http.Error(w, "batch_changes given more than once", http.StatusBadRequest)
+			return
+		}
+		n, err := strconv.Atoi(vals[0])
+		if err != nil || n < 1 {
+			http.Error(w, fmt.Sprintf("batch_changes must be an integer >= 1, got %q", vals[0]), http.StatusBadRequest)
+			return
+		}
+		c.setBatchLimit(n)
+		r.log.Info("throttle changed through http", "stage", "http", "batch_changes", n)
+		writeJSON(w, settings())
+	})
+	return mux
+}
