@@ -80,6 +80,7 @@ var fields = func() []field {
 		field{"options.full_row_tables", kindList, func(c *Config) any { return &c.Options.FullRowTables }},
 		field{"options.map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"options.settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},
+		field{"options.progress_bar_format", kindString, func(c *Config) any { return &c.Options.ProgressBarFormat }},
 		// The map files may also be given at the top level.
 		field{"map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},

@@ -105,7 +105,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		copier.Publish = publisher.WriteSnapshot
 		copier.StateOnly = !r.appliesToMySQL()
 	}
+	progress := r.snapshotProgress(ctx, log, plan)
+	copier.Progress = progress.Update
+	progress.Start()
 	res, err := copier.Run(ctx)
+	progress.Stop()
 	if err != nil {
 		return err
 	}

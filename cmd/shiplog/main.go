@@ -69,7 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if g.closeLog != nil {
 		defer g.closeLog()
 	}
-	if err == nil {
+	// Stopped by SIGINT/SIGTERM before or while starting up: a clean stop too.
+	if err == nil || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		return exitOK
 	}
 	var ue usageError
@@ -439,7 +440,18 @@ func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipe
 		return err
 	}
 	defer r.Close()
-	return f(ctx, r)
+	// Commands that change data are recorded in _shiplog_runs.
+	command := executingCommand(g)
+	if !pipeline.RecordedCommand(command) {
+		return f(ctx, r)
+	}
+	ctx, rec, err := r.StartRun(ctx, command, command[strings.LastIndex(command, " ")+1:])
+	if err != nil {
+		return err
+	}
+	err = f(ctx, r)
+	rec.Finish(ctx, err)
+	return err
 }
 
 // parseOffsets reads "topic:partition:offset,...".

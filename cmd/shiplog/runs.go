@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shiplog/shiplog/pipeline"
+)
+
+func init() { extraCommands = append(extraCommands, newRunsCmd) }
+
+// runsCmds maps each root's globals to its runs command, through which
+// withRuntime finds the command tree (and so the command being executed).
+var runsCmds sync.Map // *globals -> *cobra.Command
+
+// newRunsCmd is `shiplog runs`: the recorded runs of the commands that change
+// data, newest first.
+func newRunsCmd(g *globals, stdout io.Writer) *cobra.Command {
+	var limit int
+	var format string
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "list the recorded runs (migrate settings/data/delta, run, apply, cutover), newest first",
+		Long: `runs lists _shiplog_runs of the destination: one row per command that
+changes data, with its status (started, success, partial, failed), times and
+counts. A run still 'started' is live, or was killed; the next recorded
+command marks killed ones failed with error "interrupted".`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return usageError{fmt.Errorf("--format: want table or json, not %q", format)}
+			}
+			if limit < 0 {
+				return usageError{fmt.Errorf("--limit: want 0 (all) or more, not %d", limit)}
+			}
+			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+				runs, err := r.Runs(ctx, limit)
+				if err != nil {
+					return err
+				}
+				if format == "json" {
+					enc := json.NewEncoder(stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(runs)
+				}
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tERROR")
+				for _, run := range runs {
+					dur := "-"
+					if run.EndedAt != nil {
+						dur = run.EndedAt.Sub(run.StartedAt).Round(time.Millisecond).String()
+					}
+					msg := ""
+					if run.Error != nil {
+						msg = strings.Join(strings.Fields(*run.Error), " ")
+						if len(msg) > 80 {
+							msg = msg[:77] + "..."
+						}
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", run.ID, run.Command, run.Status,
+						run.StartedAt.Format("2006-01-02 15:04:05Z"), dur, run.Inserted, run.Updated, run.Deleted, run.FailedRows, msg)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
+	cmd.Flags().StringVar(&format, "format", "table", "table (for a person) or json")
+	runsCmds.Store(g, cmd)
+	return cmd
+}
+
+// executingCommand returns the path below the root ("migrate data") of the
+// command cobra is executing for g: the one whose flags it parsed.
+func executingCommand(g *globals) string {
+	v, ok := runsCmds.Load(g)
+	if !ok {
+		return ""
+	}
+	root := v.(*cobra.Command).Root()
+	var find func(c *cobra.Command) *cobra.Command
+	find = func(c *cobra.Command) *cobra.Command {
+		for _, sub := range c.Commands() {
+			if f := find(sub); f != nil {
+				return f
+			}
+		}
+		if c != root && c.Flags().Parsed() {
+			return c
+		}
+		return nil
+	}
+	c := find(root)
+	if c == nil {
+		return ""
+	}
+	return strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
+}
