@@ -255,7 +255,6 @@ type mapper struct {
 	plan     *transform.Plan
 	skipUpTo map[string]cdc.Position
 	checked  map[*cdc.Table]*transform.TablePlan
-	warned   map[string]bool
 	last     cdc.Position
 	failed   atomic.Int64
 	// keepSource also returns the source changes that pass the filters (for
@@ -298,7 +297,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		m.last = b.Pos
 	}
 	if m.checked == nil {
-		m.checked, m.warned = map[*cdc.Table]*transform.TablePlan{}, map[string]bool{}
+		m.checked = map[*cdc.Table]*transform.TablePlan{}
 	}
 	out := cdc.Batch{Pos: b.Pos, Time: b.Time}
 	if !m.dropMapped {

@@ -382,7 +382,7 @@ func (c *compiler) table(st *cdc.Table) {
 				dt.Name, strings.Join(dt.KeyNames(), ","), strings.Join(out.KeyNames(), ","))
 		}
 		// Other unique indexes of the destination, in out's positions.
-		for _, u := range uniqueIndexes(dt) {
+		for _, u := range dt.Unique {
 			var cols []int
 			for _, di := range u {
 				if i, ok := destPos[di]; ok {
@@ -402,10 +402,6 @@ func (c *compiler) table(st *cdc.Table) {
 	c.plan.tables[st.Name] = tp
 	c.plan.names = append(c.plan.names, st.Name)
 }
-
-// uniqueIndexes returns dt's unique indexes other than its key, as column
-// positions of dt.
-func uniqueIndexes(dt *cdc.Table) [][]int { return dt.Unique }
 
 func indexOf(xs []int, v int) int {
 	for i, x := range xs {

@@ -148,61 +148,40 @@ func ReadSettings(path string) (*SettingsRules, error) {
 // ParseMap parses a map from data; name is used in errors and origins, format
 // is "xml" or "yaml" ("yml" is accepted too).
 func ParseMap(name string, data []byte, format string) (*Rules, error) {
-	switch format {
-	case "xml":
-		root, err := parseXMLTree(name, data)
-		if err != nil {
-			return nil, err
-		}
-		p := &xmlReader{file: name}
-		r := &Rules{}
-		if err := p.mapRoot(root, r); err != nil {
-			return nil, err
-		}
-		return r, nil
-	case "yaml", "yml":
-		root, err := parseYAMLDoc(name, data)
-		if err != nil {
-			return nil, err
-		}
-		p := &yamlReader{file: name}
-		r := &Rules{}
-		if err := p.mapRoot(root, r); err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	return nil, &FileError{File: name, Msg: fmt.Sprintf("unknown map format %q (want xml or yaml)", format)}
+	return parseAs(name, data, format, "map", (*xmlReader).mapRoot, (*yamlReader).mapRoot)
 }
 
 // ParseSettings parses settings rules from data; name is used in errors and
 // origins, format is "xml" or "yaml" ("yml" is accepted too).
 func ParseSettings(name string, data []byte, format string) (*SettingsRules, error) {
+	return parseAs(name, data, format, "settings", (*xmlReader).settingsRoot, (*yamlReader).settingsRoot)
+}
+
+// parseAs parses data in format with the root reader of that format.
+func parseAs[T any](name string, data []byte, format, what string,
+	fromXML func(*xmlReader, *xnode, *T) error, fromYAML func(*yamlReader, *yaml.Node, *T) error) (*T, error) {
+	out := new(T)
 	switch format {
 	case "xml":
 		root, err := parseXMLTree(name, data)
 		if err != nil {
 			return nil, err
 		}
-		p := &xmlReader{file: name}
-		s := &SettingsRules{}
-		if err := p.settingsRoot(root, s); err != nil {
+		if err := fromXML(&xmlReader{file: name}, root, out); err != nil {
 			return nil, err
 		}
-		return s, nil
+		return out, nil
 	case "yaml", "yml":
 		root, err := parseYAMLDoc(name, data)
 		if err != nil {
 			return nil, err
 		}
-		p := &yamlReader{file: name}
-		s := &SettingsRules{}
-		if err := p.settingsRoot(root, s); err != nil {
+		if err := fromYAML(&yamlReader{file: name}, root, out); err != nil {
 			return nil, err
 		}
-		return s, nil
+		return out, nil
 	}
-	return nil, &FileError{File: name, Msg: fmt.Sprintf("unknown settings format %q (want xml or yaml)", format)}
+	return nil, &FileError{File: name, Msg: fmt.Sprintf("unknown %s format %q (want xml or yaml)", what, format)}
 }
 
 func formatOf(path string) (string, error) {

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,43 +27,10 @@ func execFile(t *testing.T, db *sql.DB, path string) {
 // rowsOf returns the rows of a query as sorted text lines.
 func rowsOf(t *testing.T, db *sql.DB, q string) []string {
 	t.Helper()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(context.Background(), "SET time_zone = '+00:00'"); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := conn.QueryContext(context.Background(), q)
+	out, err := testenv.SortedRows(context.Background(), db, q)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out []string
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "NULL"
-			if v.Valid {
-				parts[i] = "'" + v.String + "'"
-			}
-		}
-		out = append(out, strings.Join(parts, ","))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -28,7 +28,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -654,11 +653,11 @@ func waitInStep(ctx context.Context, srcDB, dstDB *sql.DB, bg []*background, lim
 func compare(ctx context.Context, srcDB, dstDB *sql.DB) ([]string, error) {
 	var diff []string
 	for _, x := range testenv.MagentoLikeExpected {
-		want, err := rowsOf(ctx, srcDB, x.Source)
+		want, err := testenv.SortedRows(ctx, srcDB, x.Source)
 		if err != nil {
 			return nil, fmt.Errorf("source, expected %s: %w", x.Name, err)
 		}
-		got, err := rowsOf(ctx, dstDB, x.Dest)
+		got, err := testenv.SortedRows(ctx, dstDB, x.Dest)
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", x.Name, err)
 		}
@@ -679,51 +678,6 @@ func firstDifference(want, got []string) string {
 		}
 	}
 	return ""
-}
-
-// rowsOf returns the rows of a query as sorted text lines, read in UTC.
-func rowsOf(ctx context.Context, db *sql.DB, q string) ([]string, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
-		return nil, err
-	}
-	rows, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out []string
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "NULL"
-			if v.Valid {
-				parts[i] = "'" + v.String + "'"
-			}
-		}
-		out = append(out, strings.Join(parts, ","))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // rowCounts returns "table=N ..." for the tables given.
