@@ -9,6 +9,8 @@ import (
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/transform"
+	"github.com/shiplog/shiplog/verify"
 )
 
 // State flags kept in _shiplog_state.
@@ -95,6 +97,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		Workers:   r.cfg.Options.Workers,
 		Logger:    log,
 		NoBinlog:  r.triggers(),
+		Volume:    r.volumeCheck,
 	}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
@@ -147,4 +150,11 @@ func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// volumeCheck is data mode's volume check: verify's counts in key ranges,
+// naming the rows of ranges that differ.
+func (r *Runtime) volumeCheck(ctx context.Context, src *sql.Conn, tp *transform.TablePlan) (snapshot.VolumeCount, error) {
+	v, err := verify.Volume(ctx, src, r.dst, tp)
+	return snapshot.VolumeCount{SourceRows: v.SourceRows, DestRows: v.DestRows, Equal: v.Equal(), Detail: v.Detail()}, err
 }

@@ -203,3 +203,34 @@ func HasErrors(problems []Problem) bool {
 	}
 	return false
 }
+
+// KeyIdentity reports whether the destination key is the source key as it
+// is: the same number of columns, each copied from the source key column in
+// the same position, of the same kind, with no handler on either side naming
+// a key column and none kept from the destination. Destination rows can then
+// be found by the source's key ranges.
+func (tp *TablePlan) KeyIdentity() bool {
+	if tp.FullRow || len(tp.Source.Key) == 0 || len(tp.Source.Key) != len(tp.Dest.Key) {
+		return false
+	}
+	for i, dk := range tp.Dest.Key {
+		sk := tp.Source.Key[i]
+		if tp.proj[dk] != sk || (tp.keep != nil && tp.keep[dk]) {
+			return false
+		}
+		if tp.Source.Columns[sk].Kind() != tp.Dest.Columns[dk].Kind() {
+			return false
+		}
+		for _, f := range tp.srcFuncs {
+			if strings.EqualFold(f.field, tp.Source.Columns[sk].Name) {
+				return false
+			}
+		}
+		for _, f := range tp.dstFuncs {
+			if strings.EqualFold(f.field, tp.Dest.Columns[dk].Name) {
+				return false
+			}
+		}
+	}
+	return true
+}

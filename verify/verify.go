@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -491,47 +490,15 @@ func (tr *tableRun) addCand(c cand, d Difference) {
 // walkExtras reads the destination keys in (after, upTo] (nil: unbounded)
 // and records those not in known as extra rows.
 func (tr *tableRun) walkExtras(ctx context.Context, after, upTo []any, known map[string]struct{}) error {
-	tp := tr.tp
-	kt := &cdc.Table{Schema: tp.Dest.Schema, Name: tp.Dest.Name}
-	for i, k := range tp.Dest.Key {
-		kt.Columns = append(kt.Columns, tp.Dest.Columns[k])
-		kt.Key = append(kt.Key, i)
-	}
+	kt := keyTable(tr.tp.Dest)
 	page := after
 	for {
 		q := snapshot.SelectColumns(make([]byte, 0, 256), kt)
-		var conds [][]byte
-		if page != nil {
-			c, err := snapshot.AppendAfter(nil, kt, page)
-			if err != nil {
-				return err
-			}
-			conds = append(conds, c)
+		q, err := rangeWhere(q, kt, page, upTo)
+		if err != nil {
+			return err
 		}
-		if upTo != nil {
-			c, err := snapshot.AppendAfter([]byte("NOT ("), kt, upTo)
-			if err != nil {
-				return err
-			}
-			conds = append(conds, append(c, ')'))
-		}
-		for i, c := range conds {
-			if i == 0 {
-				q = append(q, " WHERE "...)
-			} else {
-				q = append(q, " AND "...)
-			}
-			q = append(q, '(')
-			q = append(q, c...)
-			q = append(q, ')')
-		}
-		q = append(q, " ORDER BY "...)
-		for i, c := range kt.Columns {
-			if i > 0 {
-				q = append(q, ',')
-			}
-			q = append(q, mysqlsink.QuoteIdent(c.Name)...)
-		}
+		q = orderByKey(q, kt)
 		q = append(q, fmt.Sprintf(" LIMIT %d", tr.o.ChunkRows)...)
 		keys, err := queryRows(ctx, tr.dstConn, kt, string(q))
 		if err != nil {
