@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
 
@@ -12,21 +13,30 @@ import (
 // through). It can run while delta streams: differences are read again after
 // a short delay and only those that persist are reported.
 func (r *Runtime) Verify(ctx context.Context, o verify.Options) (verify.Report, error) {
-	if !r.appliesToMySQL() {
-		return verify.Report{}, errors.New("verify compares a destination database; with sink: kafka verify the applier's destination instead")
-	}
-	plan, problems, err := r.streamPlan(ctx)
+	plan, err := r.verifyPlan(ctx, &o)
 	if err != nil {
 		return verify.Report{}, err
 	}
+	return verify.Run(ctx, r.src, r.dst, plan, o)
+}
+
+// verifyPlan is the plan to verify through, with o's logger set.
+func (r *Runtime) verifyPlan(ctx context.Context, o *verify.Options) (*transform.Plan, error) {
+	if !r.appliesToMySQL() {
+		return nil, errors.New("verify compares a destination database; with sink: kafka verify the applier's destination instead")
+	}
+	plan, problems, err := r.streamPlan(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if plan == nil {
 		if err := r.reportProblems(problems, false); err != nil {
-			return verify.Report{}, err
+			return nil, err
 		}
-		return verify.Report{}, errors.New("verify: no plan")
+		return nil, errors.New("verify: no plan")
 	}
 	if o.Logger == nil {
 		o.Logger = r.log.With("mode", "verify")
 	}
-	return verify.Run(ctx, r.src, r.dst, plan, o)
+	return plan, nil
 }

@@ -172,8 +172,7 @@ func Run(ctx context.Context, src, dst *sql.DB, plan *transform.Plan, o Options)
 	}
 	rep := Report{Counts: map[Kind]int{}, OnlyPKs: o.OnlyPKs}
 	for _, tp := range tables {
-		tr := &tableRun{tp: tp, o: &o, src: src, dst: dst}
-		trep, err := tr.run(ctx)
+		trep, err := newTableRun(tp, &o, src, dst).run(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("verify %s: %w", tp.Source.Name, err)
 		}
@@ -251,28 +250,44 @@ type prepared struct {
 
 var errNotIdentity = errors.New("destination key is not the source key")
 
-func (tr *tableRun) run(ctx context.Context) (TableReport, error) {
-	tp := tr.tp
+// newTableRun prepares the verification of tp.
+func newTableRun(tp *transform.TablePlan, o *Options, src, dst *sql.DB) *tableRun {
+	tr := &tableRun{tp: tp, o: o, src: src, dst: dst}
 	tr.rep = TableReport{Source: tp.Source.Name, Destination: tp.Dest.Name, Counts: map[Kind]int{}}
 	tr.compare = make([]bool, len(tp.Dest.Columns))
 	for i, c := range tp.Dest.Columns {
-		tr.compare[i] = !c.KeepExisting && !c.Generated && !tr.o.OnlyPKs
+		tr.compare[i] = !c.KeepExisting && !c.Generated && !o.OnlyPKs
 	}
 	for _, k := range tp.Dest.Key {
 		tr.compare[k] = true
 	}
+	return tr
+}
+
+// open takes a connection on each side; release gives them back.
+func (tr *tableRun) open(ctx context.Context) (release func(), err error) {
+	srcConn, srelease, err := snapshot.RawConn(ctx, tr.src)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	dstConn, drelease, err := snapshot.RawConn(ctx, tr.dst)
+	if err != nil {
+		srelease()
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	tr.srcConn, tr.dstConn = srcConn, dstConn
+	return func() { srelease(); drelease() }, nil
+}
+
+func (tr *tableRun) run(ctx context.Context) (TableReport, error) {
+	tp := tr.tp
 	if tp.FullRow || len(tp.Source.Key) == 0 || len(tp.Dest.Key) == 0 {
 		return tr.rep, tr.fullRow(ctx)
 	}
 	tr.rep.KeyColumns = tp.Dest.KeyNames()
-	var err error
-	var release func()
-	if tr.srcConn, release, err = snapshot.RawConn(ctx, tr.src); err != nil {
-		return tr.rep, fmt.Errorf("source: %w", err)
-	}
-	defer release()
-	if tr.dstConn, release, err = snapshot.RawConn(ctx, tr.dst); err != nil {
-		return tr.rep, fmt.Errorf("destination: %w", err)
+	release, err := tr.open(ctx)
+	if err != nil {
+		return tr.rep, err
 	}
 	defer release()
 
@@ -352,6 +367,14 @@ func (tr *tableRun) dstKeyText(key []any) string {
 	vals := make([]Value, len(key))
 	for i, k := range tr.tp.Dest.Key {
 		vals[i] = Canonical(key[i], &tr.tp.Dest.Columns[k])
+	}
+	return keyText(vals)
+}
+
+func (tr *tableRun) srcKeyText(key []any) string {
+	vals := make([]Value, len(key))
+	for i, k := range tr.tp.Source.Key {
+		vals[i] = Canonical(key[i], &tr.tp.Source.Columns[k])
 	}
 	return keyText(vals)
 }
@@ -575,13 +598,7 @@ func (tr *tableRun) evaluate(ctx context.Context, cands []cand) ([]cand, []Diffe
 			srcKeys = append(srcKeys, c.srcKey)
 		}
 	}
-	srcText := func(key []any) string {
-		vals := make([]Value, len(key))
-		for i, k := range tp.Source.Key {
-			vals[i] = Canonical(key[i], &tp.Source.Columns[k])
-		}
-		return keyText(vals)
-	}
+	srcText := tr.srcKeyText
 	srcRows := map[string]*prepared{}
 	if len(srcKeys) > 0 {
 		rows, err := snapshot.ReadRowsByKey(ctx, tr.srcConn, tp.Source, tp.Source.Key, srcKeys)

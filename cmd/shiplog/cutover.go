@@ -35,10 +35,13 @@ a delta daemon (shiplog run or migrate delta) streams in another process:
  3. take the source's head position: the final position;
  4. wait until the destination checkpoint reaches it (within --timeout,
     counted from the start);
- 5. unless --verify=false, verify EVERY planned table in full (every row, not
-    only recently changed ones; it takes as long as shiplog verify, growing
-    with the data size, and the source stays read-only meanwhile); any
-    difference fails the cutover;
+ 5. unless --verify=false, verify the rows changed in the window: the source's
+    binlog is read from the destination checkpoint at the start of the
+    cutover to the final position, and every row those changes touched is
+    compared on both sides (its cost follows the window's changes, not the
+    data size). --verify-scope full verifies every row of every table instead
+    (as long as shiplog verify takes; the source stays read-only meanwhile).
+    Any difference fails the cutover;
  6. run --on-ready (sh -c, with SHIPLOG_CUTOVER_POSITION set; its output goes
     to stderr); the write downtime ends after it.
 
@@ -53,6 +56,9 @@ database destination (sink: mysql or both) is supported.`,
 			}
 			if o.Timeout <= 0 {
 				return usageError{fmt.Errorf("--timeout: want a positive duration, not %s", o.Timeout)}
+			}
+			if o.VerifyScope != "window" && o.VerifyScope != "full" {
+				return usageError{fmt.Errorf("--verify-scope: want window or full, not %q", o.VerifyScope)}
 			}
 			o.SkipVerify = !doVerify
 			o.HookStdout, o.HookStderr = cmd.ErrOrStderr(), cmd.ErrOrStderr()
@@ -72,6 +78,7 @@ database destination (sink: mysql or both) is supported.`,
 	f.BoolVar(&o.SetSourceReadOnly, "set-source-read-only", false, "SET GLOBAL read_only = ON on the source before taking the final position (left ON on success, restored on failure)")
 	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "give up when the stream has not caught up within this (from the start)")
 	f.StringVar(&o.OnReady, "on-ready", "", "shell command run once the destination holds everything (env SHIPLOG_CUTOVER_POSITION); its failure fails the cutover")
-	f.BoolVar(&doVerify, "verify", true, "verify every table in full before the hook (--verify=false skips it)")
+	f.BoolVar(&doVerify, "verify", true, "verify before the hook (--verify=false skips it)")
+	f.StringVar(&o.VerifyScope, "verify-scope", "window", "what to verify: window (the rows changed since the cutover started) or full (every row)")
 	return cmd
 }

@@ -117,16 +117,17 @@ func TestCutoverUnderSysbenchLoad(t *testing.T) {
 		WaitedForLagSeconds  *float64 `json:"waited_for_lag_seconds"`
 		WriteDowntimeSeconds *float64 `json:"write_downtime_seconds"`
 		Verified             bool     `json:"verified"`
+		VerifyScope          string   `json:"verify_scope"`
 		RowsVerified         int64    `json:"rows_verified"`
 		VerifySeconds        float64  `json:"verify_seconds"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("cutover output is not JSON: %v\n%s", err, r.stdout)
 	}
-	if res.FinalPosition == "" || res.WaitedForLagSeconds == nil || res.WriteDowntimeSeconds == nil || !res.Verified || res.RowsVerified < 3*2000 {
+	if res.FinalPosition == "" || res.WaitedForLagSeconds == nil || res.WriteDowntimeSeconds == nil || !res.Verified || res.VerifyScope != "window" || res.RowsVerified <= 0 || res.RowsVerified >= 3*3000 {
 		t.Fatalf("cutover result: %s", r.stdout)
 	}
-	t.Logf("cutover under sysbench load: write downtime %.3fs (verify %.3fs of it, %d rows), waited %.3fs for the lag; final position %s",
+	t.Logf("cutover under sysbench load: write downtime %.3fs (verify %.3fs of it, %d rows changed in the window), waited %.3fs for the lag; final position %s",
 		*res.WriteDowntimeSeconds, res.VerifySeconds, res.RowsVerified, *res.WaitedForLagSeconds, res.FinalPosition)
 	if *res.WriteDowntimeSeconds <= 0 || *res.WriteDowntimeSeconds >= 10 {
 		t.Fatalf("write downtime %.3fs, want (0, 10)", *res.WriteDowntimeSeconds)
@@ -196,4 +197,71 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 		t.Fatalf("cutover without read-only: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr))
 	}
 	e.assertIdentical()
+}
+
+// TestCutoverVerifiesTheWindow: the cutover verifies the rows changed since
+// it started. A row the destination corrupts while the window is applied
+// fails it (read_only restored); a difference planted before the window is
+// not its business (shiplog verify, which reads every row, finds both).
+func TestCutoverVerifiesTheWindow(t *testing.T) {
+	e := newCutoverEnv(t)
+	load := e.sb(context.Background(), "app", "run", "--threads=1", "--time=2", "--rand-seed=9")
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.startDelta()
+	if err := load.Wait(); err != nil {
+		t.Fatalf("sysbench run: %v", err)
+	}
+	waitFor(t, "the stream to catch up", 60*time.Second, func() bool {
+		r := runShiplog(t, e.config, nil, "status")
+		return r.code == 0 && strings.Contains(r.stdout, `"lag_bytes": 0`)
+	})
+	if _, err := e.dstDB.Exec("UPDATE sbtest2 SET c = 'planted' WHERE id = 9"); err != nil {
+		t.Fatal(err)
+	}
+	_ = e.daemon.Process.Signal(syscall.SIGTERM)
+	_ = e.daemon.Wait()
+	if _, err := e.dstDB.Exec("CREATE TRIGGER corrupt BEFORE UPDATE ON sbtest1 FOR EACH ROW BEGIN IF NEW.id = 7 THEN SET NEW.pad = 'corrupt'; END IF; END"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srcDB.Exec("UPDATE sbtest1 SET k = k + 1 WHERE id IN (7, 8)"); err != nil {
+		t.Fatal(err)
+	}
+	// The cutover starts while the update is not applied: it is in the window.
+	cut := exec.Command(binary, "--config", e.config, "cutover", "--set-source-read-only", "--max-lag", "1s", "--timeout", "60s")
+	var out, errb bytes.Buffer
+	cut.Stdout, cut.Stderr = &out, &errb
+	if err := cut.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	daemon, derr := startKillable(t, e.config, "migrate", "delta")
+	t.Cleanup(func() {
+		_ = daemon.Process.Signal(syscall.SIGTERM)
+		_ = daemon.Wait()
+		if t.Failed() {
+			t.Logf("delta daemon stderr:\n%s", tail(derr.String()))
+		}
+	})
+	err := cut.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 || !strings.Contains(errb.String(), "2 row(s)") || !strings.Contains(errb.String(), "0 missing, 1 different, 0 extra") {
+		t.Fatalf("cutover over a corrupted window: exit %d, want 1 naming 1 different row of the 2 changed\n%s%s", code, out.String(), tail(errb.String()))
+	}
+	if ro := e.readOnly(); ro != 0 {
+		t.Fatalf("source @@read_only = %d after the failed cutover, want 0", ro)
+	}
+	r := runShiplog(t, e.config, nil, "verify", "--recheck", "-1s")
+	if r.code != 1 || !strings.Contains(r.stdout, "planted") && !strings.Contains(r.stdout, "id=9") || !strings.Contains(r.stdout, "id=7") {
+		t.Fatalf("verify of every row: exit %d, want both rows\n%s%s", r.code, r.stdout, tail(r.stderr))
+	}
+	if r := runShiplog(t, e.config, nil, "cutover", "--verify-scope", "some"); r.code != 2 || !strings.Contains(r.stderr, "--verify-scope") {
+		t.Fatalf("cutover --verify-scope some: exit %d, want 2 naming the flag\n%s", r.code, r.stderr)
+	}
 }
