@@ -15,6 +15,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // TLS names the PEM files used to reach a database over TLS. Paths written in a
@@ -134,11 +137,148 @@ type HTTP struct {
 }
 
 // Throttle holds the starting values of the settings the HTTP server can
-// change while delta runs.
+// change while delta runs, and the destination replicas whose lag holds the
+// writer back (gh-ost's --throttle-control-replicas and --max-lag-millis).
 type Throttle struct {
 	// MaxBatchChanges bounds the changes per destination transaction
 	// (0: the default, 20000). Whole source transactions are never split.
 	MaxBatchChanges int
+	// Replicas are replicas of the destination database; while one of them
+	// lags more than MaxReplicaLag (or does not replicate), the delta writer
+	// waits before its next batch.
+	Replicas []Replica
+	// MaxReplicaLag is the lag a replica may have (default 1s).
+	MaxReplicaLag time.Duration
+	// ReplicaCheckInterval is how often each replica is measured (default
+	// 500ms).
+	ReplicaCheckInterval time.Duration
+
+	// replicaDSNs are the entries of throttle.replicas as written (they may
+	// carry passwords: never print them); Load parses them into Replicas.
+	replicaDSNs []string
+}
+
+// Throttle defaults.
+const (
+	DefaultMaxReplicaLag        = time.Second
+	DefaultReplicaCheckInterval = 500 * time.Millisecond
+)
+
+// Replica is one entry of throttle.replicas: a go-sql-driver DSN
+// ("user:password@tcp(host:port)/", the database naming the schema that holds
+// the replicated state tables) or a bare "host:port", which connects with the
+// destination's user and password.
+type Replica struct {
+	// Addr is host:port (a socket path for unix DSNs): the replica's name in
+	// logs, metrics and status.
+	Addr string
+	// Schema is where the replica holds shiplog's state tables: the DSN's
+	// database, or destination.database when the DSN names none.
+	Schema string
+	cfg    *mysql.Config
+}
+
+// replicaDialTimeout bounds connecting to a replica unless the DSN sets its
+// own timeout: an unreachable replica counts as lagging, so it should be
+// noticed quickly.
+const replicaDialTimeout = 5 * time.Second
+
+// DriverConfig returns the driver configuration to reach r. DATETIME values
+// come back as text (parseTime off), whatever the DSN says.
+func (r Replica) DriverConfig() *mysql.Config {
+	c := r.cfg.Clone()
+	c.ParseTime = false
+	if c.Timeout == 0 {
+		c.Timeout = replicaDialTimeout
+	}
+	return c
+}
+
+// Password is the replica's password, so callers can scrub it from texts
+// that did not come from shiplog (server and driver errors).
+func (r Replica) Password() string { return r.cfg.Passwd }
+
+// Redacted describes r for logs and errors: "user:***@tcp(host:port)/schema".
+// It never contains the password.
+func (r Replica) Redacted() string {
+	return fmt.Sprintf("%s:***@%s(%s)/%s", r.cfg.User, r.cfg.Net, r.Addr, r.Schema)
+}
+
+// parseReplica reads one throttle.replicas entry. Errors never quote the
+// entry, which may hold a password.
+func parseReplica(entry string, dest Database) (Replica, error) {
+	entry = strings.TrimSpace(entry)
+	if !strings.Contains(entry, "/") && !strings.Contains(entry, "@") {
+		host, port, err := net.SplitHostPort(entry)
+		if err != nil || host == "" {
+			return Replica{}, errors.New("want host:port or a DSN user:password@tcp(host:port)/")
+		}
+		// Not quoted: a mistyped "user:password" lands here.
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return Replica{}, errors.New("want host:port with a port between 1 and 65535, or a DSN user:password@tcp(host:port)/")
+		}
+		c := mysql.NewConfig()
+		c.Net, c.Addr, c.User, c.Passwd = "tcp", net.JoinHostPort(host, port), dest.User, dest.Password
+		return Replica{Addr: c.Addr, Schema: dest.Database, cfg: c}, nil
+	}
+	c, err := parseDSN(entry)
+	if err != nil {
+		// go-sql-driver's DSN errors quote parameter values, never the user
+		// and password part.
+		return Replica{}, fmt.Errorf("not a DSN user:password@tcp(host:port)/ (%w)", err)
+	}
+	switch c.Net {
+	case "tcp", "tcp6", "tcp4", "unix":
+	default:
+		return Replica{}, fmt.Errorf("network %q: want tcp(host:port) or unix(socket)", c.Net)
+	}
+	if c.User == "" && c.Passwd == "" {
+		c.User, c.Passwd = dest.User, dest.Password
+	}
+	schema := c.DBName
+	if schema == "" {
+		schema = dest.Database
+	}
+	c.DBName = ""
+	return Replica{Addr: c.Addr, Schema: schema, cfg: c}, nil
+}
+
+// parseDSN is mysql.ParseDSN, which panics on a few parameters it no
+// longer supports (strict=): that is a bad DSN too, not a crash.
+func parseDSN(dsn string) (c *mysql.Config, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	return mysql.ParseDSN(dsn)
+}
+
+// throttleDefaults parses the replicas and fills the throttle defaults.
+func (cfg *Config) throttleDefaults(path string) error {
+	th := &cfg.Throttle
+	var errs []error
+	seen := map[string]bool{}
+	for i, entry := range th.replicaDSNs {
+		r, err := parseReplica(entry, cfg.Destination)
+		if err != nil {
+			errs = append(errs, &Error{Key: "throttle.replicas", File: path, Msg: fmt.Sprintf("entry %d: %v", i+1, err), Err: err})
+			continue
+		}
+		if seen[r.Addr] {
+			errs = append(errs, &Error{Key: "throttle.replicas", File: path, Msg: fmt.Sprintf("entry %d: %s is listed twice", i+1, r.Addr)})
+			continue
+		}
+		seen[r.Addr] = true
+		th.Replicas = append(th.Replicas, r)
+	}
+	if th.MaxReplicaLag == 0 {
+		th.MaxReplicaLag = DefaultMaxReplicaLag
+	}
+	if th.ReplicaCheckInterval == 0 {
+		th.ReplicaCheckInterval = DefaultReplicaCheckInterval
+	}
+	return errors.Join(errs...)
 }
 
 // Step is a step of a Magento config.xml, kept so that commands can tell the
@@ -240,6 +380,10 @@ func Load(path string) (*Config, error) {
 		}
 	default:
 		return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("must be %q or %q, not %q", DeltaBinlog, DeltaTriggers, cfg.Delta.Source)}
+	}
+
+	if err := cfg.throttleDefaults(path); err != nil {
+		return nil, err
 	}
 
 	if cfg.HTTP.Listen != "" {

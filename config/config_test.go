@@ -195,6 +195,31 @@ func TestLoadErrors(t *testing.T) {
 			wantKey: "destination.server_id", wantMsg: []string{"unknown key"}},
 		{name: "http listen not host:port", file: "c.yaml",
 			content: minimalYAML + "http: {listen: a}", wantKey: "http.listen", wantMsg: []string{"must be host:port"}},
+		{name: "replica DSN without its slash", file: "c.yaml",
+			content: minimalYAML + "throttle: {replicas: ['app:pw@tcp(127.0.0.1:3307)']}", wantKey: "throttle.replicas",
+			wantMsg: []string{"entry 1", "missing the slash"}},
+		{name: "replica DSN with an unterminated address", file: "c.yaml",
+			content: minimalYAML + "throttle: {replicas: ['db2:3306', 'app:pw@tcp(127.0.0.1:3307/']}", wantKey: "throttle.replicas",
+			wantMsg: []string{"entry 2", "not a DSN"}},
+		{name: "replica without a port", file: "c.yaml",
+			content: minimalYAML + "throttle: {replicas: [db2]}", wantKey: "throttle.replicas", wantMsg: []string{"want host:port"}},
+		{name: "replica listed twice", file: "c.yaml",
+			content: minimalYAML + "throttle: {replicas: ['db2:3306', 'u:p@tcp(db2:3306)/']}", wantKey: "throttle.replicas",
+			wantMsg: []string{"db2:3306 is listed twice"}},
+		{name: "replicas a bare string", file: "c.yaml",
+			content: minimalYAML + "throttle: {replicas: 'db2:3306'}", wantKey: "throttle.replicas", wantMsg: []string{"must be a list of strings"}},
+		{name: "negative max_replica_lag", file: "c.yaml",
+			content: minimalYAML + "throttle: {max_replica_lag: -1s}", wantKey: "throttle.max_replica_lag",
+			wantMsg: []string{"key throttle.max_replica_lag: must be a duration >= 0", `got "-1s"`}},
+		{name: "max_replica_lag without a unit", file: "c.yaml",
+			content: minimalYAML + "throttle: {max_replica_lag: 500}", wantKey: "throttle.max_replica_lag",
+			wantMsg: []string{"must be a duration"}},
+		{name: "replica_check_interval not a duration", file: "c.toml",
+			content: "[source]\ndatabase='s'\n[destination]\ndatabase='d'\n[throttle]\nreplica_check_interval='often'",
+			wantKey: "throttle.replica_check_interval", wantMsg: []string{"must be a duration", `got "often"`}},
+		{name: "env max_replica_lag negative", file: "c.yaml", content: minimalYAML,
+			env:     map[string]string{"SHIPLOG_THROTTLE_MAX_REPLICA_LAG": "-5ms"},
+			wantKey: "throttle.max_replica_lag", wantMsg: []string{"SHIPLOG_THROTTLE_MAX_REPLICA_LAG"}},
 		{name: "bad kafka acks", file: "c.yaml",
 			content: minimalYAML + "kafka: {brokers: [a], acks: most}", wantKey: "kafka.acks", wantMsg: []string{"must be one of all, one, none"}},
 		{name: "bad sink", file: "c.yaml",
@@ -559,6 +584,94 @@ func TestMagentoLabelCoversAttributes(t *testing.T) {
 	for attr, key := range magentoAttrs {
 		if got, want := magentoLabel("source."+key), "source/database/@"+attr; got != want {
 			t.Errorf("magentoLabel(source.%s) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestLoadThrottleReplicas(t *testing.T) {
+	cleanEnv(t)
+	path := writeFile(t, t.TempDir(), "c.yaml", `
+source: {database: shop}
+destination: {host: db1, user: app, password: destpw, database: shop_new}
+throttle:
+  max_batch_changes: 100
+  replicas:
+    - "repl:r3pl-s3cret@tcp(db2:3307)/"
+    - "db3:3306"
+    - "other:pw4@tcp(db4:3306)/renamed?timeout=2s"
+  replica_check_interval: 250ms
+`)
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := cfg.Throttle
+	if th.MaxBatchChanges != 100 || th.MaxReplicaLag != DefaultMaxReplicaLag || th.ReplicaCheckInterval != 250*time.Millisecond {
+		t.Errorf("throttle = %+v", th)
+	}
+	want := []struct{ addr, redacted, user, password, schema string }{
+		{"db2:3307", "repl:***@tcp(db2:3307)/shop_new", "repl", "r3pl-s3cret", "shop_new"},
+		// host:port: the destination's credentials.
+		{"db3:3306", "app:***@tcp(db3:3306)/shop_new", "app", "destpw", "shop_new"},
+		{"db4:3306", "other:***@tcp(db4:3306)/renamed", "other", "pw4", "renamed"},
+	}
+	if len(th.Replicas) != len(want) {
+		t.Fatalf("replicas = %+v", th.Replicas)
+	}
+	for i, w := range want {
+		r := th.Replicas[i]
+		dc := r.DriverConfig()
+		if r.Addr != w.addr || r.Redacted() != w.redacted || dc.User != w.user || dc.Passwd != w.password || r.Schema != w.schema ||
+			dc.Addr != w.addr || dc.DBName != "" || dc.ParseTime || dc.Timeout == 0 {
+			t.Errorf("replica %d = %s %s (driver %s@%s/%s)", i, r.Addr, r.Redacted(), dc.User, dc.Addr, dc.DBName)
+		}
+		if strings.Contains(r.Redacted(), w.password) {
+			t.Errorf("Redacted() = %q shows the password", r.Redacted())
+		}
+	}
+	if th.Replicas[2].DriverConfig().Timeout != 2*time.Second {
+		t.Errorf("the DSN's timeout was not kept")
+	}
+
+	// Without replicas the defaults are still filled (the HTTP server shows them).
+	path = writeFile(t, t.TempDir(), "c.yaml", minimalYAML+"throttle: {max_replica_lag: 2500ms}")
+	if cfg, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Throttle.MaxReplicaLag != 2500*time.Millisecond || cfg.Throttle.ReplicaCheckInterval != DefaultReplicaCheckInterval || len(cfg.Throttle.Replicas) != 0 {
+		t.Errorf("throttle = %+v", cfg.Throttle)
+	}
+
+	// From the environment: comma-separated.
+	t.Setenv("SHIPLOG_THROTTLE_REPLICAS", "db5:3306, u:pw@tcp(db6:3306)/")
+	if cfg, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Throttle.Replicas) != 2 || cfg.Throttle.Replicas[1].Addr != "db6:3306" {
+		t.Errorf("replicas from the environment = %+v", cfg.Throttle.Replicas)
+	}
+}
+
+func TestBadReplicaDSNHidesPassword(t *testing.T) {
+	cleanEnv(t)
+	const pw = "Sup3r-s3cret"
+	for _, entry := range []string{
+		"app:" + pw + "@tcp(db2:3306)",             // no slash
+		"app:" + pw + "@tcp(db2:3306/",             // address not terminated
+		"app:" + pw + "@tcp(db2:3306)/?tls=bogus",  // unknown TLS config
+		"app:" + pw + "@udp(db2:3306)/",            // network
+		"app:" + pw,                                // no @: looks like host:port
+		"app:" + pw + "@tcp(db2:3306)/?strict=nah", // bad parameter
+	} {
+		path := writeFile(t, t.TempDir(), "c.yaml", minimalYAML+"throttle: {replicas: ['"+entry+"']}")
+		_, err := Load(path)
+		var cerr *Error
+		if !errors.As(err, &cerr) || cerr.Key != "throttle.replicas" {
+			t.Errorf("%s: error %v, want a *config.Error for throttle.replicas", entry, err)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("the error shows the password: %v", err)
 		}
 	}
 }

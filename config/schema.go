@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 )
@@ -24,6 +25,7 @@ const (
 	kindServerID      // 0..2^32-1
 	kindList          // list of strings; comma-separated in the environment
 	kindBool          // true/false
+	kindDuration      // a Go duration string ("500ms", "1s"), >= 0
 )
 
 func (k kind) want() string {
@@ -38,6 +40,8 @@ func (k kind) want() string {
 		return "a list of strings"
 	case kindBool:
 		return "true or false"
+	case kindDuration:
+		return "a duration >= 0 such as 500ms or 1s"
 	default:
 		return "a string"
 	}
@@ -47,7 +51,7 @@ func (k kind) want() string {
 type field struct {
 	key  string
 	kind kind
-	dest func(*Config) any // *string, *int, *uint32 or *[]string
+	dest func(*Config) any // *string, *int, *uint32, *bool, *time.Duration or *[]string
 }
 
 // fields is the whole schema shared by YAML, TOML, config.xml and the
@@ -109,6 +113,9 @@ var fields = func() []field {
 		field{"settings.scope_columns", kindList, func(c *Config) any { return &c.Settings.ScopeColumns }},
 		field{"http.listen", kindString, func(c *Config) any { return &c.HTTP.Listen }},
 		field{"throttle.max_batch_changes", kindCount, func(c *Config) any { return &c.Throttle.MaxBatchChanges }},
+		field{"throttle.replicas", kindList, func(c *Config) any { return &c.Throttle.replicaDSNs }},
+		field{"throttle.max_replica_lag", kindDuration, func(c *Config) any { return &c.Throttle.MaxReplicaLag }},
+		field{"throttle.replica_check_interval", kindDuration, func(c *Config) any { return &c.Throttle.ReplicaCheckInterval }},
 	)
 }()
 
@@ -325,6 +332,20 @@ func (d *decoder) set(cfg *Config, f field, val any, fromEnv bool) {
 			return
 		}
 		*f.dest(cfg).(*bool) = b
+	case kindDuration:
+		// Only strings: a bare number has no unit, and guessing one (seconds?
+		// milliseconds?) would be wrong half the time.
+		str, ok := val.(string)
+		if !ok {
+			bad(nil)
+			return
+		}
+		dur, err := time.ParseDuration(strings.TrimSpace(str))
+		if err != nil || dur < 0 {
+			bad(err)
+			return
+		}
+		*f.dest(cfg).(*time.Duration) = dur
 	case kindList:
 		var out []string
 		switch l := val.(type) {

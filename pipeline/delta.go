@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -121,20 +120,10 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			skipUpTo[name] = p.SnapshotPos
 		}
 	}
-	serverID := r.cfg.Source.ServerID
-	if serverID == 0 {
-		serverID = 100000 + rand.Uint32N(1<<30)
-	}
-	tlsCfg, err := r.cfg.Source.TLSConfig()
+	reader, err := r.binlogReader(flavor, plan, log, true)
 	if err != nil {
 		return err
 	}
-	reader := binlog.NewReader(binlog.Config{
-		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
-		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables: func(name string) bool { return plan.Table(name) != nil },
-		Logger: log,
-	})
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
 	relay := make(chan relayItem, 4096)
@@ -181,8 +170,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			// Paused over HTTP: hold the batch; the relay fills and the reader blocks.
-			if err := ctl.waitResumed(gctx); err != nil {
+			// Paused over HTTP or throttled by replica lag: hold the batch;
+			// the relay fills and the reader blocks.
+			if err := ctl.hold(gctx, log); err != nil {
 				return err
 			}
 			b, src, n := it.dest, it.src, it.n

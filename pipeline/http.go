@@ -21,19 +21,25 @@ import (
 const lagCheckEvery = 3 * time.Second
 
 // serve gives ctx a control (unless it already carries one: Run's delta
-// shares Run's) and, when http.listen is set, starts the status and control
-// server. done stops the server; it is a no-op when ctx already had a control.
+// shares Run's), starts the replica lag monitor when throttle.replicas is set
+// and, when http.listen is set, the status and control server. done stops
+// them; it is a no-op when ctx already had a control.
 func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 	if controlFrom(ctx) != nil {
 		return ctx, func() {}, nil
 	}
 	c := newControl(r.cfg.Throttle.MaxBatchChanges)
+	if d := r.cfg.Throttle.MaxReplicaLag; d > 0 {
+		c.setMaxLag(d)
+	}
 	ctx = withControl(ctx, c)
+	stopWatch := r.watchReplicas(ctx, c)
 	if r.cfg.HTTP.Listen == "" {
-		return ctx, func() {}, nil
+		return ctx, stopWatch, nil
 	}
 	ln, err := net.Listen("tcp", r.cfg.HTTP.Listen)
 	if err != nil {
+		stopWatch()
 		return ctx, nil, fmt.Errorf("http.listen: %w", err)
 	}
 	srv := &http.Server{
@@ -61,6 +67,7 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		wg.Wait()
+		stopWatch()
 	}, nil
 }
 
@@ -126,7 +133,14 @@ func (r *Runtime) checkLag(ctx context.Context, c *control) {
 type throttleSettings struct {
 	BatchChanges int  `json:"batch_changes"`
 	Paused       bool `json:"paused"`
+	// MaxReplicaLag is a Go duration ("1s", "1.5s"), as POST takes it.
+	MaxReplicaLag  string `json:"max_replica_lag"`
+	Throttled      bool   `json:"throttled"`
+	ThrottleReason string `json:"throttle_reason,omitempty"`
 }
+
+// settableThrottle names the settings POST /throttle accepts.
+const settableThrottle = "batch_changes, max_replica_lag"
 
 func (r *Runtime) httpHandler(c *control) http.Handler {
 	mux := http.NewServeMux()
@@ -137,7 +151,9 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 		_ = enc.Encode(v)
 	}
 	settings := func() throttleSettings {
-		return throttleSettings{BatchChanges: c.batchLimit(), Paused: c.isPaused()}
+		reason, _ := c.throttled()
+		return throttleSettings{BatchChanges: c.batchLimit(), Paused: c.isPaused(), MaxReplicaLag: c.maxLag().String(),
+			Throttled: reason != "", ThrottleReason: reason}
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, req *http.Request) {
@@ -147,6 +163,8 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 			return
 		}
 		s.Paused = c.isPaused()
+		s.ThrottleReason, s.Replicas = c.throttled()
+		s.Throttled = s.ThrottleReason != ""
 		writeJSON(w, s)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -179,27 +197,47 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 			return
 		}
 		for k := range req.Form {
-			if k != "batch_changes" {
-				http.Error(w, fmt.Sprintf("unknown setting %q (settable: batch_changes)", k), http.StatusBadRequest)
+			if k != "batch_changes" && k != "max_replica_lag" {
+				http.Error(w, fmt.Sprintf("unknown setting %q (settable: %s)", k, settableThrottle), http.StatusBadRequest)
 				return
 			}
 		}
-		vals, ok := req.Form["batch_changes"]
-		if !ok {
-			http.Error(w, "nothing to set: give batch_changes=N", http.StatusBadRequest)
+		if len(req.Form) == 0 {
+			http.Error(w, "nothing to set: give batch_changes=N and/or max_replica_lag=DURATION (such as 1500ms)", http.StatusBadRequest)
 			return
 		}
-		if len(vals) != 1 {
-			http.Error(w, "batch_changes given more than once", http.StatusBadRequest)
-			return
+		for k, vals := range req.Form {
+			if len(vals) != 1 {
+				http.Error(w, k+" given more than once", http.StatusBadRequest)
+				return
+			}
 		}
-		n, err := strconv.Atoi(vals[0])
-		if err != nil || n < 1 {
-			http.Error(w, fmt.Sprintf("batch_changes must be an integer >= 1, got %q", vals[0]), http.StatusBadRequest)
-			return
+		// Both are checked before either is set, so a bad request changes nothing.
+		batch, lag := 0, time.Duration(0)
+		if v, ok := req.Form["batch_changes"]; ok {
+			n, err := strconv.Atoi(v[0])
+			if err != nil || n < 1 {
+				http.Error(w, fmt.Sprintf("batch_changes must be an integer >= 1, got %q", v[0]), http.StatusBadRequest)
+				return
+			}
+			batch = n
 		}
-		c.setBatchLimit(n)
-		r.log.Info("throttle changed through http", "stage", "http", "batch_changes", n)
+		if v, ok := req.Form["max_replica_lag"]; ok {
+			d, err := time.ParseDuration(v[0])
+			if err != nil || d <= 0 {
+				http.Error(w, fmt.Sprintf("max_replica_lag must be a duration > 0 such as 500ms or 2s, got %q", v[0]), http.StatusBadRequest)
+				return
+			}
+			lag = d
+		}
+		if batch > 0 {
+			c.setBatchLimit(batch)
+			r.log.Info("throttle changed through http", "stage", "http", "batch_changes", batch)
+		}
+		if lag > 0 {
+			c.setMaxLag(lag)
+			r.log.Info("throttle changed through http", "stage", "http", "max_replica_lag", lag.String())
+		}
 		writeJSON(w, settings())
 	})
 	return mux

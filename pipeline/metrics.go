@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
 )
 
 // Loop states reported by /healthz and shiplog_state.
@@ -35,12 +36,23 @@ type control struct {
 	errors       *prometheus.CounterVec
 	pausedGauge  prometheus.Gauge
 	maxBatchG    prometheus.Gauge
+	replicaLagG  *prometheus.GaugeVec
+	throttledG   prometheus.Gauge
 
 	mu       sync.Mutex
 	state    string
 	paused   bool
 	resumed  chan struct{} // closed when a pause ends
 	maxBatch int
+
+	// Replica lag throttle (see replicalag.go). watching is set when
+	// throttle.replicas is; until measured, the writer waits.
+	watching       bool
+	measured       bool
+	maxReplicaLag  time.Duration
+	replicaLags    []replicaLag
+	throttleReason string        // "" when not throttled
+	throttleWake   chan struct{} // closed and replaced when the throttle may have changed
 }
 
 type controlKey struct{}
@@ -60,7 +72,8 @@ func newControl(maxBatch int) *control {
 	if maxBatch <= 0 {
 		maxBatch = maxBatchChanges
 	}
-	c := &control{reg: prometheus.NewRegistry(), state: stateStarting, maxBatch: maxBatch}
+	c := &control{reg: prometheus.NewRegistry(), state: stateStarting, maxBatch: maxBatch,
+		maxReplicaLag: config.DefaultMaxReplicaLag, throttleWake: make(chan struct{})}
 	c.applied = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shiplog_changes_applied_total", Help: "Changes written to the sinks, by destination table and operation.",
 	}, []string{"table", "op"})
@@ -82,7 +95,7 @@ func newControl(maxBatch int) *control {
 		Name: "shiplog_lag_bytes", Help: "Binlog bytes between the checkpoint and the source head (checked every few seconds).",
 	})
 	c.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "shiplog_errors_total", Help: "Errors by kind: apply (a batch failed), transform (a row recorded in _shiplog_failed_rows), lag_check, stream (the loop ended with an error).",
+		Name: "shiplog_errors_total", Help: "Errors by kind: apply (a batch failed), transform (a row recorded in _shiplog_failed_rows), lag_check, replica_check (a destination replica could not be measured), stream (the loop ended with an error).",
 	}, []string{"kind"})
 	c.pausedGauge = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "shiplog_paused", Help: "1 while the writer is paused through POST /pause.",
@@ -90,12 +103,18 @@ func newControl(maxBatch int) *control {
 	c.maxBatchG = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "shiplog_batch_max_changes", Help: "Current maximum changes per destination transaction.",
 	})
+	c.replicaLagG = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shiplog_replica_lag_seconds", Help: "Lag of each destination replica of throttle.replicas (NaN when it could not be measured).",
+	}, []string{"replica"})
+	c.throttledG = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shiplog_throttled", Help: "1 while a destination replica lags more than throttle.max_replica_lag (or does not replicate): the writer waits.",
+	})
 	c.maxBatchG.Set(float64(maxBatch))
-	for _, k := range []string{"apply", "transform", "lag_check", "stream"} {
+	for _, k := range []string{"apply", "transform", "lag_check", "replica_check", "stream"} {
 		c.errors.WithLabelValues(k)
 	}
 	c.reg.MustRegister(c.applied, c.batches, c.batchChanges, c.applySeconds, c.lagSeconds, c.lagBytes,
-		c.errors, c.pausedGauge, c.maxBatchG)
+		c.errors, c.pausedGauge, c.maxBatchG, c.replicaLagG, c.throttledG)
 	return c
 }
 

@@ -29,6 +29,13 @@ type Status struct {
 	// Paused is set by the HTTP server's /status while POST /pause holds
 	// the writer (never by `shiplog status`, another process).
 	Paused bool `json:"paused,omitempty"`
+	// Throttled is set by the HTTP server's /status while a destination
+	// replica (throttle.replicas) lags more than throttle.max_replica_lag or
+	// does not replicate, so the writer waits; ThrottleReason says which and
+	// why. Replicas is the last measurement of each replica.
+	Throttled      bool         `json:"throttled,omitempty"`
+	ThrottleReason string       `json:"throttle_reason,omitempty"`
+	Replicas       []ReplicaLag `json:"replicas,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.

@@ -159,8 +159,9 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 			return err
 		}
 		if ok && (len(out.Changes) > 0 || len(out.Failed) > 0) {
-			// Paused over HTTP: hold the batch (the reader waits with it).
-			if err := ctl.waitResumed(ctx); err != nil {
+			// Paused over HTTP or throttled by replica lag: hold the batch
+			// (the reader waits with it).
+			if err := ctl.hold(ctx, log); err != nil {
 				return err
 			}
 			// The batch commits even when asked to stop: the logs are purged
