@@ -1,8 +1,10 @@
 package binlog
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,9 +55,14 @@ func newTableCache() *tableCache {
 // resetIDs forgets table ids; they are only valid on one connection.
 func (c *tableCache) resetIDs() { c.byID = map[uint64]cachedMap{} }
 
-// get returns the table for a table-map event.
+// get returns the table for a table-map event. Every transaction sends the
+// table maps again: one that describes the cached table the same way, field
+// by field, is not decoded again.
 func (c *tableCache) get(tm *replication.TableMapEvent) (*tableInfo, error) {
-	if m, ok := c.byID[tm.TableID]; ok && m.tm == tm {
+	if m, ok := c.byID[tm.TableID]; ok && (m.tm == tm || sameMap(m.tm, tm)) {
+		if m.tm != tm {
+			c.byID[tm.TableID] = cachedMap{tm: tm, info: m.info}
+		}
 		return m.info, nil
 	}
 	info, err := buildTable(tm)
@@ -70,6 +77,23 @@ func (c *tableCache) get(tm *replication.TableMapEvent) (*tableInfo, error) {
 	}
 	c.byID[tm.TableID] = cachedMap{tm: tm, info: info}
 	return info, nil
+}
+
+// sameMap reports whether two table maps describe the same table the same
+// way (the table id aside).
+func sameMap(a, b *replication.TableMapEvent) bool {
+	eqNested := func(x, y [][][]byte) bool {
+		return slices.EqualFunc(x, y, func(p, q [][]byte) bool { return slices.EqualFunc(p, q, bytes.Equal) })
+	}
+	return a.Flags == b.Flags && bytes.Equal(a.Schema, b.Schema) && bytes.Equal(a.Table, b.Table) &&
+		a.ColumnCount == b.ColumnCount && bytes.Equal(a.ColumnType, b.ColumnType) && slices.Equal(a.ColumnMeta, b.ColumnMeta) &&
+		bytes.Equal(a.NullBitmap, b.NullBitmap) && bytes.Equal(a.SignednessBitmap, b.SignednessBitmap) &&
+		slices.Equal(a.DefaultCharset, b.DefaultCharset) && slices.Equal(a.ColumnCharset, b.ColumnCharset) &&
+		eqNested(a.SetStrValue, b.SetStrValue) && eqNested(a.EnumStrValue, b.EnumStrValue) &&
+		slices.EqualFunc(a.ColumnName, b.ColumnName, bytes.Equal) && slices.Equal(a.GeometryType, b.GeometryType) &&
+		slices.Equal(a.PrimaryKey, b.PrimaryKey) && slices.Equal(a.PrimaryKeyPrefix, b.PrimaryKeyPrefix) &&
+		slices.Equal(a.EnumSetDefaultCharset, b.EnumSetDefaultCharset) && slices.Equal(a.EnumSetColumnCharset, b.EnumSetColumnCharset) &&
+		bytes.Equal(a.VisibilityBitmap, b.VisibilityBitmap)
 }
 
 func sameTable(a, b *tableInfo) bool {

@@ -369,37 +369,81 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 // key it reached.
 func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, error) {
 	st := tp.Source
-	chunk := c.ChunkRows
-	if chunk <= 0 {
-		chunk = 2000
+	// The next chunk is read from the source while the last one is written
+	// to the destination: both servers work at once. The reader owns the
+	// snapshot connection until it sends the last chunk.
+	type chunk struct {
+		rows       [][]any
+		last       bool
+		sourceRows int64 // with last: the table's rows in the snapshot
+		err        error
 	}
+	rctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan chunk, 1)
+	// On any return the reader is stopped and waited for: the snapshot
+	// connection is the caller's again.
+	defer func() {
+		cancel()
+		for range chunks {
+		}
+	}()
+	after := p.LastKey
+	go func() {
+		defer close(chunks)
+		size := c.ChunkRows
+		if size <= 0 {
+			size = 2000
+		}
+		for {
+			rows, err := readChunk(rctx, snap.conn, st, after, size)
+			if err != nil {
+				chunks <- chunk{err: fmt.Errorf("source table %s: %w", st.Name, err)}
+				return
+			}
+			ch := chunk{rows: rows, last: len(rows) < size}
+			if len(rows) > 0 {
+				after = st.KeyOf(rows[len(rows)-1])
+				if c.ChunkRows <= 0 {
+					size = autoChunk(rows)
+				}
+			}
+			if ch.last {
+				if ch.sourceRows, err = c.countSource(rctx, snap, tp); err != nil {
+					ch.err = err
+				}
+			}
+			select {
+			case chunks <- ch:
+			case <-rctx.Done():
+				return
+			}
+			if ch.last || ch.err != nil {
+				return
+			}
+		}
+	}()
 	var copied int64
-	for {
-		rows, err := readChunk(ctx, snap.conn, st, p.LastKey, chunk)
-		if err != nil {
-			return copied, fmt.Errorf("source table %s: %w", st.Name, err)
+	for ch := range chunks {
+		if ch.err != nil {
+			return copied, ch.err
 		}
-		last := len(rows) < chunk
-		if len(rows) > 0 {
-			p.LastKey = st.KeyOf(rows[len(rows)-1])
-			if c.ChunkRows <= 0 {
-				chunk = autoChunk(rows)
-			}
-			p.Rows += int64(len(rows))
-			copied += int64(len(rows))
+		if len(ch.rows) > 0 {
+			p.LastKey = st.KeyOf(ch.rows[len(ch.rows)-1])
+			p.Rows += int64(len(ch.rows))
+			copied += int64(len(ch.rows))
 		}
-		if last {
-			if err := c.finish(ctx, snap, tp, p); err != nil {
-				return copied, err
-			}
+		if ch.last {
+			p.SourceRows = &ch.sourceRows
+			p.State = mysqlsink.TableDone
 		}
-		if err := c.writeChunk(ctx, tp, rows, *p); err != nil {
+		if err := c.writeChunk(ctx, tp, ch.rows, *p); err != nil {
 			return copied, err
 		}
-		if last {
+		if ch.last {
 			return copied, nil
 		}
 	}
+	return copied, ctx.Err()
 }
 
 // copyFullRow copies a table without a key in one streaming pass; its progress
@@ -495,11 +539,20 @@ func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [
 	return nil
 }
 
-// finish marks p done and records the source row count at the snapshot.
-func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) error {
+// countSource counts the source table's rows in the snapshot.
+func (c *Copier) countSource(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan) (int64, error) {
 	var n int64
 	if err := snap.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Source.Schema)+"."+mysqlsink.QuoteIdent(tp.Source.Name)).Scan(&n); err != nil {
-		return fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
+		return 0, fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
+	}
+	return n, nil
+}
+
+// finish marks p done and records the source row count at the snapshot.
+func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) error {
+	n, err := c.countSource(ctx, snap, tp)
+	if err != nil {
+		return err
 	}
 	p.SourceRows = &n
 	p.State = mysqlsink.TableDone

@@ -51,6 +51,10 @@ type globals struct {
 	logFile    string
 	log        *slog.Logger
 	closeLog   func()
+	// cpuProfile and memProfile are pprof outputs (hidden flags, for
+	// profiling); stopProfiles writes them.
+	cpuProfile, memProfile string
+	stopProfiles           func()
 }
 
 func main() {
@@ -66,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if g.stopProfiles != nil {
+		g.stopProfiles()
+	}
 	if g.closeLog != nil {
 		defer g.closeLog()
 	}
@@ -97,7 +104,10 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return g.setupLog(stderr)
+			if err := g.setupLog(stderr); err != nil {
+				return err
+			}
+			return g.startProfiles()
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -106,6 +116,10 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	pf.CountVarP(&g.verbose, "verbose", "v", "more log output (-v debug, -vv debug with source lines)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "errors only")
 	pf.StringVar(&g.logFile, "log-file", "", "also write the log to this file")
+	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the command to this file")
+	pf.StringVar(&g.memProfile, "memprofile", "", "write a pprof heap (allocations) profile at the end to this file")
+	_ = pf.MarkHidden("cpuprofile")
+	_ = pf.MarkHidden("memprofile")
 
 	var reset, auto, exitCaughtUp bool
 	migrate := &cobra.Command{Use: "migrate", Short: "run a migration mode (data, delta)", Args: noArgs}

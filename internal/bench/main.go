@@ -51,7 +51,7 @@ const srcDBName = "sbtest"
 
 type flags struct {
 	rows, tables, burstSeconds, burstThreads, threads int
-	shiplog                                           string
+	shiplog, profile                                  string
 	keep, triggers, kafka                             bool
 }
 
@@ -63,6 +63,8 @@ type result struct {
 	work    float64 // rows or row changes handled
 	unit    string  // "rows/s" or "changes/s"
 	rssKB   int64   // peak RSS of the tool's own processes; 0 if unknown
+	cpu     float64 // CPU seconds of the tool's own processes; 0 if unknown
+	srvCPU  float64 // CPU seconds the MariaDB servers used meanwhile
 	err     error
 	skipped string
 }
@@ -75,6 +77,7 @@ func main() {
 	flag.IntVar(&f.burstThreads, "burst-threads", 4, "sysbench threads during the burst")
 	flag.IntVar(&f.threads, "threads", 2, "threads for sysbench prepare, mydumper and myloader")
 	flag.StringVar(&f.shiplog, "shiplog", "", "shiplog binary (default: build ./cmd/shiplog into the work folder)")
+	flag.StringVar(&f.profile, "profile", "", "write pprof CPU and allocation profiles of each shiplog run into this folder (<log>.cpu.pprof, <log>.mem.pprof)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the work folder (dumps, configs, logs)")
 	flag.BoolVar(&f.triggers, "triggers", true, "also measure delta.source: triggers (source write throughput with the change-log triggers, delta from the change logs)")
 	flag.BoolVar(&f.kafka, "kafka", true, "also measure the Kafka path (binlog -> Kafka -> MySQL) through an in-process Kafka broker")
@@ -182,7 +185,7 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	// (a) mariadb-dump | mariadb, keeping a copy of the dump to seed the replica.
 	step("(a) mariadb-dump --single-transaction | mariadb")
 	dumpFile := filepath.Join(b.work, "dump.sql")
-	r := b.dumpPipe(ctx, "bench_dump", dumpFile)
+	r := b.servers(func() result { return b.dumpPipe(ctx, "bench_dump", dumpFile) })
 	r.work = rows
 	add(r)
 	if r.err != nil {
@@ -191,11 +194,11 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 
 	// (b) mydumper + myloader.
 	step("(b) mydumper + myloader")
-	add(b.mydumper(ctx, rows))
+	add(b.servers(func() result { return b.mydumper(ctx, rows) }))
 
 	// (c) shiplog migrate data.
 	step("(c) shiplog migrate data")
-	add(b.shiplogData(ctx, rows))
+	add(b.servers(func() result { return b.shiplogData(ctx, rows) }))
 
 	step("checking the copies (CHECKSUM TABLE) against the source")
 	b.verify(ctx, []target{{"mariadb-dump", b.dstDB, "bench_dump"}, {"mydumper", b.dstDB, "bench_mydumper"}, {"shiplog", b.dstDB, shiplogDB}})
@@ -231,11 +234,11 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	}
 	fmt.Printf("  %d transactions (%.0f tps), %d row changes; source head %s:%d\n", txns, tps, changes, headFile, headPos)
 
-	add(b.replicate(ctx, headFile, headPos, float64(changes)))
+	add(b.servers(func() result { return b.replicate(ctx, headFile, headPos, float64(changes)) }))
 
 	// (e) shiplog migrate delta from its checkpoint (before the burst).
 	step("(e) shiplog migrate delta --exit-when-caught-up")
-	add(b.shiplogDelta(ctx, float64(changes)))
+	add(b.servers(func() result { return b.shiplogDelta(ctx, float64(changes)) }))
 
 	step("checking the caught-up copies (CHECKSUM TABLE) against the source")
 	b.verify(ctx, []target{{"replica", b.repDB, srcDBName}, {"shiplog", b.dstDB, shiplogDB}})
@@ -365,6 +368,7 @@ func (b *bench) dumpPipe(ctx context.Context, dstDB, keepFile string) result {
 	dErr, lErr := dump.Wait(), load.Wait()
 	r.seconds = time.Since(start).Seconds()
 	r.rssKB = max(maxRSS(dump.ProcessState), maxRSS(load.ProcessState))
+	r.cpu = cpuOf(dump.ProcessState) + cpuOf(load.ProcessState)
 	switch {
 	case dErr != nil:
 		r.err = fmt.Errorf("mariadb-dump: %v: %s", dErr, lastLines(dumpErr.String(), 5))
@@ -415,6 +419,7 @@ func (b *bench) mydumper(ctx context.Context, rows float64) result {
 			return r
 		}
 		r.rssKB = max(r.rssKB, maxRSS(cmd.ProcessState))
+		r.cpu += cpuOf(cmd.ProcessState)
 	}
 	r.seconds = time.Since(start).Seconds()
 	return r
@@ -458,10 +463,36 @@ func (b *bench) replicate(ctx context.Context, headFile string, headPos int64, c
 	return r
 }
 
+// servers runs a job and sets its srvCPU: the CPU time the source,
+// destination and replica servers used meanwhile.
+func (b *bench) servers(job func() result) result {
+	cpu := func() float64 {
+		var sum float64
+		for _, m := range []*testenv.MariaDB{b.src, b.dst, b.replica} {
+			if s, err := m.CPUSeconds(); err == nil {
+				sum += s
+			}
+		}
+		return sum
+	}
+	before := cpu()
+	r := job()
+	r.srvCPU = cpu() - before
+	return r
+}
+
+// cpuOf is the user + system CPU seconds of an exited process.
+func cpuOf(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
 // shiplog runs one shiplog command, returning its time and peak RSS.
-func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...string) (secs float64, rssKB int64, err error) {
+func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...string) (secs float64, rssKB int64, cpu float64, err error) {
 	if b.shiplogErr != nil {
-		return 0, 0, b.shiplogErr
+		return 0, 0, 0, b.shiplogErr
 	}
 	if b.shiplog == "" {
 		bin := filepath.Join(b.work, "shiplog")
@@ -469,21 +500,26 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 		build.Dir = b.root
 		if out, err := build.CombinedOutput(); err != nil {
 			b.shiplogErr = fmt.Errorf("cannot build ./cmd/shiplog: %v: %s", err, lastLines(string(out), 5))
-			return 0, 0, b.shiplogErr
+			return 0, 0, 0, b.shiplogErr
 		}
 		b.shiplog = bin
 	}
 	logFile := filepath.Join(b.work, logName)
 	out, err := os.Create(logFile)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer out.Close()
-	cmd := exec.CommandContext(ctx, b.shiplog, append([]string{"--config", cfg}, args...)...)
+	pre := []string{"--config", cfg}
+	if b.profile != "" {
+		base := filepath.Join(b.profile, strings.TrimSuffix(logName, ".log"))
+		pre = append(pre, "--cpuprofile", base+".cpu.pprof", "--memprofile", base+".mem.pprof")
+	}
+	cmd := exec.CommandContext(ctx, b.shiplog, append(pre, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	if err = cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	// ru_maxrss of a child started by os/exec (vfork + exec) includes the
 	// parent's peak, which here holds the in-process Kafka broker; the
@@ -495,11 +531,12 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 	close(stop)
 	secs = time.Since(start).Seconds()
 	rssKB = <-hwm
+	cpu = cpuOf(cmd.ProcessState)
 	if err != nil {
 		log, _ := os.ReadFile(logFile)
-		return secs, rssKB, fmt.Errorf("shiplog %s: %v: %s", strings.Join(args, " "), err, lastLines(string(log), 8))
+		return secs, rssKB, cpu, fmt.Errorf("shiplog %s: %v: %s", strings.Join(args, " "), err, lastLines(string(log), 8))
 	}
-	return secs, rssKB, nil
+	return secs, rssKB, cpu, nil
 }
 
 const shiplogDB = "bench_shiplog"
@@ -539,7 +576,7 @@ func (b *bench) shiplogData(ctx context.Context, rows float64) result {
 		r.err = err
 		return r
 	}
-	r.seconds, r.rssKB, r.err = b.runShiplog(ctx, cfg, "migrate-data.log", "migrate", "data")
+	r.seconds, r.rssKB, r.cpu, r.err = b.runShiplog(ctx, cfg, "migrate-data.log", "migrate", "data")
 	if r.err != nil {
 		b.shiplogErr = fmt.Errorf("skipped: migrate data failed")
 	}
@@ -549,7 +586,7 @@ func (b *bench) shiplogData(ctx context.Context, rows float64) result {
 func (b *bench) shiplogDelta(ctx context.Context, changes float64) result {
 	r := result{group: "catch-up", tool: "shiplog migrate delta", unit: "changes/s", work: changes}
 	cfg := filepath.Join(b.work, "shiplog.yaml")
-	r.seconds, r.rssKB, r.err = b.runShiplog(ctx, cfg, "migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
+	r.seconds, r.rssKB, r.cpu, r.err = b.runShiplog(ctx, cfg, "migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
 	return r
 }
 
@@ -610,7 +647,7 @@ func (b *bench) triggers(ctx context.Context, plainTPS float64) (r result, note 
 			return
 		}
 		step("(f) shiplog deltalog uninstall")
-		if _, _, uerr := b.runShiplog(ctx, cfg, "triggers-uninstall.log", "deltalog", "uninstall"); uerr != nil {
+		if _, _, _, uerr := b.runShiplog(ctx, cfg, "triggers-uninstall.log", "deltalog", "uninstall"); uerr != nil {
 			err = errors.Join(err, uerr)
 			return
 		}
@@ -625,7 +662,7 @@ func (b *bench) triggers(ctx context.Context, plainTPS float64) (r result, note 
 		}
 	}()
 
-	secs, rss, derr := b.runShiplog(ctx, cfg, "triggers-migrate-data.log", "migrate", "data")
+	secs, rss, _, derr := b.runShiplog(ctx, cfg, "triggers-migrate-data.log", "migrate", "data")
 	if derr != nil {
 		r.err = derr
 		return r, "", nil
@@ -660,7 +697,7 @@ func (b *bench) triggers(ctx context.Context, plainTPS float64) (r result, note 
 	}
 
 	step("(f) shiplog migrate delta --exit-when-caught-up from the change logs")
-	r.seconds, r.rssKB, r.err = b.runShiplog(ctx, cfg, "triggers-migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
+	r.seconds, r.rssKB, r.cpu, r.err = b.runShiplog(ctx, cfg, "triggers-migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
 	if r.err != nil {
 		return r, note, nil
 	}
@@ -757,14 +794,14 @@ func (b *bench) viaKafka(ctx context.Context) (rs []result, note string, err err
 		return fail(cerr)
 	}
 	rows := float64(b.rows / b.tables * b.tables)
-	secs, rss, derr := b.runShiplog(ctx, pubCfg, "kafka-migrate-data.log", "migrate", "data")
+	secs, rss, _, derr := b.runShiplog(ctx, pubCfg, "kafka-migrate-data.log", "migrate", "data")
 	if derr != nil {
 		return fail(derr)
 	}
 	fmt.Printf("  snapshot published in %.2fs (%.0f rows/s, peak RSS %s)\n", secs, rows/secs, formatKB(rss))
 
 	step("(g) shiplog apply --from-kafka --exit-when-caught-up: the snapshot into " + kafkaDB)
-	secs, rss, derr = b.runShiplog(ctx, appCfg, "kafka-apply-snapshot.log", "apply", "--from-kafka", "--exit-when-caught-up")
+	secs, rss, _, derr = b.runShiplog(ctx, appCfg, "kafka-apply-snapshot.log", "apply", "--from-kafka", "--exit-when-caught-up")
 	if derr != nil {
 		return fail(derr)
 	}
@@ -780,7 +817,7 @@ func (b *bench) viaKafka(ctx context.Context) (rs []result, note string, err err
 	fmt.Printf("  %d transactions (%.0f tps), %d row changes\n", txns, tps, changes)
 
 	step("(g) binlog -> Kafka: shiplog migrate delta --exit-when-caught-up (sink: kafka)")
-	pub.seconds, pub.rssKB, pub.err = b.runShiplog(ctx, pubCfg, "kafka-migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
+	pub.seconds, pub.rssKB, pub.cpu, pub.err = b.runShiplog(ctx, pubCfg, "kafka-migrate-delta.log", "migrate", "delta", "--exit-when-caught-up")
 	if pub.err != nil {
 		return fail(pub.err)
 	}
@@ -790,7 +827,7 @@ func (b *bench) viaKafka(ctx context.Context) (rs []result, note string, err err
 	fmt.Printf("  published %.0f changes\n", pub.work)
 
 	step("(g) Kafka -> MySQL: shiplog apply --from-kafka --exit-when-caught-up")
-	app.seconds, app.rssKB, app.err = b.runShiplog(ctx, appCfg, "kafka-apply-burst.log", "apply", "--from-kafka", "--exit-when-caught-up")
+	app.seconds, app.rssKB, app.cpu, app.err = b.runShiplog(ctx, appCfg, "kafka-apply-burst.log", "apply", "--from-kafka", "--exit-when-caught-up")
 	if app.err != nil {
 		return []result{pub, app}, "", nil
 	}
@@ -1056,6 +1093,13 @@ func maxRSS(ps *os.ProcessState) int64 {
 	return 0
 }
 
+func secs(s float64) string {
+	if s <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", s)
+}
+
 func formatKB(kb int64) string {
 	if kb <= 0 {
 		return "-"
@@ -1075,19 +1119,19 @@ func printTable(w io.Writer, results []result, notes []string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\ttool\tseconds\tthroughput\ttime vs shiplog\tpeak RSS\t")
+	fmt.Fprintln(tw, "\ttool\tseconds\tthroughput\ttime vs shiplog\tpeak RSS\ttool CPU s\tservers CPU s\t")
 	for _, r := range results {
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(tw, "%s\t%s\t-\tskipped\t-\t-\t\n", r.group, r.tool)
+			fmt.Fprintf(tw, "%s\t%s\t-\tskipped\t-\t-\t-\t-\t\n", r.group, r.tool)
 		case r.err != nil:
-			fmt.Fprintf(tw, "%s\t%s\t-\tFAILED\t-\t-\t\n", r.group, r.tool)
+			fmt.Fprintf(tw, "%s\t%s\t-\tFAILED\t-\t-\t-\t-\t\n", r.group, r.tool)
 		default:
 			ratio := "-"
 			if s, ok := shiplog[r.group]; ok && s.seconds > 0 && r.work > 0 {
 				ratio = fmt.Sprintf("%.2fx", (r.seconds/r.work)/(s.seconds/s.work))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB))
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB), secs(r.cpu), secs(r.srvCPU))
 		}
 	}
 	tw.Flush()
@@ -1109,6 +1153,7 @@ func printTable(w io.Writer, results []result, notes []string) {
 		}
 	}
 	fmt.Fprintln(w, "Peak RSS is the tools' own processes (largest of a pipeline), not the servers' (nor the in-process Kafka broker's).")
+	fmt.Fprintln(w, "Tool CPU is the tools' own processes; servers CPU is what the source, destination and replica MariaDB servers used during the job.")
 	for _, r := range results {
 		if r.err != nil {
 			fmt.Fprintf(w, "%s: %v\n", r.tool, r.err)

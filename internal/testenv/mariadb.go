@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -299,4 +300,34 @@ func firstLine(s string) string {
 		s = s[:120] + "..."
 	}
 	return s
+}
+
+// Pid is the server's process id.
+func (m *MariaDB) Pid() int { return m.cmd.Process.Pid }
+
+// CPUSeconds is the CPU time (user + system) the server's process has used.
+func (m *MariaDB) CPUSeconds() (float64, error) { return ProcessCPUSeconds(m.Pid()) }
+
+// ProcessCPUSeconds reads a process's user + system CPU time from /proc.
+func ProcessCPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return float64(utime+stime) / 100, nil // USER_HZ is 100 on Linux
 }
