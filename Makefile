@@ -4,6 +4,7 @@
 #   make test    go vet + every test against real MariaDB servers (needs mariadb-server)
 #   make demo    a live source -> destination sync on two local MariaDB servers
 #   make bench   shiplog against mariadb-dump, mydumper and native replication
+#   make bench-go  Go micro-benchmarks of the hot paths (no servers needed)
 
 GO      ?= go
 BIN     := bin/shiplog
@@ -14,7 +15,7 @@ BENCH_FLAGS ?=
 # CI=true is passed through to the tests when it is set.
 export CI
 
-.PHONY: all build test demo bench fmt vet clean deps-mariadb deps-bench
+.PHONY: all build test demo bench bench-go fmt vet clean deps-mariadb deps-bench
 
 all: build
 
@@ -68,3 +69,6 @@ demo: deps-mariadb
 
 bench: deps-bench
 	$(GO) run ./internal/bench $(BENCH_FLAGS)
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -53,6 +53,7 @@ type flags struct {
 	rows, tables, burstSeconds, burstThreads, threads int
 	shiplog, profile                                  string
 	keep, triggers, kafka                             bool
+	lagRate, lagSeconds, scaleRows                    int
 }
 
 // result is one line of the final table.
@@ -77,6 +78,9 @@ func main() {
 	flag.IntVar(&f.burstThreads, "burst-threads", 4, "sysbench threads during the burst")
 	flag.IntVar(&f.threads, "threads", 2, "threads for sysbench prepare, mydumper and myloader")
 	flag.StringVar(&f.shiplog, "shiplog", "", "shiplog binary (default: build ./cmd/shiplog into the work folder)")
+	flag.IntVar(&f.lagRate, "lag-rate", 1000, "sysbench transactions/s of the sustained-rate lag run (0 skips it)")
+	flag.IntVar(&f.lagSeconds, "lag-seconds", 30, "length of the sustained-rate lag run")
+	flag.IntVar(&f.scaleRows, "scale-rows", 4_000_000, "rows of the peak-RSS check at a larger size (0 skips it)")
 	flag.StringVar(&f.profile, "profile", "", "write pprof CPU and allocation profiles of each shiplog run into this folder (<log>.cpu.pprof, <log>.mem.pprof)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the work folder (dumps, configs, logs)")
 	flag.BoolVar(&f.triggers, "triggers", true, "also measure delta.source: triggers (source write throughput with the change-log triggers, delta from the change logs)")
@@ -89,9 +93,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	results, notes, err := run(ctx, f)
+	results, notes, lag, err := run(ctx, f)
 	if len(results) > 0 {
 		printTable(os.Stdout, results, notes)
+		printTargets(os.Stdout, targets(results, lag))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
@@ -110,22 +115,21 @@ type bench struct {
 
 // run returns the results, lines to print under the table, and the first
 // error that stopped it (or that some step failed).
-func run(ctx context.Context, f flags) ([]result, []string, error) {
+func run(ctx context.Context, f flags) (results []result, notes []string, lag *lagStats, err error) {
 	for _, tool := range []string{"sysbench", "mariadb-dump", "mariadb"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, nil, fmt.Errorf("%s not found; as root: apt-get install -y --no-install-recommends mariadb-server mariadb-client sysbench mydumper", tool)
+			return nil, nil, nil, fmt.Errorf("%s not found; as root: apt-get install -y --no-install-recommends mariadb-server mariadb-client sysbench mydumper", tool)
 		}
 	}
 	if err := testenv.Available(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b := &bench{flags: f}
-	var err error
 	if b.root, err = testenv.ModuleRoot(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if b.work, err = os.MkdirTemp("", "shiplog-bench-"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if f.keep {
 		fmt.Println("work folder:", b.work)
@@ -135,15 +139,15 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 
 	step("starting source (binlog ROW/FULL), destination and replica")
 	if b.src, err = testenv.StartMariaDB(ctx, testenv.Options{Binlog: true, ServerID: 1}); err != nil {
-		return nil, nil, fmt.Errorf("source: %w", err)
+		return nil, nil, nil, fmt.Errorf("source: %w", err)
 	}
 	defer b.src.Stop()
 	if b.dst, err = testenv.StartMariaDB(ctx, testenv.Options{ServerID: 2}); err != nil {
-		return nil, nil, fmt.Errorf("destination: %w", err)
+		return nil, nil, nil, fmt.Errorf("destination: %w", err)
 	}
 	defer b.dst.Stop()
 	if b.replica, err = testenv.StartMariaDB(ctx, testenv.Options{ServerID: 3}); err != nil {
-		return nil, nil, fmt.Errorf("replica: %w", err)
+		return nil, nil, nil, fmt.Errorf("replica: %w", err)
 	}
 	defer b.replica.Stop()
 	for _, p := range []struct {
@@ -151,7 +155,7 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 		db **sql.DB
 	}{{b.src, &b.srcDB}, {b.dst, &b.dstDB}, {b.replica, &b.repDB}} {
 		if *p.db, err = p.m.Open(""); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		defer (*p.db).Close()
 	}
@@ -160,16 +164,19 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	rows := float64(perTable * f.tables)
 	step(fmt.Sprintf("sysbench prepare: %d tables x %d rows", f.tables, perTable))
 	if err := b.src.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	start := time.Now()
 	if _, err := b.sysbench(ctx, "prepare", f.threads); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	fmt.Printf("  prepared in %.1fs\n", time.Since(start).Seconds())
+	// Probe rows of the lag measurement (h) go to a table of their own.
+	if err := b.src.Exec(ctx, srcDBName, "CREATE TABLE lagprobe (id BIGINT PRIMARY KEY, sent_us BIGINT NOT NULL)"); err != nil {
+		return nil, nil, nil, err
+	}
 
-	var results []result
-	var notes []string // lines under the table
+	// notes are lines under the table.
 	add := func(r result) {
 		results = append(results, r)
 		switch {
@@ -189,7 +196,7 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	r.work = rows
 	add(r)
 	if r.err != nil {
-		return results, notes, r.err
+		return results, notes, lag, r.err
 	}
 
 	// (b) mydumper + myloader.
@@ -200,37 +207,40 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	step("(c) shiplog migrate data")
 	add(b.servers(func() result { return b.shiplogData(ctx, rows) }))
 
+	step("(c') shiplog migrate data through a map of 3 handlers (expression, hash, prefix) on every table")
+	add(b.servers(func() result { return b.mapData(ctx, rows) }))
+
 	step("checking the copies (CHECKSUM TABLE) against the source")
 	b.verify(ctx, []target{{"mariadb-dump", b.dstDB, "bench_dump"}, {"mydumper", b.dstDB, "bench_mydumper"}, {"shiplog", b.dstDB, shiplogDB}})
 
 	// (d) A write burst, then native replication catching up from before it.
 	step("(d) native replication: replica seeded from the dump, CHANGE MASTER to the position before the burst")
 	if err := b.replica.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
-		return results, notes, err
+		return results, notes, lag, err
 	}
 	if err := loadFile(ctx, b.replica, srcDBName, dumpFile); err != nil {
-		return results, notes, fmt.Errorf("seed replica: %w", err)
+		return results, notes, lag, fmt.Errorf("seed replica: %w", err)
 	}
 	file, pos, err := masterStatus(ctx, b.srcDB)
 	if err != nil {
-		return results, notes, err
+		return results, notes, lag, err
 	}
 	fmt.Printf("  source position before the burst: %s:%d\n", file, pos)
 	if _, err := b.repDB.ExecContext(ctx, fmt.Sprintf(
 		"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d",
 		b.src.Port, file, pos)); err != nil {
-		return results, notes, fmt.Errorf("CHANGE MASTER TO: %w", err)
+		return results, notes, lag, fmt.Errorf("CHANGE MASTER TO: %w", err)
 	}
 
 	step(fmt.Sprintf("sysbench oltp_write_only burst: %ds, %d threads, nothing reading", f.burstSeconds, f.burstThreads))
 	out, err := b.sysbench(ctx, "run", f.burstThreads)
 	if err != nil {
-		return results, notes, err
+		return results, notes, lag, err
 	}
 	changes, txns, tps := parseSysbench(out)
 	headFile, headPos, err := masterStatus(ctx, b.srcDB)
 	if err != nil {
-		return results, notes, err
+		return results, notes, lag, err
 	}
 	fmt.Printf("  %d transactions (%.0f tps), %d row changes; source head %s:%d\n", txns, tps, changes, headFile, headPos)
 
@@ -240,8 +250,36 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 	step("(e) shiplog migrate delta --exit-when-caught-up")
 	add(b.servers(func() result { return b.shiplogDelta(ctx, float64(changes)) }))
 
+	step("(e') shiplog migrate delta --exit-when-caught-up through the map of 3 handlers")
+	add(b.servers(func() result { return b.mapDelta(ctx, float64(changes)) }))
+
 	step("checking the caught-up copies (CHECKSUM TABLE) against the source")
 	b.verify(ctx, []target{{"replica", b.repDB, srcDBName}, {"shiplog", b.dstDB, shiplogDB}})
+	step("checking the copy through the map: shiplog verify")
+	if note, err := b.mapVerify(ctx); err != nil {
+		fmt.Printf("  FAILED: %v\n", err)
+		notes = append(notes, err.Error())
+		results = append(results, result{group: "catch-up", tool: "shiplog verify through the map", err: err})
+	} else {
+		fmt.Println("  " + note)
+		notes = append(notes, note)
+	}
+
+	// (h) Replication lag at a sustained rate, shiplog streaming.
+	if f.lagRate > 0 {
+		step(fmt.Sprintf("(h) lag: shiplog migrate delta streaming while sysbench runs at %d tps for %ds, probe rows every 20 ms", f.lagRate, f.lagSeconds))
+		st, err := b.lagRun(ctx, f.lagRate, f.lagSeconds)
+		if err != nil {
+			fmt.Printf("  FAILED: %v\n", err)
+			results = append(results, result{group: "lag", tool: "shiplog lag run", err: err})
+		} else {
+			lag = &st
+			note := fmt.Sprintf("lag at %.0f tps (sysbench --rate=%d, %ds): p50 %s, p99 %s, max %s over %d probes (%d missed); delta daemon peak RSS %s",
+				st.tps, st.rateWant, st.seconds, ms(st.p50), ms(st.p99), ms(st.max), st.probes, st.missed, formatKB(st.rssKB))
+			fmt.Println("  " + note)
+			notes = append(notes, note)
+		}
+	}
 
 	// (f) The same burst with shiplog's change-log triggers on the source
 	// tables, then shiplog migrate delta from the change logs.
@@ -253,7 +291,7 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 			notes = append(notes, note)
 		}
 		if err != nil {
-			return results, notes, err
+			return results, notes, lag, err
 		}
 	}
 
@@ -269,35 +307,67 @@ func run(ctx context.Context, f flags) ([]result, []string, error) {
 			notes = append(notes, note)
 		}
 		if err != nil {
-			return results, notes, err
+			return results, notes, lag, err
 		}
 		results = besideDelta(results, len(kr))
 	}
-	for _, r := range results {
-		if r.err != nil {
-			return results, notes, errors.New("some steps failed (see above)")
+	// (j) Peak RSS at a larger size.
+	if f.scaleRows > 0 {
+		step(fmt.Sprintf("(j) scale: %d rows in %d tables, shiplog migrate data, a %ds burst, shiplog migrate delta", f.scaleRows, f.tables, f.burstSeconds))
+		d, c, err := b.scaleRun(ctx, f.scaleRows)
+		add(d)
+		if c.seconds > 0 || c.err != nil {
+			add(c)
+		}
+		if err != nil {
+			return results, notes, lag, err
 		}
 	}
-	return results, notes, nil
+	for _, r := range results {
+		if r.err != nil {
+			return results, notes, lag, errors.New("some steps failed (see above)")
+		}
+	}
+	return results, notes, lag, nil
 }
 
 func step(s string) { fmt.Printf("\n== %s\n", s) }
 
 func (b *bench) sysbench(ctx context.Context, command string, threads int) (string, error) {
+	o := sbRun{db: srcDBName, tableSize: b.rows / b.tables, threads: threads, command: command}
+	if command == "run" {
+		o.seconds = b.burstSeconds
+	}
+	return b.sysbenchWith(ctx, o)
+}
+
+// sbRun is one sysbench oltp_write_only command.
+type sbRun struct {
+	db                 string
+	tableSize, threads int
+	command            string
+	seconds            int // run: its length
+	rate               int // run: transactions per second (0: as fast as it goes)
+}
+
+func (b *bench) sysbenchWith(ctx context.Context, o sbRun) (string, error) {
 	args := []string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
 		"--mysql-port=" + strconv.Itoa(b.src.Port), "--mysql-user=root", "--mysql-password=",
-		"--mysql-db=" + srcDBName, "--tables=" + strconv.Itoa(b.tables),
-		"--table-size=" + strconv.Itoa(b.rows/b.tables), "--threads=" + strconv.Itoa(threads)}
-	if command == "run" {
-		args = append(args, "--time="+strconv.Itoa(b.burstSeconds), "--report-interval=5", "--rand-seed=1")
+		"--mysql-db=" + o.db, "--tables=" + strconv.Itoa(b.tables),
+		"--table-size=" + strconv.Itoa(o.tableSize), "--threads=" + strconv.Itoa(o.threads)}
+	if o.command == "run" {
+		args = append(args, "--time="+strconv.Itoa(o.seconds), "--report-interval=5", "--rand-seed=1")
+		if o.rate > 0 {
+			args = append(args, "--rate="+strconv.Itoa(o.rate))
+		}
 	}
-	args = append(args, command)
+	args = append(args, o.command)
 	cmd := exec.CommandContext(ctx, "sysbench", args...)
 	var out strings.Builder
-	cmd.Stdout = io.MultiWriter(&out, prefixWriter(os.Stdout, "  sysbench| ", command == "run"))
+	cmd.Stdout = io.MultiWriter(&out, prefixWriter(os.Stdout, "  sysbench| ", o.command == "run"))
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("sysbench %s: %v\n%s", command, err, lastLines(out.String(), 10))
+		return "", fmt.Errorf("sysbench %s: %v\n%s", o.command, err, lastLines(out.String(), 10))
 	}
 	return out.String(), nil
 }
@@ -307,9 +377,6 @@ var (
 	reTxns   = regexp.MustCompile(`(?m)^\s*transactions:\s+(\d+)\s+\(([0-9.]+) per sec`)
 )
 
-// parseSysbench returns the write statements (each changes one row in
-// oltp_write_only), the transactions and the transactions per second of a
-// sysbench run.
 func parseSysbench(out string) (writes, txns int64, tps float64) {
 	if m := reWrites.FindStringSubmatch(out); m != nil {
 		writes, _ = strconv.ParseInt(m[1], 10, 64)
@@ -542,7 +609,13 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 const shiplogDB = "bench_shiplog"
 
 func (b *bench) shiplogConfig() (string, error) {
-	cfg := filepath.Join(b.work, "shiplog.yaml")
+	return b.shiplogConfigFor("shiplog.yaml", srcDBName, shiplogDB, "")
+}
+
+// shiplogConfigFor writes a config copying source database srcDB into
+// destination database db, with extra appended.
+func (b *bench) shiplogConfigFor(name, srcDB, db, extra string) (string, error) {
+	cfg := filepath.Join(b.work, name)
 	text := fmt.Sprintf(`# written by internal/bench
 source:
   host: 127.0.0.1
@@ -560,7 +633,7 @@ destination:
 options:
   bulk_size: 1000
   workers: %d
-`, b.src.Port, srcDBName, b.dst.Port, shiplogDB, b.threads)
+`, b.src.Port, srcDB, b.dst.Port, db, b.threads) + extra
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
 }
 
