@@ -47,6 +47,10 @@ type Options struct {
 	SourcePrefix string
 	DestPrefix   string
 	Workers      int
+	// ApplyWorkers is the number of partitions the stream applies in
+	// parallel (0 = 2; 1 = whole source transactions per destination
+	// transaction).
+	ApplyWorkers int
 	// FullRowTables lists tables without a primary or unique-not-null key that
 	// the user opts into full-row matching; any other such table is an error.
 	FullRowTables     []string

@@ -81,6 +81,7 @@ var fields = func() []field {
 		field{"options.source_prefix", kindString, func(c *Config) any { return &c.Options.SourcePrefix }},
 		field{"options.dest_prefix", kindString, func(c *Config) any { return &c.Options.DestPrefix }},
 		field{"options.workers", kindCount, func(c *Config) any { return &c.Options.Workers }},
+		field{"options.apply_workers", kindCount, func(c *Config) any { return &c.Options.ApplyWorkers }},
 		field{"options.full_row_tables", kindList, func(c *Config) any { return &c.Options.FullRowTables }},
 		field{"options.map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"options.settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -161,8 +162,11 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	var applied atomic.Int64
 	ctl := controlFrom(ctx)
 	ctl.setState(stateDelta)
+	writer, err := r.deltaWriter(ctx, log)
+	if err != nil {
+		return err
+	}
 	g.Go(func() error {
-		writer := r.writer()
 		for {
 			var it relayItem
 			select {
@@ -355,6 +359,41 @@ func columnNames(t *cdc.Table) string {
 		names[i] = c.Name
 	}
 	return strings.Join(names, ",")
+}
+
+// defaultApplyWorkers is options.apply_workers when unset.
+const defaultApplyWorkers = 2
+
+// deltaWriter is the stream's writer: options.apply_workers partitions
+// applied in parallel, resumed from each partition's checkpoint when the last
+// run stopped between partitions' commits (then with that run's partition
+// count, which the checkpoints belong to, for this run).
+func (r *Runtime) deltaWriter(ctx context.Context, log *slog.Logger) (*mysqlsink.Writer, error) {
+	k := r.cfg.Options.ApplyWorkers
+	if k <= 0 {
+		k = defaultApplyWorkers
+	}
+	k = min(k, 64)
+	parts, err := r.state.PartCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uneven := false
+	for _, p := range parts {
+		if !p.Have || p.Pos.Compare(parts[0].Pos) != 0 {
+			uneven = true
+		}
+	}
+	if uneven && len(parts) != k {
+		log.Warn("the last run stopped between its apply partitions' commits: resuming with its partition count", "stage", "delta",
+			"apply_workers", len(parts), "configured", k)
+		k = len(parts)
+	}
+	w := mysqlsink.NewWriter(r.dst, r.state, mysqlsink.Options{Logger: r.log, Parts: k})
+	if uneven {
+		w.Resume(parts)
+	}
+	return w, nil
 }
 
 func (r *Runtime) writer() *mysqlsink.Writer {

@@ -247,8 +247,8 @@ func (b *bench) lagRun(ctx context.Context, rate, seconds int) (lagStats, error)
 // table size.
 func (b *bench) scaleRun(ctx context.Context, rows int) (data, delta result, err error) {
 	const scaleSrc, scaleDst = "sbscale", "bench_scale"
-	data = result{group: "scale", tool: fmt.Sprintf("shiplog migrate data, %dM rows", rows/1_000_000), unit: "rows/s", work: float64(rows)}
-	delta = result{group: "scale", tool: fmt.Sprintf("shiplog migrate delta, %dM rows", rows/1_000_000), unit: "changes/s"}
+	data = result{group: "scale snapshot", tool: fmt.Sprintf("shiplog migrate data, %dM rows", rows/1_000_000), unit: "rows/s", work: float64(rows)}
+	delta = result{group: "scale catch-up", tool: fmt.Sprintf("shiplog migrate delta, %dM rows", rows/1_000_000), unit: "changes/s"}
 	if err = b.src.Exec(ctx, "", "CREATE DATABASE "+scaleSrc); err != nil {
 		return data, delta, err
 	}

@@ -100,39 +100,94 @@ func (s *State) Reset(ctx context.Context) error {
 }
 
 // Checkpoint returns the stream position recorded with the data, its source
-// commit time, and whether there is one.
+// commit time, and whether there is one. With a partitioned apply (see
+// Writer) every partition has a row; the checkpoint is the lowest of them:
+// everything up to it is applied in every partition.
 func (s *State) Checkpoint(ctx context.Context) (cdc.Position, time.Time, bool, error) {
-	var text string
-	var et sql.NullString
-	err := s.db.QueryRowContext(ctx, "SELECT position, event_time FROM "+s.table("_shiplog_checkpoint")+" WHERE id = 1").Scan(&text, &et)
-	if errors.Is(err, sql.ErrNoRows) {
+	parts, err := s.PartCheckpoints(ctx)
+	if err != nil || len(parts) == 0 {
+		return cdc.Position{}, time.Time{}, false, err
+	}
+	lo := -1
+	for i, p := range parts {
+		if p.Have && (lo < 0 || p.Pos.Compare(parts[lo].Pos) < 0) {
+			lo = i
+		}
+	}
+	if lo < 0 {
 		return cdc.Position{}, time.Time{}, false, nil
 	}
+	return parts[lo].Pos, parts[lo].Time, true, nil
+}
+
+// PartCheckpoint is the checkpoint of one apply partition.
+type PartCheckpoint struct {
+	Pos  cdc.Position
+	Time time.Time
+	// Have: the partition has a checkpoint row.
+	Have bool
+}
+
+// PartCheckpoints returns the checkpoints of the apply partitions, indexed
+// by partition (row id - 1), up to the highest row present.
+func (s *State) PartCheckpoints(ctx context.Context) ([]PartCheckpoint, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, position, event_time FROM "+s.table("_shiplog_checkpoint")+" ORDER BY id")
 	if err != nil {
-		return cdc.Position{}, time.Time{}, false, fmt.Errorf("read checkpoint: %w", err)
+		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	p, err := cdc.ParsePosition(text)
-	if err != nil {
-		return cdc.Position{}, time.Time{}, false, fmt.Errorf("read checkpoint: %w", err)
+	defer rows.Close()
+	var out []PartCheckpoint
+	for rows.Next() {
+		var id int
+		var text string
+		var et sql.NullString
+		if err := rows.Scan(&id, &text, &et); err != nil {
+			return nil, fmt.Errorf("read checkpoint: %w", err)
+		}
+		p, err := cdc.ParsePosition(text)
+		if err != nil {
+			return nil, fmt.Errorf("read checkpoint %d: %w", id, err)
+		}
+		for len(out) < id {
+			out = append(out, PartCheckpoint{})
+		}
+		pc := PartCheckpoint{Pos: p, Have: true}
+		if et.Valid {
+			pc.Time, _ = time.ParseInLocation("2006-01-02 15:04:05.999999", et.String, time.UTC)
+		}
+		out[id-1] = pc
 	}
-	var t time.Time
-	if et.Valid {
-		t, _ = time.ParseInLocation("2006-01-02 15:04:05.999999", et.String, time.UTC)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	return p, t, true, nil
+	return out, nil
 }
 
 // SaveCheckpoint records pos (reached at source commit time t) inside tx.
 func (s *State) SaveCheckpoint(ctx context.Context, tx *sql.Tx, pos cdc.Position, t time.Time) error {
+	return s.savePartCheckpoint(ctx, tx, 0, pos, t)
+}
+
+// savePartCheckpoint records the checkpoint of apply partition part.
+func (s *State) savePartCheckpoint(ctx context.Context, tx *sql.Tx, part int, pos cdc.Position, t time.Time) error {
 	var et any
 	if !t.IsZero() {
 		et = t.UTC().Format("2006-01-02 15:04:05.999999")
 	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.table("_shiplog_checkpoint")+
-		" (id, position, event_time, updated_at) VALUES (1, ?, ?, UTC_TIMESTAMP(6))"+
+		" (id, position, event_time, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))"+
 		" ON DUPLICATE KEY UPDATE position = VALUES(position), event_time = IFNULL(VALUES(event_time), event_time), updated_at = VALUES(updated_at)",
-		pos.String(), et)
+		part+1, pos.String(), et)
 	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return nil
+}
+
+// trimCheckpoints deletes the rows of partitions >= parts (left by a run
+// with more partitions).
+func (s *State) trimCheckpoints(ctx context.Context, tx *sql.Tx, parts int) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.table("_shiplog_checkpoint")+" WHERE id > ?", parts); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return nil

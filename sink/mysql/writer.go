@@ -7,11 +7,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
 )
@@ -54,13 +58,24 @@ type Writer struct {
 	log   *slog.Logger
 	// maxStmt bounds the bytes of one statement (below max_allowed_packet).
 	maxStmt int
+	// parts is the number of apply partitions of Write (>= 1).
+	parts int
+	// skip[p] is the position partition p had applied when the stream
+	// resumed: its operations up to it are applied already (nil: none).
+	skip    []cdc.Position
+	skipMax cdc.Position
+	// trimmed: checkpoint rows of partitions >= parts are gone.
+	trimmed bool
+	exact   map[*cdc.Table]bool
 }
 
 // Options tune a Writer.
 type Options struct {
 	// MaxStatementBytes bounds one multi-row statement; 0 = 4 MiB.
 	MaxStatementBytes int
-	Logger            *slog.Logger
+	// Parts is the number of apply partitions of Write; 0 = 1. See Write.
+	Parts  int
+	Logger *slog.Logger
 }
 
 // NewWriter returns a writer on db that records progress in st.
@@ -71,31 +86,146 @@ func NewWriter(db *sql.DB, st *State, o Options) *Writer {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Writer{db: db, state: st, log: o.Logger, maxStmt: o.MaxStatementBytes}
+	return &Writer{db: db, state: st, log: o.Logger, maxStmt: o.MaxStatementBytes, parts: max(o.Parts, 1), exact: map[*cdc.Table]bool{}}
+}
+
+// Resume tells the writer where each apply partition stood when the stream
+// resumed from the lowest of them (State.PartCheckpoints): a partition's
+// operations up to its own checkpoint are not applied again. The partition
+// count must be the one those checkpoints were written with.
+func (w *Writer) Resume(parts []PartCheckpoint) {
+	w.skip, w.skipMax = nil, cdc.Position{}
+	for i, p := range parts {
+		if i >= w.parts {
+			break
+		}
+		if w.skip == nil {
+			w.skip = make([]cdc.Position, w.parts)
+		}
+		if p.Have {
+			w.skip[i] = p.Pos
+			if p.Pos.Compare(w.skipMax) > 0 {
+				w.skipMax = p.Pos
+			}
+		}
+	}
 }
 
 // Write applies the changes of b (already mapped to destination tables) and
-// records b.Pos as the checkpoint, in one transaction. Changes to the same key
-// are compacted to their final state; statements keep the batch's order between
-// keys. It blocks until the commit; on error nothing of b is applied.
+// records b.Pos as the checkpoint. Changes to the same key are compacted to
+// their final state; statements keep the batch's order between keys. It
+// blocks until the commit; on error nothing of b is applied, except with
+// several partitions, where the partitions that committed keep their part
+// (and their checkpoint: a resumed stream does not apply it again).
+//
+// With Parts > 1 the compacted operations are split by a stable hash of
+// table and key into partitions applied in parallel, each in a transaction
+// of its own (READ COMMITTED, retried on deadlocks) that records the
+// partition's checkpoint; a partition with nothing in the batch has its
+// checkpoint recorded by another's transaction. Tables whose keys may
+// compare differently on the server than byte for byte, tables with other
+// unique indexes and tables without a key go whole to partition 0, in
+// order. Destination readers may see a source transaction's rows in one
+// partition before another's commit; with Parts = 1 every destination
+// transaction holds whole source transactions.
 func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 	ops := compact(b.Changes)
-	return w.inTx(ctx, func(tx *sql.Tx) error {
-		if err := w.apply(ctx, tx, ops); err != nil {
-			return err
+	parts := make([][]op, w.parts)
+	for _, o := range ops {
+		p := w.partOf(o)
+		if w.skip != nil && !w.skip[p].IsZero() && o.pos.Compare(w.skip[p]) <= 0 {
+			continue // applied before the stream resumed
 		}
-		if err := w.state.SaveFailures(ctx, tx, b.Failed); err != nil {
-			return err
+		parts[p] = append(parts[p], o)
+	}
+	var active, idle []int
+	for p := range parts {
+		if len(parts[p]) > 0 {
+			active = append(active, p)
+		} else {
+			idle = append(idle, p)
 		}
-		return w.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
-	})
+	}
+	if len(active) == 0 {
+		active, idle = idle[:1], idle[1:]
+	}
+	write := func(ctx context.Context, i int) error {
+		p := active[i]
+		return w.inTx(ctx, len(active) > 1, func(tx *sql.Tx) error {
+			if err := w.apply(ctx, tx, parts[p]); err != nil {
+				return err
+			}
+			if i == 0 {
+				for _, q := range idle {
+					if err := w.state.savePartCheckpoint(ctx, tx, q, b.Pos, b.Time); err != nil {
+						return err
+					}
+				}
+				if err := w.state.SaveFailures(ctx, tx, b.Failed); err != nil {
+					return err
+				}
+				if !w.trimmed {
+					if err := w.state.trimCheckpoints(ctx, tx, w.parts); err != nil {
+						return err
+					}
+				}
+			}
+			return w.state.savePartCheckpoint(ctx, tx, p, b.Pos, b.Time)
+		})
+	}
+	var err error
+	if len(active) == 1 {
+		err = write(ctx, 0)
+	} else {
+		// The partitions do not cancel each other: those that commit keep
+		// their part, and a resumed stream does not apply it again.
+		var g errgroup.Group
+		for i := range active {
+			g.Go(func() error { return write(ctx, i) })
+		}
+		err = g.Wait()
+	}
+	if err != nil {
+		return err
+	}
+	w.trimmed = true
+	if w.skip != nil && b.Pos.Compare(w.skipMax) >= 0 {
+		w.skip = nil
+	}
+	return nil
+}
+
+// partOf is the apply partition of o.
+func (w *Writer) partOf(o op) int {
+	if w.parts == 1 {
+		return 0
+	}
+	exact, ok := w.exact[o.table]
+	if !ok {
+		exact = exactKey(o.table)
+		w.exact[o.table] = exact
+	}
+	if !exact || (o.kind != opUpsert && o.kind != opDelete) {
+		return 0
+	}
+	key := o.row
+	if o.kind == opUpsert {
+		key = o.table.KeyOf(o.row)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(o.table.Schema))
+	h.Write([]byte{0})
+	h.Write([]byte(o.table.Name))
+	h.Write([]byte{0})
+	h.Write(encodeKeyBytes(nil, key))
+	return int(h.Sum64() % uint64(w.parts))
 }
 
 // Apply applies changes (already mapped) and runs then (when not nil) in the
 // same transaction.
 func (w *Writer) Apply(ctx context.Context, changes []cdc.Change, then func(*sql.Tx) error) error {
 	ops := compact(changes)
-	return w.inTx(ctx, func(tx *sql.Tx) error {
+	return w.inTx(ctx, false, func(tx *sql.Tx) error {
 		if err := w.apply(ctx, tx, ops); err != nil {
 			return err
 		}
@@ -117,7 +247,7 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 	for i, r := range rows {
 		ops[i] = op{kind: kind, table: t, row: r}
 	}
-	return w.inTx(ctx, func(tx *sql.Tx) error {
+	return w.inTx(ctx, false, func(tx *sql.Tx) error {
 		if err := w.apply(ctx, tx, ops); err != nil {
 			return err
 		}
@@ -128,8 +258,32 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 	})
 }
 
-func (w *Writer) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := w.db.BeginTx(ctx, nil)
+// inTx runs f in a transaction and commits it. concurrent: other
+// transactions of the same batch write the same tables at the same time:
+// READ COMMITTED (no gap locks between their keys), and a deadlock or lock
+// wait timeout runs f again (it is idempotent) a few times.
+func (w *Writer) inTx(ctx context.Context, concurrent bool, f func(*sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if concurrent {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	for attempt := 1; ; attempt++ {
+		err := w.tx(ctx, opts, f)
+		var me *gomysql.MySQLError
+		if err == nil || !concurrent || attempt >= 5 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+			return err
+		}
+		w.log.Debug("retrying a partition's transaction", "error", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+		}
+	}
+}
+
+func (w *Writer) tx(ctx context.Context, opts *sql.TxOptions, f func(*sql.Tx) error) error {
+	tx, err := w.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("destination: begin: %w", err)
 	}
@@ -159,6 +313,8 @@ type op struct {
 	table *cdc.Table
 	row   []any // full row for upserts/inserts/row deletes, key for deletes
 	dead  bool
+	// pos is the position of the change the operation comes from.
+	pos cdc.Position
 }
 
 // compact turns changes into operations: the final state of each key, in the
@@ -171,7 +327,9 @@ func compact(changes []cdc.Change) []op {
 	}
 	last := make(map[tk]int, len(changes))
 	var kb []byte
+	var cur cdc.Position
 	add := func(o op) {
+		o.pos = cur
 		// Tables with other unique indexes keep every write in source order:
 		// moving a key's write past another key's could make an upsert meet a
 		// unique value the other row still holds, and update the wrong row.
@@ -191,6 +349,7 @@ func compact(changes []cdc.Change) []op {
 	}
 	for _, c := range changes {
 		t := c.Table
+		cur = c.Pos
 		if len(t.Key) == 0 {
 			switch c.Op {
 			case cdc.OpInsert, cdc.OpRead:
