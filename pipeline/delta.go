@@ -33,7 +33,7 @@ var errCaughtUp = errors.New("caught up")
 
 // Relay bounds between the binlog reader and the writer.
 const (
-	relayBytes      = 64 << 20
+	relayBytes      = 32 << 20
 	maxBatchChanges = 20000
 	maxBatchBytes   = 32 << 20
 )

@@ -168,3 +168,22 @@ func TestVolumeCheckNamesMisplacedRows(t *testing.T) {
 	e.mustRun("migrate", "data", "--reset")
 	e.assertIdentical()
 }
+
+// TestSnapshotWithoutLocalInfile: a destination with local_infile = OFF
+// refuses LOAD DATA LOCAL; the copy says so once and goes on with INSERT.
+func TestSnapshotWithoutLocalInfile(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.both("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20))")
+	if err := e.src.Exec(ctx, "shop", "INSERT INTO items SELECT seq, CONCAT('v', seq) FROM seq_1_to_5000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dst.Exec(ctx, "", "SET GLOBAL local_infile = OFF"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.mustRun("migrate", "data")
+	if !strings.Contains(r.stderr, "refuses LOAD DATA LOCAL INFILE") {
+		t.Fatalf("no word of the refused LOAD DATA:\n%s", r.stderr)
+	}
+	e.assertIdentical()
+}

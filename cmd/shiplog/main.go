@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,7 +62,27 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// GC tuning unless the user sets GOGC or GOMEMLIMIT: a collection at every
+// 400% heap growth instead of 100% (the stream allocates a lot of short-lived
+// row values; at 100% the collector took a third of its CPU), under a soft
+// limit that brings collections forward as the heap nears it, so peak memory
+// stays bounded.
+const (
+	gcPercent   = 400
+	memoryLimit = 176 << 20
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	g := &globals{}

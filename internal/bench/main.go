@@ -65,7 +65,8 @@ type result struct {
 	unit    string  // "rows/s" or "changes/s"
 	rssKB   int64   // peak RSS of the tool's own processes; 0 if unknown
 	cpu     float64 // CPU seconds of the tool's own processes; 0 if unknown
-	srvCPU  float64 // CPU seconds the MariaDB servers used meanwhile
+	srcCPU  float64 // CPU seconds the source MariaDB server used meanwhile
+	dstCPU  float64 // CPU seconds the destination and replica servers used meanwhile
 	err     error
 	skipped string
 }
@@ -530,21 +531,21 @@ func (b *bench) replicate(ctx context.Context, headFile string, headPos int64, c
 	return r
 }
 
-// servers runs a job and sets its srvCPU: the CPU time the source,
-// destination and replica servers used meanwhile.
+// servers runs a job and sets its srcCPU and dstCPU: the CPU time the
+// source, and the destination and replica servers, used meanwhile.
 func (b *bench) servers(job func() result) result {
-	cpu := func() float64 {
+	cpu := func(ms ...*testenv.MariaDB) float64 {
 		var sum float64
-		for _, m := range []*testenv.MariaDB{b.src, b.dst, b.replica} {
+		for _, m := range ms {
 			if s, err := m.CPUSeconds(); err == nil {
 				sum += s
 			}
 		}
 		return sum
 	}
-	before := cpu()
+	src, dst := cpu(b.src), cpu(b.dst, b.replica)
 	r := job()
-	r.srvCPU = cpu() - before
+	r.srcCPU, r.dstCPU = cpu(b.src)-src, cpu(b.dst, b.replica)-dst
 	return r
 }
 
@@ -1193,19 +1194,19 @@ func printTable(w io.Writer, results []result, notes []string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\ttool\tseconds\tthroughput\ttime vs shiplog\tpeak RSS\ttool CPU s\tservers CPU s\t")
+	fmt.Fprintln(tw, "\ttool\tseconds\tthroughput\ttime vs shiplog\tpeak RSS\ttool CPU s\tsource CPU s\tdest CPU s\t")
 	for _, r := range results {
 		switch {
 		case r.skipped != "":
-			fmt.Fprintf(tw, "%s\t%s\t-\tskipped\t-\t-\t-\t-\t\n", r.group, r.tool)
+			fmt.Fprintf(tw, "%s\t%s\t-\tskipped\t-\t-\t-\t-\t-\t\n", r.group, r.tool)
 		case r.err != nil:
-			fmt.Fprintf(tw, "%s\t%s\t-\tFAILED\t-\t-\t-\t-\t\n", r.group, r.tool)
+			fmt.Fprintf(tw, "%s\t%s\t-\tFAILED\t-\t-\t-\t-\t-\t\n", r.group, r.tool)
 		default:
 			ratio := "-"
 			if s, ok := shiplog[r.group]; ok && s.seconds > 0 && r.work > 0 {
 				ratio = fmt.Sprintf("%.2fx", (r.seconds/r.work)/(s.seconds/s.work))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB), secs(r.cpu), secs(r.srvCPU))
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t%s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB), secs(r.cpu), secs(r.srcCPU), secs(r.dstCPU))
 		}
 	}
 	tw.Flush()
@@ -1227,7 +1228,7 @@ func printTable(w io.Writer, results []result, notes []string) {
 		}
 	}
 	fmt.Fprintln(w, "Peak RSS is the tools' own processes (largest of a pipeline), not the servers' (nor the in-process Kafka broker's).")
-	fmt.Fprintln(w, "Tool CPU is the tools' own processes; servers CPU is what the source, destination and replica MariaDB servers used during the job.")
+	fmt.Fprintln(w, "Tool CPU is the tools' own processes; source / dest CPU is what the source and the destination (or replica) MariaDB servers used during the job.")
 	for _, r := range results {
 		if r.err != nil {
 			fmt.Fprintf(w, "%s: %v\n", r.tool, r.err)

@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -67,6 +68,8 @@ type Writer struct {
 	// trimmed: checkpoint rows of partitions >= parts are gone.
 	trimmed bool
 	exact   map[*cdc.Table]bool
+	// load is whether snapshot chunks may use LOAD DATA LOCAL (loadState).
+	load atomic.Int32
 }
 
 // Options tune a Writer.
@@ -243,6 +246,33 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 	if fullRow {
 		kind = opInsert
 	}
+	finish := func(tx *sql.Tx) error {
+		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {
+			return err
+		}
+		return w.state.SaveProgress(ctx, tx, p)
+	}
+	if !fullRow && len(rows) > 0 && w.load.Load() != loadOff && loadable(t) {
+		err := w.inTx(ctx, false, func(tx *sql.Tx) error {
+			if err := w.loadRows(ctx, tx, t, rows); err != nil {
+				return err
+			}
+			return finish(tx)
+		})
+		switch {
+		case err == nil:
+			w.load.Store(loadOK)
+			return nil
+		case localInfileRefused(err):
+			if w.load.Swap(loadOff) != loadOff {
+				w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); snapshot chunks use INSERT", "error", err)
+			}
+		case errors.Is(err, errNotLoadable):
+			// this chunk goes with INSERT
+		default:
+			return err
+		}
+	}
 	ops := make([]op, len(rows))
 	for i, r := range rows {
 		ops[i] = op{kind: kind, table: t, row: r}
@@ -251,10 +281,7 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 		if err := w.apply(ctx, tx, ops); err != nil {
 			return err
 		}
-		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {
-			return err
-		}
-		return w.state.SaveProgress(ctx, tx, p)
+		return finish(tx)
 	})
 }
 

@@ -1,0 +1,199 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// Snapshot chunks go in with LOAD DATA LOCAL INFILE from memory when the
+// server allows it: the server parses tab-separated fields instead of SQL
+// literals, about 40% less destination CPU per row than multi-row INSERT
+// (measured on MariaDB 10.11 with sysbench rows). The file's character set
+// is binary, so every byte lands as it is, in the column's own character set,
+// as the introduced literals of INSERT do. Tables whose values could not
+// round-trip through the text format exactly keep INSERT.
+
+// loadState of a Writer: whether LOAD DATA LOCAL is usable.
+const (
+	loadUnknown int32 = iota
+	loadOK
+	loadOff
+)
+
+var loadSeq atomic.Uint64
+
+// loadable reports whether rows of t can be written with LOAD DATA exactly:
+// every column of a kind whose text form the server reads back as the same
+// value, no column kept from the destination, and a key that compares byte
+// for byte without other unique indexes (REPLACE then acts as the upsert).
+func loadable(t *cdc.Table) bool {
+	if !exactKey(t) {
+		return false
+	}
+	for _, c := range t.Columns {
+		if c.KeepExisting || c.Generated {
+			return false
+		}
+		switch c.Kind() {
+		case cdc.KindInt, cdc.KindUint, cdc.KindFloat, cdc.KindDouble, cdc.KindDecimal, cdc.KindYear, cdc.KindTemporal, cdc.KindEnumSet:
+		case cdc.KindBytes:
+			switch c.DataType {
+			case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+				"geometrycollection", "inet6", "inet4", "uuid":
+				return false
+			}
+		default: // BIT, JSON (MySQL refuses JSON from binary), unknown
+			return false
+		}
+	}
+	return true
+}
+
+// errNotLoadable is a value appendField cannot write.
+var errNotLoadable = errors.New("value not writable with LOAD DATA")
+
+// appendField appends v, a value of column c, as a LOAD DATA field (FIELDS
+// TERMINATED BY '\t' ESCAPED BY '\\', LINES TERMINATED BY '\n').
+func appendField(buf []byte, v any, c *cdc.Column) ([]byte, error) {
+	if c.Kind() == cdc.KindYear {
+		// A field is text: "0" would be the year 2000, "0000" is 0.
+		if n, ok := v.(int64); ok && n == 0 {
+			return append(buf, "0000"...), nil
+		}
+		if n, ok := v.(uint64); ok && n == 0 {
+			return append(buf, "0000"...), nil
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(buf, '\\', 'N'), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case bool:
+		if x {
+			return append(buf, '1'), nil
+		}
+		return append(buf, '0'), nil
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return buf, errNotLoadable
+		}
+		return strconv.AppendFloat(buf, float64(x), 'g', -1, 64), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return buf, errNotLoadable
+		}
+		return strconv.AppendFloat(buf, x, 'g', -1, 64), nil
+	case string:
+		return appendEscapedField(buf, x), nil
+	case []byte:
+		return appendEscapedField(buf, x), nil
+	case time.Time:
+		return x.AppendFormat(buf, "2006-01-02 15:04:05.999999"), nil
+	}
+	return buf, errNotLoadable
+}
+
+func appendEscapedField[T string | []byte](buf []byte, s T) []byte {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; b {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		default:
+			buf = append(buf, b)
+		}
+	}
+	return buf
+}
+
+// loadRows writes rows of t inside tx with LOAD DATA LOCAL INFILE ...
+// REPLACE, in parts of up to maxStmt bytes.
+func (w *Writer) loadRows(ctx context.Context, tx *sql.Tx, t *cdc.Table, rows [][]any) error {
+	head := []byte("LOAD DATA LOCAL INFILE 'Reader::")
+	name := "shiplog-" + strconv.FormatUint(loadSeq.Add(1), 10)
+	head = append(head, name...)
+	head = append(head, "' REPLACE INTO TABLE "...)
+	head = appendIdent(head, t.Schema)
+	head = append(head, '.')
+	head = appendIdent(head, t.Name)
+	head = append(head, " CHARACTER SET binary ("...)
+	for i, c := range t.Columns {
+		if i > 0 {
+			head = append(head, ',')
+		}
+		head = appendIdent(head, c.Name)
+	}
+	head = append(head, ')')
+	stmt := string(head)
+
+	var data []byte
+	gomysql.RegisterReaderHandler(name, func() io.Reader { return bytes.NewReader(data) })
+	defer gomysql.DeregisterReaderHandler(name)
+	buf := make([]byte, 0, min(w.maxStmt+64<<10, 8<<20))
+	var err error
+	for i := 0; i < len(rows); {
+		buf = buf[:0]
+		for i < len(rows) && (len(buf) == 0 || len(buf) < w.maxStmt) {
+			for j, v := range rows[i] {
+				if j > 0 {
+					buf = append(buf, '\t')
+				}
+				if buf, err = appendField(buf, v, &t.Columns[j]); err != nil {
+					return fmt.Errorf("column %s: %w", t.Columns[j].Name, err)
+				}
+			}
+			buf = append(buf, '\n')
+			i++
+		}
+		data = buf
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("destination table %s: load data: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// localInfileRefused reports whether err is the server or the driver
+// refusing LOAD DATA LOCAL.
+func localInfileRefused(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		// 1148: the used command is not allowed (local_infile=OFF); 4166:
+		// the same in MariaDB >= 10.5; 3948: loading local data is disabled
+		// (MySQL 8); 1227: access denied.
+		return me.Number == 1148 || me.Number == 4166 || me.Number == 3948 || me.Number == 1227
+	}
+	return false
+}
