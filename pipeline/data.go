@@ -154,7 +154,7 @@ func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 
 // volumeCheck is data mode's volume check: verify's counts in key ranges,
 // naming the rows of ranges that differ.
-func (r *Runtime) volumeCheck(ctx context.Context, src *sql.Conn, tp *transform.TablePlan) (snapshot.VolumeCount, error) {
-	v, err := verify.Volume(ctx, src, r.dst, tp)
+func (r *Runtime) volumeCheck(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
+	v, err := verify.Volume(ctx, src, r.dst, tp, ranges)
 	return snapshot.VolumeCount{SourceRows: v.SourceRows, DestRows: v.DestRows, Equal: v.Equal(), Detail: v.Detail()}, err
 }

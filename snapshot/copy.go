@@ -49,7 +49,9 @@ type Copier struct {
 	// the table on both sides, src being the connection that holds the
 	// copy's snapshot (package verify's Volume, in ranges of keys, naming
 	// the rows that differ). Unset: whole-table COUNT(*) on both sides.
-	Volume func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan) (VolumeCount, error)
+	// ranges, when not nil, are the source's key ranges the copy saw, so the
+	// source side needs no counting.
+	Volume func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *KeyRanges) (VolumeCount, error)
 
 	failed atomic.Int64
 }
@@ -63,9 +65,21 @@ type VolumeCount struct {
 	Detail string
 }
 
-func (c *Copier) volume(ctx context.Context, src *sql.Conn, tp *transform.TablePlan) (VolumeCount, error) {
+// KeyRanges describe a table as one consistent read of it in key order saw
+// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all.
+type KeyRanges struct {
+	Every  int
+	Bounds [][]any
+	Rows   int64
+}
+
+// VolumeRangeRows is the rows between two bounds of the KeyRanges a copy
+// collects (the volume check counts the destination in the same ranges).
+const VolumeRangeRows = 10_000
+
+func (c *Copier) volume(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *KeyRanges) (VolumeCount, error) {
 	if c.Volume != nil {
-		return c.Volume(ctx, src, tp)
+		return c.Volume(ctx, src, tp, ranges)
 	}
 	var v VolumeCount
 	if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Source.Schema)+"."+mysqlsink.QuoteIdent(tp.Source.Name)).Scan(&v.SourceRows); err != nil {
@@ -324,10 +338,11 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 
 	var copied int64
 	var err2 error
+	var ranges *KeyRanges
 	if tp.FullRow {
 		copied, err2 = c.copyFullRow(ctx, snap, tp, &p)
 	} else {
-		copied, err2 = c.copyKeyed(ctx, snap, tp, &p)
+		copied, ranges, err2 = c.copyKeyed(ctx, snap, tp, &p)
 	}
 	if err2 != nil {
 		return copied, "", err2
@@ -338,7 +353,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	}
 	// Volume check: the destination must hold what the source held at the
 	// snapshot (still open: the source side is counted in it).
-	vol, err := c.volume(ctx, snap.conn, tp)
+	vol, err := c.volume(ctx, snap.conn, tp, ranges)
 	if err != nil {
 		return copied, "", fmt.Errorf("volume check of %s: %w", tp.Dest.Name, err)
 	}
@@ -367,13 +382,20 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 
 // copyKeyed copies t chunk by chunk in key order, each chunk committed with the
 // key it reached.
-func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, error) {
+func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, *KeyRanges, error) {
 	st := tp.Source
+	// A copy from the first key in this one snapshot sees the whole table:
+	// it notes the key ranges and the row count for the volume check.
+	var ranges *KeyRanges
+	if p.LastKey == nil && p.Rows == 0 {
+		ranges = &KeyRanges{Every: VolumeRangeRows}
+	}
 	// The next chunk is read from the source while the last one is written
 	// to the destination: both servers work at once. The reader owns the
 	// snapshot connection until it sends the last chunk.
 	type chunk struct {
 		rows       [][]any
+		prepared   preparedChunk
 		last       bool
 		sourceRows int64 // with last: the table's rows in the snapshot
 		err        error
@@ -384,10 +406,13 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 	// connection is the caller's again.
 	defer func() {
 		cancel()
-		for range chunks {
+		for ch := range chunks {
+			if ch.prepared.chunk != nil {
+				ch.prepared.chunk.Release()
+			}
 		}
 	}()
-	after := p.LastKey
+	after, pos := p.LastKey, p.SnapshotPos
 	go func() {
 		defer close(chunks)
 		size := c.ChunkRows
@@ -401,20 +426,37 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 				return
 			}
 			ch := chunk{rows: rows, last: len(rows) < size}
+			if ranges != nil {
+				for i := range rows {
+					if ranges.Rows++; ranges.Rows%int64(ranges.Every) == 0 {
+						ranges.Bounds = append(ranges.Bounds, st.KeyOf(rows[i]))
+					}
+				}
+			}
 			if len(rows) > 0 {
 				after = st.KeyOf(rows[len(rows)-1])
 				if c.ChunkRows <= 0 {
 					size = autoChunk(rows)
 				}
 			}
-			if ch.last {
-				if ch.sourceRows, err = c.countSource(rctx, snap, tp); err != nil {
+			// Transformed and encoded here, while the writer writes the
+			// previous chunk.
+			if ch.prepared, err = c.prepareChunk(tp, rows, pos); err != nil {
+				ch.err = err
+			}
+			if ch.last && ch.err == nil {
+				if ranges != nil {
+					ch.sourceRows = ranges.Rows
+				} else if ch.sourceRows, err = c.countSource(rctx, snap, tp); err != nil {
 					ch.err = err
 				}
 			}
 			select {
 			case chunks <- ch:
 			case <-rctx.Done():
+				if ch.prepared.chunk != nil {
+					ch.prepared.chunk.Release()
+				}
 				return
 			}
 			if ch.last || ch.err != nil {
@@ -425,7 +467,7 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 	var copied int64
 	for ch := range chunks {
 		if ch.err != nil {
-			return copied, ch.err
+			return copied, nil, ch.err
 		}
 		if len(ch.rows) > 0 {
 			p.LastKey = st.KeyOf(ch.rows[len(ch.rows)-1])
@@ -436,14 +478,14 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 			p.SourceRows = &ch.sourceRows
 			p.State = mysqlsink.TableDone
 		}
-		if err := c.writeChunk(ctx, tp, ch.rows, *p); err != nil {
-			return copied, err
+		if err := c.commitChunk(ctx, tp, ch.prepared, *p); err != nil {
+			return copied, nil, err
 		}
 		if ch.last {
-			return copied, nil
+			return copied, ranges, nil
 		}
 	}
-	return copied, ctx.Err()
+	return copied, nil, ctx.Err()
 }
 
 // copyFullRow copies a table without a key in one streaming pass; its progress
@@ -496,8 +538,52 @@ func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transfor
 }
 
 func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
-	if c.Publish != nil && len(rows) > 0 {
-		if err := c.Publish(ctx, tp.Source, rows, p.SnapshotPos); err != nil {
+	pc, err := c.prepareChunk(tp, rows, p.SnapshotPos)
+	if err != nil {
+		return err
+	}
+	return c.commitChunk(ctx, tp, pc, p)
+}
+
+// preparedChunk is a chunk of source rows transformed (and encoded for the
+// writer), ready to commit.
+type preparedChunk struct {
+	rows   [][]any // source rows (for Publish)
+	chunk  *mysqlsink.Chunk
+	failed []cdc.Failure
+}
+
+// prepareChunk transforms rows through the plan and prepares them for the
+// writer; it touches neither database.
+func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Position) (preparedChunk, error) {
+	pc := preparedChunk{rows: rows}
+	if c.StateOnly {
+		return pc, nil
+	}
+	dst := make([][]any, 0, len(rows))
+	for _, r := range rows {
+		out, err := tp.Row(r)
+		if err != nil {
+			f, ferr := Failure(tp, r, err, pos)
+			if ferr != nil {
+				return pc, ferr
+			}
+			pc.failed = append(pc.failed, f)
+			continue
+		}
+		dst = append(dst, out)
+	}
+	pc.chunk = c.Writer.PrepareChunk(tp.Dest, dst, tp.FullRow)
+	return pc, nil
+}
+
+// commitChunk publishes and writes a prepared chunk with its progress p.
+func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p mysqlsink.TableProgress) error {
+	if pc.chunk != nil {
+		defer pc.chunk.Release()
+	}
+	if c.Publish != nil && len(pc.rows) > 0 {
+		if err := c.Publish(ctx, tp.Source, pc.rows, p.SnapshotPos); err != nil {
 			return err
 		}
 	}
@@ -510,26 +596,12 @@ func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [
 		}
 		return nil
 	}
-	dst := make([][]any, 0, len(rows))
-	var failed []cdc.Failure
-	for _, r := range rows {
-		out, err := tp.Row(r)
-		if err != nil {
-			f, ferr := Failure(tp, r, err, p.SnapshotPos)
-			if ferr != nil {
-				return ferr
-			}
-			failed = append(failed, f)
-			continue
-		}
-		dst = append(dst, out)
-	}
-	if err := c.Writer.WriteChunk(ctx, tp.Dest, dst, tp.FullRow, p, failed); err != nil {
+	if err := c.Writer.WritePrepared(ctx, pc.chunk, p, pc.failed); err != nil {
 		return err
 	}
-	if len(failed) > 0 {
-		c.failed.Add(int64(len(failed)))
-		for _, f := range failed {
+	if len(pc.failed) > 0 {
+		c.failed.Add(int64(len(pc.failed)))
+		for _, f := range pc.failed {
 			c.Logger.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "data", "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
 		}
 	}

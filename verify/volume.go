@@ -13,7 +13,7 @@ import (
 )
 
 // VolumeRangeRows is the number of source keys in each counted range.
-const VolumeRangeRows = 10_000
+const VolumeRangeRows = snapshot.VolumeRangeRows
 
 // maxVolumeKeys caps the keys a volume report names of each kind.
 const maxVolumeKeys = 20
@@ -63,12 +63,19 @@ func (v VolumeReport) Detail() string {
 // When the destination key is the source key (TablePlan.KeyIdentity), both
 // sides are counted in ranges of VolumeRangeRows source keys, and the keys
 // of ranges whose counts differ are read on both sides to name the missing
-// and extra rows; otherwise the whole tables are counted.
-func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan) (VolumeReport, error) {
+// and extra rows; otherwise the whole tables are counted. known, when not
+// nil, are the source's ranges as the copy read them in the same snapshot
+// (VolumeRangeRows apart): the source is then not counted again.
+func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan, known *snapshot.KeyRanges) (VolumeReport, error) {
 	var v VolumeReport
+	if known != nil && known.Every != VolumeRangeRows {
+		known = nil
+	}
 	if !tp.KeyIdentity() {
 		v.Ranges = 1
-		if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Source)).Scan(&v.SourceRows); err != nil {
+		if known != nil {
+			v.SourceRows = known.Rows
+		} else if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Source)).Scan(&v.SourceRows); err != nil {
 			return v, fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
 		}
 		if err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Dest)).Scan(&v.DestRows); err != nil {
@@ -87,18 +94,26 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 	sk, dk := keyTable(tp.Source), keyTable(tp.Dest)
 	tr := &tableRun{tp: tp, o: &Options{ChunkRows: VolumeRangeRows}, srcConn: src, dstConn: dconn, identity: true}
 	var after []any
-	for {
+	for i := 0; ; i++ {
 		// The range (after, upTo]: upTo is the VolumeRangeRows-th key after
 		// `after`, so the source holds exactly that many (keys are unique);
 		// none: the rest of the table, counted.
-		upTo, err := nthKey(ctx, src, sk, after, VolumeRangeRows)
-		if err != nil {
-			return v, fmt.Errorf("source table %s: %w", tp.Source.Name, err)
-		}
+		var upTo []any
 		var srcN int64 = VolumeRangeRows
-		if upTo == nil {
-			if srcN, err = countRange(ctx, src, sk, after, nil); err != nil {
+		if known != nil {
+			if i < len(known.Bounds) {
+				upTo = known.Bounds[i]
+			} else {
+				srcN = known.Rows - int64(len(known.Bounds))*VolumeRangeRows
+			}
+		} else {
+			if upTo, err = nthKey(ctx, src, sk, after, VolumeRangeRows); err != nil {
 				return v, fmt.Errorf("source table %s: %w", tp.Source.Name, err)
+			}
+			if upTo == nil {
+				if srcN, err = countRange(ctx, src, sk, after, nil); err != nil {
+					return v, fmt.Errorf("source table %s: %w", tp.Source.Name, err)
+				}
 			}
 		}
 		dstN, err := countRange(ctx, dconn, dk, after, upTo)

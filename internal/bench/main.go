@@ -53,7 +53,7 @@ type flags struct {
 	rows, tables, burstSeconds, burstThreads, threads int
 	shiplog, profile                                  string
 	keep, triggers, kafka                             bool
-	lagRate, lagSeconds, scaleRows                    int
+	lagRate, lagSeconds, scaleRows, workers           int
 }
 
 // result is one line of the final table.
@@ -79,6 +79,7 @@ func main() {
 	flag.IntVar(&f.burstThreads, "burst-threads", 4, "sysbench threads during the burst")
 	flag.IntVar(&f.threads, "threads", 2, "threads for sysbench prepare, mydumper and myloader")
 	flag.StringVar(&f.shiplog, "shiplog", "", "shiplog binary (default: build ./cmd/shiplog into the work folder)")
+	flag.IntVar(&f.workers, "workers", 2, "shiplog's options.workers (tables copied at once)")
 	flag.IntVar(&f.lagRate, "lag-rate", 1000, "sysbench transactions/s of the sustained-rate lag run (0 skips it)")
 	flag.IntVar(&f.lagSeconds, "lag-seconds", 30, "length of the sustained-rate lag run")
 	flag.IntVar(&f.scaleRows, "scale-rows", 4_000_000, "rows of the peak-RSS check at a larger size (0 skips it)")
@@ -634,7 +635,7 @@ destination:
 options:
   bulk_size: 1000
   workers: %d
-`, b.src.Port, srcDB, b.dst.Port, db, b.threads) + extra
+`, b.src.Port, srcDB, b.dst.Port, db, b.workers) + extra
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
 }
 

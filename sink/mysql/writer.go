@@ -242,40 +242,39 @@ func (w *Writer) Apply(ctx context.Context, changes []cdc.Change, then func(*sql
 // WriteChunk upserts snapshot rows of table t and records p and the rows that
 // failed to transform, in one transaction.
 func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p TableProgress, failed []cdc.Failure) error {
-	kind := opUpsert
-	if fullRow {
-		kind = opInsert
-	}
+	return w.WritePrepared(ctx, w.PrepareChunk(t, rows, fullRow), p, failed)
+}
+
+// WritePrepared is WriteChunk of a prepared chunk; it releases ch.
+func (w *Writer) WritePrepared(ctx context.Context, ch *Chunk, p TableProgress, failed []cdc.Failure) error {
+	defer ch.Release()
 	finish := func(tx *sql.Tx) error {
 		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {
 			return err
 		}
 		return w.state.SaveProgress(ctx, tx, p)
 	}
-	if !fullRow && len(rows) > 0 && w.load.Load() != loadOff && loadable(t) {
+	if ch.tsv != nil && w.load.Load() != loadOff {
 		err := w.inTx(ctx, false, func(tx *sql.Tx) error {
-			if err := w.loadRows(ctx, tx, t, rows); err != nil {
+			if err := w.loadChunk(ctx, tx, ch); err != nil {
 				return err
 			}
 			return finish(tx)
 		})
-		switch {
-		case err == nil:
-			w.load.Store(loadOK)
-			return nil
-		case localInfileRefused(err):
-			if w.load.Swap(loadOff) != loadOff {
-				w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); snapshot chunks use INSERT", "error", err)
-			}
-		case errors.Is(err, errNotLoadable):
-			// this chunk goes with INSERT
-		default:
+		if err == nil || !localInfileRefused(err) {
 			return err
 		}
+		if w.load.Swap(loadOff) != loadOff {
+			w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); snapshot chunks use INSERT", "error", err)
+		}
 	}
-	ops := make([]op, len(rows))
-	for i, r := range rows {
-		ops[i] = op{kind: kind, table: t, row: r}
+	kind := opUpsert
+	if ch.fullRow {
+		kind = opInsert
+	}
+	ops := make([]op, len(ch.rows))
+	for i, r := range ch.rows {
+		ops[i] = op{kind: kind, table: ch.t, row: r}
 	}
 	return w.inTx(ctx, false, func(tx *sql.Tx) error {
 		if err := w.apply(ctx, tx, ops); err != nil {
