@@ -167,6 +167,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	g.Go(func() error {
+		var changes, srcChanges []cdc.Change
 		for {
 			var it relayItem
 			select {
@@ -179,8 +180,12 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			if err := ctl.hold(gctx, log); err != nil {
 				return err
 			}
-			b, src, n := it.dest, it.src, it.n
-			// Batch by draining: take what is already waiting, up to the bounds.
+			b, n := it.dest, it.n
+			// Batch by draining: take what is already waiting, up to the
+			// bounds, into slices kept from batch to batch (nothing holds on
+			// to them once delivered).
+			b.Changes = append(changes[:0], b.Changes...)
+			src := append(srcChanges[:0], it.src...)
 			held := it.weight()
 			limit := ctl.batchLimit()
 		drain:
@@ -208,6 +213,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			err := r.deliver(wctx, writer, publisher, b, src)
 			cancel()
 			sem.Release(held)
+			changes, srcChanges = b.Changes[:0], src[:0]
 			if err != nil {
 				ctl.countError("apply", 1)
 				return err

@@ -159,8 +159,20 @@ func TestTypeMatrixThroughSnapshotAndStream(t *testing.T) {
 	if err := e.src.Exec(ctx, "shop", testenv.TypeMatrixChanges...); err != nil {
 		t.Fatal(err)
 	}
+	// types_load changes in one transaction of more than minLoadRows rows:
+	// new rows and updates of every row go through LOAD DATA ... REPLACE.
+	if err := e.src.Exec(ctx, "shop", "SET SESSION sql_mode = '', time_zone = '+00:00'", "BEGIN",
+		"INSERT INTO types_load ("+loadCols+") SELECT id + 1000 * seq, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec1, dec2, f, d, c, vc, t, lt, latin, bin, vb, bl, e, s, dt, tm, dtm, ts, yr FROM types_load JOIN seq_1_to_20",
+		"UPDATE types_load SET vc = CONCAT(IFNULL(vc, ''), '\t😀'), yr = IF(id % 2 = 0, 0, yr), vb = CONCAT(IFNULL(vb, ''), X'5C0A')",
+		"COMMIT"); err != nil {
+		t.Fatal(err)
+	}
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	e.assertIdentical()
+	var loads2 int64
+	if err := e.dstDB.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_load'").Scan(&name, &loads2); err != nil || loads2 == loads1 {
+		t.Fatalf("LOAD DATA statements during the stream: %d (%v), want some (types_load)", loads2-loads1, err)
+	}
 	var n int
 	if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM types WHERE id IN (20, 101, 104)").Scan(&n); err != nil || n != 3 {
 		t.Fatalf("streamed rows missing: %d %v", n, err)

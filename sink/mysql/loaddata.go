@@ -237,6 +237,73 @@ func (w *Writer) loadChunk(ctx context.Context, tx *sql.Tx, ch *Chunk) error {
 	return nil
 }
 
+// minLoadRows is the fewest upserts of one table LOAD DATA takes over from
+// INSERT ... ON DUPLICATE KEY UPDATE in a stream batch.
+const minLoadRows = 50
+
+// replaceable reports whether REPLACE may stand for the upsert of t's rows:
+// t is loadable, every column of the destination table is written (the row
+// image is the whole row: REPLACE resets columns it does not name), and the
+// table has no triggers (REPLACE fires delete and insert triggers where an
+// upsert fires update triggers). Checked once per table.
+func (w *Writer) replaceable(ctx context.Context, t *cdc.Table) (bool, error) {
+	w.replaceMu.Lock()
+	defer w.replaceMu.Unlock()
+	if ok, seen := w.replace[t]; seen {
+		return ok, nil
+	}
+	ok := loadable(t)
+	if ok {
+		var cols, triggers int
+		err := w.db.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
+				AND EXTRA NOT LIKE '%GENERATED%' AND EXTRA NOT LIKE '%VIRTUAL%' AND EXTRA NOT LIKE '%PERSISTENT%' AND EXTRA NOT LIKE '%STORED%'),
+			(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?)`,
+			t.Schema, t.Name, t.Schema, t.Name).Scan(&cols, &triggers)
+		if err != nil {
+			return false, fmt.Errorf("destination table %s: read its columns and triggers: %w", t.Name, err)
+		}
+		ok = cols == len(t.Columns) && triggers == 0
+	}
+	if w.replace == nil {
+		w.replace = map[*cdc.Table]bool{}
+	}
+	w.replace[t] = ok
+	return ok, nil
+}
+
+// loadUpserts writes a run of upserts of one table with LOAD DATA ...
+// REPLACE when the table is replaceable and the server takes LOAD DATA
+// LOCAL: the server parses fields instead of SQL literals (about a quarter
+// less destination CPU per upserted row). done is false when the run must go
+// as SQL instead.
+func (w *Writer) loadUpserts(ctx context.Context, tx *sql.Tx, ops []op) (done bool, err error) {
+	t := ops[0].table
+	if w.load.Load() == loadOff {
+		return false, nil
+	}
+	if ok, err := w.replaceable(ctx, t); err != nil || !ok {
+		return false, err
+	}
+	rows := make([][]any, len(ops))
+	for i, o := range ops {
+		rows[i] = o.row
+	}
+	ch := w.PrepareChunk(t, rows, false)
+	defer ch.Release()
+	if ch.tsv == nil {
+		return false, nil
+	}
+	err = w.loadChunk(ctx, tx, ch)
+	if err != nil && localInfileRefused(err) {
+		if w.load.Swap(loadOff) != loadOff {
+			w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); rows go with INSERT", "error", err)
+		}
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // localInfileRefused reports whether err is the server or the driver
 // refusing LOAD DATA LOCAL.
 func localInfileRefused(err error) bool {

@@ -12,8 +12,10 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
@@ -70,6 +72,9 @@ type Writer struct {
 	exact   map[*cdc.Table]bool
 	// load is whether snapshot chunks may use LOAD DATA LOCAL (loadState).
 	load atomic.Int32
+	// replace caches replaceable per destination table.
+	replaceMu sync.Mutex
+	replace   map[*cdc.Table]bool
 }
 
 // Options tune a Writer.
@@ -515,6 +520,16 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 		for j < len(ops) && ops[j].kind == ops[i].kind && ops[j].table == ops[i].table && ops[i].kind != opDeleteRow {
 			j++
 		}
+		if ops[i].kind == opUpsert && j-i >= minLoadRows {
+			done, err := w.loadUpserts(ctx, tx, ops[i:j])
+			if err != nil {
+				return err
+			}
+			if done {
+				i = j
+				continue
+			}
+		}
 		for i < j {
 			var n int
 			var err error
@@ -522,7 +537,8 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 			if err != nil {
 				return fmt.Errorf("destination table %s: %w", ops[i].table.Name, err)
 			}
-			if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+			// The statement is not copied: buf is not touched until Exec returns.
+			if _, err := tx.ExecContext(ctx, unsafe.String(unsafe.SliceData(buf), len(buf))); err != nil {
 				return fmt.Errorf("destination table %s: %s: %w", ops[i].table.Name, ops[i].kind, err)
 			}
 			i += n
