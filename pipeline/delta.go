@@ -33,9 +33,9 @@ var errCaughtUp = errors.New("caught up")
 
 // Relay bounds between the binlog reader and the writer.
 const (
-	relayBytes      = 32 << 20
+	relayBytes      = 16 << 20
 	maxBatchChanges = 20000
-	maxBatchBytes   = 32 << 20
+	maxBatchBytes   = 16 << 20
 )
 
 // Delta streams the binlog from the checkpoint into the destination until ctx

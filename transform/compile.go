@@ -399,6 +399,7 @@ func (c *compiler) table(st *cdc.Table) {
 	}
 	tp.Dest = out
 	c.bindHandlers(tp, base, dbase)
+	tp.keyOnlyBefore = tp.KeyIdentity()
 	c.plan.tables[st.Name] = tp
 	c.plan.names = append(c.plan.names, st.Name)
 }

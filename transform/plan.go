@@ -59,6 +59,9 @@ type TablePlan struct {
 	// srcFuncs run on a copy of the source row before the copy, dstFuncs on
 	// the destination row after it (Magento's RecordTransformer order).
 	srcFuncs, dstFuncs []boundFunc
+	// keyOnlyBefore: the destination key is the source key as it is
+	// (KeyIdentity), so Change maps only the key of a before image.
+	keyOnlyBefore bool
 }
 
 type boundFunc struct {
@@ -129,12 +132,17 @@ func (tp *TablePlan) KeyRow(src []any) []any {
 	return out
 }
 
-// Change maps a source change to its destination change. A delete only needs
-// its key: when a handler fails on the rest of its before image, the key is
-// copied as it is.
+// Change maps a source change to its destination change. Sinks use only the
+// key of a before image (to delete a row, or to see a key change): when the
+// destination key is the source key as it is, only the key is mapped (no
+// handler runs on the rest); otherwise the whole image is, and when a
+// handler fails on the before image of a delete, the key is copied as it is.
 func (tp *TablePlan) Change(c cdc.Change) (cdc.Change, error) {
-	before, err := tp.Row(c.Before)
-	if err != nil {
+	var before []any
+	var err error
+	if tp.keyOnlyBefore && c.Before != nil {
+		before = tp.KeyRow(c.Before)
+	} else if before, err = tp.Row(c.Before); err != nil {
 		if c.Op != cdc.OpDelete || tp.FullRow {
 			return cdc.Change{}, err
 		}

@@ -69,7 +69,7 @@ func main() {
 // stays bounded.
 const (
 	gcPercent   = 400
-	memoryLimit = 144 << 20
+	memoryLimit = 176 << 20
 )
 
 func tuneGC() {
