@@ -385,10 +385,10 @@ func (p *progressReporter) drawLocked(now time.Time, final bool) {
 
 // snapshotProgress builds the reporter for a copy of plan: estimates from the
 // source's information_schema, resumed rows from the state, bars when stderr
-// is a terminal and info logging is on (-q turns both off), the
+// is a terminal, info logging is on and bars are not turned off (-q), the
 // shiplog_snapshot_rows gauge when the run has a metrics registry.
 func (r *Runtime) snapshotProgress(ctx context.Context, log *slog.Logger, plan *transform.Plan) *progressReporter {
-	tty := term.IsTerminal(int(os.Stderr.Fd())) && log.Enabled(ctx, slog.LevelInfo)
+	tty := !r.NoProgressBars && term.IsTerminal(int(os.Stderr.Fd())) && log.Enabled(ctx, slog.LevelInfo)
 	p := newProgressReporter(log, r.cfg.Options.ProgressBarFormat, tty, os.Stderr, nil)
 	schemas := map[string][]string{}
 	for _, tp := range plan.Tables() {

@@ -25,6 +25,9 @@ type Runtime struct {
 	src   *sql.DB
 	dst   *sql.DB
 	state *mysqlsink.State
+	// NoProgressBars keeps progress bars off a terminal (-q): periodic log
+	// lines only, for whichever log handler takes info lines.
+	NoProgressBars bool
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.

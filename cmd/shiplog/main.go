@@ -474,6 +474,7 @@ func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipe
 	if err != nil {
 		return err
 	}
+	r.NoProgressBars = g.quiet // -q --log-file: errors only on the terminal, no bars either
 	defer r.Close()
 	// Commands that change data are recorded in _shiplog_runs.
 	command := executingCommand(g)
