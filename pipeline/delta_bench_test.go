@@ -5,52 +5,13 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/benchdata"
 	"github.com/shiplog/shiplog/transform"
 )
 
 // The benchmarks of this file need no server: they measure the mapper that
 // turns each batch the binlog reader emits into the relay item the writer
 // takes, through an identity plan and a plan with three handlers.
-
-func benchSysbenchTable() *cdc.Table {
-	return &cdc.Table{Schema: "sbtest", Name: "sbtest1", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "int", ColumnType: "int(11)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "c", DataType: "char", ColumnType: "char(120)", Charset: "utf8mb4"},
-		{Name: "pad", DataType: "char", ColumnType: "char(60)", Charset: "utf8mb4"},
-	}}
-}
-
-func benchSysbenchRow(id, k int64) []any {
-	return []any{id, k,
-		[]byte("83868641912-28773972837-60736120486-75162659906-27563526494-20381887404-41576422241-93426793964-56405065102-33518432330"),
-		[]byte("67847967377-48000963322-62604785301-91415491898-96926520291")}
-}
-
-func benchWideTable() *cdc.Table {
-	return &cdc.Table{Schema: "shop", Name: "orders", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "bigint", ColumnType: "bigint(20)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "amount", DataType: "decimal", ColumnType: "decimal(12,2)"},
-		{Name: "created_at", DataType: "datetime", ColumnType: "datetime(6)"},
-		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Charset: "utf8mb4"},
-		{Name: "payload", DataType: "blob", ColumnType: "blob", Charset: "binary", Nullable: true},
-		{Name: "doc", DataType: "json", ColumnType: "json", Nullable: true},
-		{Name: "note", DataType: "varchar", ColumnType: "varchar(64)", Charset: "utf8mb4", Nullable: true},
-		{Name: "deleted_at", DataType: "datetime", ColumnType: "datetime(6)", Nullable: true},
-		{Name: "ratio", DataType: "double", ColumnType: "double", Nullable: true},
-	}}
-}
-
-func benchWideRow(id, k int64) []any {
-	payload := make([]byte, 512)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
-	return []any{id, k, "1234567.99", "2024-05-17 13:45:12.123456",
-		[]byte("Zoë Ångström — 東京 🚀 order #123456789"), payload,
-		`{"qty":3,"sku":"A-1001","tags":["red","xl"]}`, nil, nil, nil}
-}
 
 type benchShape struct {
 	name  string
@@ -62,7 +23,7 @@ type benchShape struct {
 }
 
 var benchShapes = []benchShape{
-	{"sysbench", benchSysbenchTable, benchSysbenchRow, `
+	{"sysbench", benchdata.SysbenchTable, benchdata.SysbenchRow, `
 source:
   fields:
     transform:
@@ -73,7 +34,7 @@ destination:
     transform:
       - {field: sbtest1.pad, handler: SetHash, params: {baseField: c, hash: md5}}
 `},
-	{"wide", benchWideTable, benchWideRow, `
+	{"wide", benchdata.WideTable, benchdata.WideRow, `
 source:
   fields:
     transform:

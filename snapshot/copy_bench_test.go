@@ -4,20 +4,12 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/benchdata"
 )
 
 // The benchmarks of this file need no server: they measure the conversion of
 // values as the driver hands them over (binary protocol, scanned into any)
 // to canonical values, and the text of the chunk queries.
-
-func benchSysbenchTable() *cdc.Table {
-	return &cdc.Table{Schema: "sbtest", Name: "sbtest1", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "int", ColumnType: "int(11)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "c", DataType: "char", ColumnType: "char(120)", Charset: "utf8mb4"},
-		{Name: "pad", DataType: "char", ColumnType: "char(60)", Charset: "utf8mb4"},
-	}}
-}
 
 // benchSysbenchScanned is a sysbench row as go-sql-driver/mysql scans it
 // into any over the binary protocol.
@@ -25,21 +17,6 @@ func benchSysbenchScanned() []any {
 	return []any{int64(42), int64(5001),
 		[]byte("83868641912-28773972837-60736120486-75162659906-27563526494-20381887404-41576422241-93426793964-56405065102-33518432330"),
 		[]byte("67847967377-48000963322-62604785301-91415491898-96926520291")}
-}
-
-func benchWideTable() *cdc.Table {
-	return &cdc.Table{Schema: "shop", Name: "orders", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "bigint", ColumnType: "bigint(20)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "amount", DataType: "decimal", ColumnType: "decimal(12,2)"},
-		{Name: "created_at", DataType: "datetime", ColumnType: "datetime(6)"},
-		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Charset: "utf8mb4"},
-		{Name: "payload", DataType: "blob", ColumnType: "blob", Charset: "binary", Nullable: true},
-		{Name: "doc", DataType: "json", ColumnType: "json", Nullable: true},
-		{Name: "note", DataType: "varchar", ColumnType: "varchar(64)", Charset: "utf8mb4", Nullable: true},
-		{Name: "deleted_at", DataType: "datetime", ColumnType: "datetime(6)", Nullable: true},
-		{Name: "ratio", DataType: "double", ColumnType: "double", Nullable: true},
-	}}
 }
 
 // benchWideScanned is the wide row as the driver scans it: integers as
@@ -58,7 +35,7 @@ func benchWideScanned() []any {
 // BenchmarkNormalize measures one value of each column kind of the wide
 // row, then whole rows (scanRow's loop). SetBytes is the value size.
 func BenchmarkNormalize(b *testing.B) {
-	wt, wr := benchWideTable(), benchWideScanned()
+	wt, wr := benchdata.WideTable(), benchWideScanned()
 	names := []string{"bigint", "int", "decimal", "datetime", "varchar-utf8mb4", "blob", "json", "null", "", "double"}
 	for i, name := range names {
 		if name == "" {
@@ -83,7 +60,7 @@ func BenchmarkNormalize(b *testing.B) {
 		t    *cdc.Table
 		row  []any
 	}{
-		{"row-sysbench", benchSysbenchTable(), benchSysbenchScanned()},
+		{"row-sysbench", benchdata.SysbenchTable(), benchSysbenchScanned()},
 		{"row-wide", wt, wr},
 	} {
 		out := make([]any, len(s.row))
@@ -106,14 +83,14 @@ func BenchmarkNormalize(b *testing.B) {
 // list and the keyset condition after the previous chunk's last key, for
 // sysbench's one-column key and a two-column key.
 func BenchmarkChunkQuery(b *testing.B) {
-	composite := benchWideTable()
+	composite := benchdata.WideTable()
 	composite.Key = []int{1, 4} // (k, name)
 	for _, s := range []struct {
 		name  string
 		t     *cdc.Table
 		after []any
 	}{
-		{"sysbench", benchSysbenchTable(), []any{int64(2000)}},
+		{"sysbench", benchdata.SysbenchTable(), []any{int64(2000)}},
 		{"wide-2col-key", composite, []any{int64(5001), []byte("Zoë Ångström")}},
 	} {
 		q := make([]byte, 0, 512)

@@ -6,51 +6,12 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/benchdata"
 	"github.com/shiplog/shiplog/transform"
 )
 
 // The benchmarks of this file need no server: they measure the per-row CPU
 // cost of the checksum compare (canonical values, row hashes, key texts).
-
-func benchSysbenchTable() *cdc.Table {
-	return &cdc.Table{Schema: "sbtest", Name: "sbtest1", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "int", ColumnType: "int(11)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "c", DataType: "char", ColumnType: "char(120)", Charset: "utf8mb4"},
-		{Name: "pad", DataType: "char", ColumnType: "char(60)", Charset: "utf8mb4"},
-	}}
-}
-
-func benchSysbenchRow() []any {
-	return []any{int64(42), int64(5001),
-		[]byte("83868641912-28773972837-60736120486-75162659906-27563526494-20381887404-41576422241-93426793964-56405065102-33518432330"),
-		[]byte("67847967377-48000963322-62604785301-91415491898-96926520291")}
-}
-
-func benchWideTable() *cdc.Table {
-	return &cdc.Table{Schema: "shop", Name: "orders", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "bigint", ColumnType: "bigint(20)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "amount", DataType: "decimal", ColumnType: "decimal(12,2)"},
-		{Name: "created_at", DataType: "datetime", ColumnType: "datetime(6)"},
-		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Charset: "utf8mb4"},
-		{Name: "payload", DataType: "blob", ColumnType: "blob", Charset: "binary", Nullable: true},
-		{Name: "doc", DataType: "json", ColumnType: "json", Nullable: true},
-		{Name: "note", DataType: "varchar", ColumnType: "varchar(64)", Charset: "utf8mb4", Nullable: true},
-		{Name: "deleted_at", DataType: "datetime", ColumnType: "datetime(6)", Nullable: true},
-		{Name: "ratio", DataType: "double", ColumnType: "double", Nullable: true},
-	}}
-}
-
-func benchWideRow() []any {
-	payload := make([]byte, 512)
-	for i := range payload {
-		payload[i] = byte(i * 7)
-	}
-	return []any{int64(123456789), int64(5001), "1234567.99", "2024-05-17 13:45:12.123456",
-		[]byte("Zoë Ångström — 東京 🚀 order #123456789"), payload,
-		`{"qty":3,"sku":"A-1001","tags":["red","xl"]}`, nil, nil, nil}
-}
 
 type benchShape struct {
 	name  string
@@ -59,8 +20,8 @@ type benchShape struct {
 }
 
 var benchShapes = []benchShape{
-	{"sysbench", benchSysbenchTable, benchSysbenchRow},
-	{"wide", benchWideTable, benchWideRow},
+	{"sysbench", benchdata.SysbenchTable, func() []any { return benchdata.SysbenchRow(42, 5001) }},
+	{"wide", benchdata.WideTable, func() []any { return benchdata.WideRow(123456789, 5001) }},
 }
 
 func benchAll(n int) []bool {

@@ -633,7 +633,7 @@ destination:
   password: ""
   database: %s
 options:
-  bulk_size: 1000
+  bulk_size: 0
   workers: %d
 `, b.src.Port, srcDB, b.dst.Port, db, b.workers) + extra
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
@@ -685,7 +685,7 @@ destination:
 delta:
   source: triggers
 options:
-  bulk_size: 1000
+  bulk_size: 0
   workers: %d
 `, b.src.Port, srcDBName, b.dst.Port, triggersDB, b.threads)
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
@@ -814,7 +814,7 @@ kafka:
   topic_prefix: bench
   partitions: 4
 options:
-  bulk_size: 1000
+  bulk_size: 0
   workers: %d
 `, b.src.Port, srcDBName, b.dst.Port, dstDB, strings.Join(brokers, ", "), b.threads)
 	}

@@ -7,22 +7,12 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/benchdata"
 )
 
 // The benchmarks of this file need no server: they measure what the writer
 // does with a batch before anything reaches the connection (compaction,
 // grouping, the text of the multi-row statements, literal encoding).
-
-// benchSysbenchTable is sysbench's sbtest: id INT PK, k INT, c CHAR(120),
-// pad CHAR(60), in utf8mb4.
-func benchSysbenchTable() *cdc.Table {
-	return &cdc.Table{Schema: "sbtest", Name: "sbtest1", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "int", ColumnType: "int(11)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "c", DataType: "char", ColumnType: "char(120)", Charset: "utf8mb4"},
-		{Name: "pad", DataType: "char", ColumnType: "char(60)", Charset: "utf8mb4"},
-	}}
-}
 
 // benchDigits is sysbench's c/pad text: groups of 11 digits joined by '-'.
 func benchDigits(r *rand.Rand, groups int) []byte {
@@ -40,22 +30,6 @@ func benchDigits(r *rand.Rand, groups int) []byte {
 
 func benchSysbenchRow(r *rand.Rand, id int64) []any {
 	return []any{id, int64(r.IntN(100000)), benchDigits(r, 10), benchDigits(r, 5)}
-}
-
-// benchWideTable has the value kinds that cost the most to encode, and NULLs.
-func benchWideTable() *cdc.Table {
-	return &cdc.Table{Schema: "shop", Name: "orders", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
-		{Name: "id", DataType: "bigint", ColumnType: "bigint(20)"},
-		{Name: "k", DataType: "int", ColumnType: "int(11)"},
-		{Name: "amount", DataType: "decimal", ColumnType: "decimal(12,2)"},
-		{Name: "created_at", DataType: "datetime", ColumnType: "datetime(6)"},
-		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Charset: "utf8mb4"},
-		{Name: "payload", DataType: "blob", ColumnType: "blob", Charset: "binary", Nullable: true},
-		{Name: "doc", DataType: "json", ColumnType: "json", Nullable: true},
-		{Name: "note", DataType: "varchar", ColumnType: "varchar(64)", Charset: "utf8mb4", Nullable: true},
-		{Name: "deleted_at", DataType: "datetime", ColumnType: "datetime(6)", Nullable: true},
-		{Name: "ratio", DataType: "double", ColumnType: "double", Nullable: true},
-	}}
 }
 
 const benchJSONDoc = `{"qty":3,"sku":"A-1001","tags":["red","xl"]}`
@@ -110,8 +84,8 @@ type benchShape struct {
 }
 
 var benchShapes = []benchShape{
-	{"sysbench", benchSysbenchTable, benchSysbenchRow},
-	{"wide", benchWideTable, benchWideRow},
+	{"sysbench", benchdata.SysbenchTable, benchSysbenchRow},
+	{"wide", benchdata.WideTable, benchWideRow},
 }
 
 const benchBatch = 1000
@@ -255,8 +229,8 @@ func benchNaiveLiteral(buf []byte, v any) []byte {
 // and whole rows, beside the fmt reference. SetBytes is the value's size.
 func BenchmarkAppendLiteral(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
-	wt, wr := benchWideTable(), benchWideRow(r, 123456789)
-	st, sr := benchSysbenchTable(), benchSysbenchRow(r, 42)
+	wt, wr := benchdata.WideTable(), benchWideRow(r, 123456789)
+	st, sr := benchdata.SysbenchTable(), benchSysbenchRow(r, 42)
 	type target struct {
 		name string
 		t    *cdc.Table
