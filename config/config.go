@@ -48,7 +48,7 @@ type Options struct {
 	DestPrefix   string
 	Workers      int
 	// ApplyWorkers is the number of partitions the stream applies in
-	// parallel (0 = 2; 1 = whole source transactions per destination
+	// parallel (0 = 4; 1 = whole source transactions per destination
 	// transaction).
 	ApplyWorkers int
 	// FullRowTables lists tables without a primary or unique-not-null key that

@@ -368,7 +368,7 @@ func columnNames(t *cdc.Table) string {
 }
 
 // defaultApplyWorkers is options.apply_workers when unset.
-const defaultApplyWorkers = 2
+const defaultApplyWorkers = 4
 
 // deltaWriter is the stream's writer: options.apply_workers partitions
 // applied in parallel, resumed from each partition's checkpoint when the last
