@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -149,28 +150,34 @@ func (b *bench) lagRun(ctx context.Context, rate, seconds int) (lagStats, error)
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The probes stop first; the watcher then waits for the last of them.
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	defer stopProbes()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
 	var sentMu sync.Mutex
 	sent := map[int64]time.Time{}
 	seen := map[int64]time.Time{}
-	done := make(chan error, 2)
+	var lastSeen atomic.Int64
+	probesDone, watchDone := make(chan error, 1), make(chan error, 1)
+	quiet := func(ctx context.Context, err error) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	go func() { // probes
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for id := int64(1); ; id++ {
 			select {
-			case <-runCtx.Done():
-				done <- nil
+			case <-probeCtx.Done():
+				probesDone <- nil
 				return
 			case <-t.C:
 			}
-			if _, err := src.ExecContext(runCtx, "INSERT INTO lagprobe (id, sent_us) VALUES (?, 0)", id); err != nil {
-				if runCtx.Err() != nil {
-					done <- nil
-				} else {
-					done <- err
-				}
+			if _, err := src.ExecContext(probeCtx, "INSERT INTO lagprobe (id, sent_us) VALUES (?, 0)", id); err != nil {
+				probesDone <- quiet(probeCtx, err)
 				return
 			}
 			at := time.Now() // committed (autocommit) when Exec returns
@@ -181,20 +188,10 @@ func (b *bench) lagRun(ctx context.Context, rate, seconds int) (lagStats, error)
 	}()
 	go func() { // watcher
 		var last int64
-		for {
-			select {
-			case <-runCtx.Done():
-				done <- nil
-				return
-			default:
-			}
+		for watchCtx.Err() == nil {
 			n, err := maxSeen()
 			if err != nil {
-				if runCtx.Err() != nil {
-					done <- nil
-				} else {
-					done <- err
-				}
+				watchDone <- quiet(watchCtx, err)
 				return
 			}
 			now := time.Now()
@@ -205,18 +202,30 @@ func (b *bench) lagRun(ctx context.Context, rate, seconds int) (lagStats, error)
 			sentMu.Unlock()
 			if n > last {
 				last = n
+				lastSeen.Store(n)
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		watchDone <- nil
 	}()
 	out, err := b.sysbenchWith(ctx, sbRun{db: srcDBName, tableSize: b.rows / b.tables, threads: 4, command: "run", seconds: seconds, rate: rate})
-	// Let the last probes arrive.
-	time.Sleep(2 * time.Second)
-	cancel()
-	for range 2 {
-		if perr := <-done; perr != nil && err == nil {
-			err = perr
-		}
+	stopProbes()
+	if perr := <-probesDone; perr != nil && err == nil {
+		err = perr
+	}
+	// Every committed probe arrives, or is missed after 10 s.
+	var maxSent int64
+	sentMu.Lock()
+	for id := range sent {
+		maxSent = max(maxSent, id)
+	}
+	sentMu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); lastSeen.Load() < maxSent && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopWatch()
+	if werr := <-watchDone; werr != nil && err == nil {
+		err = werr
 	}
 	if serr := stop(); serr != nil && err == nil {
 		err = fmt.Errorf("delta daemon: %v", serr)
