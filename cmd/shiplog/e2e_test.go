@@ -159,10 +159,11 @@ func TestTypeMatrixThroughSnapshotAndStream(t *testing.T) {
 	if err := e.src.Exec(ctx, "shop", testenv.TypeMatrixChanges...); err != nil {
 		t.Fatal(err)
 	}
-	// types_load changes in one transaction of more than minLoadRows rows:
+	// types_load changes in one transaction of 1,200 rows (more than
+	// minLoadRows in each of the 4 apply partitions):
 	// new rows and updates of every row go through LOAD DATA ... REPLACE.
 	if err := e.src.Exec(ctx, "shop", "SET SESSION sql_mode = '', time_zone = '+00:00'", "BEGIN",
-		"INSERT INTO types_load ("+loadCols+") SELECT id + 1000 * seq, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec1, dec2, f, d, c, vc, t, lt, latin, bin, vb, bl, e, s, dt, tm, dtm, ts, yr FROM types_load JOIN seq_1_to_20",
+		"INSERT INTO types_load ("+loadCols+") SELECT id + 1000 * seq, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec1, dec2, f, d, c, vc, t, lt, latin, bin, vb, bl, e, s, dt, tm, dtm, ts, yr FROM types_load JOIN seq_1_to_100",
 		"UPDATE types_load SET vc = CONCAT(IFNULL(vc, ''), '\t😀'), yr = IF(id % 2 = 0, 0, yr), vb = CONCAT(IFNULL(vb, ''), X'5C0A')",
 		"COMMIT"); err != nil {
 		t.Fatal(err)
