@@ -287,6 +287,33 @@ func startKillable(t *testing.T, config string, args ...string) (*exec.Cmd, *byt
 	return cmd, &errb
 }
 
+// daemon is a shiplog process a test runs in the background.
+type daemon struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	// exited is closed when the process has exited, with err its Wait error.
+	exited chan struct{}
+	err    error
+}
+
+// startDaemon starts shiplog in the background; the test's end kills it if
+// it still runs.
+func startDaemon(t *testing.T, config string, args ...string) *daemon {
+	t.Helper()
+	cmd, stderr := startKillable(t, config, args...)
+	d := &daemon{cmd: cmd, stderr: stderr, exited: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-d.exited
+		}
+	})
+	return d
+}
+
 // waitFor polls cond until it is true or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()

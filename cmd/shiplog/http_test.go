@@ -38,18 +38,8 @@ func TestHTTPStatusAndControl(t *testing.T) {
 	fmt.Fprintf(f, "http: {listen: \":%d\"}\n", port) // no host: loopback only
 	f.Close()
 
-	cmd, stderr := startKillable(t, e.config, "migrate", "delta")
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	d := startDaemon(t, e.config, "migrate", "delta")
+	cmd, stderr, exited := d.cmd, d.stderr, d.exited
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, path string) (int, string) {
@@ -69,7 +59,7 @@ func TestHTTPStatusAndControl(t *testing.T) {
 	waitFor(t, "healthz ok", 30*time.Second, func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("shiplog exited: %v\n%s", exitErr, stderr)
+			t.Fatalf("shiplog exited: %v\n%s", d.err, stderr)
 		default:
 		}
 		resp, err := client.Get(base + "/healthz")
@@ -232,8 +222,8 @@ func TestHTTPStatusAndControl(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-		if exitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", exitErr, stderr)
+		if d.err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", d.err, stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)

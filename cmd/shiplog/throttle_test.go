@@ -104,18 +104,8 @@ throttle:
 `, src.Port, dst.Port, httpPort, replicaPassword, replicaAddr))
 	e.mustRun("migrate", "data")
 
-	cmd, stderr := startKillable(t, e.config, "migrate", "delta")
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	d := startDaemon(t, e.config, "migrate", "delta")
+	cmd, stderr, exited := d.cmd, d.stderr, d.exited
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) string {
 		t.Helper()
@@ -136,7 +126,7 @@ throttle:
 	waitFor(t, "healthz ok", 30*time.Second, func() bool {
 		select {
 		case <-exited:
-			t.Fatalf("shiplog exited: %v\n%s", exitErr, stderr)
+			t.Fatalf("shiplog exited: %v\n%s", d.err, stderr)
 		default:
 		}
 		resp, err := client.Get(base + "/healthz")
@@ -300,8 +290,8 @@ throttle:
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-		if exitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", exitErr, stderr)
+		if d.err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", d.err, stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)

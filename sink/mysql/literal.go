@@ -14,47 +14,17 @@ import (
 // _binary'...') so the exact bytes arrive whatever the connection charset is, and
 // comparisons with key columns still use the column's collation and index.
 func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
+	if out, ok, err := appendNumber(buf, v); ok {
+		if err != nil {
+			return buf, fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		return out, nil
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(buf, "NULL"...), nil
 	case cdc.DefaultValue:
 		return append(buf, "DEFAULT"...), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
-	case uint64:
-		return strconv.AppendUint(buf, x, 10), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int32:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int16:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int8:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case uint32:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint16:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint8:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case bool:
-		if x {
-			return append(buf, '1'), nil
-		}
-		return append(buf, '0'), nil
-	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return buf, fmt.Errorf("column %s: %v cannot be stored", c.Name, x)
-		}
-		// The exact value of the float32 as a double: the server parses a double
-		// and rounds it to the same float32. (The shortest float32 text can fall
-		// outside FLOAT's range once read as a double: 3.4028235e+38.)
-		return strconv.AppendFloat(buf, float64(x), 'g', -1, 64), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return buf, fmt.Errorf("column %s: %v cannot be stored", c.Name, x)
-		}
-		return strconv.AppendFloat(buf, x, 'g', -1, 64), nil
 	case string:
 		buf = appendIntroducer(buf, c)
 		return appendQuoted(buf, x), nil
@@ -67,6 +37,51 @@ func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 		return append(buf, '\''), nil
 	}
 	return buf, fmt.Errorf("column %s: unsupported value type %T", c.Name, v)
+}
+
+// appendNumber appends v when it is a number or a bool (ok), as the decimal
+// text both SQL and LOAD DATA read back exactly; NaN and infinities are an
+// error.
+func appendNumber(buf []byte, v any) (out []byte, ok bool, err error) {
+	switch x := v.(type) {
+	case int64:
+		return strconv.AppendInt(buf, x, 10), true, nil
+	case uint64:
+		return strconv.AppendUint(buf, x, 10), true, nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), true, nil
+	case int32:
+		return strconv.AppendInt(buf, int64(x), 10), true, nil
+	case int16:
+		return strconv.AppendInt(buf, int64(x), 10), true, nil
+	case int8:
+		return strconv.AppendInt(buf, int64(x), 10), true, nil
+	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), true, nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(x), 10), true, nil
+	case uint8:
+		return strconv.AppendUint(buf, uint64(x), 10), true, nil
+	case bool:
+		if x {
+			return append(buf, '1'), true, nil
+		}
+		return append(buf, '0'), true, nil
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return buf, true, fmt.Errorf("%v cannot be stored", x)
+		}
+		// The exact value of the float32 as a double: the server parses a double
+		// and rounds it to the same float32. (The shortest float32 text can fall
+		// outside FLOAT's range once read as a double: 3.4028235e+38.)
+		return strconv.AppendFloat(buf, float64(x), 'g', -1, 64), true, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return buf, true, fmt.Errorf("%v cannot be stored", x)
+		}
+		return strconv.AppendFloat(buf, x, 'g', -1, 64), true, nil
+	}
+	return buf, false, nil
 }
 
 func appendIntroducer(buf []byte, c *cdc.Column) []byte {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,42 +79,15 @@ func appendField(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 			return append(buf, "0000"...), nil
 		}
 	}
+	if out, ok, err := appendNumber(buf, v); ok {
+		if err != nil {
+			return buf, errNotLoadable
+		}
+		return out, nil
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(buf, '\\', 'N'), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
-	case uint64:
-		return strconv.AppendUint(buf, x, 10), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int32:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case uint32:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case int16:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int8:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case uint16:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case uint8:
-		return strconv.AppendUint(buf, uint64(x), 10), nil
-	case bool:
-		if x {
-			return append(buf, '1'), nil
-		}
-		return append(buf, '0'), nil
-	case float32:
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return buf, errNotLoadable
-		}
-		return strconv.AppendFloat(buf, float64(x), 'g', -1, 64), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return buf, errNotLoadable
-		}
-		return strconv.AppendFloat(buf, x, 'g', -1, 64), nil
 	case string:
 		return appendEscapedField(buf, x), nil
 	case []byte:

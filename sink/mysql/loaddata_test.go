@@ -2,14 +2,10 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 
-	gomysql "github.com/go-sql-driver/mysql"
-
 	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // TestStreamUpsertsUseReplaceOnlyWhenSafe: a stream batch of upserts goes
@@ -17,12 +13,7 @@ import (
 // writes and that has no triggers; a destination column the map does not
 // fill keeps its value, and a trigger sees updates, not deletes.
 func TestStreamUpsertsUseReplaceOnlyWhenSafe(t *testing.T) {
-	m := testenv.MariaDBT(t, testenv.Options{})
-	ctx := context.Background()
-	if err := m.Exec(ctx, "", "CREATE DATABASE d"); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Exec(ctx, "d",
+	_, db, st := testDestination(t,
 		"CREATE TABLE whole (id INT PRIMARY KEY, v VARCHAR(20))",
 		"CREATE TABLE wider (id INT PRIMARY KEY, v VARCHAR(20), extra INT NOT NULL DEFAULT 5)",
 		"CREATE TABLE watched (id INT PRIMARY KEY, v VARCHAR(20))",
@@ -30,23 +21,8 @@ func TestStreamUpsertsUseReplaceOnlyWhenSafe(t *testing.T) {
 		"CREATE TRIGGER watched_del AFTER DELETE ON watched FOR EACH ROW INSERT INTO audit VALUES (OLD.id)",
 		"INSERT INTO whole SELECT seq, 'old' FROM seq_1_to_100",
 		"INSERT INTO wider SELECT seq, 'old', 9 FROM seq_1_to_100",
-		"INSERT INTO watched SELECT seq, 'old' FROM seq_1_to_100"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := gomysql.ParseDSN(m.DSN("d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := gomysql.NewConnector(SessionConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(conn)
-	defer db.Close()
-	st := NewState(db, "d")
-	if err := st.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+		"INSERT INTO watched SELECT seq, 'old' FROM seq_1_to_100")
+	ctx := context.Background()
 	loads := func() (n int64) {
 		var name string
 		if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_load'").Scan(&name, &n); err != nil {

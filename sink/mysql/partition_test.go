@@ -21,28 +21,8 @@ import (
 // (partition 0, committed) is not duplicated, and both partitions end at
 // the batch's position.
 func TestPartitionedWriteResumesEachPartition(t *testing.T) {
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m, db, st := testDestination(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE n (a INT)")
 	ctx := context.Background()
-	if err := m.Exec(ctx, "", "CREATE DATABASE d"); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Exec(ctx, "d", "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE n (a INT)"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := gomysql.ParseDSN(m.DSN("d"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := gomysql.NewConnector(SessionConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(conn)
-	defer db.Close()
-	st := NewState(db, "d")
-	if err := st.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
 	tb := &cdc.Table{Schema: "d", Name: "t", Key: []int{0}, Columns: []cdc.Column{{Name: "id", DataType: "int"}, {Name: "v", DataType: "varchar", Charset: "utf8mb4"}}}
 	nk := &cdc.Table{Schema: "d", Name: "n", Columns: []cdc.Column{{Name: "a", DataType: "int"}}}
 	pos := func(n uint64) cdc.Position { return cdc.Position{File: "binlog.000001", Pos: n} }
@@ -125,4 +105,33 @@ func TestPartitionedWriteResumesEachPartition(t *testing.T) {
 	if parts, err = st.PartCheckpoints(ctx); err != nil || len(parts) != 1 || parts[0].Pos != pos(300) {
 		t.Fatalf("checkpoints after going back to one partition: %+v, %v", parts, err)
 	}
+}
+
+// testDestination starts a server with database d holding the tables of ddl
+// and shiplog's state tables, and opens it as a destination.
+func testDestination(t *testing.T, ddl ...string) (*testenv.MariaDB, *sql.DB, *State) {
+	t.Helper()
+	m := testenv.MariaDBT(t, testenv.Options{})
+	ctx := context.Background()
+	if err := m.Exec(ctx, "", "CREATE DATABASE d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "d", ddl...); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gomysql.ParseDSN(m.DSN("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := gomysql.NewConnector(SessionConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	st := NewState(db, "d")
+	if err := st.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return m, db, st
 }
