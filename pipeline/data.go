@@ -9,7 +9,6 @@ import (
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/snapshot"
-	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
 
@@ -97,7 +96,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		Workers:   r.cfg.Options.Workers,
 		Logger:    log,
 		NoBinlog:  r.triggers(),
-		Volume:    r.volumeCheck,
+		Volume:    verify.VolumeCheck(r.dst),
 	}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
@@ -150,11 +149,4 @@ func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-// volumeCheck is data mode's volume check: verify's counts in key ranges,
-// naming the rows of ranges that differ.
-func (r *Runtime) volumeCheck(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
-	v, err := verify.Volume(ctx, src, r.dst, tp, ranges)
-	return snapshot.VolumeCount{SourceRows: v.SourceRows, DestRows: v.DestRows, Equal: v.Equal(), Detail: v.Detail()}, err
 }

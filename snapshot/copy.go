@@ -45,12 +45,10 @@ type Copier struct {
 	// StateOnly records progress without writing rows to the destination
 	// (sink: kafka, where the destination database keeps only the state).
 	StateOnly bool
-	// Volume, when set, is the volume check of a copied table: it counts
-	// the table on both sides, src being the connection that holds the
-	// copy's snapshot (package verify's Volume, in ranges of keys, naming
-	// the rows that differ). Unset: whole-table COUNT(*) on both sides.
-	// ranges, when not nil, are the source's key ranges the copy saw, so the
-	// source side needs no counting.
+	// Volume is the volume check of a copied table (verify.VolumeCheck): it
+	// counts the table on both sides, src being the connection that holds
+	// the copy's snapshot; ranges, when not nil, are the source's key ranges
+	// the copy saw, so the source side needs no counting. Nil: no check.
 	Volume func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *KeyRanges) (VolumeCount, error)
 
 	failed atomic.Int64
@@ -76,21 +74,6 @@ type KeyRanges struct {
 // VolumeRangeRows is the rows between two bounds of the KeyRanges a copy
 // collects (the volume check counts the destination in the same ranges).
 const VolumeRangeRows = 10_000
-
-func (c *Copier) volume(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *KeyRanges) (VolumeCount, error) {
-	if c.Volume != nil {
-		return c.Volume(ctx, src, tp, ranges)
-	}
-	var v VolumeCount
-	if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Source.Schema)+"."+mysqlsink.QuoteIdent(tp.Source.Name)).Scan(&v.SourceRows); err != nil {
-		return v, fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
-	}
-	if err := c.Dest.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(tp.Dest.Schema)+"."+mysqlsink.QuoteIdent(tp.Dest.Name)).Scan(&v.DestRows); err != nil {
-		return v, fmt.Errorf("count destination table %s: %w", tp.Dest.Name, err)
-	}
-	v.Equal = v.SourceRows == v.DestRows
-	return v, nil
-}
 
 // Failure describes a source row of tp that a handler could not transform.
 // Rows of keyed tables are recorded by key (a retry reads the row again); rows
@@ -351,33 +334,47 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		log.Info("table published", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
 		return copied, "", nil
 	}
-	// Volume check: the destination must hold what the source held at the
-	// snapshot (still open: the source side is counted in it).
-	vol, err := c.volume(ctx, snap.conn, tp, ranges)
-	if err != nil {
-		return copied, "", fmt.Errorf("volume check of %s: %w", tp.Dest.Name, err)
-	}
-	failed, err := c.State.CountFailures(ctx, st.Name)
+	warn, err := c.checkVolume(ctx, log, snap, tp, ranges, p.Segments)
 	if err != nil {
 		return copied, "", err
 	}
-	var warn string
-	// Failed rows are missing from their ranges: then only the totals can agree.
-	if ok := vol.Equal && failed == 0 || failed > 0 && vol.DestRows+failed == vol.SourceRows; !ok {
-		msg := fmt.Sprintf("table %s: source has %d rows at the snapshot, destination %s has %d and %d failed", st.Name, vol.SourceRows, tp.Dest.Name, vol.DestRows, failed)
-		if vol.Detail != "" {
-			msg += "; " + vol.Detail
-		}
-		if p.Segments == 1 {
-			return copied, "", fmt.Errorf("%w: %s", ErrVolume, msg)
-		}
-		// A resumed copy reads parts of the table at different moments; the
-		// stream, which starts at the earliest of them, reconciles the rest.
-		warn = msg + " (copy resumed across snapshots; delta reconciles it)"
-		log.Warn("volume differs after resumed copy", "stage", "volume", "detail", warn)
-	}
 	log.Info("table copied", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
 	return copied, warn, nil
+}
+
+// checkVolume runs the volume check of a copied table: the destination must
+// hold what the source held at the snapshot (still open: the source side is
+// counted in it). A difference is an error for a copy made in one snapshot,
+// a warning (returned) for one resumed across snapshots.
+func (c *Copier) checkVolume(ctx context.Context, log *slog.Logger, snap *snapshotTx, tp *transform.TablePlan, ranges *KeyRanges, segments int) (string, error) {
+	if c.Volume == nil {
+		return "", nil
+	}
+	st := tp.Source
+	vol, err := c.Volume(ctx, snap.conn, tp, ranges)
+	if err != nil {
+		return "", fmt.Errorf("volume check of %s: %w", tp.Dest.Name, err)
+	}
+	failed, err := c.State.CountFailures(ctx, st.Name)
+	if err != nil {
+		return "", err
+	}
+	// Failed rows are missing from their ranges: then only the totals can agree.
+	if vol.Equal && failed == 0 || failed > 0 && vol.DestRows+failed == vol.SourceRows {
+		return "", nil
+	}
+	msg := fmt.Sprintf("table %s: source has %d rows at the snapshot, destination %s has %d and %d failed", st.Name, vol.SourceRows, tp.Dest.Name, vol.DestRows, failed)
+	if vol.Detail != "" {
+		msg += "; " + vol.Detail
+	}
+	if segments == 1 {
+		return "", fmt.Errorf("%w: %s", ErrVolume, msg)
+	}
+	// A resumed copy reads parts of the table at different moments; the
+	// stream, which starts at the earliest of them, reconciles the rest.
+	warn := msg + " (copy resumed across snapshots; delta reconciles it)"
+	log.Warn("volume differs after resumed copy", "stage", "volume", "detail", warn)
+	return warn, nil
 }
 
 // copyKeyed copies t chunk by chunk in key order, each chunk committed with the
@@ -640,6 +637,18 @@ func autoChunk(rows [][]any) int {
 	return min(max((4<<20)/avg, 100), 20000)
 }
 
+// appendOrderByKey appends " ORDER BY" the key columns of t.
+func appendOrderByKey(q []byte, t *cdc.Table) []byte {
+	q = append(q, " ORDER BY "...)
+	for i, k := range t.Key {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = append(q, mysqlsink.QuoteIdent(t.Columns[k].Name)...)
+	}
+	return q
+}
+
 // selectColumns appends "SELECT cols FROM t".
 func selectColumns(q []byte, t *cdc.Table) []byte {
 	q = append(q, "SELECT "...)
@@ -666,13 +675,7 @@ func readChunk(ctx context.Context, conn *sql.Conn, t *cdc.Table, after []any, l
 			return nil, err
 		}
 	}
-	q = append(q, " ORDER BY "...)
-	for i, k := range t.Key {
-		if i > 0 {
-			q = append(q, ',')
-		}
-		q = append(q, mysqlsink.QuoteIdent(t.Columns[k].Name)...)
-	}
+	q = appendOrderByKey(q, t)
 	q = append(q, fmt.Sprintf(" LIMIT %d", limit)...)
 	stmt, err := conn.PrepareContext(ctx, string(q))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
+	"github.com/shiplog/shiplog/verify"
 
 	gomysql "github.com/go-sql-driver/mysql"
 )
@@ -72,7 +73,7 @@ func TestCopyTypeMatrix(t *testing.T) {
 	if err := state.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: state, Plan: plan, ChunkRows: 7,
+	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: state, Plan: plan, ChunkRows: 7, Volume: verify.VolumeCheck(dstDB),
 		Writer: mysqlsink.NewWriter(dstDB, state, mysqlsink.Options{MaxStatementBytes: 2000})}
 	res, err := c.Run(ctx)
 	if err != nil {

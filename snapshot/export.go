@@ -23,6 +23,9 @@ func AppendAfter(q []byte, t *cdc.Table, after []any) ([]byte, error) {
 	return appendAfter(q, t, after)
 }
 
+// AppendOrderByKey appends " ORDER BY" the key columns of t.
+func AppendOrderByKey(q []byte, t *cdc.Table) []byte { return appendOrderByKey(q, t) }
+
 // ReadChunk reads up to limit rows of t after key `after` (nil: from the
 // start) in key order over conn (see RawConn), in canonical form.
 func ReadChunk(ctx context.Context, conn *sql.Conn, t *cdc.Table, after []any, limit int) ([][]any, error) {

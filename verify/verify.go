@@ -521,7 +521,7 @@ func (tr *tableRun) walkExtras(ctx context.Context, after, upTo []any, known map
 		if err != nil {
 			return err
 		}
-		q = orderByKey(q, kt)
+		q = snapshot.AppendOrderByKey(q, kt)
 		q = append(q, fmt.Sprintf(" LIMIT %d", tr.o.ChunkRows)...)
 		keys, err := queryRows(ctx, tr.dstConn, kt, string(q))
 		if err != nil {

@@ -177,6 +177,15 @@ func (tr *tableRun) volumeKeys(ctx context.Context, v *VolumeReport, sk, dk *cdc
 	return nil
 }
 
+// VolumeCheck is Volume as the copy's volume check (snapshot.Copier.Volume)
+// against the destination dst.
+func VolumeCheck(dst *sql.DB) func(context.Context, *sql.Conn, *transform.TablePlan, *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
+	return func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
+		v, err := Volume(ctx, src, dst, tp, ranges)
+		return snapshot.VolumeCount{SourceRows: v.SourceRows, DestRows: v.DestRows, Equal: v.Equal(), Detail: v.Detail()}, err
+	}
+}
+
 // keyTable is t reduced to its key columns, which are its whole key.
 func keyTable(t *cdc.Table) *cdc.Table {
 	kt := &cdc.Table{Schema: t.Schema, Name: t.Name}
@@ -214,17 +223,6 @@ func rangeWhere(q []byte, kt *cdc.Table, after, upTo []any) ([]byte, error) {
 	return q, nil
 }
 
-func orderByKey(q []byte, kt *cdc.Table) []byte {
-	q = append(q, " ORDER BY "...)
-	for i, c := range kt.Columns {
-		if i > 0 {
-			q = append(q, ',')
-		}
-		q = append(q, mysqlsink.QuoteIdent(c.Name)...)
-	}
-	return q
-}
-
 // nthKey is the n-th key after `after` (nil: from the start) in key order, or
 // nil when there are fewer than n.
 func nthKey(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after []any, n int) ([]any, error) {
@@ -233,7 +231,7 @@ func nthKey(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after []any, n i
 	if err != nil {
 		return nil, err
 	}
-	q = orderByKey(q, kt)
+	q = snapshot.AppendOrderByKey(q, kt)
 	q = append(q, fmt.Sprintf(" LIMIT 1 OFFSET %d", n-1)...)
 	rows, err := queryRows(ctx, conn, kt, string(q))
 	if err != nil || len(rows) == 0 {
@@ -261,5 +259,5 @@ func rangeKeys(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after, upTo [
 	if err != nil {
 		return nil, err
 	}
-	return queryRows(ctx, conn, kt, string(orderByKey(q, kt)))
+	return queryRows(ctx, conn, kt, string(snapshot.AppendOrderByKey(q, kt)))
 }

@@ -25,12 +25,6 @@ import (
 // as the introduced literals of INSERT do. Tables whose values could not
 // round-trip through the text format exactly keep INSERT.
 
-// loadState of a Writer: whether LOAD DATA LOCAL is usable.
-const (
-	loadUnknown int32 = iota
-	loadOff
-)
-
 var loadSeq atomic.Uint64
 
 // loadBufs recycles the field buffers of loadRows (a few MiB each: zeroing
@@ -138,7 +132,7 @@ func (ch *Chunk) Release() {
 // PrepareChunk prepares rows of t (destination rows) for WriteChunk.
 func (w *Writer) PrepareChunk(t *cdc.Table, rows [][]any, fullRow bool) *Chunk {
 	ch := &Chunk{t: t, rows: rows, fullRow: fullRow}
-	if fullRow || len(rows) == 0 || w.load.Load() == loadOff || !loadable(t) {
+	if fullRow || len(rows) == 0 || w.loadOff.Load() || !loadable(t) {
 		return ch
 	}
 	bp, ok := loadBufs.Get().(*[]byte)
@@ -251,7 +245,7 @@ func (w *Writer) replaceable(ctx context.Context, t *cdc.Table) (bool, error) {
 // as SQL instead.
 func (w *Writer) loadUpserts(ctx context.Context, tx *sql.Tx, ops []op) (done bool, err error) {
 	t := ops[0].table
-	if w.load.Load() == loadOff {
+	if w.loadOff.Load() {
 		return false, nil
 	}
 	if ok, err := w.replaceable(ctx, t); err != nil || !ok {
@@ -267,13 +261,22 @@ func (w *Writer) loadUpserts(ctx context.Context, tx *sql.Tx, ops []op) (done bo
 		return false, nil
 	}
 	err = w.loadChunk(ctx, tx, ch)
-	if err != nil && localInfileRefused(err) {
-		if w.load.Swap(loadOff) != loadOff {
-			w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); rows go with INSERT", "error", err)
-		}
-		return false, nil
+	if w.refusedLoad(err) {
+		return false, nil // the refused statement changed nothing: SQL goes on in tx
 	}
 	return err == nil, err
+}
+
+// refusedLoad reports whether err is the destination refusing LOAD DATA
+// LOCAL; the first time, it turns LOAD DATA off for this writer and says so.
+func (w *Writer) refusedLoad(err error) bool {
+	if err == nil || !localInfileRefused(err) {
+		return false
+	}
+	if !w.loadOff.Swap(true) {
+		w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); rows go with INSERT", "error", err)
+	}
+	return true
 }
 
 // localInfileRefused reports whether err is the server or the driver

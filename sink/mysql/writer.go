@@ -69,9 +69,8 @@ type Writer struct {
 	skipMax cdc.Position
 	// trimmed: checkpoint rows of partitions >= parts are gone.
 	trimmed bool
-	exact   map[*cdc.Table]bool
-	// load is whether snapshot chunks may use LOAD DATA LOCAL (loadState).
-	load atomic.Int32
+	// loadOff: the destination refused LOAD DATA LOCAL; INSERT only.
+	loadOff atomic.Bool
 	// replace caches replaceable per destination table.
 	replaceMu sync.Mutex
 	replace   map[*cdc.Table]bool
@@ -94,7 +93,7 @@ func NewWriter(db *sql.DB, st *State, o Options) *Writer {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Writer{db: db, state: st, log: o.Logger, maxStmt: o.MaxStatementBytes, parts: max(o.Parts, 1), exact: map[*cdc.Table]bool{}}
+	return &Writer{db: db, state: st, log: o.Logger, maxStmt: o.MaxStatementBytes, parts: max(o.Parts, 1)}
 }
 
 // Resume tells the writer where each apply partition stood when the stream
@@ -208,12 +207,7 @@ func (w *Writer) partOf(o op) int {
 	if w.parts == 1 {
 		return 0
 	}
-	exact, ok := w.exact[o.table]
-	if !ok {
-		exact = exactKey(o.table)
-		w.exact[o.table] = exact
-	}
-	if !exact || (o.kind != opUpsert && o.kind != opDelete) {
+	if (o.kind != opUpsert && o.kind != opDelete) || !exactKey(o.table) {
 		return 0
 	}
 	key := o.row
@@ -259,18 +253,15 @@ func (w *Writer) WritePrepared(ctx context.Context, ch *Chunk, p TableProgress, 
 		}
 		return w.state.SaveProgress(ctx, tx, p)
 	}
-	if ch.tsv != nil && w.load.Load() != loadOff {
+	if ch.tsv != nil && !w.loadOff.Load() {
 		err := w.inTx(ctx, false, func(tx *sql.Tx) error {
 			if err := w.loadChunk(ctx, tx, ch); err != nil {
 				return err
 			}
 			return finish(tx)
 		})
-		if err == nil || !localInfileRefused(err) {
+		if !w.refusedLoad(err) {
 			return err
-		}
-		if w.load.Swap(loadOff) != loadOff {
-			w.log.Info("the destination refuses LOAD DATA LOCAL INFILE (local_infile); snapshot chunks use INSERT", "error", err)
 		}
 	}
 	kind := opUpsert
