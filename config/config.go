@@ -8,6 +8,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -73,18 +74,10 @@ type Settings struct {
 
 // WithDefaults fills empty fields with Magento's names.
 func (s Settings) WithDefaults() Settings {
-	if s.Table == "" {
-		s.Table = "core_config_data"
-	}
-	if s.IDColumn == "" {
-		s.IDColumn = "config_id"
-	}
-	if s.KeyColumn == "" {
-		s.KeyColumn = "path"
-	}
-	if s.ValueColumn == "" {
-		s.ValueColumn = "value"
-	}
+	s.Table = cmp.Or(s.Table, "core_config_data")
+	s.IDColumn = cmp.Or(s.IDColumn, "config_id")
+	s.KeyColumn = cmp.Or(s.KeyColumn, "path")
+	s.ValueColumn = cmp.Or(s.ValueColumn, "value")
 	if s.ScopeColumns == nil {
 		s.ScopeColumns = []string{"scope", "scope_id"}
 	}
@@ -192,9 +185,7 @@ const replicaDialTimeout = 5 * time.Second
 func (r Replica) DriverConfig() *mysql.Config {
 	c := r.cfg.Clone()
 	c.ParseTime = false
-	if c.Timeout == 0 {
-		c.Timeout = replicaDialTimeout
-	}
+	c.Timeout = cmp.Or(c.Timeout, replicaDialTimeout)
 	return c
 }
 
@@ -240,9 +231,7 @@ func parseReplica(entry string, dest Database) (Replica, error) {
 		c.User, c.Passwd = dest.User, dest.Password
 	}
 	schema := c.DBName
-	if schema == "" {
-		schema = dest.Database
-	}
+	schema = cmp.Or(schema, dest.Database)
 	c.DBName = ""
 	return Replica{Addr: c.Addr, Schema: schema, cfg: c}, nil
 }
@@ -276,12 +265,8 @@ func (cfg *Config) throttleDefaults(path string) error {
 		seen[r.Addr] = true
 		th.Replicas = append(th.Replicas, r)
 	}
-	if th.MaxReplicaLag == 0 {
-		th.MaxReplicaLag = DefaultMaxReplicaLag
-	}
-	if th.ReplicaCheckInterval == 0 {
-		th.ReplicaCheckInterval = DefaultReplicaCheckInterval
-	}
+	th.MaxReplicaLag = cmp.Or(th.MaxReplicaLag, DefaultMaxReplicaLag)
+	th.ReplicaCheckInterval = cmp.Or(th.ReplicaCheckInterval, DefaultReplicaCheckInterval)
 	return errors.Join(errs...)
 }
 
@@ -418,24 +403,12 @@ func Load(path string) (*Config, error) {
 // kafkaDefaults fills the Kafka defaults and checks the enumerations.
 func (cfg *Config) kafkaDefaults(path string, raw map[string]any) error {
 	k := &cfg.Kafka
-	if k.TopicPrefix == "" {
-		k.TopicPrefix = "shiplog"
-	}
-	if k.Partitions == 0 {
-		k.Partitions = 1
-	}
-	if k.ReplicationFactor == 0 {
-		k.ReplicationFactor = 1
-	}
-	if k.GroupID == "" {
-		k.GroupID = "shiplog-apply"
-	}
-	if k.Acks == "" {
-		k.Acks = "all"
-	}
-	if k.Compression == "" {
-		k.Compression = "none"
-	}
+	k.TopicPrefix = cmp.Or(k.TopicPrefix, "shiplog")
+	k.Partitions = cmp.Or(k.Partitions, 1)
+	k.ReplicationFactor = cmp.Or(k.ReplicationFactor, 1)
+	k.GroupID = cmp.Or(k.GroupID, "shiplog-apply")
+	k.Acks = cmp.Or(k.Acks, "all")
+	k.Compression = cmp.Or(k.Compression, "none")
 	if kraw, ok := raw["kafka"].(map[string]any); !ok || kraw["auto_create_topics"] == nil {
 		if os.Getenv("SHIPLOG_KAFKA_AUTO_CREATE_TOPICS") == "" {
 			k.AutoCreateTopics = true
@@ -449,9 +422,7 @@ func (cfg *Config) kafkaDefaults(path string, raw map[string]any) error {
 		}
 		return &Error{Key: key, File: path, Msg: fmt.Sprintf("must be one of %s, not %q", strings.Join(allowed, ", "), v)}
 	}
-	if cfg.Sink == "" {
-		cfg.Sink = "mysql"
-	}
+	cfg.Sink = cmp.Or(cfg.Sink, "mysql")
 	return errors.Join(
 		check("sink", cfg.Sink, "mysql", "kafka", "both"),
 		check("kafka.acks", k.Acks, "all", "one", "none"),
@@ -476,8 +447,6 @@ func normalizeListen(s string) (string, error) {
 	if err != nil || n < 0 || n > 65535 {
 		return "", fmt.Errorf("port must be an integer between 0 and 65535, got %q", port)
 	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
+	host = cmp.Or(host, "127.0.0.1")
 	return net.JoinHostPort(host, port), nil
 }
