@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"sync"
@@ -204,23 +203,17 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 
 // partOf is the apply partition of o.
 func (w *Writer) partOf(o op) int {
-	if w.parts == 1 {
+	if w.parts == 1 || o.key == "" || !exactKey(o.table) {
 		return 0
 	}
-	if (o.kind != opUpsert && o.kind != opDelete) || !exactKey(o.table) {
-		return 0
+	// FNV-1a of schema, NUL, name, NUL, encoded key: stable across runs.
+	h := uint64(14695981039405025565)
+	for _, s := range [...]string{o.table.Schema, "\x00", o.table.Name, "\x00", o.key} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
 	}
-	key := o.row
-	if o.kind == opUpsert {
-		key = o.table.KeyOf(o.row)
-	}
-	h := fnv.New64a()
-	h.Write([]byte(o.table.Schema))
-	h.Write([]byte{0})
-	h.Write([]byte(o.table.Name))
-	h.Write([]byte{0})
-	h.Write(encodeKeyBytes(nil, key))
-	return int(h.Sum64() % uint64(w.parts))
+	return int(h % uint64(w.parts))
 }
 
 // Apply applies changes (already mapped) and runs then (when not nil) in the
@@ -337,6 +330,9 @@ type op struct {
 	dead  bool
 	// pos is the position of the change the operation comes from.
 	pos cdc.Position
+	// key is the encoded key of upserts and deletes of keyed tables without
+	// other unique indexes (what compaction and partitioning go by).
+	key string
 }
 
 // compact turns changes into operations: the final state of each key, in the
@@ -361,7 +357,8 @@ func compact(changes []cdc.Change) []op {
 				key = o.table.KeyOf(o.row)
 			}
 			kb = encodeKeyBytes(kb[:0], key)
-			k := tk{o.table, string(kb)}
+			o.key = string(kb)
+			k := tk{o.table, o.key}
 			if i, ok := last[k]; ok {
 				ops[i].dead = true
 			}
