@@ -61,10 +61,10 @@ func newExpression(p Params, b Binding) (Func, error) {
 		}
 		st.env["value"] = exprValue(rec[b.Index])
 		out, err := st.vm.Run(prog, st.env)
-		if err != nil {
-			return fmt.Errorf("handler Expression on %s.%s: %q: %w", b.Table, b.Field, src, err)
+		var v any
+		if err == nil {
+			v, err = exprResult(out)
 		}
-		v, err := exprResult(out)
 		if err != nil {
 			return fmt.Errorf("handler Expression on %s.%s: %q: %w", b.Table, b.Field, src, err)
 		}

@@ -92,6 +92,5 @@ func Handlers() []string {
 func canonicalHandlerName(name string) string {
 	n := strings.TrimSpace(name)
 	n = strings.TrimLeft(n, `\`)
-	n = strings.TrimPrefix(strings.ToLower(n), `migration\handler\`)
-	return strings.ToLower(n)
+	return strings.TrimPrefix(strings.ToLower(n), `migration\handler\`)
 }

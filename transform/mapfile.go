@@ -82,6 +82,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -382,20 +383,23 @@ func (p *xmlReader) origin(n *xnode) Origin {
 	return Origin{File: p.file, Line: n.line, Element: n.path()}
 }
 
-func (p *xmlReader) unknown(n *xnode, want ...string) error {
-	for i, w := range want {
+// orList formats element names as "<a>", "<a> or <b>", "<a>, <b> or <c>".
+func orList(names []string) string {
+	want := make([]string, len(names))
+	for i, w := range names {
 		want[i] = "<" + w + ">"
 	}
-	var exp string
-	switch len(want) {
-	case 0:
-		return p.errAt(n, "unknown element")
-	case 1:
-		exp = want[0]
-	default:
-		exp = strings.Join(want[:len(want)-1], ", ") + " or " + want[len(want)-1]
+	if len(want) == 1 {
+		return want[0]
 	}
-	return p.errAt(n, "unknown element (expected %s)", exp)
+	return strings.Join(want[:len(want)-1], ", ") + " or " + want[len(want)-1]
+}
+
+func (p *xmlReader) unknown(n *xnode, want ...string) error {
+	if len(want) == 0 {
+		return p.errAt(n, "unknown element")
+	}
+	return p.errAt(n, "unknown element (expected %s)", orList(want))
 }
 
 func (p *xmlReader) noAttrs(n *xnode) error {
@@ -473,6 +477,76 @@ func (p *xmlReader) leafName(n *xnode, check func(string) string) (string, error
 	return s, nil
 }
 
+// once reports a repeated section (<source>, <key>, ...); *seen is set by the
+// first.
+func (p *xmlReader) once(n *xnode, seen *bool) error {
+	if *seen {
+		return p.errAt(n, "duplicate <%s>", n.name.Local)
+	}
+	*seen = true
+	return nil
+}
+
+// rules reads an <ignore>: a non-empty container of leaves, each named one of
+// names, checked with check and appended to the list of the same index in
+// lists.
+func (p *xmlReader) rules(n *xnode, check func(string) string, names []string, lists ...*[]Rule) error {
+	if err := p.container(n); err != nil {
+		return err
+	}
+	if len(n.kids) == 0 {
+		return p.errAt(n, "missing %s", orList(names))
+	}
+	for _, k := range n.kids {
+		i := slices.Index(names, elemName(k))
+		if i < 0 {
+			return p.unknown(k, names...)
+		}
+		s, err := p.leafName(k, check)
+		if err != nil {
+			return err
+		}
+		*lists[i] = append(*lists[i], Rule{Name: s, At: p.origin(k)})
+	}
+	return nil
+}
+
+// rename reads a <rename> or <move>: the leaves from and <to>, both checked
+// with check.
+func (p *xmlReader) rename(n *xnode, from string, check func(string) string) (Rename, error) {
+	fn, tn, err := p.pair(n, from, "to")
+	if err != nil {
+		return Rename{}, err
+	}
+	f, err := p.leafName(fn, check)
+	if err != nil {
+		return Rename{}, err
+	}
+	t, err := p.leafName(tn, check)
+	if err != nil {
+		return Rename{}, err
+	}
+	return Rename{From: f, To: t, At: p.origin(n)}, nil
+}
+
+// transform reads a <transform>: the leaf target (checked with check) and the
+// <handler>.
+func (p *xmlReader) transform(n *xnode, target string, check func(string) string) (string, HandlerSpec, error) {
+	tn, hn, err := p.pair(n, target, "handler")
+	if err != nil {
+		return "", HandlerSpec{}, err
+	}
+	t, err := p.leafName(tn, check)
+	if err != nil {
+		return "", HandlerSpec{}, err
+	}
+	h, err := p.handler(hn)
+	if err != nil {
+		return "", HandlerSpec{}, err
+	}
+	return t, h, nil
+}
+
 func isElem(n *xnode, local string) bool { return n.name.Space == "" && n.name.Local == local }
 
 // elemName is the name used to dispatch on children: namespaced elements
@@ -505,25 +579,21 @@ func (p *xmlReader) mapRoot(root *xnode, r *Rules) error {
 	}
 	var seenSrc, seenDst bool
 	for _, k := range root.kids {
+		var err error
 		switch elemName(k) {
 		case "source":
-			if seenSrc {
-				return p.errAt(k, "duplicate <source>")
-			}
-			seenSrc = true
-			if err := p.area(k, &r.Source, true); err != nil {
-				return err
+			if err = p.once(k, &seenSrc); err == nil {
+				err = p.area(k, &r.Source, true)
 			}
 		case "destination":
-			if seenDst {
-				return p.errAt(k, "duplicate <destination>")
-			}
-			seenDst = true
-			if err := p.area(k, &r.Destination, false); err != nil {
-				return err
+			if err = p.once(k, &seenDst); err == nil {
+				err = p.area(k, &r.Destination, false)
 			}
 		default:
-			return p.unknown(k, "source", "destination")
+			err = p.unknown(k, "source", "destination")
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -554,43 +624,22 @@ func (p *xmlReader) documentRules(n *xnode, a *Area, source bool) error {
 	if err := p.container(n); err != nil {
 		return err
 	}
-	docName := func(s string) string { return checkDocument(s, false) }
 	for _, k := range n.kids {
 		switch elemName(k) {
 		case "ignore":
-			if err := p.container(k); err != nil {
+			err := p.rules(k, func(s string) string { return checkDocument(s, true) }, []string{"document"}, &a.IgnoreDocuments)
+			if err != nil {
 				return err
-			}
-			if len(k.kids) == 0 {
-				return p.errAt(k, "missing <document>")
-			}
-			for _, d := range k.kids {
-				if !isElem(d, "document") {
-					return p.unknown(d, "document")
-				}
-				s, err := p.leafName(d, func(s string) string { return checkDocument(s, true) })
-				if err != nil {
-					return err
-				}
-				a.IgnoreDocuments = append(a.IgnoreDocuments, Rule{Name: s, At: p.origin(d)})
 			}
 		case "rename":
 			if !source {
 				return p.errAt(k, "<rename> is not allowed in the destination area (only <ignore>)")
 			}
-			from, to, err := p.pair(k, "document", "to")
+			r, err := p.rename(k, "document", func(s string) string { return checkDocument(s, false) })
 			if err != nil {
 				return err
 			}
-			f, err := p.leafName(from, docName)
-			if err != nil {
-				return err
-			}
-			t, err := p.leafName(to, docName)
-			if err != nil {
-				return err
-			}
-			a.RenameDocuments = append(a.RenameDocuments, Rename{From: f, To: t, At: p.origin(k)})
+			a.RenameDocuments = append(a.RenameDocuments, r)
 		case "log_changes":
 			if !source {
 				return p.errAt(k, "<log_changes> is not allowed in the destination area (only <ignore>)")
@@ -613,55 +662,20 @@ func (p *xmlReader) fieldRules(n *xnode, a *Area, source bool) error {
 	for _, k := range n.kids {
 		switch elemName(k) {
 		case "ignore":
-			if err := p.container(k); err != nil {
+			if err := p.rules(k, checkField, []string{"field", "datatype"}, &a.IgnoreFields, &a.IgnoreDatatypes); err != nil {
 				return err
-			}
-			if len(k.kids) == 0 {
-				return p.errAt(k, "missing <field> or <datatype>")
-			}
-			for _, f := range k.kids {
-				var list *[]Rule
-				switch elemName(f) {
-				case "field":
-					list = &a.IgnoreFields
-				case "datatype":
-					list = &a.IgnoreDatatypes
-				default:
-					return p.unknown(f, "field", "datatype")
-				}
-				s, err := p.leafName(f, checkField)
-				if err != nil {
-					return err
-				}
-				*list = append(*list, Rule{Name: s, At: p.origin(f)})
 			}
 		case "move":
 			if !source {
 				return p.errAt(k, "<move> is not allowed in the destination area (only <ignore> and <transform>)")
 			}
-			from, to, err := p.pair(k, "field", "to")
+			r, err := p.rename(k, "field", checkField)
 			if err != nil {
 				return err
 			}
-			f, err := p.leafName(from, checkField)
-			if err != nil {
-				return err
-			}
-			t, err := p.leafName(to, checkField)
-			if err != nil {
-				return err
-			}
-			a.MoveFields = append(a.MoveFields, Rename{From: f, To: t, At: p.origin(k)})
+			a.MoveFields = append(a.MoveFields, r)
 		case "transform":
-			fn, hn, err := p.pair(k, "field", "handler")
-			if err != nil {
-				return err
-			}
-			f, err := p.leafName(fn, checkField)
-			if err != nil {
-				return err
-			}
-			h, err := p.handler(hn)
+			f, h, err := p.transform(k, "field", checkField)
 			if err != nil {
 				return err
 			}
@@ -762,55 +776,32 @@ func (p *xmlReader) settingsRoot(root *xnode, s *SettingsRules) error {
 	for _, k := range root.kids {
 		switch elemName(k) {
 		case "key":
-			if seenKey {
-				return p.errAt(k, "duplicate <key>")
+			if err := p.once(k, &seenKey); err != nil {
+				return err
 			}
-			seenKey = true
 			if err := p.container(k); err != nil {
 				return err
 			}
 			for _, r := range k.kids {
 				switch elemName(r) {
 				case "ignore":
-					if err := p.container(r); err != nil {
+					if err := p.rules(r, func(s string) string { return checkPath(s, true) }, []string{"path"}, &s.IgnorePaths); err != nil {
 						return err
-					}
-					if len(r.kids) == 0 {
-						return p.errAt(r, "missing <path>")
-					}
-					for _, pn := range r.kids {
-						if !isElem(pn, "path") {
-							return p.unknown(pn, "path")
-						}
-						v, err := p.leafName(pn, func(s string) string { return checkPath(s, true) })
-						if err != nil {
-							return err
-						}
-						s.IgnorePaths = append(s.IgnorePaths, Rule{Name: v, At: p.origin(pn)})
 					}
 				case "rename":
-					from, to, err := p.pair(r, "path", "to")
+					rn, err := p.rename(r, "path", exact)
 					if err != nil {
 						return err
 					}
-					f, err := p.leafName(from, exact)
-					if err != nil {
-						return err
-					}
-					t, err := p.leafName(to, exact)
-					if err != nil {
-						return err
-					}
-					s.RenamePaths = append(s.RenamePaths, Rename{From: f, To: t, At: p.origin(r)})
+					s.RenamePaths = append(s.RenamePaths, rn)
 				default:
 					return p.unknown(r, "ignore", "rename")
 				}
 			}
 		case "value":
-			if seenValue {
-				return p.errAt(k, "duplicate <value>")
+			if err := p.once(k, &seenValue); err != nil {
+				return err
 			}
-			seenValue = true
 			if err := p.container(k); err != nil {
 				return err
 			}
@@ -818,15 +809,7 @@ func (p *xmlReader) settingsRoot(root *xnode, s *SettingsRules) error {
 				if !isElem(t, "transform") {
 					return p.unknown(t, "transform")
 				}
-				pn, hn, err := p.pair(t, "path", "handler")
-				if err != nil {
-					return err
-				}
-				path, err := p.leafName(pn, exact)
-				if err != nil {
-					return err
-				}
-				h, err := p.handler(hn)
+				path, h, err := p.transform(t, "path", exact)
 				if err != nil {
 					return err
 				}
@@ -1157,6 +1140,22 @@ func (p *yamlReader) transform(it *yaml.Node, elem, target string, check func(st
 	return t, h, nil
 }
 
+// transforms reads a list of transforms, passing each to add with its origin.
+func (p *yamlReader) transforms(n *yaml.Node, elem, target string, check func(string) string, add func(t string, h HandlerSpec, at Origin)) error {
+	items, err := p.list(n, elem)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		t, h, err := p.transform(it, elem, target, check)
+		if err != nil {
+			return err
+		}
+		add(t, h, p.origin(it, elem))
+	}
+	return nil
+}
+
 func (p *yamlReader) mapRoot(root *yaml.Node, r *Rules) error {
 	m, err := p.mapping(root, "", "source", "destination")
 	if err != nil {
@@ -1236,17 +1235,11 @@ func (p *yamlReader) area(n *yaml.Node, elem string, a *Area, source bool) error
 					return err
 				}
 			case "transform":
-				te := e + "/transform"
-				items, err := p.list(f.val, te)
+				err := p.transforms(f.val, e+"/transform", "field", checkField, func(field string, h HandlerSpec, at Origin) {
+					a.Transforms = append(a.Transforms, Transform{Field: field, Handler: h, At: at})
+				})
 				if err != nil {
 					return err
-				}
-				for _, it := range items {
-					field, h, err := p.transform(it, te, "field", checkField)
-					if err != nil {
-						return err
-					}
-					a.Transforms = append(a.Transforms, Transform{Field: field, Handler: h, At: p.origin(it, te)})
 				}
 			default:
 				return p.errAt(f.key, e, "unknown key %q (expected %s)", f.key.Value, strings.Join(allowed, ", "))
@@ -1284,16 +1277,11 @@ func (p *yamlReader) settingsRoot(root *yaml.Node, s *SettingsRules) error {
 			return err
 		}
 		if tr, ok := vm["transform"]; ok {
-			items, err := p.list(tr.val, "value/transform")
+			err := p.transforms(tr.val, "value/transform", "path", exact, func(path string, h HandlerSpec, at Origin) {
+				s.Transforms = append(s.Transforms, SettingsTransform{Path: path, Handler: h, At: at})
+			})
 			if err != nil {
 				return err
-			}
-			for _, it := range items {
-				path, h, err := p.transform(it, "value/transform", "path", exact)
-				if err != nil {
-					return err
-				}
-				s.Transforms = append(s.Transforms, SettingsTransform{Path: path, Handler: h, At: p.origin(it, "value/transform")})
 			}
 		}
 	}

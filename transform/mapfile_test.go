@@ -18,43 +18,39 @@ func stripOrigins(r *Rules) *Rules {
 	return &c
 }
 
+func stripRules(in []Rule) []Rule {
+	var out []Rule
+	for _, r := range in {
+		out = append(out, Rule{Name: r.Name})
+	}
+	return out
+}
+
+func stripRenames(in []Rename) []Rename {
+	var out []Rename
+	for _, r := range in {
+		out = append(out, Rename{From: r.From, To: r.To})
+	}
+	return out
+}
+
 func stripArea(a Area) Area {
-	rules := func(in []Rule) []Rule {
-		var out []Rule
-		for _, r := range in {
-			out = append(out, Rule{Name: r.Name})
-		}
-		return out
-	}
-	renames := func(in []Rename) []Rename {
-		var out []Rename
-		for _, r := range in {
-			out = append(out, Rename{From: r.From, To: r.To})
-		}
-		return out
-	}
 	var ts []Transform
 	for _, t := range a.Transforms {
 		ts = append(ts, Transform{Field: t.Field, Handler: HandlerSpec{Name: t.Handler.Name, Params: t.Handler.Params}})
 	}
 	return Area{
-		IgnoreDocuments: rules(a.IgnoreDocuments),
-		RenameDocuments: renames(a.RenameDocuments),
-		IgnoreFields:    rules(a.IgnoreFields),
-		IgnoreDatatypes: rules(a.IgnoreDatatypes),
-		MoveFields:      renames(a.MoveFields),
+		IgnoreDocuments: stripRules(a.IgnoreDocuments),
+		RenameDocuments: stripRenames(a.RenameDocuments),
+		IgnoreFields:    stripRules(a.IgnoreFields),
+		IgnoreDatatypes: stripRules(a.IgnoreDatatypes),
+		MoveFields:      stripRenames(a.MoveFields),
 		Transforms:      ts,
 	}
 }
 
 func stripSettings(s *SettingsRules) *SettingsRules {
-	out := &SettingsRules{}
-	for _, r := range s.IgnorePaths {
-		out.IgnorePaths = append(out.IgnorePaths, Rule{Name: r.Name})
-	}
-	for _, r := range s.RenamePaths {
-		out.RenamePaths = append(out.RenamePaths, Rename{From: r.From, To: r.To})
-	}
+	out := &SettingsRules{IgnorePaths: stripRules(s.IgnorePaths), RenamePaths: stripRenames(s.RenamePaths)}
 	for _, t := range s.Transforms {
 		out.Transforms = append(out.Transforms, SettingsTransform{Path: t.Path, Handler: HandlerSpec{Name: t.Handler.Name, Params: t.Handler.Params}})
 	}
@@ -94,17 +90,24 @@ func TestReadMapFormatsAgree(t *testing.T) {
 			},
 		},
 	}
-	for _, file := range []string{"map_full.xml", "map_full.yaml"} {
+	checkBothForms(t, "ReadMap", "map_full", ReadMap, stripOrigins, want, checkRulesWellFormed)
+}
+
+// checkBothForms reads testdata/maps/<base>.xml and .yaml with read and
+// compares them, stripped of origins, with want.
+func checkBothForms[T any](t *testing.T, what, base string, read func(string) (*T, error), strip func(*T) *T, want *T,
+	wellFormed func(*testing.T, string, *T)) {
+	for _, file := range []string{base + ".xml", base + ".yaml"} {
 		t.Run(file, func(t *testing.T) {
 			path := filepath.Join("testdata", "maps", file)
-			r, err := ReadMap(path)
+			r, err := read(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := stripOrigins(r); !reflect.DeepEqual(got, want) {
-				t.Errorf("ReadMap(%s) =\n%+v\nwant\n%+v", file, got, want)
+			if got := strip(r); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s(%s) =\n%+v\nwant\n%+v", what, file, got, want)
 			}
-			checkRulesWellFormed(t, path, r)
+			wellFormed(t, path, r)
 		})
 	}
 }
@@ -188,19 +191,7 @@ func TestReadSettingsFormatsAgree(t *testing.T) {
 				{"map", "[default:Magento/luma]"}, {"defaultValue", "Magento/luma"}}}},
 		},
 	}
-	for _, file := range []string{"settings_full.xml", "settings_full.yaml"} {
-		t.Run(file, func(t *testing.T) {
-			path := filepath.Join("testdata", "maps", file)
-			s, err := ReadSettings(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := stripSettings(s); !reflect.DeepEqual(got, want) {
-				t.Errorf("ReadSettings(%s) =\n%+v\nwant\n%+v", file, got, want)
-			}
-			checkSettingsWellFormed(t, path, s)
-		})
-	}
+	checkBothForms(t, "ReadSettings", "settings_full", ReadSettings, stripSettings, want, checkSettingsWellFormed)
 	x, err := ReadSettings("testdata/maps/settings_full.xml")
 	if err != nil {
 		t.Fatal(err)
@@ -281,15 +272,30 @@ func TestParseXMLDetails(t *testing.T) {
 	}
 }
 
+// fileErrorTest is a file (data in format) that fails to parse with a
+// *FileError at line and element, with a message containing msg.
+type fileErrorTest struct {
+	name    string
+	format  string
+	data    string
+	line    int
+	element string
+	msg     string
+}
+
+// checkFileErrors parses each test's data as <what>.<format> with parse.
+func checkFileErrors[T any](t *testing.T, what string, parse func(string, []byte, string) (*T, error), tests []fileErrorTest) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := what + "." + tt.format
+			r, err := parse(file, []byte(tt.data), tt.format)
+			checkFileError(t, err, r, file, tt.line, tt.element, tt.msg)
+		})
+	}
+}
+
 func TestParseMapErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		format  string
-		data    string
-		line    int
-		element string
-		msg     string
-	}{
+	checkFileErrors(t, "map", ParseMap, []fileErrorTest{
 		// XML structure.
 		{"unknown element", "xml", "<map>\n<source>\n<document_rules>\n<bogus/>\n</document_rules>\n</source>\n</map>",
 			4, "map/source/document_rules/bogus", "unknown element (expected <ignore>, <rename> or <log_changes>)"},
@@ -417,24 +423,11 @@ func TestParseMapErrors(t *testing.T) {
 		{"yaml two documents", "yaml", "source: {}\n---\ndestination: {}\n", 2, "", "more than one YAML document"},
 		{"yaml malformed", "yaml", "source:\n  documents:\n    ignore: [a\n  fields: {}\n", 3, "", "malformed YAML"},
 		{"yaml bad indentation", "yaml", "source:\n  documents: {}\n fields: {}\n", 3, "", "malformed YAML"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, err := ParseMap("map."+tt.format, []byte(tt.data), tt.format)
-			checkFileError(t, err, r, "map."+tt.format, tt.line, tt.element, tt.msg)
-		})
-	}
+	})
 }
 
 func TestParseSettingsErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		format  string
-		data    string
-		line    int
-		element string
-		msg     string
-	}{
+	checkFileErrors(t, "settings", ParseSettings, []fileErrorTest{
 		{"unknown element", "xml", "<settings>\n<key>\n<drop><path>a</path></drop>\n</key>\n</settings>", 3, "settings/key/drop", "unknown element (expected <ignore> or <rename>)"},
 		{"unknown section", "xml", "<settings>\n<keys/>\n</settings>", 2, "settings/keys", "unknown element (expected <key> or <value>)"},
 		{"wrong root", "xml", "<map/>", 1, "map", "unknown root element (expected <settings>)"},
@@ -456,13 +449,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{"yaml eval and value", "yaml", "value:\n  transform:\n    - path: a\n      value: 1\n      eval: 2\n", 5, "value/transform", "exactly one of"},
 		{"yaml duplicate param", "yaml", "value:\n  transform:\n    - path: a\n      handler: X\n      params: {p: 1, p: 2}\n", 5, "value/transform/params", `duplicate param "p"`},
 		{"yaml malformed", "yaml", "key:\n  ignore: [a\n", 2, "", "malformed YAML"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, err := ParseSettings("settings."+tt.format, []byte(tt.data), tt.format)
-			checkFileError(t, err, s, "settings."+tt.format, tt.line, tt.element, tt.msg)
-		})
-	}
+	})
 }
 
 func checkFileError(t *testing.T, err error, got any, file string, line int, element, msg string) {

@@ -37,8 +37,7 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	s := fmt.Sprintf("%s: %s", p.Severity, p.Msg)
-	return s
+	return fmt.Sprintf("%s: %s", p.Severity, p.Msg)
 }
 
 // TablePlan is the compiled plan of one source table. It is immutable and safe for
