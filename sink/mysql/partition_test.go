@@ -47,7 +47,7 @@ func TestPartitionedWriteResumesEachPartition(t *testing.T) {
 	// A row of partition 1 is refused: that partition's transaction fails.
 	victim := int64(0)
 	for id := int64(1); id <= 40 && victim == 0; id++ {
-		if w.partOf(op{kind: opUpsert, table: tb, row: []any{id, []byte("x")}}) == 1 {
+		if w.partOf(compact([]cdc.Change{{Op: cdc.OpInsert, Table: tb, After: []any{id, []byte("x")}}})[0]) == 1 {
 			victim = id
 		}
 	}
