@@ -218,13 +218,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				ctl.countError("apply", 1)
 				return err
 			}
-			applied.Add(int64(n))
-			ctl.observeBatch(b, src, n, time.Since(start))
-			ctl.countError("transform", len(b.Failed))
-			for _, f := range b.Failed {
-				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
-					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
-			}
+			batchApplied(ctl, log, &applied, b, src, n, time.Since(start), true)
 			log.Debug("applied", "stage", "delta", "changes", n, "position", b.Pos.String())
 			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
 				return errCaughtUp
@@ -243,10 +237,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		ctl.endLoop(true)
 		return err
 	}
-	if n := m.failed.Load(); n > 0 {
-		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
-	}
-	return retryErr
+	return m.partialErr(retryErr)
 }
 
 // mapper turns source batches into destination batches through the plan. It runs
@@ -335,17 +326,12 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 			src = append(src, sc)
 			srcSize += cdc.ValueSize(c.Before) + cdc.ValueSize(c.After)
 		}
-		d, err := tp.Change(c)
+		d, f, err := mapChange(tp, c)
 		if err != nil {
-			row := c.After
-			if row == nil {
-				row = c.Before
-			}
-			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
-			if ferr != nil {
-				return it, false, ferr
-			}
-			out.Failed = append(out.Failed, f)
+			return it, false, err
+		}
+		if f != nil {
+			out.Failed = append(out.Failed, *f)
 			m.failed.Add(1)
 			continue
 		}
@@ -357,6 +343,56 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		out.Changes = append(out.Changes, d)
 	}
 	return relayItem{dest: out, src: src, n: n, srcSize: srcSize}, true, nil
+}
+
+// mapChange maps source change c through tp. A change a handler cannot
+// transform is no error: it comes back as f, to be recorded in
+// _shiplog_failed_rows.
+func mapChange(tp *transform.TablePlan, c cdc.Change) (d cdc.Change, f *cdc.Failure, err error) {
+	d, terr := tp.Change(c)
+	if terr == nil {
+		return d, nil, nil
+	}
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	failure, err := snapshot.Failure(tp, row, terr, c.Pos)
+	if err != nil {
+		return d, nil, err
+	}
+	return d, &failure, nil
+}
+
+// logFailedRows logs the rows of a written batch that could not be
+// transformed (the batch recorded them); withPos adds their source position.
+func logFailedRows(log *slog.Logger, stage string, failed []cdc.Failure, withPos bool) {
+	for _, f := range failed {
+		args := []any{"stage", stage, "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason}
+		if withPos {
+			args = append(args, "position", f.Pos.String())
+		}
+		log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", args...)
+	}
+}
+
+// batchApplied counts a batch the stream wrote: n changes applied, its
+// metrics and its failed rows (logged).
+func batchApplied(ctl *control, log *slog.Logger, applied *atomic.Int64, b cdc.Batch, src []cdc.Change, n int, took time.Duration, withPos bool) {
+	applied.Add(int64(n))
+	ctl.observeBatch(b, src, n, took)
+	ctl.countError("transform", len(b.Failed))
+	logFailedRows(log, "delta", b.Failed, withPos)
+}
+
+// partialErr is the result of a stream that ended cleanly: ErrPartial when
+// changes could not be transformed, else retryErr (the retry of the failed
+// rows recorded before).
+func (m *mapper) partialErr(retryErr error) error {
+	if n := m.failed.Load(); n > 0 {
+		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
+	}
+	return retryErr
 }
 
 func columnNames(t *cdc.Table) string {

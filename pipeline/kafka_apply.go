@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -23,7 +24,6 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -89,15 +89,11 @@ func (r *Runtime) ApplyFromKafka(ctx context.Context) error {
 // error wrapping ErrPartial. The first apply error stops it.
 func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
 	log := r.log.With("mode", "apply")
-	kc, err := r.kafkaClient()
+	kc, topics, err := r.kafkaTopics(ctx)
 	if err != nil {
 		return err
 	}
 	defer kc.close()
-	topics, err := kc.dataTopics(ctx)
-	if err != nil {
-		return err
-	}
 	if len(topics) == 0 {
 		if o.ExitWhenCaughtUp {
 			log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", kc.prefix)
@@ -117,7 +113,7 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		auto = flag != ""
 	}
 	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
-		budget: semaphore.NewWeighted(applyBudgetBytes)}
+		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer()}
 	if err := a.refresh(ctx); err != nil {
 		return err
 	}
@@ -289,19 +285,9 @@ func (p sourcePos) compare(q sourcePos) int {
 	}
 	switch {
 	case p.row != q.row:
-		return cmpInt(int64(p.row), int64(q.row))
+		return cmp.Compare(p.row, q.row)
 	case p.sub != q.sub:
-		return cmpInt(int64(p.sub), int64(q.sub))
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+		return cmp.Compare(p.sub, q.sub)
 	}
 	return 0
 }
@@ -354,6 +340,9 @@ type kafkaApplier struct {
 
 	// budget bounds the message bytes the partitions' batches hold together.
 	budget *semaphore.Weighted
+	// writer applies every partition's batches (one writer, so what it
+	// learns of the destination tables is checked once, not per batch).
+	writer *mysqlsink.Writer
 }
 
 // messageWeight is what m holds in the budget.
@@ -692,17 +681,12 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 		if tp == nil {
 			continue // a table the map does not copy
 		}
-		d, err := tp.Change(c)
+		d, f, err := mapChange(tp, c)
 		if err != nil {
-			row := c.After
-			if row == nil {
-				row = c.Before
-			}
-			f, ferr := snapshot.Failure(tp, row, err, c.Pos)
-			if ferr != nil {
-				return ferr
-			}
-			failed = append(failed, f)
+			return err
+		}
+		if f != nil {
+			failed = append(failed, *f)
 			continue
 		}
 		changes = append(changes, d)
@@ -713,9 +697,8 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 	// commits whole batches only.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	writer := a.r.writer()
 	err := retryDeadlock(wctx, func() error {
-		return writer.Apply(wctx, changes, func(tx *sql.Tx) error {
+		return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
 			if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
 				return err
 			}
@@ -733,10 +716,7 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 	a.applied.Add(int64(len(changes)))
 	a.failedRows.Add(int64(len(failed)))
 	a.badMessages.Add(int64(len(bad)))
-	for _, f := range failed {
-		a.log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "apply", "table", f.Table,
-			"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason, "position", f.Pos.String())
-	}
+	logFailedRows(a.log, "apply", failed, true)
 	for _, b := range bad {
 		a.log.Error("malformed message skipped; recorded in "+failedMsgsTable, "stage", "apply", "topic", topic, "partition", part,
 			"offset", b.m.Offset, "error", b.err.Error())
@@ -921,6 +901,19 @@ func (r *Runtime) kafkaClient() (*kafkaClient, error) {
 		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Transport: transport, Timeout: 15 * time.Second},
 		opts:      opts,
 	}, nil
+}
+
+// kafkaTopics connects to the brokers of cfg.Kafka and lists the data
+// topics; the caller closes kc.
+func (r *Runtime) kafkaTopics(ctx context.Context) (kc *kafkaClient, topics map[string][]int, err error) {
+	if kc, err = r.kafkaClient(); err != nil {
+		return nil, nil, err
+	}
+	if topics, err = kc.dataTopics(ctx); err != nil {
+		kc.close()
+		return nil, nil, err
+	}
+	return kc, topics, nil
 }
 
 func (kc *kafkaClient) close() { kc.transport.CloseIdleConnections() }

@@ -88,27 +88,20 @@ func newControl(maxBatch int) *control {
 		Name: "shiplog_apply_seconds", Help: "Time to write one batch to the sinks.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1ms .. ~60s
 	})
-	c.lagSeconds = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shiplog_lag_seconds", Help: "Age of the last applied source transaction (0 when caught up).",
-	})
-	c.lagBytes = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shiplog_lag_bytes", Help: "Binlog bytes between the checkpoint and the source head (checked every few seconds).",
-	})
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	c.lagSeconds = gauge("shiplog_lag_seconds", "Age of the last applied source transaction (0 when caught up).")
+	c.lagBytes = gauge("shiplog_lag_bytes", "Binlog bytes between the checkpoint and the source head (checked every few seconds).")
 	c.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shiplog_errors_total", Help: "Errors by kind: apply (a batch failed), transform (a row recorded in _shiplog_failed_rows), lag_check, replica_check (a destination replica could not be measured), stream (the loop ended with an error).",
 	}, []string{"kind"})
-	c.pausedGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shiplog_paused", Help: "1 while the writer is paused through POST /pause.",
-	})
-	c.maxBatchG = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shiplog_batch_max_changes", Help: "Current maximum changes per destination transaction.",
-	})
+	c.pausedGauge = gauge("shiplog_paused", "1 while the writer is paused through POST /pause.")
+	c.maxBatchG = gauge("shiplog_batch_max_changes", "Current maximum changes per destination transaction.")
 	c.replicaLagG = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "shiplog_replica_lag_seconds", Help: "Lag of each destination replica of throttle.replicas (NaN when it could not be measured).",
 	}, []string{"replica"})
-	c.throttledG = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "shiplog_throttled", Help: "1 while a destination replica lags more than throttle.max_replica_lag (or does not replicate): the writer waits.",
-	})
+	c.throttledG = gauge("shiplog_throttled", "1 while a destination replica lags more than throttle.max_replica_lag (or does not replicate): the writer waits.")
 	c.maxBatchG.Set(float64(maxBatch))
 	for _, k := range []string{"apply", "transform", "lag_check", "replica_check", "stream"} {
 		c.errors.WithLabelValues(k)
@@ -227,12 +220,20 @@ func (c *control) observeBatch(b cdc.Batch, src []cdc.Change, n int, took time.D
 	if len(changes) == 0 {
 		changes = src
 	}
-	for _, ch := range changes {
-		name := ""
-		if ch.Table != nil {
-			name = ch.Table.Name
+	// One counter look-up per run of changes to the same table with the same
+	// op, not per change.
+	for i := 0; i < len(changes); {
+		t, op := changes[i].Table, changes[i].Op
+		j := i + 1
+		for j < len(changes) && changes[j].Table == t && changes[j].Op == op {
+			j++
 		}
-		c.applied.WithLabelValues(name, ch.Op.String()).Inc()
+		name := ""
+		if t != nil {
+			name = t.Name
+		}
+		c.applied.WithLabelValues(name, op.String()).Add(float64(j - i))
+		i = j
 	}
 	c.batches.Inc()
 	c.batchChanges.Observe(float64(n))

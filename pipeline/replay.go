@@ -84,15 +84,11 @@ func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	kc, err := r.kafkaClient()
+	kc, topics, err := r.kafkaTopics(ctx)
 	if err != nil {
 		return err
 	}
 	defer kc.close()
-	topics, err := kc.dataTopics(ctx)
-	if err != nil {
-		return err
-	}
 	bounds, err := kc.bounds(ctx, topics)
 	if err != nil {
 		return err

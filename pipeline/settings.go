@@ -138,12 +138,12 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 				return nil
 			}
 		}
-		if existing[scopeKey(out, func(i int) int { return i })] {
+		if k := scopeKey(out, func(i int) int { return i }); existing[k] {
 			updates = append(updates, out)
 			res.Replaced++
 		} else {
 			writes = append(writes, cdc.Change{Op: cdc.OpInsert, After: out})
-			existing[scopeKey(out, func(i int) int { return i })] = true
+			existing[k] = true
 			res.Added++
 		}
 		return nil

@@ -174,13 +174,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 				ctl.countError("apply", 1)
 				return err
 			}
-			applied.Add(int64(len(out.Changes)))
-			ctl.observeBatch(out, nil, len(out.Changes), time.Since(wstart))
-			ctl.countError("transform", len(out.Failed))
-			for _, f := range out.Failed {
-				log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "delta", "table", f.Table,
-					"key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
-			}
+			batchApplied(ctl, log, &applied, out, nil, len(out.Changes), time.Since(wstart), false)
 		}
 		if o.ExitWhenCaughtUp {
 			pending, err := reader.Pending(ctx, marks)
@@ -205,8 +199,5 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		ctl.endLoop(true)
 		return err
 	}
-	if n := m.failed.Load(); n > 0 {
-		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
-	}
-	return retryErr
+	return m.partialErr(retryErr)
 }

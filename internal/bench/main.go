@@ -610,6 +610,30 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 
 const shiplogDB = "bench_shiplog"
 
+// databasesYAML is the start of a bench configuration: the source (database
+// srcDB, replica server_id serverID unless 0) and the destination (database
+// dstDB) sections.
+func (b *bench) databasesYAML(srcDB string, serverID int, dstDB string) string {
+	id := ""
+	if serverID != 0 {
+		id = fmt.Sprintf("  server_id: %d\n", serverID)
+	}
+	return fmt.Sprintf(`# written by internal/bench
+source:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+%sdestination:
+  host: 127.0.0.1
+  port: %d
+  user: root
+  password: ""
+  database: %s
+`, b.src.Port, srcDB, id, b.dst.Port, dstDB)
+}
+
 func (b *bench) shiplogConfig() (string, error) {
 	return b.shiplogConfigFor("shiplog.yaml", srcDBName, shiplogDB, "")
 }
@@ -618,24 +642,10 @@ func (b *bench) shiplogConfig() (string, error) {
 // destination database db, with extra appended.
 func (b *bench) shiplogConfigFor(name, srcDB, db, extra string) (string, error) {
 	cfg := filepath.Join(b.work, name)
-	text := fmt.Sprintf(`# written by internal/bench
-source:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-  server_id: 4301
-destination:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-options:
+	text := b.databasesYAML(srcDB, 4301, db) + fmt.Sprintf(`options:
   bulk_size: 0
   workers: %d
-`, b.src.Port, srcDB, b.dst.Port, db, b.workers) + extra
+`, b.workers) + extra
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
 }
 
@@ -669,25 +679,12 @@ const triggersDB = "bench_triggers"
 
 func (b *bench) triggersConfig() (string, error) {
 	cfg := filepath.Join(b.work, "shiplog-triggers.yaml")
-	text := fmt.Sprintf(`# written by internal/bench
-source:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-destination:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-delta:
+	text := b.databasesYAML(srcDBName, 0, triggersDB) + fmt.Sprintf(`delta:
   source: triggers
 options:
   bulk_size: 0
   workers: %d
-`, b.src.Port, srcDBName, b.dst.Port, triggersDB, b.threads)
+`, b.threads)
 	return cfg, os.WriteFile(cfg, []byte(text), 0o600)
 }
 
@@ -795,28 +792,14 @@ const (
 // bench_pubstate) and the applier's (apply --from-kafka into bench_kafka).
 func (b *bench) kafkaConfigs(brokers []string) (publisher, applier string, err error) {
 	common := func(dstDB string) string {
-		return fmt.Sprintf(`# written by internal/bench
-source:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-  server_id: 4302
-destination:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-kafka:
+		return b.databasesYAML(srcDBName, 4302, dstDB) + fmt.Sprintf(`kafka:
   brokers: [%s]
   topic_prefix: bench
   partitions: 4
 options:
   bulk_size: 0
   workers: %d
-`, b.src.Port, srcDBName, b.dst.Port, dstDB, strings.Join(brokers, ", "), b.threads)
+`, strings.Join(brokers, ", "), b.threads)
 	}
 	publisher = filepath.Join(b.work, "shiplog-kafka-publisher.yaml")
 	applier = filepath.Join(b.work, "shiplog-kafka-applier.yaml")
@@ -1086,53 +1069,23 @@ func checksum(ctx context.Context, db *sql.DB, schema string, i int) (string, er
 }
 
 func masterStatus(ctx context.Context, db *sql.DB) (string, int64, error) {
-	rows, err := db.QueryContext(ctx, "SHOW MASTER STATUS")
+	st, ok, err := testenv.FirstRow(ctx, db, "SHOW MASTER STATUS")
 	if err != nil {
 		return "", 0, err
 	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	if !rows.Next() {
+	if !ok {
 		return "", 0, errors.New("SHOW MASTER STATUS: no row (binlog off?)")
 	}
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return "", 0, err
-	}
-	pos, err := strconv.ParseInt(string(vals[1]), 10, 64)
-	return string(vals[0]), pos, err
+	pos, err := strconv.ParseInt(st["Position"], 10, 64)
+	return st["File"], pos, err
 }
 
 func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
-	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
-	if err != nil {
-		return nil, err
+	st, ok, err := testenv.FirstRow(ctx, db, "SHOW SLAVE STATUS")
+	if err == nil && !ok {
+		err = errors.New("SHOW SLAVE STATUS: replica not configured")
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	if !rows.Next() {
-		return nil, errors.New("SHOW SLAVE STATUS: replica not configured")
-	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return nil, err
-	}
-	st := make(map[string]string, len(cols))
-	for i, c := range cols {
-		st[c] = vals[i].String
-	}
-	return st, rows.Err()
+	return st, err
 }
 
 // pollVmHWM returns the highest VmHWM (peak resident set, KiB) read from

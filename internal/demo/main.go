@@ -355,7 +355,18 @@ func (p *background) kill() {
 func step(s string) { fmt.Printf("\n== %s\n", s) }
 
 func config(src, dst *testenv.MariaDB, example string) string {
-	return fmt.Sprintf(`# written by internal/demo
+	return databasesYAML("", src, dst, dstName) + fmt.Sprintf(`map: %s
+settings_map: %s
+options:
+  bulk_size: 500
+  workers: 2
+`, filepath.Join(example, "map.xml"), filepath.Join(example, "settings.xml"))
+}
+
+// databasesYAML is the start of a demo configuration (note follows its
+// comment line): the source and destination database dstDB on dst.
+func databasesYAML(note string, src, dst *testenv.MariaDB, dstDB string) string {
+	return fmt.Sprintf(`# written by internal/demo%s
 source:
   host: 127.0.0.1
   port: %d
@@ -369,12 +380,7 @@ destination:
   user: root
   password: ""
   database: %s
-map: %s
-settings_map: %s
-options:
-  bulk_size: 500
-  workers: 2
-`, src.Port, srcName, dst.Port, dstName, filepath.Join(example, "map.xml"), filepath.Join(example, "settings.xml"))
+`, note, src.Port, srcName, dst.Port, dstDB)
 }
 
 // publisherConfig is the -kafka publisher's configuration: the source, sink:
@@ -382,25 +388,11 @@ options:
 // has no map: the source rows go to Kafka as they are, and apply --from-kafka
 // maps them.
 func publisherConfig(src, dst *testenv.MariaDB) string {
-	return fmt.Sprintf(`# written by internal/demo (-kafka): the publisher
-source:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-  server_id: 4201
-destination:
-  host: 127.0.0.1
-  port: %d
-  user: root
-  password: ""
-  database: %s
-sink: kafka
+	return databasesYAML(" (-kafka): the publisher", src, dst, stateName) + `sink: kafka
 options:
   bulk_size: 500
   workers: 2
-`, src.Port, srcName, dst.Port, stateName)
+`
 }
 
 // kafkaConfig is the kafka section of both -kafka configurations.

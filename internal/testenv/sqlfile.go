@@ -95,11 +95,7 @@ func SortedRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
+	vals, ptrs := scanStrings(len(cols))
 	var out []string
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
@@ -119,4 +115,41 @@ func SortedRows(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// scanStrings returns the values of a row of n columns and the Scan targets
+// that fill them.
+func scanStrings(n int) ([]sql.NullString, []any) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, ptrs
+}
+
+// FirstRow returns the first row of q (SHOW ... STATUS and the like) by
+// column name, NULL as ""; ok is false when q returns no row.
+func FirstRow(ctx context.Context, db *sql.DB, q string) (row map[string]string, ok bool, err error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, false, err
+	}
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	vals, ptrs := scanStrings(len(cols))
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, false, err
+	}
+	row = make(map[string]string, len(cols))
+	for i, c := range cols {
+		row[c] = vals[i].String
+	}
+	return row, true, rows.Err()
 }
