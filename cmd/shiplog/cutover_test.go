@@ -20,15 +20,11 @@ import (
 // `migrate delta` daemon streaming.
 type cutoverEnv struct {
 	*env
-	sb     func(ctx context.Context, user, command string, extra ...string) *exec.Cmd
 	daemon *exec.Cmd
 }
 
 func newCutoverEnv(t *testing.T) *cutoverEnv {
 	t.Helper()
-	if _, err := exec.LookPath("sysbench"); err != nil {
-		t.Fatalf("sysbench is required for this test (Debian package sysbench): %v", err)
-	}
 	e := &cutoverEnv{env: newEnv(t, "")}
 	for _, host := range []string{"%", "localhost", "127.0.0.1"} {
 		if err := e.src.Exec(context.Background(), "shop",
@@ -38,24 +34,7 @@ func newCutoverEnv(t *testing.T) *cutoverEnv {
 		}
 	}
 	t.Cleanup(func() { _, _ = e.srcDB.Exec("SET GLOBAL read_only = OFF") })
-	e.sb = func(ctx context.Context, user, command string, extra ...string) *exec.Cmd {
-		args := append([]string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
-			"--mysql-port=" + strconv.Itoa(e.src.Port), "--mysql-user=" + user, "--mysql-password=" + map[string]string{"root": "", "app": "app"}[user],
-			"--mysql-db=shop", "--tables=3", "--table-size=3000"}, extra...)
-		return exec.CommandContext(ctx, "sysbench", append(args, command)...)
-	}
-	if out, err := e.sb(context.Background(), "root", "prepare").CombinedOutput(); err != nil {
-		t.Fatalf("sysbench prepare: %v\n%s", err, out)
-	}
-	for i := 1; i <= 3; i++ {
-		var name, ddl string
-		if err := e.srcDB.QueryRow(fmt.Sprintf("SHOW CREATE TABLE sbtest%d", i)).Scan(&name, &ddl); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.dstDB.Exec(ddl); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.prepareSysbench()
 	return e
 }
 
@@ -63,21 +42,21 @@ func newCutoverEnv(t *testing.T) *cutoverEnv {
 func (e *cutoverEnv) startDelta() {
 	e.t.Helper()
 	e.mustRun("migrate", "data")
-	var before string
-	_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&before)
-	cmd, errb := startKillable(e.t, e.config, "migrate", "delta")
+	cmd, errb := e.startStream()
 	e.daemon = cmd
-	e.t.Cleanup(func() {
+	e.stopOnCleanup(cmd, errb)
+}
+
+// stopOnCleanup stops a delta daemon when the test ends, showing its log if
+// the test failed.
+func (e *cutoverEnv) stopOnCleanup(cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t := e.t
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-		if e.t.Failed() {
-			e.t.Logf("delta daemon stderr:\n%s", tail(errb.String()))
+		if t.Failed() {
+			t.Logf("delta daemon stderr:\n%s", tail(stderr.String()))
 		}
-	})
-	waitFor(e.t, "the stream to checkpoint", 60*time.Second, func() bool {
-		var now string
-		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&now)
-		return now != before
 	})
 }
 
@@ -96,7 +75,7 @@ func (e *cutoverEnv) readOnly() int {
 func TestCutoverUnderSysbenchLoad(t *testing.T) {
 	e := newCutoverEnv(t)
 	loadStart := time.Now()
-	load := e.sb(context.Background(), "app", "run", "--threads=2", "--time=120", "--rand-seed=5")
+	load := e.sysbench("app", "run", "--threads=2", "--time=120", "--rand-seed=5")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -163,7 +142,7 @@ func TestCutoverUnderSysbenchLoad(t *testing.T) {
 // cutover with exit 1 and the source is writable again.
 func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 	e := newCutoverEnv(t)
-	load := e.sb(context.Background(), "app", "run", "--threads=2", "--time=3", "--rand-seed=7")
+	load := e.sysbench("app", "run", "--threads=2", "--time=3", "--rand-seed=7")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -205,7 +184,7 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 // not its business (shiplog verify, which reads every row, finds both).
 func TestCutoverVerifiesTheWindow(t *testing.T) {
 	e := newCutoverEnv(t)
-	load := e.sb(context.Background(), "app", "run", "--threads=1", "--time=2", "--rand-seed=9")
+	load := e.sysbench("app", "run", "--threads=1", "--time=2", "--rand-seed=9")
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,21 +215,8 @@ func TestCutoverVerifiesTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	daemon, derr := startKillable(t, e.config, "migrate", "delta")
-	t.Cleanup(func() {
-		_ = daemon.Process.Signal(syscall.SIGTERM)
-		_ = daemon.Wait()
-		if t.Failed() {
-			t.Logf("delta daemon stderr:\n%s", tail(derr.String()))
-		}
-	})
-	err := cut.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	e.stopOnCleanup(startKillable(t, e.config, "migrate", "delta"))
+	code := exitCode(t, cut.Wait())
 	if code != 1 || !strings.Contains(errb.String(), "2 row(s)") || !strings.Contains(errb.String(), "0 missing, 1 different, 0 extra") {
 		t.Fatalf("cutover over a corrupted window: exit %d, want 1 naming 1 different row of the 2 changed\n%s%s", code, out.String(), tail(errb.String()))
 	}

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +52,18 @@ type env struct {
 func newEnv(t *testing.T, extraOptions string) *env {
 	t.Helper()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
+	e := openEnv(t, src, dst)
+	e.config = e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
+destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
+options: {%s}
+`, src.Port, dst.Port, extraOptions))
+	return e
+}
+
+// openEnv connects to the shop database of src and the shop_new database of
+// dst, which must exist; it writes no config.
+func openEnv(t *testing.T, src, dst *testenv.MariaDB) *env {
+	t.Helper()
 	e := &env{t: t, src: src, dst: dst}
 	var err error
 	if e.srcDB, err = src.Open("shop"); err != nil {
@@ -59,10 +73,6 @@ func newEnv(t *testing.T, extraOptions string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.srcDB.Close(); e.dstDB.Close() })
-	e.config = e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
-destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
-options: {%s}
-`, src.Port, dst.Port, extraOptions))
 	return e
 }
 
@@ -97,14 +107,20 @@ func runShiplog(t *testing.T, config string, env []string, args ...string) resul
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
+	code := exitCode(t, cmd.Run())
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// exitCode is the exit code of a command that ended with err; the test
+// fails if the command could not run.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		return ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return 0
 }
 
 func (e *env) mustRun(args ...string) result {
@@ -205,74 +221,97 @@ func (e *env) seedShop(orders int) {
 	}
 }
 
-// writer changes the shop tables until stop is closed; it reports the first
-// error it meets.
-func (e *env) writer(stop <-chan struct{}, seed uint64) (wait func() error) {
+// writer changes the shop tables in the background until the returned stop
+// is called (see writeLoop).
+func (e *env) writer(seed uint64) (stop func() error) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	db := e.srcDB
+	return writeLoop(e.t, func(i int) error {
+		var err error
+		id := 1 + rng.IntN(2000)
+		switch rng.IntN(10) {
+		case 8:
+			// every column type changes on the stream too
+			_, err = db.Exec(`UPDATE types SET f = -f, d = -d / 3, biu = biu ^ 1, b64 = b64 ^ 5, latin = 'Ølse',
+					vc = LEFT(CONCAT('é😀', IFNULL(vc, '')), 100), bin = UNHEX(HEX(?)), e = ELT(1 + ? % 3, 'a', 'b', 'ç'),
+					tm = IF(tm < '00:00:00', '12:00:00.5', SUBTIME(tm, '00:00:01.25')), j = JSON_SET(IFNULL(j, '{}'), '$.n', ?),
+					dtm = IF(dtm = '0000-00-00 00:00:00', NOW(6), '0000-00-00 00:00:00') WHERE id = ?`, i%256, i, i, 1+rng.IntN(4))
+		case 9:
+			_, err = db.Exec(`INSERT IGNORE INTO types (id, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt)
+					SELECT ?, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt FROM types WHERE id = ?`,
+				100+rng.IntN(400), 1+rng.IntN(4))
+		case 0:
+			_, err = db.Exec("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))", fmt.Sprintf("new-%d 😀", i), rng.IntN(10000), "fresh")
+		case 1:
+			_, err = db.Exec("UPDATE orders SET amount = amount + 1, status = 'paid', updated = NOW(6) WHERE id = ?", id)
+		case 2:
+			_, err = db.Exec("DELETE FROM orders WHERE id = ?", id)
+		case 3:
+			_, err = db.Exec("INSERT INTO items VALUES (?, ?, ?, 1, 2.5) ON DUPLICATE KEY UPDATE qty = qty + 1", id, 3+rng.IntN(5), "SKU-ñ")
+		case 4:
+			// a key change
+			_, err = db.Exec("UPDATE IGNORE items SET line = line + 100 WHERE order_id = ? AND line < 100", id)
+		case 5:
+			_, err = db.Exec("DELETE FROM items WHERE order_id = ?", id)
+		case 6:
+			_, err = db.Exec("INSERT INTO events VALUES ('w', ?, NOW())", fmt.Sprintf("p%d", rng.IntN(40)))
+		case 7:
+			// a multi-statement transaction over tables
+			err = execTx(db, func(tx *sql.Tx) error {
+				if _, err := tx.Exec("UPDATE orders SET note = CONCAT(IFNULL(note, ''), 'x') WHERE id BETWEEN ? AND ?", id, id+20); err != nil {
+					return err
+				}
+				_, err := tx.Exec("DELETE FROM events WHERE payload = ? LIMIT 1", fmt.Sprintf("p%d", rng.IntN(40)))
+				return err
+			})
+		}
+		return err
+	})
+}
+
+// writeLoop calls write(0), write(1), ... in the background until the
+// returned stop is called, or the test ends, or write fails. stop waits for
+// the loop to end and returns write's error; it may be called more than once.
+func writeLoop(t *testing.T, write func(i int) error) (stop func() error) {
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var firstErr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rng := rand.New(rand.NewPCG(seed, 7))
-		db := e.srcDB
 		for i := 0; ; i++ {
 			select {
-			case <-stop:
+			case <-done:
 				return
 			default:
 			}
-			var err error
-			id := 1 + rng.IntN(2000)
-			switch rng.IntN(10) {
-			case 8:
-				// every column type changes on the stream too
-				_, err = db.Exec(`UPDATE types SET f = -f, d = -d / 3, biu = biu ^ 1, b64 = b64 ^ 5, latin = 'Ølse',
-					vc = LEFT(CONCAT('é😀', IFNULL(vc, '')), 100), bin = UNHEX(HEX(?)), e = ELT(1 + ? % 3, 'a', 'b', 'ç'),
-					tm = IF(tm < '00:00:00', '12:00:00.5', SUBTIME(tm, '00:00:01.25')), j = JSON_SET(IFNULL(j, '{}'), '$.n', ?),
-					dtm = IF(dtm = '0000-00-00 00:00:00', NOW(6), '0000-00-00 00:00:00') WHERE id = ?`, i%256, i, i, 1+rng.IntN(4))
-			case 9:
-				_, err = db.Exec(`INSERT IGNORE INTO types (id, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt)
-					SELECT ?, ti, tiu, biu, dec1, f, d, b64, c, vc, latin, bin, vb, bl, e, s, j, dt, tm, dtm, ts, yr, g, pt FROM types WHERE id = ?`,
-					100+rng.IntN(400), 1+rng.IntN(4))
-			case 0:
-				_, err = db.Exec("INSERT INTO orders (customer, amount, note, updated) VALUES (?, ?, ?, NOW(6))", fmt.Sprintf("new-%d 😀", i), rng.IntN(10000), "fresh")
-			case 1:
-				_, err = db.Exec("UPDATE orders SET amount = amount + 1, status = 'paid', updated = NOW(6) WHERE id = ?", id)
-			case 2:
-				_, err = db.Exec("DELETE FROM orders WHERE id = ?", id)
-			case 3:
-				_, err = db.Exec("INSERT INTO items VALUES (?, ?, ?, 1, 2.5) ON DUPLICATE KEY UPDATE qty = qty + 1", id, 3+rng.IntN(5), "SKU-ñ")
-			case 4:
-				// a key change
-				_, err = db.Exec("UPDATE IGNORE items SET line = line + 100 WHERE order_id = ? AND line < 100", id)
-			case 5:
-				_, err = db.Exec("DELETE FROM items WHERE order_id = ?", id)
-			case 6:
-				_, err = db.Exec("INSERT INTO events VALUES ('w', ?, NOW())", fmt.Sprintf("p%d", rng.IntN(40)))
-			case 7:
-				// a multi-statement transaction over tables
-				tx, terr := db.Begin()
-				if terr != nil {
-					err = terr
-					break
-				}
-				_, err = tx.Exec("UPDATE orders SET note = CONCAT(IFNULL(note, ''), 'x') WHERE id BETWEEN ? AND ?", id, id+20)
-				if err == nil {
-					_, err = tx.Exec("DELETE FROM events WHERE payload = ? LIMIT 1", fmt.Sprintf("p%d", rng.IntN(40)))
-				}
-				if err == nil {
-					err = tx.Commit()
-				} else {
-					tx.Rollback()
-				}
-			}
-			if err != nil {
+			if err := write(i); err != nil {
 				firstErr = err
 				return
 			}
 		}
 	}()
-	return func() error { wg.Wait(); return firstErr }
+	var once sync.Once
+	stop = func() error {
+		once.Do(func() { close(done); wg.Wait() })
+		return firstErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// execTx runs fn in a transaction, committed if fn succeeds and rolled back
+// if not.
+func execTx(db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // startKillable starts shiplog and returns its process.
@@ -314,6 +353,110 @@ func startDaemon(t *testing.T, config string, args ...string) *daemon {
 	return d
 }
 
+// stop sends the daemon SIGTERM and fails the test unless it exits cleanly
+// within 20s.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		if d.err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", d.err, d.stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("shiplog did not stop within 20s of SIGTERM\n%s", d.stderr)
+	}
+}
+
+// waitHealthz waits until the daemon's HTTP server at base answers /healthz
+// with 200; the test fails if the daemon exits first.
+func (d *daemon) waitHealthz(t *testing.T, base string) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	waitFor(t, "healthz ok", 30*time.Second, func() bool {
+		select {
+		case <-d.exited:
+			t.Fatalf("shiplog exited: %v\n%s", d.err, d.stderr)
+		default:
+		}
+		resp, err := client.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// startStream starts `migrate delta` and returns once it has moved the
+// checkpoint.
+func (e *env) startStream() (*exec.Cmd, *bytes.Buffer) {
+	e.t.Helper()
+	checkpoint := func() string {
+		var pos string
+		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&pos)
+		return pos
+	}
+	before := checkpoint()
+	cmd, stderr := startKillable(e.t, e.config, "migrate", "delta")
+	checkpointed := false
+	defer func() {
+		if !checkpointed { // waitFor failed the test
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			e.t.Logf("migrate delta stderr:\n%s", tail(stderr.String()))
+		}
+	}()
+	waitFor(e.t, "the stream to checkpoint", 60*time.Second, func() bool { return checkpoint() != before })
+	checkpointed = true
+	return cmd, stderr
+}
+
+// prepareSysbench creates sysbench's tables (3 of 3,000 rows) on the source,
+// and the same tables, empty, on the destination.
+func (e *env) prepareSysbench() {
+	e.t.Helper()
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		e.t.Fatalf("sysbench is required for this test (Debian package sysbench): %v", err)
+	}
+	if out, err := e.sysbench("root", "prepare").CombinedOutput(); err != nil {
+		e.t.Fatalf("sysbench prepare: %v\n%s", err, out)
+	}
+	for i := 1; i <= 3; i++ {
+		var name, ddl string
+		if err := e.srcDB.QueryRow(fmt.Sprintf("SHOW CREATE TABLE sbtest%d", i)).Scan(&name, &ddl); err != nil {
+			e.t.Fatal(err)
+		}
+		if _, err := e.dstDB.Exec(ddl); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// sysbench returns an oltp_write_only sysbench command on the source's
+// tables, connecting as user: root (no password) or app (password app).
+func (e *env) sysbench(user, command string, extra ...string) *exec.Cmd {
+	password := map[string]string{"root": "", "app": "app"}[user]
+	args := append([]string{"oltp_write_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
+		"--mysql-port=" + strconv.Itoa(e.src.Port), "--mysql-user=" + user, "--mysql-password=" + password,
+		"--mysql-db=shop", "--tables=3", "--table-size=3000"}, extra...)
+	return exec.Command("sysbench", append(args, command)...)
+}
+
+// kafkaConfigs creates the publisher's state database, pubstate, on the
+// destination server and returns two configs with the kafka section given:
+// one that publishes the source to Kafka, one that applies Kafka to the
+// destination.
+func (e *env) kafkaConfigs(kafka string) (publisher, applier string) {
+	e.t.Helper()
+	if err := e.dst.Exec(context.Background(), "", "CREATE DATABASE pubstate"); err != nil {
+		e.t.Fatal(err)
+	}
+	publisher = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: pubstate}\nsink: kafka\n%s", e.src.Port, e.dst.Port, kafka))
+	applier = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s", e.src.Port, e.dst.Port, kafka))
+	return publisher, applier
+}
+
 // waitFor polls cond until it is true or the deadline passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -332,16 +475,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
 	e := newEnv(t, "bulk_size: 20, workers: 2, full_row_tables: [events]")
 	e.seedShop(6000)
-	stop := make(chan struct{})
-	wait := e.writer(stop, uint64(time.Now().UnixNano()))
-	defer func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-			wait()
-		}
-	}()
+	stopWriter := e.writer(uint64(time.Now().UnixNano()))
 
 	// Kill the copy once a keyed table has committed chunks, three times (the
 	// keyless events table restarts its copy instead of resuming).
@@ -385,22 +519,14 @@ func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
 
 	// Kill the stream after it has applied something, three times.
 	for i := 0; i < 3; i++ {
-		var before string
-		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&before)
-		cmd, stderr := startKillable(t, e.config, "migrate", "delta")
-		waitFor(t, "the stream to checkpoint", 60*time.Second, func() bool {
-			var now string
-			_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&now)
-			return now != before
-		})
+		cmd, stderr := e.startStream()
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond) // land the kill anywhere in the stream
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {
 			t.Fatalf("delta exited by itself: %s", stderr)
 		}
 	}
-	close(stop)
-	if err := wait(); err != nil {
+	if err := stopWriter(); err != nil {
 		t.Fatalf("writer: %v", err)
 	}
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
@@ -412,7 +538,7 @@ func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
 func TestRunDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(100)
-	cmd, stderr := startKillable(t, e.config, "run")
+	d := startDaemon(t, e.config, "run")
 	waitFor(t, "delta mode", 30*time.Second, func() bool {
 		var mode string
 		_ = e.dstDB.QueryRow("SELECT value FROM _shiplog_state WHERE name = 'mode'").Scan(&mode)
@@ -426,18 +552,7 @@ func TestRunDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = 1").Scan(&n)
 		return n == 49
 	})
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr)
-		}
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)
-	}
+	d.stop(t)
 	e.assertIdentical()
 }
 

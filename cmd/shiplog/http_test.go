@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +38,6 @@ func TestHTTPStatusAndControl(t *testing.T) {
 	f.Close()
 
 	d := startDaemon(t, e.config, "migrate", "delta")
-	cmd, stderr, exited := d.cmd, d.stderr, d.exited
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, path string) (int, string) {
@@ -50,25 +48,13 @@ func TestHTTPStatusAndControl(t *testing.T) {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Fatalf("%s %s: %v\n%s", method, path, err, stderr)
+			t.Fatalf("%s %s: %v\n%s", method, path, err, d.stderr)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor(t, "healthz ok", 30*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("shiplog exited: %v\n%s", d.err, stderr)
-		default:
-		}
-		resp, err := client.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	d.waitHealthz(t, base)
 
 	applied := func() float64 {
 		t.Helper()
@@ -219,15 +205,7 @@ func TestHTTPStatusAndControl(t *testing.T) {
 	}
 
 	// The server stops with the daemon.
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		if d.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", d.err, stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)
-	}
+	d.stop(t)
 	if _, err := client.Get(base + "/healthz"); err == nil {
 		t.Fatal("the HTTP server still answers after the daemon exited")
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,43 +26,23 @@ func TestSourceToKafkaToDestinationWithKills(t *testing.T) {
 		`INSERT INTO items SELECT id, 1, 'SKU-é', 1, 2.5 FROM orders`); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.dst.Exec(ctx, "", "CREATE DATABASE pubstate"); err != nil {
-		t.Fatal(err)
-	}
-	kafka := fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: shop, partitions: 4}\n", strings.Join(k.Addrs, ", "))
-	publisher := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: pubstate}\nsink: kafka\n%s", e.src.Port, e.dst.Port, kafka))
-	applier := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s", e.src.Port, e.dst.Port, kafka))
+	publisher, applier := e.kafkaConfigs(fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: shop, partitions: 4}\n", strings.Join(k.Addrs, ", ")))
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var writeErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			id := 1 + i*7%1600
-			var err error
-			switch i % 4 {
-			case 0:
-				_, err = e.srcDB.Exec("UPDATE orders SET amount = amount + 1, status = 'paid' WHERE id = ?", id)
-			case 1:
-				_, err = e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES (?, 1, NOW(6))", fmt.Sprint("w", i))
-			case 2:
-				_, err = e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", id)
-			case 3:
-				_, err = e.srcDB.Exec("UPDATE IGNORE items SET line = line + 1 WHERE order_id = ?", id)
-			}
-			if err != nil {
-				writeErr = err
-				return
-			}
+	stopWriter := writeLoop(t, func(i int) error {
+		id := 1 + i*7%1600
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = e.srcDB.Exec("UPDATE orders SET amount = amount + 1, status = 'paid' WHERE id = ?", id)
+		case 1:
+			_, err = e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES (?, 1, NOW(6))", fmt.Sprint("w", i))
+		case 2:
+			_, err = e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", id)
+		case 3:
+			_, err = e.srcDB.Exec("UPDATE IGNORE items SET line = line + 1 WHERE order_id = ?", id)
 		}
-	}()
+		return err
+	})
 	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
 		t.Fatalf("publish snapshot: %d\n%s", r.code, r.stderr)
 	}
@@ -79,10 +58,8 @@ func TestSourceToKafkaToDestinationWithKills(t *testing.T) {
 	pub, _ = startKillable(t, publisher, "migrate", "delta")
 	a1, a1err = startKillable(t, applier, "apply", "--from-kafka")
 	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
 	}
 	_ = pub.Process.Signal(syscall.SIGTERM)
 	if err := pub.Wait(); err != nil {
@@ -132,17 +109,11 @@ func TestKcatProducedEnvelopesAreApplied(t *testing.T) {
 	}
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
-	ctx := context.Background()
 	e.both("CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(32), price DECIMAL(8,2), at DATETIME(3))")
 	if _, err := e.srcDB.Exec("INSERT INTO t VALUES (1, 'one', 1.50, '2024-01-02 03:04:05.678')"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.dst.Exec(ctx, "", "CREATE DATABASE pubstate"); err != nil {
-		t.Fatal(err)
-	}
-	kafka := fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: ext}\n", strings.Join(k.Addrs, ", "))
-	publisher := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: pubstate}\nsink: kafka\n%s", e.src.Port, e.dst.Port, kafka))
-	applier := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s", e.src.Port, e.dst.Port, kafka))
+	publisher, applier := e.kafkaConfigs(fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: ext}\n", strings.Join(k.Addrs, ", ")))
 	// The publisher's snapshot puts the table's schema on the schema topic.
 	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
 		t.Fatalf("publish: %d\n%s", r.code, r.stderr)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,54 +85,37 @@ settings_map: %s
 		t.Fatalf("second settings run: %d rows", n)
 	}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var writeErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			id := 1 + rng.IntN(400)
-			var err error
-			switch rng.IntN(7) {
-			case 0:
-				_, err = e.srcDB.Exec(`INSERT IGNORE INTO sales_flat_order VALUES (?, ?, 'pending', ?, 9.99, '192.168.1.9', 1700000000, 'new ✓', 'a:1:{i:0;s:3:"one";}', 1)`,
-					id, fmt.Sprint("N", i), fmt.Sprintf("New%d@X.org", i))
-			case 1:
-				_, err = e.srcDB.Exec(`UPDATE sales_flat_order SET status = ELT(1 + ? % 5, 'pending', 'processing', 'complete', 'canceled', 'weird'),
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	stopWriter := writeLoop(t, func(i int) error {
+		id := 1 + rng.IntN(400)
+		var err error
+		switch rng.IntN(7) {
+		case 0:
+			_, err = e.srcDB.Exec(`INSERT IGNORE INTO sales_flat_order VALUES (?, ?, 'pending', ?, 9.99, '192.168.1.9', 1700000000, 'new ✓', 'a:1:{i:0;s:3:"one";}', 1)`,
+				id, fmt.Sprint("N", i), fmt.Sprintf("New%d@X.org", i))
+		case 1:
+			_, err = e.srcDB.Exec(`UPDATE sales_flat_order SET status = ELT(1 + ? % 5, 'pending', 'processing', 'complete', 'canceled', 'weird'),
 					customer_email = CONCAT('Upd', ?, '@EXAMPLE.com'), remote_ip = IF(? % 2 = 0, '172.16.5.4', 'not-an-ip'), created_at = created_at + 60 WHERE entity_id = ?`, i, i, i, id)
-			case 2:
-				_, err = e.srcDB.Exec("DELETE FROM sales_flat_order WHERE entity_id = ?", id)
-			case 3:
-				_, err = e.srcDB.Exec("UPDATE customer_entity SET lastname = CONCAT('L', ?), created_at = created_at + INTERVAL 1 MINUTE WHERE entity_id = ?", i, id%250)
-			case 4:
-				_, err = e.srcDB.Exec("INSERT IGNORE INTO customer_entity VALUES (?, 'n@x', 'F', NULL, NOW(), 'h')", 200+id)
-			case 5:
-				_, err = e.srcDB.Exec("UPDATE catalog_product SET price = price + 1, weight = ? WHERE entity_id = ?", rng.Float64()*10, id%60)
-			case 6:
-				_, err = e.srcDB.Exec("INSERT INTO log_visitor VALUES (?, 'x') ON DUPLICATE KEY UPDATE session_id = 'y'", 1000+i)
-			}
-			if err != nil {
-				writeErr = err
-				return
-			}
+		case 2:
+			_, err = e.srcDB.Exec("DELETE FROM sales_flat_order WHERE entity_id = ?", id)
+		case 3:
+			_, err = e.srcDB.Exec("UPDATE customer_entity SET lastname = CONCAT('L', ?), created_at = created_at + INTERVAL 1 MINUTE WHERE entity_id = ?", i, id%250)
+		case 4:
+			_, err = e.srcDB.Exec("INSERT IGNORE INTO customer_entity VALUES (?, 'n@x', 'F', NULL, NOW(), 'h')", 200+id)
+		case 5:
+			_, err = e.srcDB.Exec("UPDATE catalog_product SET price = price + 1, weight = ? WHERE entity_id = ?", rng.Float64()*10, id%60)
+		case 6:
+			_, err = e.srcDB.Exec("INSERT INTO log_visitor VALUES (?, 'x') ON DUPLICATE KEY UPDATE session_id = 'y'", 1000+i)
 		}
-	}()
+		return err
+	})
 	e.mustRun("migrate", "data")
 	cmd, _ := startKillable(t, e.config, "migrate", "delta")
 	time.Sleep(700 * time.Millisecond) // let it stream for a while under writes, then crash it
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
-	close(stop)
-	wg.Wait()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
 	}
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	for _, x := range testenv.MagentoLikeExpected {

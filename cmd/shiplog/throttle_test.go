@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,14 +74,7 @@ func TestThrottleOnDestinationReplicaLag(t *testing.T) {
 	if err := dst.Exec(ctx, "", "CREATE DATABASE shop_new"); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, src: src, dst: dst}
-	if e.srcDB, err = src.Open("shop"); err != nil {
-		t.Fatal(err)
-	}
-	if e.dstDB, err = dst.Open("shop_new"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.srcDB.Close(); e.dstDB.Close() })
+	e := openEnv(t, src, dst)
 	e.both(shopDDL)
 	if _, err := e.srcDB.Exec("INSERT INTO orders (customer, amount, note, updated) SELECT CONCAT('seed-', seq), seq, 'n', NOW(6) FROM seq_1_to_50"); err != nil {
 		t.Fatal(err)
@@ -105,13 +97,12 @@ throttle:
 	e.mustRun("migrate", "data")
 
 	d := startDaemon(t, e.config, "migrate", "delta")
-	cmd, stderr, exited := d.cmd, d.stderr, d.exited
 	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) string {
 		t.Helper()
 		resp, err := client.Get(base + path)
 		if err != nil {
-			t.Fatalf("GET %s: %v\n%s", path, err, stderr)
+			t.Fatalf("GET %s: %v\n%s", path, err, d.stderr)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
@@ -123,19 +114,7 @@ throttle:
 		}
 		return string(b)
 	}
-	waitFor(t, "healthz ok", 30*time.Second, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("shiplog exited: %v\n%s", d.err, stderr)
-		default:
-		}
-		resp, err := client.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	d.waitHealthz(t, base)
 
 	type status struct {
 		Throttled      bool   `json:"throttled"`
@@ -287,16 +266,8 @@ throttle:
 		}
 	}
 
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		if d.err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", d.err, stderr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("delta did not stop within 20s of SIGTERM\n%s", stderr)
-	}
-	logs := stderr.String()
+	d.stop(t)
+	logs := d.stderr.String()
 	for _, want := range []string{
 		`msg="throttled: replica ` + replicaAddr + `: replication SQL thread stopped"`,
 		`msg="throttled: replica ` + replicaAddr + ` lag `,

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,16 +71,7 @@ func TestTriggerDeltaLosesNothing(t *testing.T) {
 </group></groups>`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, src: src, dst: dst}
-	var err error
-	if e.srcDB, err = src.Open("shop"); err != nil {
-		t.Fatal(err)
-	}
-	if e.dstDB, err = dst.Open("shop_new"); err != nil {
-		t.Fatal(err)
-	}
-	defer e.srcDB.Close()
-	defer e.dstDB.Close()
+	e := openEnv(t, src, dst)
 	e.config = e.writeConfig(fmt.Sprintf(`source: {port: %d, user: mig, password: pw, database: shop}
 destination: {port: %d, database: shop_new}
 map: %s
@@ -88,55 +79,33 @@ delta: {source: triggers, deltalog: %s}
 options: {bulk_size: 50}
 `, src.Port, dst.Port, mapFile, deltalogFile))
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var writeErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			id := 1 + rng.IntN(700)
-			var err error
-			switch rng.IntN(6) {
-			case 0:
-				_, err = e.srcDB.Exec("INSERT INTO orders (email, amount, note) VALUES (?, ?, 'naïve')", fmt.Sprintf("New%d@X.ORG", i), i%1000)
-			case 1:
-				_, err = e.srcDB.Exec("UPDATE orders SET amount = amount + 1, email = CONCAT('Upd', ?, '@X.org') WHERE id = ?", i, id)
-			case 2:
-				_, err = e.srcDB.Exec("DELETE FROM orders WHERE id = ?", id)
-			case 3:
-				_, err = e.srcDB.Exec("INSERT INTO items VALUES (?, 9, 1) ON DUPLICATE KEY UPDATE qty = qty + 1", id)
-			case 4:
-				// a key change: the old key's row must disappear downstream
-				_, err = e.srcDB.Exec("UPDATE IGNORE items SET line = line + 10 WHERE order_id = ? AND line < 10", id)
-			case 5:
-				tx, terr := e.srcDB.Begin()
-				if terr != nil {
-					err = terr
-					break
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	stopWriter := writeLoop(t, func(i int) error {
+		id := 1 + rng.IntN(700)
+		var err error
+		switch rng.IntN(6) {
+		case 0:
+			_, err = e.srcDB.Exec("INSERT INTO orders (email, amount, note) VALUES (?, ?, 'naïve')", fmt.Sprintf("New%d@X.ORG", i), i%1000)
+		case 1:
+			_, err = e.srcDB.Exec("UPDATE orders SET amount = amount + 1, email = CONCAT('Upd', ?, '@X.org') WHERE id = ?", i, id)
+		case 2:
+			_, err = e.srcDB.Exec("DELETE FROM orders WHERE id = ?", id)
+		case 3:
+			_, err = e.srcDB.Exec("INSERT INTO items VALUES (?, 9, 1) ON DUPLICATE KEY UPDATE qty = qty + 1", id)
+		case 4:
+			// a key change: the old key's row must disappear downstream
+			_, err = e.srcDB.Exec("UPDATE IGNORE items SET line = line + 10 WHERE order_id = ? AND line < 10", id)
+		case 5:
+			err = execTx(e.srcDB, func(tx *sql.Tx) error {
+				if _, err := tx.Exec("DELETE FROM items WHERE order_id = ?", id); err != nil {
+					return err
 				}
-				_, err = tx.Exec("DELETE FROM items WHERE order_id = ?", id)
-				if err == nil {
-					_, err = tx.Exec("UPDATE orders SET note = 'moved' WHERE id = ?", id)
-				}
-				if err == nil {
-					err = tx.Commit()
-				} else {
-					tx.Rollback()
-				}
-			}
-			if err != nil {
-				writeErr = err
-				return
-			}
+				_, err := tx.Exec("UPDATE orders SET note = 'moved' WHERE id = ?", id)
+				return err
+			})
 		}
-	}()
+		return err
+	})
 
 	e.mustRun("migrate", "data")
 	// Reset and copy again while writes go on: triggers are not duplicated
@@ -144,14 +113,12 @@ options: {bulk_size: 50}
 	e.mustRun("migrate", "data", "--reset")
 	for i := 0; i < 3; i++ {
 		cmd, _ := startKillable(t, e.config, "migrate", "delta")
-		time.Sleep(time.Duration(300+rng(400)) * time.Millisecond) // let it apply, then crash it anywhere
+		time.Sleep(time.Duration(300+rand.IntN(400)) * time.Millisecond) // let it apply, then crash it anywhere
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
-	close(stop)
-	wg.Wait()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
 	}
 	r := e.mustRun("status")
 	var st struct {
@@ -195,5 +162,3 @@ options: {bulk_size: 50}
 		t.Fatal("password in output")
 	}
 }
-
-func rng(n int) int { return rand.IntN(n) }

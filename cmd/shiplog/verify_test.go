@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,64 +64,33 @@ func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
 
 	// Delta streams in the background while a writer changes every table,
 	// never the rows the differences are planted in (10, 20, 30, 50000).
-	delta, deltaErr := startKillable(t, e.config, "migrate", "delta")
-	deltaDone := make(chan error, 1)
-	go func() { deltaDone <- delta.Wait() }()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var writeErr error
+	d := startDaemon(t, e.config, "migrate", "delta")
+	delta := d.cmd
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	var writes int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				writes = i
-				return
-			default:
-			}
-			id := 100 + rng.IntN(2900)
-			var err error
-			switch rng.IntN(6) {
-			case 0:
-				_, err = e.srcDB.Exec(`INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, NOW(6), 'new')`, 3001+i, fmt.Sprint("new-", i), fmt.Sprint("n", i), rng.IntN(10000), rng.Float64(), rng.Float64()*10)
-			case 1, 2:
-				_, err = e.srcDB.Exec(`UPDATE orders SET customer = CONCAT('upd-', ?), code = IF(? % 4 = 0, NULL, CONCAT('u', ?)), amount = amount + 0.01,
+	stopWriter := writeLoop(t, func(i int) error {
+		id := 100 + rng.IntN(2900)
+		var err error
+		switch rng.IntN(6) {
+		case 0:
+			_, err = e.srcDB.Exec(`INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, NOW(6), 'new')`, 3001+i, fmt.Sprint("new-", i), fmt.Sprint("n", i), rng.IntN(10000), rng.Float64(), rng.Float64()*10)
+		case 1, 2:
+			_, err = e.srcDB.Exec(`UPDATE orders SET customer = CONCAT('upd-', ?), code = IF(? % 4 = 0, NULL, CONCAT('u', ?)), amount = amount + 0.01,
 					weight = ?, created = NOW(6), secret = 'changed' WHERE id = ?`, i, i, i, rng.Float64()*100, id)
-			case 3:
-				_, err = e.srcDB.Exec("DELETE FROM orders WHERE id = ?", id)
-			case 4:
-				_, err = e.srcDB.Exec("INSERT INTO items VALUES (?, ?, 'SKU-ñ', 1) ON DUPLICATE KEY UPDATE qty = qty + 1", id, 1+rng.IntN(4))
-			case 5:
-				_, err = e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", id)
-			}
-			if err != nil {
-				writeErr = err
-				return
-			}
-			time.Sleep(time.Millisecond)
+		case 3:
+			_, err = e.srcDB.Exec("DELETE FROM orders WHERE id = ?", id)
+		case 4:
+			_, err = e.srcDB.Exec("INSERT INTO items VALUES (?, ?, 'SKU-ñ', 1) ON DUPLICATE KEY UPDATE qty = qty + 1", id, 1+rng.IntN(4))
+		case 5:
+			_, err = e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", id)
 		}
-	}()
-	stopAll := func() {
-		select {
-		case <-stop:
-			return
-		default:
+		if err != nil {
+			return err
 		}
-		close(stop)
-		wg.Wait()
-		_ = delta.Process.Signal(syscall.SIGCONT)
-		_ = delta.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-deltaDone:
-		case <-time.After(20 * time.Second):
-			_ = delta.Process.Kill()
-			<-deltaDone
-		}
-	}
-	defer stopAll()
+		writes = i + 1
+		time.Sleep(time.Millisecond)
+		return nil
+	})
 	waitFor(t, "delta to apply the writer's changes", 60*time.Second, func() bool {
 		var n int
 		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM sales_order WHERE id > 3000").Scan(&n)
@@ -259,12 +227,19 @@ func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
 	expectFailure(t, runShiplog(t, e.config, nil, "verify", "--tables", "nope"), 1, `"nope" is not a planned table`)
 	expectFailure(t, runShiplog(t, e.config, nil, "verify", "--format", "xml"), 2, "--format")
 
-	stopAll()
-	if writeErr != nil {
-		t.Fatalf("writer: %v", writeErr)
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
 	}
 	t.Logf("writer made %d changes during the verification", writes)
-	if strings.Contains(deltaErr.String(), "level=ERROR") {
-		t.Fatalf("delta logged errors:\n%s", deltaErr)
+	_ = delta.Process.Signal(syscall.SIGCONT)
+	_ = delta.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		_ = delta.Process.Kill()
+		<-d.exited
+	}
+	if strings.Contains(d.stderr.String(), "level=ERROR") {
+		t.Fatalf("delta logged errors:\n%s", d.stderr)
 	}
 }
