@@ -11,6 +11,15 @@ const (
 	OpDelete
 	// OpRead is a row read by the snapshot (Debezium's "r").
 	OpRead
+	// OpCascade stands for the rows of a child table that a source foreign
+	// key's ON DELETE / ON UPDATE action changed: the server writes those
+	// changes neither to the binlog nor through triggers. Table is the child
+	// (as written to the destination), Before holds the parent's old values
+	// of the key's columns, After their new values (ON UPDATE CASCADE) or
+	// nil; Cascade says what happens to the matching rows. Readers never
+	// emit it: the pipeline adds it after a parent's change and replaces it
+	// by the row changes it stands for before a sink sees the batch.
+	OpCascade
 )
 
 func (o Op) String() string {
@@ -23,6 +32,8 @@ func (o Op) String() string {
 		return "delete"
 	case OpRead:
 		return "read"
+	case OpCascade:
+		return "cascade"
 	}
 	return "unknown"
 }
@@ -39,6 +50,21 @@ type Change struct {
 	CommitTime time.Time
 	// Pos is the position at the end of the change's transaction.
 	Pos Position
+	// Cascade is set on OpCascade changes only.
+	Cascade *Cascade
+}
+
+// Cascade is the action of one source foreign key on its child table.
+type Cascade struct {
+	// Constraint names the foreign key (for messages).
+	Constraint string
+	// Cols are the key's columns in the child table (indexes into the
+	// Table.Columns of the OpCascade change).
+	Cols []int
+	// Delete: the matching rows are deleted (ON ... CASCADE of a delete).
+	// Otherwise Cols are set to the change's After values, or to NULL when
+	// After is nil (SET NULL).
+	Delete bool
 }
 
 // Batch is the changes of one or more whole source transactions, in source order,

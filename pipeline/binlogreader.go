@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -12,7 +13,8 @@ import (
 // plan. configuredID uses source.server_id when it is set (the delta
 // daemon); otherwise, and always for a second reader next to the daemon (a
 // replica id already connected would be disconnected), a random id.
-func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Logger, configuredID bool) (*binlog.Reader, error) {
+// The parents of followed foreign keys (fks) are decoded too, copied or not.
+func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool) (*binlog.Reader, error) {
 	serverID := uint32(100000 + rand.Uint32N(1<<30))
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
@@ -24,7 +26,7 @@ func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Lo
 	return binlog.NewReader(binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables: func(name string) bool { return plan.Table(name) != nil },
+		Tables: func(name string) bool { return plan.Table(name) != nil || fks.IsParent(name) },
 		Logger: log,
 	}), nil
 }

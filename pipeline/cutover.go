@@ -283,7 +283,7 @@ func (r *Runtime) cutoverVerify(ctx context.Context, flavor string, o CutoverOpt
 	}
 	changed := verify.NewChanged(plan)
 	if windowStart.Compare(final) < 0 {
-		reader, err := r.binlogReader(flavor, plan, vo.Logger, false)
+		reader, err := r.binlogReader(flavor, plan, nil, vo.Logger, false)
 		if err != nil {
 			return verify.Report{}, "", err
 		}

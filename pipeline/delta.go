@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
@@ -121,7 +122,12 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			skipUpTo[name] = p.SnapshotPos
 		}
 	}
-	reader, err := r.binlogReader(flavor, plan, log, true)
+	fks, err := r.cascades(ctx, plan, log)
+	if err != nil {
+		return err
+	}
+	fks.SkipUpTo(skipUpTo)
+	reader, err := r.binlogReader(flavor, plan, fks, log, true)
 	if err != nil {
 		return err
 	}
@@ -131,7 +137,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	sem := semaphore.NewWeighted(relayBytes)
 	// With sink: kafka the mapped changes are not written anywhere (only
 	// counted, their failures recorded): the relay does not keep them.
-	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL()}
+	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL(), fks: fks.Generator()}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
 		return err
@@ -210,7 +216,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			// destination commits whole batches only.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
 			start := time.Now()
-			err := r.deliver(wctx, writer, publisher, b, src)
+			err := r.deliver(wctx, writer, publisher, fks, b, src)
 			cancel()
 			sem.Release(held)
 			changes, srcChanges = b.Changes[:0], src[:0]
@@ -254,6 +260,9 @@ type mapper struct {
 	// dropMapped counts the mapped changes without keeping them (nothing
 	// writes them: sink kafka).
 	dropMapped bool
+	// fks adds the markers of source foreign key actions after the changes
+	// of their parents (nil: none followed).
+	fks *cascade.Generator
 }
 
 // relayItem is a mapped batch and, for the Kafka sink, its source changes.
@@ -309,11 +318,22 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 			}
 			m.checked[c.Table] = tp
 		}
+		// A parent's foreign key actions follow its change, whether the
+		// parent is copied or not, and whether its own copy reflects the
+		// change already or not (the children's copies decide that).
+		var markers []cdc.Change
+		if m.fks != nil && !m.dropMapped {
+			if markers, err = m.fks.Add(nil, c); err != nil {
+				return it, false, err
+			}
+		}
 		if tp == nil {
+			out.Changes = append(out.Changes, markers...)
 			continue // not a mapped table (the reader filters these; belt and braces)
 		}
 		if skip, ok := m.skipUpTo[c.Table.Name]; ok {
 			if c.Pos.Compare(skip) <= 0 {
+				out.Changes = append(out.Changes, markers...)
 				continue // the table's copy already reflects this change
 			}
 			delete(m.skipUpTo, c.Table.Name)
@@ -333,6 +353,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		if f != nil {
 			out.Failed = append(out.Failed, *f)
 			m.failed.Add(1)
+			out.Changes = append(out.Changes, markers...)
 			continue
 		}
 		n++
@@ -341,6 +362,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		}
 		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
 		out.Changes = append(out.Changes, d)
+		out.Changes = append(out.Changes, markers...)
 	}
 	return relayItem{dest: out, src: src, n: n, srcSize: srcSize}, true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/config"
 
 	"github.com/shiplog/shiplog/cdc"
@@ -60,13 +61,20 @@ func (r *Runtime) openPublisher(ctx context.Context) (*kafkasink.Producer, error
 // changes to the destination database, whose transaction also records the
 // checkpoint; with sink: kafka that transaction holds the checkpoint alone.
 // The checkpoint therefore never passes a change the broker has not taken.
-func (r *Runtime) deliver(ctx context.Context, w *mysqlsink.Writer, p *kafkasink.Producer, b cdc.Batch, src []cdc.Change) error {
+//
+// The markers of foreign key actions in b are replaced by the row changes
+// they stand for first (see cascade.Set.Expand).
+func (r *Runtime) deliver(ctx context.Context, w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, b cdc.Batch, src []cdc.Change) error {
 	if p != nil && len(src) > 0 {
 		if err := p.Write(ctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time}); err != nil {
 			return err
 		}
 	}
 	if r.appliesToMySQL() {
+		var err error
+		if b.Changes, err = fks.Expand(ctx, r.dst, b.Changes, cascade.Options{}); err != nil {
+			return err
+		}
 		return w.Write(ctx, b)
 	}
 	return w.Apply(ctx, nil, func(tx *sql.Tx) error {

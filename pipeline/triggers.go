@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -139,6 +143,10 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	for t, e := range problems {
 		log.Warn("table has no change log; its changes are not streamed", "stage", "delta", "table", t, "reason", e.Error())
 	}
+	fks, refresh, err := r.triggerCascades(ctx, plan, specs, log)
+	if err != nil {
+		return err
+	}
 	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log}
 	var marks map[string]uint64
 	if o.ExitWhenCaughtUp {
@@ -147,7 +155,8 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		}
 	}
 	writer := r.writer()
-	m := &mapper{plan: plan, last: from}
+	m := &mapper{plan: plan, last: from, fks: fks.Generator()}
+	m.fks.Refresh = true
 	var applied atomic.Int64
 	ctl := controlFrom(ctx)
 	ctl.setState(stateDelta)
@@ -168,7 +177,10 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 			// only after emit returns.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 			wstart := time.Now()
-			err := writer.Write(wctx, out)
+			out.Changes, err = fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh})
+			if err == nil {
+				err = writer.Write(wctx, out)
+			}
 			cancel()
 			if err != nil {
 				ctl.countError("apply", 1)
@@ -200,4 +212,91 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		return err
 	}
 	return m.partialErr(retryErr)
+}
+
+// triggerCascades compiles the source's foreign key actions for the
+// change-log delta. Triggers do not fire for the rows an action changes, so
+// the children of a parent whose key the log shows gone are read again from
+// the source (refresh) and upserted or deleted. That needs the parent logged
+// (with the referenced columns in its log key) wherever a logged child has
+// a key action from it, and children whose destination key is their source
+// key.
+func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, specs []deltalog.Spec, log *slog.Logger) (*cascade.Set, cascade.Refresher, error) {
+	fks, err := r.cascades(ctx, plan, log)
+	if err != nil || fks.Empty() {
+		return fks, nil, err
+	}
+	logged := map[string]*deltalog.Spec{}
+	for i := range specs {
+		logged[specs[i].Table.Name] = &specs[i]
+	}
+	var errs []string
+	for _, parent := range fks.Parents() {
+		if logged[parent] != nil {
+			continue
+		}
+		for _, child := range fks.ChildrenOf(parent) {
+			if logged[child] != nil {
+				errs = append(errs, fmt.Sprintf("%s: its rows change by foreign key actions of %s, which has no change log, so those changes cannot be seen; add %s to the deltalog file (or stream from the binlog)", child, parent, parent))
+			}
+		}
+	}
+	if err := fks.ParentKeyOnly(func(parent string) []string {
+		s := logged[parent]
+		if s == nil {
+			return nil
+		}
+		var names []string
+		for _, k := range s.Key {
+			names = append(names, s.Table.Columns[k].Name)
+		}
+		return names
+	}); err != nil {
+		errs = append(errs, err.Error())
+	}
+	byDest := map[*cdc.Table]*transform.TablePlan{}
+	for _, tp := range plan.Tables() {
+		byDest[tp.Dest] = tp
+	}
+	for _, parent := range fks.Parents() {
+		for _, child := range fks.ChildrenOf(parent) {
+			if tp := plan.Table(child); tp != nil && !tp.KeyIdentity() {
+				errs = append(errs, fmt.Sprintf("%s: its rows change by foreign key actions of %s and must be read again by key from the source, but the map changes its key; copy the key unchanged or stream from the binlog", child, parent))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return nil, nil, fmt.Errorf("%w: source foreign keys the change-log delta cannot follow:\n  %s", ErrIntegrity, strings.Join(errs, "\n  "))
+	}
+	refresh := func(ctx context.Context, t *cdc.Table, rows [][]any) ([][]any, error) {
+		tp := byDest[t]
+		keys := make([][]any, len(rows))
+		for i, row := range rows {
+			keys[i] = t.KeyOf(row)
+		}
+		conn, release, err := snapshot.RawConn(ctx, r.src)
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		defer release()
+		found, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, tp.Source.Key, keys)
+		if err != nil {
+			return nil, err
+		}
+		at := make(map[string][]any, len(found))
+		for _, row := range found {
+			d, err := tp.Row(row)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: a row changed by a foreign key action: %w", tp.Source.Name, err)
+			}
+			at[string(mysqlsink.AppendKey(nil, t.KeyOf(d)))] = d
+		}
+		out := make([][]any, len(rows))
+		for i, k := range keys {
+			out[i] = at[string(mysqlsink.AppendKey(nil, k))]
+		}
+		return out, nil
+	}
+	return fks, refresh, nil
 }

@@ -241,3 +241,30 @@ func (tp *TablePlan) KeyIdentity() bool {
 	}
 	return true
 }
+
+// CopiedTo returns the index of the destination column that source column
+// src is copied into as it is (no handler on either side names it, and the
+// destination does not keep its own value), or -1.
+func (tp *TablePlan) CopiedTo(src int) int {
+	if src < 0 || src >= len(tp.Source.Columns) {
+		return -1
+	}
+	name := tp.Source.Columns[src].Name
+	for _, f := range tp.srcFuncs {
+		if strings.EqualFold(f.field, name) {
+			return -1
+		}
+	}
+	for d, j := range tp.proj {
+		if j != src || (tp.keep != nil && tp.keep[d]) {
+			continue
+		}
+		for _, f := range tp.dstFuncs {
+			if strings.EqualFold(f.field, tp.Dest.Columns[d].Name) {
+				return -1
+			}
+		}
+		return d
+	}
+	return -1
+}

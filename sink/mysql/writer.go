@@ -672,3 +672,7 @@ func isKey(t *cdc.Table, i int) bool {
 	}
 	return false
 }
+
+// AppendKey appends an unambiguous encoding of key values to buf, for map
+// lookups (the encoding compaction uses).
+func AppendKey(buf []byte, key []any) []byte { return encodeKeyBytes(buf, key) }

@@ -1,0 +1,384 @@
+package cascade
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/shiplog/shiplog/cdc"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/snapshot"
+)
+
+// maxDepth bounds the levels a cascade may pass (InnoDB stops at 15).
+const maxDepth = 64
+
+// Refresher reads the current source rows of destination rows of a copied
+// table, mapped to the destination: a nil entry for a row the source no
+// longer has. It is how a change-log delta, which reads the source's state
+// instead of its history, learns what a cascade did to each child.
+type Refresher func(ctx context.Context, tp *cdc.Table, rows [][]any) ([][]any, error)
+
+// Options of Expand.
+type Options struct {
+	// Refresh, when set, decides what happened to each child row by reading
+	// the source (see Refresher) instead of applying the key's action.
+	Refresh Refresher
+	// Keep, when set, limits the rows a marker changes to those it accepts
+	// (an applier that owns part of a table's keys).
+	Keep func(t *cdc.Table, row []any) bool
+}
+
+// Expand returns changes (mapped to the destination) with each OpCascade
+// marker replaced by the row changes it stands for, in place: the rows of the
+// marker's child table that match the parent's old values, as db held them
+// before the batch with the batch's earlier changes laid over them, deleted
+// or updated as the key's action did on the source, and the same for the
+// children of those rows in turn. db must hold the state before changes
+// (nothing else writes the tables meanwhile). It blocks for one query per
+// child table and level of a run of markers; without markers it returns
+// changes as they are.
+func (s *Set) Expand(ctx context.Context, db *sql.DB, changes []cdc.Change, o Options) ([]cdc.Change, error) {
+	first := -1
+	for i := range changes {
+		if changes[i].Op == cdc.OpCascade {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return changes, nil
+	}
+	x := &expander{set: s, db: db, o: o, overlay: map[*cdc.Table]map[string]*state{}, index: map[indexKey]map[string][]string{}}
+	defer x.close()
+	out := make([]cdc.Change, 0, len(changes)+64)
+	for _, c := range changes[:first] {
+		x.note(c)
+	}
+	out = append(out, changes[:first]...)
+	var group []cdc.Change
+	touched := map[*cdc.Table]bool{}
+	var err error
+	for _, c := range changes[first:] {
+		if c.Op == cdc.OpCascade {
+			group = append(group, c)
+			for t := range s.closure[c.Table] {
+				touched[t] = true
+			}
+			continue
+		}
+		// Markers wait for each other (one query for many parents) until a
+		// change touches a table they may reach.
+		if len(group) > 0 && touched[c.Table] {
+			if out, err = x.flush(ctx, out, group); err != nil {
+				return nil, err
+			}
+			group = group[:0]
+			clear(touched)
+		}
+		x.note(c)
+		out = append(out, c)
+	}
+	if len(group) > 0 {
+		if out, err = x.flush(ctx, out, group); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+type expander struct {
+	set     *Set
+	db      *sql.DB
+	o       Options
+	conn    *sql.Conn
+	release func()
+	// overlay: the batch's own state of rows of cascade children, by key.
+	overlay map[*cdc.Table]map[string]*state
+	// index: rows of the overlay by a key's column values (entries may be
+	// stale: checked against the overlay when used).
+	index map[indexKey]map[string][]string
+}
+
+type state struct {
+	row   []any
+	alive bool
+}
+
+type indexKey struct {
+	t    *cdc.Table
+	cols string
+}
+
+func (x *expander) close() {
+	if x.release != nil {
+		x.release()
+	}
+}
+
+func colsKey(cols []int) string { return fmt.Sprint(cols) }
+
+func keyOf(t *cdc.Table, row []any) string {
+	return string(mysqlsink.AppendKey(nil, t.KeyOf(row)))
+}
+
+// note lays change c over the destination's state.
+func (x *expander) note(c cdc.Change) {
+	if _, ok := x.set.plans[c.Table]; !ok {
+		return
+	}
+	ov := x.overlay[c.Table]
+	if ov == nil {
+		ov = map[string]*state{}
+		x.overlay[c.Table] = ov
+	}
+	switch c.Op {
+	case cdc.OpInsert, cdc.OpRead:
+		x.put(c.Table, ov, c.After)
+	case cdc.OpUpdate:
+		bk := keyOf(c.Table, c.Before)
+		if bk != keyOf(c.Table, c.After) {
+			ov[bk] = &state{}
+		}
+		x.put(c.Table, ov, c.After)
+	case cdc.OpDelete:
+		ov[keyOf(c.Table, c.Before)] = &state{}
+	}
+}
+
+func (x *expander) put(t *cdc.Table, ov map[string]*state, row []any) {
+	k := keyOf(t, row)
+	ov[k] = &state{row: row, alive: true}
+	for ik, idx := range x.index {
+		if ik.t == t {
+			v := matchKey(t, colsOf(ik.cols), row)
+			idx[v] = append(idx[v], k)
+		}
+	}
+}
+
+func colsOf(key string) []int {
+	var out []int
+	for _, f := range strings.Fields(strings.Trim(key, "[]")) {
+		var n int
+		fmt.Sscan(f, &n)
+		out = append(out, n)
+	}
+	return out
+}
+
+// matchKey encodes the values of cols of row as the server compares them:
+// strings of collated columns case-folded and without trailing spaces.
+func matchKey(t *cdc.Table, cols []int, row []any) string {
+	vals := make([]any, len(cols))
+	for i, k := range cols {
+		vals[i] = foldValue(&t.Columns[k], row[k])
+	}
+	return string(mysqlsink.AppendKey(nil, vals))
+}
+
+func foldValue(c *cdc.Column, v any) any {
+	if c.Kind() != cdc.KindBytes || c.Charset == "" || c.Charset == "binary" {
+		return v
+	}
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	default:
+		return v
+	}
+	return strings.ToLower(strings.TrimRightFunc(s, unicode.IsSpace))
+}
+
+func sameValues(a, b []any, cols []int) bool {
+	for _, k := range cols {
+		if !sameValue(a[k], b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameValue(a, b any) bool {
+	return string(mysqlsink.AppendKey(nil, []any{a})) == string(mysqlsink.AppendKey(nil, []any{b}))
+}
+
+// flush replaces a run of markers by their row changes, level by level.
+func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Change) ([]cdc.Change, error) {
+	for depth := 0; len(level) > 0; depth++ {
+		if depth >= maxDepth {
+			return nil, fmt.Errorf("foreign key %s: cascades nest deeper than %d levels (a cycle?)", level[0].Cascade.Constraint, maxDepth)
+		}
+		found, err := x.query(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		var next []cdc.Change
+		for _, m := range level {
+			t := m.Table
+			cols := m.Cascade.Cols
+			want := string(mysqlsink.AppendKey(nil, foldAll(t, cols, m.Before)))
+			ov := x.overlay[t]
+			if ov == nil {
+				ov = map[string]*state{}
+				x.overlay[t] = ov
+			}
+			var rows [][]any
+			seen := map[string]bool{}
+			for _, r := range found[indexKey{t, colsKey(cols)}][want] {
+				k := keyOf(t, r)
+				if _, ok := ov[k]; ok || seen[k] {
+					continue // the batch's own state of the row decides
+				}
+				seen[k] = true
+				rows = append(rows, r)
+			}
+			for _, k := range x.indexed(t, cols)[want] {
+				st := ov[k]
+				if seen[k] || st == nil || !st.alive || matchKey(t, cols, st.row) != want {
+					continue
+				}
+				seen[k] = true
+				rows = append(rows, st.row)
+			}
+			if x.o.Keep != nil {
+				kept := rows[:0]
+				for _, r := range rows {
+					if x.o.Keep(t, r) {
+						kept = append(kept, r)
+					}
+				}
+				rows = kept
+			}
+			if len(rows) == 0 {
+				continue
+			}
+			var now [][]any
+			if x.o.Refresh != nil {
+				if now, err = x.o.Refresh(ctx, t, rows); err != nil {
+					return nil, err
+				}
+			}
+			for i, r := range rows {
+				c := cdc.Change{Table: t, Before: r, CommitTime: m.CommitTime, Pos: m.Pos}
+				switch {
+				case x.o.Refresh != nil && now[i] == nil, x.o.Refresh == nil && m.Cascade.Delete:
+					c.Op = cdc.OpDelete
+				case x.o.Refresh != nil:
+					c.Op, c.After = cdc.OpUpdate, now[i]
+				default:
+					c.Op = cdc.OpUpdate
+					c.After = append([]any(nil), r...)
+					for j, k := range cols {
+						c.After[k] = m.After[j]
+					}
+				}
+				x.note(c)
+				out = append(out, c)
+				next = x.children(next, c)
+			}
+		}
+		level = next
+	}
+	return out, nil
+}
+
+func foldAll(t *cdc.Table, cols []int, vals []any) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = foldValue(&t.Columns[cols[i]], v)
+	}
+	return out
+}
+
+// indexed is the overlay's index of t by cols, built on first use.
+func (x *expander) indexed(t *cdc.Table, cols []int) map[string][]string {
+	ik := indexKey{t, colsKey(cols)}
+	idx, ok := x.index[ik]
+	if ok {
+		return idx
+	}
+	idx = map[string][]string{}
+	for k, st := range x.overlay[t] {
+		if st.alive {
+			v := matchKey(t, cols, st.row)
+			idx[v] = append(idx[v], k)
+		}
+	}
+	x.index[ik] = idx
+	return idx
+}
+
+// children appends the markers of a row change a cascade made.
+func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
+	for _, e := range x.set.byDest[c.Table] {
+		if x.o.Refresh != nil {
+			// What happened to the row's own children is read too: the
+			// source's state may hide a delete and re-insert.
+			out = e.refreshMarker(out, c, c.Before, e.parentDest, x.set)
+			if c.After != nil && !sameValues(c.Before, c.After, e.parentDest) {
+				out = e.refreshMarker(out, c, c.After, e.parentDest, x.set)
+			}
+			continue
+		}
+		if c.Op == cdc.OpDelete {
+			out = e.marker(out, c, c.Before, nil, e.parentDest, x.set)
+		} else {
+			out = e.marker(out, c, c.Before, c.After, e.parentDest, x.set)
+		}
+	}
+	return out
+}
+
+// query reads, for the markers of one level, the destination rows of each
+// child table that match any of their values, by match key.
+func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]map[string][][]any, error) {
+	type group struct {
+		t    *cdc.Table
+		cols []int
+		vals [][]any
+		seen map[string]bool
+	}
+	var groups []*group
+	byKey := map[indexKey]*group{}
+	for _, m := range level {
+		ik := indexKey{m.Table, colsKey(m.Cascade.Cols)}
+		g := byKey[ik]
+		if g == nil {
+			g = &group{t: m.Table, cols: m.Cascade.Cols, seen: map[string]bool{}}
+			byKey[ik] = g
+			groups = append(groups, g)
+		}
+		k := string(mysqlsink.AppendKey(nil, m.Before))
+		if !g.seen[k] {
+			g.seen[k] = true
+			g.vals = append(g.vals, m.Before)
+		}
+	}
+	if x.conn == nil {
+		conn, release, err := snapshot.RawConn(ctx, x.db)
+		if err != nil {
+			return nil, fmt.Errorf("destination: %w", err)
+		}
+		x.conn, x.release = conn, release
+	}
+	out := make(map[indexKey]map[string][][]any, len(groups))
+	for _, g := range groups {
+		rows, err := snapshot.ReadRowsByKey(ctx, x.conn, g.t, g.cols, g.vals)
+		if err != nil {
+			return nil, fmt.Errorf("destination: rows of %s changed by a foreign key action: %w", g.t.Name, err)
+		}
+		m := map[string][][]any{}
+		for _, r := range rows {
+			k := matchKey(g.t, g.cols, r)
+			m[k] = append(m[k], r)
+		}
+		out[indexKey{g.t, colsKey(g.cols)}] = m
+	}
+	return out, nil
+}

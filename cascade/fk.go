@@ -1,0 +1,120 @@
+// Package cascade repeats on the destination what the source's foreign keys
+// do to child rows on their own. MySQL and MariaDB write the child rows that
+// an ON DELETE / ON UPDATE CASCADE or SET NULL action changes neither to the
+// binlog nor through triggers, so a replicator that applies only what it
+// reads leaves orphaned or stale children behind.
+//
+// The source's foreign keys are compiled through the map (Compile) into a
+// Set. While mapping a stream, a Generator adds an OpCascade marker after
+// each parent change whose key action reaches a copied child table; before
+// a sink sees the batch, Expand replaces every marker by the row changes it
+// stands for: the destination's child rows matching the parent's old values
+// (as the destination held them before the batch, overlaid with the batch's
+// own earlier changes) are deleted or updated as the source's action did,
+// and the same is done for their children in turn. The result is a batch of
+// ordinary row changes, so compaction, apply partitions, checkpoints and the
+// snapshot hand-off treat them like any other.
+package cascade
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Action is a foreign key's referential action.
+type Action uint8
+
+const (
+	// NoAction covers RESTRICT and NO ACTION: the server refuses the parent
+	// change while children exist, so nothing happens to them.
+	NoAction Action = iota
+	Cascade
+	SetNull
+	// SetDefault is accepted by the parser but not by InnoDB.
+	SetDefault
+)
+
+func (a Action) String() string {
+	switch a {
+	case Cascade:
+		return "CASCADE"
+	case SetNull:
+		return "SET NULL"
+	case SetDefault:
+		return "SET DEFAULT"
+	}
+	return "NO ACTION"
+}
+
+func parseAction(s string) Action {
+	switch strings.ToUpper(s) {
+	case "CASCADE":
+		return Cascade
+	case "SET NULL":
+		return SetNull
+	case "SET DEFAULT":
+		return SetDefault
+	}
+	return NoAction
+}
+
+// ForeignKey is one foreign key of the source schema.
+type ForeignKey struct {
+	Name string
+	// Child is the table holding the key; Parent the table it references.
+	Child, Parent string
+	// ParentSchema is the parent's database when it is not the source
+	// database (the child's), else "".
+	ParentSchema          string
+	ChildCols, ParentCols []string
+	OnDelete, OnUpdate    Action
+}
+
+func (fk *ForeignKey) String() string {
+	return fmt.Sprintf("foreign key %s (%s.%s -> %s.%s)", fk.Name, fk.Child, strings.Join(fk.ChildCols, ","),
+		fk.Parent, strings.Join(fk.ParentCols, ","))
+}
+
+// acts reports whether the key ever changes child rows by itself.
+func (fk *ForeignKey) acts() bool { return fk.OnDelete != NoAction || fk.OnUpdate != NoAction }
+
+// Load reads the foreign keys of the tables of schema from the server's
+// information_schema. It blocks for one query.
+func Load(ctx context.Context, db *sql.DB, schema string) ([]ForeignKey, error) {
+	rows, err := db.QueryContext(ctx, `SELECT rc.CONSTRAINT_NAME, rc.TABLE_NAME, rc.REFERENCED_TABLE_NAME,
+	       rc.UNIQUE_CONSTRAINT_SCHEMA, rc.UPDATE_RULE, rc.DELETE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
+	FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+	JOIN information_schema.KEY_COLUMN_USAGE k
+	  ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME
+	 AND k.TABLE_NAME = rc.TABLE_NAME AND k.REFERENCED_TABLE_NAME IS NOT NULL
+	WHERE rc.CONSTRAINT_SCHEMA = ?
+	ORDER BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema)
+	if err != nil {
+		return nil, fmt.Errorf("source: read foreign keys of %s: %w", schema, err)
+	}
+	defer rows.Close()
+	var out []ForeignKey
+	for rows.Next() {
+		var name, child, parent, pschema, upd, del, col, ref string
+		if err := rows.Scan(&name, &child, &parent, &pschema, &upd, &del, &col, &ref); err != nil {
+			return nil, fmt.Errorf("source: read foreign keys of %s: %w", schema, err)
+		}
+		if n := len(out); n > 0 && out[n-1].Name == name && out[n-1].Child == child {
+			out[n-1].ChildCols = append(out[n-1].ChildCols, col)
+			out[n-1].ParentCols = append(out[n-1].ParentCols, ref)
+			continue
+		}
+		fk := ForeignKey{Name: name, Child: child, Parent: parent, ChildCols: []string{col}, ParentCols: []string{ref},
+			OnDelete: parseAction(del), OnUpdate: parseAction(upd)}
+		if pschema != schema {
+			fk.ParentSchema = pschema
+		}
+		out = append(out, fk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("source: read foreign keys of %s: %w", schema, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,387 @@
+package cascade
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// Set is the compiled foreign keys of a plan whose actions reach copied
+// tables. It is immutable once compiled (SkipUpTo aside, which is called
+// before use) and safe for concurrent use.
+type Set struct {
+	// bySource: edges by parent source table name.
+	bySource map[string][]*edge
+	// byDest: edges by parent destination table (as planned), for the
+	// children of rows a cascade changed.
+	byDest map[*cdc.Table][]*edge
+	// plans: the child plans, by destination table.
+	plans map[*cdc.Table]*transform.TablePlan
+	// closure[t]: t and every table a cascade from t's rows reaches.
+	closure map[*cdc.Table]map[*cdc.Table]bool
+	// skip: a child table whose copy was taken at a later position already
+	// reflects the cascades of changes up to it.
+	skip map[*cdc.Table]cdc.Position
+	fks  []string
+}
+
+// edge is one foreign key between a parent and a copied child.
+type edge struct {
+	fk         *ForeignKey
+	parentCols []string
+	// parentDest indexes the referenced columns in the parent's destination
+	// table (nil when the parent is not copied, or not as it is).
+	parentDest []int
+	child      *transform.TablePlan
+	onDelete   *cdc.Cascade
+	onUpdate   *cdc.Cascade
+	delAction  Action
+	updAction  Action
+}
+
+// Compile binds the source's foreign keys to the plan. A key whose action
+// reaches a copied table but cannot be repeated exactly on the destination
+// is an error naming the key and the remedy: its child columns are not
+// copied as they are, the child has no key, the parent is in another
+// database, or the cascade passes through a table that is not copied.
+func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
+	s := &Set{bySource: map[string][]*edge{}, byDest: map[*cdc.Table][]*edge{}, plans: map[*cdc.Table]*transform.TablePlan{},
+		closure: map[*cdc.Table]map[*cdc.Table]bool{}, skip: map[*cdc.Table]cdc.Position{}}
+	var errs []error
+	// actsOn[t]: keys with an action whose child is source table t.
+	actsOn := map[string][]*ForeignKey{}
+	for i := range fks {
+		fk := &fks[i]
+		if fk.acts() {
+			actsOn[fk.Child] = append(actsOn[fk.Child], fk)
+		}
+	}
+	for i := range fks {
+		fk := &fks[i]
+		if !fk.acts() {
+			continue
+		}
+		ctp := plan.Table(fk.Child)
+		if ctp == nil {
+			continue // the child is not copied (chains through it are checked below)
+		}
+		if fk.OnDelete == SetDefault || fk.OnUpdate == SetDefault {
+			errs = append(errs, fmt.Errorf("%s: SET DEFAULT is not supported", fk))
+			continue
+		}
+		if fk.ParentSchema != "" {
+			errs = append(errs, fmt.Errorf("%s: the parent is in database %s, whose changes shiplog does not read, so the rows its %s actions change in %s cannot be followed; ignore %s in the map, or drop the foreign key's action",
+				fk, fk.ParentSchema, actionsOf(fk), fk.Child, fk.Child))
+			continue
+		}
+		if len(ctp.Dest.Key) == 0 {
+			errs = append(errs, fmt.Errorf("%s: the destination table %s has no primary or unique NOT NULL key, so the child rows its %s actions change cannot be found; add a key or ignore %s in the map",
+				fk, ctp.Dest.Name, actionsOf(fk), fk.Child))
+			continue
+		}
+		e := &edge{fk: fk, parentCols: fk.ParentCols, child: ctp, delAction: fk.OnDelete, updAction: fk.OnUpdate}
+		cols := make([]int, len(fk.ChildCols))
+		ok := true
+		for j, name := range fk.ChildCols {
+			cols[j] = ctp.CopiedTo(ctp.Source.ColumnIndex(name))
+			if cols[j] < 0 {
+				errs = append(errs, fmt.Errorf("%s: column %s.%s is not copied to the destination as it is (ignored, or changed by a handler), so the rows its %s actions change cannot be found there; copy the column unchanged, or ignore %s in the map",
+					fk, fk.Child, name, actionsOf(fk), fk.Child))
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if fk.OnDelete != NoAction {
+			e.onDelete = &cdc.Cascade{Constraint: fk.Name, Cols: cols, Delete: fk.OnDelete == Cascade}
+		}
+		if fk.OnUpdate != NoAction {
+			e.onUpdate = &cdc.Cascade{Constraint: fk.Name, Cols: cols}
+		}
+		if ptp := plan.Table(fk.Parent); ptp != nil {
+			e.parentDest = make([]int, len(fk.ParentCols))
+			for j, name := range fk.ParentCols {
+				if e.parentDest[j] = ptp.CopiedTo(ptp.Source.ColumnIndex(name)); e.parentDest[j] < 0 {
+					e.parentDest = nil
+					break
+				}
+			}
+		}
+		// The parent's own rows may change by a cascade the binlog does
+		// not show either; following it on needs the parent copied as it is.
+		if len(actsOn[fk.Parent]) > 0 && e.parentDest == nil {
+			how := "not copied"
+			if plan.Table(fk.Parent) != nil {
+				how = "not copied with columns " + strings.Join(fk.ParentCols, ",") + " as they are"
+			}
+			errs = append(errs, fmt.Errorf("%s: its parent %s is itself changed by a foreign key action (%s) but is %s, so the cascade cannot be followed on to %s; copy %s (those columns unchanged) or ignore %s in the map",
+				fk, fk.Parent, actsOn[fk.Parent][0].Name, how, fk.Child, fk.Parent, fk.Child))
+			continue
+		}
+		s.bySource[fk.Parent] = append(s.bySource[fk.Parent], e)
+		if e.parentDest != nil {
+			pd := plan.Table(fk.Parent).Dest
+			s.byDest[pd] = append(s.byDest[pd], e)
+		}
+		s.plans[ctp.Dest] = ctp
+		s.fks = append(s.fks, fk.Name)
+	}
+	for t := range s.plans {
+		s.closure[t] = s.reach(t, map[*cdc.Table]bool{})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("source foreign keys whose actions shiplog cannot repeat on the destination:\n  %w", joinLines(errs))
+	}
+	return s, nil
+}
+
+func (s *Set) reach(t *cdc.Table, seen map[*cdc.Table]bool) map[*cdc.Table]bool {
+	if seen[t] {
+		return seen
+	}
+	seen[t] = true
+	for _, e := range s.byDest[t] {
+		s.reach(e.child.Dest, seen)
+	}
+	return seen
+}
+
+func actionsOf(fk *ForeignKey) string {
+	var a []string
+	if fk.OnDelete != NoAction {
+		a = append(a, "ON DELETE "+fk.OnDelete.String())
+	}
+	if fk.OnUpdate != NoAction {
+		a = append(a, "ON UPDATE "+fk.OnUpdate.String())
+	}
+	return strings.Join(a, ", ")
+}
+
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	sort.Strings(msgs)
+	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+// Empty reports whether no foreign key action reaches a copied table.
+func (s *Set) Empty() bool { return s == nil || len(s.bySource) == 0 }
+
+// Names lists the foreign keys the set follows.
+func (s *Set) Names() []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s.fks...)
+}
+
+// Parents lists the source tables whose changes can cascade (a reader must
+// decode them even when they are not copied themselves).
+func (s *Set) Parents() []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.bySource))
+	for t := range s.bySource {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsParent reports whether changes of source table name can cascade.
+func (s *Set) IsParent(name string) bool { return s != nil && len(s.bySource[name]) > 0 }
+
+// SkipUpTo notes, by source table, the positions of copies taken after the
+// stream's start: cascades of changes up to them are in the copies already.
+func (s *Set) SkipUpTo(pos map[string]cdc.Position) {
+	if s == nil {
+		return
+	}
+	for t, tp := range s.plans {
+		if p, ok := pos[tp.Source.Name]; ok {
+			s.skip[t] = p
+		}
+	}
+}
+
+func (s *Set) skipped(child *cdc.Table, pos cdc.Position) bool {
+	p, ok := s.skip[child]
+	return ok && pos.Compare(p) <= 0
+}
+
+// ParentKeyOnly checks that every followed key references columns within
+// keyOf(parent) (the columns a change-log delta knows of a deleted row).
+func (s *Set) ParentKeyOnly(keyOf func(parent string) []string) error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for parent, edges := range s.bySource {
+		key := keyOf(parent)
+		for _, e := range edges {
+			for _, c := range e.parentCols {
+				found := false
+				for _, k := range key {
+					found = found || strings.EqualFold(k, c)
+				}
+				if !found {
+					errs = append(errs, fmt.Errorf("%s: %s.%s is not in the change log's key of %s (%s), so the change log cannot tell which rows the key's %s actions changed; stream from the binlog, or ignore %s in the map",
+						e.fk, parent, c, parent, strings.Join(key, ","), actionsOf(e.fk), e.fk.Child))
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return joinLines(errs)
+	}
+	return nil
+}
+
+// Generator adds markers to a stream of source changes. It is not safe for
+// concurrent use; use one per stream.
+type Generator struct {
+	// Refresh: the stream reads the source's state, not its history (a
+	// change-log delta, which collapses a delete and a re-insert of a key
+	// into one upsert): every change of a parent gets markers, whatever its
+	// kind, for Expand with a Refresher.
+	Refresh bool
+	set     *Set
+	// cols caches, per source table as a reader describes it, the indexes of
+	// each edge's referenced columns (nil entry: no edges).
+	cols map[*cdc.Table][][]int
+}
+
+// Generator returns a marker generator for one stream.
+func (s *Set) Generator() *Generator {
+	return &Generator{set: s, cols: map[*cdc.Table][][]int{}}
+}
+
+// Add appends to out the markers of source change c (a change of a parent
+// whose key action reaches a copied child), in the order of the set's keys,
+// and returns out. c.Before must hold the referenced columns.
+func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
+	if g == nil || g.set == nil {
+		return out, nil
+	}
+	cols, ok := g.cols[c.Table]
+	if !ok {
+		edges := g.set.bySource[c.Table.Name]
+		if len(edges) > 0 {
+			cols = make([][]int, len(edges))
+			for i, e := range edges {
+				cols[i] = make([]int, len(e.parentCols))
+				for j, name := range e.parentCols {
+					if cols[i][j] = c.Table.ColumnIndex(name); cols[i][j] < 0 {
+						return out, fmt.Errorf("%s: table %s has no column %s any more; the schema changed: re-run data mode", e.fk, c.Table.Name, name)
+					}
+				}
+			}
+		}
+		g.cols[c.Table] = cols
+	}
+	if cols == nil {
+		return out, nil
+	}
+	if g.Refresh {
+		row := c.Before
+		if row == nil {
+			row = c.After
+		}
+		for i, e := range g.set.bySource[c.Table.Name] {
+			out = e.refreshMarker(out, c, row, cols[i], g.set)
+		}
+		return out, nil
+	}
+	if c.Before == nil || (c.Op != cdc.OpDelete && c.Op != cdc.OpUpdate) {
+		return out, nil
+	}
+	for i, e := range g.set.bySource[c.Table.Name] {
+		out = e.marker(out, c, c.Before, c.After, cols[i], g.set)
+	}
+	return out, nil
+}
+
+// refreshMarker appends a marker asking for the children of row (values
+// of the referenced columns at cols) to be read again.
+func (e *edge) refreshMarker(out []cdc.Change, c cdc.Change, row []any, cols []int, s *Set) []cdc.Change {
+	old := make([]any, len(cols))
+	for j, k := range cols {
+		if row == nil || row[k] == nil {
+			return out
+		}
+		old[j] = row[k]
+	}
+	cas := e.onDelete
+	if cas == nil {
+		cas = e.onUpdate
+	}
+	if s.skipped(e.child.Dest, c.Pos) {
+		return out
+	}
+	return append(out, cdc.Change{Op: cdc.OpCascade, Table: e.child.Dest, Before: old, Cascade: cas, CommitTime: c.CommitTime, Pos: c.Pos})
+}
+
+// marker appends the marker of a parent change with images before and
+// after (after nil for deletes) whose referenced columns are at cols.
+func (e *edge) marker(out []cdc.Change, c cdc.Change, before, after []any, cols []int, s *Set) []cdc.Change {
+	old := make([]any, len(cols))
+	for j, k := range cols {
+		if before[k] == nil {
+			return out // a NULL is referenced by no child
+		}
+		old[j] = before[k]
+	}
+	var cas *cdc.Cascade
+	var set []any
+	if after == nil {
+		if cas = e.onDelete; cas == nil {
+			return out
+		}
+		if !cas.Delete {
+			set = make([]any, len(cols))
+		}
+	} else {
+		if e.onUpdate == nil {
+			return out
+		}
+		changed := false
+		set = make([]any, len(cols))
+		for j, k := range cols {
+			set[j] = after[k]
+			changed = changed || !sameValue(old[j], after[k])
+		}
+		if !changed {
+			return out
+		}
+		cas = e.onUpdate
+		if e.updAction == SetNull {
+			clear(set)
+		}
+	}
+	if s.skipped(e.child.Dest, c.Pos) {
+		return out
+	}
+	return append(out, cdc.Change{Op: cdc.OpCascade, Table: e.child.Dest, Before: old, After: set, Cascade: cas,
+		CommitTime: c.CommitTime, Pos: c.Pos})
+}
+
+// ChildrenOf lists the copied source tables whose rows the actions of
+// parent's foreign keys change.
+func (s *Set) ChildrenOf(parent string) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range s.bySource[parent] {
+		out = append(out, e.child.Source.Name)
+	}
+	return out
+}
