@@ -10,6 +10,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // maxDepth bounds the levels a cascade may pass (InnoDB stops at 15).
@@ -379,6 +380,95 @@ func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]
 			m[k] = append(m[k], r)
 		}
 		out[indexKey{g.t, colsKey(g.cols)}] = m
+	}
+	return out, nil
+}
+
+// Touched reads the rows of child tables that markers (from a Generator)
+// may have changed: the rows of each marker's child table holding the
+// parent's old or new values, on the source (source rows) and on the
+// destination (destination rows). A verify of the rows a stretch of the
+// stream changed adds them, since the binlog does not name them.
+func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Change) (map[*transform.TablePlan][2][][]any, error) {
+	type want struct {
+		vals [][]any
+		seen map[string]bool
+	}
+	by := map[*cdc.Table]map[string]*want{}
+	var order []*cdc.Table
+	add := func(t *cdc.Table, cols []int, v []any) {
+		if v == nil {
+			return
+		}
+		for _, x := range v {
+			if x == nil {
+				return
+			}
+		}
+		m := by[t]
+		if m == nil {
+			m = map[string]*want{}
+			by[t] = m
+			order = append(order, t)
+		}
+		ck := colsKey(cols)
+		w := m[ck]
+		if w == nil {
+			w = &want{seen: map[string]bool{}}
+			m[ck] = w
+		}
+		k := string(mysqlsink.AppendKey(nil, v))
+		if !w.seen[k] {
+			w.seen[k] = true
+			w.vals = append(w.vals, v)
+		}
+	}
+	for _, m := range markers {
+		if m.Op == cdc.OpCascade {
+			add(m.Table, m.Cascade.Cols, m.Before)
+			add(m.Table, m.Cascade.Cols, m.After)
+		}
+	}
+	out := map[*transform.TablePlan][2][][]any{}
+	if len(order) == 0 {
+		return out, nil
+	}
+	read := func(db *sql.DB, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
+		conn, release, err := snapshot.RawConn(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		return snapshot.ReadRowsByKey(ctx, conn, t, cols, vals)
+	}
+	for _, t := range order {
+		tp := s.plans[t]
+		var pair [2][][]any
+		for ck, w := range by[t] {
+			cols := colsOf(ck)
+			srcCols := make([]int, len(cols))
+			for i, d := range cols {
+				srcCols[i] = -1
+				for j := range tp.Source.Columns {
+					if tp.CopiedTo(j) == d {
+						srcCols[i] = j
+					}
+				}
+				if srcCols[i] < 0 {
+					return nil, fmt.Errorf("table %s: column %s has no source column", t.Name, t.Columns[d].Name)
+				}
+			}
+			rows, err := read(src, tp.Source, srcCols, w.vals)
+			if err != nil {
+				return nil, fmt.Errorf("source: %w", err)
+			}
+			pair[0] = append(pair[0], rows...)
+			if rows, err = read(dst, t, cols, w.vals); err != nil {
+				return nil, fmt.Errorf("destination: %w", err)
+			}
+			pair[1] = append(pair[1], rows...)
+		}
+		out[tp] = pair
 	}
 	return out, nil
 }
