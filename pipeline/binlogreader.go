@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 
@@ -12,7 +13,9 @@ import (
 // plan. configuredID uses source.server_id when it is set (the delta
 // daemon); otherwise, and always for a second reader next to the daemon (a
 // replica id already connected would be disconnected), a random id.
-func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Logger, configuredID bool) (*binlog.Reader, error) {
+// unselected, when not nil, is told of the tables of the source database
+// outside plan that the binlog shows (binlog.Config.Unselected).
+func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Logger, configuredID bool, unselected func(context.Context, string) error) (*binlog.Reader, error) {
 	serverID := uint32(100000 + rand.Uint32N(1<<30))
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
@@ -24,7 +27,8 @@ func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Lo
 	return binlog.NewReader(binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables: func(name string) bool { return plan.Table(name) != nil },
-		Logger: log,
+		Tables:     func(name string) bool { return plan.Table(name) != nil },
+		Unselected: unselected,
+		Logger:     log,
 	}), nil
 }
