@@ -48,7 +48,8 @@ const (
 // Config.HeartbeatPeriod), give empty batches carrying the new position, so a
 // caller sees when it has reached a head position.
 //
-// Stream returns ctx.Err() when ctx ends, emit's error, a *DDLError when a
+// Stream returns ctx.Err() when ctx ends, emit's or Config.Unselected's error
+// (wrapped with the position), a *DDLError when a
 // statement changes a selected table, or a permanent error: authentication or
 // privileges, a purged position (ErrPositionPurged), missing row metadata
 // (ErrRowMetadataNotFull) or a partial row image (ErrRowImageNotFull), or a
