@@ -7,6 +7,7 @@
 package binlog
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -34,6 +35,13 @@ type Config struct {
 	// Tables selects tables of Schema by name; nil selects all. Rows of other
 	// tables are not decoded.
 	Tables func(table string) bool
+	// Unselected, when set, is called for a table of Schema that Tables does
+	// not select when a rows event of it arrives, or when a CREATE, ALTER or
+	// RENAME statement names it (so a table that appears during the stream is
+	// seen at that moment). It runs on the reading goroutine and may block; a
+	// non-nil error stops Stream, which returns it wrapped with the position
+	// of the transaction.
+	Unselected func(ctx context.Context, table string) error
 	// HeartbeatPeriod is how often an idle server sends a heartbeat, so an idle
 	// stream still reports its position; default 1s.
 	HeartbeatPeriod time.Duration

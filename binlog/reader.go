@@ -48,7 +48,8 @@ const (
 // Config.HeartbeatPeriod), give empty batches carrying the new position, so a
 // caller sees when it has reached a head position.
 //
-// Stream returns ctx.Err() when ctx ends, emit's error, a *DDLError when a
+// Stream returns ctx.Err() when ctx ends, emit's or Config.Unselected's error
+// (wrapped with the position), a *DDLError when a
 // statement changes a selected table, or a permanent error: authentication or
 // privileges, a purged position (ErrPositionPurged), missing row metadata
 // (ErrRowMetadataNotFull) or a partial row image (ErrRowImageNotFull), or a
@@ -392,6 +393,11 @@ func (s *stream) handle(ctx context.Context, h *replication.EventHeader, ev repl
 	case *replication.XIDEvent:
 		return s.commit(ctx, h)
 	case *replication.RowsEvent:
+		if e.Table != nil && s.cfg.Unselected != nil {
+			if err := s.unselected(ctx, string(e.Table.Schema), string(e.Table.Table)); err != nil {
+				return err
+			}
+		}
 		return s.rows(e)
 	case *replication.TransactionPayloadEvent:
 		for _, inner := range e.Events {
@@ -471,6 +477,13 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 			return &DDLError{Statement: q, Schema: ref.Schema, Table: ref.Name, Pos: s.pos}
 		}
 	}
+	if first == "CREATE" || first == "ALTER" || first == "RENAME" {
+		for _, ref := range ddlTables(q, schema) {
+			if err := s.unselected(ctx, ref.Schema, ref.Name); err != nil {
+				return err
+			}
+		}
+	}
 	s.log.Debug("DDL on tables not copied", "statement", strings.TrimSpace(first+" "+second), "schema", schema, "at", s.pos.String())
 	if s.begun {
 		return nil // a statement inside a transaction; its COMMIT ends it
@@ -500,6 +513,18 @@ func (s *stream) statementTable(toks []token, schema string) string {
 		}
 	}
 	return ""
+}
+
+// unselected passes a table of the schema that is not selected to
+// Config.Unselected.
+func (s *stream) unselected(ctx context.Context, schema, table string) error {
+	if s.cfg.Unselected == nil || table == "" || !strings.EqualFold(schema, s.cfg.Schema) || s.cfg.selected(schema, table) {
+		return nil
+	}
+	if err := s.cfg.Unselected(ctx, table); err != nil {
+		return fmt.Errorf("binlog stream at %s: %w", s.pos, err)
+	}
+	return nil
 }
 
 // rows converts a rows event of a selected table into changes.

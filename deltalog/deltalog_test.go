@@ -83,3 +83,50 @@ func TestTriggerDDLLogsOldKeyOnKeyChange(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeLogsAreToldFromUserTables: shiplog's and Magento's change logs
+// of an existing table (with the installation prefix, and cut names) are
+// recognised; tables merely named like one, or shaped wrong, are not.
+func TestChangeLogsAreToldFromUserTables(t *testing.T) {
+	col := func(name, dataType, columnType string, unsigned bool) cdc.Column {
+		return cdc.Column{Name: name, DataType: dataType, ColumnType: columnType, Unsigned: unsigned}
+	}
+	orders := &cdc.Table{Name: "p_orders", Columns: []cdc.Column{col("id", "int", "int(11)", false), col("amount", "int", "int(11)", false)}, Key: []int{0}, KeyName: "PRIMARY"}
+	long := "p_" + strings.Repeat("l", 60)
+	longT := &cdc.Table{Name: long, Columns: []cdc.Column{col("id", "int", "int(11)", false)}, Key: []int{0}, KeyName: "PRIMARY"}
+	shiplog := func(name string, keys ...cdc.Column) *cdc.Table {
+		cols := append([]cdc.Column{col("seq", "bigint", "bigint(20) unsigned", true)}, keys...)
+		cols = append(cols, col("operation", "enum", "enum('INSERT','UPDATE','DELETE')", false), col("changed_at", "timestamp", "timestamp(6)", false))
+		return &cdc.Table{Name: name, Columns: cols, Key: []int{0}, KeyName: "PRIMARY"}
+	}
+	magento := func(name string) *cdc.Table {
+		return &cdc.Table{Name: name, Columns: []cdc.Column{col("id", "int", "int(11)", false), col("operation", "text", "text", false),
+			col("processed", "tinyint", "tinyint(1)", false)}, Key: []int{0}, KeyName: "PRIMARY"}
+	}
+	id := col("id", "int", "int(11)", false)
+	tables := []*cdc.Table{
+		orders, longT,
+		shiplog("p_m2_cl_orders", id),
+		shiplog(LogTableName("p_", long[2:]), id),
+		magento("p_" + ("m2_cl_" + long[2:])[:64]),
+		shiplog("p_m2_cl_gone", id),  // no table p_gone
+		shiplog("p_m2_cl_items", id), // no table p_items either
+		magento("m2_cl_orders"),      // outside the prefix
+		{Name: "p_m2_cl_notes", Columns: []cdc.Column{id, col("note", "varchar", "varchar(32)", false)}, Key: []int{0}, KeyName: "PRIMARY"},
+	}
+	// A user's table named like the log of orders, without the log's shape.
+	userLog := &cdc.Table{Name: "p_m2_cl_orders", Columns: []cdc.Column{id, col("note", "varchar", "varchar(32)", false)}, Key: []int{0}, KeyName: "PRIMARY"}
+	// A log of a column orders has not.
+	badKey := shiplog("p_m2_cl_orders", col("sku", "varchar", "varchar(8)", false))
+
+	got := ChangeLogs(tables, "p_")
+	want := map[string]string{"p_m2_cl_orders": "p_orders", LogTableName("p_", long[2:]): long, "p_" + ("m2_cl_" + long[2:])[:64]: long}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ChangeLogs = %v, want %v", got, want)
+	}
+	for _, lt := range []*cdc.Table{userLog, badKey} {
+		if got := ChangeLogs([]*cdc.Table{orders, lt}, "p_"); len(got) != 0 {
+			t.Errorf("%v taken for a change log: %v", lt.Columns, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 
@@ -14,7 +15,9 @@ import (
 // daemon); otherwise, and always for a second reader next to the daemon (a
 // replica id already connected would be disconnected), a random id.
 // The parents of followed foreign keys (fks) are decoded too, copied or not.
-func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool) (*binlog.Reader, error) {
+// unselected, when not nil, is told of the tables of the source database
+// outside plan that the binlog shows (binlog.Config.Unselected).
+func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool, unselected func(context.Context, string) error) (*binlog.Reader, error) {
 	serverID := uint32(100000 + rand.Uint32N(1<<30))
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
@@ -26,7 +29,8 @@ func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade
 	return binlog.NewReader(binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables: func(name string) bool { return plan.Table(name) != nil || fks.IsParent(name) },
-		Logger: log,
+		Tables:     func(name string) bool { return plan.Table(name) != nil || fks.IsParent(name) },
+		Unselected: unselected,
+		Logger:     log,
 	}), nil
 }

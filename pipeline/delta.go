@@ -77,6 +77,15 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if err := r.reportProblems(problems, auto != ""); err != nil {
 		return err
 	}
+	// A source table that the map does not ignore and that the copy was not
+	// planned for (created since) would be lost: stop (warn under --auto).
+	guard, err := r.newTableGuard(plan, auto != "", log)
+	if err != nil {
+		return err
+	}
+	if err := guard.checkSource(ctx, "on the source at the start of delta"); err != nil {
+		return err
+	}
 	from, _, ok, err := r.state.Checkpoint(ctx)
 	if err != nil {
 		return err
@@ -94,7 +103,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
 			return err
 		}
-		return r.deltaTriggers(ctx, o, plan, from, retryErr)
+		return r.deltaTriggers(ctx, o, plan, guard, from, retryErr)
 	}
 	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
 		return fmt.Errorf("checkpoint %s: %w; the changes since are lost to the binlog: run `shiplog migrate data --reset`", from, err)
@@ -127,7 +136,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	fks.SkipUpTo(skipUpTo)
-	reader, err := r.binlogReader(flavor, plan, fks, log, true)
+	reader, err := r.binlogReader(flavor, plan, fks, log, true, func(ctx context.Context, table string) error {
+		return guard.check(ctx, "appeared in the binlog: a row change or a CREATE, ALTER or RENAME statement", table)
+	})
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/deltalog"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
@@ -87,6 +89,10 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 	if len(src) == 0 {
 		return nil, nil, fmt.Errorf("source database %q has no tables (or does not exist)", r.cfg.Source.Database)
 	}
+	// Change logs (ours, or the reference tool's) are never copied; a user's
+	// table that merely has such a name is mapped like any other.
+	logs := deltalog.ChangeLogs(src, r.cfg.Options.SourcePrefix)
+	src = slices.DeleteFunc(src, func(t *cdc.Table) bool { _, ok := logs[t.Name]; return ok })
 	return r.compile(ctx, src)
 }
 
@@ -128,8 +134,6 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 		}
 		rules = m
 	}
-	// Change-log tables (ours, or the reference tool's) are never copied.
-	rules.Source.IgnoreDocuments = append(rules.Source.IgnoreDocuments, transform.Rule{Name: "m2_cl_*"})
 	rules.SourcePrefix = r.cfg.Options.SourcePrefix
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables

@@ -134,7 +134,9 @@ func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 }
 
 // deltaTriggers streams the change logs into the destination.
-func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *transform.Plan, from cdc.Position, retryErr error) error {
+// guard is asked about the source's tables at most once a second, at the
+// next poll: a new table has no change log, so nothing else would show it.
+func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *transform.Plan, guard *tableGuard, from cdc.Position, retryErr error) error {
 	log := r.log.With("mode", "delta")
 	specs, problems, err := r.logSpecs(plan)
 	if err != nil {
@@ -162,7 +164,14 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	ctl.setState(stateDelta)
 	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
 	start := time.Now()
+	lastCheck := start
 	err = reader.Stream(ctx, from, func(ctx context.Context, b cdc.Batch) error {
+		if time.Since(lastCheck) >= time.Second {
+			if err := guard.checkSource(ctx, "found on the source"); err != nil {
+				return err
+			}
+			lastCheck = time.Now()
+		}
 		out, _, ok, err := m.batch(b)
 		if err != nil {
 			return err

@@ -96,6 +96,12 @@ func RunChanged(ctx context.Context, src, dst *sql.DB, c *Changed, o Options) (R
 	sort.Strings(names)
 	for _, n := range names {
 		ct := c.tables[n]
+		if gone, err := destMissing(ctx, dst, ct.tr.tp); err != nil {
+			return rep, err
+		} else if gone {
+			rep.AddMissingTable(n, ct.tr.tp.Dest.Name, missingDestReason)
+			continue
+		}
 		tr := newTableRun(ct.tr.tp, &o, src, dst)
 		trep, err := tr.runChanged(ctx, ct)
 		if err != nil {

@@ -75,10 +75,15 @@ const (
 	// Failed: a handler cannot transform the source row (see the failed-rows
 	// table); the destination cannot match it.
 	Failed Kind = "failed"
+	// MissingTable: a whole table the destination should match is not
+	// there: a source table that the map does not ignore and that is not
+	// replicated, or a planned table the destination lacks. Its Reason says
+	// which.
+	MissingTable Kind = "missing_table"
 )
 
 // Kinds in report order.
-var Kinds = []Kind{Missing, Different, Extra, Failed}
+var Kinds = []Kind{Missing, Different, Extra, Failed, MissingTable}
 
 // Difference is one row that differs, by destination key (for tables
 // without a key, the whole row).
@@ -153,10 +158,47 @@ func (r Report) Summary() string {
 	}
 	var parts []string
 	for _, k := range Kinds {
-		parts = append(parts, fmt.Sprintf("%d %s", r.Counts[k], k))
+		if k != MissingTable {
+			parts = append(parts, fmt.Sprintf("%d %s", r.Counts[k], k))
+		}
+	}
+	if n := r.Counts[MissingTable]; n > 0 {
+		var names []string
+		for _, t := range r.Tables {
+			if t.Counts[MissingTable] > 0 {
+				names = append(names, t.Source)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d missing table(s): %s", n, strings.Join(names, ", ")))
 	}
 	return s + strings.Join(parts, ", ")
 }
+
+// AddMissingTable records a missing table (Kind MissingTable): source is
+// the source table, dest the destination table it maps to ("" when none),
+// reason why it counts as missing.
+func (r *Report) AddMissingTable(source, dest, reason string) {
+	if r.Counts == nil {
+		r.Counts = map[Kind]int{}
+	}
+	r.Tables = append(r.Tables, TableReport{Source: source, Destination: dest, Counts: map[Kind]int{MissingTable: 1},
+		Differences: []Difference{{Kind: MissingTable, Reason: reason}}})
+	r.Counts[MissingTable]++
+}
+
+// destMissing reports whether tp's destination table does not exist.
+func destMissing(ctx context.Context, dst *sql.DB, tp *transform.TablePlan) (bool, error) {
+	var n int
+	err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		tp.Dest.Schema, tp.Dest.Name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("destination: look up table %s: %w", tp.Dest.Name, err)
+	}
+	return n == 0, nil
+}
+
+// missingDestReason is the reason of a planned table the destination lacks.
+const missingDestReason = "the destination table does not exist (dropped after the copy?); create it and copy again with `shiplog migrate data --reset`"
 
 // ErrDifferent is returned by callers that treat differences as failure.
 var ErrDifferent = errors.New("destination differs from the transformed source")
@@ -172,6 +214,13 @@ func Run(ctx context.Context, src, dst *sql.DB, plan *transform.Plan, o Options)
 	}
 	rep := Report{Counts: map[Kind]int{}, OnlyPKs: o.OnlyPKs}
 	for _, tp := range tables {
+		if gone, err := destMissing(ctx, dst, tp); err != nil {
+			return rep, err
+		} else if gone {
+			rep.AddMissingTable(tp.Source.Name, tp.Dest.Name, missingDestReason)
+			o.Logger.Warn("destination table missing", "stage", "verify", "table", tp.Source.Name, "destination", tp.Dest.Name)
+			continue
+		}
 		trep, err := newTableRun(tp, &o, src, dst).run(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("verify %s: %w", tp.Source.Name, err)

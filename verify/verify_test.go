@@ -135,6 +135,14 @@ func TestVerifyReportSummary(t *testing.T) {
 	if r.Differences() != 3 || r.Summary() != "1 table(s), 10 row(s) in 2 chunk(s): 1 missing, 0 different, 2 extra, 0 failed" {
 		t.Fatalf("differences: %d %q", r.Differences(), r.Summary())
 	}
+	r.AddMissingTable("notes", "", "not replicated")
+	if r.Differences() != 4 || r.Summary() != "2 table(s), 10 row(s) in 2 chunk(s): 1 missing, 0 different, 2 extra, 0 failed, 1 missing table(s): notes" {
+		t.Fatalf("missing table: %d %q", r.Differences(), r.Summary())
+	}
+	empty := Report{}
+	if empty.AddMissingTable("a", "b", "gone"); empty.Differences() != 1 || empty.Tables[0].Differences[0].Kind != MissingTable {
+		t.Fatalf("missing table in an empty report: %+v", empty)
+	}
 	d := Difference{Kind: Different, Key: map[string]string{"b": "2", "a": "1"}}
 	if s := d.KeyString([]string{"a", "b"}); s != "a=1,b=2" {
 		t.Fatalf("KeyString = %q", s)

@@ -402,7 +402,7 @@ func printProblems(w io.Writer, problems []transform.Problem) error {
 func printVerify(w io.Writer, rep verify.Report) {
 	for _, t := range rep.Tables {
 		name := t.Source
-		if t.Destination != t.Source {
+		if t.Destination != "" && t.Destination != t.Source {
 			name += " -> " + t.Destination
 		}
 		status := "ok"
