@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // The cascade schema: parent -> child (CASCADE on delete and update of the
@@ -288,4 +290,19 @@ func TestCutoverWindowVerifiesCascadedRows(t *testing.T) {
 	if code != 1 || !strings.Contains(cutErr.String(), "1 extra") {
 		t.Fatalf("cutover after a cascade the destination got wrong: exit %d, want 1 naming 1 extra row\n%s\ndelta:\n%s", code, tail(cutErr.String()), tail(derr.String()))
 	}
+}
+
+// TestForeignKeyCascadesRefusedOnTheKafkaSink: the Kafka sink cannot carry
+// the rows key actions change yet; publishing stops before streaming,
+// naming the keys, instead of leaving the topics without them.
+func TestForeignKeyCascadesRefusedOnTheKafkaSink(t *testing.T) {
+	k := testenv.KafkaT(t, true)
+	e := newEnv(t, "")
+	mapFile := cascadeEnv(t, e, false)
+	publisher, _ := e.kafkaConfigs(fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: shop}\nmap: %s\n", strings.Join(k.Addrs, ", "), mapFile))
+	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish snapshot: %d\n%s", r.code, r.stderr)
+	}
+	r := runShiplog(t, publisher, nil, "migrate", "delta", "--exit-when-caught-up")
+	expectFailure(t, r, 1, "child_parent", "gc_child", "Kafka sink cannot carry")
 }
