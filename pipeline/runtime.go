@@ -105,6 +105,14 @@ func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Pla
 		plan, problems := transform.Compile(publish, src, src)
 		return plan, problems, nil
 	}
+	return r.compileToDestination(ctx, src)
+}
+
+// compileToDestination builds the plan of the given source tables against
+// the destination database as it is now, whatever the sink: the Kafka
+// applier writes there even when its configuration is the publisher's
+// (sink: kafka).
+func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
 	dst, err := snapshot.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)
