@@ -45,7 +45,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
-	r.src, err = openPool(ctx, srcCfg, false, usableInit(log, "source", cfg.Source.InitStatements))
+	srcInit, err := usableInit(log, "source", cfg.Source.InitStatements)
+	if err != nil {
+		return nil, err
+	}
+	dstInit, err := usableInit(log, "destination", cfg.Destination.InitStatements)
+	if err != nil {
+		return nil, err
+	}
+	r.src, err = openPool(ctx, srcCfg, false, srcInit)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
@@ -54,7 +62,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
 	}
-	r.dst, err = openPool(ctx, dstCfg, true, usableInit(log, "destination", cfg.Destination.InitStatements))
+	r.dst, err = openPool(ctx, dstCfg, true, dstInit)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
