@@ -36,7 +36,14 @@ type ApplyOptions struct {
 	// Auto turns integrity errors of the compiled map into warnings, as
 	// --auto does for data mode.
 	Auto bool
+	// TopicCheckEvery is how often the daemon (without ExitWhenCaughtUp)
+	// looks for the publisher's topics: while it waits for the first ones,
+	// and while it applies, for topics created since; 0 = 5s.
+	TopicCheckEvery time.Duration
 }
+
+// defaultTopicCheckEvery is ApplyOptions.TopicCheckEvery's default.
+const defaultTopicCheckEvery = 5 * time.Second
 
 // Bounds of one apply transaction (batch by draining).
 const (
@@ -75,31 +82,40 @@ func (r *Runtime) ApplyFromKafka(ctx context.Context) error {
 
 // ApplyFromKafkaWith consumes every data topic "<prefix>.<db>.<table>" in the
 // consumer group cfg.Kafka.GroupID and applies the changes through the map
-// into the destination. Each partition's next offset and last applied source
-// position are committed in the destination transaction that applies its
-// messages (table _shiplog_kafka_offsets), so a crash or rebalance neither
-// loses nor repeats a change; offsets are also committed to the Kafka group,
-// best effort, for tooling. Messages a producer retry wrote twice are
-// skipped; malformed messages are recorded in _shiplog_failed_messages with
-// the batch and logged; rows a handler cannot transform go to
-// _shiplog_failed_rows.
+// into the destination database (cfg.Destination.Database, whatever the
+// source database of the topics and whatever cfg.Sink says: a configuration
+// shared with the publisher works). Each partition's next offset and last
+// applied source position are committed in the destination transaction that
+// applies its messages (table _shiplog_kafka_offsets), so a crash or
+// rebalance neither loses nor repeats a change; offsets are also committed
+// to the Kafka group, best effort, for tooling. Messages a producer retry
+// wrote twice are skipped; malformed messages are recorded in
+// _shiplog_failed_messages with the batch and logged; rows a handler cannot
+// transform go to _shiplog_failed_rows.
 //
-// It blocks until ctx ends (then it returns nil) or, with ExitWhenCaughtUp,
-// until caught up. When messages or rows were recorded as failed it returns an
-// error wrapping ErrPartial. The first apply error stops it.
+// Without ExitWhenCaughtUp it is a daemon: when the publisher has not
+// created its topics yet (no data topic, or no schema topic) it waits for
+// them, logging once and looking again every TopicCheckEvery; while it
+// applies, it looks for data topics (or partitions) created since it joined
+// the group and rejoins with them. It blocks until ctx ends (then it returns
+// nil). With ExitWhenCaughtUp it returns once caught up with the topics that
+// existed when it started (nil at once when there are none). An unreachable
+// broker at the start is an error. When messages or rows were recorded as
+// failed it returns an error wrapping ErrPartial. The first apply error stops
+// it.
 func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
 	log := r.log.With("mode", "apply")
-	kc, topics, err := r.kafkaTopics(ctx)
+	if o.TopicCheckEvery <= 0 {
+		o.TopicCheckEvery = defaultTopicCheckEvery
+	}
+	kc, err := r.kafkaClient()
 	if err != nil {
 		return err
 	}
 	defer kc.close()
-	if len(topics) == 0 {
-		if o.ExitWhenCaughtUp {
-			log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", kc.prefix)
-			return nil
-		}
-		return fmt.Errorf("kafka brokers %s have no data topics %s.*: start the Kafka sink first", kc.brokerList(), kc.prefix)
+	// Reach the brokers first: an unreachable broker is an error, not a wait.
+	if _, err := kc.dataTopics(ctx); err != nil {
+		return err
 	}
 	if err := r.ensureKafkaTables(ctx); err != nil {
 		return err
@@ -114,11 +130,139 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	}
 	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
 		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer()}
-	if err := a.refresh(ctx); err != nil {
-		return err
+	var cause error
+	for {
+		topics, err := a.awaitTopics(ctx, o)
+		if err != nil {
+			return err
+		}
+		if topics == nil {
+			cause = context.Cause(ctx) // nil: nothing to apply (logged)
+			break
+		}
+		if cause = a.consume(ctx, topics, o); !errors.Is(cause, errTopicsChanged) {
+			break
+		}
 	}
+	switch {
+	case cause == nil:
+	case errors.Is(cause, errCaughtUp):
+		log.Info("caught up", "stage", "apply", "changes", a.applied.Load())
+	case ctx.Err() != nil && errors.Is(cause, ctx.Err()):
+		log.Info("stopped", "stage", "apply", "changes", a.applied.Load())
+	default:
+		return cause
+	}
+	var partial []string
+	if n := a.failedRows.Load(); n > 0 {
+		partial = append(partial, fmt.Sprintf("%d change(s) could not be transformed (see _shiplog_failed_rows)", n))
+	}
+	if n := a.badMessages.Load(); n > 0 {
+		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, failedMsgsTable))
+	}
+	if len(partial) > 0 {
+		return fmt.Errorf("%w: %s", ErrPartial, strings.Join(partial, "; "))
+	}
+	return nil
+}
+
+// errTopicsChanged ends one consume when data topics (or partitions) were
+// created since the consumer group was joined.
+var errTopicsChanged = errors.New("data topics changed")
+
+// awaitTopics returns the data topics once they and the schema topic exist,
+// with the plan compiled from the schema topic. Without ExitWhenCaughtUp it
+// waits for them (logging once), looking again every o.TopicCheckEvery; it
+// returns nil topics when ctx ends, or at once with ExitWhenCaughtUp when
+// there is no data topic.
+func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[string][]int, error) {
+	waiting := false
+	for {
+		topics, err := a.kc.dataTopics(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, err
+		}
+		var missing error
+		if len(topics) == 0 {
+			missing = fmt.Errorf("kafka brokers %s have no data topics %s.*: start the Kafka sink first", a.kc.brokerList(), a.kc.prefix)
+		} else if err := a.refresh(ctx); err == nil {
+			if waiting {
+				a.log.Info("data topics found", "stage", "apply", "prefix", a.kc.prefix, "topics", len(topics))
+			}
+			return topics, nil
+		} else if ctx.Err() != nil {
+			return nil, nil
+		} else if !errors.Is(err, kafkasink.ErrTopicMissing) {
+			return nil, err
+		} else {
+			missing = err
+		}
+		if o.ExitWhenCaughtUp {
+			if len(topics) == 0 {
+				a.log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", a.kc.prefix)
+				return nil, nil
+			}
+			return nil, missing
+		}
+		a.log.Debug("the publisher's topics are not there yet", "stage", "apply", "prefix", a.kc.prefix, "reason", missing.Error())
+		if !waiting {
+			a.log.Info("waiting for the publisher's topics", "stage", "apply", "prefix", a.kc.prefix, "brokers", a.kc.brokerList(),
+				"reason", missing.Error(), "check_every", o.TopicCheckEvery.String())
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(o.TopicCheckEvery):
+		}
+	}
+}
+
+// watchTopics calls changed(errTopicsChanged) once a data topic, or a
+// partition of one, exists that have lacks; it returns then, or when ctx
+// ends. A failed look is logged and tried again.
+func (a *kafkaApplier) watchTopics(ctx context.Context, have map[string][]int, every time.Duration, changed func(error)) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now, err := a.kc.dataTopics(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("cannot list the data topics; looking again later", "stage", "apply", "error", err)
+			}
+			continue
+		}
+		var added []string
+		for name, parts := range now {
+			if len(parts) > len(have[name]) {
+				added = append(added, name)
+			}
+		}
+		if len(added) > 0 {
+			sort.Strings(added)
+			a.log.Info("new data topics or partitions: rejoining the consumer group with them", "stage", "apply", "topics", strings.Join(added, ","))
+			changed(errTopicsChanged)
+			return
+		}
+	}
+}
+
+// consume runs the consumer group on topics until ctx ends, an apply error,
+// caught up (ExitWhenCaughtUp) or new data topics (errTopicsChanged), and
+// returns that cause once every partition stopped.
+func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o ApplyOptions) error {
+	log, kc := a.log, a.kc
 	var bounds map[string]map[int]partitionBounds
 	if o.ExitWhenCaughtUp {
+		var err error
 		if bounds, err = kc.bounds(ctx, topics); err != nil {
 			return err
 		}
@@ -147,6 +291,13 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	defer stop(nil)
 	log.Info("applying from kafka", "stage", "apply", "group", a.group, "topics", len(names), "brokers", kc.brokerList())
 	var wg sync.WaitGroup
+	if !o.ExitWhenCaughtUp {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.watchTopics(runCtx, topics, o.TopicCheckEvery, stop)
+		}()
+	}
 	failures := 0
 	for runCtx.Err() == nil {
 		gen, err := group.Next(runCtx)
@@ -207,27 +358,9 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		}
 	}
 	_ = group.Close()
+	stop(nil) // ends the topic watcher whatever ended the loop
 	wg.Wait()
-	cause := context.Cause(runCtx)
-	switch {
-	case errors.Is(cause, errCaughtUp):
-		log.Info("caught up", "stage", "apply", "changes", a.applied.Load())
-	case ctx.Err() != nil && errors.Is(cause, ctx.Err()):
-		log.Info("stopped", "stage", "apply", "changes", a.applied.Load())
-	default:
-		return cause
-	}
-	var partial []string
-	if n := a.failedRows.Load(); n > 0 {
-		partial = append(partial, fmt.Sprintf("%d change(s) could not be transformed (see _shiplog_failed_rows)", n))
-	}
-	if n := a.badMessages.Load(); n > 0 {
-		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, failedMsgsTable))
-	}
-	if len(partial) > 0 {
-		return fmt.Errorf("%w: %s", ErrPartial, strings.Join(partial, "; "))
-	}
-	return nil
+	return context.Cause(runCtx)
 }
 
 func (r *Runtime) ensureKafkaTables(ctx context.Context) error {
@@ -364,7 +497,7 @@ func (a *kafkaApplier) refresh(ctx context.Context) error {
 		}
 	}
 	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
-	plan, problems, err := a.r.compile(ctx, tables)
+	plan, problems, err := a.r.compileToDestination(ctx, tables)
 	if err != nil {
 		return err
 	}

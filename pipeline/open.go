@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sort"
+	"strings"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -27,10 +29,15 @@ func sourceSession(c *gomysql.Config) *gomysql.Config {
 }
 
 // initConnector runs the user's init statements (Magento's
-// init_statements_source/destination) on every new connection.
+// init_statements_source/destination) on every new connection, then puts
+// shiplog's own session settings back (reset): whatever a statement did to
+// the session (a procedure, a prepared statement), values are read and
+// written in UTC over utf8mb4, and on the destination in shiplog's sql_mode.
+// (Literals do not depend on sql_mode: see mysqlsink.AppendLiteral.)
 type initConnector struct {
 	driver.Connector
-	init []string
+	init  []string
+	reset string
 }
 
 func (c initConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -44,25 +51,78 @@ func (c initConnector) Connect(ctx context.Context) (driver.Conn, error) {
 			return nil, fmt.Errorf("init statement %q: %w", q, err)
 		}
 	}
+	if c.reset != "" {
+		if _, err := conn.(driver.ExecerContext).ExecContext(ctx, c.reset, nil); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("restore shiplog's session settings after the init statements: %w", err)
+		}
+	}
 	return conn, nil
+}
+
+// sessionReset is the statement that restores the session settings c gives
+// a connection (the utf8mb4 charset and c.Params, which hold SQL values).
+func sessionReset(c *gomysql.Config) string {
+	names := make([]string, 0, len(c.Params))
+	for k := range c.Params {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	q := "SET NAMES utf8mb4"
+	for _, k := range names {
+		q += ", SESSION " + k + " = " + c.Params[k]
+	}
+	return q
 }
 
 // charsetStatement matches init statements that change the connection charset.
 var charsetStatement = regexp.MustCompile(`(?i)^\s*SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\b`)
 
-// usableInit drops init statements that would switch the connection away from
-// utf8mb4 (Magento's stock configs carry "SET NAMES utf8"), which would lose
-// 4-byte characters, and warns about each.
-func usableInit(log *slog.Logger, side string, init []string) []string {
+// sessionVariable finds, in a SET statement with its quoted strings blanked,
+// an assignment to a session variable shiplog sets itself: how literals are
+// read (sql_mode), TIMESTAMP values (time_zone) and text (the charsets and
+// collations of the connection). A user variable (@sql_mode) is not one.
+var sessionVariable = regexp.MustCompile(`(?i)(?:^|[^@\w$]|@@(?:session\s*\.\s*|local\s*\.\s*)?)(sql_mode|time_zone|character_set_\w+|collation_\w+)\b`)
+
+// quoted matches the quoted strings and identifiers of a statement.
+var quoted = regexp.MustCompile(`'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|` + "`(?:[^`]|``)*`")
+
+// unquote blanks the strings of statement q and unquotes its identifiers
+// (`sql_mode` names the variable too).
+func unquote(q string) string {
+	return quoted.ReplaceAllStringFunc(q, func(s string) string {
+		if s[0] == '`' {
+			return strings.ReplaceAll(s[1:len(s)-1], "``", "`")
+		}
+		return "''"
+	})
+}
+
+// setStatement matches statements that start with SET.
+var setStatement = regexp.MustCompile(`(?i)^\s*SET\b`)
+
+// usableInit checks the init statements of one side. A statement that sets
+// sql_mode, time_zone, or a character_set_* or collation_* variable is an
+// error naming it: shiplog's own values of those are what make the copy
+// exact and its literals safe. Statements that switch the connection charset
+// (Magento's stock configs carry "SET NAMES utf8", which would lose 4-byte
+// characters) are dropped with a warning, as shiplog keeps utf8mb4.
+func usableInit(log *slog.Logger, side string, init []string) ([]string, error) {
 	var out []string
 	for _, q := range init {
+		if setStatement.MatchString(q) {
+			if m := sessionVariable.FindStringSubmatch(unquote(q)); m != nil {
+				return nil, fmt.Errorf("%s init statement %q sets %s, which shiplog sets itself (sql_mode decides how values are quoted, time_zone how TIMESTAMPs read, the character_set_*/collation_* variables how text is sent): remove it from init_statements_%s",
+					side, q, strings.ToLower(m[1]), side)
+			}
+		}
 		if charsetStatement.MatchString(q) {
 			log.Warn("init statement ignored: shiplog keeps the utf8mb4 connection charset so 4-byte characters survive", "side", side, "statement", q)
 			continue
 		}
 		out = append(out, q)
 	}
-	return out
+	return out, nil
 }
 
 func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) (*sql.DB, error) {
@@ -75,7 +135,11 @@ func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) 
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(initConnector{Connector: conn, init: init})
+	ic := initConnector{Connector: conn, init: init}
+	if len(init) > 0 {
+		ic.reset = sessionReset(c)
+	}
+	db := sql.OpenDB(ic)
 	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

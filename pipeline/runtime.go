@@ -47,7 +47,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
-	r.src, err = openPool(ctx, srcCfg, false, usableInit(log, "source", cfg.Source.InitStatements))
+	srcInit, err := usableInit(log, "source", cfg.Source.InitStatements)
+	if err != nil {
+		return nil, err
+	}
+	dstInit, err := usableInit(log, "destination", cfg.Destination.InitStatements)
+	if err != nil {
+		return nil, err
+	}
+	r.src, err = openPool(ctx, srcCfg, false, srcInit)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
 	}
@@ -56,7 +64,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
 	}
-	r.dst, err = openPool(ctx, dstCfg, true, usableInit(log, "destination", cfg.Destination.InitStatements))
+	r.dst, err = openPool(ctx, dstCfg, true, dstInit)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
@@ -111,6 +119,14 @@ func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Pla
 		plan, problems := transform.Compile(publish, src, src)
 		return plan, problems, nil
 	}
+	return r.compileToDestination(ctx, src)
+}
+
+// compileToDestination builds the plan of the given source tables against
+// the destination database as it is now, whatever the sink: the Kafka
+// applier writes there even when its configuration is the publisher's
+// (sink: kafka).
+func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
 	dst, err := snapshot.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)

@@ -143,3 +143,73 @@ func TestKcatProducedEnvelopesAreApplied(t *testing.T) {
 	dead := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nkafka: {brokers: [127.0.0.1:%d]}\n", e.src.Port, e.dst.Port, port))
 	expectFailure(t, runShiplog(t, dead, nil, "apply", "--from-kafka", "--exit-when-caught-up"), 1, fmt.Sprintf("127.0.0.1:%d", port))
 }
+
+// TestKafkaApplierStartedBesidePublisher starts the applier as a compose file
+// or systemd would, beside the publisher: before any topic exists, and with
+// the publisher's own configuration (sink: kafka), whose source database
+// (shop) and destination database (shop_new) differ. The applier waits for
+// the topics, applies the snapshot and the stream under writes, and the
+// destination ends equal to the source.
+func TestKafkaApplierStartedBesidePublisher(t *testing.T) {
+	k := testenv.KafkaT(t, true)
+	e := newEnv(t, "")
+	e.seedShop(1500)
+	config := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nsink: kafka\n"+
+		"options: {full_row_tables: [events]}\n"+
+		"kafka: {brokers: [%s], topic_prefix: beside, partitions: 3}\n", e.src.Port, e.dst.Port, strings.Join(k.Addrs, ", ")))
+
+	applier := startDaemon(t, config, "apply", "--from-kafka")
+	alive := func() {
+		t.Helper()
+		select {
+		case <-applier.exited:
+			t.Fatalf("the applier exited: %v\n%s", applier.err, tail(applier.stderr.String()))
+		default:
+		}
+	}
+	// The applier is up (its offsets table exists) with no topic to read.
+	waitFor(t, "the applier to start", 30*time.Second, func() bool {
+		alive()
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop_new' AND TABLE_NAME = '_shiplog_kafka_offsets'").Scan(&n)
+		return n == 1
+	})
+	if n := k.TopicPartitions("beside.shop.orders"); n != 0 {
+		t.Fatalf("the orders topic exists before the publisher ran (%d partitions)", n)
+	}
+	alive()
+
+	stopWriter := e.writer(uint64(time.Now().UnixNano()))
+	if r := runShiplog(t, config, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish snapshot: %d\n%s", r.code, r.stderr)
+	}
+	pub := startDaemon(t, config, "migrate", "delta")
+	waitFor(t, "the stream to publish", 60*time.Second, func() bool {
+		alive()
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM shop_new.orders WHERE customer LIKE 'new-%'").Scan(&n)
+		return n > 0
+	})
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	pub.stop(t)
+	if r := runShiplog(t, config, nil, "migrate", "delta", "--exit-when-caught-up"); r.code != 0 {
+		t.Fatalf("publisher catch-up: %d\n%s", r.code, r.stderr)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		alive()
+		diffs, err := testenv.CompareDatabases(ctx, e.srcDB, "shop", e.dstDB, "shop_new")
+		if err == nil && len(diffs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the applier did not converge: %v %v", diffs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	applier.stop(t)
+	e.assertIdentical()
+}

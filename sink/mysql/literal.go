@@ -13,6 +13,12 @@ import (
 // bytes carry the column's character set as an introducer (_latin1'...',
 // _binary'...') so the exact bytes arrive whatever the connection charset is, and
 // comparisons with key columns still use the column's collation and index.
+// The literal reads the same whatever the session's sql_mode
+// (NO_BACKSLASH_ESCAPES, ANSI_QUOTES): quotes are doubled, never
+// backslash-escaped, and a value holding a backslash is written in hex, so
+// no value can end its literal early and run as SQL. The connection charset
+// must be one where a quote or backslash byte is never part of a multi-byte
+// character (utf8mb4, as shiplog's sessions use).
 func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 	if out, ok, err := appendNumber(buf, v); ok {
 		if err != nil {
@@ -26,11 +32,9 @@ func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 	case cdc.DefaultValue:
 		return append(buf, "DEFAULT"...), nil
 	case string:
-		buf = appendIntroducer(buf, c)
-		return appendQuoted(buf, x), nil
+		return appendText(buf, x, c), nil
 	case []byte:
-		buf = appendIntroducer(buf, c)
-		return appendQuoted(buf, x), nil
+		return appendText(buf, x, c), nil
 	case time.Time:
 		buf = append(buf, '\'')
 		buf = x.AppendFormat(buf, "2006-01-02 15:04:05.999999")
@@ -102,29 +106,42 @@ func appendIntroducer(buf []byte, c *cdc.Column) []byte {
 	return append(buf, cs...)
 }
 
-// appendQuoted appends s in single quotes with backslash escapes (the session runs
-// without NO_BACKSLASH_ESCAPES).
-func appendQuoted[T string | []byte](buf []byte, s T) []byte {
+// appendText appends s, a value of column c, as its introducer and a quoted
+// literal: '...' with quotes doubled, the one escape that means the same with
+// and without NO_BACKSLASH_ESCAPES; every other byte, NUL and newlines
+// included, stands for itself. A backslash means an escape in one mode and
+// itself in the other, so a value holding one is written as a hex literal
+// (with the _binary introducer when the column takes none: a bare X'...'
+// reads as a number in a numeric context).
+func appendText[T string | []byte](buf []byte, s T, c *cdc.Column) []byte {
+	start := len(buf)
+	buf = appendIntroducer(buf, c)
+	intro := len(buf)
 	buf = append(buf, '\'')
 	for i := 0; i < len(s); i++ {
 		switch b := s[i]; b {
-		case 0:
-			buf = append(buf, '\\', '0')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case '\x1a':
-			buf = append(buf, '\\', 'Z')
 		case '\'':
-			buf = append(buf, '\\', '\'')
-		case '"':
-			buf = append(buf, '\\', '"')
+			buf = append(buf, '\'', '\'')
 		case '\\':
-			buf = append(buf, '\\', '\\')
+			buf = buf[:intro]
+			if intro == start {
+				buf = append(buf, "_binary"...)
+			}
+			return appendHex(buf, s)
 		default:
 			buf = append(buf, b)
 		}
+	}
+	return append(buf, '\'')
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendHex appends s as the hex literal X'...'.
+func appendHex[T string | []byte](buf []byte, s T) []byte {
+	buf = append(buf, " X'"...)
+	for i := 0; i < len(s); i++ {
+		buf = append(buf, hexDigits[s[i]>>4], hexDigits[s[i]&15])
 	}
 	return append(buf, '\'')
 }

@@ -62,7 +62,8 @@ func loadable(t *cdc.Table) bool {
 var errNotLoadable = errors.New("value not writable with LOAD DATA")
 
 // appendField appends v, a value of column c, as a LOAD DATA field (FIELDS
-// TERMINATED BY '\t' ESCAPED BY '\\', LINES TERMINATED BY '\n').
+// TERMINATED BY '\t' ESCAPED BY '\\', LINES TERMINATED BY '\n', which
+// loadChunk states in hex).
 func appendField(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 	if c.Kind() == cdc.KindYear {
 		// A field is text: "0" would be the year 2000, "0000" is 0.
@@ -179,7 +180,10 @@ func (w *Writer) loadChunk(ctx context.Context, tx *sql.Tx, ch *Chunk) error {
 	head = appendIdent(head, t.Schema)
 	head = append(head, '.')
 	head = appendIdent(head, t.Name)
-	head = append(head, " CHARACTER SET binary ("...)
+	// The field format is spelled out, in hex: with NO_BACKSLASH_ESCAPES the
+	// default ESCAPED BY is empty (a field's \\ would land as two backslashes,
+	// \N as text), and '\\' would itself read differently.
+	head = append(head, " CHARACTER SET binary FIELDS TERMINATED BY 0x09 ESCAPED BY 0x5C LINES TERMINATED BY 0x0A ("...)
 	for i, c := range t.Columns {
 		if i > 0 {
 			head = append(head, ',')
