@@ -163,7 +163,7 @@ func TestVolumeCountsNativeKeyRanges(t *testing.T) {
 	}
 	if err := m.Exec(ctx, "b", ddl, fill,
 		"DELETE FROM t WHERE a = '2001:db8::64' AND u = '00004014-0000-1000-8000-00000000012c'", // missing, first range
-		"INSERT INTO t VALUES ('2001:db8::ffff', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 0)",     // extra, last range
+		"INSERT INTO t VALUES ('2001:db8::ffff', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 0)",    // extra, last range
 	); err != nil {
 		t.Fatal(err)
 	}
