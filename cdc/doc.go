@@ -17,4 +17,6 @@
 //	JSON                                   string
 //	CHAR, VARCHAR, TEXT, BINARY, VARBINARY,
 //	BLOB, GEOMETRY                         []byte, the raw bytes in the column's charset
+//	UUID, INET6, INET4 (MariaDB)           []byte, the server's native form: 16, 16 and 4
+//	                                       bytes, as the binlog carries them (see NativeLen)
 package cdc

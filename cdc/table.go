@@ -67,7 +67,7 @@ func (c Column) Kind() Kind {
 	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext",
 		"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
 		"geometry", "point", "linestring", "polygon", "multipoint",
-		"multilinestring", "multipolygon", "geometrycollection", "inet6", "inet4", "uuid":
+		"multilinestring", "multipolygon", "geometrycollection", "geomcollection", "inet6", "inet4", "uuid":
 		return KindBytes
 	}
 	return KindOther

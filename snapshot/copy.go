@@ -823,6 +823,17 @@ func Normalize(v any, c *cdc.Column) (any, error) {
 			return x, nil
 		}
 	default:
+		if c.NativeLen() > 0 {
+			// UUID, INET6, INET4: the server sends the text form; the
+			// canonical form is the native bytes the binlog carries.
+			switch x := v.(type) {
+			case []byte:
+				return cdc.ParseNative(c.DataType, x)
+			case string:
+				return cdc.ParseNative(c.DataType, []byte(x))
+			}
+			break
+		}
 		switch x := v.(type) {
 		case []byte:
 			return x, nil

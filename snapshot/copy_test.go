@@ -29,7 +29,9 @@ func openDest(t *testing.T, m *testenv.MariaDB, db string) *sql.DB {
 	return d
 }
 
-// TestCopyTypeMatrix copies every column type and checks the bytes match.
+// TestCopyTypeMatrix copies every column type and checks the bytes match;
+// tables keyed by UUID and INET6/INET4 are copied in chunks of 7 through
+// their keys.
 func TestCopyTypeMatrix(t *testing.T) {
 	ctx := context.Background()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
@@ -38,12 +40,13 @@ func TestCopyTypeMatrix(t *testing.T) {
 		"INSERT INTO nokey VALUES (1,'x'),(1,'x'),(2,NULL)",
 		"CREATE TABLE big (id BIGINT UNSIGNED NOT NULL, k VARCHAR(20) CHARACTER SET latin1 NOT NULL, v INT, PRIMARY KEY (id, k))",
 		"INSERT INTO big SELECT seq DIV 3, CONCAT('k', ELT(1 + seq MOD 3, 'å', 'ä', 'ö')), seq FROM seq_1_to_5000",
-	}, testenv.TypeMatrixRows...)...); err != nil {
+	}, append(append(testenv.TypeMatrixRows, testenv.TypeMatrixKeyDDL...), testenv.TypeMatrixKeyRows...)...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Exec(ctx, "shop_new", testenv.TypeMatrixDDL,
+	if err := dst.Exec(ctx, "shop_new", append([]string{testenv.TypeMatrixDDL,
 		"CREATE TABLE nokey (a INT, b VARCHAR(10))",
-		"CREATE TABLE big (id BIGINT UNSIGNED NOT NULL, k VARCHAR(20) CHARACTER SET latin1 NOT NULL, v INT, PRIMARY KEY (id, k))"); err != nil {
+		"CREATE TABLE big (id BIGINT UNSIGNED NOT NULL, k VARCHAR(20) CHARACTER SET latin1 NOT NULL, v INT, PRIMARY KEY (id, k))"},
+		testenv.TypeMatrixKeyDDL...)...); err != nil {
 		t.Fatal(err)
 	}
 	srcDB, err := src.Open("shop")
@@ -79,7 +82,7 @@ func TestCopyTypeMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Tables != 3 || res.Rows != 4+3+5000 || res.Start.IsZero() {
+	if res.Tables != 5 || res.Rows != 4+3+5000+302+300 || res.Start.IsZero() {
 		t.Fatalf("result %+v", res)
 	}
 	diffs, err := testenv.CompareDatabases(ctx, srcDB, "shop", dstDB, "shop_new")
@@ -100,5 +103,8 @@ func TestCopyTypeMatrix(t *testing.T) {
 	}
 	if p := progress["big"]; p.State != mysqlsink.TableDone || p.Rows != 5000 || p.SourceRows == nil || *p.SourceRows != 5000 {
 		t.Fatalf("progress of big: %+v", p)
+	}
+	if p := progress["types_uuid"]; p.State != mysqlsink.TableDone || p.Rows != 302 || p.SourceRows == nil || *p.SourceRows != 302 {
+		t.Fatalf("progress of types_uuid: %+v", p)
 	}
 }

@@ -308,6 +308,13 @@ func (c *compiler) table(st *cdc.Table) {
 		if dc.Generated {
 			continue // the destination computes it
 		}
+		if sc.Kind() == cdc.KindOther || dc.Kind() == cdc.KindOther {
+			// No canonical form (VECTOR, types newer than shiplog): no
+			// reader or writer can promise the same value on both sides.
+			c.errorf("source", st.Name, Origin{}, "Unsupported data type: field %s (%s) to %s (%s) cannot be copied exactly; ignore the field in the map",
+				ref, sc.ColumnType, dref, dc.ColumnType)
+			continue
+		}
 		if prev, ok := filledBy[di]; ok {
 			c.errorf("source", st.Name, moveAt, "Ambiguous configuration: destination field %s is filled by both %s and %s", dref, prev, sc.Name)
 			continue

@@ -99,3 +99,35 @@ func TestMatchesDetectsChangedColumns(t *testing.T) {
 		t.Fatal("an added column must not match")
 	}
 }
+
+// TestCompileRefusesTypesWithoutCanonicalForm: a mapped column of a type
+// shiplog has no canonical form for (VECTOR, anything newer) is an integrity
+// error naming it, and is left out of the plan; UUID/INET columns are not.
+func TestCompileRefusesTypesWithoutCanonicalForm(t *testing.T) {
+	vec := cdc.Column{Name: "emb", DataType: "vector", ColumnType: "vector(3)"}
+	src := []*cdc.Table{
+		tbl("v", []int{0}, col("id", "uuid"), col("a", "inet6"), col("b", "inet4"), vec, col("g", "geomcollection")),
+	}
+	dst := []*cdc.Table{
+		tbl("v", []int{0}, col("id", "uuid"), col("a", "inet6"), col("b", "inet4"), vec, col("g", "geomcollection")),
+	}
+	plan, problems := Compile(nil, src, dst)
+	var errs []string
+	for _, p := range problems {
+		if p.Severity == Error {
+			errs = append(errs, p.Msg)
+		}
+	}
+	all := strings.Join(errs, "\n")
+	if !strings.Contains(all, "Unsupported data type: field v.emb (vector(3)) to v.emb (vector(3))") {
+		t.Fatalf("no error for the VECTOR column in:\n%s", all)
+	}
+	for _, ok := range []string{"v.id", "v.a", "v.b", "v.g"} {
+		if strings.Contains(all, "field "+ok+" ") {
+			t.Errorf("%s refused:\n%s", ok, all)
+		}
+	}
+	if tp := plan.Table("v"); tp == nil || tp.Dest.ColumnIndex("emb") >= 0 || tp.Dest.ColumnIndex("a") < 0 {
+		t.Fatalf("plan of v: %+v", tp)
+	}
+}

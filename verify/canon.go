@@ -104,6 +104,9 @@ func Canonical(v any, c *cdc.Column) Value {
 	case cdc.KindJSON:
 		return Value{Text: canonJSON(text(v))}
 	case cdc.KindBytes:
+		if n := c.NativeLen(); n > 0 {
+			return Value{Text: canonNative(v, n, c.DataType)}
+		}
 		s := text(v)
 		if c.DataType == "char" {
 			s = strings.TrimRight(s, " ")
@@ -111,6 +114,23 @@ func Canonical(v any, c *cdc.Column) Value {
 		return Value{Text: s}
 	}
 	return Value{Text: text(v)}
+}
+
+// canonNative is the text form of a UUID, INET6 or INET4 value: native
+// bytes (n of them, the canonical form) and text (what a handler may make)
+// read the same; what is neither stays as it is, and differs from every
+// value the column can hold.
+func canonNative(v any, n int, dataType string) string {
+	b, isBytes := v.([]byte)
+	if !isBytes || len(b) != n {
+		parsed, err := cdc.ParseNative(dataType, []byte(text(v)))
+		if err != nil {
+			return text(v)
+		}
+		b = parsed
+	}
+	s, _ := cdc.FormatNative(dataType, b)
+	return s
 }
 
 // text is the string form the server would read v as.

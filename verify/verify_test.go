@@ -47,6 +47,12 @@ func TestVerifyCanonicalForms(t *testing.T) {
 		{"varchar from number", col("varchar", "varchar(10)", false), []any{int64(15), "15", []byte("15"), uint64(15)}, "15", nil},
 		{"char pads", col("char", "char(5)", false), []any{"ab", "ab   ", []byte("ab ")}, "ab", []any{" ab"}},
 		{"binary bytes", col("varbinary", "varbinary(4)", false), []any{[]byte{0, 1, 0xff}, "\x00\x01\xff"}, "\x00\x01\xff", []any{[]byte{0, 1}}},
+		{"uuid", col("uuid", "uuid", false), []any{[]byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0},
+			"123E4567-E89B-12D3-A456-426614174000", []byte("123e4567e89b12d3a456426614174000")}, "123e4567-e89b-12d3-a456-426614174000",
+			[]any{"123e4567-e89b-12d3-a456-426614174001", []byte{0x12, 0x3e}, "junk", nil}},
+		{"inet4", col("inet4", "inet4", false), []any{[]byte{10, 0, 0, 0}, "10.0.0.0"}, "10.0.0.0", []any{[]byte{10, 0, 0}, "10.0.0.1"}},
+		{"inet6", col("inet6", "inet6", false), []any{[]byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "2001:DB8:0::0", []byte("2001:db8::")},
+			"2001:db8::", []any{"::ffff:32.1.13.184", "2001:db8::1"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

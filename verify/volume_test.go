@@ -142,3 +142,88 @@ func TestVolumeCountsKeyRanges(t *testing.T) {
 		t.Fatalf("whole-table counts: %+v, %v", v, err)
 	}
 }
+
+// TestVolumeCountsNativeKeyRanges counts a table keyed by INET6 and UUID
+// (MariaDB types the server prints as text and compares as native bytes) in
+// ranges of VolumeRangeRows keys, counted and as a copy notes them, and names
+// the missing and extra keys by their text.
+func TestVolumeCountsNativeKeyRanges(t *testing.T) {
+	m := testenv.MariaDBT(t, testenv.Options{})
+	ctx := context.Background()
+	if err := m.Exec(ctx, "", "CREATE DATABASE a", "CREATE DATABASE b"); err != nil {
+		t.Fatal(err)
+	}
+	const ddl = "CREATE TABLE t (a INET6 NOT NULL, u UUID NOT NULL, v INT, PRIMARY KEY (a, u))"
+	// UUIDs of versions 1, 4 and 7 and several variants, three per address.
+	fill := `INSERT INTO t SELECT CONCAT('2001:db8::', HEX(seq DIV 3)),
+	  CONCAT(LPAD(HEX((seq * 7919) % 65536), 8, '0'), '-0000-', ELT(1 + seq % 3, '1', '4', '7'), '000-',
+	    ELT(1 + seq % 4, '8', '0', 'c', 'a'), '000-', LPAD(HEX(seq), 12, '0')), seq FROM seq_0_to_22999`
+	if err := m.Exec(ctx, "a", ddl, fill); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "b", ddl, fill,
+		"DELETE FROM t WHERE a = '2001:db8::64' AND u = '00004014-0000-1000-8000-00000000012c'", // missing, first range
+		"INSERT INTO t VALUES ('2001:db8::ffff', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 0)",    // extra, last range
+	); err != nil {
+		t.Fatal(err)
+	}
+	src, err := m.Open("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := m.Open("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	st, err := snapshot.LoadTables(ctx, src, "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := snapshot.LoadTables(ctx, dst, "b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, problems := transform.Compile(nil, st, dt)
+	if transform.HasErrors(problems) {
+		t.Fatalf("compile: %v", problems)
+	}
+	tp := p.Table("t")
+	conn, release, err := snapshot.RawConn(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+
+	keys, err := rangeKeys(ctx, conn, keyTable(st[0]), nil, nil)
+	if err != nil || len(keys) != 23000 {
+		t.Fatalf("source keys read in pages: %d, %v", len(keys), err)
+	}
+	known := &snapshot.KeyRanges{Every: VolumeRangeRows, Rows: int64(len(keys))}
+	for i := VolumeRangeRows - 1; i < len(keys); i += VolumeRangeRows {
+		known.Bounds = append(known.Bounds, keys[i])
+	}
+	for _, ranges := range []*snapshot.KeyRanges{nil, known} {
+		v, err := Volume(ctx, conn, dst, tp, ranges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Ranges != 3 || v.RangesDiffering != 2 || v.SourceRows != 23000 || v.DestRows != 23000 || v.Equal() {
+			t.Fatalf("known ranges %v: report %+v: want 3 ranges, 2 differing, 23000 rows each", ranges != nil, v)
+		}
+		if got, want := strings.Join(v.Missing, " | "), "a=2001:db8::64,u=00004014-0000-1000-8000-00000000012c"; got != want {
+			t.Errorf("missing %q, want %q", got, want)
+		}
+		if got, want := strings.Join(v.Extra, " | "), "a=2001:db8::ffff,u=ffffffff-ffff-ffff-ffff-ffffffffffff"; got != want {
+			t.Errorf("extra %q, want %q", got, want)
+		}
+	}
+	if err := m.Exec(ctx, "b", "DELETE FROM t WHERE v = 0 AND a = '2001:db8::ffff'",
+		"INSERT INTO t VALUES ('2001:db8::64', '00004014-0000-1000-8000-00000000012c', 300)"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Volume(ctx, conn, dst, tp, known); err != nil || !v.Equal() || v.Ranges != 3 {
+		t.Fatalf("identical tables: %+v, %v", v, err)
+	}
+}

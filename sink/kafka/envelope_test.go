@@ -112,6 +112,9 @@ func TestScalarEncodings(t *testing.T) {
 		{cdc.Column{DataType: "time"}, "-838:59:59.000000", `"-838:59:59.000000"`},
 		{cdc.Column{DataType: "varbinary", Charset: "binary"}, []byte{0xff, 0}, `"/wA="`},
 		{cdc.Column{DataType: "varchar", Charset: "utf8mb4"}, []byte("<&>"), `"\u003c\u0026\u003e"`},
+		// UUID/INET travel in their canonical native bytes, as binary does.
+		{cdc.Column{DataType: "uuid"}, []byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0}, `"Ej5FZ+ibEtOkVkJmFBdAAA=="`},
+		{cdc.Column{DataType: "inet4"}, []byte{10, 0, 0, 0}, `"CgAAAA=="`},
 	}
 	for _, c := range cases {
 		enc, got := roundTrip(t, oneColumn(c.col), c.v)

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -32,8 +33,14 @@ func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 	case cdc.DefaultValue:
 		return append(buf, "DEFAULT"...), nil
 	case string:
+		if n := c.NativeLen(); n > 0 {
+			return appendNative(buf, []byte(x), false, n, c)
+		}
 		return appendText(buf, x, c), nil
 	case []byte:
+		if n := c.NativeLen(); n > 0 {
+			return appendNative(buf, x, true, n, c)
+		}
 		return appendText(buf, x, c), nil
 	case time.Time:
 		buf = append(buf, '\'')
@@ -41,6 +48,24 @@ func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 		return append(buf, '\''), nil
 	}
 	return buf, fmt.Errorf("column %s: unsupported value type %T", c.Name, v)
+}
+
+// appendNative appends a value of a UUID, INET6 or INET4 column (native
+// length n) as a hex literal of its native bytes, which the server reads as
+// the value itself: bytes of length n are the native form (cdc's canonical
+// form); a string, or bytes of another length, is the text form, parsed
+// here, so a value the column cannot hold is an error rather than the NULL or
+// zero value the server's non-strict session would store.
+func appendNative(buf, b []byte, binary bool, n int, c *cdc.Column) ([]byte, error) {
+	if !binary || len(b) != n {
+		var err error
+		if b, err = cdc.ParseNative(c.DataType, b); err != nil {
+			return buf, fmt.Errorf("column %s: %w", c.Name, err)
+		}
+	}
+	buf = append(buf, "X'"...)
+	buf = hex.AppendEncode(buf, b)
+	return append(buf, '\''), nil
 }
 
 // appendNumber appends v when it is a number or a bool (ok), as the decimal

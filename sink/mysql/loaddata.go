@@ -48,7 +48,7 @@ func loadable(t *cdc.Table) bool {
 		case cdc.KindBytes:
 			switch c.DataType {
 			case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
-				"geometrycollection", "inet6", "inet4", "uuid":
+				"geometrycollection", "geomcollection", "inet6", "inet4", "uuid":
 				return false
 			}
 		default: // BIT, JSON (MySQL refuses JSON from binary), unknown
