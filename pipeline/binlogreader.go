@@ -3,6 +3,7 @@ package pipeline
 import (
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/transform"
@@ -13,18 +14,34 @@ import (
 // daemon); otherwise, and always for a second reader next to the daemon (a
 // replica id already connected would be disconnected), a random id.
 func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, log *slog.Logger, configuredID bool) (*binlog.Reader, error) {
+	cfg, err := r.binlogConfig(flavor, plan, log, configuredID)
+	if err != nil {
+		return nil, err
+	}
+	return binlog.NewReader(cfg), nil
+}
+
+// binlogConfig is the configuration binlogReader uses.
+func (r *Runtime) binlogConfig(flavor string, plan *transform.Plan, log *slog.Logger, configuredID bool) (binlog.Config, error) {
 	serverID := uint32(100000 + rand.Uint32N(1<<30))
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
 	}
 	tlsCfg, err := r.cfg.Source.TLSConfig()
 	if err != nil {
-		return nil, err
+		return binlog.Config{}, err
 	}
-	return binlog.NewReader(binlog.Config{
+	// Statements may spell a table's name in any case on a source that
+	// matches names case-insensitively.
+	folded := map[string]bool{}
+	for _, tp := range plan.Tables() {
+		folded[strings.ToLower(tp.Source.Name)] = true
+	}
+	return binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables: func(name string) bool { return plan.Table(name) != nil },
-		Logger: log,
-	}), nil
+		Tables:     func(name string) bool { return plan.Table(name) != nil },
+		TablesFold: func(name string) bool { return folded[strings.ToLower(name)] },
+		Logger:     log,
+	}, nil
 }
