@@ -499,9 +499,16 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 // "") that statement q, run with default database schema, changes.
 func (s *stream) ddlHit(q, schema string) (tableRef, bool) {
 	for _, ref := range ddlTables(q, schema) {
-		if ref.Name == "" && s.inSchema(ref.Schema) || ref.Name != "" && s.inSchema(ref.Schema) && s.named(ref.Name) {
-			return ref, true
+		if !s.inSchema(ref.Schema) || ref.Name != "" && !s.named(ref.Name) {
+			continue
 		}
+		// Named as the copy names it: lower_case_table_names=1 stores
+		// names in lower case.
+		ref.Schema = s.cfg.Schema
+		if s.lctn == 1 {
+			ref.Name = strings.ToLower(ref.Name)
+		}
+		return ref, true
 	}
 	return tableRef{}, false
 }
