@@ -336,3 +336,29 @@ func TestMismatches(t *testing.T) {
 		t.Errorf("column count: got %q", d)
 	}
 }
+
+// FuzzDDLTables: any statement parses without a panic, and a table named in
+// ALTER TABLE / TRUNCATE with any backquoted name, behind any comment, is
+// found.
+func FuzzDDLTables(f *testing.F) {
+	for _, s := range []string{"orders", "Ord`ers", "a.b", "-- x", "*/", "é😀", ""} {
+		f.Add(s, "/* c */")
+	}
+	f.Fuzz(func(t *testing.T, name, comment string) {
+		_ = ddlTables(name, "shop")
+		_ = ddlTables(comment+name, "shop")
+		if name == "" || strings.Contains(comment, "*/") || strings.HasPrefix(comment, "!") || strings.HasPrefix(comment, "M!") {
+			return // no comment, or an executable one (tested above)
+		}
+		quoted := "`" + strings.ReplaceAll(name, "`", "``") + "`"
+		for _, stmt := range []string{
+			"/*" + comment + "*/ ALTER TABLE shop." + quoted + " ADD x INT",
+			"TRUNCATE /*" + comment + "*/ " + quoted,
+		} {
+			got := ddlTables(stmt, "shop")
+			if len(got) == 0 || got[0] != (tableRef{"shop", name}) {
+				t.Fatalf("%q: got %v, want shop.%s", stmt, got, name)
+			}
+		}
+	})
+}
