@@ -32,8 +32,9 @@ type Config struct {
 	Flavor string
 	// Schema is the source database; only its tables are decoded.
 	Schema string
-	// Tables selects tables of Schema by name; nil selects all. Rows of other
-	// tables are not decoded.
+	// Tables selects tables of Schema by name as the server stores it (as
+	// information_schema and table-map events spell it); nil selects all. Rows
+	// of other tables are not decoded.
 	Tables func(table string) bool
 	// Unselected, when set, is called for a table of Schema that Tables does
 	// not select when a rows event of it arrives, or when a CREATE, ALTER or
@@ -42,6 +43,19 @@ type Config struct {
 	// non-nil error stops Stream, which returns it wrapped with the position
 	// of the transaction.
 	Unselected func(ctx context.Context, table string) error
+	// TablesFold selects tables by a name written in a statement when the
+	// source matches table names case-insensitively (lower_case_table_names 1
+	// or 2, which the reader reads from the source): it must answer for any
+	// spelling of a selected table's name. nil asks Tables with the name in
+	// lower case, which is exact for lower_case_table_names=1 (names stored in
+	// lower case).
+	TablesFold func(table string) bool
+	// AcceptDDL, when set, is the one DDL statement on a selected table the
+	// reader lets pass instead of returning a *DDLError: the statement
+	// AcceptDDL.Statement in the event group that starts at AcceptDDL.Pos (a
+	// DDLError an earlier Stream returned, after the user applied the
+	// equivalent change to the destination). Any other DDL still stops it.
+	AcceptDDL *DDLError
 	// HeartbeatPeriod is how often an idle server sends a heartbeat, so an idle
 	// stream still reports its position; default 1s.
 	HeartbeatPeriod time.Duration
@@ -65,8 +79,9 @@ var (
 )
 
 // DDLError is returned by Stream when a statement changes the structure of a
-// selected table. Pos is the position just before the statement: everything
-// up to it has been emitted.
+// selected table (or empties it: TRUNCATE). Pos is the position where the
+// statement's event group starts: everything before it has been emitted, and
+// the last batch emitted carries exactly Pos.
 type DDLError struct {
 	Statement string
 	// Schema and Table name the selected table the statement touches (Table is
@@ -77,8 +92,23 @@ type DDLError struct {
 }
 
 func (e *DDLError) Error() string {
-	return fmt.Sprintf("DDL on copied table at %s: %s; apply the same change to the destination (and the map) "+
-		"and resume after this statement, or take a new snapshot", e.Pos, oneLine(e.Statement, 500))
+	what := "database `" + e.Schema + "`"
+	if e.Table != "" {
+		what = "copied table `" + e.Schema + "`.`" + e.Table + "`"
+	}
+	return fmt.Sprintf("DDL on %s at %s: %s", what, e.Pos, oneLine(e.Statement, 500))
+}
+
+// accepts reports whether the statement stmt, in the event group starting at
+// pos, is the one a stopped stream returned as e.
+func (e *DDLError) accepts(pos cdc.Position, stmt string) bool {
+	if e == nil || stmt != e.Statement {
+		return false
+	}
+	if e.Pos.File != "" || pos.File != "" {
+		return e.Pos.File == pos.File && e.Pos.Pos == pos.Pos
+	}
+	return e.Pos.GTID != "" && e.Pos.GTID == pos.GTID
 }
 
 // oneLine collapses whitespace and cuts s to at most n bytes, for messages.
@@ -99,12 +129,4 @@ func (c Config) withDefaults() Config {
 	}
 	c.Flavor = strings.ToLower(c.Flavor)
 	return c
-}
-
-// selected reports whether schema.table is one whose rows the reader decodes.
-func (c Config) selected(schema, table string) bool {
-	if !strings.EqualFold(schema, c.Schema) {
-		return false
-	}
-	return c.Tables == nil || c.Tables(table)
 }

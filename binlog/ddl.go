@@ -19,8 +19,26 @@ type tableRef struct {
 // Temporary tables, views, routines and statements it does not know return
 // nothing.
 func ddlTables(stmt, defaultSchema string) []tableRef {
-	p := &ddlParser{toks: tokenize(stmt), schema: defaultSchema}
+	p := &ddlParser{toks: skipSetStatement(tokenize(stmt)), schema: defaultSchema}
 	return p.parse()
+}
+
+// skipSetStatement drops MariaDB's "SET STATEMENT var=value, ... FOR" prefix,
+// which the binlog keeps in front of the statement it qualifies.
+func skipSetStatement(toks []token) []token {
+	if len(toks) < 2 || !isWord(toks[0], "SET") || !isWord(toks[1], "STATEMENT") {
+		return toks
+	}
+	for i := 2; i < len(toks); i++ {
+		if isWord(toks[i], "FOR") {
+			return toks[i+1:]
+		}
+	}
+	return toks
+}
+
+func isWord(t token, w string) bool {
+	return t.kind == tokWord && strings.EqualFold(t.text, w)
 }
 
 type tokKind uint8
@@ -154,13 +172,14 @@ func (p *ddlParser) acceptPunct(c string) bool {
 	return false
 }
 
-// ident reads one identifier.
+// ident reads one identifier. A "double-quoted" string is one too: where
+// a name must stand, only sql_mode=ANSI_QUOTES lets the server accept it.
 func (p *ddlParser) ident() (string, bool) {
 	if p.i >= len(p.toks) {
 		return "", false
 	}
 	t := p.toks[p.i]
-	if t.kind != tokWord && t.kind != tokIdent {
+	if t.kind != tokWord && t.kind != tokIdent && t.kind != tokString {
 		return "", false
 	}
 	p.i++

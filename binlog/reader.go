@@ -48,9 +48,14 @@ const (
 // Config.HeartbeatPeriod), give empty batches carrying the new position, so a
 // caller sees when it has reached a head position.
 //
+// Table names are matched the way the source matches them: its
+// lower_case_table_names, read when Stream starts, makes names written in
+// statements case-sensitive (0) or not (1, 2).
+//
 // Stream returns ctx.Err() when ctx ends, emit's or Config.Unselected's error
-// (wrapped with the position), a *DDLError when a
-// statement changes a selected table, or a permanent error: authentication or
+// (wrapped with the position), a *DDLError when a statement changes a
+// selected table (other than Config.AcceptDDL; the last batch emitted then
+// carries the DDLError's Pos), or a permanent error: authentication or
 // privileges, a purged position (ErrPositionPurged), missing row metadata
 // (ErrRowMetadataNotFull) or a partial row image (ErrRowImageNotFull), or a
 // value it cannot decode. Connection errors are retried with exponential
@@ -140,6 +145,11 @@ type stream struct {
 	tables *tableCache
 	gtid   *gtidState
 	flavor string
+	// lctn is the source's lower_case_table_names; lctnKnown once read.
+	lctn      int
+	lctnKnown bool
+	// accepted: Config.AcceptDDL has been passed.
+	accepted bool
 
 	pos cdc.Position // the last emitted boundary
 
@@ -232,7 +242,7 @@ func (c levelCap) WithGroup(n string) slog.Handler      { return levelCap{c.h.Wi
 func (s *stream) prepare(ctx context.Context) error {
 	s.flavor = strings.ToLower(s.cfg.Flavor)
 	needGTID := s.pos.GTID == "" && s.pos.File != ""
-	if s.flavor == "" || (needGTID && s.flavor == mysql.MariaDBFlavor) {
+	if s.flavor == "" || !s.lctnKnown || (needGTID && s.flavor == mysql.MariaDBFlavor) {
 		if err := s.query(ctx, needGTID); err != nil {
 			return err
 		}
@@ -250,8 +260,8 @@ func (s *stream) prepare(ctx context.Context) error {
 	return nil
 }
 
-// query asks the server its version and, on MariaDB, the GTID state at a
-// file position given without one.
+// query asks the server its version and lower_case_table_names and, on
+// MariaDB, the GTID state at a file position given without one.
 func (s *stream) query(ctx context.Context, needGTID bool) error {
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(int(s.cfg.Port)))
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
@@ -263,14 +273,19 @@ func (s *stream) query(ctx context.Context, needGTID bool) error {
 		return fmt.Errorf("binlog stream: connect to %s: %w", addr, err)
 	}
 	defer conn.Close()
-	res, err := conn.Execute("SELECT VERSION()")
+	res, err := conn.Execute("SELECT VERSION(), @@lower_case_table_names")
 	if err != nil {
-		return fmt.Errorf("binlog stream: SELECT VERSION(): %w", err)
+		return fmt.Errorf("binlog stream: SELECT VERSION(), @@lower_case_table_names: %w", err)
 	}
 	version, _ := res.GetString(0, 0)
 	if s.flavor == "" {
 		s.flavor = flavorOf(version)
 	}
+	lctn, err := res.GetInt(0, 1)
+	if err != nil {
+		return fmt.Errorf("binlog stream: read lower_case_table_names: %w", err)
+	}
+	s.lctn, s.lctnKnown = int(lctn), true
 	if needGTID && s.flavor == mysql.MariaDBFlavor {
 		res, err := conn.Execute("SELECT BINLOG_GTID_POS(?, ?)", s.pos.File, s.pos.Pos)
 		if err != nil {
@@ -295,7 +310,7 @@ func (s *stream) decodeRows(e *replication.RowsEvent, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if e.Table == nil || !s.cfg.selected(string(e.Table.Schema), string(e.Table.Table)) {
+	if e.Table == nil || !s.selected(string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
 	return e.DecodeData(pos, data)
@@ -426,7 +441,7 @@ func (s *stream) boundary(ctx context.Context, h *replication.EventHeader, artif
 
 func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent) error {
 	q := string(e.Query)
-	toks := tokenize(q)
+	toks := skipSetStatement(tokenize(q))
 	first := ""
 	if len(toks) > 0 && toks[0].kind == tokWord {
 		first = strings.ToUpper(toks[0].text)
@@ -466,16 +481,19 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 		}
 	}
 	schema := string(e.Schema)
-	for _, ref := range ddlTables(q, schema) {
-		hit := false
-		if ref.Name == "" {
-			hit = strings.EqualFold(ref.Schema, s.cfg.Schema)
+	if ref, ok := s.ddlHit(q, schema); ok {
+		if !s.accepted && s.cfg.AcceptDDL.accepts(s.pos, q) {
+			s.accepted = true
+			s.log.Warn("DDL on a copied table passed: it is the one the stream stopped at, accepted", "statement", oneLine(q, 500), "at", s.pos.String())
 		} else {
-			hit = s.cfg.selected(ref.Schema, ref.Name)
-		}
-		if hit {
+			// The caller's checkpoint can then be exactly at the statement.
+			if err := s.emitEmpty(ctx, time.Time{}); err != nil {
+				return err
+			}
 			return &DDLError{Statement: q, Schema: ref.Schema, Table: ref.Name, Pos: s.pos}
 		}
+	} else {
+		s.log.Debug("DDL on tables not copied", "statement", strings.TrimSpace(first+" "+second), "schema", schema, "at", s.pos.String())
 	}
 	if first == "CREATE" || first == "ALTER" || first == "RENAME" {
 		for _, ref := range ddlTables(q, schema) {
@@ -484,11 +502,58 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 			}
 		}
 	}
-	s.log.Debug("DDL on tables not copied", "statement", strings.TrimSpace(first+" "+second), "schema", schema, "at", s.pos.String())
 	if s.begun {
 		return nil // a statement inside a transaction; its COMMIT ends it
 	}
 	return s.commit(ctx, h)
+}
+
+// ddlHit returns the first selected table (or the selected database: Name
+// "") that statement q, run with default database schema, changes.
+func (s *stream) ddlHit(q, schema string) (tableRef, bool) {
+	for _, ref := range ddlTables(q, schema) {
+		if !s.inSchema(ref.Schema) || ref.Name != "" && !s.named(ref.Name) {
+			continue
+		}
+		// Named as the copy names it: lower_case_table_names=1 stores
+		// names in lower case.
+		ref.Schema = s.cfg.Schema
+		if s.lctn == 1 {
+			ref.Name = strings.ToLower(ref.Name)
+		}
+		return ref, true
+	}
+	return tableRef{}, false
+}
+
+// inSchema reports whether a database name is the selected one, compared as
+// the source compares names.
+func (s *stream) inSchema(schema string) bool {
+	if s.lctn != 0 {
+		return strings.EqualFold(schema, s.cfg.Schema)
+	}
+	return schema == s.cfg.Schema
+}
+
+// selected reports whether the table of a table-map event (names as the
+// server stores them) is one whose rows the reader decodes.
+func (s *stream) selected(schema, table string) bool {
+	return s.inSchema(schema) && (s.cfg.Tables == nil || s.cfg.Tables(table))
+}
+
+// named reports whether a table name written in a statement names a
+// selected table of the schema, resolved as the server resolves it.
+func (s *stream) named(table string) bool {
+	if s.cfg.Tables == nil || s.cfg.Tables(table) {
+		return true
+	}
+	if s.lctn == 0 {
+		return false
+	}
+	if s.cfg.TablesFold != nil {
+		return s.cfg.TablesFold(table)
+	}
+	return s.cfg.Tables(strings.ToLower(table))
 }
 
 // statementTable returns a selected table a DML statement names, or "".
@@ -508,7 +573,7 @@ func (s *stream) statementTable(toks []token, schema string) string {
 		if t.kind != tokWord && t.kind != tokIdent {
 			continue
 		}
-		if s.cfg.Tables == nil || s.cfg.Tables(t.text) {
+		if s.named(t.text) {
 			return t.text
 		}
 	}
@@ -518,7 +583,7 @@ func (s *stream) statementTable(toks []token, schema string) string {
 // unselected passes a table of the schema that is not selected to
 // Config.Unselected.
 func (s *stream) unselected(ctx context.Context, schema, table string) error {
-	if s.cfg.Unselected == nil || table == "" || !strings.EqualFold(schema, s.cfg.Schema) || s.cfg.selected(schema, table) {
+	if s.cfg.Unselected == nil || table == "" || !s.inSchema(schema) || s.named(table) {
 		return nil
 	}
 	if err := s.cfg.Unselected(ctx, table); err != nil {
@@ -529,7 +594,7 @@ func (s *stream) unselected(ctx context.Context, schema, table string) error {
 
 // rows converts a rows event of a selected table into changes.
 func (s *stream) rows(e *replication.RowsEvent) error {
-	if e.Table == nil || !s.cfg.selected(string(e.Table.Schema), string(e.Table.Table)) {
+	if e.Table == nil || !s.selected(string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
 	if !s.inGroup {

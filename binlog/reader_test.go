@@ -142,7 +142,7 @@ func TestStreamMariaDB(t *testing.T) {
 		t.Fatalf("Stream: got %v, want a *DDLError", err)
 	}
 	if !strings.Contains(ddl.Statement, "ALTER TABLE shop.t ADD COLUMN z") || ddl.Table != "t" ||
-		!strings.Contains(ddl.Error(), "DDL on copied table at "+ddl.Pos.String()+": ALTER TABLE shop.t") {
+		!strings.Contains(ddl.Error(), "DDL on copied table `shop`.`t` at "+ddl.Pos.String()+": ALTER TABLE shop.t") {
 		t.Fatalf("DDL error: %v (%+v)", ddl, ddl)
 	}
 

@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -157,6 +158,24 @@ func TestDDLTables(t *testing.T) {
 		{"GRANT SELECT ON shop.orders TO u", nil},
 		{"ALTER DATABASE shop CHARACTER SET utf8mb4", nil},
 		{"ALTER TABLE orders COMMENT 'DROP TABLE x'", []tableRef{{"shop", "orders"}}},
+		// Names are returned as written; the reader compares them as the
+		// server does (lower_case_table_names).
+		{"ALTER TABLE SHOP.Orders ADD x INT", []tableRef{{"SHOP", "Orders"}}},
+		{"TRUNCATE `ORDERS`", []tableRef{{"shop", "ORDERS"}}},
+		{"SET STATEMENT max_statement_time=60, lock_wait_timeout=5 FOR ALTER TABLE orders ADD x INT", []tableRef{{"shop", "orders"}}},
+		{"set statement sql_mode='' for truncate table orders", []tableRef{{"shop", "orders"}}},
+		{`ALTER TABLE "orders" ADD x INT`, []tableRef{{"shop", "orders"}}}, // sql_mode=ANSI_QUOTES
+		{`RENAME TABLE "shop"."orders" TO "o2"`, []tableRef{{"shop", "orders"}, {"shop", "o2"}}},
+		{"ALTER /* a */ TABLE /*!50100 `shop` . */ `orders` -- x\n DROP y", []tableRef{{"shop", "orders"}}},
+		{"ALTER TABLE orders TRUNCATE PARTITION p0", []tableRef{{"shop", "orders"}}},
+		{"ALTER TABLE orders DROP PARTITION p0", []tableRef{{"shop", "orders"}}},
+		{"ALTER TABLE orders WAIT 5 ADD x INT", []tableRef{{"shop", "orders"}}},
+		{"RENAME TABLE IF EXISTS orders WAIT 3 TO o_old", []tableRef{{"shop", "orders"}, {"shop", "o_old"}}},
+		{"CREATE TABLE orders LIKE other.orders", []tableRef{{"shop", "orders"}}},
+		{"CREATE TABLE orders_copy AS SELECT * FROM orders", []tableRef{{"shop", "orders_copy"}}},
+		{"DROP SCHEMA shop", []tableRef{{"shop", ""}}},
+		{"CREATE OR REPLACE INDEX i ON orders (a)", []tableRef{{"shop", "orders"}}},
+		{"DROP ONLINE INDEX i ON orders", []tableRef{{"shop", "orders"}}},
 	}
 	for _, c := range cases {
 		got := ddlTables(c.stmt, "shop")
@@ -252,4 +271,94 @@ func TestGTIDStateMySQL(t *testing.T) {
 	if _, err := newGTIDState("mysql", "nonsense"); err == nil {
 		t.Error("want error for a bad MySQL GTID set")
 	}
+}
+
+func TestMismatches(t *testing.T) {
+	col := func(name, dataType, colType, charset string, unsigned, nullable bool) cdc.Column {
+		return cdc.Column{Name: name, DataType: dataType, ColumnType: colType, Charset: charset, Unsigned: unsigned, Nullable: nullable}
+	}
+	same := []struct{ planned, logged cdc.Column }{
+		{col("i", "int", "int(11)", "", false, false), col("i", "int", "int", "", false, false)},
+		{col("u", "tinyint", "tinyint(3) unsigned", "", true, true), col("u", "tinyint", "tinyint unsigned", "", true, true)},
+		{col("z", "int", "int(10) unsigned zerofill", "", true, true), col("z", "int", "int unsigned", "", true, true)},
+		{col("y", "year", "year(4)", "", false, true), col("y", "year", "year unsigned", "", true, true)},
+		{col("d", "decimal", "decimal(12,2) unsigned", "", true, true), col("d", "decimal", "decimal(12,2) unsigned", "", true, true)},
+		{col("f", "float", "float(7,3)", "", false, true), col("f", "float", "float", "", false, true)},
+		{col("v", "varchar", "varchar(64)", "utf8mb4", false, true), col("v", "varchar", "varchar(64)", "utf8mb4", false, true)},
+		{col("v", "varchar", "varchar(64)", "utf8", false, true), col("v", "varchar", "varchar(64)", "utf8mb3", false, true)},
+		{col("v", "varchar", "varchar(64)", "koi8r", false, true), col("v", "varchar", "varchar", "", false, true)},
+		{col("b", "binary", "binary(4)", "", false, true), col("b", "binary", "binary(4)", "binary", false, true)},
+		{col("id", "uuid", "uuid", "", false, false), col("id", "binary", "binary(16)", "binary", false, false)},
+		{col("ip", "inet6", "inet6", "", false, true), col("ip", "binary", "binary(16)", "binary", false, true)},
+		{col("ip", "inet4", "inet4", "", false, true), col("ip", "binary", "binary(4)", "binary", false, true)},
+		{col("e", "enum", `enum('it''s','a\\b','(x)')`, "latin1", false, true), col("e", "enum", `enum('it''s','a\b','(x)')`, "", false, true)},
+		{col("e", "enum", `enum('a\b')`, "utf8mb4", false, true), col("e", "enum", `enum('a\b')`, "", false, true)}, // MySQL: no escapes
+		{col("s", "set", "set('x','y')", "utf8mb4", false, true), col("s", "set", "set('x','y')", "", false, true)},
+		{col("p", "point", "point", "", false, false), col("p", "geometry", "geometry", "binary", false, false)},
+		{col("t", "datetime", "datetime(6)", "", false, true), col("t", "datetime", "datetime(6)", "", false, true)},
+		{col("t", "datetime", "datetime", "", false, true), col("t", "datetime", "datetime", "", false, true)},
+		{col("j", "longtext", "longtext", "utf8mb4", false, true), col("j", "longtext", "longtext", "utf8mb4", false, true)},
+		{col("x", "bit", "bit(64)", "", false, true), col("x", "bit", "bit(64)", "", false, true)},
+	}
+	for _, c := range same {
+		p, l := &cdc.Table{Columns: []cdc.Column{c.planned}}, &cdc.Table{Columns: []cdc.Column{c.logged}}
+		if d := Mismatches(p, l); len(d) > 0 {
+			t.Errorf("%s planned %s, logged %s: got %v, want none", c.planned.Name, c.planned.ColumnType, c.logged.ColumnType, d)
+		}
+	}
+	differ := []struct {
+		planned, logged cdc.Column
+		want            string
+	}{
+		{col("v", "varchar", "varchar(20)", "utf8mb4", false, true), col("v", "varchar", "varchar(5)", "utf8mb4", false, true), "column v: length varchar(5) character set utf8mb4, planned varchar(20) character set utf8mb4"},
+		{col("d", "decimal", "decimal(12,2)", "", false, false), col("d", "decimal", "decimal(10,2)", "", false, false), "column d: length decimal(10,2) not null, planned decimal(12,2) not null"},
+		{col("i", "int", "int(10) unsigned", "", true, true), col("i", "int", "int", "", false, true), "column i: signedness"},
+		{col("v", "varchar", "varchar(20)", "utf8mb4", false, true), col("v", "varchar", "varchar(20)", "latin1", false, true), "column v: character set varchar(20) character set latin1, planned varchar(20) character set utf8mb4"},
+		{col("v", "varchar", "varchar(20)", "utf8mb4", false, true), col("v", "text", "text", "utf8mb4", false, true), "column v: type text"},
+		{col("n", "int", "int(11)", "", false, true), col("n", "bigint", "bigint", "", false, true), "column n: type bigint"},
+		{col("t", "datetime", "datetime(6)", "", false, true), col("t", "datetime", "datetime", "", false, true), "column t: fractional seconds"},
+		{col("e", "enum", "enum('a','b')", "utf8mb4", false, true), col("e", "enum", "enum('a','b','c')", "", false, true), "column e: members"},
+		{col("e", "enum", "enum('a','b')", "utf8mb4", false, true), col("e", "enum", "enum('a','B')", "", false, true), "column e: members"},
+		{col("c", "varchar", "varchar(8)", "utf8mb4", false, false), col("c", "varchar", "varchar(8)", "utf8mb4", false, true), "column c: nullability"},
+		{col("id", "uuid", "uuid", "", false, false), col("id", "binary", "binary(4)", "binary", false, false), "column id: length binary(4) not null, planned uuid not null"},
+		{col("x", "bit", "bit(1)", "", false, true), col("x", "bit", "bit(8)", "", false, true), "column x: length"},
+		{col("a", "int", "int(11)", "", false, true), col("b", "int", "int", "", false, true), "column 1 is b, planned a"},
+	}
+	for _, c := range differ {
+		p, l := &cdc.Table{Columns: []cdc.Column{c.planned}}, &cdc.Table{Columns: []cdc.Column{c.logged}}
+		d := Mismatches(p, l)
+		if len(d) != 1 || !strings.HasPrefix(d[0], c.want) {
+			t.Errorf("%s planned %s, logged %s: got %q, want %q", c.planned.Name, c.planned.ColumnType, c.logged.ColumnType, d, c.want)
+		}
+	}
+	two := &cdc.Table{Columns: []cdc.Column{col("a", "int", "int", "", false, true), col("b", "int", "int", "", false, true)}}
+	if d := Mismatches(two, &cdc.Table{Columns: two.Columns[:1]}); len(d) != 1 || d[0] != "1 columns (a), planned 2 (a,b)" {
+		t.Errorf("column count: got %q", d)
+	}
+}
+
+// FuzzDDLTables: any statement parses without a panic, and a table named in
+// ALTER TABLE / TRUNCATE with any backquoted name, behind any comment, is
+// found.
+func FuzzDDLTables(f *testing.F) {
+	for _, s := range []string{"orders", "Ord`ers", "a.b", "-- x", "*/", "é😀", ""} {
+		f.Add(s, "/* c */")
+	}
+	f.Fuzz(func(t *testing.T, name, comment string) {
+		_ = ddlTables(name, "shop")
+		_ = ddlTables(comment+name, "shop")
+		if name == "" || strings.Contains(comment, "*/") || strings.HasPrefix(comment, "!") || strings.HasPrefix(comment, "M!") {
+			return // no comment, or an executable one (tested above)
+		}
+		quoted := "`" + strings.ReplaceAll(name, "`", "``") + "`"
+		for _, stmt := range []string{
+			"/*" + comment + "*/ ALTER TABLE shop." + quoted + " ADD x INT",
+			"TRUNCATE /*" + comment + "*/ " + quoted,
+		} {
+			got := ddlTables(stmt, "shop")
+			if len(got) == 0 || got[0] != (tableRef{"shop", name}) {
+				t.Fatalf("%q: got %v, want shop.%s", stmt, got, name)
+			}
+		}
+	})
 }

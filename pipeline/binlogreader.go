@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cascade"
@@ -18,19 +19,35 @@ import (
 // unselected, when not nil, is told of the tables of the source database
 // outside plan that the binlog shows (binlog.Config.Unselected).
 func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool, unselected func(context.Context, string) error) (*binlog.Reader, error) {
+	cfg, err := r.binlogConfig(flavor, plan, fks, log, configuredID, unselected)
+	if err != nil {
+		return nil, err
+	}
+	return binlog.NewReader(cfg), nil
+}
+
+// binlogConfig is the configuration binlogReader uses.
+func (r *Runtime) binlogConfig(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool, unselected func(context.Context, string) error) (binlog.Config, error) {
 	serverID := uint32(100000 + rand.Uint32N(1<<30))
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
 	}
 	tlsCfg, err := r.cfg.Source.TLSConfig()
 	if err != nil {
-		return nil, err
+		return binlog.Config{}, err
 	}
-	return binlog.NewReader(binlog.Config{
+	// Statements may spell a table's name in any case on a source that
+	// matches names case-insensitively.
+	folded := map[string]bool{}
+	for _, tp := range plan.Tables() {
+		folded[strings.ToLower(tp.Source.Name)] = true
+	}
+	return binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
 		Tables:     func(name string) bool { return plan.Table(name) != nil || fks.IsParent(name) },
+		TablesFold: func(name string) bool { return folded[strings.ToLower(name)] },
 		Unselected: unselected,
 		Logger:     log,
-	}), nil
+	}, nil
 }

@@ -25,6 +25,12 @@ type DeltaOptions struct {
 	// ExitWhenCaughtUp returns once everything the source had written when
 	// Delta started is applied.
 	ExitWhenCaughtUp bool
+	// SkipDDL passes the DDL statement a stopped stream stopped at (the
+	// checkpoint must still be there), after the user applied the equivalent
+	// change to the destination: the plan is compiled again from the source
+	// schema as it is now, checked against the map and the destination, and
+	// recorded. Delta returns ErrNoDDLToSkip when there is none.
+	SkipDDL bool
 }
 
 // ErrNoSnapshot is returned by Delta when data mode has not completed.
@@ -66,7 +72,17 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
 		}
 	}
-	plan, problems, err := r.streamPlan(ctx)
+	var (
+		plan     *transform.Plan
+		problems []transform.Problem
+		err      error
+	)
+	if o.SkipDDL {
+		// The statement changed the source: plan against it as it is now.
+		plan, problems, err = r.Check(ctx)
+	} else {
+		plan, problems, err = r.streamPlan(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -92,6 +108,17 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	}
 	if !ok {
 		return ErrNoSnapshot
+	}
+	var accept *binlog.DDLError
+	if o.SkipDDL {
+		if accept, err = r.ddlToSkip(ctx, from); err != nil {
+			return err
+		}
+		if err := r.saveSourceSchema(ctx, plan); err != nil {
+			return err
+		}
+		log.Warn("passing the DDL statement the stream stopped at; the source schema as it is now is recorded", "stage", "delta",
+			"position", accept.Pos.String(), "statement", accept.Statement)
 	}
 	// Rows that failed before are tried again; those that still fail stay
 	// recorded and make this run a partial success too.
@@ -140,19 +167,22 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		}
 	}
 	fks.SkipUpTo(skipUpTo)
-	reader, err := r.binlogReader(flavor, plan, fks, log, true, func(ctx context.Context, table string) error {
+	readerCfg, err := r.binlogConfig(flavor, plan, fks, log, true, func(ctx context.Context, table string) error {
 		return guard.check(ctx, "appeared in the binlog: a row change or a CREATE, ALTER or RENAME statement", table)
 	})
 	if err != nil {
 		return err
 	}
+	readerCfg.AcceptDDL = accept
+	reader := binlog.NewReader(readerCfg)
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
 	relay := make(chan relayItem, 4096)
 	sem := semaphore.NewWeighted(relayBytes)
 	// With sink: kafka the mapped changes are not written anywhere (only
 	// counted, their failures recorded): the relay does not keep them.
-	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL(), fks: fks.Generator()}
+	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL(),
+		binlogTables: true, reset: r.command("migrate data --reset"), fks: fks.Generator()}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
 		return err
@@ -162,7 +192,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
+		err := reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
 			it, ok, err := m.item(b)
 			if err != nil || !ok {
 				return err
@@ -179,6 +209,18 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				return ctx.Err()
 			}
 		})
+		if err == nil || gctx.Err() != nil {
+			return err
+		}
+		// The reader stopped (a DDL statement, a changed table, a change it
+		// cannot apply): the writer applies everything relayed before the
+		// stop, then returns it.
+		select {
+		case relay <- relayItem{stop: err}:
+			return nil
+		case <-gctx.Done():
+			return err
+		}
 	})
 	var applied atomic.Int64
 	ctl := controlFrom(ctx)
@@ -189,12 +231,16 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	}
 	g.Go(func() error {
 		var changes, srcChanges []cdc.Change
+		skipped := accept == nil
 		for {
 			var it relayItem
 			select {
 			case it = <-relay:
 			case <-gctx.Done():
 				return gctx.Err()
+			}
+			if it.stop != nil {
+				return r.readerStopped(gctx, it.stop)
 			}
 			// Paused over HTTP or throttled by replica lag: hold the batch;
 			// the relay fills and the reader blocks.
@@ -209,10 +255,15 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			src := append(srcChanges[:0], it.src...)
 			held := it.weight()
 			limit := ctl.batchLimit()
+			var stop error
 		drain:
 			for n < limit && held < maxBatchBytes {
 				select {
 				case nit := <-relay:
+					if nit.stop != nil {
+						stop = nit.stop
+						break drain
+					}
 					nb := nit.dest
 					b.Changes = append(b.Changes, nb.Changes...)
 					b.Failed = append(b.Failed, nb.Failed...)
@@ -241,8 +292,18 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			}
 			batchApplied(ctl, log, &applied, b, src, n, time.Since(start), true)
 			log.Debug("applied", "stage", "delta", "changes", n, "position", b.Pos.String())
+			if !skipped && b.Pos.Compare(accept.Pos) > 0 {
+				// Past the statement --skip-ddl passed: nothing left to skip.
+				if err := r.state.SetFlag(gctx, nil, flagDDLStop, ""); err != nil {
+					return err
+				}
+				skipped = true
+			}
 			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
 				return errCaughtUp
+			}
+			if stop != nil {
+				return r.readerStopped(gctx, stop)
 			}
 		}
 	})
@@ -259,6 +320,16 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	return m.partialErr(retryErr)
+}
+
+// readerStopped is the error delta ends with when the reader stopped with err
+// and everything relayed before it is applied.
+func (r *Runtime) readerStopped(ctx context.Context, err error) error {
+	var ddl *binlog.DDLError
+	if errors.As(err, &ddl) {
+		return r.ddlStopped(ctx, ddl)
+	}
+	return err
 }
 
 // mapper turns source batches into destination batches through the plan. It runs
@@ -278,6 +349,12 @@ type mapper struct {
 	// fks adds the markers of source foreign key actions after the changes
 	// of their parents (nil: none followed).
 	fks *cascade.Generator
+	// binlogTables: changes carry tables as table-map events describe them,
+	// compared with the planned tables column by column (types, lengths,
+	// charsets, signedness, nullability), not only by name.
+	binlogTables bool
+	// reset is the command that copies everything again, for errors.
+	reset string
 }
 
 // relayItem is a mapped batch and, for the Kafka sink, its source changes.
@@ -288,6 +365,9 @@ type relayItem struct {
 	n int
 	// srcSize is the value size of src.
 	srcSize int
+	// stop, when set, is the reader's error after the items before it: the
+	// writer applies those, then ends with it.
+	stop error
 }
 
 // weight is what the item holds in the relay's budget: its mapped and
@@ -327,9 +407,10 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		tp, ok := m.checked[c.Table]
 		if !ok {
 			tp = m.plan.Table(c.Table.Name)
-			if tp != nil && !tp.Matches(c.Table) {
-				return it, false, fmt.Errorf("table %s in the binlog at %s has columns (%s), the copy was planned for (%s): the table changed; re-run data mode for it",
-					c.Table.Name, c.Pos, columnNames(c.Table), columnNames(tp.Source))
+			if tp != nil && c.Table != tp.Source {
+				if err := m.checkTable(tp, c); err != nil {
+					return it, false, err
+				}
 			}
 			m.checked[c.Table] = tp
 		}
@@ -380,6 +461,30 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		out.Changes = append(out.Changes, markers...)
 	}
 	return relayItem{dest: out, src: src, n: n, srcSize: srcSize}, true, nil
+}
+
+// checkTable compares the table of change c with the table tp was planned
+// for.
+func (m *mapper) checkTable(tp *transform.TablePlan, c cdc.Change) error {
+	var diffs []string
+	if m.binlogTables {
+		diffs = binlog.Mismatches(tp.Source, c.Table)
+	} else if !tp.Matches(c.Table) {
+		diffs = []string{fmt.Sprintf("columns (%s), planned (%s)", columnNames(c.Table), columnNames(tp.Source))}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	reset := m.reset
+	if reset == "" {
+		reset = "shiplog migrate data --reset"
+	}
+	how := "the table changed"
+	if m.binlogTables {
+		how = "the table changed without a DDL statement in the stream (one run with binary logging off, or before the checkpoint)"
+	}
+	return fmt.Errorf("%w: table %s at %s is not the table the copy was planned for: %s; %s: apply the same change to the destination (and the map) and copy again with `%s`",
+		ErrTableChanged, c.Table.Name, c.Pos, strings.Join(diffs, "; "), how, reset)
 }
 
 // mapChange maps source change c through tp. A change a handler cannot

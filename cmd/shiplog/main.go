@@ -142,7 +142,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	_ = pf.MarkHidden("cpuprofile")
 	_ = pf.MarkHidden("memprofile")
 
-	var reset, auto, exitCaughtUp bool
+	var reset, auto, exitCaughtUp, skipDDL bool
 	migrate := &cobra.Command{Use: "migrate", Short: "run a migration mode (data, delta)", Args: noArgs}
 	data := &cobra.Command{
 		Use:   "data",
@@ -162,11 +162,12 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp})
+				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL})
 			})
 		},
 	}
 	delta.Flags().BoolVar(&exitCaughtUp, "exit-when-caught-up", false, "exit 0 once everything the source had written at start is applied")
+	delta.Flags().BoolVar(&skipDDL, "skip-ddl", false, "pass the DDL statement the stream stopped at, after applying the equivalent change to the destination by hand (the new schema is checked against the map)")
 	settings := &cobra.Command{
 		Use:   "settings",
 		Short: "merge the source's settings table (core_config_data) into the destination through settings.xml",
