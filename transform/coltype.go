@@ -143,7 +143,8 @@ func typeArgs(ct string) []string {
 	return strings.Split(ct[i+1:j], ",")
 }
 
-// enumValues reads the values of "enum('a','b”c')".
+// enumValues reads the values of "enum('a','b')" (a quote in a value is
+// doubled).
 func enumValues(ct string) []string {
 	i := strings.IndexByte(ct, '(')
 	if i < 0 {
