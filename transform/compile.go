@@ -555,17 +555,19 @@ type fieldTypes struct {
 func isText(f family) bool { return f == famText || f == famEnum || f == famSet }
 
 // narrowed reports a destination field that cannot hold every value of its
-// source field. Values that do not fit would be clipped: it is an error, and
-// one --auto goes past only where the map says so (a datatype ignore rule or
-// a handler on the field); the values that do not fit are then failed rows.
+// source field. Values that do not fit would be clipped: it is an error
+// --auto does not go past, unless the map says so (a datatype ignore rule or
+// a handler on the field): then it is a warning, and values that do not fit
+// are failed rows.
 func (c *compiler) narrowed(table, ref, dref string, sc, dc cdc.Column, why string, ruled bool) {
 	msg := fmt.Sprintf("Destination field %s (%s) is narrower than source field %s (%s): %s", dref, dc.ColumnType, ref, sc.ColumnType, why)
 	if ruled {
-		msg += "; the map ignores its datatype or transforms it: with --auto, values that do not fit are recorded as failed rows"
-	} else {
-		msg += fmt.Sprintf("; widen the destination column, or add <ignore><datatype>%s</datatype></ignore> and run with --auto to copy the values that fit and record the others as failed rows", ref)
+		msg += "; the map ignores its datatype or transforms it: values that do not fit are recorded as failed rows"
+		c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
+		return
 	}
-	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: !ruled})
+	msg += fmt.Sprintf("; widen the destination column, or add <ignore><datatype>%s</datatype></ignore> to copy the values that fit and record the others as failed rows", ref)
+	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: true})
 }
 
 // unconvertible reports text between character sets shiplog does not
@@ -574,11 +576,12 @@ func (c *compiler) unconvertible(table, ref, dref string, sc, dc cdc.Column, rul
 	msg := fmt.Sprintf("Destination field %s (%s, %s) has another character set than source field %s (%s, %s), and shiplog converts text only between utf8mb4, utf8mb3, latin1 and ascii",
 		dref, dc.ColumnType, dc.Charset, ref, sc.ColumnType, sc.Charset)
 	if ruled {
-		msg += "; the map ignores its datatype: with --auto the bytes are copied as they are"
-	} else {
-		msg += fmt.Sprintf("; change the destination column's character set, or transform the field with a handler, or add <ignore><datatype>%s</datatype></ignore> and run with --auto to copy the bytes as they are", ref)
+		msg += "; the map ignores its datatype: the bytes are copied as they are"
+		c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
+		return
 	}
-	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: !ruled})
+	msg += fmt.Sprintf("; change the destination column's character set, or transform the field with a handler, or add <ignore><datatype>%s</datatype></ignore> to copy the bytes as they are", ref)
+	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: true})
 }
 
 // buildFits returns the value checks of tp's destination columns: columns a
