@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/shiplog/shiplog/cdc"
 )
@@ -79,16 +80,20 @@ func (f *fit) fail(v any, why string) error {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
+	if f.dst.fam == famInt {
+		why = fmt.Sprintf("%s %d to %d", why, f.dst.min, f.dst.max)
+	}
 	return fmt.Errorf("%w: %s %s: %q: %s", errNoFit, f.name, f.dst.text, s, why)
 }
 
-// text returns v as text when it is a string, bytes or a number.
+// valueText returns v as text when it is a string, bytes or a number.
 func valueText(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
 	case []byte:
-		return string(x), true
+		// A view, not a copy: the value is only read, and not kept.
+		return unsafe.String(unsafe.SliceData(x), len(x)), true
 	case int64:
 		return strconv.FormatInt(x, 10), true
 	case uint64:
@@ -107,6 +112,9 @@ func valueText(v any) (string, bool) {
 
 // holds returns why t cannot hold v, or "".
 func (t colType) holds(v any) string {
+	if x, ok := v.(int); ok && t.fam == famInt { // expressions return Go ints
+		return t.holdsInt64(int64(x))
+	}
 	switch t.fam {
 	case famInt:
 		return t.holdsInt(v)
@@ -195,13 +203,10 @@ func (t colType) holds(v any) string {
 }
 
 func (t colType) holdsInt(v any) string {
-	out := fmt.Sprintf("out of the range %d to %d", t.min, t.max)
+	out := "out of the column's range"
 	switch x := v.(type) {
 	case int64:
-		if x < t.min || (x > 0 && uint64(x) > t.max) {
-			return out
-		}
-		return ""
+		return t.holdsInt64(x)
 	case uint64:
 		if x > t.max {
 			return out
@@ -239,6 +244,13 @@ func (t colType) holdsInt(v any) string {
 	n, err := strconv.ParseUint(ip, 10, 64)
 	if err != nil || n > t.max {
 		return out
+	}
+	return ""
+}
+
+func (t colType) holdsInt64(x int64) string {
+	if x < t.min || (x > 0 && uint64(x) > t.max) {
+		return "out of the column's range"
 	}
 	return ""
 }
