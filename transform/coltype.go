@@ -30,6 +30,10 @@ type colType struct {
 	fsp int
 	// text is the type as the server prints it, for messages.
 	text string
+	// validate: values of a UTF-8 column are checked to be valid text of its
+	// character set (the server would cut them at the first invalid byte);
+	// off where they come from a UTF-8 column it contains.
+	validate bool
 }
 
 type family uint8
@@ -62,7 +66,7 @@ var intBits = map[string]uint{"tinyint": 8, "smallint": 16, "mediumint": 24, "in
 // hand) the type is not known.
 func parseColType(c *cdc.Column) colType {
 	ct := strings.ToLower(c.ColumnType)
-	t := colType{text: c.ColumnType, cs: normCharset(c.Charset), unsigned: c.Unsigned || strings.Contains(ct, "unsigned")}
+	t := colType{text: c.ColumnType, cs: normCharset(c.Charset), unsigned: c.Unsigned || strings.Contains(ct, "unsigned"), validate: true}
 	if ct == "" {
 		return t
 	}

@@ -604,6 +604,22 @@ func buildFits(tp *TablePlan, types []fieldTypes) []fit {
 		}
 		return false
 	}
+	// Text from UTF-8 (or ASCII) columns a UTF-8 destination column contains
+	// is valid there; handlers keep it so unless the table has text of other
+	// character sets they could pass on.
+	utf8Only := true
+	for _, c := range tp.Source.Columns {
+		if c.Kind() == cdc.KindBytes || c.Kind() == cdc.KindEnumSet {
+			switch normCharset(c.Charset) {
+			case "", "binary", "utf8mb4", "utf8mb3", "ascii":
+			default:
+				utf8Only = false
+			}
+		}
+	}
+	validText := func(src, dst string) bool {
+		return utf8Only && (src == dst || src == "ascii" || (src == "utf8mb3" && dst == "utf8mb4") || (src == "" && dst == "utf8mb4"))
+	}
 	var fits []fit
 	for i := range tp.Dest.Columns {
 		dc := &tp.Dest.Columns[i]
@@ -613,9 +629,11 @@ func buildFits(tp *TablePlan, types []fieldTypes) []fit {
 		f := fit{col: i, name: tp.Dest.Name + "." + dc.Name}
 		if i >= len(types) || tp.proj[i] < 0 {
 			f.dst, f.check = parseColType(dc), true // handlers fill it
+			f.dst.validate = !validText("", f.dst.cs)
 		} else {
 			ft := types[i]
 			f.dst = ft.dst
+			f.dst.validate = !validText(ft.src.cs, ft.dst.cs)
 			h := ft.handled || touched(i)
 			same := strings.EqualFold(tp.Source.Columns[tp.proj[i]].ColumnType, dc.ColumnType) && ft.src.cs == ft.dst.cs
 			f.check = h || ft.why != "" || (!ft.known && !same)

@@ -111,7 +111,7 @@ func valueText(v any) (string, bool) {
 }
 
 // holds returns why t cannot hold v, or "".
-func (t colType) holds(v any) string {
+func (t *colType) holds(v any) string {
 	if x, ok := v.(int); ok && t.fam == famInt { // expressions return Go ints
 		return t.holdsInt64(int64(x))
 	}
@@ -202,7 +202,7 @@ func (t colType) holds(v any) string {
 	return ""
 }
 
-func (t colType) holdsInt(v any) string {
+func (t *colType) holdsInt(v any) string {
 	out := "out of the column's range"
 	switch x := v.(type) {
 	case int64:
@@ -248,14 +248,14 @@ func (t colType) holdsInt(v any) string {
 	return ""
 }
 
-func (t colType) holdsInt64(x int64) string {
+func (t *colType) holdsInt64(x int64) string {
 	if x < t.min || (x > 0 && uint64(x) > t.max) {
 		return "out of the column's range"
 	}
 	return ""
 }
 
-func (t colType) holdsDecimal(v any) string {
+func (t *colType) holdsDecimal(v any) string {
 	s, ok := valueText(v)
 	if !ok {
 		return ""
@@ -301,8 +301,8 @@ func splitDecimal(s string) (neg bool, ip, fp string, ok bool) {
 	return neg, ip, fp, true
 }
 
-func (t colType) holdsText(s string) string {
-	if t.cs == "utf8mb4" || t.cs == "utf8mb3" {
+func (t *colType) holdsText(s string) string {
+	if t.validate && (t.cs == "utf8mb4" || t.cs == "utf8mb3") {
 		if !utf8.ValidString(s) {
 			return "not valid " + t.cs + " text"
 		}
@@ -337,7 +337,7 @@ const (
 
 // holdsTemporal checks a value in MySQL's text form (canonical DATE, TIME,
 // DATETIME and TIMESTAMP values).
-func (t colType) holdsTemporal(s string) string {
+func (t *colType) holdsTemporal(s string) string {
 	main, frac, _ := strings.Cut(s, ".")
 	if len(strings.TrimRight(frac, "0")) > t.fsp {
 		return fmt.Sprintf("%d fractional digits would be rounded to %d", len(frac), t.fsp)

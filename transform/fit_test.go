@@ -135,7 +135,8 @@ func TestValueChecks(t *testing.T) {
 		{typedCol("a", "year", "year(4)", ""), int64(1900), false},
 	}
 	for _, c := range cases {
-		why := parseColType(&c.typ).holds(c.v)
+		ct := parseColType(&c.typ)
+		why := ct.holds(c.v)
 		if (why == "") != c.ok {
 			t.Errorf("%s holds %q: %q, want ok=%v", c.typ.ColumnType, c.v, why, c.ok)
 		}
