@@ -27,7 +27,7 @@ var benchShapes = []benchShape{
 source:
   fields:
     transform:
-      - {field: sbtest1.c, handler: AddPrefix, params: {prefix: "m1-"}}
+      - {field: sbtest1.c, handler: AddPrefix, params: {prefix: "x"}} # c is 119 of char(120)
       - {field: sbtest1.k, eval: "k * 2"}
 destination:
   fields:

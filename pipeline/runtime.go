@@ -188,23 +188,33 @@ func (r *Runtime) streamPlan(ctx context.Context) (*transform.Plan, []transform.
 }
 
 // reportProblems logs problems and returns ErrIntegrity when errors remain
-// (auto turns them into warnings, as the reference tool's --auto does).
+// (auto turns them into warnings, as the reference tool's --auto does, except
+// blocking ones: a transform that cannot run, a column that would be clipped).
 func (r *Runtime) reportProblems(problems []transform.Problem, auto bool) error {
-	var errs []string
+	var errs, others []string // blocking errors first: --auto does not help with them
 	for _, p := range problems {
-		if p.Severity == transform.Error && !auto {
-			errs = append(errs, p.Msg)
+		if p.Severity == transform.Error && (!auto || p.Blocking) {
+			if p.Blocking {
+				errs = append(errs, p.Msg)
+			} else {
+				others = append(others, p.Msg)
+			}
 			r.log.Error(p.Msg, "stage", "integrity", "table", p.Table)
 		} else {
 			r.log.Warn(p.Msg, "stage", "integrity", "table", p.Table)
 		}
 	}
+	blocking := len(errs)
+	errs = append(errs, others...)
 	if len(errs) == 0 {
 		return nil
 	}
 	summary := strings.Join(errs[:min(len(errs), 3)], "; ")
 	if len(errs) > 3 {
 		summary += fmt.Sprintf("; and %d more", len(errs)-3)
+	}
+	if blocking == len(errs) {
+		return fmt.Errorf("%w: %s (fix the schemas or map: --auto does not go past these)", ErrIntegrity, summary)
 	}
 	return fmt.Errorf("%w: %s (fix the schemas or map, or pass --auto to continue with warnings)", ErrIntegrity, summary)
 }

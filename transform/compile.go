@@ -92,6 +92,21 @@ func (c *compiler) warnf(area, table string, at Origin, format string, args ...a
 	c.problems = append(c.problems, Problem{Severity: Warning, Area: area, Table: table, Msg: msg})
 }
 
+// blockingf records an error --auto does not turn into a warning: going on
+// would copy field untransformed, or clip its values.
+func (c *compiler) blockingf(area, table string, at Origin, field, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if at.Element != "" || at.File != "" {
+		msg += " (" + at.String() + ")"
+	}
+	c.problems = append(c.problems, Problem{Severity: Error, Area: area, Table: table, Columns: []string{field}, Msg: msg, Blocking: true})
+}
+
+// handlerRemedy says what to do about a handler that cannot run on ref.
+func handlerRemedy(area, ref string) string {
+	return fmt.Sprintf("--auto does not copy the field untransformed: ignore it in the map (<%s><field_rules><ignore><field>%s</field></ignore>) or replace the handler with one shiplog runs (see README, Handlers)", area, ref)
+}
+
 func (c *compiler) index(source, dest []*cdc.Table) {
 	c.srcByBase, c.dstByBase, c.usedDest = map[string]*cdc.Table{}, map[string]*cdc.Table{}, map[string]bool{}
 	for _, t := range source {
@@ -261,6 +276,7 @@ func (c *compiler) table(st *cdc.Table) {
 	filledBy := map[int]string{} // dest column -> source field filling it
 	destPos := map[int]int{}     // dest column index in dt -> index in out
 	var unmappedSrc []string
+	var types []fieldTypes // of the copied fields, in out's order
 	for si, sc := range st.Columns {
 		if sc.Generated {
 			continue
@@ -320,12 +336,22 @@ func (c *compiler) table(st *cdc.Table) {
 			continue
 		}
 		filledBy[di] = sc.Name
-		if !strings.EqualFold(sc.DataType, dc.DataType) &&
-			!matchAnyRule(src.IgnoreDatatypes, ref) && !matchAnyRule(dst.IgnoreDatatypes, dref) &&
-			!hasTransform(src.Transforms, ref) && !hasTransform(dst.Transforms, dref) {
+		ruled := matchAnyRule(src.IgnoreDatatypes, ref) || matchAnyRule(dst.IgnoreDatatypes, dref)
+		handled := hasTransform(src.Transforms, ref) || hasTransform(dst.Transforms, dref)
+		fs := fieldTypes{src: parseColType(&sc), dst: parseColType(&dc), handled: handled}
+		fs.why, fs.known = narrowing(fs.src, fs.dst)
+		switch {
+		case fs.why != "":
+			c.narrowed(st.Name, ref, dref, sc, dc, fs.why, ruled || handled)
+		case !strings.EqualFold(sc.DataType, dc.DataType) && !ruled && !handled:
 			c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: st.Name, Columns: []string{sc.Name},
 				Msg: fmt.Sprintf("Mismatch of data types. Source document: %s. Fields: %s (%s vs destination %s)", st.Name, sc.Name, sc.ColumnType, dc.ColumnType)})
 		}
+		if fs.src.fam != fs.dst.fam || fs.src.cs == fs.dst.cs || handled || !isText(fs.src.fam) {
+		} else if _, ok := converter(fs.src.cs, fs.dst.cs); !ok {
+			c.unconvertible(st.Name, ref, dref, sc, dc, ruled)
+		}
+		types = append(types, fs)
 		destPos[di] = len(out.Columns)
 		tp.proj = append(tp.proj, si)
 		out.Columns = append(out.Columns, dc)
@@ -406,6 +432,7 @@ func (c *compiler) table(st *cdc.Table) {
 	}
 	tp.Dest = out
 	c.bindHandlers(tp, base, dbase)
+	tp.fits = buildFits(tp, types)
 	tp.keyOnlyBefore = tp.KeyIdentity()
 	c.plan.tables[st.Name] = tp
 	c.plan.names = append(c.plan.names, st.Name)
@@ -462,7 +489,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 			}
 			for p := range params {
 				if p != "setNullIfEmpty" {
-					c.errorf(area, tp.Source.Name, tr.At, "Handler GetDestinationValue: unknown param %q", p)
+					c.blockingf(area, tp.Source.Name, tr.At, field, "Handler GetDestinationValue on %s cannot run (unknown param %q); %s", tr.Field, p, handlerRemedy(area, tr.Field))
 				}
 			}
 			if tp.keep == nil {
@@ -474,12 +501,14 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 		}
 		f, ok := LookupHandler(tr.Handler.Name)
 		if !ok {
-			c.errorf(area, tp.Source.Name, tr.Handler.At, "Unknown handler \"%s\" on %s", tr.Handler.Name, tr.Field)
+			c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Unknown handler \"%s\" on %s: the field cannot be transformed; %s",
+				tr.Handler.Name, tr.Field, handlerRemedy(area, tr.Field))
 			return
 		}
 		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other})
 		if err != nil {
-			c.errorf(area, tp.Source.Name, tr.Handler.At, "Handler %s on %s: %v", tr.Handler.Name, tr.Field, err)
+			c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%v); %s",
+				tr.Handler.Name, tr.Field, err, handlerRemedy(area, tr.Field))
 			return
 		}
 		bf := boundFunc{fn: fn, handler: tr.Handler.Name, field: field}
@@ -517,4 +546,114 @@ func (c *compiler) unmappedDest() {
 		c.problems = append(c.problems, Problem{Severity: Error, Area: "destination", Columns: names,
 			Msg: "Destination documents are not mapped: " + strings.Join(names, ",")})
 	}
+}
+
+// fieldTypes are the types of a copied field on both sides.
+type fieldTypes struct {
+	src, dst colType
+	// why the destination cannot hold every source value ("" if it can);
+	// known: the types were compared.
+	why   string
+	known bool
+	// handled: a rule transforms the field.
+	handled bool
+}
+
+func isText(f family) bool { return f == famText || f == famEnum || f == famSet }
+
+// narrowed reports a destination field that cannot hold every value of its
+// source field. Values that do not fit would be clipped: it is an error
+// --auto does not go past, unless the map says so (a datatype ignore rule or
+// a handler on the field): then it is a warning, and values that do not fit
+// are failed rows.
+func (c *compiler) narrowed(table, ref, dref string, sc, dc cdc.Column, why string, ruled bool) {
+	msg := fmt.Sprintf("Destination field %s (%s) is narrower than source field %s (%s): %s", dref, dc.ColumnType, ref, sc.ColumnType, why)
+	if ruled {
+		msg += "; the map ignores its datatype or transforms it: values that do not fit are recorded as failed rows"
+		c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
+		return
+	}
+	msg += fmt.Sprintf("; widen the destination column, or add <ignore><datatype>%s</datatype></ignore> to copy the values that fit and record the others as failed rows", ref)
+	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: true})
+}
+
+// unconvertible reports text between character sets shiplog does not
+// convert: the bytes would be written as they are.
+func (c *compiler) unconvertible(table, ref, dref string, sc, dc cdc.Column, ruled bool) {
+	msg := fmt.Sprintf("Destination field %s (%s, %s) has another character set than source field %s (%s, %s), and shiplog converts text only between utf8mb4, utf8mb3, latin1 and ascii",
+		dref, dc.ColumnType, dc.Charset, ref, sc.ColumnType, sc.Charset)
+	if ruled {
+		msg += "; the map ignores its datatype: the bytes are copied as they are"
+		c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
+		return
+	}
+	msg += fmt.Sprintf("; change the destination column's character set, or transform the field with a handler, or add <ignore><datatype>%s</datatype></ignore> to copy the bytes as they are", ref)
+	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: true})
+}
+
+// buildFits returns the value checks of tp's destination columns: columns a
+// handler fills or touches, and copied columns whose destination type is
+// narrower than, or not comparable with, the source's, or needs another
+// character set. Identical and wider columns get none.
+func buildFits(tp *TablePlan, types []fieldTypes) []fit {
+	touched := func(i int) bool {
+		for _, f := range tp.dstFuncs {
+			if strings.EqualFold(f.field, tp.Dest.Columns[i].Name) {
+				return true
+			}
+		}
+		if j := tp.proj[i]; j >= 0 {
+			for _, f := range tp.srcFuncs {
+				if strings.EqualFold(f.field, tp.Source.Columns[j].Name) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	// Text from UTF-8 (or ASCII) columns a UTF-8 destination column contains
+	// is valid there; handlers keep it so unless the table has text of other
+	// character sets they could pass on.
+	utf8Only := true
+	for _, c := range tp.Source.Columns {
+		if c.Kind() == cdc.KindBytes || c.Kind() == cdc.KindEnumSet {
+			switch normCharset(c.Charset) {
+			case "", "binary", "utf8mb4", "utf8mb3", "ascii":
+			default:
+				utf8Only = false
+			}
+		}
+	}
+	validText := func(src, dst string) bool {
+		return utf8Only && (src == dst || src == "ascii" || (src == "utf8mb3" && dst == "utf8mb4") || (src == "" && dst == "utf8mb4"))
+	}
+	var fits []fit
+	for i := range tp.Dest.Columns {
+		dc := &tp.Dest.Columns[i]
+		if dc.KeepExisting {
+			continue
+		}
+		f := fit{col: i, name: tp.Dest.Name + "." + dc.Name}
+		if i >= len(types) || tp.proj[i] < 0 {
+			f.dst, f.check = parseColType(dc), true // handlers fill it
+			f.dst.validate = !validText("", f.dst.cs)
+		} else {
+			ft := types[i]
+			f.dst = ft.dst
+			f.dst.validate = !validText(ft.src.cs, ft.dst.cs)
+			h := ft.handled || touched(i)
+			same := strings.EqualFold(tp.Source.Columns[tp.proj[i]].ColumnType, dc.ColumnType) && ft.src.cs == ft.dst.cs
+			f.check = h || ft.why != "" || (!ft.known && !same)
+			if !h && ft.src.cs != ft.dst.cs && isText(ft.src.fam) && isText(ft.dst.fam) {
+				f.conv, _ = converter(ft.src.cs, ft.dst.cs)
+			}
+		}
+		if f.dst.fam == famOther {
+			f.check = false
+		}
+		if f.check || f.conv != nil {
+			fits = append(fits, f)
+		}
+	}
+	return fits
 }

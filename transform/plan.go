@@ -34,6 +34,9 @@ type Problem struct {
 	Table   string
 	Columns []string
 	Msg     string
+	// Blocking errors stop every run, --auto included: going on would copy
+	// a column the map says to transform untransformed, or clip values.
+	Blocking bool
 }
 
 func (p Problem) String() string {
@@ -61,6 +64,8 @@ type TablePlan struct {
 	// keyOnlyBefore: the destination key is the source key as it is
 	// (KeyIdentity), so Change maps only the key of a before image.
 	keyOnlyBefore bool
+	// fits check values against their destination columns (see fit).
+	fits []fit
 }
 
 type boundFunc struct {
@@ -83,8 +88,18 @@ func (e *HandlerError) Unwrap() error { return e.Err }
 
 // Row maps a source row image to a destination row image: source-area handlers
 // on a copy of the row, the copy into destination columns, destination-area
-// handlers. A handler's error is returned as *HandlerError.
+// handlers, then the check of values against destination columns that may not
+// hold them (text converted between character sets on the way). A handler's
+// error, or a value its destination column cannot hold, is returned as
+// *HandlerError (Handler FitHandler for the latter).
 func (tp *TablePlan) Row(src []any) ([]any, error) {
+	return tp.row(src, true)
+}
+
+// row is Row; check=false converts text but does not check values (before
+// images: only their key is used, and a key too large for its column
+// matches no destination row).
+func (tp *TablePlan) row(src []any, check bool) ([]any, error) {
 	if src == nil {
 		return nil, nil
 	}
@@ -108,6 +123,14 @@ func (tp *TablePlan) Row(src []any) ([]any, error) {
 			return nil, &HandlerError{Table: tp.Dest.Name, Field: f.field, Handler: f.handler, Err: err}
 		}
 	}
+	for k := range tp.fits {
+		f := &tp.fits[k]
+		v, err := f.apply(out[f.col], check)
+		if err != nil {
+			return nil, &HandlerError{Table: tp.Dest.Name, Field: tp.Dest.Columns[f.col].Name, Handler: FitHandler, Err: err}
+		}
+		out[f.col] = v
+	}
 	if tp.keep != nil {
 		for i, k := range tp.keep {
 			if k {
@@ -128,7 +151,23 @@ func (tp *TablePlan) KeyRow(src []any) []any {
 			out[k] = src[j]
 		}
 	}
+	for i := range tp.fits {
+		if f := &tp.fits[i]; f.conv != nil && isKey(tp.Dest, f.col) {
+			if v, err := f.apply(out[f.col], false); err == nil {
+				out[f.col] = v
+			}
+		}
+	}
 	return out
+}
+
+func isKey(t *cdc.Table, col int) bool {
+	for _, k := range t.Key {
+		if k == col {
+			return true
+		}
+	}
+	return false
 }
 
 // Change maps a source change to its destination change. Sinks use only the
@@ -141,7 +180,7 @@ func (tp *TablePlan) Change(c cdc.Change) (cdc.Change, error) {
 	var err error
 	if tp.keyOnlyBefore && c.Before != nil {
 		before = tp.KeyRow(c.Before)
-	} else if before, err = tp.Row(c.Before); err != nil {
+	} else if before, err = tp.row(c.Before, false); err != nil {
 		if c.Op != cdc.OpDelete || tp.FullRow {
 			return cdc.Change{}, err
 		}
@@ -227,6 +266,11 @@ func (tp *TablePlan) KeyIdentity() bool {
 		}
 		if tp.Source.Columns[sk].Kind() != tp.Dest.Columns[dk].Kind() {
 			return false
+		}
+		for _, f := range tp.fits {
+			if f.col == dk && f.conv != nil {
+				return false
+			}
 		}
 		for _, f := range tp.srcFuncs {
 			if strings.EqualFold(f.field, tp.Source.Columns[sk].Name) {

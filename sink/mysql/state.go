@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
@@ -33,7 +34,7 @@ func (s *State) Ensure(ctx context.Context) error {
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_checkpoint") + ` (
 			id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
-			position TEXT NOT NULL,
+			position MEDIUMTEXT NOT NULL,
 			event_time DATETIME(6) NULL,
 			updated_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
@@ -42,7 +43,7 @@ func (s *State) Ensure(ctx context.Context) error {
 			state VARCHAR(16) NOT NULL,
 			last_key MEDIUMTEXT NULL,
 			rows_copied BIGINT NOT NULL DEFAULT 0,
-			snapshot_pos TEXT NOT NULL,
+			snapshot_pos MEDIUMTEXT NOT NULL,
 			segments INT NOT NULL DEFAULT 0,
 			source_rows BIGINT NULL,
 			updated_at DATETIME(6) NOT NULL
@@ -50,12 +51,12 @@ func (s *State) Ensure(ctx context.Context) error {
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_failed_rows") + ` (
 			table_name VARCHAR(192) NOT NULL,
 			key_hash CHAR(64) NOT NULL,
-			row_key MEDIUMTEXT NOT NULL,
-			full_row MEDIUMTEXT NULL,
+			row_key LONGTEXT NOT NULL,
+			full_row LONGTEXT NULL,
 			handler VARCHAR(255) NOT NULL,
 			field VARCHAR(192) NOT NULL,
-			error TEXT NOT NULL,
-			position TEXT NOT NULL,
+			error MEDIUMTEXT NOT NULL,
+			position MEDIUMTEXT NOT NULL,
 			attempts INT NOT NULL DEFAULT 1,
 			first_seen DATETIME(6) NOT NULL,
 			last_seen DATETIME(6) NOT NULL,
@@ -72,18 +73,96 @@ func (s *State) Ensure(ctx context.Context) error {
 			updated BIGINT NOT NULL DEFAULT 0,
 			deleted BIGINT NOT NULL DEFAULT 0,
 			failed_rows BIGINT NOT NULL DEFAULT 0,
-			error TEXT NULL,
+			error MEDIUMTEXT NULL,
 			KEY started_at (started_at)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
 			name VARCHAR(64) NOT NULL PRIMARY KEY,
-			value TEXT NOT NULL,
+			value LONGTEXT NOT NULL,
 			updated_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	}
 	for _, q := range stmts {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create state tables in %s: %w", s.schema, err)
+		}
+	}
+	return s.widen(ctx)
+}
+
+// stateColumns are the state columns whose values have no small bound, with
+// the type they must have: tables made by older versions had TEXT (64 KiB),
+// which cut a large recorded schema in a non-strict session. Widen alters
+// them in place.
+var stateColumns = []struct{ table, column, typ, def string }{
+	{"_shiplog_checkpoint", "position", "mediumtext", "MEDIUMTEXT NOT NULL"},
+	{"_shiplog_tables", "snapshot_pos", "mediumtext", "MEDIUMTEXT NOT NULL"},
+	{"_shiplog_tables", "last_key", "mediumtext", "MEDIUMTEXT NULL"},
+	{"_shiplog_failed_rows", "row_key", "longtext", "LONGTEXT NOT NULL"},
+	{"_shiplog_failed_rows", "full_row", "longtext", "LONGTEXT NULL"},
+	{"_shiplog_failed_rows", "error", "mediumtext", "MEDIUMTEXT NOT NULL"},
+	{"_shiplog_failed_rows", "position", "mediumtext", "MEDIUMTEXT NOT NULL"},
+	{"_shiplog_runs", "error", "mediumtext", "MEDIUMTEXT NULL"},
+	{"_shiplog_state", "value", "longtext", "LONGTEXT NOT NULL"},
+}
+
+// textCapacity is the bytes a column of a text type holds.
+var textCapacity = map[string]int64{"tinytext": 255, "text": 65535, "mediumtext": 1<<24 - 1, "longtext": 1<<32 - 1}
+
+// widen alters state columns narrower than stateColumns says (tables of
+// older versions) to their type.
+func (s *State) widen(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE '\\_shiplog\\_%'", s.schema)
+	if err != nil {
+		return fmt.Errorf("read state table columns in %s: %w", s.schema, err)
+	}
+	have := map[[2]string]string{}
+	for rows.Next() {
+		var t, c, typ string
+		if err := rows.Scan(&t, &c, &typ); err != nil {
+			rows.Close()
+			return fmt.Errorf("read state table columns in %s: %w", s.schema, err)
+		}
+		have[[2]string{t, c}] = typ
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read state table columns in %s: %w", s.schema, err)
+	}
+	alters := map[string][]string{}
+	var order []string
+	for _, sc := range stateColumns {
+		typ, ok := have[[2]string{sc.table, sc.column}]
+		if !ok || textCapacity[typ] >= textCapacity[sc.typ] {
+			continue
+		}
+		if alters[sc.table] == nil {
+			order = append(order, sc.table)
+		}
+		alters[sc.table] = append(alters[sc.table], "MODIFY "+QuoteIdent(sc.column)+" "+sc.def)
+	}
+	for _, t := range order {
+		q := "ALTER TABLE " + s.table(t) + " " + strings.Join(alters[t], ", ")
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("widen state table %s in %s: %w", t, s.schema, err)
+		}
+	}
+	return nil
+}
+
+// ErrStateTooLarge is returned when a state value does not fit its column:
+// nothing is written rather than a cut value.
+var ErrStateTooLarge = errors.New("state value too large for its column")
+
+// checkSize refuses a value of column (table.column) larger than the column
+// holds, instead of letting a non-strict session cut it.
+func checkSize(table, column string, v string) error {
+	for _, sc := range stateColumns {
+		if sc.table == table && sc.column == column {
+			if int64(len(v)) > textCapacity[sc.typ] {
+				return fmt.Errorf("%w: %s.%s holds %d bytes, the value has %d", ErrStateTooLarge, table, column, textCapacity[sc.typ], len(v))
+			}
+			return nil
 		}
 	}
 	return nil
@@ -174,10 +253,14 @@ func (s *State) savePartCheckpoint(ctx context.Context, tx *sql.Tx, part int, po
 	if !t.IsZero() {
 		et = t.UTC().Format("2006-01-02 15:04:05.999999")
 	}
+	text := pos.String()
+	if err := checkSize("_shiplog_checkpoint", "position", text); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO "+s.table("_shiplog_checkpoint")+
 		" (id, position, event_time, updated_at) VALUES (?, ?, ?, UTC_TIMESTAMP(6))"+
 		" ON DUPLICATE KEY UPDATE position = VALUES(position), event_time = IFNULL(VALUES(event_time), event_time), updated_at = VALUES(updated_at)",
-		part+1, pos.String(), et)
+		part+1, text, et)
 	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
@@ -266,7 +349,16 @@ func (s *State) SaveProgress(ctx context.Context, tx *sql.Tx, p TableProgress) e
 		" (table_name, state, last_key, rows_copied, snapshot_pos, segments, source_rows, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))" +
 		" ON DUPLICATE KEY UPDATE state = VALUES(state), last_key = VALUES(last_key), rows_copied = VALUES(rows_copied)," +
 		" snapshot_pos = VALUES(snapshot_pos), segments = VALUES(segments), source_rows = VALUES(source_rows), updated_at = VALUES(updated_at)"
-	args := []any{p.Table, p.State, lastKey, p.Rows, p.SnapshotPos.String(), p.Segments, srcRows}
+	if k, ok := lastKey.(string); ok {
+		if err := checkSize("_shiplog_tables", "last_key", k); err != nil {
+			return fmt.Errorf("table progress of %s: %w", p.Table, err)
+		}
+	}
+	pos := p.SnapshotPos.String()
+	if err := checkSize("_shiplog_tables", "snapshot_pos", pos); err != nil {
+		return fmt.Errorf("table progress of %s: %w", p.Table, err)
+	}
+	args := []any{p.Table, p.State, lastKey, p.Rows, pos, p.Segments, srcRows}
 	var err error
 	if tx != nil {
 		_, err = tx.ExecContext(ctx, q, args...)
@@ -292,17 +384,37 @@ func (s *State) Flag(ctx context.Context, name string) (string, error) {
 	return v, nil
 }
 
-// SetFlag records a named state value, inside tx when it is not nil.
+// SetFlag records a named state value, inside tx when it is not nil. The
+// value is read back: a value the destination did not store whole (too
+// large, or text its character set cannot hold, which a non-strict session
+// cuts with a warning) is an error wrapping ErrStateTooLarge, never a cut
+// value read later.
 func (s *State) SetFlag(ctx context.Context, tx *sql.Tx, name, value string) error {
+	if err := checkSize("_shiplog_state", "value", value); err != nil {
+		return fmt.Errorf("write state %s: %w", name, err)
+	}
 	q := "INSERT INTO " + s.table("_shiplog_state") + " (name, value, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)"
+	back := "SELECT value FROM " + s.table("_shiplog_state") + " WHERE name = ?"
 	var err error
+	var got string
 	if tx != nil {
-		_, err = tx.ExecContext(ctx, q, name, value)
+		if _, err = tx.ExecContext(ctx, q, name, value); err == nil {
+			err = tx.QueryRowContext(ctx, back, name).Scan(&got)
+		}
+	} else if conn, cerr := s.db.Conn(ctx); cerr != nil {
+		err = cerr
 	} else {
-		_, err = s.db.ExecContext(ctx, q, name, value)
+		if _, err = conn.ExecContext(ctx, q, name, value); err == nil {
+			err = conn.QueryRowContext(ctx, back, name).Scan(&got)
+		}
+		conn.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("write state %s: %w", name, err)
+	}
+	if got != value {
+		return fmt.Errorf("write state %s: %w: %d bytes written, %d stored (check the column type of %s.value)",
+			name, ErrStateTooLarge, len(value), len(got), s.table("_shiplog_state"))
 	}
 	return nil
 }
@@ -394,13 +506,19 @@ func (s *State) SaveFailures(ctx context.Context, tx *sql.Tx, failures []cdc.Fai
 			}
 			key = full.(string)
 		}
+		pos := f.Pos.String()
+		for _, c := range [...]struct{ col, v string }{{"row_key", key}, {"error", f.Reason}, {"position", pos}} {
+			if err := checkSize("_shiplog_failed_rows", c.col, c.v); err != nil {
+				return fmt.Errorf("record failed row of %s: %w", f.Table, err)
+			}
+		}
 		sum := sha256.Sum256([]byte(key))
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+s.table("_shiplog_failed_rows")+
 			" (table_name, key_hash, row_key, full_row, handler, field, error, position, attempts, first_seen, last_seen)"+
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"+
 			" ON DUPLICATE KEY UPDATE handler = VALUES(handler), field = VALUES(field), error = VALUES(error),"+
 			" position = VALUES(position), attempts = attempts + 1, last_seen = VALUES(last_seen)",
-			f.Table, hex.EncodeToString(sum[:]), key, full, f.Handler, f.Field, f.Reason, f.Pos.String())
+			f.Table, hex.EncodeToString(sum[:]), key, full, f.Handler, f.Field, f.Reason, pos)
 		if err != nil {
 			return fmt.Errorf("record failed row of %s: %w", f.Table, err)
 		}
@@ -561,6 +679,9 @@ func (s *State) FinishRun(ctx context.Context, r Run) error {
 	var msg any
 	if r.Error != nil {
 		msg = *r.Error
+		if err := checkSize("_shiplog_runs", "error", *r.Error); err != nil {
+			return fmt.Errorf("finish run %d: %w", r.ID, err)
+		}
 	}
 	_, err := s.db.ExecContext(ctx, "UPDATE "+s.table("_shiplog_runs")+
 		" SET ended_at = UTC_TIMESTAMP(6), status = ?, inserted = ?, updated = ?, deleted = ?, failed_rows = ?, error = ? WHERE id = ?",

@@ -27,8 +27,10 @@ import (
 // as given; and, as the reference tool does, foreign keys unchecked while rows
 // arrive in source order and no strict mode: the values come from columns of
 // the source, which may hold what its own sql_mode once let in (ENUM ” error
-// values, invalid or zero dates), and must land as they are. Type differences
-// that could truncate are the integrity check's datatype warnings.
+// values, invalid or zero dates), and must land as they are. Values a
+// narrower destination column would clip never get here: the plan checks
+// them against the destination column (transform's fit) and makes them
+// failed rows.
 var SessionParams = map[string]string{
 	"time_zone":          "'+00:00'",
 	"sql_mode":           "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION'",

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+)
+
+// magentoFixtures is the folder of the real Magento files (the shared
+// fixtures beside the checkout); a missing folder fails the test.
+func magentoFixtures(t *testing.T) string {
+	t.Helper()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
+		if _, err := os.Stat(filepath.Join(d, "schema", "m1-schema.sql")); err == nil {
+			return d
+		}
+	}
+	t.Fatalf("the Magento fixtures (../shared/fixtures/magento) are missing")
+	return ""
+}
+
+// loadSchemaFile creates database name on m and runs a schema file in it on
+// one connection (the file's SET statements hold for the rest of it).
+func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := m.Exec(ctx, "", "CREATE DATABASE IF NOT EXISTS `"+name+"`"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := m.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if err := testenv.ExecFile(ctx, db, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStockMagentoMapCheck runs `check` on a real Magento 1 schema and a real
+// Magento 2 schema with the stock map.xml.dist of Magento's tool. The map
+// uses handlers shiplog does not run (Encrypt on the card data, ClassMap,
+// ...): each is an error naming the handler, the field and the remedy, and
+// --auto does not go past them. Type changes between the two schemas that
+// widen or keep a column are no errors; the narrowing ones are listed.
+func TestStockMagentoMapCheck(t *testing.T) {
+	fx := magentoFixtures(t)
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
+	loadSchemaFile(t, m, "m1", filepath.Join(fx, "schema", "m1-schema.sql"))
+	loadSchemaFile(t, m, "m2", filepath.Join(fx, "schema", "m2-schema.sql"))
+	dist, err := os.ReadFile(filepath.Join(fx, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mapFile := filepath.Join(dir, "map.xml") // as a user installs it
+	if err := os.WriteFile(mapFile, dist, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "shiplog.yaml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("source: {port: %d, database: m1}\ndestination: {port: %d, database: m2}\nmap: %s\n",
+		m.Port, m.Port, mapFile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runShiplog(t, config, nil, "check")
+	if r.code != 1 {
+		t.Fatalf("check: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	handlerErr := regexp.MustCompile(`Handler (\S+) on (\S+) cannot run \(.*Magento-specific handler not supported by shiplog.*\); --auto does not copy the field untransformed: ignore it in the map`)
+	refused := map[string]bool{}
+	var narrow []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "Errors (") || strings.HasPrefix(l, "Warnings (") {
+			t.Log(l)
+		}
+		if m := handlerErr.FindStringSubmatch(l); m != nil {
+			refused[m[1]] = true
+		}
+		if strings.Contains(l, "is narrower than source field") {
+			narrow = append(narrow, strings.TrimSpace(l))
+		}
+	}
+	if !strings.Contains(r.stdout, `Handler \Migration\Handler\Encrypt on sales_flat_order_payment.cc_number_enc cannot run`) {
+		t.Errorf("no error for the Encrypt handler on the encrypted card number:\n%s", r.stdout)
+	}
+	var names []string
+	for n := range refused {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	t.Logf("handlers of the stock map shiplog refuses (%d): %s", len(names), strings.Join(names, ", "))
+	t.Logf("narrowing errors (%d):\n%s", len(narrow), strings.Join(narrow, "\n"))
+
+	// --auto goes past the other errors, not these.
+	r = runShiplog(t, config, nil, "migrate", "data", "--auto")
+	if r.code != 1 || !strings.Contains(r.stderr, "--auto does not go past these") || !strings.Contains(r.stderr, "Encrypt") {
+		t.Fatalf("migrate data --auto: exit %d, want 1 naming the refused handlers\n%s", r.code, r.stderr)
+	}
+}
