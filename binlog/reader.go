@@ -481,9 +481,10 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 		}
 	}
 	schema := string(e.Schema)
+	passed := false
 	if ref, ok := s.ddlHit(q, schema); ok {
 		if !s.accepted && s.cfg.AcceptDDL.accepts(s.pos, q) {
-			s.accepted = true
+			s.accepted, passed = true, true
 			s.log.Warn("DDL on a copied table passed: it is the one the stream stopped at, accepted", "statement", oneLine(q, 500), "at", s.pos.String())
 		} else {
 			// The caller's checkpoint can then be exactly at the statement.
@@ -495,7 +496,9 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 	} else {
 		s.log.Debug("DDL on tables not copied", "statement", strings.TrimSpace(first+" "+second), "schema", schema, "at", s.pos.String())
 	}
-	if first == "CREATE" || first == "ALTER" || first == "RENAME" {
+	// The tables a statement the user accepted names (a rename's
+	// intermediate name) were checked when the schema was planned again.
+	if !passed && (first == "CREATE" || first == "ALTER" || first == "RENAME") {
 		for _, ref := range ddlTables(q, schema) {
 			if err := s.unselected(ctx, ref.Schema, ref.Name); err != nil {
 				return err
