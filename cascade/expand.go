@@ -328,9 +328,9 @@ func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
 			continue
 		}
 		if c.Op == cdc.OpDelete {
-			out = e.marker(out, c, c.Before, nil, e.parentDest, x.set)
+			out = e.marker(out, c, c.Before, nil, e.parentDest, x.set, false)
 		} else {
-			out = e.marker(out, c, c.Before, c.After, e.parentDest, x.set)
+			out = e.marker(out, c, c.Before, c.After, e.parentDest, x.set, false)
 		}
 	}
 	return out

@@ -39,7 +39,11 @@ type edge struct {
 	child      *transform.TablePlan
 	onDelete   *cdc.Cascade
 	onUpdate   *cdc.Cascade
-	delAction  Action
+	// srcOnDelete and srcOnUpdate are the same actions on the child's
+	// source table (for Generator.Source).
+	srcOnDelete *cdc.Cascade
+	srcOnUpdate *cdc.Cascade
+	delAction   Action
 	updAction  Action
 }
 
@@ -97,11 +101,17 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 		if !ok {
 			continue
 		}
+		srcCols := make([]int, len(fk.ChildCols))
+		for j, name := range fk.ChildCols {
+			srcCols[j] = ctp.Source.ColumnIndex(name)
+		}
 		if fk.OnDelete != NoAction {
 			e.onDelete = &cdc.Cascade{Constraint: fk.Name, Cols: cols, Delete: fk.OnDelete == Cascade}
+			e.srcOnDelete = &cdc.Cascade{Constraint: fk.Name, Cols: srcCols, Delete: fk.OnDelete == Cascade}
 		}
 		if fk.OnUpdate != NoAction {
 			e.onUpdate = &cdc.Cascade{Constraint: fk.Name, Cols: cols}
+			e.srcOnUpdate = &cdc.Cascade{Constraint: fk.Name, Cols: srcCols}
 		}
 		if ptp := plan.Table(fk.Parent); ptp != nil {
 			e.parentDest = make([]int, len(fk.ParentCols))
@@ -253,7 +263,10 @@ type Generator struct {
 	// into one upsert): every change of a parent gets markers, whatever its
 	// kind, for Expand with a Refresher.
 	Refresh bool
-	set     *Set
+	// Source: markers name the child's source table and columns (for the
+	// Kafka sink, which publishes source rows) instead of the destination's.
+	Source bool
+	set    *Set
 	// cols caches, per source table as a reader describes it, the indexes of
 	// each edge's referenced columns (nil entry: no edges).
 	cols map[*cdc.Table][][]int
@@ -304,7 +317,7 @@ func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
 		return out, nil
 	}
 	for i, e := range g.set.bySource[c.Table.Name] {
-		out = e.marker(out, c, c.Before, c.After, cols[i], g.set)
+		out = e.marker(out, c, c.Before, c.After, cols[i], g.set, g.Source)
 	}
 	return out, nil
 }
@@ -331,7 +344,7 @@ func (e *edge) refreshMarker(out []cdc.Change, c cdc.Change, row []any, cols []i
 
 // marker appends the marker of a parent change with images before and
 // after (after nil for deletes) whose referenced columns are at cols.
-func (e *edge) marker(out []cdc.Change, c cdc.Change, before, after []any, cols []int, s *Set) []cdc.Change {
+func (e *edge) marker(out []cdc.Change, c cdc.Change, before, after []any, cols []int, s *Set, src bool) []cdc.Change {
 	old := make([]any, len(cols))
 	for j, k := range cols {
 		if before[k] == nil {
@@ -369,7 +382,16 @@ func (e *edge) marker(out []cdc.Change, c cdc.Change, before, after []any, cols 
 	if s.skipped(e.child.Dest, c.Pos) {
 		return out
 	}
-	return append(out, cdc.Change{Op: cdc.OpCascade, Table: e.child.Dest, Before: old, After: set, Cascade: cas,
+	t := e.child.Dest
+	if src {
+		t = e.child.Source
+		if cas == e.onDelete {
+			cas = e.srcOnDelete
+		} else {
+			cas = e.srcOnUpdate
+		}
+	}
+	return append(out, cdc.Change{Op: cdc.OpCascade, Table: t, Before: old, After: set, Cascade: cas,
 		CommitTime: c.CommitTime, Pos: c.Pos})
 }
 
@@ -384,4 +406,47 @@ func (s *Set) ChildrenOf(parent string) []string {
 		out = append(out, e.child.Source.Name)
 	}
 	return out
+}
+
+// KafkaCheck reports the followed keys a Kafka applier cannot repeat
+// exactly. Each marker is published to every partition of the child's topic
+// and the applier of each partition changes the rows of its own keys, in
+// the order of its partition: exact for the children of a changed parent,
+// but the rows those children's own keys reach live in other topics, whose
+// appliers run at their own pace. So a cascade that reaches further than one
+// level is refused, as is a child whose destination key is not its source
+// key (the applier finds a row's partition by its source key).
+func (s *Set) KafkaCheck() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, edges := range s.bySource {
+		for _, e := range edges {
+			if next := s.byDest[e.child.Dest]; len(next) > 0 {
+				errs = append(errs, fmt.Errorf("%s: the rows it changes in %s are parents of %s, whose rows a Kafka applier cannot follow in order (only one level of cascades goes through Kafka)",
+					e.fk, e.fk.Child, next[0].fk))
+			}
+			if !e.child.KeyIdentity() {
+				errs = append(errs, fmt.Errorf("%s: the map changes the key of %s, so a Kafka applier cannot tell which of its rows its partition owns", e.fk, e.fk.Child))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return joinLines(errs)
+	}
+	return nil
+}
+
+// Tables returns a set that follows no foreign key but can expand markers
+// made elsewhere (a Kafka applier's, which reads them from the topics) on
+// tables: each table's rows are laid over by the batch's changes.
+func Tables(tables []*cdc.Table) *Set {
+	s := &Set{bySource: map[string][]*edge{}, byDest: map[*cdc.Table][]*edge{}, plans: map[*cdc.Table]*transform.TablePlan{},
+		closure: map[*cdc.Table]map[*cdc.Table]bool{}, skip: map[*cdc.Table]cdc.Position{}}
+	for _, t := range tables {
+		s.plans[t] = nil
+		s.closure[t] = map[*cdc.Table]bool{t: true}
+	}
+	return s
 }

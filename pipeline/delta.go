@@ -139,9 +139,10 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
-	if r.publishes() && !fks.Empty() {
-		return fmt.Errorf("%w: the source's foreign keys %s change rows of copied tables by themselves (ON DELETE/ON UPDATE CASCADE or SET NULL), which the binlog does not show; the Kafka sink cannot carry those changes yet, so its topics (and apply --from-kafka) would miss them: stream with sink: mysql, or drop the keys' actions on the source, or ignore the child tables in the map",
-			ErrIntegrity, strings.Join(fks.Names(), ", "))
+	if r.publishes() {
+		if err := fks.KafkaCheck(); err != nil {
+			return fmt.Errorf("%w: source foreign keys whose actions the Kafka sink cannot carry exactly (the rows they change are published as markers on the child's topic, applied per partition):\n  %w\nstream with sink: mysql, or drop the keys' actions on the source, or ignore the child tables in the map", ErrIntegrity, err)
+		}
 	}
 	var target cdc.Position
 	if o.ExitWhenCaughtUp {
@@ -183,6 +184,10 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	// counted, their failures recorded): the relay does not keep them.
 	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL(),
 		binlogTables: true, reset: r.command("migrate data --reset"), fks: fks.Generator()}
+	if m.keepSource {
+		m.srcFks = fks.Generator()
+		m.srcFks.Source = true
+	}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {
 		return err
@@ -349,6 +354,8 @@ type mapper struct {
 	// fks adds the markers of source foreign key actions after the changes
 	// of their parents (nil: none followed).
 	fks *cascade.Generator
+	// srcFks adds the same markers to the source changes kept for Kafka.
+	srcFks *cascade.Generator
 	// binlogTables: changes carry tables as table-map events describe them,
 	// compared with the planned tables column by column (types, lengths,
 	// charsets, signedness, nullability), not only by name.
@@ -421,6 +428,15 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		if m.fks != nil && !m.dropMapped {
 			if markers, err = m.fks.Add(nil, c); err != nil {
 				return it, false, err
+			}
+		}
+		if m.srcFks != nil {
+			n := len(src)
+			if src, err = m.srcFks.Add(src, c); err != nil {
+				return it, false, err
+			}
+			for _, mk := range src[n:] {
+				srcSize += cdc.ValueSize(mk.Before) + cdc.ValueSize(mk.After)
 			}
 		}
 		if tp == nil {

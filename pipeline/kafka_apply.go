@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -775,6 +776,9 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 		lastTime  time.Time
 		applied   []sourcePos
 		batchSeen = map[sourcePos]struct{}{}
+		// owners: the tables cascade markers of the batch change, with the
+		// partition count their rows are spread over.
+		owners map[*cdc.Table]cascadeOwner
 	)
 	for i := range msgs {
 		m := msgs[i]
@@ -814,6 +818,18 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 		if tp == nil {
 			continue // a table the map does not copy
 		}
+		if c.Op == cdc.OpCascade {
+			mk, err := cascadeMarker(tp, env, c)
+			if err != nil {
+				return fmt.Errorf("kafka %s[%d]@%d: %w", topic, part, m.Offset, err)
+			}
+			if owners == nil {
+				owners = map[*cdc.Table]cascadeOwner{}
+			}
+			owners[tp.Dest] = cascadeOwner{tp: tp, parts: env.Cascade.Partitions}
+			changes = append(changes, mk)
+			continue
+		}
 		d, f, err := mapChange(tp, c)
 		if err != nil {
 			return err
@@ -830,6 +846,12 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 	// commits whole batches only.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
+	if owners != nil {
+		var err error
+		if changes, err = expandCascades(wctx, a.r.dst, changes, owners, part); err != nil {
+			return err
+		}
+	}
 	err := retryDeadlock(wctx, func() error {
 		return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
 			if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
@@ -1145,4 +1167,74 @@ func (kc *kafkaClient) readRange(ctx context.Context, topic string, part int, fr
 // to "<prefix>.__schema" (key "db.table"): the latest of each table.
 func (kc *kafkaClient) readSchemas(ctx context.Context) (map[string]*cdc.Table, error) {
 	return kafkasink.ReadSchemas(ctx, kc.opts)
+}
+
+// cascadeOwner is a table cascade markers change and the number of
+// partitions its topic spreads its rows over.
+type cascadeOwner struct {
+	tp    *transform.TablePlan
+	parts int
+}
+
+// cascadeMarker turns a cascade marker message (see kafkasink.CascadeInfo)
+// into the marker of the mapped child table.
+func cascadeMarker(tp *transform.TablePlan, env *kafkasink.Message, c cdc.Change) (cdc.Change, error) {
+	info := env.Cascade
+	if info == nil || len(info.Columns) == 0 || info.Partitions <= 0 {
+		return c, errors.New("cascade marker without its cascade block")
+	}
+	if !tp.KeyIdentity() {
+		return c, fmt.Errorf("foreign key %s: the map changes the key of %s, so the rows this partition owns cannot be told: apply with a map that copies its key unchanged", info.Constraint, tp.Source.Name)
+	}
+	cas := &cdc.Cascade{Constraint: info.Constraint, Delete: info.Delete}
+	mk := cdc.Change{Op: cdc.OpCascade, Table: tp.Dest, Cascade: cas, CommitTime: c.CommitTime, Pos: c.Pos}
+	for _, name := range info.Columns {
+		si := tp.Source.ColumnIndex(name)
+		di := tp.CopiedTo(si)
+		if si < 0 || di < 0 || c.Before == nil {
+			return c, fmt.Errorf("foreign key %s: column %s.%s is not copied to the destination as it is, so the rows the key's action changed cannot be found: copy it unchanged or ignore %s in the map",
+				info.Constraint, tp.Source.Name, name, tp.Source.Name)
+		}
+		cas.Cols = append(cas.Cols, di)
+		mk.Before = append(mk.Before, c.Before[si])
+		if !info.Delete {
+			var v any
+			if c.After != nil {
+				v = c.After[si]
+			}
+			mk.After = append(mk.After, v)
+		}
+	}
+	return mk, nil
+}
+
+// expandCascades replaces the cascade markers of a partition's batch by the
+// row changes they stand for, limited to the rows whose source key hashes
+// to the partition (the other partitions' appliers change theirs, each in
+// its own order).
+func expandCascades(ctx context.Context, dst *sql.DB, changes []cdc.Change, owners map[*cdc.Table]cascadeOwner, part int) ([]cdc.Change, error) {
+	var tables []*cdc.Table
+	seen := map[*cdc.Table]bool{}
+	for _, c := range changes {
+		if !seen[c.Table] {
+			seen[c.Table] = true
+			tables = append(tables, c.Table)
+		}
+	}
+	keep := func(t *cdc.Table, row []any) bool {
+		o, ok := owners[t]
+		if !ok {
+			return false
+		}
+		img := make([]any, len(o.tp.Source.Columns))
+		for i, sk := range o.tp.Source.Key {
+			img[sk] = row[t.Key[i]]
+		}
+		key, err := kafkasink.AppendKey(nil, o.tp.Source, img)
+		if err != nil {
+			return false
+		}
+		return kafkasink.PartitionOf(key, o.parts) == part
+	}
+	return cascade.Tables(tables).Expand(ctx, dst, changes, cascade.Options{Keep: keep})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // ReplayOptions choose what Replay reads, keeps and does with it.
@@ -463,9 +464,34 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 	}
 	for _, rec := range records {
 		op, _ := kafkasink.ParseOp(rec.env.Op)
-		c, err := changeOf(tables[rec.table()], rec.env, op)
+		t := tables[rec.table()]
+		c, err := changeOf(t, rec.env, op)
 		if err != nil {
 			return fmt.Errorf("replay --apply-to: %s[%d]@%d: %w", rec.topic, rec.partition, rec.offset, err)
+		}
+		if op == cdc.OpCascade {
+			// A source foreign key's action: the rows of this record's
+			// partition that it changed, after the changes before it.
+			if err := flush(); err != nil {
+				return err
+			}
+			tp := transform.Identity(t)
+			if tp == nil {
+				return fmt.Errorf("replay --apply-to: table %s cannot be planned", t.Name)
+			}
+			mk, err := cascadeMarker(tp, rec.env, c)
+			if err != nil {
+				return fmt.Errorf("replay --apply-to: %s[%d]@%d: %w", rec.topic, rec.partition, rec.offset, err)
+			}
+			owners := map[*cdc.Table]cascadeOwner{tp.Dest: {tp: tp, parts: rec.env.Cascade.Partitions}}
+			expanded, err := expandCascades(ctx, db, []cdc.Change{mk}, owners, rec.partition)
+			if err != nil {
+				return fmt.Errorf("replay --apply-to: %s[%d]@%d: %w", rec.topic, rec.partition, rec.offset, err)
+			}
+			if err := writer.Apply(ctx, expanded, nil); err != nil {
+				return err
+			}
+			continue
 		}
 		batch = append(batch, c)
 		if len(batch) >= applyMaxMessages {

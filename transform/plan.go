@@ -312,3 +312,10 @@ func (tp *TablePlan) CopiedTo(src int) int {
 	}
 	return -1
 }
+
+// Identity is the plan that copies t into a table of the same shape
+// unchanged (for tools that replay a table's own changes).
+func Identity(t *cdc.Table) *TablePlan {
+	p, _ := Compile(&Rules{}, []*cdc.Table{t}, []*cdc.Table{t})
+	return p.Table(t.Name)
+}

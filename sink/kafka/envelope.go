@@ -62,6 +62,59 @@ type Message struct {
 	Source Source          `json:"source"`
 	Op     string          `json:"op"`
 	TsMs   int64           `json:"ts_ms"`
+	// Cascade is set on cascade markers (op "cascade").
+	Cascade *CascadeInfo `json:"cascade,omitempty"`
+}
+
+// CascadeInfo describes a cascade marker: a source foreign key's ON DELETE
+// or ON UPDATE action that changed rows of the topic's table the binlog does
+// not show (see cdc.OpCascade). "before" holds the key's columns with the
+// parent's old values, "after" their new values (null for a delete action).
+// The marker is published to each partition of the topic; the applier of
+// Partition (of Partitions) changes the matching rows whose key hashes to it.
+type CascadeInfo struct {
+	Constraint string   `json:"constraint"`
+	Columns    []string `json:"columns"`
+	Delete     bool     `json:"delete"`
+	Partition  int      `json:"partition"`
+	Partitions int      `json:"partitions"`
+}
+
+// OpCascadeCode is the op of cascade markers.
+const OpCascadeCode = "cascade"
+
+// AppendCascade appends the envelope of cascade marker c of table t for
+// partition part of parts.
+func AppendCascade(buf []byte, t *cdc.Table, c cdc.Change, src Source, tsMs int64, part, parts int) ([]byte, error) {
+	img := func(vals []any) []any {
+		if vals == nil {
+			return nil
+		}
+		row := make([]any, len(t.Columns))
+		for i, k := range c.Cascade.Cols {
+			row[k] = vals[i]
+		}
+		return row
+	}
+	after := img(c.After)
+	if after == nil && !c.Cascade.Delete {
+		after = img(make([]any, len(c.Cascade.Cols)))
+	}
+	buf, err := AppendEnvelope(buf, t, cdc.Change{Op: cdc.OpCascade, Before: img(c.Before), After: after}, src, tsMs)
+	if err != nil {
+		return buf, err
+	}
+	info := CascadeInfo{Constraint: c.Cascade.Constraint, Delete: c.Cascade.Delete, Partition: part, Partitions: parts}
+	for _, k := range c.Cascade.Cols {
+		info.Columns = append(info.Columns, t.Columns[k].Name)
+	}
+	js, err := json.Marshal(info)
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf[:len(buf)-1], `,"cascade":`...)
+	buf = append(buf, js...)
+	return append(buf, '}'), nil
 }
 
 // OpCode is Debezium's op letter for a change: r (snapshot read), c, u, d.
@@ -73,6 +126,8 @@ func OpCode(op cdc.Op) string {
 		return "u"
 	case cdc.OpDelete:
 		return "d"
+	case cdc.OpCascade:
+		return OpCascadeCode
 	}
 	return "r"
 }
@@ -88,6 +143,8 @@ func ParseOp(code string) (cdc.Op, error) {
 		return cdc.OpDelete, nil
 	case "r":
 		return cdc.OpRead, nil
+	case OpCascadeCode:
+		return cdc.OpCascade, nil
 	}
 	return 0, fmt.Errorf("unknown op %q (want c, u, d or r)", code)
 }

@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"strconv"
+	"slices"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -79,6 +81,8 @@ type Producer struct {
 	schemas map[string][]byte
 	// current holds the tables whose definition equals what was published.
 	current map[*cdc.Table]bool
+	// partitions caches the partition count of topics cascade markers go to.
+	partitions map[string]int
 	// buf is the reused write buffer (nil: allocate one).
 	buf *outBuf
 }
@@ -230,7 +234,8 @@ func NewProducer(ctx context.Context, o Options) (*Producer, error) {
 			Addr: addr,
 			// Hash on the key: a key always lands in the same partition, so
 			// the changes of a row keep their order.
-			Balancer:     &kafkago.Hash{},
+			// Cascade markers name their partition (a header).
+			Balancer:     &balancer{},
 			MaxAttempts:  5,
 			BatchSize:    10000,
 			BatchTimeout: time.Millisecond,
@@ -241,9 +246,10 @@ func NewProducer(ctx context.Context, o Options) (*Producer, error) {
 				log.Warn("kafka writer: " + fmt.Sprintf(msg, args...))
 			}),
 		},
-		topics:  map[string]bool{},
-		schemas: map[string][]byte{},
-		current: map[*cdc.Table]bool{},
+		topics:     map[string]bool{},
+		schemas:    map[string][]byte{},
+		current:    map[*cdc.Table]bool{},
+		partitions: map[string]int{},
 	}
 	return p, nil
 }
@@ -321,6 +327,12 @@ func (p *Producer) Write(ctx context.Context, b cdc.Batch) error {
 		}
 		topic := TopicName(p.o.TopicPrefix, t.Schema, t.Name)
 
+		if c.Op == cdc.OpCascade {
+			if err := p.appendCascade(ctx, out, t, c, src, topic, now); err != nil {
+				return err
+			}
+			continue
+		}
 		var keyRow []any
 		switch c.Op {
 		case cdc.OpDelete:
@@ -652,4 +664,75 @@ func freshTopicExists(ctx context.Context, o Options, topic string) (bool, error
 	defer tr.CloseIdleConnections()
 	client := &kafkago.Client{Addr: kafkago.TCP(o.Brokers...), Transport: tr, Timeout: dialTimeout}
 	return topicExists(ctx, client, topic)
+}
+
+// partitionHeader carries the partition a message must go to (cascade
+// markers, one per partition of the child's topic).
+const partitionHeader = "shiplog-partition"
+
+// balancer hashes keys as kafka-go's Hash does (so a key always lands in
+// the same partition), except for messages that name their partition.
+type balancer struct{ hash kafkago.Hash }
+
+func (b *balancer) Balance(msg kafkago.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == partitionHeader {
+			if n, err := strconv.Atoi(string(h.Value)); err == nil && slices.Contains(partitions, n) {
+				return n
+			}
+		}
+	}
+	return b.hash.Balance(msg, partitions...)
+}
+
+// PartitionOf is the partition of parts a message key goes to.
+func PartitionOf(key []byte, parts int) int {
+	ids := make([]int, parts)
+	for i := range ids {
+		ids[i] = i
+	}
+	var h kafkago.Hash
+	return h.Balance(kafkago.Message{Key: key}, ids...)
+}
+
+// appendCascade adds the messages of cascade marker c (see cdc.OpCascade)
+// of child table t: one per partition of the child's topic, each carrying
+// the partition, so the applier of every partition repeats the key's action
+// on the rows it owns, in its own order.
+func (p *Producer) appendCascade(ctx context.Context, out *outBuf, t *cdc.Table, c *cdc.Change, src Source, topic string, now int64) error {
+	parts, err := p.topicPartitions(ctx, topic)
+	if err != nil {
+		return err
+	}
+	for part := range parts {
+		start := len(out.arena)
+		if out.arena, err = AppendCascade(out.arena, t, *c, src, now, part, parts); err != nil {
+			return fmt.Errorf("kafka: cascade marker of %s.%s: %w", t.Schema, t.Name, err)
+		}
+		val := out.arena[start:len(out.arena):len(out.arena)]
+		key := []byte(fmt.Sprintf("cascade:%s:%d", c.Cascade.Constraint, part))
+		out.msgs = append(out.msgs, kafkago.Message{Topic: topic, Key: key, Value: val,
+			Headers: []kafkago.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(part))}}})
+	}
+	return nil
+}
+
+// topicPartitions is the number of partitions of topic (cached).
+func (p *Producer) topicPartitions(ctx context.Context, topic string) (int, error) {
+	if n, ok := p.partitions[topic]; ok {
+		return n, nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	md, err := p.client.Metadata(mctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("kafka: metadata of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
+			p.partitions[topic] = len(t.Partitions)
+			return len(t.Partitions), nil
+		}
+	}
+	return 0, fmt.Errorf("kafka: metadata of %s: no partitions", topic)
 }
