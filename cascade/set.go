@@ -44,7 +44,7 @@ type edge struct {
 	srcOnDelete *cdc.Cascade
 	srcOnUpdate *cdc.Cascade
 	delAction   Action
-	updAction  Action
+	updAction   Action
 }
 
 // Compile binds the source's foreign keys to the plan. A key whose action

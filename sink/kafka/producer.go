@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"strconv"
-	"slices"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -10,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
