@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/transform"
@@ -27,6 +28,9 @@ type Set struct {
 	// reflects the cascades of changes up to it.
 	skip map[*cdc.Table]cdc.Position
 	fks  []string
+	// colls caches the collations of destination columns (see collation).
+	collMu sync.Mutex
+	colls  map[*cdc.Table]map[int]collation
 }
 
 // edge is one foreign key between a parent and a copied child.
