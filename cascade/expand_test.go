@@ -331,3 +331,55 @@ func TestExpandRepeatsTheSourcesCascades(t *testing.T) {
 		r.apply()
 	})
 }
+
+// TestExpandAfterAPartialCommit: a batch whose cascades reach a child and a
+// grandchild is written in three apply partitions, and one partition's
+// transaction fails (a destination trigger refuses a grandchild's delete).
+// The stream resumes from the partitions' checkpoints and expands the
+// batch again: the destination must then hold the state before the batch
+// (a batch with cascades commits whole), or the children the committed
+// partition deleted are not found again and their grandchildren in the
+// failed partition stay orphaned.
+func TestExpandAfterAPartialCommit(t *testing.T) {
+	r := newExpandRig(t)
+	st := mysqlsink.NewState(r.dst, "d")
+	if err := st.Ensure(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.change("DELETE FROM parent WHERE id = 3", "parent", key(3), nil)
+	batch := cdc.Batch{Changes: r.batch, Pos: pos(r.n), Whole: true}
+	write := func(w *mysqlsink.Writer) error {
+		t.Helper()
+		b := batch
+		var err error
+		if b.Changes, err = r.set.Expand(r.ctx, r.dst, append([]cdc.Change(nil), batch.Changes...), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return w.Write(r.ctx, b)
+	}
+	// Refuse the delete of the last grandchild of parent 3's children.
+	var victim int
+	if err := r.dst.QueryRowContext(r.ctx, "SELECT MAX(g.id) FROM d.grandchild g JOIN d.child c ON c.id = g.child_id WHERE c.parent_id = 3").Scan(&victim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.dst.ExecContext(r.ctx, fmt.Sprintf("CREATE TRIGGER d.refuse BEFORE DELETE ON d.grandchild FOR EACH ROW BEGIN IF OLD.id = %d THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END", victim)); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(mysqlsink.NewWriter(r.dst, st, mysqlsink.Options{Parts: 3})); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("write with a refused delete: %v", err)
+	}
+	if _, err := r.dst.ExecContext(r.ctx, "DROP TRIGGER d.refuse"); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := st.PartCheckpoints(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := mysqlsink.NewWriter(r.dst, st, mysqlsink.Options{Parts: 3})
+	w.Resume(parts)
+	if err := write(w); err != nil {
+		t.Fatal(err)
+	}
+	r.batch = nil
+	r.apply() // compares every table
+}
