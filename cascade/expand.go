@@ -21,11 +21,21 @@ const maxDepth = 64
 // instead of its history, learns what a cascade did to each child.
 type Refresher func(ctx context.Context, tp *cdc.Table, rows [][]any) ([][]any, error)
 
+// Finder reads the current source rows of copied table t (a destination
+// table) whose columns cols (destination column indexes) hold one of vals,
+// mapped to the destination. With a Refresher, it finds the children whose
+// key a parent's ON UPDATE CASCADE moved: the destination has them under
+// their old key only, which the source no longer has.
+type Finder func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error)
+
 // Options of Expand.
 type Options struct {
 	// Refresh, when set, decides what happened to each child row by reading
 	// the source (see Refresher) instead of applying the key's action.
 	Refresh Refresher
+	// Find, with Refresh, reads the source's children of a parent's values
+	// when the key's columns are part of the child's key (see Finder).
+	Find Finder
 	// Keep, when set, limits the rows a marker changes to those it accepts
 	// (an applier that owns part of a table's keys).
 	Keep func(t *cdc.Table, row []any) bool
@@ -359,6 +369,13 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 		if err != nil {
 			return nil, err
 		}
+		fresh, err := x.find(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		// done: rows of this level read from the source by find, by table
+		// and key (a row two markers find is written once).
+		done := map[indexKey]bool{}
 		var next []cdc.Change
 		for _, m := range level {
 			t := m.Table
@@ -403,11 +420,8 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 				rows = kept
 			}
-			if len(rows) == 0 {
-				continue
-			}
 			var now [][]any
-			if x.o.Refresh != nil {
+			if x.o.Refresh != nil && len(rows) > 0 {
 				if now, err = x.o.Refresh(ctx, t, rows); err != nil {
 					return nil, err
 				}
@@ -426,6 +440,19 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 						c.After[k] = m.After[j]
 					}
 				}
+				x.note(c)
+				out = append(out, c)
+				next = x.children(next, c)
+			}
+			// Children the source holds under the parent's values that the
+			// destination does not (their key moved with the parent's).
+			for _, r := range fresh[indexKey{t, colsKey(cols)}][want] {
+				k := keyOf(t, r)
+				if seen[k] || done[indexKey{t, k}] || (x.o.Keep != nil && !x.o.Keep(t, r)) {
+					continue
+				}
+				done[indexKey{t, k}] = true
+				c := cdc.Change{Op: cdc.OpInsert, Table: t, After: r, CommitTime: m.CommitTime, Pos: m.Pos}
 				x.note(c)
 				out = append(out, c)
 				next = x.children(next, c)
@@ -481,8 +508,10 @@ func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
 		if x.o.Refresh != nil {
 			// What happened to the row's own children is read too: the
 			// source's state may hide a delete and re-insert.
-			out = e.refreshMarker(out, c, c.Before, e.parentDest, x.set)
-			if c.After != nil && !sameValues(c.Before, c.After, e.parentDest) {
+			if c.Before != nil {
+				out = e.refreshMarker(out, c, c.Before, e.parentDest, x.set)
+			}
+			if c.After != nil && (c.Before == nil || !sameValues(c.Before, c.After, e.parentDest)) {
 				out = e.refreshMarker(out, c, c.After, e.parentDest, x.set)
 			}
 			continue
@@ -494,6 +523,64 @@ func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
 		}
 	}
 	return out
+}
+
+// find reads from the source (Options.Find), for the refresh markers of
+// one level whose columns are part of their child's key, the child rows
+// holding their values, by match key.
+func (x *expander) find(ctx context.Context, level []cdc.Change) (map[indexKey]map[string][][]any, error) {
+	if x.o.Refresh == nil || x.o.Find == nil {
+		return nil, nil
+	}
+	type group struct {
+		t    *cdc.Table
+		cols []int
+		vals [][]any
+	}
+	var groups []*group
+	byKey := map[indexKey]*group{}
+	for _, m := range level {
+		if !inKey(m.Table, m.Cascade.Cols) {
+			continue
+		}
+		ik := indexKey{m.Table, colsKey(m.Cascade.Cols)}
+		g := byKey[ik]
+		if g == nil {
+			g = &group{t: m.Table, cols: m.Cascade.Cols}
+			byKey[ik] = g
+			groups = append(groups, g)
+		}
+		g.vals = append(g.vals, m.Before)
+	}
+	out := make(map[indexKey]map[string][][]any, len(groups))
+	for _, g := range groups {
+		rows, err := x.o.Find(ctx, g.t, g.cols, g.vals)
+		if err != nil {
+			return nil, fmt.Errorf("source: rows of %s changed by a foreign key action: %w", g.t.Name, err)
+		}
+		if err := x.weigh(ctx, g.t, g.cols, rows, false); err != nil {
+			return nil, err
+		}
+		m := map[string][][]any{}
+		for _, r := range rows {
+			k := x.matchKey(g.t, g.cols, r)
+			m[k] = append(m[k], r)
+		}
+		out[indexKey{g.t, colsKey(g.cols)}] = m
+	}
+	return out, nil
+}
+
+// inKey reports whether any of cols is a column of t's key.
+func inKey(t *cdc.Table, cols []int) bool {
+	for _, c := range cols {
+		for _, k := range t.Key {
+			if c == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // query reads, for the markers of one level, the destination rows of each
@@ -609,17 +696,9 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 		var pair [2][][]any
 		for ck, w := range by[t] {
 			cols := colsOf(ck)
-			srcCols := make([]int, len(cols))
-			for i, d := range cols {
-				srcCols[i] = -1
-				for j := range tp.Source.Columns {
-					if tp.CopiedTo(j) == d {
-						srcCols[i] = j
-					}
-				}
-				if srcCols[i] < 0 {
-					return nil, fmt.Errorf("table %s: column %s has no source column", t.Name, t.Columns[d].Name)
-				}
+			srcCols, err := sourceCols(tp, cols)
+			if err != nil {
+				return nil, err
 			}
 			rows, err := read(src, tp.Source, srcCols, w.vals)
 			if err != nil {
@@ -702,4 +781,54 @@ func (s *Set) collationName(t *cdc.Table, k int) string {
 	s.collMu.Lock()
 	defer s.collMu.Unlock()
 	return s.colls[t][k].name
+}
+
+// sourceCols returns the source columns copied as they are into the
+// destination columns cols of tp.
+func sourceCols(tp *transform.TablePlan, cols []int) ([]int, error) {
+	out := make([]int, len(cols))
+	for i, d := range cols {
+		out[i] = -1
+		for j := range tp.Source.Columns {
+			if tp.CopiedTo(j) == d {
+				out[i] = j
+			}
+		}
+		if out[i] < 0 {
+			return nil, fmt.Errorf("table %s: column %s has no source column", tp.Dest.Name, tp.Dest.Columns[d].Name)
+		}
+	}
+	return out, nil
+}
+
+// SourceFinder is the Finder of the copied tables of the set, reading src.
+func (s *Set) SourceFinder(src *sql.DB) Finder {
+	return func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
+		tp := s.plans[t]
+		if tp == nil {
+			return nil, fmt.Errorf("table %s is not a child of a followed foreign key", t.Name)
+		}
+		srcCols, err := sourceCols(tp, cols)
+		if err != nil {
+			return nil, err
+		}
+		conn, release, err := snapshot.RawConn(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		rows, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, srcCols, vals)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]any, 0, len(rows))
+		for _, r := range rows {
+			d, err := tp.Row(r)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: a row changed by a foreign key action: %w", tp.Source.Name, err)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
 }
