@@ -334,7 +334,7 @@ func TestGeneratorSkipsCopiesTakenLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SkipUpTo(map[string]cdc.Position{"child": pos(100), "parent": pos(500)})
+	s.SkipUpTo(map[string]cdc.Position{"child": pos(100), "grandchild": pos(100), "parent": pos(500)})
 	parent := shopTables()[0]
 	names := func(at uint64) []string {
 		out, err := s.Generator().Add(nil, cdc.Change{Op: cdc.OpDelete, Table: parent, Before: []any{int64(5), "c5"}, Pos: pos(at)})
@@ -352,5 +352,51 @@ func TestGeneratorSkipsCopiesTakenLater(t *testing.T) {
 	}
 	if got := names(101); !reflect.DeepEqual(got, []string{"child_parent", "child_code", "mid_parent"}) {
 		t.Errorf("after the child's copy: %v", got)
+	}
+}
+
+// TestGeneratorRefusesCascadesPastALaterCopy: a parent's delete cascades
+// into child, whose copy was taken after it (so the stream skips the
+// action there: the copy has it), and on into grandchild, whose copy was
+// taken before it: the grandchildren of the children the copy no longer
+// has cannot be found, and the stream stops naming the tables instead of
+// leaving them.
+func TestGeneratorRefusesCascadesPastALaterCopy(t *testing.T) {
+	s, err := Compile(shopKeys(), plan(t, base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SkipUpTo(map[string]cdc.Position{"child": pos(100), "grandchild": pos(50)})
+	parent := shopTables()[0]
+	add := func(c cdc.Change) error {
+		_, err := s.Generator().Add(nil, c)
+		return err
+	}
+	del := cdc.Change{Op: cdc.OpDelete, Table: parent, Before: []any{int64(5), "c5"}}
+	for _, tc := range []struct {
+		at   uint64
+		fail bool
+	}{{40, false}, {50, false}, {60, true}, {100, true}, {101, false}} {
+		del.Pos = pos(tc.at)
+		err := add(del)
+		if (err != nil) != tc.fail {
+			t.Fatalf("delete at %d: %v, want an error: %v", tc.at, err, tc.fail)
+		}
+		if err != nil && !strings.Contains(err.Error(), "cascades through child, whose copy was taken after it") ||
+			err != nil && !strings.Contains(err.Error(), "into grandchild, whose copy was taken before it") {
+			t.Fatalf("error: %v", err)
+		}
+	}
+	// An update that leaves the referenced columns cascades nowhere.
+	if err := add(cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(5), "c5"}, After: []any{int64(5), "c5"}, Pos: pos(60)}); err != nil {
+		t.Fatal(err)
+	}
+	// child_code's SET NULL changes parent_code, which no key references.
+	if err := add(cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(5), "c5"}, After: []any{int64(5), "c6"}, Pos: pos(60)}); err != nil {
+		t.Fatal(err)
+	}
+	// A key update cascades into child.parent_id, which no key references either.
+	if err := add(cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(5), "c5"}, After: []any{int64(6), "c5"}, Pos: pos(60)}); err != nil {
+		t.Fatal(err)
 	}
 }
