@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -22,11 +21,21 @@ const maxDepth = 64
 // instead of its history, learns what a cascade did to each child.
 type Refresher func(ctx context.Context, tp *cdc.Table, rows [][]any) ([][]any, error)
 
+// Finder reads the current source rows of copied table t (a destination
+// table) whose columns cols (destination column indexes) hold one of vals,
+// mapped to the destination. With a Refresher, it finds the children whose
+// key a parent's ON UPDATE CASCADE moved: the destination has them under
+// their old key only, which the source no longer has.
+type Finder func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error)
+
 // Options of Expand.
 type Options struct {
 	// Refresh, when set, decides what happened to each child row by reading
 	// the source (see Refresher) instead of applying the key's action.
 	Refresh Refresher
+	// Find, with Refresh, reads the source's children of a parent's values
+	// when the key's columns are part of the child's key (see Finder).
+	Find Finder
 	// Keep, when set, limits the rows a marker changes to those it accepts
 	// (an applier that owns part of a table's keys).
 	Keep func(t *cdc.Table, row []any) bool
@@ -52,7 +61,8 @@ func (s *Set) Expand(ctx context.Context, db *sql.DB, changes []cdc.Change, o Op
 	if first < 0 {
 		return changes, nil
 	}
-	x := &expander{set: s, db: db, o: o, overlay: map[*cdc.Table]map[string]*state{}, index: map[indexKey]map[string][]string{}}
+	x := &expander{set: s, db: db, o: o, overlay: map[*cdc.Table]map[string]*state{}, index: map[indexKey]*index{},
+		puts: map[*cdc.Table][]string{}, weights: map[string]map[string]string{}}
 	defer x.close()
 	out := make([]cdc.Change, 0, len(changes)+64)
 	for _, c := range changes[:first] {
@@ -100,7 +110,21 @@ type expander struct {
 	overlay map[*cdc.Table]map[string]*state
 	// index: rows of the overlay by a key's column values (entries may be
 	// stale: checked against the overlay when used).
-	index map[indexKey]map[string][]string
+	index map[indexKey]*index
+	// puts: the keys of t's rows the overlay took, in order (an index
+	// takes those it has not seen when used).
+	puts map[*cdc.Table][]string
+	// weights: by collation, the server's weight of each string value
+	// (its bytes) as the collation compares it.
+	weights map[string]map[string]string
+	// err: a value was matched before it was weighed.
+	err error
+}
+
+type index struct {
+	rows map[string][]string
+	// upto: the puts of the table the index holds.
+	upto int
 }
 
 type state struct {
@@ -152,12 +176,7 @@ func (x *expander) note(c cdc.Change) {
 func (x *expander) put(t *cdc.Table, ov map[string]*state, row []any) {
 	k := keyOf(t, row)
 	ov[k] = &state{row: row, alive: true}
-	for ik, idx := range x.index {
-		if ik.t == t {
-			v := matchKey(t, colsOf(ik.cols), row)
-			idx[v] = append(idx[v], k)
-		}
-	}
+	x.puts[t] = append(x.puts[t], k)
 }
 
 func colsOf(key string) []int {
@@ -171,29 +190,160 @@ func colsOf(key string) []int {
 }
 
 // matchKey encodes the values of cols of row as the server compares them:
-// strings of collated columns case-folded and without trailing spaces.
-func matchKey(t *cdc.Table, cols []int, row []any) string {
+// strings of collated columns by their weight in the column's collation
+// (see weigh, which must have seen them).
+func (x *expander) matchKey(t *cdc.Table, cols []int, row []any) string {
 	vals := make([]any, len(cols))
 	for i, k := range cols {
-		vals[i] = foldValue(&t.Columns[k], row[k])
+		vals[i] = row[k]
 	}
-	return string(mysqlsink.AppendKey(nil, vals))
+	return x.matchVals(t, cols, vals)
 }
 
-func foldValue(c *cdc.Column, v any) any {
-	if c.Kind() != cdc.KindBytes || c.Charset == "" || c.Charset == "binary" {
-		return v
+// matchVals is matchKey of the values vals of columns cols.
+func (x *expander) matchVals(t *cdc.Table, cols []int, vals []any) string {
+	var out []any
+	for i, k := range cols {
+		b, ok := collated(&t.Columns[k], vals[i])
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), vals...)
+		}
+		w, ok := x.weights[x.set.collationName(t, k)][string(b)]
+		if !ok && x.err == nil {
+			x.err = fmt.Errorf("table %s: column %s: value matched before it was weighed", t.Name, t.Columns[k].Name)
+		}
+		out[i] = w
 	}
-	var s string
+	if out == nil {
+		out = vals
+	}
+	return string(mysqlsink.AppendKey(nil, out))
+}
+
+// collated returns the bytes of v when column c compares them by a
+// collation (a non-binary string).
+func collated(c *cdc.Column, v any) ([]byte, bool) {
+	if c.Kind() != cdc.KindBytes || c.Charset == "" || c.Charset == "binary" {
+		return nil, false
+	}
 	switch x := v.(type) {
 	case string:
-		s = x
+		return []byte(x), true
 	case []byte:
-		s = string(x)
-	default:
-		return v
+		return x, true
 	}
-	return strings.ToLower(strings.TrimRightFunc(s, unicode.IsSpace))
+	return nil, false
+}
+
+// weigh asks the server for the weights of the collated values of cols in
+// rows (each in t's column order, or in the order of cols when inCols) that
+// it has not weighed yet. Values compare equal in a collation exactly when their
+// weights (after the trailing spaces a PAD SPACE collation ignores) are
+// equal; a fold in Go (lower case, trimmed) would miss accents, expansions
+// and the collation's own rules, and leave rows the server's action
+// changed.
+func (x *expander) weigh(ctx context.Context, t *cdc.Table, cols []int, rows [][]any, inCols bool) error {
+	type pending struct {
+		c    collation
+		col  *cdc.Column
+		vals [][]byte
+		seen map[string]bool
+	}
+	var todo map[string]*pending
+	for i, k := range cols {
+		col := &t.Columns[k]
+		if _, ok := collated(col, []byte(nil)); !ok {
+			continue
+		}
+		c, err := x.set.collation(ctx, x.db, t, k)
+		if err != nil {
+			return err
+		}
+		have := x.weights[c.name]
+		for _, r := range rows {
+			var v any
+			if inCols {
+				v = r[i]
+			} else {
+				v = r[k]
+			}
+			b, ok := collated(col, v)
+			if !ok {
+				continue
+			}
+			if _, ok := have[string(b)]; ok {
+				continue
+			}
+			if todo == nil {
+				todo = map[string]*pending{}
+			}
+			p := todo[c.name]
+			if p == nil {
+				p = &pending{c: c, col: col, seen: map[string]bool{}}
+				todo[c.name] = p
+			}
+			if !p.seen[string(b)] {
+				p.seen[string(b)] = true
+				p.vals = append(p.vals, b)
+			}
+		}
+	}
+	for name, p := range todo {
+		if x.weights[name] == nil {
+			x.weights[name] = map[string]string{}
+		}
+		const perQuery = 200
+		for start := 0; start < len(p.vals); start += perQuery {
+			part := p.vals[start:min(start+perQuery, len(p.vals))]
+			q := []byte("SELECT ")
+			for i, v := range part {
+				if i > 0 {
+					q = append(q, ',')
+				}
+				q = append(q, "WEIGHT_STRING("...)
+				if p.c.pad {
+					q = append(q, "TRIM(TRAILING ' ' FROM ("...)
+				}
+				var err error
+				if q, err = mysqlsink.AppendLiteral(q, v, p.col); err != nil {
+					return err
+				}
+				q = append(q, " COLLATE "...)
+				q = append(q, mysqlsink.QuoteIdent(name)...)
+				if p.c.pad {
+					q = append(q, "))"...)
+				}
+				q = append(q, ')')
+			}
+			got := make([]sql.RawBytes, len(part))
+			dest := make([]any, len(part))
+			for i := range got {
+				dest[i] = &got[i]
+			}
+			rows, err := x.db.QueryContext(ctx, string(q))
+			if err != nil {
+				return fmt.Errorf("destination: weights of %s values of %s: %w", name, t.Name, err)
+			}
+			if !rows.Next() {
+				rows.Close()
+				return fmt.Errorf("destination: weights of %s values of %s: no row: %w", name, t.Name, rows.Err())
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("destination: weights of %s values of %s: %w", name, t.Name, err)
+			}
+			for i, v := range part {
+				x.weights[name][string(v)] = string(got[i])
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("destination: weights of %s values of %s: %w", name, t.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func sameValues(a, b []any, cols []int) bool {
@@ -219,11 +369,25 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 		if err != nil {
 			return nil, err
 		}
+		fresh, err := x.find(ctx, level)
+		if err != nil {
+			return nil, err
+		}
+		// done: rows of this level read from the source by find, by table
+		// and key (a row two markers find is written once).
+		done := map[indexKey]bool{}
 		var next []cdc.Change
 		for _, m := range level {
 			t := m.Table
 			cols := m.Cascade.Cols
-			want := string(mysqlsink.AppendKey(nil, foldAll(t, cols, m.Before)))
+			if err := x.weigh(ctx, t, cols, [][]any{m.Before}, true); err != nil {
+				return nil, err
+			}
+			idx, err := x.indexed(ctx, t, cols)
+			if err != nil {
+				return nil, err
+			}
+			want := x.matchVals(t, cols, m.Before)
 			ov := x.overlay[t]
 			if ov == nil {
 				ov = map[string]*state{}
@@ -239,9 +403,9 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				seen[k] = true
 				rows = append(rows, r)
 			}
-			for _, k := range x.indexed(t, cols)[want] {
+			for _, k := range idx[want] {
 				st := ov[k]
-				if seen[k] || st == nil || !st.alive || matchKey(t, cols, st.row) != want {
+				if seen[k] || st == nil || !st.alive || x.matchKey(t, cols, st.row) != want {
 					continue
 				}
 				seen[k] = true
@@ -256,11 +420,8 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 				rows = kept
 			}
-			if len(rows) == 0 {
-				continue
-			}
 			var now [][]any
-			if x.o.Refresh != nil {
+			if x.o.Refresh != nil && len(rows) > 0 {
 				if now, err = x.o.Refresh(ctx, t, rows); err != nil {
 					return nil, err
 				}
@@ -283,36 +444,62 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				out = append(out, c)
 				next = x.children(next, c)
 			}
+			// Children the source holds under the parent's values that the
+			// destination does not (their key moved with the parent's).
+			for _, r := range fresh[indexKey{t, colsKey(cols)}][want] {
+				k := keyOf(t, r)
+				if seen[k] || done[indexKey{t, k}] || (x.o.Keep != nil && !x.o.Keep(t, r)) {
+					continue
+				}
+				done[indexKey{t, k}] = true
+				c := cdc.Change{Op: cdc.OpInsert, Table: t, After: r, CommitTime: m.CommitTime, Pos: m.Pos}
+				x.note(c)
+				out = append(out, c)
+				next = x.children(next, c)
+			}
+		}
+		if x.err != nil {
+			return nil, x.err
 		}
 		level = next
 	}
 	return out, nil
 }
 
-func foldAll(t *cdc.Table, cols []int, vals []any) []any {
-	out := make([]any, len(vals))
-	for i, v := range vals {
-		out[i] = foldValue(&t.Columns[cols[i]], v)
-	}
-	return out
-}
-
-// indexed is the overlay's index of t by cols, built on first use.
-func (x *expander) indexed(t *cdc.Table, cols []int) map[string][]string {
+// indexed is the overlay's index of t by cols, brought up to date with the
+// rows the overlay took since its last use (the index of a key's values is
+// built on first use).
+func (x *expander) indexed(ctx context.Context, t *cdc.Table, cols []int) (map[string][]string, error) {
 	ik := indexKey{t, colsKey(cols)}
-	idx, ok := x.index[ik]
-	if ok {
-		return idx
+	idx := x.index[ik]
+	if idx == nil {
+		idx = &index{rows: map[string][]string{}}
+		x.index[ik] = idx
 	}
-	idx = map[string][]string{}
-	for k, st := range x.overlay[t] {
-		if st.alive {
-			v := matchKey(t, cols, st.row)
-			idx[v] = append(idx[v], k)
+	puts := x.puts[t]
+	if idx.upto == len(puts) {
+		return idx.rows, nil
+	}
+	ov := x.overlay[t]
+	var rows [][]any
+	for _, k := range puts[idx.upto:] {
+		if st := ov[k]; st != nil && st.alive {
+			rows = append(rows, st.row)
 		}
 	}
-	x.index[ik] = idx
-	return idx
+	if err := x.weigh(ctx, t, cols, rows, false); err != nil {
+		return nil, err
+	}
+	for _, k := range puts[idx.upto:] {
+		// A row put again later is indexed by its last values then, too
+		// (stale entries are checked against the overlay when used).
+		if st := ov[k]; st != nil && st.alive {
+			v := x.matchKey(t, cols, st.row)
+			idx.rows[v] = append(idx.rows[v], k)
+		}
+	}
+	idx.upto = len(puts)
+	return idx.rows, nil
 }
 
 // children appends the markers of a row change a cascade made.
@@ -321,8 +508,10 @@ func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
 		if x.o.Refresh != nil {
 			// What happened to the row's own children is read too: the
 			// source's state may hide a delete and re-insert.
-			out = e.refreshMarker(out, c, c.Before, e.parentDest, x.set)
-			if c.After != nil && !sameValues(c.Before, c.After, e.parentDest) {
+			if c.Before != nil {
+				out = e.refreshMarker(out, c, c.Before, e.parentDest, x.set)
+			}
+			if c.After != nil && (c.Before == nil || !sameValues(c.Before, c.After, e.parentDest)) {
 				out = e.refreshMarker(out, c, c.After, e.parentDest, x.set)
 			}
 			continue
@@ -334,6 +523,64 @@ func (x *expander) children(out []cdc.Change, c cdc.Change) []cdc.Change {
 		}
 	}
 	return out
+}
+
+// find reads from the source (Options.Find), for the refresh markers of
+// one level whose columns are part of their child's key, the child rows
+// holding their values, by match key.
+func (x *expander) find(ctx context.Context, level []cdc.Change) (map[indexKey]map[string][][]any, error) {
+	if x.o.Refresh == nil || x.o.Find == nil {
+		return nil, nil
+	}
+	type group struct {
+		t    *cdc.Table
+		cols []int
+		vals [][]any
+	}
+	var groups []*group
+	byKey := map[indexKey]*group{}
+	for _, m := range level {
+		if !inKey(m.Table, m.Cascade.Cols) {
+			continue
+		}
+		ik := indexKey{m.Table, colsKey(m.Cascade.Cols)}
+		g := byKey[ik]
+		if g == nil {
+			g = &group{t: m.Table, cols: m.Cascade.Cols}
+			byKey[ik] = g
+			groups = append(groups, g)
+		}
+		g.vals = append(g.vals, m.Before)
+	}
+	out := make(map[indexKey]map[string][][]any, len(groups))
+	for _, g := range groups {
+		rows, err := x.o.Find(ctx, g.t, g.cols, g.vals)
+		if err != nil {
+			return nil, fmt.Errorf("source: rows of %s changed by a foreign key action: %w", g.t.Name, err)
+		}
+		if err := x.weigh(ctx, g.t, g.cols, rows, false); err != nil {
+			return nil, err
+		}
+		m := map[string][][]any{}
+		for _, r := range rows {
+			k := x.matchKey(g.t, g.cols, r)
+			m[k] = append(m[k], r)
+		}
+		out[indexKey{g.t, colsKey(g.cols)}] = m
+	}
+	return out, nil
+}
+
+// inKey reports whether any of cols is a column of t's key.
+func inKey(t *cdc.Table, cols []int) bool {
+	for _, c := range cols {
+		for _, k := range t.Key {
+			if c == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // query reads, for the markers of one level, the destination rows of each
@@ -374,9 +621,12 @@ func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]
 		if err != nil {
 			return nil, fmt.Errorf("destination: rows of %s changed by a foreign key action: %w", g.t.Name, err)
 		}
+		if err := x.weigh(ctx, g.t, g.cols, rows, false); err != nil {
+			return nil, err
+		}
 		m := map[string][][]any{}
 		for _, r := range rows {
-			k := matchKey(g.t, g.cols, r)
+			k := x.matchKey(g.t, g.cols, r)
 			m[k] = append(m[k], r)
 		}
 		out[indexKey{g.t, colsKey(g.cols)}] = m
@@ -446,17 +696,9 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 		var pair [2][][]any
 		for ck, w := range by[t] {
 			cols := colsOf(ck)
-			srcCols := make([]int, len(cols))
-			for i, d := range cols {
-				srcCols[i] = -1
-				for j := range tp.Source.Columns {
-					if tp.CopiedTo(j) == d {
-						srcCols[i] = j
-					}
-				}
-				if srcCols[i] < 0 {
-					return nil, fmt.Errorf("table %s: column %s has no source column", t.Name, t.Columns[d].Name)
-				}
+			srcCols, err := sourceCols(tp, cols)
+			if err != nil {
+				return nil, err
 			}
 			rows, err := read(src, tp.Source, srcCols, w.vals)
 			if err != nil {
@@ -471,4 +713,122 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 		out[tp] = pair
 	}
 	return out, nil
+}
+
+// collation is how a destination column compares strings.
+type collation struct {
+	name string
+	// pad: trailing spaces are ignored (PAD SPACE).
+	pad bool
+}
+
+// collation returns the collation of column k of destination table t, read
+// from db on first use.
+func (s *Set) collation(ctx context.Context, db *sql.DB, t *cdc.Table, k int) (collation, error) {
+	s.collMu.Lock()
+	defer s.collMu.Unlock()
+	if c, ok := s.colls[t][k]; ok {
+		return c, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLLATION_NAME IS NOT NULL`, t.Schema, t.Name)
+	if err != nil {
+		return collation{}, fmt.Errorf("destination: collations of %s: %w", t.Name, err)
+	}
+	type col struct{ name, coll, cs string }
+	var cols []col
+	for rows.Next() {
+		var c col
+		if err := rows.Scan(&c.name, &c.coll, &c.cs); err != nil {
+			rows.Close()
+			return collation{}, fmt.Errorf("destination: collations of %s: %w", t.Name, err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return collation{}, fmt.Errorf("destination: collations of %s: %w", t.Name, err)
+	}
+	if s.colls == nil {
+		s.colls = map[*cdc.Table]map[int]collation{}
+	}
+	if s.colls[t] == nil {
+		s.colls[t] = map[int]collation{}
+	}
+	for _, c := range cols {
+		i := t.ColumnIndex(c.name)
+		if i < 0 {
+			continue
+		}
+		var pad bool
+		q := "SELECT CONVERT('a ' USING " + mysqlsink.QuoteIdent(c.cs) + ") COLLATE " + mysqlsink.QuoteIdent(c.coll) +
+			" = CONVERT('a' USING " + mysqlsink.QuoteIdent(c.cs) + ")"
+		if err := db.QueryRowContext(ctx, q).Scan(&pad); err != nil {
+			return collation{}, fmt.Errorf("destination: collation %s of %s.%s: %w", c.coll, t.Name, c.name, err)
+		}
+		s.colls[t][i] = collation{name: c.coll, pad: pad}
+	}
+	c, ok := s.colls[t][k]
+	if !ok {
+		return collation{}, fmt.Errorf("destination: table %s has no column %s with a collation: the schema changed: re-run data mode", t.Name, t.Columns[k].Name)
+	}
+	return c, nil
+}
+
+// collationName is the name of the collation of column k of t, read before
+// by collation.
+func (s *Set) collationName(t *cdc.Table, k int) string {
+	s.collMu.Lock()
+	defer s.collMu.Unlock()
+	return s.colls[t][k].name
+}
+
+// sourceCols returns the source columns copied as they are into the
+// destination columns cols of tp.
+func sourceCols(tp *transform.TablePlan, cols []int) ([]int, error) {
+	out := make([]int, len(cols))
+	for i, d := range cols {
+		out[i] = -1
+		for j := range tp.Source.Columns {
+			if tp.CopiedTo(j) == d {
+				out[i] = j
+			}
+		}
+		if out[i] < 0 {
+			return nil, fmt.Errorf("table %s: column %s has no source column", tp.Dest.Name, tp.Dest.Columns[d].Name)
+		}
+	}
+	return out, nil
+}
+
+// SourceFinder is the Finder of the copied tables of the set, reading src.
+func (s *Set) SourceFinder(src *sql.DB) Finder {
+	return func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
+		tp := s.plans[t]
+		if tp == nil {
+			return nil, fmt.Errorf("table %s is not a child of a followed foreign key", t.Name)
+		}
+		srcCols, err := sourceCols(tp, cols)
+		if err != nil {
+			return nil, err
+		}
+		conn, release, err := snapshot.RawConn(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		rows, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, srcCols, vals)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]any, 0, len(rows))
+		for _, r := range rows {
+			d, err := tp.Row(r)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: a row changed by a foreign key action: %w", tp.Source.Name, err)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
 }

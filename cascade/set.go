@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/transform"
@@ -25,8 +26,12 @@ type Set struct {
 	closure map[*cdc.Table]map[*cdc.Table]bool
 	// skip: a child table whose copy was taken at a later position already
 	// reflects the cascades of changes up to it.
-	skip map[*cdc.Table]cdc.Position
-	fks  []string
+	skip    map[*cdc.Table]cdc.Position
+	skipMax cdc.Position
+	fks     []string
+	// colls caches the collations of destination columns (see collation).
+	collMu sync.Mutex
+	colls  map[*cdc.Table]map[int]collation
 }
 
 // edge is one foreign key between a parent and a copied child.
@@ -218,8 +223,61 @@ func (s *Set) SkipUpTo(pos map[string]cdc.Position) {
 	for t, tp := range s.plans {
 		if p, ok := pos[tp.Source.Name]; ok {
 			s.skip[t] = p
+			if p.Compare(s.skipMax) > 0 {
+				s.skipMax = p
+			}
 		}
 	}
+}
+
+// checkSkips returns an error when a parent change at pos cascades, along
+// the keys of edges, through a child whose copy was taken after pos (so it
+// reflects the change already, and the stream skips the change's action on
+// it) into a table whose copy was taken before: the rows the action changed
+// there hang on rows of the first that are gone from its copy, and cannot
+// be found. del: the rows of the edges' parent are deleted (else their
+// columns changed are updated).
+func (s *Set) checkSkips(edges []*edge, pos cdc.Position, del bool, changed []int, via *edge, depth int) error {
+	if depth > maxDepth {
+		return nil
+	}
+	for _, e := range edges {
+		var next []int
+		nextDel := false
+		switch {
+		case del && e.onDelete != nil:
+			nextDel = e.onDelete.Delete
+			next = e.onDelete.Cols
+		case !del && e.onUpdate != nil && (changed == nil || overlaps(e.parentDest, changed)):
+			next = e.onUpdate.Cols
+		default:
+			continue
+		}
+		skipped := s.skipped(e.child.Dest, pos)
+		if via != nil && !skipped {
+			return fmt.Errorf("%s: a change of %s at %s cascades through %s, whose copy was taken after it (it reflects the change, and the stream skips its action there), into %s, whose copy was taken before it: the rows it changed in %s cannot be found; copy again with `migrate data --reset`",
+				e.fk, via.fk.Parent, pos, via.child.Source.Name, e.child.Source.Name, e.child.Source.Name)
+		}
+		v := via
+		if skipped && v == nil {
+			v = e
+		}
+		if err := s.checkSkips(s.byDest[e.child.Dest], pos, nextDel, next, v, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func overlaps(a, b []int) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Set) skipped(child *cdc.Table, pos cdc.Position) bool {
@@ -302,6 +360,22 @@ func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
 	}
 	if cols == nil {
 		return out, nil
+	}
+	if len(g.set.skip) > 0 && c.Pos.Compare(g.set.skipMax) <= 0 && c.Before != nil && (c.Op == cdc.OpDelete || c.Op == cdc.OpUpdate) {
+		for i, e := range g.set.bySource[c.Table.Name] {
+			acts := true
+			changed := c.Op == cdc.OpDelete
+			for _, k := range cols[i] {
+				acts = acts && c.Before[k] != nil
+				changed = changed || !sameValue(c.Before[k], c.After[k])
+			}
+			if !acts || !changed {
+				continue
+			}
+			if err := g.set.checkSkips([]*edge{e}, c.Pos, c.Op == cdc.OpDelete, nil, nil, 0); err != nil {
+				return out, err
+			}
+		}
 	}
 	if g.Refresh {
 		row := c.Before

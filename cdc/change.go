@@ -79,6 +79,11 @@ type Batch struct {
 	// Failed are changes of the batch's transactions that could not be
 	// transformed; a sink records them with the batch, never drops them.
 	Failed []Failure
+	// Whole asks a sink that applies in parallel parts to apply the batch in
+	// one transaction: it holds foreign key actions (OpCascade), whose rows
+	// are found from the destination's state before the batch, and a batch
+	// committed in part would leave a state they cannot be found from again.
+	Whole bool
 }
 
 // Failure is a source row that could not be transformed.

@@ -274,6 +274,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 					b.Failed = append(b.Failed, nb.Failed...)
 					src = append(src, nit.src...)
 					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
+					b.Whole = b.Whole || nb.Whole
 					n += nit.n
 					held += nit.weight()
 					if !nb.Time.IsZero() {
@@ -429,6 +430,9 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 			if markers, err = m.fks.Add(nil, c); err != nil {
 				return it, false, err
 			}
+			// Rows a marker stands for are found from the destination's
+			// state before the batch: the batch must not commit in part.
+			out.Whole = out.Whole || len(markers) > 0
 		}
 		if m.srcFks != nil {
 			n := len(src)

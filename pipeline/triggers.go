@@ -149,6 +149,9 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	if err != nil {
 		return err
 	}
+	// Children whose key a parent's ON UPDATE CASCADE moved are read from
+	// the source by the parent's new values.
+	find := fks.SourceFinder(r.src)
 	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log}
 	var marks map[string]uint64
 	if o.ExitWhenCaughtUp {
@@ -186,7 +189,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 			// only after emit returns.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 			wstart := time.Now()
-			out.Changes, err = fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh})
+			out.Changes, err = fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh, Find: find})
 			if err == nil {
 				err = writer.Write(wctx, out)
 			}

@@ -397,3 +397,67 @@ func cascadeEqual(t *testing.T, e *env, withTag bool) bool {
 	}
 	return true
 }
+
+// TestForeignKeyCascadesThroughATree: a self-referencing category tree
+// (ON DELETE CASCADE to its own rows, several levels deep) with children
+// keyed by the category (ON UPDATE CASCADE moves their key) and labels that
+// reference a code compared case and accent insensitively (SET NULL). The
+// binlog names the deleted root and the updated category only; the stream,
+// in parallel partitions, ends with the destination equal.
+func TestForeignKeyCascadesThroughATree(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	schema := []string{
+		`CREATE TABLE cat (id INT PRIMARY KEY, parent_id INT NULL, code VARCHAR(20) COLLATE utf8mb4_general_ci NOT NULL, UNIQUE KEY (code),
+			CONSTRAINT cat_parent FOREIGN KEY (parent_id) REFERENCES cat (id) ON DELETE CASCADE)`,
+		`CREATE TABLE cat_product (cat_id INT NOT NULL, product INT NOT NULL, PRIMARY KEY (cat_id, product),
+			CONSTRAINT cp_cat FOREIGN KEY (cat_id) REFERENCES cat (id) ON DELETE CASCADE ON UPDATE CASCADE)`,
+		`CREATE TABLE label (id INT PRIMARY KEY, code VARCHAR(20) COLLATE utf8mb4_general_ci NULL,
+			CONSTRAINT label_cat FOREIGN KEY (code) REFERENCES cat (code) ON DELETE SET NULL ON UPDATE CASCADE)`,
+	}
+	if err := e.dst.Exec(ctx, "shop_new", schema...); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.src.Exec(ctx, "shop", append(schema,
+		// 1 <- 2..4 <- 5..13 <- 14..40 <- 41..121; 200 <- 201..203
+		`INSERT INTO cat VALUES (1, NULL, 'é1'), (200, NULL, 'é200')`,
+		`INSERT INTO cat SELECT seq, 1, CONCAT('é', seq) FROM seq_2_to_4`,
+		`INSERT INTO cat SELECT seq, 2 + (seq - 5) DIV 3, CONCAT('é', seq) FROM seq_5_to_13`,
+		`INSERT INTO cat SELECT seq, 5 + (seq - 14) DIV 3, CONCAT('é', seq) FROM seq_14_to_40`,
+		`INSERT INTO cat SELECT seq, 14 + (seq - 41) DIV 3, CONCAT('é', seq) FROM seq_41_to_121`,
+		`INSERT INTO cat SELECT seq, 200, CONCAT('é', seq) FROM seq_201_to_203`,
+		`INSERT INTO cat_product SELECT c.id, p.seq FROM cat c JOIN seq_1_to_5 p`,
+		// labels spell the codes with other cases and accents, and a trailing space
+		`INSERT INTO label SELECT id, IF(id % 2 = 0, CONCAT('E', id), CONCAT('e', id, ' ')) FROM cat`,
+	)...); err != nil {
+		t.Fatal(err)
+	}
+	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\noptions: {apply_workers: 4}\n",
+		e.src.Port, e.dst.Port))
+	e.mustRun("migrate", "data")
+	if err := e.src.Exec(ctx, "shop",
+		"DELETE FROM cat WHERE id = 2",                           // a subtree four levels deep
+		"UPDATE cat SET id = 1201, code = 'x201' WHERE id = 201", // moves cat_product's keys, labels follow the code
+		"INSERT INTO cat VALUES (300, 3, 'é300')",
+		"INSERT INTO cat_product VALUES (300, 1)",
+		"INSERT INTO label VALUES (300, 'E300 ')",
+		"DELETE FROM cat WHERE id = 3", // with the node inserted under it
+	); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	for _, table := range []string{"cat", "cat_product", "label"} {
+		want := rowsOf(t, e.srcDB, "SELECT * FROM "+table+" ORDER BY 1, 2")
+		got := rowsOf(t, e.dstDB, "SELECT * FROM "+table+" ORDER BY 1, 2")
+		if strings.Join(want, "\n") != strings.Join(got, "\n") {
+			sameRowsLog(t, table, want, got)
+			t.Fatalf("%s: source has %d rows, destination %d", table, len(want), len(got))
+		}
+	}
+	if n := len(rowsOf(t, e.srcDB, "SELECT * FROM cat")); n != 126-40-41 {
+		t.Fatalf("the source kept %d categories: the deletes did not cascade as the test expects", n)
+	}
+	if r := runShiplog(t, e.config, nil, "verify"); r.code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -135,7 +135,9 @@ func (w *Writer) Resume(parts []PartCheckpoint) {
 // unique indexes and tables without a key go whole to partition 0, in
 // order. Destination readers may see a source transaction's rows in one
 // partition before another's commit; with Parts = 1 every destination
-// transaction holds whole source transactions.
+// transaction holds whole source transactions. A batch marked Whole is
+// applied in one transaction (partition 0's) whatever Parts is, recording
+// every partition's checkpoint.
 func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 	ops := compact(b.Changes)
 	parts := make([][]op, w.parts)
@@ -143,6 +145,10 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 		p := w.partOf(o)
 		if w.skip != nil && !w.skip[p].IsZero() && o.pos.Compare(w.skip[p]) <= 0 {
 			continue // applied before the stream resumed
+		}
+		if b.Whole {
+			parts[0] = append(parts[0], o) // in the batch's order
+			continue
 		}
 		parts[p] = append(parts[p], o)
 	}
