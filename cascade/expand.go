@@ -532,43 +532,13 @@ func (x *expander) find(ctx context.Context, level []cdc.Change) (map[indexKey]m
 	if x.o.Refresh == nil || x.o.Find == nil {
 		return nil, nil
 	}
-	type group struct {
-		t    *cdc.Table
-		cols []int
-		vals [][]any
-	}
-	var groups []*group
-	byKey := map[indexKey]*group{}
+	var keyed []cdc.Change
 	for _, m := range level {
-		if !inKey(m.Table, m.Cascade.Cols) {
-			continue
+		if inKey(m.Table, m.Cascade.Cols) {
+			keyed = append(keyed, m)
 		}
-		ik := indexKey{m.Table, colsKey(m.Cascade.Cols)}
-		g := byKey[ik]
-		if g == nil {
-			g = &group{t: m.Table, cols: m.Cascade.Cols}
-			byKey[ik] = g
-			groups = append(groups, g)
-		}
-		g.vals = append(g.vals, m.Before)
 	}
-	out := make(map[indexKey]map[string][][]any, len(groups))
-	for _, g := range groups {
-		rows, err := x.o.Find(ctx, g.t, g.cols, g.vals)
-		if err != nil {
-			return nil, fmt.Errorf("source: rows of %s changed by a foreign key action: %w", g.t.Name, err)
-		}
-		if err := x.weigh(ctx, g.t, g.cols, rows, false); err != nil {
-			return nil, err
-		}
-		m := map[string][][]any{}
-		for _, r := range rows {
-			k := x.matchKey(g.t, g.cols, r)
-			m[k] = append(m[k], r)
-		}
-		out[indexKey{g.t, colsKey(g.cols)}] = m
-	}
-	return out, nil
+	return x.rowsOf(ctx, keyed, x.o.Find, "source")
 }
 
 // inKey reports whether any of cols is a column of t's key.
@@ -586,6 +556,21 @@ func inKey(t *cdc.Table, cols []int) bool {
 // query reads, for the markers of one level, the destination rows of each
 // child table that match any of their values, by match key.
 func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]map[string][][]any, error) {
+	if x.conn == nil {
+		conn, release, err := snapshot.RawConn(ctx, x.db)
+		if err != nil {
+			return nil, fmt.Errorf("destination: %w", err)
+		}
+		x.conn, x.release = conn, release
+	}
+	return x.rowsOf(ctx, level, func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
+		return snapshot.ReadRowsByKey(ctx, x.conn, t, cols, vals)
+	}, "destination")
+}
+
+// rowsOf reads with find, for markers, the rows of each child table that
+// match any of their values (one read per table and columns), by match key.
+func (x *expander) rowsOf(ctx context.Context, markers []cdc.Change, find Finder, side string) (map[indexKey]map[string][][]any, error) {
 	type group struct {
 		t    *cdc.Table
 		cols []int
@@ -594,7 +579,7 @@ func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]
 	}
 	var groups []*group
 	byKey := map[indexKey]*group{}
-	for _, m := range level {
+	for _, m := range markers {
 		ik := indexKey{m.Table, colsKey(m.Cascade.Cols)}
 		g := byKey[ik]
 		if g == nil {
@@ -608,18 +593,11 @@ func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]
 			g.vals = append(g.vals, m.Before)
 		}
 	}
-	if x.conn == nil {
-		conn, release, err := snapshot.RawConn(ctx, x.db)
-		if err != nil {
-			return nil, fmt.Errorf("destination: %w", err)
-		}
-		x.conn, x.release = conn, release
-	}
 	out := make(map[indexKey]map[string][][]any, len(groups))
 	for _, g := range groups {
-		rows, err := snapshot.ReadRowsByKey(ctx, x.conn, g.t, g.cols, g.vals)
+		rows, err := find(ctx, g.t, g.cols, g.vals)
 		if err != nil {
-			return nil, fmt.Errorf("destination: rows of %s changed by a foreign key action: %w", g.t.Name, err)
+			return nil, fmt.Errorf("%s: rows of %s changed by a foreign key action: %w", side, g.t.Name, err)
 		}
 		if err := x.weigh(ctx, g.t, g.cols, rows, false); err != nil {
 			return nil, err
