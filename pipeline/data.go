@@ -73,6 +73,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		if err := r.installDeltalog(ctx, plan, o.Auto); err != nil {
 			return err
 		}
+		// Triggers do not see a TRUNCATE or ALTER: delta compares the
+		// tables with what they are now, before the copy reads them.
+		if err := r.recordIdentities(ctx, plan); err != nil {
+			return err
+		}
 	}
 	if err := r.state.SetFlag(ctx, nil, flagMode, "data"); err != nil {
 		return err
