@@ -56,6 +56,17 @@ func (r *Runtime) recordIdentities(ctx context.Context, plan *transform.Plan) er
 	return r.saveIdentities(ctx, ids)
 }
 
+// canReadIdentities reads the identities of the tables logged for plan, to
+// find out whether the source user may (see deltalog.ErrNoProcessPrivilege).
+func (r *Runtime) canReadIdentities(ctx context.Context, plan *transform.Plan) error {
+	specs, _, err := r.logSpecs(plan)
+	if err != nil {
+		return err
+	}
+	_, err = deltalog.ReadIdentities(ctx, r.src, r.cfg.Source.Database, loggedNames(specs), false)
+	return err
+}
+
 func (r *Runtime) saveIdentities(ctx context.Context, ids map[string]*deltalog.Identity) error {
 	b, err := json.Marshal(ids)
 	if err != nil {

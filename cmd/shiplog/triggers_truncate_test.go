@@ -150,7 +150,7 @@ func TestTriggerDeltaStopsAtTruncateUnderWrites(t *testing.T) {
 // exit 1 naming the table and what changed, with the destination as it was
 // (nothing after the change applied); the remedy the error names ends
 // equal. A source user without PROCESS, who cannot see InnoDB's table ids,
-// is refused before the copy.
+// is refused before any trigger is installed.
 func TestTriggerDeltaCatchesTableChangesMadeWhileStopped(t *testing.T) {
 	e := triggerEnv(t)
 	ctx := context.Background()
@@ -160,6 +160,10 @@ func TestTriggerDeltaCatchesTableChangesMadeWhileStopped(t *testing.T) {
 	}
 	noProcess := e.writeConfig(strings.Replace(readFile(t, e.config), "user: root", "user: mig, password: pw", 1))
 	expectFailure(t, runShiplog(t, noProcess, nil, "migrate", "data"), 1, "PROCESS privilege", "TRUNCATE")
+	var triggers int
+	if err := e.srcDB.QueryRow("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'").Scan(&triggers); err != nil || triggers != 0 {
+		t.Fatalf("%d triggers installed (%v) by a data mode that could not go on", triggers, err)
+	}
 
 	e.mustRun("migrate", "data")
 	write := func(stmts ...string) {
