@@ -25,6 +25,14 @@ type Reader struct {
 	// BatchRows bounds the log rows read per table per round (default 5000).
 	BatchRows int
 	Logger    *slog.Logger
+	// Identities, when set, holds the identities the logged tables had when
+	// the copy was planned (ReadIdentities, with columns). A table that no
+	// longer matches stops Stream with a *ChangedError: the tables a round
+	// read are checked after their rows are read and before emit, so no row
+	// read after a TRUNCATE or ALTER is emitted, and every table is checked
+	// once every CheckEvery (default 1s) meanwhile, with its columns.
+	Identities map[string]*Identity
+	CheckEvery time.Duration
 }
 
 // Stream reads the logs round by round until ctx ends. Each round reads the
@@ -52,7 +60,12 @@ func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(contex
 	if log == nil {
 		log = slog.Default()
 	}
+	every := r.CheckEvery
+	if every <= 0 {
+		every = time.Second
+	}
 	last := parseLogs(from.Logs)
+	checked := time.Now() // the caller compared every table before Stream
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -61,7 +74,14 @@ func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(contex
 		if err != nil {
 			return err
 		}
+		all := time.Since(checked) >= every
 		if len(entries) == 0 {
+			if all {
+				if err := r.check(ctx, nil); err != nil {
+					return err
+				}
+				checked = time.Now()
+			}
 			if err := emit(ctx, cdc.Batch{Pos: logsPosition(last)}); err != nil {
 				return err
 			}
@@ -73,6 +93,24 @@ func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(contex
 			continue
 		}
 		b, err := r.changes(ctx, entries)
+		if err != nil {
+			// A table truncated or altered after the snapshot began
+			// (1412), dropped (1146): say which and how.
+			if ctx.Err() == nil {
+				if cerr := r.check(ctx, entries); cerr != nil {
+					return cerr
+				}
+			}
+			return err
+		}
+		// After the rows are read, before they are emitted: the rows were
+		// read before any change this does not see.
+		if all {
+			err = r.check(ctx, nil)
+			checked = time.Now()
+		} else {
+			err = r.check(ctx, entries)
+		}
 		if err != nil {
 			return err
 		}
@@ -90,6 +128,22 @@ func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(contex
 		}
 		log.Debug("change logs applied", "stage", "delta", "changes", len(b.Changes), "position", b.Pos.String())
 	}
+}
+
+// check compares the identities of the tables of entries (no columns), or
+// with entries nil of every logged table (with columns), with Identities.
+func (r *Reader) check(ctx context.Context, entries []tableLog) error {
+	if r.Identities == nil {
+		return nil
+	}
+	if entries == nil {
+		return CompareIdentities(ctx, r.DB, r.Schema, r.Identities)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.spec.Table.Name
+	}
+	return compare(ctx, r.DB, r.Schema, r.Identities, names, false)
 }
 
 // tableLog is what one round read from one log table.

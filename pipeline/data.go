@@ -70,7 +70,17 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	// Change logs go in before the copy, as in the reference tool, so every
 	// change made during and after it is logged.
 	if r.triggers() {
+		// Before the triggers go in: a user who cannot read the tables'
+		// identities is told now, not after logging has begun.
+		if err := r.canReadIdentities(ctx, plan); err != nil {
+			return err
+		}
 		if err := r.installDeltalog(ctx, plan, o.Auto); err != nil {
+			return err
+		}
+		// Triggers do not see a TRUNCATE or ALTER: delta compares the
+		// tables with what they are now, before the copy reads them.
+		if err := r.recordIdentities(ctx, plan); err != nil {
 			return err
 		}
 	}

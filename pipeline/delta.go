@@ -110,7 +110,11 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return ErrNoSnapshot
 	}
 	var accept *binlog.DDLError
-	if o.SkipDDL {
+	if o.SkipDDL && r.triggers() {
+		if err := r.skipTableChange(ctx, plan, log); err != nil {
+			return err
+		}
+	} else if o.SkipDDL {
 		if accept, err = r.ddlToSkip(ctx, from); err != nil {
 			return err
 		}

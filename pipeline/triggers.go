@@ -133,7 +133,9 @@ func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 	return nil
 }
 
-// deltaTriggers streams the change logs into the destination.
+// deltaTriggers streams the change logs into the destination. It stops
+// with ErrTableChanged when a logged table is not the table the copy was
+// planned for (a TRUNCATE or ALTER, which no trigger logs).
 // guard is asked about the source's tables at most once a second, at the
 // next poll: a new table has no change log, so nothing else would show it.
 func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *transform.Plan, guard *tableGuard, from cdc.Position, retryErr error) error {
@@ -152,7 +154,17 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	// Children whose key a parent's ON UPDATE CASCADE moved are read from
 	// the source by the parent's new values.
 	find := fks.SourceFinder(r.src)
-	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log}
+	// A TRUNCATE or ALTER made while shiplog was stopped (or during the
+	// copy) stops it here; one made while it streams, in Stream.
+	ids, err := r.startIdentities(ctx, specs, log)
+	var changed *deltalog.ChangedError
+	if errors.As(err, &changed) {
+		return r.tableChanged(ctx, changed)
+	}
+	if err != nil {
+		return err
+	}
+	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log, Identities: ids}
 	var marks map[string]uint64
 	if o.ExitWhenCaughtUp {
 		if marks, err = reader.Marks(ctx); err != nil {
@@ -212,6 +224,10 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		return nil
 	})
 	rate := float64(applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
+	if errors.As(err, &changed) {
+		ctl.endLoop(true)
+		return r.tableChanged(context.WithoutCancel(ctx), changed)
+	}
 	switch {
 	case errors.Is(err, errCaughtUp):
 		ctl.endLoop(false)
