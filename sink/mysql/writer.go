@@ -374,7 +374,8 @@ func compact(changes []cdc.Change) []op {
 		}
 		ops = append(ops, o)
 	}
-	for _, c := range changes {
+	for i := range changes {
+		c := &changes[i] // not copied: a Change is large
 		t := c.Table
 		cur = c.Pos
 		if len(t.Key) == 0 {
