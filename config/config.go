@@ -131,6 +131,36 @@ type HTTP struct {
 	// Listen is host:port; empty turns the server off. A bare port or ":port"
 	// listens on 127.0.0.1 only: other interfaces must be written out.
 	Listen string
+	// Token is the bearer token every state-changing request (POST /pause,
+	// /resume, /throttle) must carry, and every request but /healthz when
+	// Listen is beyond loopback. Required there; without it the control
+	// endpoints refuse all changes. A secret: never printed.
+	Token string
+}
+
+// MinHTTPTokenLen is the shortest http.token accepted: a token is the only
+// thing between a network and the pause switch, so it must not be guessable.
+const MinHTTPTokenLen = 16
+
+// Loopback reports whether Listen (normalized) accepts connections from
+// this machine only: a loopback IP or the name localhost.
+func (h HTTP) Loopback() bool {
+	host, _, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		return false
+	}
+	return IsLoopbackHost(host)
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback IP
+// (127.0.0.0/8, ::1). Other names are not resolved: a name can point
+// anywhere tomorrow.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Throttle holds the starting values of the settings the HTTP server can
@@ -375,17 +405,11 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 
-	if cfg.HTTP.Listen != "" {
-		addr, err := normalizeListen(cfg.HTTP.Listen)
-		if err != nil {
-			return nil, &Error{Key: format.label("http.listen"), File: path, Msg: err.Error(), Err: err}
-		}
-		cfg.HTTP.Listen = addr
-	}
+	var errs []error
+	errs = append(errs, cfg.checkHTTP(path, format)...)
 
 	// TLS files are checked now rather than at first connect, so a typo in a
 	// path is reported with the key that holds it before anything runs.
-	var errs []error
 	for _, side := range []struct {
 		name string
 		db   Database
@@ -429,6 +453,37 @@ func (cfg *Config) kafkaDefaults(path string, raw map[string]any) error {
 		check("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd"),
 		check("kafka.sasl.mechanism", k.SASL.Mechanism, "", "plain", "scram-sha-256", "scram-sha-512"),
 	)
+}
+
+// checkHTTP normalizes http.listen and checks http.token, returning every
+// problem. The token's value is never part of a message.
+func (cfg *Config) checkHTTP(path string, format format) []error {
+	var errs []error
+	h := &cfg.HTTP
+	if t := h.Token; t != "" {
+		switch {
+		case len(t) < MinHTTPTokenLen:
+			errs = append(errs, &Error{Key: format.label("http.token"), File: path,
+				Msg: fmt.Sprintf("too short (%d characters): use at least %d random characters, such as the output of `openssl rand -hex 32`", len(t), MinHTTPTokenLen)})
+		case strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+			errs = append(errs, &Error{Key: format.label("http.token"), File: path,
+				Msg: "contains whitespace or control characters, which an HTTP Authorization header cannot carry: use printable characters only, such as the output of `openssl rand -hex 32`"})
+		}
+	}
+	if h.Listen == "" {
+		return errs
+	}
+	addr, err := normalizeListen(h.Listen)
+	if err != nil {
+		return append(errs, &Error{Key: format.label("http.listen"), File: path, Msg: err.Error(), Err: err})
+	}
+	h.Listen = addr
+	if !h.Loopback() && h.Token == "" {
+		errs = append(errs, &Error{Key: format.label("http.listen"), File: path,
+			Msg: fmt.Sprintf("%s is reachable beyond this machine, and the control API (pause, resume, throttle) would be open to it: set %s (or %s) to a secret of at least %d characters, or listen on 127.0.0.1",
+				addr, format.label("http.token"), envName("http.token"), MinHTTPTokenLen)})
+	}
+	return errs
 }
 
 // normalizeListen checks a listen address and makes an implicit host

@@ -675,3 +675,87 @@ func TestBadReplicaDSNHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadHTTPToken checks http.token: a listen address beyond loopback
+// needs one (the error names http.listen and http.token), a weak or
+// malformed one is refused, every problem is reported at once, and no
+// message ever holds the token's value.
+func TestLoadHTTPToken(t *testing.T) {
+	const good = "0123456789abcdef0123"
+	for _, c := range []struct {
+		name    string
+		http    string
+		env     map[string]string
+		wantErr []string // substrings; empty: loads
+		secret  string   // must not appear in the error
+	}{
+		{name: "loopback without token", http: `{listen: "127.0.0.1:9090"}`},
+		{name: "bare port without token", http: `{listen: "9090"}`},
+		{name: "localhost without token", http: `{listen: "localhost:9090"}`},
+		{name: "ipv6 loopback without token", http: `{listen: "[::1]:9090"}`},
+		{name: "all interfaces with token", http: `{listen: "0.0.0.0:9090", token: "` + good + `"}`},
+		{name: "all interfaces, token from env", http: `{listen: "0.0.0.0:9090"}`, env: map[string]string{"SHIPLOG_HTTP_TOKEN": good}},
+		{name: "all interfaces without token", http: `{listen: "0.0.0.0:9090"}`,
+			wantErr: []string{"key http.listen:", "0.0.0.0:9090", "http.token", "SHIPLOG_HTTP_TOKEN", "127.0.0.1"}},
+		{name: "ipv6 any without token", http: `{listen: "[::]:9090"}`, wantErr: []string{"key http.listen:", "http.token"}},
+		{name: "host name without token", http: `{listen: "db1.internal:9090"}`, wantErr: []string{"key http.listen:", "http.token"}},
+		{name: "private IP, empty token from env", http: `{listen: "10.1.2.3:9090", token: "` + good + `"}`,
+			env: map[string]string{"SHIPLOG_HTTP_TOKEN": ""}, wantErr: []string{"key http.listen:", "http.token"}},
+		{name: "short token", http: `{listen: "9090", token: "s3cr3tpw"}`, secret: "s3cr3tpw",
+			wantErr: []string{"key http.token:", "too short", "at least 16"}},
+		{name: "token with a space", http: `{token: "0123456789 abcdef0123x"}`, secret: "0123456789 abcdef0123x",
+			wantErr: []string{"key http.token:", "whitespace"}},
+		{name: "token not a string", http: `{token: 98765432123456789}`, secret: "98765432123456789",
+			wantErr: []string{"key http.token:", "must be a string"}},
+		{name: "short token from env", http: `{}`,
+			env: map[string]string{"SHIPLOG_HTTP_TOKEN": "hunter2"}, secret: "hunter2", wantErr: []string{"key http.token:", "too short"}},
+		{name: "short token and open listen together", http: `{listen: "0.0.0.0:1", token: "pw-short"}`, secret: "pw-short",
+			wantErr: []string{"key http.token:", "too short"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cleanEnv(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			path := writeFile(t, t.TempDir(), "c.yaml", minimalYAML+"http: "+c.http+"\n")
+			_, err := Load(path)
+			if len(c.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load succeeded with http %s, want an error", c.http)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %v is not a *config.Error", err)
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if c.secret != "" && strings.Contains(err.Error(), c.secret) {
+				t.Errorf("error %q shows the token", err)
+			}
+		})
+	}
+}
+
+// TestLoadHTTPReportsEveryError: a token problem and a listen problem are
+// reported together with the other bad keys.
+func TestLoadHTTPReportsEveryError(t *testing.T) {
+	cleanEnv(t)
+	path := writeFile(t, t.TempDir(), "c.yaml", "http: {listen: nohostport, token: short}\nsource: {database: shop, tls: {ca: missing-ca.pem}}\ndestination: {database: d}\n")
+	_, err := Load(path)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, key := range []string{"http.listen", "http.token", "source.tls"} {
+		if !strings.Contains(err.Error(), "key "+key+":") {
+			t.Errorf("error %q does not report %s", err, key)
+		}
+	}
+}

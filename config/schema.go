@@ -113,6 +113,7 @@ var fields = func() []field {
 		field{"settings.value_column", kindString, func(c *Config) any { return &c.Settings.ValueColumn }},
 		field{"settings.scope_columns", kindList, func(c *Config) any { return &c.Settings.ScopeColumns }},
 		field{"http.listen", kindString, func(c *Config) any { return &c.HTTP.Listen }},
+		field{"http.token", kindString, func(c *Config) any { return &c.HTTP.Token }},
 		field{"throttle.max_batch_changes", kindCount, func(c *Config) any { return &c.Throttle.MaxBatchChanges }},
 		field{"throttle.replicas", kindList, func(c *Config) any { return &c.Throttle.replicaDSNs }},
 		field{"throttle.max_replica_lag", kindDuration, func(c *Config) any { return &c.Throttle.MaxReplicaLag }},
@@ -276,6 +277,14 @@ func (d *decoder) checkUnknown(prefix string, raw map[string]any) {
 func (d *decoder) set(cfg *Config, f field, val any, fromEnv bool) {
 	bad := func(err error) {
 		msg := "must be " + f.kind.want()
+		if isSecret(f.key) {
+			// The value of a secret is never printed, not even a wrong one.
+			if fromEnv {
+				msg += " (from environment variable " + envName(f.key) + ")"
+			}
+			d.fail(f.key, msg, nil)
+			return
+		}
 		if fromEnv {
 			msg += fmt.Sprintf(" (from environment variable %s=%q)", envName(f.key), fmt.Sprint(val))
 		} else {
@@ -382,6 +391,12 @@ func (d *decoder) set(cfg *Config, f field, val any, fromEnv bool) {
 	}
 }
 
+// isSecret reports whether key holds a secret whose value must never appear
+// in a message.
+func isSecret(key string) bool {
+	return key == "http.token" || strings.HasSuffix(key, ".password")
+}
+
 // toInt accepts the integer types YAML, TOML and viper produce, and decimal
 // strings (the environment, config.xml, or a quoted YAML number).
 func toInt(val any) (int64, error) {
@@ -478,7 +493,7 @@ func strayEnvWarnings() []string {
 		if known[name] {
 			continue
 		}
-		for _, p := range []string{"SHIPLOG_SOURCE_", "SHIPLOG_DESTINATION_", "SHIPLOG_OPTIONS_"} {
+		for _, p := range []string{"SHIPLOG_SOURCE_", "SHIPLOG_DESTINATION_", "SHIPLOG_OPTIONS_", "SHIPLOG_HTTP_"} {
 			if strings.HasPrefix(name, p) {
 				out = append(out, fmt.Sprintf("environment variable %s matches no configuration key; ignored", name))
 				break

@@ -37,6 +37,12 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 	if r.cfg.HTTP.Listen == "" {
 		return ctx, stopWatch, nil
 	}
+	if !r.cfg.HTTP.Loopback() && r.cfg.HTTP.Token == "" {
+		// config.Load refuses this already; a Config built otherwise must not
+		// open the control API to the network either.
+		stopWatch()
+		return ctx, nil, fmt.Errorf("http.listen %s is beyond loopback and http.token is not set: set http.token (or SHIPLOG_HTTP_TOKEN), or listen on 127.0.0.1", r.cfg.HTTP.Listen)
+	}
 	ln, err := net.Listen("tcp", r.cfg.HTTP.Listen)
 	if err != nil {
 		stopWatch()
@@ -47,7 +53,11 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	r.log.Info("http server listening", "addr", ln.Addr().String())
+	control := "on (token)"
+	if r.cfg.HTTP.Token == "" {
+		control = "off: set http.token to pause, resume or throttle"
+	}
+	r.log.Info("http server listening", "addr", ln.Addr().String(), "control", control)
 	bg, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -142,6 +152,8 @@ type throttleSettings struct {
 // settableThrottle names the settings POST /throttle accepts.
 const settableThrottle = "batch_changes, max_replica_lag"
 
+// httpHandler serves the status and control endpoints behind httpGuard's
+// access rules (token, Origin, Host). Only POST changes state.
 func (r *Runtime) httpHandler(c *control) http.Handler {
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, v any) {
@@ -240,5 +252,5 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 		}
 		writeJSON(w, settings())
 	})
-	return mux
+	return newHTTPGuard(r.cfg.HTTP, r.log, mux)
 }

@@ -88,16 +88,16 @@ func TestThrottleOnDestinationReplicaLag(t *testing.T) {
 	replicaAddr := replica.Addr()
 	e.config = e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
 destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
-http: {listen: "127.0.0.1:%d"}
+http: {listen: "127.0.0.1:%d", token: "%s"}
 throttle:
   replicas: ["watch:%s@tcp(%s)/"]
   max_replica_lag: 1s
   replica_check_interval: 100ms
-`, src.Port, dst.Port, httpPort, replicaPassword, replicaAddr))
+`, src.Port, dst.Port, httpPort, httpToken, replicaPassword, replicaAddr))
 	e.mustRun("migrate", "data")
 
 	d := startDaemon(t, e.config, "migrate", "delta")
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := tokenClient(httpToken)
 	get := func(path string) string {
 		t.Helper()
 		resp, err := client.Get(base + path)
