@@ -23,9 +23,11 @@ type Work struct {
 	Cutover bool
 	// SetSourceReadOnly: cutover --set-source-read-only.
 	SetSourceReadOnly bool
+	// Apply: apply --from-kafka, which writes the destination only.
+	Apply bool
 }
 
-func (w Work) any() bool { return w.Copy || w.Stream || w.Cutover }
+func (w Work) any() bool { return w.Copy || w.Stream || w.Cutover || w.Apply }
 
 // ErrPrivileges is wrapped by the preflight's error when a user lacks a
 // privilege the work needs; the error names each GRANT statement to run.
@@ -78,6 +80,9 @@ func sourceNeeds(cfg *config.Config, srv server, w Work) []need {
 			{names: []string{"TRIGGER"}, grant: "TRIGGER", db: db, why: "install and check the change-log triggers"},
 			{names: []string{"PROCESS"}, grant: "PROCESS", why: "read InnoDB table ids, which show a TRUNCATE no trigger logs"},
 		}
+	}
+	if !w.Copy && !w.Stream && !w.Cutover {
+		return nil
 	}
 	ns := []need{{names: []string{"SELECT"}, grant: "SELECT", db: db, why: "read the tables"}}
 	if srv.mariadb && srv.atLeast(10, 5) {

@@ -38,6 +38,7 @@ func TestPrivilegeNeedsPerMode(t *testing.T) {
 		{"trigger delta", &triggerCfg, mariadb1011, Work{Stream: true},
 			[]string{"GRANT INSERT, DELETE, CREATE, TRIGGER ON `shop`.* TO 'u'@'%'", "GRANT PROCESS ON *.* TO 'u'@'%'"}},
 		{"trigger cutover asks nothing of the source", &triggerCfg, mariadb1011, Work{Cutover: true}, nil},
+		{"apply --from-kafka asks nothing of the source", binlogCfg, mariadb1011, Work{Apply: true}, nil},
 	}
 	for _, c := range cases {
 		var got []string

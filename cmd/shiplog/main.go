@@ -243,7 +243,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 			if !fromKafka {
 				return usageError{errors.New("apply: --from-kafka is required (the only source apply reads)")}
 			}
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Apply: true}, func(ctx context.Context, r *pipeline.Runtime) error {
 				return r.ApplyFromKafkaWith(ctx, pipeline.ApplyOptions{ExitWhenCaughtUp: applyCaughtUp})
 			})
 		},
