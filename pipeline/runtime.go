@@ -39,6 +39,13 @@ var ErrIntegrity = errors.New("integrity check failed")
 // password is reported before anything else happens) and prepares the state
 // tables in the destination.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, error) {
+	return OpenFor(ctx, cfg, log, Work{})
+}
+
+// OpenFor is Open that first checks that both users hold every privilege w
+// needs; a missing one is an error wrapping ErrPrivileges, returned before
+// anything (even the state tables) is written.
+func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) (*Runtime, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -68,6 +75,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Runtime, 
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
+	}
+	if err := preflight(ctx, cfg, r.src, r.dst, w); err != nil {
+		r.Close()
+		return nil, err
 	}
 	r.state = mysqlsink.NewState(r.dst, cfg.Destination.Database)
 	if err := r.state.Ensure(ctx); err != nil {

@@ -62,7 +62,8 @@ database destination (sink: mysql or both) is supported.`,
 			}
 			o.SkipVerify = !doVerify
 			o.HookStdout, o.HookStderr = cmd.ErrOrStderr(), cmd.ErrOrStderr()
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			w := pipeline.Work{Cutover: true, SetSourceReadOnly: o.SetSourceReadOnly}
+			return g.withRuntimeFor(cmd.Context(), w, func(ctx context.Context, r *pipeline.Runtime) error {
 				res, err := r.Cutover(ctx, o)
 				if err != nil {
 					return err

@@ -106,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var fe *transform.FileError
 	code := exitFailure
 	switch {
-	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe):
+	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges):
 		code = exitUsage
 	case errors.Is(err, pipeline.ErrPartial):
 		code = exitPartial
@@ -149,7 +149,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		Short: "integrity check, consistent copy of every table, volume check; records where delta starts",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Copy: true}, func(ctx context.Context, r *pipeline.Runtime) error {
 				return r.Data(ctx, pipeline.DataOptions{Reset: reset, Auto: auto})
 			})
 		},
@@ -161,7 +161,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		Short: "stream changes from the recorded position until stopped (SIGINT/SIGTERM)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Stream: true}, func(ctx context.Context, r *pipeline.Runtime) error {
 				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL})
 			})
 		},
@@ -186,7 +186,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		Short: "data mode if not done, then delta, as one daemon",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Copy: true, Stream: true}, func(ctx context.Context, r *pipeline.Runtime) error {
 				return r.Run(ctx, pipeline.DataOptions{Auto: auto})
 			})
 		},
@@ -243,7 +243,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 			if !fromKafka {
 				return usageError{errors.New("apply: --from-kafka is required (the only source apply reads)")}
 			}
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Apply: true}, func(ctx context.Context, r *pipeline.Runtime) error {
 				return r.ApplyFromKafkaWith(ctx, pipeline.ApplyOptions{ExitWhenCaughtUp: applyCaughtUp})
 			})
 		},
@@ -455,6 +455,12 @@ func (g *globals) setupLog(stderr io.Writer) error {
 }
 
 func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipeline.Runtime) error) error {
+	return g.withRuntimeFor(ctx, pipeline.Work{}, f)
+}
+
+// withRuntimeFor is withRuntime for a command doing w: the users' privileges
+// for it are checked before anything is written or recorded.
+func (g *globals) withRuntimeFor(ctx context.Context, w pipeline.Work, f func(context.Context, *pipeline.Runtime) error) error {
 	if g.configPath == "" {
 		return usageError{errors.New("--config FILE is required")}
 	}
@@ -471,7 +477,7 @@ func (g *globals) withRuntime(ctx context.Context, f func(context.Context, *pipe
 			return err
 		}
 	}
-	r, err := pipeline.Open(ctx, cfg, g.log)
+	r, err := pipeline.OpenFor(ctx, cfg, g.log, w)
 	if err != nil {
 		return err
 	}
