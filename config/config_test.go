@@ -682,7 +682,7 @@ func TestBadSecretValueIsNotShown(t *testing.T) {
 	const secret = "98765432123"
 	for _, c := range []struct {
 		name, file, content, key string
-		env                        map[string]string
+		env                      map[string]string
 	}{
 		{name: "password a number", file: "c.yaml", key: "source.password",
 			content: "source: {database: shop, password: " + secret + "}\ndestination: {database: d}"},
