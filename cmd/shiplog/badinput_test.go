@@ -140,7 +140,13 @@ func TestPurgedCheckpointIsRefused(t *testing.T) {
 		}
 		return first == file
 	})
-	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "purged", "--reset")
+	r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	expectFailure(t, r, 1, "purged", "--reset")
+	// The one action leads, so a log line cut at 100 characters still holds it.
+	lead := "shiplog: run `shiplog --config " + e.config + " migrate data --reset` to copy again"
+	if !strings.Contains(r.stderr, "\n"+lead) && !strings.HasPrefix(r.stderr, lead) {
+		t.Fatalf("the error does not lead with the remedy %q:\n%s", lead, r.stderr)
+	}
 }
 
 // TestVolumeCheckNamesMisplacedRows: a destination trigger moves one row to
