@@ -32,7 +32,8 @@ func (w *Writer) packetTooLarge(ctx context.Context, stmtLen int, err error) (bo
 		limit, _ := w.maxAllowedPacket(ctx)
 		return true, limit
 	}
-	if ctx.Err() != nil {
+	// 1024 is the smallest max_allowed_packet a server takes.
+	if ctx.Err() != nil || stmtLen < 1024 {
 		return false, 0
 	}
 	limit, qerr := w.maxAllowedPacket(ctx)
