@@ -207,8 +207,8 @@ func CheckPositionAvailable(ctx context.Context, db *sql.DB, p cdc.Position) err
 	if len(files) > 0 {
 		oldest = files[0].name
 	}
-	return fmt.Errorf("%w: binlog file %s of position %s was purged (oldest on the server: %s); take a new snapshot, "+
-		"and keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)", ErrPositionPurged, p.File, p, oldest)
+	return fmt.Errorf("%w: binlog file %s of position %s was purged (oldest on the server: %s); "+
+		"keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days)", ErrPositionPurged, p.File, p, oldest)
 }
 
 // LagBytes returns how many binlog bytes lie between from and head, summing the

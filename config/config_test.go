@@ -759,3 +759,51 @@ func TestLoadHTTPReportsEveryError(t *testing.T) {
 		}
 	}
 }
+
+// Secret values never appear in an error, whatever their type or origin; the
+// key is still named.
+func TestBadSecretValueIsNotShown(t *testing.T) {
+	const secret = "98765432123"
+	for _, c := range []struct {
+		name, file, content, key string
+		env                      map[string]string
+	}{
+		{name: "password a number", file: "c.yaml", key: "source.password",
+			content: "source: {database: shop, password: " + secret + "}\ndestination: {database: d}"},
+		{name: "password a float", file: "c.yaml", key: "destination.password",
+			content: "source: {database: shop}\ndestination: {database: d, password: " + secret + ".5}"},
+		{name: "password a list", file: "c.yaml", key: "source.password",
+			content: "source: {database: shop, password: [" + secret + "]}\ndestination: {database: d}"},
+		{name: "toml password a number", file: "c.toml", key: "source.password",
+			content: "[source]\ndatabase='s'\npassword=" + secret + "\n[destination]\ndatabase='d'"},
+		{name: "sasl password a number", file: "c.yaml", key: "kafka.sasl.password",
+			content: minimalYAML + "kafka: {sasl: {password: " + secret + "}}"},
+		{name: "replicas a bare string", file: "c.yaml", key: "throttle.replicas",
+			content: minimalYAML + "throttle: {replicas: 'app:" + secret + "@tcp(db2:3306)/'}"},
+		{name: "replicas a mapping", file: "c.yaml", key: "throttle.replicas",
+			content: minimalYAML + "throttle: {replicas: {app: " + secret + "}}"},
+		{name: "magento entity in a password", file: "config.xml", key: "",
+			content: `<config><source><database host="h" name="s" user="u" password="a&` + secret + `;"/></source></config>`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cleanEnv(t)
+			path := writeFile(t, t.TempDir(), c.file, c.content)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("loaded; want an error")
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) || cerr.Key != c.key {
+				t.Fatalf("error %v, want a *config.Error for key %q", err, c.key)
+			}
+			for e := error(cerr); e != nil; e = errors.Unwrap(e) {
+				if strings.Contains(e.Error(), secret) {
+					t.Fatalf("the error shows the secret: %v", e)
+				}
+			}
+		})
+	}
+	if !secretKey("http.token") || !secretKey("destination.password") || secretKey("source.tls.key") || secretKey("source.user") {
+		t.Error("secretKey: want passwords and tokens secret, TLS paths and users not")
+	}
+}

@@ -131,6 +131,11 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 	var doc xmlConfig
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		if se, ok := errors.AsType[*xml.SyntaxError](err); ok {
+			// The parser quotes what it stumbled on (an entity name, a
+			// character); on a line with a password that may be part of it.
+			if lineHasSecret(data, se.Line) {
+				return nil, &Error{File: path, Msg: fmt.Sprintf("line %d: malformed XML (details not shown: the line holds a password)", se.Line)}
+			}
 			return nil, &Error{File: path, Msg: fmt.Sprintf("line %d: malformed XML: %s", se.Line, se.Msg), Err: err}
 		}
 		return nil, &Error{File: path, Msg: "not a Magento config.xml: " + err.Error(), Err: err}
@@ -231,6 +236,16 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 	}
 	raw["options"] = opts
 	return raw, nil
+}
+
+// lineHasSecret reports whether line n (1-based) of data holds a password
+// attribute.
+func lineHasSecret(data []byte, n int) bool {
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return true // unknown line: assume the worst
+	}
+	return strings.Contains(strings.ToLower(lines[n-1]), "password")
 }
 
 // supportedStep reports whether shiplog implements a Magento step: by its

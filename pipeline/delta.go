@@ -137,7 +137,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return r.deltaTriggers(ctx, o, plan, guard, from, retryErr)
 	}
 	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
-		return fmt.Errorf("checkpoint %s: %w; the changes since are lost to the binlog: run `shiplog migrate data --reset`", from, err)
+		return r.purged(from, err)
 	}
 	fks, err := r.cascades(ctx, plan, log)
 	if err != nil {
@@ -327,6 +327,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		log.Info("stopped", "stage", "delta", "changes", applied.Load())
 	default:
 		ctl.endLoop(true)
+		if errors.Is(err, binlog.ErrPositionPurged) {
+			return r.purged(from, err)
+		}
 		return err
 	}
 	return m.partialErr(retryErr)
@@ -606,4 +609,15 @@ func (r *Runtime) deltaWriter(ctx context.Context, log *slog.Logger) (*mysqlsink
 
 func (r *Runtime) writer() *mysqlsink.Writer {
 	return mysqlsink.NewWriter(r.dst, r.state, mysqlsink.Options{Logger: r.log})
+}
+
+// purged wraps err, a binlog.ErrPositionPurged from the checkpoint from, so
+// that its first words are the one thing to do: the rest is cut in many log
+// viewers.
+func (r *Runtime) purged(from cdc.Position, err error) error {
+	if err == nil || !errors.Is(err, binlog.ErrPositionPurged) {
+		return err
+	}
+	return fmt.Errorf("run `%s` to copy again: the source no longer has the binlog from checkpoint %s, so the changes since are lost. Details: %w",
+		r.command("migrate data --reset"), from, err)
 }

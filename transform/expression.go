@@ -36,22 +36,35 @@ func newExpression(p Params, b Binding) (Func, error) {
 		env[n] = types.Any
 	}
 	env["value"] = types.Any
-	prog, err := expr.Compile(src, expr.Env(env), expr.Timezone("UTC"))
-	if err != nil {
+	// Each pooled state has its own program: its measured functions charge
+	// the state's budget. Compiled once here for the errors.
+	compile := func(budget *exprBudget) (*vm.Program, error) {
+		return expr.Compile(src, append([]expr.Option{expr.Env(env), expr.Timezone("UTC")}, budgetOptions(budget)...)...)
+	}
+	if _, err := compile(&exprBudget{}); err != nil {
 		return nil, fmt.Errorf("handler Expression: cannot compile %q: %w", src, err)
 	}
-	// Plans are shared by goroutines: each run takes an env map and a VM
-	// from the pool and refills the map in place.
+	// Plans are shared by goroutines: each run takes an env map, a VM and a
+	// program from the pool and refills the map in place.
 	type state struct {
-		env map[string]any
-		vm  vm.VM
+		env    map[string]any
+		vm     vm.VM
+		budget exprBudget
+		prog   *vm.Program
+		err    error
 	}
 	pool := sync.Pool{New: func() any {
-		return &state{env: make(map[string]any, len(names)+1)}
+		st := &state{env: make(map[string]any, len(names)+1)}
+		st.prog, st.err = compile(&st.budget)
+		return st
 	}}
 	return func(rec, _ []any) error {
 		st := pool.Get().(*state)
 		defer pool.Put(st)
+		if st.err != nil {
+			return fmt.Errorf("handler Expression on %s.%s: %q: %w", b.Table, b.Field, src, st.err)
+		}
+		st.budget.used = 0
 		for i, n := range names {
 			var v any
 			if i < len(rec) {
@@ -60,7 +73,7 @@ func newExpression(p Params, b Binding) (Func, error) {
 			st.env[n] = v
 		}
 		st.env["value"] = exprValue(rec[b.Index])
-		out, err := st.vm.Run(prog, st.env)
+		out, err := st.vm.Run(st.prog, st.env)
 		var v any
 		if err == nil {
 			v, err = exprResult(out)
@@ -85,8 +98,14 @@ func exprResult(v any) (any, error) {
 	case nil:
 		return nil, nil
 	case string:
+		if len(x) > exprMaxValue {
+			return nil, fmt.Errorf("result of %d bytes is over the limit of %d bytes", len(x), exprMaxValue)
+		}
 		return x, nil
 	case []byte:
+		if len(x) > exprMaxValue {
+			return nil, fmt.Errorf("result of %d bytes is over the limit of %d bytes", len(x), exprMaxValue)
+		}
 		return x, nil
 	case bool:
 		if x {

@@ -140,7 +140,13 @@ func TestPurgedCheckpointIsRefused(t *testing.T) {
 		}
 		return first == file
 	})
-	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "purged", "--reset")
+	r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	expectFailure(t, r, 1, "purged", "--reset")
+	// The one action leads, so a log line cut at 100 characters still holds it.
+	lead := "shiplog: run `shiplog --config " + e.config + " migrate data --reset` to copy again"
+	if !strings.Contains(r.stderr, "\n"+lead) && !strings.HasPrefix(r.stderr, lead) {
+		t.Fatalf("the error does not lead with the remedy %q:\n%s", lead, r.stderr)
+	}
 }
 
 // TestVolumeCheckNamesMisplacedRows: a destination trigger moves one row to
@@ -186,4 +192,36 @@ func TestSnapshotWithoutLocalInfile(t *testing.T) {
 		t.Fatalf("no word of the refused LOAD DATA:\n%s", r.stderr)
 	}
 	e.assertIdentical()
+}
+
+// TestRowOverMaxAllowedPacket: a source row larger than the destination's
+// max_allowed_packet stops the stream (and a copy that cannot use LOAD DATA)
+// with an error naming the table, the row's key, the setting with its value,
+// and the remedy.
+func TestRowOverMaxAllowedPacket(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.both("CREATE TABLE blobs (id INT PRIMARY KEY, b LONGBLOB)")
+	// max_allowed_packet is read by each new connection: shiplog's only.
+	if err := e.dst.Exec(ctx, "", "SET GLOBAL max_allowed_packet = 1048576"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.src.Exec(ctx, "shop", "INSERT INTO blobs VALUES (1, 'small'), (7, REPEAT('x', 2*1024*1024)), (8, 'small')"); err != nil {
+		t.Fatal(err)
+	}
+	// LOAD DATA is not bound by max_allowed_packet: the copy goes through.
+	e.mustRun("migrate", "data")
+	e.assertIdentical()
+
+	want := []string{"table blobs", "id=7", "max_allowed_packet", "1048576", "SET GLOBAL max_allowed_packet"}
+	if err := e.src.Exec(ctx, "shop", "UPDATE blobs SET b = REPEAT('y', 2*1024*1024) WHERE id = 7", "UPDATE blobs SET b = 'x' WHERE id = 8"); err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, want...)
+
+	// Without LOAD DATA the copy writes INSERT statements, and says the same.
+	if err := e.dst.Exec(ctx, "", "SET GLOBAL local_infile = 0"); err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "data", "--reset"), 1, want...)
 }

@@ -27,7 +27,7 @@ import (
 	"github.com/shiplog/shiplog/verify"
 )
 
-// Exit codes.
+// Exit codes. A crash is none of them: it dies of SIGABRT (see crash.go).
 const (
 	exitOK      = 0
 	exitFailure = 1
@@ -83,6 +83,7 @@ func tuneGC() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	tuneGC()
+	crashBySignal()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	g := &globals{}
@@ -447,6 +448,7 @@ func (g *globals) setupLog(stderr io.Writer) error {
 			return usageError{fmt.Errorf("--log-file: %w", err)}
 		}
 		g.closeLog = func() { f.Close() }
+		crashToFile(f)
 		handlers = append(handlers, slog.NewTextHandler(f, &slog.HandlerOptions{Level: min(level, slog.LevelInfo), AddSource: g.verbose >= 2}))
 	}
 	g.log = slog.New(slog.NewMultiHandler(handlers...))

@@ -536,6 +536,9 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 			}
 			// The statement is not copied: buf is not touched until Exec returns.
 			if _, err := tx.ExecContext(ctx, unsafe.String(unsafe.SliceData(buf), len(buf))); err != nil {
+				if big, limit := w.packetTooLarge(ctx, len(buf), err); big {
+					return packetError(ops[i:i+n], len(buf), limit, err)
+				}
 				return fmt.Errorf("destination table %s: %s: %w", ops[i].table.Name, ops[i].kind, err)
 			}
 			i += n
