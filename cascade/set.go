@@ -3,6 +3,7 @@ package cascade
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -523,4 +524,49 @@ func Tables(tables []*cdc.Table) *Set {
 		s.closure[t] = map[*cdc.Table]bool{t: true}
 	}
 	return s
+}
+
+// CopyOrder maps each copied child table (source name) to the copied
+// parents whose copies must start before its own: a cascade that passes
+// through a child is then in a grandchild's copy whenever it is in the
+// child's (see Generator.Add's hand-off check). Keys in a cycle are left out.
+func (s *Set) CopyOrder() map[string][]string {
+	out := map[string][]string{}
+	if s == nil {
+		return out
+	}
+	for parent, edges := range s.bySource {
+		for _, e := range edges {
+			child := e.child.Source.Name
+			if e.parentDest == nil || child == parent || slices.Contains(out[child], parent) {
+				continue
+			}
+			out[child] = append(out[child], parent)
+		}
+	}
+	// Drop the edges that close a cycle (back edges of a depth-first
+	// walk), so an order exists.
+	state := map[string]int{} // 0 unseen, 1 on the walk's path, 2 done
+	var walk func(t string)
+	walk = func(t string) {
+		state[t] = 1
+		kept := out[t][:0]
+		for _, p := range out[t] {
+			if state[p] == 1 {
+				continue
+			}
+			kept = append(kept, p)
+			if state[p] == 0 {
+				walk(p)
+			}
+		}
+		out[t] = kept
+		state[t] = 2
+	}
+	for t := range out {
+		if state[t] == 0 {
+			walk(t)
+		}
+	}
+	return out
 }

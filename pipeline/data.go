@@ -67,6 +67,16 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	if err := r.reportProblems(problems, o.Auto); err != nil {
 		return err
 	}
+	// Foreign keys whose actions the stream cannot repeat are refused now,
+	// not after the copy; the others order the copies (parents first).
+	var copyOrder map[string][]string
+	if !r.triggers() {
+		fks, err := r.cascades(ctx, plan, log)
+		if err != nil {
+			return err
+		}
+		copyOrder = fks.CopyOrder()
+	}
 	// Change logs go in before the copy, as in the reference tool, so every
 	// change made during and after it is logged.
 	if r.triggers() {
@@ -107,6 +117,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		Logger:    log,
 		NoBinlog:  r.triggers(),
 		Volume:    verify.VolumeCheck(r.dst),
+		After:     copyOrder,
 	}
 	publisher, err := r.openPublisher(ctx)
 	if err != nil {

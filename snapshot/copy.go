@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -50,8 +51,15 @@ type Copier struct {
 	// the copy's snapshot; ranges, when not nil, are the source's key ranges
 	// the copy saw, so the source side needs no counting. Nil: no check.
 	Volume func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *KeyRanges) (VolumeCount, error)
+	// After maps a table (source name) to the tables whose copies must take
+	// their snapshot before its own does (foreign key parents, so a cascade
+	// that passes through a child's copy is in its grandchildren's copies
+	// too). It must have no cycles.
+	After map[string][]string
 
 	failed atomic.Int64
+	// started[t] is closed once table t's snapshot position is taken.
+	started map[string]chan struct{}
 }
 
 // VolumeCount is a volume check's result.
@@ -130,6 +138,17 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	var res Result
 	var rowsTotal atomic.Int64
 	var warnings = make(chan string, len(tables))
+	// Parents start before their children (After): tables go in order of
+	// depth, so a worker never waits on a table no worker has taken.
+	tables = c.ordered(tables)
+	c.started = make(map[string]chan struct{}, len(tables))
+	for _, tp := range tables {
+		ch := make(chan struct{})
+		if p, ok := progress[tp.Source.Name]; ok && !p.SnapshotPos.IsZero() {
+			close(ch) // its first snapshot was taken before
+		}
+		c.started[tp.Source.Name] = ch
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for _, tp := range tables {
@@ -166,6 +185,32 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	}
 	res.Tables, res.Rows, res.Failed = len(tables), rowsTotal.Load(), c.failed.Load()
 	return res, nil
+}
+
+// ordered sorts tables by their depth in After (parents first), keeping
+// the plan's order within a depth.
+func (c *Copier) ordered(tables []*transform.TablePlan) []*transform.TablePlan {
+	if len(c.After) == 0 {
+		return tables
+	}
+	depth := map[string]int{}
+	var d func(t string, n int) int
+	d = func(t string, n int) int {
+		if v, ok := depth[t]; ok {
+			return v
+		}
+		best := 0
+		if n < 64 { // After has no cycles; bounded anyway
+			for _, p := range c.After[t] {
+				best = max(best, d(p, n+1)+1)
+			}
+		}
+		depth[t] = best
+		return best
+	}
+	out := append([]*transform.TablePlan(nil), tables...)
+	sort.SliceStable(out, func(i, j int) bool { return d(out[i].Source.Name, 0) < d(out[j].Source.Name, 0) })
+	return out
 }
 
 // snapshotTx is a source connection inside a consistent-snapshot transaction.
@@ -304,6 +349,15 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		}
 		p = mysqlsink.TableProgress{Table: st.Name, State: mysqlsink.TableCopying}
 	}
+	for _, parent := range c.After[st.Name] {
+		if ch, ok := c.started[parent]; ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return 0, "", ctx.Err()
+			}
+		}
+	}
 	snap, err := beginSnapshot(ctx, c.Source, !c.NoBinlog)
 	if err != nil {
 		return 0, "", err
@@ -316,6 +370,13 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	p.State = mysqlsink.TableCopying
 	if err := c.State.SaveProgress(ctx, nil, p); err != nil {
 		return 0, "", err
+	}
+	if ch := c.started[st.Name]; ch != nil {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
 	}
 	log.Info("copying table", "stage", "data", "step", "copy", "resume_rows", p.Rows, "snapshot", snap.pos.String())
 
