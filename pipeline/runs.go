@@ -27,9 +27,10 @@ var recordedCommands = map[string]bool{
 
 // streamCommands are the commands that write the stream into the destination
 // and so hold its stream lock for their lifetime: one writer per destination
-// database. Cutover runs beside a streaming daemon and apply --from-kafka is
-// fenced per partition by its offset rows, so neither takes it; read-only
-// commands are not recorded at all.
+// database. Cutover runs beside a streaming daemon, so it does not take it;
+// apply --from-kafka takes an applier lock instead, shared by the members of
+// one consumer group (see State.TakeApplyLock); read-only commands are not
+// recorded at all.
 var streamCommands = map[string]bool{
 	"migrate settings": true,
 	"migrate data":     true,
@@ -127,7 +128,17 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 			rec.conn.Close()
 			return ctx, nil, err
 		}
-		ctx = rec.watchStreamLock(ctx)
+		ctx = rec.watchStreamLock(ctx, r.state.StreamLock())
+	}
+	if command == "apply" {
+		host, _ := os.Hostname()
+		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: "apply --from-kafka", StartedAt: time.Now()}
+		name, err := r.state.TakeApplyLock(ctx, rec.conn, holder, r.cfg.Kafka.GroupID)
+		if err != nil {
+			rec.conn.Close()
+			return ctx, nil, err
+		}
+		ctx = rec.watchStreamLock(ctx, name)
 	}
 	if rec.failed0, err = r.state.FailureCounts(ctx); err != nil {
 		rec.release()
@@ -165,10 +176,10 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 }
 
 // watchStreamLock checks, every streamLockCheck, that the session of
-// rec.conn still holds the stream lock, and cancels the returned context with
+// rec.conn still holds the lock name (the stream lock, or an applier's), and cancels the returned context with
 // ErrStreamLockLost when it does not (or cannot say): the command stops
 // instead of writing without the lock.
-func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
+func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var (
 		mu   sync.Mutex
@@ -190,7 +201,7 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 			case <-t.C:
 			}
 			cctx, ccancel := context.WithTimeout(ctx, streamLockTimeout)
-			held, err := rec.r.state.HoldsStreamLock(cctx, rec.conn)
+			held, err := rec.r.state.HoldsLock(cctx, rec.conn, name)
 			ccancel()
 			if ctx.Err() != nil {
 				return

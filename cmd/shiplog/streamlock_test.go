@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // TestSecondWriterIsRefused checks that while a `migrate delta` daemon
@@ -122,4 +124,58 @@ func runWithin(t *testing.T, timeout time.Duration, config string, args ...strin
 		t.Fatalf("shiplog %v still ran after %s: it was not refused\n%s", args, timeout, errb.String())
 	}
 	return result{code: exitCode(t, err), stdout: out.String(), stderr: errb.String()}
+}
+
+// TestKafkaApplierOfAnotherGroupIsRefused checks that two appliers of one
+// consumer group share the destination (they split the partitions), while an
+// applier of another group, which would apply every change again, exits 4
+// naming the running member's pid and group; once they stop it starts.
+func TestKafkaApplierOfAnotherGroupIsRefused(t *testing.T) {
+	k := testenv.KafkaT(t, true)
+	e := newEnv(t, "")
+	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")
+	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a'), (2, 'b')"); err != nil {
+		t.Fatal(err)
+	}
+	kafka := fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: lk, partitions: 2, group_id: g1}\n", strings.Join(k.Addrs, ", "))
+	publisher, applier := e.kafkaConfigs(kafka)
+	other := e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s",
+		e.src.Port, e.dst.Port, strings.Replace(kafka, "g1", "g2", 1)))
+	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish: %d\n%s", r.code, r.stderr)
+	}
+	registered := func(d *daemon) func() bool {
+		return func() bool {
+			select {
+			case <-d.exited:
+				t.Fatalf("applier exited: %v\n%s", d.err, d.stderr)
+			default:
+			}
+			var n int
+			_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_lock_holders WHERE pid = ? AND scope = 'g1'", d.cmd.Process.Pid).Scan(&n)
+			return n == 1
+		}
+	}
+	a1 := startDaemon(t, applier, "apply", "--from-kafka")
+	waitFor(t, "the first applier to register", 60*time.Second, registered(a1))
+	a2 := startDaemon(t, applier, "apply", "--from-kafka")
+	waitFor(t, "the second applier of the same group to register", 60*time.Second, registered(a2))
+	waitFor(t, "the snapshot applied", 60*time.Second, func() bool {
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM o").Scan(&n)
+		return n == 2
+	})
+
+	r := runWithin(t, 30*time.Second, other, "apply", "--from-kafka")
+	expectFailure(t, r, 4, "holds the stream lock of shop_new", "consumer group g1", "kafka.group_id")
+	if !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a1.cmd.Process.Pid)) && !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a2.cmd.Process.Pid)) {
+		t.Fatalf("the refusal names neither applier's pid:\n%s", r.stderr)
+	}
+	registered(a1)()
+	registered(a2)()
+	a1.stop(t)
+	a2.stop(t)
+	if r := runWithin(t, 60*time.Second, other, "apply", "--from-kafka", "--exit-when-caught-up"); r.code != 0 {
+		t.Fatalf("the other group after the first stopped: exit %d\n%s", r.code, r.stderr)
+	}
 }

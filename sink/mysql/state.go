@@ -82,7 +82,8 @@ func (s *State) Ensure(ctx context.Context) error {
 			pid BIGINT NOT NULL,
 			command VARCHAR(64) NOT NULL,
 			started_at DATETIME(6) NOT NULL,
-			connection_id BIGINT NOT NULL
+			connection_id BIGINT NOT NULL,
+			scope VARCHAR(255) NOT NULL DEFAULT ''
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
 			name VARCHAR(64) NOT NULL PRIMARY KEY,
