@@ -117,12 +117,12 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 	if streamCommands[command] {
 		host, _ := os.Hostname()
 		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
-		err := r.state.TakeStreamLock(ctx, rec.conn, holder, 0)
+		err := r.state.TakeStreamLock(ctx, rec.conn, holder, 0, r.cfg.Sink)
 		var le *mysqlsink.StreamLockedError
 		if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == host && !processAlive(le.Holder.PID) {
 			// The holder ran here and has exited (SIGKILL a moment ago): the
 			// server has yet to see its connection close.
-			err = r.state.TakeStreamLock(ctx, rec.conn, holder, deadHolderWait)
+			err = r.state.TakeStreamLock(ctx, rec.conn, holder, deadHolderWait, r.cfg.Sink)
 		}
 		if err != nil {
 			rec.conn.Close()

@@ -14,8 +14,8 @@ import (
 )
 
 // TestSecondWriterIsRefused checks that while a `migrate delta` daemon
-// streams into shop_new, a second `migrate delta`, `run` or `migrate data`
-// on the same config exits 4 naming the daemon's pid and writes nothing, the
+// streams into shop_new, a second `migrate delta`, `run`, `migrate data` or
+// `apply --from-kafka` on the same config exits 4 naming the daemon's pid and writes nothing, the
 // daemon streams on, read-only commands still work, and once the daemon
 // stops a new writer starts.
 func TestSecondWriterIsRefused(t *testing.T) {
@@ -45,7 +45,7 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	runsBefore := len(runsOf(t, e.config))
 
 	pid := fmt.Sprintf("pid %d", d.cmd.Process.Pid)
-	for _, args := range [][]string{{"migrate", "delta"}, {"run"}, {"migrate", "data"}, {"migrate", "data", "--reset"}} {
+	for _, args := range [][]string{{"migrate", "delta"}, {"run"}, {"migrate", "data"}, {"migrate", "data", "--reset"}, {"apply", "--from-kafka"}} {
 		r := runWithin(t, 30*time.Second, e.config, args...)
 		expectFailure(t, r, 4, "holds the stream lock of shop_new", pid, "migrate delta", "stop it first")
 	}
@@ -129,7 +129,8 @@ func runWithin(t *testing.T, timeout time.Duration, config string, args ...strin
 // TestKafkaApplierOfAnotherGroupIsRefused checks that two appliers of one
 // consumer group share the destination (they split the partitions), while an
 // applier of another group, which would apply every change again, exits 4
-// naming the running member's pid and group; once they stop it starts.
+// naming the running member's pid and group, and so is a `migrate delta`
+// into the same database; once they stop the other group starts.
 func TestKafkaApplierOfAnotherGroupIsRefused(t *testing.T) {
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
@@ -171,6 +172,10 @@ func TestKafkaApplierOfAnotherGroupIsRefused(t *testing.T) {
 	if !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a1.cmd.Process.Pid)) && !strings.Contains(r.stderr, fmt.Sprintf("pid %d", a2.cmd.Process.Pid)) {
 		t.Fatalf("the refusal names neither applier's pid:\n%s", r.stderr)
 	}
+	// A writer of the stream straight into the same database is refused
+	// too: it would write the tables the appliers write.
+	r = runWithin(t, 30*time.Second, applier, "migrate", "delta")
+	expectFailure(t, r, 4, "holds the stream lock of shop_new", "apply --from-kafka of consumer group g1")
 	registered(a1)()
 	registered(a2)()
 	a1.stop(t)

@@ -21,6 +21,7 @@ type LockHolder struct {
 	PID       int64
 	Command   string
 	StartedAt time.Time
+	sink      string // of a stream writer, as recorded
 }
 
 // StreamLockedError names the process holding the stream lock of Database.
@@ -29,9 +30,10 @@ type LockHolder struct {
 type StreamLockedError struct {
 	Database string
 	Holder   *LockHolder
-	// Group is set when the holder is an applier of another Kafka consumer
-	// group.
-	Group string
+	// Group is set when the holder is a Kafka applier: of consumer group
+	// Group, another than the refused applier's when OtherGroup.
+	Group      string
+	OtherGroup bool
 }
 
 func (e *StreamLockedError) Error() string {
@@ -44,7 +46,7 @@ func (e *StreamLockedError) Error() string {
 		who = fmt.Sprintf("another shiplog (%s, host %s, pid %d, started %s UTC)",
 			cmd, h.Host, h.PID, h.StartedAt.UTC().Format("2006-01-02 15:04:05"))
 	}
-	if e.Group != "" {
+	if e.OtherGroup {
 		return who + " holds the stream lock of " + e.Database + ": stop it first, or give this applier its kafka.group_id so the two split the partitions"
 	}
 	return who + " holds the stream lock of " + e.Database + ": stop it first (only one process may write a destination stream)"
@@ -64,11 +66,18 @@ func (s *State) StreamLock() string {
 // timeout 0) and records holder. The caller keeps conn open, and alive, while
 // it writes: the server frees the lock when the connection ends, on SIGKILL
 // too. When another session holds the lock it returns a *StreamLockedError
-// naming the holder.
+// naming the holder. sink is the command's sink ("mysql", "kafka", "both"):
+// unless it is "kafka", a live Kafka applier into this database (which writes
+// the same tables) refuses it too.
 //
 // wait is how long to wait for the lock: 0 unless the caller knows the
 // holder is gone and the server has yet to notice its closed connection.
-func (s *State) TakeStreamLock(ctx context.Context, conn *sql.Conn, holder LockHolder, wait time.Duration) error {
+func (s *State) TakeStreamLock(ctx context.Context, conn *sql.Conn, holder LockHolder, wait time.Duration, sink string) error {
+	release, err := s.register(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer release()
 	name := s.StreamLock()
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, ?)", name, wait.Seconds()).Scan(&got); err != nil {
@@ -77,9 +86,18 @@ func (s *State) TakeStreamLock(ctx context.Context, conn *sql.Conn, holder LockH
 	if !got.Valid || got.Int64 != 1 {
 		return &StreamLockedError{Database: s.schema, Holder: s.lockHolder(ctx, name)}
 	}
-	_, err := conn.ExecContext(ctx, "REPLACE INTO "+s.table("_shiplog_lock_holders")+
-		" (lock_name, host, pid, command, started_at, connection_id) VALUES (?, ?, ?, ?, ?, CONNECTION_ID())",
-		name, holder.Host, holder.PID, holder.Command, holder.StartedAt.UTC().Format(stateTime))
+	if sink != "kafka" {
+		if h, group, err := s.liveApplier(ctx, conn, nil); err != nil || h != nil {
+			_, _ = conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", name)
+			if err != nil {
+				return err
+			}
+			return &StreamLockedError{Database: s.schema, Holder: h, Group: group}
+		}
+	}
+	_, err = conn.ExecContext(ctx, "REPLACE INTO "+s.table("_shiplog_lock_holders")+
+		" (lock_name, host, pid, command, started_at, connection_id, scope) VALUES (?, ?, ?, ?, ?, CONNECTION_ID(), ?)",
+		name, holder.Host, holder.PID, holder.Command, holder.StartedAt.UTC().Format(stateTime), sink)
 	if err != nil {
 		_, _ = conn.ExecContext(ctx, "SELECT RELEASE_LOCK(?)", name)
 		return fmt.Errorf("record the holder of the stream lock of %s: %w", s.schema, err)
@@ -87,13 +105,51 @@ func (s *State) TakeStreamLock(ctx context.Context, conn *sql.Conn, holder LockH
 	return nil
 }
 
+// register takes the lock under which writers of this database check each
+// other and record themselves, so two starting at once do not both pass.
+func (s *State) register(ctx context.Context, conn *sql.Conn) (release func(), err error) {
+	register := s.applyLocks() + "register"
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 10)", register).Scan(&got); err != nil {
+		return nil, fmt.Errorf("take the lock of the writers of %s: %w", s.schema, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return nil, fmt.Errorf("take the lock of the writers of %s: another shiplog held %s for over 10s", s.schema, register)
+	}
+	return func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", register) }, nil
+}
+
+// liveApplier returns a live Kafka applier into this database, and its group;
+// with except, one of another group than *except. nil when there is none.
+func (s *State) liveApplier(ctx context.Context, conn *sql.Conn, except *string) (*LockHolder, string, error) {
+	prefix := s.applyLocks()
+	q := "SELECT host, pid, command, started_at, scope FROM " + s.table("_shiplog_lock_holders") +
+		" WHERE LEFT(lock_name, ?) = ? AND lock_name <> ? AND connection_id = IS_USED_LOCK(lock_name)"
+	args := []any{len(prefix), prefix, prefix + "register"}
+	if except != nil {
+		q += " AND scope <> ?"
+		args = append(args, *except)
+	}
+	var h LockHolder
+	var started, group string
+	err := conn.QueryRowContext(ctx, q+" LIMIT 1", args...).Scan(&h.Host, &h.PID, &h.Command, &started, &group)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read the appliers of %s: %w", s.schema, err)
+	}
+	h.StartedAt, _ = time.ParseInLocation(stateTime, started, time.UTC)
+	return &h, group, nil
+}
+
 // lockHolder reads the recorded holder of lock name, if it is the session
 // holding it now (a row left by a dead holder names nobody).
 func (s *State) lockHolder(ctx context.Context, name string) *LockHolder {
 	var h LockHolder
 	var started string
-	err := s.db.QueryRowContext(ctx, "SELECT host, pid, command, started_at FROM "+s.table("_shiplog_lock_holders")+
-		" WHERE lock_name = ? AND connection_id = IS_USED_LOCK(?)", name, name).Scan(&h.Host, &h.PID, &h.Command, &started)
+	err := s.db.QueryRowContext(ctx, "SELECT host, pid, command, started_at, scope FROM "+s.table("_shiplog_lock_holders")+
+		" WHERE lock_name = ? AND connection_id = IS_USED_LOCK(?)", name, name).Scan(&h.Host, &h.PID, &h.Command, &started, &h.sink)
 	if err != nil {
 		return nil
 	}
@@ -113,31 +169,27 @@ func (s *State) applyLocks() string {
 // the group splits the partitions and each partition's offset row fences a
 // member that lost it. A live member of another group would apply every
 // change a second time, out of step: then it returns a *StreamLockedError
-// naming that member. It returns the name of the lock taken.
+// naming that member; so does a live writer of the stream that is not a
+// publisher to Kafka. It returns the name of the lock taken.
 func (s *State) TakeApplyLock(ctx context.Context, conn *sql.Conn, holder LockHolder, group string) (string, error) {
+	release, err := s.register(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	if h, other, err := s.liveApplier(ctx, conn, &group); err != nil {
+		return "", err
+	} else if h != nil {
+		return "", &StreamLockedError{Database: s.schema, Holder: h, Group: other, OtherGroup: true}
+	}
+	// A writer of the stream into these tables (not a publisher to Kafka
+	// that keeps its state here).
+	stream := s.StreamLock()
+	if h := s.lockHolder(ctx, stream); h != nil && h.sink != "kafka" {
+		return "", &StreamLockedError{Database: s.schema, Holder: h}
+	}
 	prefix := s.applyLocks()
-	// Members starting at once check and register one after the other.
-	register := prefix + "register"
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 10)", register).Scan(&got); err != nil {
-		return "", fmt.Errorf("take the apply lock of %s: %w", s.schema, err)
-	}
-	if !got.Valid || got.Int64 != 1 {
-		return "", fmt.Errorf("take the apply lock of %s: another applier held %s for over 10s", s.schema, register)
-	}
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", register) }()
-	var h LockHolder
-	var started, other string
-	err := conn.QueryRowContext(ctx, "SELECT host, pid, command, started_at, scope FROM "+s.table("_shiplog_lock_holders")+
-		" WHERE LEFT(lock_name, ?) = ? AND lock_name <> ? AND scope <> ? AND connection_id = IS_USED_LOCK(lock_name) LIMIT 1",
-		len(prefix), prefix, register, group).Scan(&h.Host, &h.PID, &h.Command, &started, &other)
-	switch {
-	case err == nil:
-		h.StartedAt, _ = time.ParseInLocation(stateTime, started, time.UTC)
-		return "", &StreamLockedError{Database: s.schema, Holder: &h, Group: other}
-	case !errors.Is(err, sql.ErrNoRows):
-		return "", fmt.Errorf("read the appliers of %s: %w", s.schema, err)
-	}
 	var id int64
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		return "", fmt.Errorf("take the apply lock of %s: %w", s.schema, err)
