@@ -176,9 +176,9 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 }
 
 // watchStreamLock checks, every streamLockCheck, that the session of
-// rec.conn still holds the lock name (the stream lock, or an applier's), and cancels the returned context with
-// ErrStreamLockLost when it does not (or cannot say): the command stops
-// instead of writing without the lock.
+// rec.conn still holds the lock name (the stream lock, or an applier's), and
+// cancels the returned context with ErrStreamLockLost when it does not (or
+// cannot say): the command stops instead of writing without the lock.
 func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var (
