@@ -4,6 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
 	"time"
 
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -19,6 +23,50 @@ var recordedCommands = map[string]bool{
 	"run":              true,
 	"apply":            false,
 	"cutover":          false,
+}
+
+// streamCommands are the commands that write the stream into the destination
+// and so hold its stream lock for their lifetime: one writer per destination
+// database. Cutover runs beside a streaming daemon, so it does not take it;
+// apply --from-kafka takes an applier lock instead, shared by the members of
+// one consumer group (see State.TakeApplyLock); read-only commands are not
+// recorded at all.
+var streamCommands = map[string]bool{
+	"migrate settings": true,
+	"migrate data":     true,
+	"migrate delta":    true,
+	"run":              true,
+}
+
+// ErrStreamLocked is returned, wrapped in a *mysqlsink.StreamLockedError
+// naming the holder, when another process holds the destination's stream
+// lock: the command refused to start.
+var ErrStreamLocked = mysqlsink.ErrStreamLocked
+
+// ErrStreamLockLost is the cause a command is stopped with when the
+// connection holding its stream lock is lost: another process may take the
+// lock, so this one must not write on.
+var ErrStreamLockLost = errors.New("lost the stream lock")
+
+// streamLockCheck is how often the stream lock's connection is checked (it
+// also keeps the connection from idling out), and how long a check may take.
+const (
+	streamLockCheck   = 2 * time.Second
+	streamLockTimeout = 10 * time.Second
+)
+
+// deadHolderWait is how long a command waits for the stream lock of a holder
+// that ran on this host and has exited, for the server to notice.
+const deadHolderWait = 5 * time.Second
+
+// processAlive reports whether a process pid runs on this host.
+func processAlive(pid int64) bool {
+	p, err := os.FindProcess(int(pid))
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // RecordedCommand reports whether command (e.g. "migrate data") is recorded
@@ -49,6 +97,8 @@ type RunRecorder struct {
 	r        *Runtime
 	id       int64
 	conn     *sql.Conn
+	lockLost func() error // nil without the stream lock
+	stopLock func()
 	ctl      *control
 	done     func()
 	failed0  map[string]int64
@@ -59,19 +109,47 @@ type RunRecorder struct {
 // the context the command must run in (it carries the control whose metrics
 // the run counts). Finish must be called with the command's result.
 func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.Context, *RunRecorder, error) {
-	rec := &RunRecorder{r: r, done: func() {}}
+	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}}
 	var err error
+	if rec.conn, err = r.dst.Conn(ctx); err != nil {
+		return ctx, nil, fmt.Errorf("destination: %w", err)
+	}
+	if streamCommands[command] {
+		host, _ := os.Hostname()
+		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
+		err := r.state.TakeStreamLock(ctx, rec.conn, holder, 0, r.cfg.Sink)
+		var le *mysqlsink.StreamLockedError
+		if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == host && !processAlive(le.Holder.PID) {
+			// The holder ran here and has exited (SIGKILL a moment ago): the
+			// server has yet to see its connection close.
+			err = r.state.TakeStreamLock(ctx, rec.conn, holder, deadHolderWait, r.cfg.Sink)
+		}
+		if err != nil {
+			rec.conn.Close()
+			return ctx, nil, err
+		}
+		ctx = rec.watchStreamLock(ctx, r.state.StreamLock())
+	}
+	if command == "apply" {
+		host, _ := os.Hostname()
+		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: "apply --from-kafka", StartedAt: time.Now()}
+		name, err := r.state.TakeApplyLock(ctx, rec.conn, holder, r.cfg.Kafka.GroupID)
+		if err != nil {
+			rec.conn.Close()
+			return ctx, nil, err
+		}
+		ctx = rec.watchStreamLock(ctx, name)
+	}
 	if rec.failed0, err = r.state.FailureCounts(ctx); err != nil {
+		rec.release()
 		return ctx, nil, err
 	}
 	if rec.progress, err = r.state.Progress(ctx); err != nil {
-		return ctx, nil, err
-	}
-	if rec.conn, err = r.dst.Conn(ctx); err != nil {
+		rec.release()
 		return ctx, nil, err
 	}
 	if rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now()); err != nil {
-		rec.conn.Close()
+		rec.release()
 		return ctx, nil, err
 	}
 	if n, err := r.state.InterruptRuns(ctx, rec.id); err != nil {
@@ -97,6 +175,83 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 	return ctx, rec, nil
 }
 
+// watchStreamLock checks, every streamLockCheck, that the session of
+// rec.conn still holds the lock name (the stream lock, or an applier's), and
+// cancels the returned context with ErrStreamLockLost when it does not (or
+// cannot say): the command stops instead of writing without the lock.
+func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	var (
+		mu   sync.Mutex
+		lost error
+		wg   sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(streamLockCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			cctx, ccancel := context.WithTimeout(ctx, streamLockTimeout)
+			held, err := rec.r.state.HoldsLock(cctx, rec.conn, name)
+			ccancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && held {
+				continue
+			}
+			if err == nil {
+				err = errors.New("the server no longer has it on this connection")
+			}
+			e := fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
+				ErrStreamLockLost, rec.r.cfg.Destination.Database, err)
+			rec.r.log.Error(e.Error(), "stage", "lock")
+			mu.Lock()
+			lost = e
+			mu.Unlock()
+			cancel(e)
+			return
+		}
+	}()
+	rec.lockLost = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lost
+	}
+	rec.stopLock = func() {
+		close(stop)
+		wg.Wait()
+		cancel(nil)
+	}
+	return ctx
+}
+
+// LockLost returns why the command was stopped when its stream lock was lost,
+// or nil. The command's own error is then only a consequence.
+func (rec *RunRecorder) LockLost() error {
+	if rec == nil || rec.lockLost == nil {
+		return nil
+	}
+	return rec.lockLost()
+}
+
+// release stops the lock watch and closes the lock's connection (the server
+// frees the locks with it).
+func (rec *RunRecorder) release() {
+	rec.stopLock()
+	rec.stopLock = func() {}
+	rec.conn.Close()
+}
+
 // Finish records the outcome of the run: success (nil, or stopped by
 // SIGINT/SIGTERM), partial (ErrPartial) or failed. Errors recording it are
 // logged, not returned: the command's own result matters more.
@@ -109,7 +264,7 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
 	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	defer rec.conn.Close()
+	defer rec.release()
 	run := mysqlsink.Run{ID: rec.id, Status: mysqlsink.RunSuccess}
 	switch {
 	case cmdErr == nil:

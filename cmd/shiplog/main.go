@@ -35,6 +35,9 @@ const (
 	// exitPartial: the run finished, but some rows could not be transformed;
 	// they are recorded and the next run retries them.
 	exitPartial = 3
+	// exitLocked: refused to start, another shiplog holds the destination's
+	// stream lock (nothing was written).
+	exitLocked = 4
 )
 
 // usageError marks errors that are the user's invocation or configuration.
@@ -111,6 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code = exitUsage
 	case errors.Is(err, pipeline.ErrPartial):
 		code = exitPartial
+	case errors.Is(err, pipeline.ErrStreamLocked):
+		code = exitLocked
 	}
 	if g.log != nil {
 		g.log.Error(err.Error())
@@ -495,6 +500,11 @@ func (g *globals) withRuntimeFor(ctx context.Context, w pipeline.Work, f func(co
 		return err
 	}
 	err = f(ctx, r)
+	if lost := rec.LockLost(); lost != nil {
+		// The command stopped because its lock was lost: that is the error,
+		// whatever the stop looked like from inside (often just "canceled").
+		err = lost
+	}
 	rec.Finish(ctx, err)
 	return err
 }

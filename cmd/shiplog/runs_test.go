@@ -169,9 +169,12 @@ func TestRunsMarkKilledRunsInterrupted(t *testing.T) {
 		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM o WHERE id = 2").Scan(&n)
 		return n == 1
 	})
-	// The live daemon's run is left alone by other commands.
-	if r := runShiplog(t, e.config, nil, "migrate", "settings"); r.code != 0 && r.code != 1 {
-		t.Fatalf("settings: exit %d\n%s", r.code, r.stderr)
+	// A second writer of the stream is refused (exit 4) and not recorded.
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "settings"), 4, "holds the stream lock of shop_new")
+	// The live daemon's run is left alone by other recorded commands (a
+	// cutover runs beside the daemon).
+	if r := runShiplog(t, e.config, nil, "cutover", "--max-lag", "1h", "--timeout", "30s", "--verify=false"); r.code != 0 && r.code != 1 {
+		t.Fatalf("cutover: exit %d\n%s", r.code, r.stderr)
 	}
 	var live string
 	if err := e.dstDB.QueryRow("SELECT status FROM _shiplog_runs WHERE command = 'run' ORDER BY id DESC LIMIT 1").Scan(&live); err != nil || live != "started" {

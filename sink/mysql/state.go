@@ -76,6 +76,15 @@ func (s *State) Ensure(ctx context.Context) error {
 			error MEDIUMTEXT NULL,
 			KEY started_at (started_at)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_lock_holders") + ` (
+			lock_name VARCHAR(64) NOT NULL PRIMARY KEY,
+			host VARCHAR(255) NOT NULL,
+			pid BIGINT NOT NULL,
+			command VARCHAR(64) NOT NULL,
+			started_at DATETIME(6) NOT NULL,
+			connection_id BIGINT NOT NULL,
+			scope VARCHAR(255) NOT NULL DEFAULT ''
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
 			name VARCHAR(64) NOT NULL PRIMARY KEY,
 			value LONGTEXT NOT NULL,
