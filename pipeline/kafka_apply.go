@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -993,13 +994,16 @@ func retryDeadlock(ctx context.Context, f func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := f()
 		var me *gomysql.MySQLError
-		if err == nil || attempt >= 5 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
+		if err == nil || attempt >= 10 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
 			return err
 		}
+		// Partitions that deadlock on the same rows (tables without a key
+		// are matched by scans) retry apart: a growing wait with jitter.
+		wait := time.Duration(attempt*50+rand.IntN(50*attempt)) * time.Millisecond
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt*50) * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }
