@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -353,14 +352,6 @@ func TestForeignKeyCascadesThroughKafka(t *testing.T) {
 	for !cascadeEqual(t, e, true) {
 		if time.Now().After(deadline) {
 			assertCascadeEqual(t, e, true)
-			if os.Getenv("CASCADE_DEBUG") != "" {
-				out, _ := exec.Command("kcat", "-C", "-b", k.Addrs[0], "-t", "shop.shop.parent", "-e", "-f", "%p %o %s\n").CombinedOutput()
-				os.WriteFile("/tmp/parent-topic.txt", out, 0o644)
-				out, _ = exec.Command("kcat", "-C", "-b", k.Addrs[0], "-t", "shop.shop.child", "-e", "-f", "%p %o %s\n").CombinedOutput()
-				os.WriteFile("/tmp/child-topic.txt", out, 0o644)
-				os.WriteFile("/tmp/src-parent.txt", []byte(strings.Join(rowsOf(t, e.srcDB, "SELECT * FROM parent ORDER BY 1"), "\n")), 0o644)
-				os.WriteFile("/tmp/dst-parent.txt", []byte(strings.Join(rowsOf(t, e.dstDB, "SELECT * FROM parent ORDER BY 1"), "\n")), 0o644)
-			}
 			t.Fatalf("the appliers did not converge\napplier 1:\n%s\napplier 2:\n%s", tail(a1err.String()), tail(a2err.String()))
 		}
 		time.Sleep(200 * time.Millisecond)
