@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/shiplog/shiplog/binlog"
@@ -87,7 +89,12 @@ var ErrCutoverTimeout = errors.New("cutover timed out")
 //     "full" verifies every row of every table instead (as long as
 //     `shiplog verify` takes). The write downtime includes it, and the result
 //     reports it as verify_seconds; any difference fails the cutover;
-//  6. it runs OnReady; the write downtime ends after it.
+//  6. with SetSourceReadOnly, it re-reads the source's head position: if it
+//     moved past the final position, a session whose user can write through
+//     read_only did, the verify may be stale, and the cutover fails with
+//     ErrWrittenDuringFreeze naming those sessions (also when the verify
+//     found differences, before them);
+//  7. it runs OnReady; the write downtime ends after it.
 //
 // On success the source is left read-only (the application now writes to the
 // destination). On any failure after step 2, including ctx being cancelled,
@@ -240,13 +247,27 @@ func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverRes
 		}
 		res.RowsVerified, res.VerifySeconds = rep.Rows, rep.Seconds
 		if n := rep.Differences(); n > 0 {
-			return res, fmt.Errorf("cutover: %w: %s (run `shiplog verify` for the rows)", verify.ErrDifferent, rep.Summary())
+			diff := fmt.Errorf("%w: %s (run `shiplog verify` for the rows)", verify.ErrDifferent, rep.Summary())
+			if res.SourceReadOnly {
+				// A write through read_only explains the difference: say it first.
+				if merr := r.checkFrozen(ctx, flavor, final); merr != nil {
+					return res, fmt.Errorf("cutover: %w; %w", merr, diff)
+				}
+			}
+			return res, fmt.Errorf("cutover: %w", diff)
 		}
 		res.Verified = true
 		log.Info("verified", "stage", "cutover", "scope", scope, "summary", rep.Summary())
 	}
 
-	// 6. The hook.
+	// The verify (and the final position) hold only if nothing wrote since.
+	if res.SourceReadOnly {
+		if err := r.checkFrozen(ctx, flavor, final); err != nil {
+			return res, fmt.Errorf("cutover: %w", err)
+		}
+	}
+
+	// 7. The hook.
 	if o.OnReady != "" {
 		cmd := exec.CommandContext(ctx, "sh", "-c", o.OnReady)
 		cmd.Env = append(os.Environ(), "SHIPLOG_CUTOVER_POSITION="+res.FinalPosition)
@@ -260,6 +281,107 @@ func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverRes
 		res.WriteDowntimeSeconds = time.Since(downtimeStart).Seconds()
 	}
 	return res, nil
+}
+
+// ErrWrittenDuringFreeze is returned when the source's binlog moved past the
+// final position while it was read-only: a session whose user has SUPER,
+// READ_ONLY ADMIN or CONNECTION_ADMIN wrote through read_only.
+var ErrWrittenDuringFreeze = errors.New("the source was written during the freeze")
+
+// readOnlyBypass are the privileges that let a session write through
+// read_only (MariaDB >= 10.11: READ_ONLY ADMIN; older MariaDB and MySQL:
+// SUPER; MySQL 8: CONNECTION_ADMIN).
+var readOnlyBypass = map[string]bool{"SUPER": true, "READ_ONLY ADMIN": true, "CONNECTION_ADMIN": true}
+
+// checkFrozen re-reads the source's head position and returns
+// ErrWrittenDuringFreeze, naming the sessions that can write through
+// read_only and the remedy, if it moved past final.
+func (r *Runtime) checkFrozen(ctx context.Context, flavor string, final cdc.Position) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	head, err := binlog.HeadPosition(ctx, r.src, flavor)
+	if err != nil {
+		return fmt.Errorf("re-read the source's head position after the freeze: %w", err)
+	}
+	if head.Compare(final) <= 0 {
+		return nil
+	}
+	sessions, err := r.readOnlyBypassSessions(ctx)
+	if err != nil {
+		sessions = fmt.Sprintf("(could not list them: %v)", err)
+	}
+	return fmt.Errorf("%w (binlog moved from %s to %s): sessions that can write through read_only: %s; "+
+		"stop those clients, or revoke the privilege (REVOKE READ_ONLY ADMIN / SUPER ON *.* FROM user@host), then cutover again",
+		ErrWrittenDuringFreeze, final, head, sessions)
+}
+
+// readOnlyBypassSessions describes the source's sessions (but this one and
+// binlog dumps) whose user has a privilege of readOnlyBypass, as
+// "user@host (id N, command, Ns)", at most 20.
+func (r *Runtime) readOnlyBypassSessions(ctx context.Context) (string, error) {
+	conn, err := r.src.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	// USER_PRIVILEGES lists every account to a user who can read mysql.user,
+	// else only its own: then other users' sessions are missing.
+	rows, err := conn.QueryContext(ctx, "SELECT GRANTEE, PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES")
+	if err != nil {
+		return "", fmt.Errorf("information_schema.USER_PRIVILEGES: %w", err)
+	}
+	users := map[string]bool{}
+	for rows.Next() {
+		var grantee, priv string
+		if err := rows.Scan(&grantee, &priv); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("information_schema.USER_PRIVILEGES: %w", err)
+		}
+		if readOnlyBypass[strings.ToUpper(priv)] {
+			// GRANTEE is 'user'@'host'.
+			if i := strings.LastIndex(grantee, "'@'"); i > 0 && grantee[0] == '\'' {
+				users[strings.ReplaceAll(grantee[1:i], "''", "'")] = true
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("information_schema.USER_PRIVILEGES: %w", err)
+	}
+	rows, err = conn.QueryContext(ctx, `SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST
+		WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Killed') ORDER BY ID`)
+	if err != nil {
+		return "", fmt.Errorf("information_schema.PROCESSLIST: %w", err)
+	}
+	defer rows.Close()
+	var list []string
+	n := 0
+	for rows.Next() {
+		var (
+			id                  int64
+			user, host, command string
+			secs                sql.NullInt64
+		)
+		if err := rows.Scan(&id, &user, &host, &command, &secs); err != nil {
+			return "", fmt.Errorf("information_schema.PROCESSLIST: %w", err)
+		}
+		if !users[user] {
+			continue
+		}
+		if n++; n <= 20 {
+			list = append(list, fmt.Sprintf("%s@%s (id %d, %s, %ds)", user, host, id, command, secs.Int64))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("information_schema.PROCESSLIST: %w", err)
+	}
+	if n == 0 {
+		return "none connected now (or the source user cannot see other users' privileges)", nil
+	}
+	if n > 20 {
+		list = append(list, fmt.Sprintf("and %d more", n-20))
+	}
+	return strings.Join(list, ", "), nil
 }
 
 // errWindowRead ends the read of the window at the final position.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // cutoverEnv is a source with sysbench's tables (written by an ordinary user,
@@ -229,5 +232,72 @@ func TestCutoverVerifiesTheWindow(t *testing.T) {
 	}
 	if r := runShiplog(t, e.config, nil, "cutover", "--verify-scope", "some"); r.code != 2 || !strings.Contains(r.stderr, "--verify-scope") {
 		t.Fatalf("cutover --verify-scope some: exit %d, want 2 naming the flag\n%s", r.code, r.stderr)
+	}
+}
+
+// TestCutoverNamesWritersThroughReadOnly: a client whose user has READ_ONLY
+// ADMIN keeps writing while the cutover holds the source read-only. The
+// cutover fails (exit 1) saying the source was written during the freeze and
+// naming that user's session, not just "destination differs"; read_only is
+// restored. On the old code it failed on the difference only, or passed a
+// stale verify.
+func TestCutoverNamesWritersThroughReadOnly(t *testing.T) {
+	e := newCutoverEnv(t)
+	for _, host := range []string{"%", "localhost", "127.0.0.1"} {
+		if err := e.src.Exec(context.Background(), "shop",
+			fmt.Sprintf("CREATE USER 'ops'@'%s' IDENTIFIED BY 'ops'", host),
+			fmt.Sprintf("GRANT ALL ON shop.* TO 'ops'@'%s'", host),
+			fmt.Sprintf("GRANT READ_ONLY ADMIN ON *.* TO 'ops'@'%s'", host)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr, c.DBName = "ops", "ops", "tcp", e.src.Addr(), "shop"
+	c.Timeout, c.ReadTimeout, c.WriteTimeout = 5*time.Second, 10*time.Second, 10*time.Second
+	ops, err := sql.Open("mysql", c.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.Close()
+	ops.SetMaxOpenConns(1)
+	// The writer paces itself; it writes through read_only until stopped.
+	ctx, cancel := context.WithCancel(context.Background())
+	writes := make(chan error, 1)
+	go func() {
+		var n int
+		for ctx.Err() == nil {
+			if _, err := ops.ExecContext(ctx, "UPDATE sbtest1 SET k = k + 1 WHERE id = 1"); err != nil && ctx.Err() == nil {
+				writes <- fmt.Errorf("write %d as ops: %w", n, err)
+				return
+			}
+			n++
+			time.Sleep(5 * time.Millisecond)
+		}
+		writes <- nil
+	}()
+	defer func() {
+		cancel()
+		if err := <-writes; err != nil {
+			t.Errorf("the READ_ONLY ADMIN writer stopped: %v", err)
+		}
+	}()
+	e.startDelta() // its checkpoint moves with the writes
+
+	r := runShiplog(t, e.config, nil, "cutover", "--set-source-read-only", "--max-lag", "2s", "--timeout", "60s")
+	if r.code != 1 {
+		t.Fatalf("cutover while a READ_ONLY ADMIN user writes: exit %d, want 1\n%s%s", r.code, r.stdout, tail(r.stderr))
+	}
+	for _, want := range []string{"the source was written during the freeze (binlog moved from ", "sessions that can write through read_only: ", "ops@", "revoke the privilege"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Fatalf("cutover error lacks %q:\n%s", want, tail(r.stderr))
+		}
+	}
+	t.Logf("cutover error: %s", tail(r.stderr))
+	if i, j := strings.Index(r.stderr, "written during the freeze"), strings.Index(r.stderr, "destination differs"); j >= 0 && j < i {
+		t.Fatalf("cutover error names the difference before the writes during the freeze:\n%s", tail(r.stderr))
+	}
+	if ro := e.readOnly(); ro != 0 {
+		t.Fatalf("source @@read_only = %d after the failed cutover, want 0 (restored)", ro)
 	}
 }
