@@ -89,6 +89,13 @@ func cascadeEnv(t *testing.T, e *env, withTag bool) string {
 	return p
 }
 
+// cascadeConfig writes a config for e's servers with the cascade map and
+// the extra YAML lines.
+func cascadeConfig(e *env, mapFile, extra string) string {
+	return e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\n%s\n",
+		e.src.Port, e.dst.Port, mapFile, extra))
+}
+
 // cascadeWriter changes parents and children at random: deletes and key
 // updates that cascade, inserts that reference them, and transactions that
 // insert a child and delete its parent.
@@ -204,8 +211,7 @@ func cascadeStream(t *testing.T, e *env, withTag bool, seed uint64) {
 func TestForeignKeyCascadesOnTheBinlogStream(t *testing.T) {
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
-	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\noptions: {apply_workers: 4, bulk_size: 100}\n",
-		e.src.Port, e.dst.Port, mapFile))
+	e.config = cascadeConfig(e, mapFile, "options: {apply_workers: 4, bulk_size: 100}")
 	cascadeStream(t, e, true, 1)
 }
 
@@ -219,8 +225,7 @@ func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
 	if err := e.src.Exec(context.Background(), "shop", "ALTER TABLE child DROP FOREIGN KEY child_code"); err != nil {
 		t.Fatal(err)
 	}
-	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\ndelta: {source: triggers}\noptions: {bulk_size: 100}\n",
-		e.src.Port, e.dst.Port, mapFile))
+	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}\noptions: {bulk_size: 100}")
 	cascadeStream(t, e, false, 2)
 }
 
@@ -230,8 +235,7 @@ func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
 func TestForeignKeyCascadeFromAnUnloggedParentIsRefused(t *testing.T) {
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
-	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\ndelta: {source: triggers}\n",
-		e.src.Port, e.dst.Port, mapFile))
+	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}")
 	e.mustRun("migrate", "data")
 	r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up")
 	expectFailure(t, r, 1, "child_tag", "tag", "deltalog", "foreign key child_code", "parent.code is not in the change log's key")
@@ -268,8 +272,7 @@ func sameRowsLog(t *testing.T, what string, want, got []string) {
 func TestCutoverWindowVerifiesCascadedRows(t *testing.T) {
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, false)
-	e.config = e.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\nmap: %s\n",
-		e.src.Port, e.dst.Port, mapFile))
+	e.config = cascadeConfig(e, mapFile, "")
 	e.mustRun("migrate", "data")
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	// A destination trigger plants a child of parent 5 when the stream
@@ -355,6 +358,27 @@ func TestForeignKeyCascadesThroughKafka(t *testing.T) {
 			t.Fatalf("the appliers did not converge\napplier 1:\n%s\napplier 2:\n%s", tail(a1err.String()), tail(a2err.String()))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// replay --apply-to rebuilds the source's tables from the topics,
+	// cascade markers included: the cascaded tables end as the source has them.
+	if err := e.dst.Exec(context.Background(), "", "CREATE DATABASE scratch"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runShiplog(t, applier, nil, "replay", "--apply-to", e.dst.DSN("scratch")); r.code != 0 {
+		t.Fatalf("replay --apply-to: exit %d\n%s", r.code, tail(r.stderr))
+	}
+	scratch, err := e.dst.Open("scratch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scratch.Close()
+	for _, table := range []string{"parent", "child", "child_tag"} {
+		q := "SELECT * FROM " + table + " ORDER BY 1, 2"
+		if want, got := rowsOf(t, e.srcDB, q), rowsOf(t, scratch, q); strings.Join(want, "\n") != strings.Join(got, "\n") {
+			sameRowsLog(t, table, want, got)
+			t.Fatalf("replay --apply-to: %s has %d rows, the source %d", table, len(got), len(want))
+		}
 	}
 }
 
