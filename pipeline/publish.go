@@ -10,6 +10,7 @@ import (
 	"github.com/shiplog/shiplog/config"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
@@ -86,6 +87,7 @@ func (r *Runtime) deliver(ctx context.Context, w *mysqlsink.Writer, p *kafkasink
 		if err := p.Write(ctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time}); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.Published)
 	}
 	if r.appliesToMySQL() {
 		var err error
