@@ -9,15 +9,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/shiplog/shiplog/internal/failpoint"
 	"github.com/shiplog/shiplog/internal/testenv"
 )
 
@@ -308,6 +312,96 @@ func TestFaultKafkaCutsAndOutage(t *testing.T) {
 	flap(kp, 10*time.Second, 20*time.Millisecond)
 	f.alive(pub)
 	f.alive(app)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the destination to equal the source through Kafka", 120*time.Second, func() bool {
+		f.alive(pub)
+		f.alive(app)
+		diffs, err := testenv.CompareDatabases(context.Background(), f.srcDB, "shop", f.dstDB, "shop_new")
+		return err == nil && len(diffs) == 0
+	})
+	pub.stop(t)
+	app.stop(t)
+}
+
+// startWithEnv starts shiplog in the background with extra environment.
+func startWithEnv(t *testing.T, config string, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, stderr: &errb, exited: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-d.exited
+		}
+	})
+	return d
+}
+
+// killedAt waits for d to die at its failpoint: by SIGKILL, having said so.
+func killedAt(t *testing.T, d *daemon, point string) {
+	t.Helper()
+	select {
+	case <-d.exited:
+	case <-time.After(120 * time.Second):
+		t.Fatalf("failpoint %s not reached within 120s\n%s", point, tail(d.stderr.String()))
+	}
+	ws, ok := d.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL || !strings.Contains(d.stderr.String(), "failpoint "+point) {
+		t.Fatalf("want a SIGKILL at failpoint %s, got %v\n%s", point, d.cmd.ProcessState, tail(d.stderr.String()))
+	}
+}
+
+// shiplog killed at each named point of its work (a committed copy chunk,
+// a destination batch before and after its COMMIT), under writes and with
+// the destination link flapping: each restart ends equal to the source.
+func TestFaultShiplogKilledAtNamedPoints(t *testing.T) {
+	f := newFaultEnv(t, "")
+	stop := f.writer(20)
+	// The copy: killed after its 3rd committed chunk.
+	killedAt(t, startWithEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.CopyChunkCommitted + ":3"}, "run"), failpoint.CopyChunkCommitted)
+	// The stream: before the 40th destination commit, then after the 40th.
+	for _, point := range []string{failpoint.DestBeforeCommit, failpoint.DestAfterCommit} {
+		d := startWithEnv(t, f.config, []string{failpoint.Env + "=" + point + ":40"}, "run")
+		go flap(f.dstProxy, 3*time.Second, 700*time.Millisecond)
+		killedAt(t, d, point)
+	}
+	d := startDaemon(t, f.config, "run")
+	f.waitCheckpointMoves(d, 90*time.Second)
+	took := f.converged(d, stop, 90*time.Second)
+	t.Logf("converged %v after three kills at named points", took.Round(time.Millisecond))
+}
+
+// The Kafka publisher killed once the broker acknowledged a batch whose
+// checkpoint is not written yet: the restart publishes it again, and the
+// applier applies it once.
+func TestFaultPublisherKilledAfterAcknowledgement(t *testing.T) {
+	k := testenv.KafkaT(t, true)
+	f := newFaultEnv(t, "")
+	kafka := fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: fp, partitions: 2}\noptions: {full_row_tables: [events]}\n", strings.Join(k.Addrs, ", "))
+	if err := f.dst.Exec(context.Background(), "", "CREATE DATABASE pubstate"); err != nil {
+		t.Fatal(err)
+	}
+	publisher := f.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: pubstate}\nsink: kafka\n%s", f.src.Port, f.dst.Port, kafka))
+	applier := f.writeConfig(fmt.Sprintf("source: {port: %d, database: shop}\ndestination: {port: %d, database: shop_new}\n%s", f.src.Port, f.dst.Port, kafka))
+	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish snapshot: %d\n%s", r.code, r.stderr)
+	}
+	app := startDaemon(t, applier, "apply", "--from-kafka")
+	stop := f.writer(21)
+	killedAt(t, startWithEnv(t, publisher, []string{failpoint.Env + "=" + failpoint.Published + ":30"}, "migrate", "delta"), failpoint.Published)
+	pub := startDaemon(t, publisher, "migrate", "delta")
+	time.Sleep(2 * time.Second)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
