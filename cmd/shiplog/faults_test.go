@@ -1,4 +1,4 @@
-//go:build faults
+//go:build faults && !unit
 
 // The fault suite, `make test-faults`: a TCP proxy (testenv.Proxy) sits in
 // front of the source, the destination and the Kafka broker; each test cuts,
