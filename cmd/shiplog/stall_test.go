@@ -125,6 +125,13 @@ http: {listen: "127.0.0.1:%d"}
 timeouts: {binlog_stall: 3s}
 `, proxy.Port(), e.dst.Port, port))
 	cmd, stderr, wait := startLogged(t, cfg, "migrate", "delta")
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			_ = wait()
+			t.Logf("migrate delta stderr:\n%s", stderr.String())
+		}
+	})
 	checkpoint := func() string {
 		var pos string
 		_ = e.dstDB.QueryRow("SELECT position FROM _shiplog_checkpoint").Scan(&pos)
@@ -144,18 +151,20 @@ timeouts: {binlog_stall: 3s}
 	waitFor(t, "the stall to be logged", 30*time.Second, func() bool {
 		return strings.Contains(stderr.String(), "binlog stream stalled: no event for 3s, reconnecting")
 	})
-	// New rows after the stall arrive over the new connection.
-	if _, err := e.srcDB.Exec("UPDATE orders SET amount = 4242 WHERE id <= 50"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "changes after the stall", 60*time.Second, func() bool {
-		var n int
-		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = 4242").Scan(&n)
-		return n >= 50
-	})
+	// Changes made after the stall arrive over the new connection.
 	if err := stopWrites(); err != nil {
 		t.Fatal(err)
 	}
+	res, err := e.srcDB.Exec("UPDATE orders SET amount = 4242 WHERE id <= 50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked, _ := res.RowsAffected()
+	waitFor(t, "changes after the stall", 60*time.Second, func() bool {
+		var n int64
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders WHERE amount = 4242").Scan(&n)
+		return n == marked
+	})
 	waitFor(t, "the destination to equal the source", 60*time.Second, func() bool {
 		diffs, err := testenv.CompareDatabases(context.Background(), e.srcDB, "shop", e.dstDB, "shop_new")
 		return err == nil && len(diffs) == 0
