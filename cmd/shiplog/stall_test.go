@@ -181,41 +181,61 @@ timeouts: {binlog_stall: 3s}
 	}
 }
 
-// TestServerWithoutHandshakeFailsWithinTheDeadline points each end in turn
-// at a listener that accepts connections and never answers: every command
-// fails within timeouts.connect with an error naming the server and the
-// remedy. Before, they waited forever for the handshake.
+// TestServerWithoutHandshakeFailsWithinTheDeadline points each server in
+// turn (source, destination, Kafka broker) at a listener that accepts
+// connections and never answers: every command fails within its deadline
+// (timeouts.connect for the databases) with an error naming the server and
+// the remedy. Before, the database cases waited forever for the handshake.
 func TestServerWithoutHandshakeFailsWithinTheDeadline(t *testing.T) {
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
 	hole := testenv.NewBlackhole(t)
 	e := openEnv(t, src, dst)
 	e.both(shopDDL)
-	config := func(srcPort, dstPort int) string {
-		return e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
-destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
-timeouts: {connect: 2s}
-`, srcPort, dstPort))
+	if err := dst.Exec(context.Background(), "", "CREATE DATABASE pubstate"); err != nil {
+		t.Fatal(err)
 	}
+	silentDB := fmt.Sprintf("root:***@tcp(127.0.0.1:%d)/", hole.Port())
+	handshake := []string{"no MySQL handshake within 2s (timeouts.connect)", "raise timeouts.connect"}
+	silentKafka := fmt.Sprintf("kafka brokers 127.0.0.1:%d", hole.Port())
 	cases := []struct {
-		side string
-		args []string
+		silent string // source, destination or kafka
+		args   []string
+		within time.Duration
+		want   []string
 	}{
-		{"source", []string{"status"}},
-		{"destination", []string{"status"}},
-		{"source", []string{"migrate", "data"}},
-		{"destination", []string{"migrate", "data"}},
-		{"source", []string{"run"}},
-		{"destination", []string{"verify"}},
+		{"source", []string{"status"}, 10 * time.Second, append([]string{"source " + silentDB}, handshake...)},
+		{"destination", []string{"status"}, 10 * time.Second, append([]string{"destination " + silentDB}, handshake...)},
+		{"source", []string{"migrate", "data"}, 10 * time.Second, append([]string{"source " + silentDB}, handshake...)},
+		{"destination", []string{"migrate", "data"}, 10 * time.Second, append([]string{"destination " + silentDB}, handshake...)},
+		{"source", []string{"run"}, 10 * time.Second, append([]string{"source " + silentDB}, handshake...)},
+		{"destination", []string{"verify"}, 10 * time.Second, append([]string{"destination " + silentDB}, handshake...)},
+		// Kafka's deadlines are fixed: 10s to read the cluster metadata when
+		// publishing, 20s when applying.
+		{"kafka", []string{"run"}, 25 * time.Second, []string{silentKafka, "no cluster metadata within 10s; check that these are Kafka brokers"}},
+		{"kafka", []string{"apply", "--from-kafka"}, 25 * time.Second, []string{silentKafka, "cannot read metadata"}},
 	}
 	for _, c := range cases {
-		t.Run(strings.Join(c.args, " ")+" with a silent "+c.side, func(t *testing.T) {
-			srcPort, dstPort := src.Port, hole.Port()
-			if c.side == "source" {
-				srcPort, dstPort = hole.Port(), dst.Port
+		t.Run(strings.Join(c.args, " ")+" with a silent "+c.silent, func(t *testing.T) {
+			srcPort, dstPort, dstDB, kafka := src.Port, dst.Port, "shop_new", ""
+			switch c.silent {
+			case "source":
+				srcPort = hole.Port()
+			case "destination":
+				dstPort = hole.Port()
+			case "kafka":
+				kafka = fmt.Sprintf("kafka: {brokers: [\"127.0.0.1:%d\"]}\n", hole.Port())
+				if c.args[0] == "run" {
+					kafka += "sink: kafka\n"
+					dstDB = "pubstate"
+				}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			config := e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
+destination: {host: 127.0.0.1, port: %d, user: root, database: %s}
+timeouts: {connect: 2s}
+%s`, srcPort, dstPort, dstDB, kafka))
+			ctx, cancel := context.WithTimeout(context.Background(), c.within+30*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, binary, append([]string{"--config", config(srcPort, dstPort)}, c.args...)...)
+			cmd := exec.CommandContext(ctx, binary, append([]string{"--config", config}, c.args...)...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			start := time.Now()
@@ -227,11 +247,10 @@ timeouts: {connect: 2s}
 			if err == nil {
 				t.Fatalf("exit 0 against a server that never answers\n%s", stderr.String())
 			}
-			if took > 10*time.Second {
-				t.Fatalf("failed after %v, want within the 2s connect timeout (plus start-up)\n%s", took, stderr.String())
+			if took > c.within {
+				t.Fatalf("failed after %v, want within %v\n%s", took, c.within, stderr.String())
 			}
-			want := fmt.Sprintf("%s root:***@tcp(127.0.0.1:%d)/", c.side, hole.Port())
-			for _, w := range []string{want, "no MySQL handshake within 2s (timeouts.connect)", "raise timeouts.connect"} {
+			for _, w := range c.want {
 				if !strings.Contains(stderr.String(), w) {
 					t.Fatalf("stderr does not say %q:\n%s", w, stderr.String())
 				}
