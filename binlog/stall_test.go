@@ -145,3 +145,41 @@ func TestStallReconnectsButSlowEmitDoesNot(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentServerIsRetriedNotWaitedFor points the reader at a listener
+// that accepts connections and never sends a handshake: each attempt ends
+// at ConnectTimeout and is retried, logged. Before, the first attempt
+// waited for the handshake forever.
+func TestSilentServerIsRetriedNotWaitedFor(t *testing.T) {
+	hole := testenv.NewBlackhole(t)
+	var logs syncLog
+	r := NewReader(Config{
+		Host: "127.0.0.1", Port: uint16(hole.Port()), User: "root", Schema: "shop",
+		ConnectTimeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Stream(ctx, cdc.Position{File: "binlog.000001", Pos: 4}, func(context.Context, cdc.Batch) error { return nil })
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for logs.count("binlog connection failed; reconnecting") < 3 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("fewer than 3 attempts in 10s against a silent server; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Stream: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stream did not return within 5s of its context ending")
+	}
+	if hole.Accepted() < 3 {
+		t.Fatalf("%d connections accepted, want at least 3", hole.Accepted())
+	}
+}
