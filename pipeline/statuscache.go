@@ -8,8 +8,8 @@ import (
 )
 
 // The HTTP server's GET /status answers from memory: a background loop reads
-// the status from the servers every statusEvery (each read bounded by
-// statusTimeout) and the handler serves the last one read, so a slow or
+// the status from the servers every statusEvery or slower (each read bounded
+// by statusTimeout) and the handler serves the last one read, so a slow or
 // stalled server delays the numbers, never the answer.
 const (
 	statusEvery   = time.Second
@@ -25,21 +25,25 @@ type statusCache struct {
 	errAt  time.Time
 }
 
-// refreshStatus reads the status now and then every statusEvery until ctx
-// ends, keeping the last in sc.
+// refreshStatus reads the status now and then again every statusEvery, or
+// four times as long as the last read took (so reading, which counts
+// change-log backlogs on the trigger path, never costs the servers more
+// than a fifth of a connection), until ctx ends, keeping the last in sc.
 func (r *Runtime) refreshStatus(ctx context.Context, sc *statusCache) {
-	t := time.NewTicker(statusEvery)
-	defer t.Stop()
 	for {
+		start := time.Now()
 		qctx, cancel := context.WithTimeout(ctx, statusTimeout)
 		s, err := r.Status(qctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		sc.set(s, err, time.Now())
+		now := time.Now()
+		sc.set(s, err, now)
+		t := time.NewTimer(max(statusEvery, 4*now.Sub(start)))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
@@ -77,7 +81,7 @@ func (sc *statusCache) get(now time.Time) Status {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("status could not be read (%s ago): %v", age(now, sc.errAt), sc.err))
 	case sc.err != nil:
 		s.Warnings = append(s.Warnings, fmt.Sprintf("status is %s old: the last read failed (%s ago): %v", age(now, sc.readAt), age(now, sc.errAt), sc.err))
-	case now.Sub(sc.readAt) > 3*statusEvery:
+	case now.Sub(sc.readAt) > 5*statusEvery:
 		s.Warnings = append(s.Warnings, fmt.Sprintf("status is %s old: the servers are slow to answer", age(now, sc.readAt)))
 	}
 	return s
