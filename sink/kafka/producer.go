@@ -213,7 +213,8 @@ func connect(ctx context.Context, o Options) (*kafkago.Transport, *kafkago.Clien
 	defer cancel()
 	if _, err := client.Metadata(mctx, &kafkago.MetadataRequest{}); err != nil {
 		tr.CloseIdleConnections()
-		return nil, nil, nil, fmt.Errorf("kafka brokers %s: %w", strings.Join(o.Brokers, ", "), err)
+		return nil, nil, nil, fmt.Errorf("kafka brokers %s: no cluster metadata within %s; check that these are Kafka brokers that are up and reachable (kafka.brokers, TLS and SASL settings): %w",
+			strings.Join(o.Brokers, ", "), dialTimeout, err)
 	}
 	return tr, client, addr, nil
 }
