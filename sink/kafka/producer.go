@@ -245,7 +245,8 @@ func NewProducer(ctx context.Context, o Options) (*Producer, error) {
 			// Cascade markers name their partition (a header).
 			Balancer:     &balancer{},
 			MaxAttempts:  5,
-			BatchSize:    10000,
+			BatchSize:    batchMessages,
+			BatchBytes:   batchBytes,
 			BatchTimeout: time.Millisecond,
 			RequiredAcks: acks,
 			Compression:  comp,
@@ -506,14 +507,46 @@ func (p *Producer) flush(ctx context.Context, o *outBuf) error {
 	return nil
 }
 
-// send writes msgs synchronously. Messages that fail for a transient
-// reason are sent again, with backoff (logged), for up to Options.RetryFor:
-// only the failed ones, so a partition's messages keep their order (its
-// batch fails whole) and the others are not duplicated.
+// Limits of one kafka-go batch (one produce of one partition). send hands
+// the writer at most this much at a time, so that no partition gets two
+// batches from one call: kafka-go writes a partition's batches one after the
+// other and goes on after one that failed, which would put the retried
+// messages after later ones of the same partition (a delete applied before
+// the insert it follows).
+const (
+	batchMessages = 10000
+	batchBytes    = 1 << 20
+)
+
+// send writes msgs synchronously, in chunks within one batch per partition.
+// Messages that fail for a transient reason are sent again, with backoff
+// (logged), for up to Options.RetryFor, before the next chunk: only the
+// failed ones (whole partition batches), so every partition keeps its order
+// and the others are not duplicated.
 func (p *Producer) send(ctx context.Context, msgs []kafkago.Message) error {
-	if len(msgs) == 0 {
-		return nil
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && n < batchMessages {
+			m := &msgs[n]
+			sz := 64 + len(m.Key) + len(m.Value)
+			for _, h := range m.Headers {
+				sz += 16 + len(h.Key) + len(h.Value)
+			}
+			if n > 0 && size+sz > batchBytes {
+				break
+			}
+			size += sz
+			n++
+		}
+		if err := p.sendChunk(ctx, msgs[:n]); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
 	}
+	return nil
+}
+
+func (p *Producer) sendChunk(ctx context.Context, msgs []kafkago.Message) error {
 	retryFor := p.o.RetryFor
 	if retryFor <= 0 {
 		retryFor = defaultRetryFor
