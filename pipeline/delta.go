@@ -124,6 +124,11 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		log.Warn("passing the DDL statement the stream stopped at; the source schema as it is now is recorded", "stage", "delta",
 			"position", accept.Pos.String(), "statement", accept.Statement)
 	}
+	// A copied table emptied on the destination since (TRUNCATE, DROP and
+	// CREATE) would stay short while the lag shows 0.
+	if err := r.checkDestinationTables(ctx, plan, auto != "", log); err != nil {
+		return err
+	}
 	// Rows that failed before are tried again; those that still fail stay
 	// recorded and make this run a partial success too.
 	retryErr := r.retryFailures(ctx, plan)
