@@ -36,7 +36,7 @@ type destShrunk struct {
 // Under auto it warns instead.
 //
 // A table is suspect when the destination has fewer than half the rows the
-// copy wrote to it: exactly empty (SELECT ... LIMIT 1), or information_schema's
+// copy wrote to it (read, less those recorded as failed): exactly empty (SELECT ... LIMIT 1), or information_schema's
 // row estimate under half, confirmed by an exact count bounded at half. InnoDB's
 // estimate can be off (it is a sample) in either direction, so it only picks
 // what to count. A suspect is reported only when the source has at least twice
@@ -56,13 +56,21 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 	if err != nil {
 		return fmt.Errorf("destination: read row estimates: %w", err)
 	}
+	// Rows a handler could not transform are counted as copied but are
+	// not on the destination.
+	failures, err := r.state.FailureCounts(ctx)
+	if err != nil {
+		return err
+	}
 	var shrunk []destShrunk
 	for _, tp := range plan.Tables() {
 		p, ok := progress[tp.Source.Name]
-		if !ok || p.State != mysqlsink.TableDone || p.Rows <= 0 || tp.Dest == nil {
+		failed := failures[tp.Source.Name]
+		copied := p.Rows - failed
+		if !ok || p.State != mysqlsink.TableDone || copied <= 0 || tp.Dest == nil {
 			continue
 		}
-		half := (p.Rows + 1) / 2
+		half := (copied + 1) / 2
 		dq := mysqlsink.QuoteIdent(r.cfg.Destination.Database) + "." + mysqlsink.QuoteIdent(tp.Dest.Name)
 		have, err := boundedCount(ctx, r.dst, dq, 1)
 		if err != nil {
@@ -75,12 +83,12 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 			if have, err = boundedCount(ctx, r.dst, dq, half); err != nil {
 				return fmt.Errorf("destination: %w", err)
 			}
-			if have >= half || p.Rows-have < destGapMinRows {
+			if have >= half || copied-have < destGapMinRows {
 				continue
 			}
 		}
 		// The source decides: deleted there too is no gap.
-		want := max(2*have, have+min(destGapMinRows, max(1, half)))
+		want := max(2*have, have+min(destGapMinRows, max(1, half))) + failed
 		sq := mysqlsink.QuoteIdent(r.cfg.Source.Database) + "." + mysqlsink.QuoteIdent(tp.Source.Name)
 		src, err := boundedCount(ctx, r.src, sq, want)
 		if err != nil {
@@ -89,7 +97,7 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 		if src < want {
 			continue
 		}
-		shrunk = append(shrunk, destShrunk{source: tp.Source.Name, dest: tp.Dest.Name, copied: p.Rows, have: have, srcAtLeast: src})
+		shrunk = append(shrunk, destShrunk{source: tp.Source.Name, dest: tp.Dest.Name, copied: copied, have: have, srcAtLeast: src})
 	}
 	if len(shrunk) == 0 {
 		return nil
