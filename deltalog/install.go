@@ -18,6 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -58,7 +61,14 @@ func cut64(name string) string {
 type Installer struct {
 	DB     *sql.DB
 	Schema string
+	// LockWait bounds the wait for a table's lock when its triggers are
+	// created (0 = DefaultLockWait): the application's statements on the
+	// table queue behind the waiting lock.
+	LockWait time.Duration
 }
+
+// DefaultLockWait is Installer.LockWait's default.
+const DefaultLockWait = 30 * time.Second
 
 func (in *Installer) q(name string) string {
 	return mysqlsink.QuoteIdent(in.Schema) + "." + mysqlsink.QuoteIdent(name)
@@ -157,18 +167,35 @@ func (in *Installer) underLock(ctx context.Context, tables, ddls []string) (err 
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	// The session's lock and lock_wait_timeout end with this connection:
+	// it is dropped, not returned to the pool.
+	defer func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+	}()
 	var locks []string
 	for _, t := range tables {
 		locks = append(locks, in.q(t)+" WRITE")
 	}
-	if _, err := conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", ")); err != nil {
-		return fmt.Errorf("lock %s (to change its triggers at once): %w", strings.Join(tables, ", "), err)
+	wait := in.LockWait
+	if wait <= 0 {
+		wait = DefaultLockWait
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(1, int(wait.Seconds())))); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", "))
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1205 { // ER_LOCK_WAIT_TIMEOUT
+		return fmt.Errorf("lock %s (to create its triggers at once): a transaction or statement kept it for over %s "+
+			"(see SHOW PROCESSLIST and information_schema.INNODB_TRX), and the application's statements on it queue behind the waiting lock, "+
+			"so shiplog gave up; run it again when that is done: %w", strings.Join(tables, ", "), wait, err)
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s (to create its triggers at once): %w", strings.Join(tables, ", "), err)
 	}
 	defer func() {
 		if _, uerr := conn.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); uerr != nil {
-			// A connection that cannot unlock must not go back to the pool.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 			err = errors.Join(err, fmt.Errorf("unlock tables: %w", uerr))
 		}
 	}()

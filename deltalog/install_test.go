@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,4 +151,57 @@ func TestInstallKeepsTheApplicationsPreparedStatements(t *testing.T) {
 	}
 	waitRounds(50)
 	check("uninstall")
+}
+
+// TestInstallGivesUpOnABusyTable: a transaction holding a table makes the
+// install wait LockWait at most (the application's statements on the table
+// queue behind the waiting lock), then name the table and the reason; once
+// the transaction ends the install goes through.
+func TestInstallGivesUpOnABusyTable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src := testenv.MariaDBT(t, testenv.Options{})
+	if err := src.Exec(ctx, "", "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, k INT)", "INSERT INTO shop.orders VALUES (1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := src.Open("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE orders SET k = 2 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	tb := &cdc.Table{Name: "orders", Columns: []cdc.Column{{Name: "id", DataType: "int", ColumnType: "int(11)"}}, Key: []int{0}}
+	specs := []Spec{{Table: tb, Key: []int{0}, LogTable: LogTableName("", "orders")}}
+	in := &Installer{DB: db, Schema: "shop", LockWait: time.Second}
+	start := time.Now()
+	failed, err := in.Install(ctx, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("install waited %s", took)
+	}
+	if e := failed["orders"]; e == nil || !strings.Contains(e.Error(), "kept it for over 1s") {
+		t.Fatalf("install beside an open transaction: %v, want the busy table named", failed)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_TABLE = 'orders'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d triggers (%v) after giving up, want none", n, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if failed, err := in.Install(ctx, specs); err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_TABLE = 'orders'").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d triggers (%v), want 3", n, err)
+	}
 }
