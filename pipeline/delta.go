@@ -31,6 +31,9 @@ type DeltaOptions struct {
 	// schema as it is now, checked against the map and the destination, and
 	// recorded. Delta returns ErrNoDDLToSkip when there is none.
 	SkipDDL bool
+	// IgnoreEmptiedTables skips the check for copied tables emptied on
+	// the destination outside shiplog (see checkDestinationTables).
+	IgnoreEmptiedTables bool
 }
 
 // ErrNoSnapshot is returned by Delta when data mode has not completed.
@@ -128,7 +131,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	// CREATE) would stay short while the lag shows 0. Not with --skip-ddl:
 	// the user just made the destination match a source TRUNCATE by hand,
 	// and the rows written since come from the stream.
-	if !o.SkipDDL {
+	if !o.SkipDDL && !o.IgnoreEmptiedTables {
 		if err := r.checkDestinationTables(ctx, plan, auto != "", log); err != nil {
 			return err
 		}

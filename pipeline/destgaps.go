@@ -116,8 +116,9 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 		return nil
 	}
 	return fmt.Errorf("%w: copy again with `%s`: destination table(s) %s were emptied or cut down outside shiplog since the copy "+
-		"(TRUNCATE, DROP and CREATE, an old dump restored?); streaming only applies changes, so the missing rows would never come back:\n  %s",
-		ErrGap, r.command("migrate data --reset"), strings.Join(names, ", "), strings.Join(lines, "\n  "))
+		"(TRUNCATE, DROP and CREATE, an old dump restored?); streaming only applies changes, so the missing rows would never come back:\n  %s\n"+
+		"Only if the source itself emptied and refilled them since shiplog stopped (the stream brings those rows), start once with `%s`",
+		ErrGap, r.command("migrate data --reset"), strings.Join(names, ", "), strings.Join(lines, "\n  "), r.command("migrate delta --ignore-emptied-tables"))
 }
 
 // boundedCount counts the rows of table (quoted), up to limit: exact below it.

@@ -61,6 +61,14 @@ func TestEmptiedDestinationTableStopsTheStream(t *testing.T) {
 	}
 	res := result{code: exitCode(t, d.err), stderr: d.stderr.String()}
 	expectFailure(t, res, 1, "shop_new.items", "shop_new.orders: 0 row(s) now, 4000 copied, the source has 1000 or more", "migrate data --reset")
+
+	// The way on when the source emptied and refilled them itself: the check is skipped.
+	if r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up", "--ignore-emptied-tables"); r.code != 0 {
+		t.Fatalf("--ignore-emptied-tables: exit %d\n%s", r.code, r.stderr)
+	}
+	if countRows(t, e, "items") == 0 {
+		t.Fatal("--ignore-emptied-tables streamed nothing")
+	}
 }
 
 func countRows(t *testing.T, e *env, table string) int {
