@@ -184,7 +184,13 @@ func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[str
 		if err == nil {
 			// Offsets stored by an earlier run that the broker cannot
 			// continue (it lost the topics) stop here, not in a silent wait.
+			// The daemon goes on when the check itself failed: it is made
+			// again every TopicCheckEvery.
 			err = a.checkStoredOffsets(ctx, topics, true)
+			if err != nil && !errors.Is(err, ErrGap) && !o.ExitWhenCaughtUp && ctx.Err() == nil {
+				a.log.Warn("cannot compare the stored offsets with the broker's; looking again later", "stage", "apply", "error", err)
+				err = nil
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
