@@ -131,7 +131,8 @@ func isTransient(err error) bool {
 	}
 	var ne net.Error
 	var errno syscall.Errno
-	return errors.Is(err, mysql.ErrBadConn) || errors.As(err, &ne) || errors.As(err, &errno) ||
+	var start *startFailed
+	return errors.As(err, &start) || errors.Is(err, mysql.ErrBadConn) || errors.As(err, &ne) || errors.As(err, &errno) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replication.ErrSyncClosed) ||
 		errors.Is(err, replication.ErrNeedSyncAgain)
@@ -204,7 +205,7 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 		streamer, err = syncer.StartSyncGTID(set)
 	}
 	if err != nil {
-		return false, fmt.Errorf("binlog stream: start from %s: %w", s.pos, err)
+		return false, startError(s.pos, err)
 	}
 	s.log.Info("binlog stream started", "from", s.pos.String(), "flavor", s.flavor, "server_id", s.cfg.ServerID)
 	for {
@@ -694,4 +695,22 @@ func (s *stream) emitBatch(ctx context.Context, changes []cdc.Change, size int, 
 		return fmt.Errorf("binlog stream: emit at %s: %w", pos, err)
 	}
 	return nil
+}
+
+// startFailed is a failure to register as a replica that is not a server
+// error saying no: go-mysql reports a connection lost while registering
+// (e.g. "failed to set @mariadb_slave_capability=4: ... EOF") as text
+// only, so these are retried like any lost connection.
+type startFailed struct{ err error }
+
+func (e *startFailed) Error() string { return e.err.Error() }
+func (e *startFailed) Unwrap() error { return e.err }
+
+func startError(pos cdc.Position, err error) error {
+	err = fmt.Errorf("binlog stream: start from %s: %w", pos, err)
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		return err // the server answered: isTransient judges its code
+	}
+	return &startFailed{err}
 }
