@@ -72,8 +72,8 @@ func (k *Kafka) TopicPartitions(topic string) int {
 }
 
 // Restart stops a broker of StartKafka or KafkaT and starts an empty one on
-// the same port (with the plain options of StartKafka): a
-// broker that lost its data (topics, messages, consumer groups).
+// the same port, with the same options: a broker that lost its data
+// (topics, messages, consumer groups).
 func (k *Kafka) Restart(autoCreate bool) error {
 	_, portText, err := net.SplitHostPort(k.Addrs[0])
 	if err != nil {
