@@ -13,10 +13,14 @@ import (
 	"context"
 	"crypto/sha1"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -57,7 +61,14 @@ func cut64(name string) string {
 type Installer struct {
 	DB     *sql.DB
 	Schema string
+	// LockWait bounds the wait for a table's lock when its triggers are
+	// created (0 = DefaultLockWait): the application's statements on the
+	// table queue behind the waiting lock.
+	LockWait time.Duration
 }
+
+// DefaultLockWait is Installer.LockWait's default.
+const DefaultLockWait = 30 * time.Second
 
 func (in *Installer) q(name string) string {
 	return mysqlsink.QuoteIdent(in.Schema) + "." + mysqlsink.QuoteIdent(name)
@@ -115,6 +126,7 @@ func (in *Installer) install(ctx context.Context, s Spec) error {
 	if err != nil {
 		return err
 	}
+	var ddls []string
 	for _, ev := range events {
 		name := triggerName(s.Table.Name, ev)
 		var follows string
@@ -132,11 +144,76 @@ func (in *Installer) install(ctx context.Context, s Spec) error {
 		if ours {
 			continue
 		}
-		if _, err := in.DB.ExecContext(ctx, in.triggerDDL(s, ev, name, follows)); err != nil {
-			return fmt.Errorf("create trigger %s: %w", name, err)
+		ddls = append(ddls, in.triggerDDL(s, ev, name, follows))
+	}
+	return in.underLock(ctx, []string{s.Table.Name, s.LogTable}, ddls)
+}
+
+// underLock runs the trigger statements ddls while holding LOCK TABLES ...
+// WRITE on tables, so the application sees the table's triggers change once.
+// Created one by one with writes going on, MariaDB 10.11 leaves some of the
+// application's prepared statements that were re-prepared in between failing
+// on every later EXECUTE with "Table '<db>.m2_cl_<table>' doesn't exist"
+// (error 1146), although the log table exists: a DELETE prepared between the
+// UPDATE and the DELETE trigger, for one (TestInstallKeepsTheApplications-
+// PreparedStatements). The lock waits for running statements on the table
+// like CREATE TRIGGER's own metadata lock does, and holds the application's
+// writes for the few milliseconds the statements take.
+func (in *Installer) underLock(ctx context.Context, tables, ddls []string) (err error) {
+	if len(ddls) == 0 {
+		return nil
+	}
+	conn, err := in.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	// The session's lock and lock_wait_timeout end with this connection:
+	// it is dropped, not returned to the pool.
+	defer func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+	}()
+	var locks []string
+	for _, t := range tables {
+		locks = append(locks, in.q(t)+" WRITE")
+	}
+	wait := in.LockWait
+	if wait <= 0 {
+		wait = DefaultLockWait
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(1, int(wait.Seconds())))); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", "))
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1205 { // ER_LOCK_WAIT_TIMEOUT
+		return fmt.Errorf("lock %s (to create its triggers at once): a transaction or statement kept it for over %s "+
+			"(see SHOW PROCESSLIST and information_schema.INNODB_TRX), and the application's statements on it queue behind the waiting lock, "+
+			"so shiplog gave up; run it again when that is done: %w", strings.Join(tables, ", "), wait, err)
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s (to create its triggers at once): %w", strings.Join(tables, ", "), err)
+	}
+	defer func() {
+		if _, uerr := conn.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unlock tables: %w", uerr))
+		}
+	}()
+	for _, ddl := range ddls {
+		if _, err := conn.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("%s: %w", ddlHead(ddl), err)
 		}
 	}
 	return nil
+}
+
+// ddlHead names a trigger statement in errors: "create trigger `db`.`name`".
+func ddlHead(ddl string) string {
+	f := strings.Fields(ddl)
+	if len(f) >= 3 {
+		return strings.ToLower(f[0]+" "+f[1]) + " " + f[2]
+	}
+	return ddl
 }
 
 // checkLogTable refuses a change-log table left by another tool (Magento's has

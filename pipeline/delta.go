@@ -31,6 +31,9 @@ type DeltaOptions struct {
 	// schema as it is now, checked against the map and the destination, and
 	// recorded. Delta returns ErrNoDDLToSkip when there is none.
 	SkipDDL bool
+	// IgnoreEmptiedTables skips the check for copied tables emptied on
+	// the destination outside shiplog (see checkDestinationTables).
+	IgnoreEmptiedTables bool
 }
 
 // ErrNoSnapshot is returned by Delta when data mode has not completed.
@@ -123,6 +126,15 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		}
 		log.Warn("passing the DDL statement the stream stopped at; the source schema as it is now is recorded", "stage", "delta",
 			"position", accept.Pos.String(), "statement", accept.Statement)
+	}
+	// A copied table emptied on the destination since (TRUNCATE, DROP and
+	// CREATE) would stay short while the lag shows 0. Not with --skip-ddl:
+	// the user just made the destination match a source TRUNCATE by hand,
+	// and the rows written since come from the stream.
+	if !o.SkipDDL && !o.IgnoreEmptiedTables {
+		if err := r.checkDestinationTables(ctx, plan, auto != "", log); err != nil {
+			return err
+		}
 	}
 	// Rows that failed before are tried again; those that still fail stay
 	// recorded and make this run a partial success too.

@@ -192,6 +192,17 @@ func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[str
 	waiting := false
 	for {
 		topics, err := a.kc.dataTopics(ctx)
+		if err == nil {
+			// Offsets stored by an earlier run that the broker cannot
+			// continue (it lost the topics) stop here, not in a silent wait.
+			// The daemon goes on when the check itself failed: it is made
+			// again every TopicCheckEvery.
+			err = a.checkStoredOffsets(ctx, topics, true)
+			if err != nil && !errors.Is(err, ErrGap) && !o.ExitWhenCaughtUp && ctx.Err() == nil {
+				a.log.Warn("cannot compare the stored offsets with the broker's; looking again later", "stage", "apply", "error", err)
+				err = nil
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, nil
@@ -235,8 +246,9 @@ func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[str
 }
 
 // watchTopics calls changed(errTopicsChanged) once a data topic, or a
-// partition of one, exists that have lacks; it returns then, or when ctx
-// ends. A failed look is logged and tried again.
+// partition of one, exists that have lacks, and changed(an ErrGap) once the
+// broker no longer holds what the group applied (checkStoredOffsets); it
+// returns then, or when ctx ends. A failed look is logged and tried again.
 func (a *kafkaApplier) watchTopics(ctx context.Context, have map[string][]int, every time.Duration, changed func(error)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -247,9 +259,18 @@ func (a *kafkaApplier) watchTopics(ctx context.Context, have map[string][]int, e
 		case <-tick.C:
 		}
 		now, err := a.kc.dataTopics(ctx)
+		if err == nil {
+			// A broker that lost the topics while we apply: the partition
+			// readers would wait at their offsets for messages that never
+			// come.
+			if err = a.checkStoredOffsets(ctx, now, false); errors.Is(err, ErrGap) {
+				changed(err)
+				return
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
-				a.log.Warn("cannot list the data topics; looking again later", "stage", "apply", "error", err)
+				a.log.Warn("cannot check the data topics; looking again later", "stage", "apply", "error", err)
 			}
 			continue
 		}

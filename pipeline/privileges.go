@@ -72,14 +72,18 @@ func sourceNeeds(cfg *config.Config, srv server, w Work) []need {
 		if !w.Copy && !w.Stream {
 			return nil
 		}
-		return []need{
+		ns := []need{
 			{names: []string{"SELECT"}, grant: "SELECT", db: db, why: "read the tables and change logs"},
 			{names: []string{"INSERT"}, grant: "INSERT", db: db, why: "the triggers write the change logs"},
 			{names: []string{"DELETE"}, grant: "DELETE", db: db, why: "purge applied change-log rows"},
 			{names: []string{"CREATE"}, grant: "CREATE", db: db, why: "create the m2_cl_* change logs"},
 			{names: []string{"TRIGGER"}, grant: "TRIGGER", db: db, why: "install and check the change-log triggers"},
-			{names: []string{"PROCESS"}, grant: "PROCESS", why: "read InnoDB table ids, which show a TRUNCATE no trigger logs"},
 		}
+		if w.Copy {
+			ns = append(ns, need{names: []string{"LOCK TABLES"}, grant: "LOCK TABLES", db: db,
+				why: "install a table's three triggers at once, so the application's prepared statements keep working"})
+		}
+		return append(ns, need{names: []string{"PROCESS"}, grant: "PROCESS", why: "read InnoDB table ids, which show a TRUNCATE no trigger logs"})
 	}
 	if !w.Copy && !w.Stream && !w.Cutover {
 		return nil

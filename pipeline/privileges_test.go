@@ -37,6 +37,8 @@ func TestPrivilegeNeedsPerMode(t *testing.T) {
 		{"cutover", binlogCfg, mariadb1011, Work{Cutover: true}, []string{"GRANT BINLOG MONITOR ON *.* TO 'u'@'%'"}},
 		{"trigger delta", &triggerCfg, mariadb1011, Work{Stream: true},
 			[]string{"GRANT INSERT, DELETE, CREATE, TRIGGER ON `shop`.* TO 'u'@'%'", "GRANT PROCESS ON *.* TO 'u'@'%'"}},
+		{"trigger data also locks the tables to install the triggers", &triggerCfg, mariadb1011, Work{Copy: true},
+			[]string{"GRANT INSERT, DELETE, CREATE, TRIGGER, LOCK TABLES ON `shop`.* TO 'u'@'%'", "GRANT PROCESS ON *.* TO 'u'@'%'"}},
 		{"trigger cutover asks nothing of the source", &triggerCfg, mariadb1011, Work{Cutover: true}, nil},
 		{"apply --from-kafka asks nothing of the source", binlogCfg, mariadb1011, Work{Apply: true}, nil},
 	}

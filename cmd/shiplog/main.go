@@ -149,7 +149,7 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	_ = pf.MarkHidden("cpuprofile")
 	_ = pf.MarkHidden("memprofile")
 
-	var reset, auto, exitCaughtUp, skipDDL bool
+	var reset, auto, exitCaughtUp, skipDDL, ignoreEmptied bool
 	migrate := &cobra.Command{Use: "migrate", Short: "run a migration mode (data, delta)", Args: noArgs}
 	data := &cobra.Command{
 		Use:   "data",
@@ -169,11 +169,12 @@ func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.withRuntimeFor(cmd.Context(), pipeline.Work{Stream: true}, func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL})
+				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL, IgnoreEmptiedTables: ignoreEmptied})
 			})
 		},
 	}
 	delta.Flags().BoolVar(&exitCaughtUp, "exit-when-caught-up", false, "exit 0 once everything the source had written at start is applied")
+	delta.Flags().BoolVar(&ignoreEmptied, "ignore-emptied-tables", false, "start although copied tables look emptied on the destination: only when the source emptied and refilled them and the stream brings the rows")
 	delta.Flags().BoolVar(&skipDDL, "skip-ddl", false, "pass the DDL statement the stream stopped at, after applying the equivalent change to the destination by hand (the new schema is checked against the map)")
 	settings := &cobra.Command{
 		Use:   "settings",

@@ -182,7 +182,7 @@ func TestTriggerPreflightNamesTriggerAndProcess(t *testing.T) {
 	r := runShiplog(t, config, nil, "migrate", "data")
 	expectFailure(t, r, 2, "TRUNCATE")
 	got := grantStatements(t, r.stderr, "source")
-	want := []string{"GRANT TRIGGER ON `shop`.* TO 'tmig'@'%'", "GRANT PROCESS ON *.* TO 'tmig'@'%'"}
+	want := []string{"GRANT TRIGGER, LOCK TABLES ON `shop`.* TO 'tmig'@'%'", "GRANT PROCESS ON *.* TO 'tmig'@'%'"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("source statements %q, want %q\n%s", got, want, r.stderr)
 	}

@@ -41,7 +41,7 @@ func TestTriggerDeltaLosesNothing(t *testing.T) {
 		`INSERT INTO shop.items SELECT o.id, l.seq, l.seq FROM shop.orders o JOIN seq_1_to_3 l`,
 		// A user with no replication grants: only what the change logs need.
 		`CREATE USER 'mig'@'%' IDENTIFIED BY 'pw'`,
-		`GRANT SELECT, INSERT, DELETE, CREATE, DROP, TRIGGER ON shop.* TO 'mig'@'%'`,
+		`GRANT SELECT, INSERT, DELETE, CREATE, DROP, TRIGGER, LOCK TABLES ON shop.* TO 'mig'@'%'`,
 		// InnoDB's table ids, which show a TRUNCATE no trigger logs.
 		`GRANT PROCESS ON *.* TO 'mig'@'%'`,
 	); err != nil {

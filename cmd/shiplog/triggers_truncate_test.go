@@ -157,7 +157,7 @@ func TestTriggerDeltaCatchesTableChangesMadeWhileStopped(t *testing.T) {
 	e := triggerEnv(t)
 	ctx := context.Background()
 	if err := e.src.Exec(ctx, "", "CREATE USER 'mig'@'%' IDENTIFIED BY 'pw'",
-		"GRANT SELECT, INSERT, DELETE, CREATE, DROP, TRIGGER ON shop.* TO 'mig'@'%'"); err != nil {
+		"GRANT SELECT, INSERT, DELETE, CREATE, DROP, TRIGGER, LOCK TABLES ON shop.* TO 'mig'@'%'"); err != nil {
 		t.Fatal(err)
 	}
 	noProcess := e.writeConfig(strings.Replace(readFile(t, e.config), "user: root", "user: mig, password: pw", 1))

@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -66,4 +69,36 @@ func (k *Kafka) TopicConfig(topic, name string) (string, bool) {
 // does not exist).
 func (k *Kafka) TopicPartitions(topic string) int {
 	return len(k.cluster.PartitionInfos(topic))
+}
+
+// Restart stops a broker of StartKafka or KafkaT and starts an empty one on
+// the same port, with the same options: a broker that lost its data
+// (topics, messages, consumer groups).
+func (k *Kafka) Restart(autoCreate bool) error {
+	_, portText, err := net.SplitHostPort(k.Addrs[0])
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return err
+	}
+	k.cluster.Close()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port)}
+	if autoCreate {
+		opts = append(opts, kfake.AllowAutoTopicCreation())
+	}
+	// The old listener's port may take a moment to be free again.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := kfake.NewCluster(opts...)
+		if err == nil {
+			k.cluster = c
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restart kfake on port %d: %w", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
