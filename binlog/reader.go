@@ -37,6 +37,10 @@ func NewReader(cfg Config) *Reader {
 const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 10 * time.Second
+	// eventBuffer is how many events go-mysql reads (and decodes) ahead of
+	// the stream (its default, 10240 rows events of up to 8 KiB each, holds
+	// a large transaction's events whole, about 200 MiB decoded).
+	eventBuffer = 1024
 )
 
 // Stream blocks, reading the binlog from `from` (its File/Pos when set, else
@@ -207,6 +211,7 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 		DisableRetrySync:        true,
 		Logger:                  quietLogger(s.log),
 		RowsEventDecodeFunc:     s.decodeRows,
+		EventCacheCount:         eventBuffer,
 	})
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer
