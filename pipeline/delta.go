@@ -306,7 +306,14 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			start := time.Now()
 			var err error
 			if b.Partial || open != nil {
+				if open == nil {
+					log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
+						"stage", "delta", "after", b.Pos.String())
+				}
 				open, err = r.deliverPart(wctx, writer, publisher, open, b, src)
+				if err == nil && open == nil {
+					log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
+				}
 			} else {
 				err = r.deliver(wctx, writer, publisher, fks, b, src)
 			}
