@@ -36,6 +36,10 @@ type Status struct {
 	Throttled      bool         `json:"throttled,omitempty"`
 	ThrottleReason string       `json:"throttle_reason,omitempty"`
 	Replicas       []ReplicaLag `json:"replicas,omitempty"`
+	// StatusReadAt is set by the HTTP server's /status, which answers from
+	// memory: when the rest was read from the servers (every second in the
+	// background; a warning says when that is late).
+	StatusReadAt *time.Time `json:"status_read_at,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.

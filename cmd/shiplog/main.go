@@ -23,6 +23,7 @@ import (
 
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/pipeline"
+	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
@@ -110,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var fe *transform.FileError
 	code := exitFailure
 	switch {
-	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges):
+	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges) || errors.Is(err, kafkasink.ErrACL):
 		code = exitUsage
 	case errors.Is(err, pipeline.ErrPartial):
 		code = exitPartial
