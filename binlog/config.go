@@ -62,6 +62,10 @@ type Config struct {
 	// (see cdc.Batch.Partial) and the rest follows. 0 holds every
 	// transaction whole.
 	MaxGroupBytes int
+	// MaxGroupChanges, when > 0 with MaxGroupBytes, also emits the changes
+	// so far as a Partial batch when there are this many (narrow rows take
+	// more memory than their values' bytes say).
+	MaxGroupChanges int
 	// HeartbeatPeriod is how often an idle server sends a heartbeat, so an idle
 	// stream still reports its position; default 1s.
 	HeartbeatPeriod time.Duration

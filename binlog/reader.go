@@ -52,7 +52,8 @@ const (
 // Config.HeartbeatPeriod), give empty batches carrying the new position, so a
 // caller sees when it has reached a head position.
 //
-// A transaction whose changes reach Config.MaxGroupBytes is emitted in
+// A transaction whose changes reach Config.MaxGroupBytes (or
+// Config.MaxGroupChanges) is emitted in
 // several batches, all but the last marked Partial and carrying the position
 // before the transaction; each change then carries the position of the end
 // of its rows event (the last batch's, the commit's). After a reconnect in
@@ -710,7 +711,8 @@ func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replic
 	}
 	// Not inside a compressed transaction payload (its events have no
 	// positions of their own, and the payload is in memory whole anyway).
-	if s.cfg.MaxGroupBytes > 0 && s.size >= s.cfg.MaxGroupBytes && uint64(h.LogPos) > s.pos.Pos {
+	full := s.size >= s.cfg.MaxGroupBytes || s.cfg.MaxGroupChanges > 0 && len(s.changes) >= s.cfg.MaxGroupChanges
+	if s.cfg.MaxGroupBytes > 0 && full && uint64(h.LogPos) > s.pos.Pos {
 		return s.emitPart(ctx, h)
 	}
 	return nil

@@ -160,8 +160,9 @@ type Delta struct {
 	// fed by triggers, for sources whose binlog cannot be read).
 	Source string
 	// MaxTransactionBytes bounds the changes of one source transaction the
-	// binlog stream holds in memory (value bytes, an estimate): a larger one
-	// is read and applied in parts of about this size, into one destination
+	// binlog stream holds in memory (value bytes, an estimate; also at most
+	// 20,000 changes): a larger one is read and applied in parts of about
+	// this size, into one destination
 	// transaction committed with its checkpoint at the transaction's end. 0
 	// is the default, 8 MiB.
 	MaxTransactionBytes int

@@ -180,6 +180,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	}
 	readerCfg.AcceptDDL = accept
 	readerCfg.MaxGroupBytes = r.maxTransactionBytes(fks, log)
+	readerCfg.MaxGroupChanges = maxBatchChanges
 	reader := binlog.NewReader(readerCfg)
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
