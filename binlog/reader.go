@@ -779,6 +779,12 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader) error {
 }
 
 func (s *stream) emitEmpty(ctx context.Context, t time.Time) error {
+	if s.sent > 0 {
+		// Inside a transaction emitted in part (read again after a
+		// reconnect): the position is the one before it, nothing new, and
+		// an empty batch must not look like the transaction's end.
+		return nil
+	}
 	return s.emitBatch(ctx, nil, 0, t)
 }
 

@@ -20,6 +20,10 @@ import (
 type TxStream struct {
 	w  *Writer
 	tx *sql.Tx
+	// from is the position of the first part (before the source
+	// transaction); started once a part is applied.
+	from    cdc.Position
+	started bool
 }
 
 // Begin opens a TxStream. The transaction lives until Commit or Rollback,
@@ -43,6 +47,9 @@ func (w *Writer) Begin(ctx context.Context) (*TxStream, error) {
 // (Writer.Resume) are past them are left out, as Write does.
 func (s *TxStream) Apply(ctx context.Context, b cdc.Batch) error {
 	w := s.w
+	if !s.started {
+		s.from, s.started = b.Pos, true
+	}
 	ops := compact(b.Changes)
 	if w.skip != nil {
 		kept := ops[:0]
@@ -68,6 +75,11 @@ func (s *TxStream) Apply(ctx context.Context, b cdc.Batch) error {
 // checkpoint and commits. On error nothing of the TxStream is applied.
 func (s *TxStream) Commit(ctx context.Context, pos cdc.Position, t time.Time) error {
 	w := s.w
+	if s.started && pos.Compare(s.from) <= 0 {
+		// The parts would be checkpointed as if the source transaction had
+		// not begun: a restart would apply them again.
+		return s.fail(fmt.Errorf("destination: a source transaction applied in parts after %s would commit at %s, not after it", s.from, pos))
+	}
 	for p := range w.parts {
 		if err := w.state.savePartCheckpoint(ctx, s.tx, p, pos, t); err != nil {
 			return s.fail(err)
