@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 )
 
 // TxStream is one destination transaction that applies a source transaction
@@ -67,6 +68,7 @@ func (s *TxStream) Apply(ctx context.Context, b cdc.Batch) error {
 	if err := w.state.SaveFailures(ctx, s.tx, b.Failed); err != nil {
 		return s.fail(err)
 	}
+	failpoint.Hit(failpoint.DestPartApplied)
 	return nil
 }
 
@@ -90,9 +92,11 @@ func (s *TxStream) Commit(ctx context.Context, pos cdc.Position, t time.Time) er
 			return s.fail(err)
 		}
 	}
+	failpoint.Hit(failpoint.DestBeforeCommit)
 	if err := s.tx.Commit(); err != nil {
 		return fmt.Errorf("destination: commit: %w", err)
 	}
+	failpoint.Hit(failpoint.DestAfterCommit)
 	w.trimmed = true
 	if w.skip != nil && pos.Compare(w.skipMax) >= 0 {
 		w.skip = nil
