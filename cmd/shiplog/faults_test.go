@@ -271,18 +271,26 @@ func TestFaultSecondDaemonWhileFirstFrozen(t *testing.T) {
 // status and run fail within the connect deadline, naming the server.
 func TestFaultNoHandshake(t *testing.T) {
 	e := newEnv(t, "")
+	e.both(shopDDL, itemsDDL)
 	hole := testenv.NewBlackhole(t)
 	for _, c := range []struct{ side, cfg string }{
 		{"source", fmt.Sprintf("source: {host: 127.0.0.1, port: %d, user: root, database: shop}\ndestination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}\n", hole.Port(), e.dst.Port)},
 		{"destination", fmt.Sprintf("source: {host: 127.0.0.1, port: %d, user: root, database: shop}\ndestination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}\n", e.src.Port, hole.Port())},
+		{"kafka", fmt.Sprintf("source: {host: 127.0.0.1, port: %d, user: root, database: shop}\ndestination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}\nsink: kafka\nkafka: {brokers: [%s]}\n", e.src.Port, e.dst.Port, hole.Addr())},
 	} {
 		cfg := e.writeConfig(c.cfg)
-		for _, args := range [][]string{{"status"}, {"run"}} {
+		cmds := [][]string{{"status"}, {"run"}}
+		if c.side == "kafka" {
+			cmds = [][]string{{"run"}, {"apply", "--from-kafka"}}
+		}
+		for _, args := range cmds {
 			start := time.Now()
 			r := runShiplog(t, cfg, nil, args...)
 			took := time.Since(start)
-			if r.code == 0 || !strings.Contains(r.stderr, c.side) || took > 30*time.Second {
-				t.Errorf("%s %v against a silent %s: exit %d after %v (want non-zero within 30s naming the %s)\n%s",
+			// timeouts.connect (10s) and the Kafka dial/metadata deadlines
+			// (10s), plus start-up.
+			if r.code == 0 || !strings.Contains(strings.ToLower(r.stderr), c.side) || took > 20*time.Second {
+				t.Errorf("%s %v against a silent %s: exit %d after %v (want non-zero within 20s naming the %s)\n%s",
 					"shiplog", args, c.side, r.code, took.Round(time.Millisecond), c.side, r.stderr)
 			}
 		}
@@ -459,4 +467,25 @@ func TestFaultLargeTransactionKilledAndCut(t *testing.T) {
 	}
 	took := f.converged(d, func() error { return nil }, 90*time.Second)
 	t.Logf("converged %v after the kill in the middle of the transaction", took.Round(time.Millisecond))
+}
+
+// The binlog connection stalls (open, passing nothing) under writes: the
+// stall is noticed within timeouts.binlog_stall (3s here) plus a heartbeat,
+// logged, and the stream reconnects and converges, while /status answers.
+func TestFaultSourceStalled(t *testing.T) {
+	f := newFaultEnv(t, "timeouts: {binlog_stall: 3s}\n")
+	d := f.streaming()
+	stop := f.writer(22)
+	time.Sleep(time.Second)
+	f.srcProxy.Stall()
+	stalled := time.Now()
+	waitFor(t, "the stall to be logged", 10*time.Second, func() bool {
+		f.alive(d)
+		return strings.Contains(d.stderr.String(), "binlog stream stalled")
+	})
+	t.Logf("stall noticed after %v", time.Since(stalled).Round(time.Millisecond))
+	f.statusWithin(time.Second)
+	took := f.converged(d, stop, 90*time.Second)
+	f.srcProxy.Resume()
+	t.Logf("converged %v after the writes stopped, the stalled connection still open", took.Round(time.Millisecond))
 }
