@@ -454,11 +454,13 @@ func TestFaultLargeTransactionKilledAndCut(t *testing.T) {
 			n, ledger, f.checkpoint(), before)
 	}
 	d = startDaemon(t, f.config, "run")
-	go flap(f.srcProxy, 2*time.Second, 700*time.Millisecond)
+	flapped := make(chan struct{})
+	go func() { flap(f.srcProxy, 2*time.Second, 700*time.Millisecond); close(flapped) }()
 	waitFor(t, "the transaction applied after the restart", 120*time.Second, func() bool {
 		f.alive(d)
 		return l.updated() == largeTxRows
 	})
+	<-flapped // verify, in converged, reads the source through the proxy
 	if err := f.dstDB.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&ledger); err != nil {
 		t.Fatal(err)
 	}
