@@ -56,6 +56,16 @@ type Config struct {
 	// DDLError an earlier Stream returned, after the user applied the
 	// equivalent change to the destination). Any other DDL still stops it.
 	AcceptDDL *DDLError
+	// MaxGroupBytes, when > 0, bounds the changes of one source transaction
+	// Stream holds: when the value bytes (cdc.ValueSize) of a transaction
+	// being read reach it, the changes so far are emitted as a Partial batch
+	// (see cdc.Batch.Partial) and the rest follows. 0 holds every
+	// transaction whole.
+	MaxGroupBytes int
+	// MaxGroupChanges, when > 0 with MaxGroupBytes, also emits the changes
+	// so far as a Partial batch when there are this many (narrow rows take
+	// more memory than their values' bytes say).
+	MaxGroupChanges int
 	// HeartbeatPeriod is how often an idle server sends a heartbeat, so an idle
 	// stream still reports its position; default 1s.
 	HeartbeatPeriod time.Duration

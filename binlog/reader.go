@@ -37,6 +37,10 @@ func NewReader(cfg Config) *Reader {
 const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 10 * time.Second
+	// eventBuffer is how many events go-mysql reads (and decodes) ahead of
+	// the stream (its default, 10240 rows events of up to 8 KiB each, holds
+	// a large transaction's events whole, about 200 MiB decoded).
+	eventBuffer = 1024
 )
 
 // Stream blocks, reading the binlog from `from` (its File/Pos when set, else
@@ -47,6 +51,14 @@ const (
 // rotation, GTID lists, checkpoints, other DDL, heartbeats every
 // Config.HeartbeatPeriod), give empty batches carrying the new position, so a
 // caller sees when it has reached a head position.
+//
+// A transaction whose changes reach Config.MaxGroupBytes (or
+// Config.MaxGroupChanges) is emitted in
+// several batches, all but the last marked Partial and carrying the position
+// before the transaction; each change then carries the position of the end
+// of its rows event (the last batch's, the commit's). After a reconnect in
+// such a transaction, Stream reads it again from its start and emits only
+// the changes it had not emitted yet.
 //
 // Table names are matched the way the source matches them: its
 // lower_case_table_names, read when Stream starts, makes names written in
@@ -172,6 +184,14 @@ type stream struct {
 	commitTime time.Time
 	changes    []cdc.Change
 	size       int
+	// sent is the number of changes of the group emitted in Partial
+	// batches; after a reconnect, the group is read again and its first
+	// resend changes are not emitted twice.
+	sent   int
+	resend int
+	// rereading: the connection was made again inside a group sent in
+	// part; its first group is that group again.
+	rereading bool
 }
 
 // run makes one connection and reads until an error. progressed reports
@@ -184,6 +204,7 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 		}
 	}
 	s.resetGroup()
+	s.resend, s.rereading = s.sent, s.sent > 0
 	s.tables.resetIDs()
 	dial := &dialer{timeout: s.cfg.ConnectTimeout}
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
@@ -203,6 +224,7 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 		DisableRetrySync:        true,
 		Logger:                  quietLogger(s.log),
 		RowsEventDecodeFunc:     s.decodeRows,
+		EventCacheCount:         eventBuffer,
 	})
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer
@@ -352,12 +374,21 @@ var ErrUnsupportedTransaction = errors.New("changes to copied tables that cannot
 // openGroup starts a new event group; rows still pending from a group that
 // never committed (an XA PREPARE, say) are an error, not a silent drop.
 func (s *stream) openGroup() error {
-	if len(s.changes) > 0 {
+	if s.rereading {
+		// The group sent in part, read again from its start.
+		s.rereading = false
+	} else if n := s.pending(); n > 0 {
 		return fmt.Errorf("%w: %d row change(s) after %s were never committed before the next transaction began (XA transactions are not supported)",
-			ErrUnsupportedTransaction, len(s.changes), s.pos)
+			ErrUnsupportedTransaction, n, s.pos)
 	}
 	s.resetGroup()
 	return nil
+}
+
+// pending is the number of changes of the group read so far, emitted in
+// Partial batches or not.
+func (s *stream) pending() int {
+	return len(s.changes) + s.sent - s.resend
 }
 
 func (s *stream) resetGroup() {
@@ -441,7 +472,7 @@ func (s *stream) handle(ctx context.Context, h *replication.EventHeader, ev repl
 				return err
 			}
 		}
-		return s.rows(e)
+		return s.rows(ctx, h, e)
 	case *replication.TransactionPayloadEvent:
 		for _, inner := range e.Events {
 			ih := *inner.Header
@@ -488,15 +519,15 @@ func (s *stream) handleQuery(ctx context.Context, h *replication.EventHeader, e 
 		if second == "TO" {
 			return nil
 		}
-		if len(s.changes) > 0 {
+		if n := s.pending(); n > 0 {
 			// Only non-transactional tables log rows that are then rolled
 			// back: their changes stayed on the source.
 			return fmt.Errorf("%w: a ROLLBACK at %s follows %d row change(s) to copied non-transactional tables, which kept them",
-				ErrUnsupportedTransaction, s.pos, len(s.changes))
+				ErrUnsupportedTransaction, s.pos, n)
 		}
 		return s.commit(ctx, h)
 	case "XA":
-		if len(s.changes) > 0 {
+		if s.pending() > 0 {
 			return fmt.Errorf("%w: XA transaction at %s changes copied tables (XA transactions are not supported)", ErrUnsupportedTransaction, s.pos)
 		}
 		return nil
@@ -624,7 +655,7 @@ func (s *stream) unselected(ctx context.Context, schema, table string) error {
 }
 
 // rows converts a rows event of a selected table into changes.
-func (s *stream) rows(e *replication.RowsEvent) error {
+func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
 	if e.Table == nil || !s.selected(string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
@@ -658,8 +689,7 @@ func (s *stream) rows(e *replication.RowsEvent) error {
 			} else {
 				c.Before = row
 			}
-			s.size += cdc.ValueSize(row)
-			s.changes = append(s.changes, c)
+			s.add(c, cdc.ValueSize(row))
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		if len(e.Rows)%2 != 0 {
@@ -674,11 +704,51 @@ func (s *stream) rows(e *replication.RowsEvent) error {
 			if err != nil {
 				return err
 			}
-			s.size += cdc.ValueSize(before) + cdc.ValueSize(after)
-			s.changes = append(s.changes, cdc.Change{Op: cdc.OpUpdate, Table: info.table, Before: before, After: after})
+			s.add(cdc.Change{Op: cdc.OpUpdate, Table: info.table, Before: before, After: after}, cdc.ValueSize(before)+cdc.ValueSize(after))
 		}
 	default:
 		return fmt.Errorf("rows event of unknown type on `%s`.`%s`", info.table.Schema, info.table.Name)
+	}
+	// Not inside a compressed transaction payload (its events have no
+	// positions of their own, and the payload is in memory whole anyway).
+	full := s.size >= s.cfg.MaxGroupBytes || s.cfg.MaxGroupChanges > 0 && len(s.changes) >= s.cfg.MaxGroupChanges
+	if s.cfg.MaxGroupBytes > 0 && full && uint64(h.LogPos) > s.pos.Pos {
+		return s.emitPart(ctx, h)
+	}
+	return nil
+}
+
+// add appends change c, of value size size, to the group; after a
+// reconnect, the changes emitted before it are read again and dropped.
+func (s *stream) add(c cdc.Change, size int) {
+	if s.resend > 0 {
+		s.resend--
+		return
+	}
+	s.size += size
+	s.changes = append(s.changes, c)
+}
+
+// emitPart emits the changes of the group read so far as a Partial batch,
+// ending with the rows event of header h. The position stays before the
+// group: no checkpoint lands inside it.
+func (s *stream) emitPart(ctx context.Context, h *replication.EventHeader) error {
+	at := s.pos
+	at.Pos = uint64(h.LogPos)
+	t := s.commitTime
+	if t.IsZero() && h.Timestamp > 0 {
+		t = time.Unix(int64(h.Timestamp), 0)
+	}
+	t = t.UTC()
+	changes, size := s.changes, s.size
+	for i := range changes {
+		changes[i].Pos = at
+		changes[i].CommitTime = t
+	}
+	s.changes, s.size = nil, 0
+	s.sent += len(changes)
+	if err := s.emit(ctx, cdc.Batch{Changes: changes, Pos: s.pos, Time: t, Size: size, Partial: true}); err != nil {
+		return fmt.Errorf("binlog stream: emit part of the transaction after %s: %w", s.pos, err)
 	}
 	return nil
 }
@@ -704,10 +774,17 @@ func (s *stream) commit(ctx context.Context, h *replication.EventHeader) error {
 	t = t.UTC()
 	changes, size := s.changes, s.size
 	s.resetGroup()
+	s.sent, s.resend, s.rereading = 0, 0, false
 	return s.emitBatch(ctx, changes, size, t)
 }
 
 func (s *stream) emitEmpty(ctx context.Context, t time.Time) error {
+	if s.sent > 0 {
+		// Inside a transaction emitted in part (read again after a
+		// reconnect): the position is the one before it, nothing new, and
+		// an empty batch must not look like the transaction's end.
+		return nil
+	}
 	return s.emitBatch(ctx, nil, 0, t)
 }
 

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -307,4 +309,141 @@ func TestStreamMariaDB(t *testing.T) {
 	if _, err := streamUntil(ctx, m, cdc.Position{File: head.File, Pos: head.Pos}, Config{Schema: "shop"}); !errors.Is(err, ErrPositionPurged) {
 		t.Fatalf("Stream from a purged file: %v", err)
 	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStreamLargeTransactionInParts streams a 20,000-row transaction with
+// MaxGroupBytes far below its size, and kills the replication connection
+// after the first part: the parts carry the position before the
+// transaction, their changes positions inside it, and after the reconnect
+// the transaction is read again without emitting a change twice: every row
+// arrives exactly once, in order, and the last batch ends the transaction.
+func TestStreamLargeTransactionInParts(t *testing.T) {
+	const rows = 20000
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := m.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := m.Exec(ctx, "", "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(50))"); err != nil {
+		t.Fatal(err)
+	}
+	head, err := HeadPosition(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "shop",
+		fmt.Sprintf("INSERT INTO shop.t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_%d", rows),
+		"INSERT INTO shop.t VALUES (0, 'after')"); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	var (
+		batches  []cdc.Batch
+		ids      []int64
+		killed   bool
+		finalPos cdc.Position
+	)
+	errDone := errors.New("done")
+	cfg := Config{Host: "127.0.0.1", Port: uint16(m.Port), User: "root", Schema: "shop", MaxGroupBytes: 16 << 10,
+		HeartbeatPeriod: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	err = NewReader(cfg).Stream(ctx, head, func(ctx context.Context, b cdc.Batch) error {
+		// The transaction's last batch may hold no change (its last rows
+		// event ended a part).
+		if len(b.Changes) == 0 && (len(batches) == 0 || !batches[len(batches)-1].Partial) {
+			return nil
+		}
+		batches = append(batches, b)
+		for _, c := range b.Changes {
+			ids = append(ids, c.After[0].(int64))
+		}
+		if b.Partial && !killed {
+			killed = true
+			// The replication connection dies in the middle of the transaction.
+			var id int64
+			if err := db.QueryRowContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Scan(&id); err != nil {
+				return err
+			}
+			if _, err := db.ExecContext(ctx, fmt.Sprintf("KILL %d", id)); err != nil {
+				return err
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var n int
+				if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", id).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("the killed replication connection %d is still there", id)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if !b.Partial && finalPos.IsZero() {
+			finalPos = b.Pos
+			if !strings.Contains(logs.String(), "reconnecting") {
+				return fmt.Errorf("the transaction ended before the reader reconnected; logs:\n%s", logs.String())
+			}
+		}
+		if !b.Partial && len(b.Changes) > 0 && b.Changes[0].After[0].(int64) == 0 {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("Stream: %v", err)
+	}
+	if len(ids) != rows+1 {
+		t.Fatalf("%d changes, want %d (%d rows once, then the next transaction's)", len(ids), rows+1, rows)
+	}
+	for i, id := range ids[:rows] {
+		if id != int64(i+1) {
+			t.Fatalf("change %d is of row %d, want %d", i, id, i+1)
+		}
+	}
+	parts := 0
+	for _, b := range batches[:len(batches)-2] {
+		if !b.Partial {
+			t.Fatalf("a batch before the transaction's last is not Partial: %+v", b.Pos)
+		}
+		if b.Pos.Compare(head) != 0 {
+			t.Fatalf("a part carries position %s, want the position before the transaction, %s", b.Pos, head)
+		}
+		for _, c := range b.Changes {
+			if c.Pos.Compare(head) <= 0 || c.Pos.Compare(finalPos) >= 0 {
+				t.Fatalf("a change of a part has position %s, not inside the transaction (%s, %s)", c.Pos, head, finalPos)
+			}
+		}
+		parts++
+	}
+	if last := batches[len(batches)-2]; last.Partial || last.Pos.Compare(head) <= 0 {
+		t.Fatalf("the transaction's last batch: partial %v at %s", last.Partial, last.Pos)
+	}
+	if parts < 10 {
+		t.Fatalf("the transaction came in %d parts, want many", parts)
+	}
+	t.Logf("%d parts; logs:\n%s", parts, logs.String())
 }

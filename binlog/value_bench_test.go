@@ -1,6 +1,7 @@
 package binlog
 
 import (
+	"context"
 	"reflect"
 	"strconv"
 	"strings"
@@ -386,7 +387,7 @@ func BenchmarkRowsEvent(b *testing.B) {
 			data := benchRowsEvent(s, ev.typ, ev.rows)
 			re := benchParseRows(b, p, data)
 			// The synthetic bytes must decode to the rows they were made from.
-			if err := st.rows(re); err != nil {
+			if err := st.rows(context.Background(), &replication.EventHeader{}, re); err != nil {
 				b.Fatal(err)
 			}
 			if len(st.changes) != ev.rows {
@@ -415,7 +416,7 @@ func BenchmarkRowsEvent(b *testing.B) {
 				b.SetBytes(int64(len(data)))
 				for b.Loop() {
 					st.changes, st.size = nil, 0
-					if err := st.rows(re); err != nil {
+					if err := st.rows(context.Background(), &replication.EventHeader{}, re); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -429,7 +430,7 @@ func BenchmarkRowsEvent(b *testing.B) {
 						b.Fatal(err)
 					}
 					st.changes, st.size = nil, 0
-					if err := st.rows(benchParseRows(b, p, data)); err != nil {
+					if err := st.rows(context.Background(), &replication.EventHeader{}, benchParseRows(b, p, data)); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -68,7 +68,8 @@ type Cascade struct {
 }
 
 // Batch is the changes of one or more whole source transactions, in source order,
-// and the position reached after them.
+// and the position reached after them; or, marked Partial, part of one source
+// transaction too large to hold whole.
 type Batch struct {
 	Changes []Change
 	Pos     Position
@@ -84,6 +85,13 @@ type Batch struct {
 	// are found from the destination's state before the batch, and a batch
 	// committed in part would leave a state they cannot be found from again.
 	Whole bool
+	// Partial: the batch ends inside a source transaction too large to hold
+	// whole; more of it follows in the next batches, the last of which is not
+	// Partial. Pos is then the position before that transaction (no
+	// checkpoint lands inside it), and the changes of the transaction carry
+	// positions after Pos, up to the end. A sink applies such a transaction in
+	// one destination transaction that it commits with its last batch.
+	Partial bool
 }
 
 // Failure is a source row that could not be transformed.

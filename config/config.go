@@ -159,6 +159,13 @@ type Delta struct {
 	// Source is "binlog" (default) or "triggers" (m2_cl_* change-log tables
 	// fed by triggers, for sources whose binlog cannot be read).
 	Source string
+	// MaxTransactionBytes bounds the changes of one source transaction the
+	// binlog stream holds in memory (value bytes, an estimate; also at most
+	// 20,000 changes): a larger one is read and applied in parts of about
+	// this size, into one destination
+	// transaction committed with its checkpoint at the transaction's end. 0
+	// is the default, 8 MiB.
+	MaxTransactionBytes int
 }
 
 // Delta sources.

@@ -106,6 +106,7 @@ var fields = func() []field {
 		field{"kafka.tombstones", kindBool, func(c *Config) any { return &c.Kafka.Tombstones }},
 		field{"kafka.group_id", kindString, func(c *Config) any { return &c.Kafka.GroupID }},
 		field{"delta.source", kindString, func(c *Config) any { return &c.Delta.Source }},
+		field{"delta.max_transaction_bytes", kindCount, func(c *Config) any { return &c.Delta.MaxTransactionBytes }},
 		field{"delta.deltalog", kindPath, func(c *Config) any { return &c.Options.DeltalogFile }},
 		field{"settings.table", kindString, func(c *Config) any { return &c.Settings.Table }},
 		field{"settings.id_column", kindString, func(c *Config) any { return &c.Settings.IDColumn }},

@@ -191,6 +191,8 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	readerCfg.AcceptDDL = accept
+	readerCfg.MaxGroupBytes = r.maxTransactionBytes(fks, log)
+	readerCfg.MaxGroupChanges = maxBatchChanges
 	reader := binlog.NewReader(readerCfg)
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
@@ -253,6 +255,15 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	g.Go(func() error {
 		var changes, srcChanges []cdc.Change
 		skipped := accept == nil
+		// open is the destination transaction of a source transaction
+		// applied in parts (cdc.Batch.Partial); a stop before its last part
+		// rolls it back, and the next run reads the transaction again.
+		var open *mysqlsink.TxStream
+		defer func() {
+			if open != nil {
+				_ = open.Rollback()
+			}
+		}()
 		for {
 			var it relayItem
 			select {
@@ -291,6 +302,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 					src = append(src, nit.src...)
 					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
 					b.Whole = b.Whole || nb.Whole
+					b.Partial = nb.Partial
 					n += nit.n
 					held += nit.weight()
 					if !nb.Time.IsZero() {
@@ -301,10 +313,23 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				}
 			}
 			// A write in flight finishes even when asked to stop, so the
-			// destination commits whole batches only.
+			// destination commits whole batches only. The deadline is the
+			// batch's: a source transaction applied in parts has one per part.
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
 			start := time.Now()
-			err := r.deliver(wctx, writer, publisher, fks, b, src)
+			var err error
+			if b.Partial || open != nil {
+				if open == nil {
+					log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
+						"stage", "delta", "after", b.Pos.String())
+				}
+				open, err = r.deliverPart(wctx, writer, publisher, open, b, src)
+				if err == nil && open == nil {
+					log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
+				}
+			} else {
+				err = r.deliver(wctx, writer, publisher, fks, b, src)
+			}
 			cancel()
 			sem.Release(held)
 			changes, srcChanges = b.Changes[:0], src[:0]
@@ -313,6 +338,14 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				return err
 			}
 			batchApplied(ctl, log, &applied, b, src, n, time.Since(start), true)
+			if b.Partial {
+				// The checkpoint stays before the transaction.
+				log.Debug("applied part of a large source transaction", "stage", "delta", "changes", n, "after", b.Pos.String())
+				if stop != nil {
+					return r.readerStopped(gctx, stop)
+				}
+				continue
+			}
 			log.Debug("applied", "stage", "delta", "changes", n, "position", b.Pos.String())
 			if !skipped && b.Pos.Compare(accept.Pos) > 0 {
 				// Past the statement --skip-ddl passed: nothing left to skip.
@@ -421,7 +454,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 	if m.checked == nil {
 		m.checked = map[*cdc.Table]*transform.TablePlan{}
 	}
-	out := cdc.Batch{Pos: b.Pos, Time: b.Time}
+	out := cdc.Batch{Pos: b.Pos, Time: b.Time, Partial: b.Partial}
 	if !m.dropMapped {
 		out.Changes = make([]cdc.Change, 0, len(b.Changes))
 	}

@@ -423,6 +423,54 @@ func TestFaultPublisherKilledAfterAcknowledgement(t *testing.T) {
 	app.stop(t)
 }
 
+// A source transaction of 20,000 row updates and 3,000 inserts, 50 times
+// delta.max_transaction_bytes, applied in parts:
+// shiplog killed after its 10th part is in the open destination
+// transaction leaves nothing of it on the destination and the checkpoint
+// before it; restarted, it reads the transaction again while the source
+// link is cut every 700 ms for 2 s (the reader re-reads from the
+// transaction's start and drops what it had handed on), and the destination
+// ends equal to the source.
+func TestFaultLargeTransactionKilledAndCut(t *testing.T) {
+	f := newFaultEnv(t, "delta: {max_transaction_bytes: 65536}\nthrottle: {max_batch_changes: 1000}\n")
+	f.both(`CREATE TABLE big (id INT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL) ENGINE=InnoDB`,
+		`CREATE TABLE ledger (n INT NOT NULL PRIMARY KEY, note VARCHAR(40) NOT NULL) ENGINE=InnoDB`)
+	if err := f.src.Exec(context.Background(), "shop",
+		fmt.Sprintf(`INSERT INTO big SELECT seq, 0, REPEAT(CHAR(97 + seq %% 26), 60) FROM seq_1_to_%d`, largeTxRows)); err != nil {
+		t.Fatal(err)
+	}
+	d := f.streaming()
+	before := f.checkpoint()
+	d.stop(t)
+	l := &largeTxEnv{env: f.env}
+	l.largeTx()
+	killedAt(t, startWithEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.DestPartApplied + ":10"}, "run"), failpoint.DestPartApplied)
+	var ledger int
+	if err := f.dstDB.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&ledger); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.updated(); n != 0 || ledger != 0 || f.checkpoint() != before {
+		t.Fatalf("killed in the middle of the transaction, the destination kept part of it: %d updated rows, %d ledger rows, checkpoint %s (before: %s)",
+			n, ledger, f.checkpoint(), before)
+	}
+	d = startDaemon(t, f.config, "run")
+	flapped := make(chan struct{})
+	go func() { flap(f.srcProxy, 2*time.Second, 700*time.Millisecond); close(flapped) }()
+	waitFor(t, "the transaction applied after the restart", 120*time.Second, func() bool {
+		f.alive(d)
+		return l.updated() == largeTxRows
+	})
+	<-flapped // verify, in converged, reads the source through the proxy
+	if err := f.dstDB.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&ledger); err != nil {
+		t.Fatal(err)
+	}
+	if ledger != 3000 {
+		t.Fatalf("%d ledger rows after the restart, want 3000", ledger)
+	}
+	took := f.converged(d, func() error { return nil }, 90*time.Second)
+	t.Logf("converged %v after the kill in the middle of the transaction", took.Round(time.Millisecond))
+}
+
 // The binlog connection stalls (open, passing nothing) under writes: the
 // stall is noticed within timeouts.binlog_stall (3s here) plus a heartbeat,
 // logged, and the stream reconnects and converges, while /status answers.

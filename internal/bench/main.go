@@ -24,6 +24,7 @@
 //
 //	go run ./internal/bench                       (or: make bench; 1,000,000 rows)
 //	go run ./internal/bench -rows 20000 -burst-seconds 5
+//	go run ./internal/bench -hugetx-rows 2000000   (only: one 2M-row UPDATE, peak RSS of migrate delta)
 package main
 
 import (
@@ -54,6 +55,8 @@ type flags struct {
 	shiplog, profile                                  string
 	keep, triggers, kafka                             bool
 	lagRate, lagSeconds, scaleRows, workers           int
+	hugeTxRows                                        int
+	hugeTxWhole                                       bool
 }
 
 // result is one line of the final table.
@@ -87,6 +90,8 @@ func main() {
 	flag.BoolVar(&f.keep, "keep", false, "keep the work folder (dumps, configs, logs)")
 	flag.BoolVar(&f.triggers, "triggers", true, "also measure delta.source: triggers (source write throughput with the change-log triggers, delta from the change logs)")
 	flag.BoolVar(&f.kafka, "kafka", true, "also measure the Kafka path (binlog -> Kafka -> MySQL) through an in-process Kafka broker")
+	flag.IntVar(&f.hugeTxRows, "hugetx-rows", 0, "run only the huge-transaction scenario: one UPDATE of this many rows applied by migrate delta, its peak RSS against the 250 MiB target")
+	flag.BoolVar(&f.hugeTxWhole, "hugetx-whole", false, "with -hugetx-rows: also measure the transaction held whole, for comparison")
 	flag.Parse()
 	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
@@ -95,6 +100,17 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.hugeTxRows > 0 {
+		results, err := runHugeTx(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, nil)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	results, notes, lag, err := run(ctx, f)
 	if len(results) > 0 {
 		printTable(os.Stdout, results, notes)

@@ -27,6 +27,9 @@ const (
 	// DestAfterCommit: the batch's transaction is committed, nothing after
 	// it done yet.
 	DestAfterCommit = "dest-after-commit"
+	// DestPartApplied: a part of a source transaction applied in parts is
+	// written into its open destination transaction, not committed.
+	DestPartApplied = "dest-part-applied"
 	// Published: the broker acknowledged a batch, whose checkpoint is not
 	// yet written.
 	Published = "published"
