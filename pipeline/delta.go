@@ -238,6 +238,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
+	retry := r.destRetry(ctx, "run")
 	g.Go(func() error {
 		var changes, srcChanges []cdc.Change
 		skipped := accept == nil
@@ -289,11 +290,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				}
 			}
 			// A write in flight finishes even when asked to stop, so the
-			// destination commits whole batches only.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
+			// destination commits whole batches only (see deliver).
 			start := time.Now()
-			err := r.deliver(wctx, writer, publisher, fks, b, src)
-			cancel()
+			err := r.deliver(gctx, retry, writer, publisher, fks, b, src)
 			sem.Release(held)
 			changes, srcChanges = b.Changes[:0], src[:0]
 			if err != nil {

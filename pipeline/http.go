@@ -171,9 +171,20 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, req *http.Request) {
 		s, err := r.Status(req.Context())
 		if err != nil {
+			if rs := c.destRetrying(); rs != nil {
+				// The destination is down: say what the writer does about it.
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_ = json.NewEncoder(w).Encode(struct {
+					Error               string       `json:"error"`
+					DestinationRetrying *RetryStatus `json:"destination_retrying"`
+				}{err.Error(), rs})
+				return
+			}
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		s.DestinationRetrying = c.destRetrying()
 		s.Paused = c.isPaused()
 		s.ThrottleReason, s.Replicas = c.throttled()
 		s.Throttled = s.ThrottleReason != ""

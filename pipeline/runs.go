@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shiplog/shiplog/config"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
@@ -96,49 +97,47 @@ func RecordedCommand(command string) bool {
 type RunRecorder struct {
 	r        *Runtime
 	id       int64
-	conn     *sql.Conn
 	lockLost func() error // nil without the stream lock
 	stopLock func()
 	ctl      *control
 	done     func()
 	failed0  map[string]int64
 	progress map[string]mysqlsink.TableProgress
+
+	// lockMu guards the lock connection, which relock replaces when the
+	// destination was lost, and what relock takes again on it.
+	lockMu sync.Mutex
+	conn   *sql.Conn
+	// lockName is the stream or apply lock held on conn ("": none); an
+	// apply lock's name changes with its connection.
+	lockName string
+	holder   mysqlsink.LockHolder
+	command  string
+	// runLocked: conn holds the run's liveness lock (id).
+	runLocked bool
 }
 
 // StartRun records the start of command (mode is its last word) and returns
 // the context the command must run in (it carries the control whose metrics
 // the run counts). Finish must be called with the command's result.
 func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.Context, *RunRecorder, error) {
-	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}}
+	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}, command: command}
 	var err error
 	if rec.conn, err = r.dst.Conn(ctx); err != nil {
 		return ctx, nil, fmt.Errorf("destination: %w", err)
 	}
-	if streamCommands[command] {
+	if streamCommands[command] || command == "apply" {
 		host, _ := os.Hostname()
-		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
-		err := r.state.TakeStreamLock(ctx, rec.conn, holder, 0, r.cfg.Sink)
-		var le *mysqlsink.StreamLockedError
-		if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == host && !processAlive(le.Holder.PID) {
-			// The holder ran here and has exited (SIGKILL a moment ago): the
-			// server has yet to see its connection close.
-			err = r.state.TakeStreamLock(ctx, rec.conn, holder, deadHolderWait, r.cfg.Sink)
+		rec.holder = mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
+		if command == "apply" {
+			rec.holder.Command = "apply --from-kafka"
 		}
-		if err != nil {
+		if err := rec.takeLock(ctx, rec.conn); err != nil {
 			rec.conn.Close()
 			return ctx, nil, err
 		}
-		ctx = rec.watchStreamLock(ctx, r.state.StreamLock())
-	}
-	if command == "apply" {
-		host, _ := os.Hostname()
-		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: "apply --from-kafka", StartedAt: time.Now()}
-		name, err := r.state.TakeApplyLock(ctx, rec.conn, holder, r.cfg.Kafka.GroupID)
-		if err != nil {
-			rec.conn.Close()
-			return ctx, nil, err
-		}
-		ctx = rec.watchStreamLock(ctx, name)
+		ctx = rec.watchStreamLock(ctx)
+		r.relock = rec.relock
 	}
 	if rec.failed0, err = r.state.FailureCounts(ctx); err != nil {
 		rec.release()
@@ -148,7 +147,11 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 		rec.release()
 		return ctx, nil, err
 	}
-	if rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now()); err != nil {
+	rec.lockMu.Lock()
+	rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now())
+	rec.runLocked = err == nil
+	rec.lockMu.Unlock()
+	if err != nil {
 		rec.release()
 		return ctx, nil, err
 	}
@@ -175,23 +178,117 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 	return ctx, rec, nil
 }
 
+// takeLock takes the command's lock (the stream lock, or an applier's) on
+// conn and records its name.
+func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
+	r := rec.r
+	if rec.command == "apply" {
+		name, err := r.state.TakeApplyLock(ctx, conn, rec.holder, r.cfg.Kafka.GroupID)
+		if err != nil {
+			return err
+		}
+		rec.lockName = name
+		return nil
+	}
+	err := r.state.TakeStreamLock(ctx, conn, rec.holder, 0, r.cfg.Sink)
+	var le *mysqlsink.StreamLockedError
+	if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == rec.holder.Host {
+		switch {
+		case le.Holder.PID == rec.holder.PID && rec.lockName != "":
+			// This process's own session from before the connection was
+			// lost (the server has not noticed yet): end it.
+			if kerr := r.state.EndHolder(ctx, conn, r.state.StreamLock()); kerr != nil {
+				r.log.Warn("could not end this process's stale session holding the stream lock", "stage", "lock", "error", kerr.Error())
+			}
+			err = r.state.TakeStreamLock(ctx, conn, rec.holder, deadHolderWait, r.cfg.Sink)
+		case !processAlive(le.Holder.PID):
+			// The holder ran here and has exited (SIGKILL a moment ago): the
+			// server has yet to see its connection close.
+			err = r.state.TakeStreamLock(ctx, conn, rec.holder, deadHolderWait, r.cfg.Sink)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	rec.lockName = r.state.StreamLock()
+	return nil
+}
+
+// lockConnGone reports whether err says the lock connection is lost (not
+// that another process took the lock).
+func lockConnGone(err error) bool {
+	return errors.Is(err, sql.ErrConnDone) || mysqlsink.IsTransient(err)
+}
+
+// relock makes sure the command's lock (and the run's liveness lock) is
+// held. When the lock connection was lost (the destination restarted, or the
+// network failed) it takes them again on a new connection; another process
+// that took the stream lock meanwhile is an error (a *StreamLockedError),
+// as is a session that lost the lock while connected. A destination still
+// unreachable is an error lockConnGone reports true for. Writers retrying
+// through an outage call it before each attempt (see destRetry), so nothing
+// is written without the lock; the lock watch calls it periodically.
+func (rec *RunRecorder) relock(ctx context.Context) error {
+	rec.lockMu.Lock()
+	defer rec.lockMu.Unlock()
+	held, err := rec.r.state.HoldsLock(ctx, rec.conn, rec.lockName)
+	if err == nil && held {
+		return nil
+	}
+	if err == nil {
+		return errors.New("the server no longer has it on this connection")
+	}
+	if !lockConnGone(err) {
+		return err
+	}
+	conn, err := rec.r.dst.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	if err := conn.PingContext(ctx); err != nil {
+		conn.Close()
+		return fmt.Errorf("destination: %w", err)
+	}
+	if err := rec.takeLock(ctx, conn); err != nil {
+		conn.Close()
+		return err
+	}
+	if rec.runLocked {
+		if err := rec.r.state.RelockRun(ctx, conn, rec.id); err != nil {
+			conn.Close()
+			return err
+		}
+	}
+	rec.conn.Close()
+	rec.conn = conn
+	rec.r.log.Warn("the destination connection holding the stream lock was lost: took the lock again on a new connection", "stage", "lock")
+	return nil
+}
+
 // watchStreamLock checks, every streamLockCheck, that the session of
-// rec.conn still holds the lock name (the stream lock, or an applier's), and
-// cancels the returned context with ErrStreamLockLost when it does not (or
-// cannot say): the command stops instead of writing without the lock.
-func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) context.Context {
+// rec.conn still holds the command's lock (the stream lock, or an
+// applier's), taking it again on a new connection when that connection was
+// lost (see relock), and cancels the returned context with
+// ErrStreamLockLost when another process holds it now, when the session lost
+// it, or when the destination stayed unreachable for longer than
+// destination.retry_for: the command stops instead of writing without the
+// lock.
+func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var (
 		mu   sync.Mutex
 		lost error
 		wg   sync.WaitGroup
 	)
+	limit := cmpDuration(rec.r.cfg.Destination.RetryFor, config.DefaultRetryFor)
+	db := rec.r.cfg.Destination.Database
 	stop := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(streamLockCheck)
 		defer t.Stop()
+		var down time.Time // since when the destination is unreachable
 		for {
 			select {
 			case <-stop:
@@ -201,19 +298,31 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) contex
 			case <-t.C:
 			}
 			cctx, ccancel := context.WithTimeout(ctx, streamLockTimeout)
-			held, err := rec.r.state.HoldsLock(cctx, rec.conn, name)
+			err := rec.relock(cctx)
 			ccancel()
 			if ctx.Err() != nil {
 				return
 			}
-			if err == nil && held {
+			if err == nil {
+				down = time.Time{}
 				continue
 			}
-			if err == nil {
-				err = errors.New("the server no longer has it on this connection")
+			var e error
+			if lockConnGone(err) {
+				if down.IsZero() {
+					down = time.Now()
+					rec.r.log.Warn("the destination connection holding the stream lock is lost; taking the lock again when the destination is back",
+						"stage", "lock", "error", err.Error(), "retry_for", limit.String())
+				}
+				if time.Since(down) < limit {
+					continue
+				}
+				e = fmt.Errorf("%w of %s: %w: destination %s unreachable for %s (destination.retry_for %s): %w; nothing is lost: bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
+					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.command))
+			} else {
+				e = fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
+					ErrStreamLockLost, db, err)
 			}
-			e := fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
-				ErrStreamLockLost, rec.r.cfg.Destination.Database, err)
 			rec.r.log.Error(e.Error(), "stage", "lock")
 			mu.Lock()
 			lost = e
@@ -249,7 +358,10 @@ func (rec *RunRecorder) LockLost() error {
 func (rec *RunRecorder) release() {
 	rec.stopLock()
 	rec.stopLock = func() {}
+	rec.r.relock = nil
+	rec.lockMu.Lock()
 	rec.conn.Close()
+	rec.lockMu.Unlock()
 }
 
 // Finish records the outcome of the run: success (nil, or stopped by

@@ -30,6 +30,10 @@ type Runtime struct {
 	// NoProgressBars keeps progress bars off a terminal (-q): periodic log
 	// lines only, for whichever log handler takes info lines.
 	NoProgressBars bool
+	// relock makes sure the command's destination locks are held, taking
+	// them again on a new connection after the destination was lost (set by
+	// StartRun; nil without them). See destRetry.
+	relock func(context.Context) error
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.

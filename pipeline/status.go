@@ -36,6 +36,10 @@ type Status struct {
 	Throttled      bool         `json:"throttled,omitempty"`
 	ThrottleReason string       `json:"throttle_reason,omitempty"`
 	Replicas       []ReplicaLag `json:"replicas,omitempty"`
+	// DestinationRetrying is set by the HTTP server's /status while a
+	// destination write is retried after a connection-level failure (see
+	// destination.retry_for).
+	DestinationRetrying *RetryStatus `json:"destination_retrying,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.

@@ -640,6 +640,21 @@ func (s *State) StartRun(ctx context.Context, conn *sql.Conn, command, mode stri
 	return id, nil
 }
 
+// RelockRun takes the liveness lock of run id again on conn: the connection
+// that held it was lost (the destination restarted) and the run goes on.
+func (s *State) RelockRun(ctx context.Context, conn *sql.Conn, id int64) error {
+	var got sql.NullInt64
+	// A few seconds: this process's own lost session may still hold it
+	// while the server ends it.
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 5)", s.runLock(id)).Scan(&got); err != nil {
+		return fmt.Errorf("run %d: lock: %w", id, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("run %d: lock: %s is held by another session", id, s.runLock(id))
+	}
+	return nil
+}
+
 // InterruptRuns marks 'started' runs other than current whose process is gone
 // (their liveness lock is free: killed, or the server restarted) as 'failed'
 // with error "interrupted". Runs of live processes (a cutover while a delta

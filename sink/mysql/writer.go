@@ -119,6 +119,21 @@ func (w *Writer) Resume(parts []PartCheckpoint) {
 	}
 }
 
+// Recover prepares the writer to write again a batch whose Write failed
+// (the connection was lost, see IsTransient): it reads every partition's
+// checkpoint back from the destination, so that the partitions whose
+// transaction committed (also one whose COMMIT's outcome the lost connection
+// hid) do not apply their part again. Write then applies the rest of the
+// same batch exactly once: the checkpoint commits with the rows it covers.
+func (w *Writer) Recover(ctx context.Context) error {
+	parts, err := w.state.PartCheckpoints(ctx)
+	if err != nil {
+		return err
+	}
+	w.Resume(parts)
+	return nil
+}
+
 // Write applies the changes of b (already mapped to destination tables) and
 // records b.Pos as the checkpoint. Changes to the same key are compacted to
 // their final state; statements keep the batch's order between keys. It
