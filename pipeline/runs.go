@@ -2,10 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -155,6 +161,9 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 		rec.release()
 		return ctx, nil, err
 	}
+	// Earlier runs that ended while the destination was down: their end,
+	// before any is taken for a killed one.
+	r.recordPendingRuns(ctx)
 	if n, err := r.state.InterruptRuns(ctx, rec.id); err != nil {
 		r.log.Warn("could not check earlier runs", "stage", "runs", "error", err.Error())
 	} else if n > 0 {
@@ -166,7 +175,7 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 			// is then this one.
 			var done func()
 			if ctx, done, err = r.serve(ctx); err != nil {
-				rec.Finish(ctx, err)
+				rec.Finish(ctx, err, 1)
 				return ctx, nil, err
 			}
 			rec.done = done
@@ -367,7 +376,13 @@ func (rec *RunRecorder) release() {
 // Finish records the outcome of the run: success (nil, or stopped by
 // SIGINT/SIGTERM), partial (ErrPartial) or failed. Errors recording it are
 // logged, not returned: the command's own result matters more.
-func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
+//
+// exitCode is the command's exit status, recorded with it. When the
+// destination cannot be reached (the run ended because it was down), the
+// end is kept in a local file (see pendingRuns) that the next recorded
+// command of this destination writes, and `shiplog runs` shows meanwhile:
+// the run is not left to be taken for a killed one ("interrupted").
+func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error, exitCode int) {
 	if rec == nil {
 		return
 	}
@@ -416,14 +431,118 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
 			run.Inserted += copied
 		}
 	}
-	if err := rec.r.state.FinishRun(ctx, run); err != nil {
+	run.ExitCode = &exitCode
+	err := rec.r.state.FinishRun(ctx, run)
+	if err != nil && lockConnGone(err) {
+		now := time.Now()
+		run.EndedAt = &now
+		path, perr := rec.r.savePendingRun(run)
+		if perr == nil {
+			rec.r.log.Warn("could not record the end of the run in the destination (unreachable); kept in "+path+": the next command records it",
+				"stage", "runs", "run", run.ID, "error", err.Error())
+			return
+		}
+		err = errors.Join(err, perr)
+	}
+	if err != nil {
 		rec.r.log.Warn("could not record the end of the run", "stage", "runs", "error", err.Error())
 	}
 }
 
+// pendingRunsDir is the folder of run ends not yet recorded in their
+// destination (the user's cache folder, shiplog/runs).
+func pendingRunsDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "shiplog", "runs"), nil
+}
+
+// pendingPrefix names the pending run files of this destination database.
+func (r *Runtime) pendingPrefix() string {
+	d := r.cfg.Destination
+	sum := sha256.Sum256([]byte(net.JoinHostPort(d.Host, strconv.Itoa(d.Port)) + "/" + d.Database))
+	return hex.EncodeToString(sum[:8]) + "-"
+}
+
+// savePendingRun keeps the end of run in a local file, for when the
+// destination cannot record it; it returns the file's path.
+func (r *Runtime) savePendingRun(run mysqlsink.Run) (string, error) {
+	dir, err := pendingRunsDir()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, r.pendingPrefix()+strconv.FormatInt(run.ID, 10)+".json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// pendingRuns reads the run ends of this destination kept locally, by file.
+func (r *Runtime) pendingRuns() map[string]mysqlsink.Run {
+	dir, err := pendingRunsDir()
+	if err != nil {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, r.pendingPrefix()+"*.json"))
+	out := map[string]mysqlsink.Run{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var run mysqlsink.Run
+		if err := json.Unmarshal(b, &run); err != nil || run.ID == 0 {
+			r.log.Warn("ignoring an unreadable pending run record", "stage", "runs", "file", p)
+			continue
+		}
+		out[p] = run
+	}
+	return out
+}
+
+// recordPendingRuns writes the run ends kept locally into the destination,
+// and removes their files.
+func (r *Runtime) recordPendingRuns(ctx context.Context) {
+	for path, run := range r.pendingRuns() {
+		if err := r.state.FinishRun(ctx, run); err != nil {
+			r.log.Warn("could not record the end of an earlier run", "stage", "runs", "run", run.ID, "file", path, "error", err.Error())
+			continue
+		}
+		_ = os.Remove(path)
+	}
+}
+
 // Runs returns the recorded runs, newest first (limit 0: all).
+// A run whose end is kept locally (the destination was down when it ended)
+// is shown with it.
 func (r *Runtime) Runs(ctx context.Context, limit int) ([]mysqlsink.Run, error) {
-	return r.state.Runs(ctx, limit)
+	runs, err := r.state.Runs(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	pending := map[int64]mysqlsink.Run{}
+	for _, run := range r.pendingRuns() {
+		pending[run.ID] = run
+	}
+	for i, run := range runs {
+		p, ok := pending[run.ID]
+		if ok && (run.Status == mysqlsink.RunStarted || (run.Status == mysqlsink.RunFailed && run.Error != nil && *run.Error == "interrupted")) {
+			p.Command, p.Mode, p.StartedAt = run.Command, run.Mode, run.StartedAt
+			runs[i] = p
+		}
+	}
+	return runs, nil
 }
 
 // appliedByOp sums shiplog_changes_applied_total over tables, by op.
