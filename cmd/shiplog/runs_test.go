@@ -23,6 +23,7 @@ type runRow struct {
 	Deleted    int64      `json:"deleted"`
 	FailedRows int64      `json:"failed_rows"`
 	Error      *string    `json:"error"`
+	ExitCode   *int       `json:"exit_code"`
 }
 
 // runsOf returns `shiplog runs --format json`, newest first.

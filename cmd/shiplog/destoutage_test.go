@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+)
+
+// outageEnv is newEnv with the shop seeded, the config's HTTP server on a
+// free port (base) plus extra destination keys, and the user's cache folder
+// (where a run's end waits while the destination is down) private to the
+// test.
+func outageEnv(t *testing.T, destExtra string) (e *env, base string) {
+	t.Helper()
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	e = newEnv(t, "full_row_tables: [events]")
+	e.seedShop(500)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.config = e.writeConfig(fmt.Sprintf(`source: {host: 127.0.0.1, port: %d, user: root, password: "", database: shop}
+destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new%s}
+options: {full_row_tables: [events]}
+http: {listen: "127.0.0.1:%d"}
+`, e.src.Port, e.dst.Port, destExtra, port))
+	return e, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// streaming waits until the daemon streams and has applied a batch.
+func (e *env) streaming(d *daemon) {
+	e.t.Helper()
+	checkpoint := func() string {
+		var pos string
+		_ = e.dstDB.QueryRow("SELECT MAX(position) FROM _shiplog_checkpoint").Scan(&pos)
+		return pos
+	}
+	waitFor(e.t, "delta mode", 60*time.Second, func() bool {
+		select {
+		case <-d.exited:
+			e.t.Fatalf("shiplog exited: %v\n%s", d.err, d.stderr)
+		default:
+		}
+		var mode string
+		_ = e.dstDB.QueryRow("SELECT value FROM _shiplog_state WHERE name = 'mode'").Scan(&mode)
+		return mode == "delta"
+	})
+	before := checkpoint()
+	waitFor(e.t, "a batch applied in delta mode", 30*time.Second, func() bool { return checkpoint() != before })
+}
+
+// getBody GETs url, returning the status code (0 when unreachable) and body.
+func getBody(url string) (int, string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// converged waits until the destination equals the source.
+func (e *env) converged(d *daemon, timeout time.Duration) {
+	e.t.Helper()
+	waitFor(e.t, "the destination to equal the source", timeout, func() bool {
+		select {
+		case <-d.exited:
+			e.t.Fatalf("shiplog exited: %v\n%s", d.err, tail(d.stderr.String()))
+		default:
+		}
+		diffs, err := testenv.CompareDatabases(context.Background(), e.srcDB, "shop", e.dstDB, "shop_new")
+		return err == nil && len(diffs) == 0
+	})
+}
+
+// TestDestinationOutageDuringRunIsRetried stops the destination server
+// (SIGKILL) for 5s while `run` streams under continuous source writes, then
+// starts it again on the same data and port: the daemon keeps running,
+// retries with backoff (logged, in /status and in the metrics), takes its
+// stream lock again, and ends with the destination equal to the source. Before
+// the retry it exited 1 ("destination: begin: ... connection refused").
+func TestDestinationOutageDuringRunIsRetried(t *testing.T) {
+	e, base := outageEnv(t, "")
+	stopWriter := e.writer(uint64(time.Now().UnixNano()))
+	writing := true
+	defer func() {
+		if writing {
+			_ = stopWriter()
+		}
+	}()
+	d := startDaemon(t, e.config, "run")
+	e.streaming(d)
+
+	down := time.Now()
+	if err := e.dst.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	waitFor(t, "/status to show the retry", 30*time.Second, func() bool {
+		select {
+		case <-d.exited:
+			t.Fatalf("shiplog exited during the outage: %v\n%s", d.err, tail(d.stderr.String()))
+		default:
+		}
+		code, body := getBody(base + "/status")
+		status = body
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"destination_retrying"`) && strings.Contains(body, `"attempts"`)
+	})
+	var st struct {
+		Retrying struct {
+			Since     time.Time `json:"since"`
+			Attempts  int       `json:"attempts"`
+			LastError string    `json:"last_error"`
+		} `json:"destination_retrying"`
+	}
+	if err := json.Unmarshal([]byte(status), &st); err != nil || st.Retrying.Attempts < 1 || st.Retrying.LastError == "" || st.Retrying.Since.Before(down.Add(-time.Second)) {
+		t.Fatalf("/status during the outage: %v\n%s", err, status)
+	}
+	if _, metrics := getBody(base + "/metrics"); !strings.Contains(metrics, "shiplog_destination_retrying 1") {
+		t.Fatalf("metrics during the outage do not show shiplog_destination_retrying 1:\n%s", metrics)
+	}
+	// The outage lasts 5s (the fault being tested, not a wait for a result).
+	time.Sleep(time.Until(down.Add(5 * time.Second)))
+	select {
+	case <-d.exited:
+		t.Fatalf("shiplog exited during the outage: %v\n%s", d.err, tail(d.stderr.String()))
+	default:
+	}
+	if err := e.dst.StartAgain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/status without a retry", 60*time.Second, func() bool {
+		code, body := getBody(base + "/status")
+		return code == http.StatusOK && !strings.Contains(body, "destination_retrying")
+	})
+	_, metrics := getBody(base + "/metrics")
+	if !strings.Contains(metrics, "shiplog_destination_retrying 0") || strings.Contains(metrics, "shiplog_destination_retries_total 0\n") {
+		t.Fatalf("metrics after the outage:\n%s", metrics)
+	}
+	writing = false
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	e.converged(d, 90*time.Second)
+	d.stop(t)
+	log := d.stderr.String()
+	for _, want := range []string{"destination write failed (connection); retrying", "attempt=", "destination back: write succeeded", "took the lock again on a new connection"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, tail(log))
+		}
+	}
+	e.assertIdentical()
+	if r := runShiplog(t, e.config, nil, "verify"); r.code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	runs := runsOf(t, e.config)
+	if len(runs) == 0 || runs[0].Command != "run" || runs[0].Status != "success" || runs[0].ExitCode == nil || *runs[0].ExitCode != 0 {
+		t.Fatalf("runs: %+v", runs)
+	}
+}
+
+// TestDestinationOutageBeyondRetryForStops: a destination down for longer
+// than destination.retry_for stops `run` with exit 1 and an error naming the
+// destination (without its password), the bound and the remedy; `shiplog
+// runs` shows that error and the exit status while the destination is back
+// but nothing else ran (the end waited in a local file, not taken for an
+// interrupted run), and the next command records it in the destination. The
+// stream then resumes exactly where it stopped. No secret is in the error:
+// the destination is named as user:***@tcp(host:port)/database.
+func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
+	e, _ := outageEnv(t, ", retry_for: 3s")
+	stopWriter := e.writer(uint64(time.Now().UnixNano()))
+	writing := true
+	defer func() {
+		if writing {
+			_ = stopWriter()
+		}
+	}()
+	d := startDaemon(t, e.config, "run")
+	e.streaming(d)
+	down := time.Now()
+	if err := e.dst.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("shiplog still runs 60s into an outage longer than retry_for 3s\n%s", tail(d.stderr.String()))
+	}
+	took := time.Since(down)
+	if code := d.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, tail(d.stderr.String()))
+	}
+	if took < 3*time.Second {
+		t.Fatalf("stopped %s into the outage, before retry_for 3s", took)
+	}
+	stderr := d.stderr.String()
+	last := stderr[strings.LastIndex(stderr, "shiplog:"):]
+	for _, want := range []string{"destination unreachable", fmt.Sprintf("root:***@tcp(127.0.0.1:%d)/shop_new", e.dst.Port), "destination.retry_for 3s",
+		"nothing is lost", "run` again", "raise destination.retry_for"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the error does not say %q:\n%s", want, last)
+		}
+	}
+	if !strings.Contains(stderr, "kept in ") {
+		t.Errorf("the log does not say where the run's end is kept:\n%s", tail(stderr))
+	}
+
+	if err := e.dst.StartAgain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "shiplog", "runs", "*.json"))
+	if len(pending) != 1 {
+		t.Fatalf("pending run ends: %v", pending)
+	}
+	checkRun := func(when string) {
+		t.Helper()
+		runs := runsOf(t, e.config)
+		var run *runRow
+		for i := range runs {
+			if runs[i].Command == "run" {
+				run = &runs[i]
+				break
+			}
+		}
+		if run == nil || run.Status != "failed" || run.Error == nil || !strings.Contains(*run.Error, "destination unreachable") ||
+			!strings.Contains(*run.Error, "destination.retry_for 3s") ||
+			run.ExitCode == nil || *run.ExitCode != 1 || run.EndedAt == nil {
+			t.Fatalf("runs %s: %+v", when, runs)
+		}
+	}
+	checkRun("before the next command")
+	r := runShiplog(t, e.config, nil, "runs")
+	if r.code != 0 || !strings.Contains(r.stdout, "EXIT") || !strings.Contains(r.stdout, "destination unreachable") {
+		t.Fatalf("runs (table): exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	writing = false
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	if pending, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "shiplog", "runs", "*.json")); len(pending) != 0 {
+		t.Fatalf("run ends still pending after the next command: %v", pending)
+	}
+	var status, msg string
+	if err := e.dstDB.QueryRow("SELECT status, error FROM _shiplog_runs WHERE command = 'run'").Scan(&status, &msg); err != nil || status != "failed" || !strings.Contains(msg, "destination unreachable") {
+		t.Fatalf("_shiplog_runs of the run: %q %q %v", status, msg, err)
+	}
+	checkRun("after the next command")
+	e.assertIdentical()
+}
