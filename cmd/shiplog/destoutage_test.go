@@ -199,6 +199,7 @@ func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
 		t.Fatalf("shiplog still runs 60s into an outage longer than retry_for 3s\n%s", tail(d.stderr.String()))
 	}
 	took := time.Since(down)
+	t.Logf("stopped %s into the outage", took.Round(time.Millisecond))
 	if code := d.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, tail(d.stderr.String()))
 	}
@@ -259,5 +260,100 @@ func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
 		t.Fatalf("_shiplog_runs of the run: %q %q %v", status, msg, err)
 	}
 	checkRun("after the next command")
+	e.assertIdentical()
+}
+
+// TestDestinationConnectionsKilledUnderWrites kills shiplog's destination
+// sessions (KILL CONNECTION from another session) again and again while
+// `run` streams under continuous source writes: its transactions, COMMITs
+// in flight first, and the session holding its stream lock. Each killed
+// write is retried after reading the checkpoints back, so nothing is applied
+// twice (the keyless events table, applied by plain inserts and row
+// deletes, would show a duplicate) and nothing is lost; the stream lock is
+// taken again on a new connection.
+func TestDestinationConnectionsKilledUnderWrites(t *testing.T) {
+	e, _ := outageEnv(t, "")
+	stopWriter := e.writer(uint64(time.Now().UnixNano()))
+	writing := true
+	defer func() {
+		if writing {
+			_ = stopWriter()
+		}
+	}()
+	d := startDaemon(t, e.config, "run")
+	e.streaming(d)
+
+	admin, err := e.dst.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	admin.SetMaxOpenConns(1)
+	var kills, commits int
+	kill := func(where string) int {
+		rows, err := admin.Query("SELECT ID, IFNULL(INFO, '') FROM information_schema.PROCESSLIST WHERE DB = 'shop_new' AND ID <> CONNECTION_ID() AND " + where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type victim struct {
+			id   int64
+			info string
+		}
+		var vs []victim
+		for rows.Next() {
+			var v victim
+			if err := rows.Scan(&v.id, &v.info); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, v)
+		}
+		rows.Close()
+		n := 0
+		for _, v := range vs {
+			if _, err := admin.Exec(fmt.Sprintf("KILL CONNECTION %d", v.id)); err == nil {
+				n++
+				if strings.HasPrefix(strings.ToUpper(v.info), "COMMIT") {
+					commits++
+				}
+			}
+		}
+		return n
+	}
+	end := time.Now().Add(8 * time.Second)
+	for i := 0; time.Now().Before(end); i++ {
+		select {
+		case <-d.exited:
+			t.Fatalf("shiplog exited: %v\n%s", d.err, tail(d.stderr.String()))
+		default:
+		}
+		if i == 20 {
+			// Every session, the one holding the stream lock too.
+			kills += kill("1=1")
+		} else {
+			// COMMITs in flight first, else any busy session.
+			if n := kill("INFO LIKE 'COMMIT%'"); n > 0 {
+				kills += n
+			} else {
+				kills += kill("COMMAND = 'Query'")
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // the pace of the fault, not a wait for a result
+	}
+	t.Logf("killed %d destination sessions (%d during a COMMIT)", kills, commits)
+	if kills < 5 {
+		t.Fatalf("only %d sessions killed: the test did not test killed connections", kills)
+	}
+	writing = false
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	e.converged(d, 90*time.Second)
+	d.stop(t)
+	log := d.stderr.String()
+	for _, want := range []string{"destination write failed (connection); retrying", "took the lock again on a new connection"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, tail(log))
+		}
+	}
 	e.assertIdentical()
 }

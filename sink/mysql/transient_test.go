@@ -1,0 +1,117 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+func TestIsTransientClassifiesByNumberAndKind(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("destination: begin: %w", refused), true},
+		{fmt.Errorf("write checkpoint: %w", gomysql.ErrInvalidConn), true},
+		{driver.ErrBadConn, true},
+		{io.EOF, true},
+		{io.ErrUnexpectedEOF, true},
+		{&gomysql.MySQLError{Number: 1053}, true},
+		{fmt.Errorf("destination table t: upsert: %w", &gomysql.MySQLError{Number: 1927}), true},
+		{&gomysql.MySQLError{Number: 2006}, true},
+		{&gomysql.MySQLError{Number: 2013}, true},
+		{&gomysql.MySQLError{Number: 1290}, false}, // read-only (after a failover): not transient
+		{&gomysql.MySQLError{Number: 1836}, false}, // read-only mode
+		{&gomysql.MySQLError{Number: 1045}, false}, // access denied
+		{&gomysql.MySQLError{Number: 1146}, false}, // no such table
+		{&gomysql.MySQLError{Number: 1213}, false}, // deadlock: retried by the writer itself
+		{context.Canceled, false},
+		{context.DeadlineExceeded, false},
+		{errors.New("row too large"), false},
+		{nil, false},
+	} {
+		if got := IsTransient(c.err); got != c.want {
+			t.Errorf("IsTransient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// TestRecoverAfterLostCommitAppliesOnce writes a batch whose COMMIT's
+// outcome the writer could not know (it did commit), then, after Recover,
+// the same batch again: the keyless table's insert is not applied twice.
+// A batch that did not commit is applied once after Recover, in 1 and in 3
+// partitions.
+func TestRecoverAfterLostCommitAppliesOnce(t *testing.T) {
+	for _, parts := range []int{1, 3} {
+		t.Run(fmt.Sprintf("parts=%d", parts), func(t *testing.T) {
+			_, db, st := testDestination(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE n (a INT)")
+			ctx := context.Background()
+			tb := &cdc.Table{Schema: "d", Name: "t", Key: []int{0}, Columns: []cdc.Column{{Name: "id", DataType: "int"}, {Name: "v", DataType: "varchar", Charset: "utf8mb4"}}}
+			nk := &cdc.Table{Schema: "d", Name: "n", Columns: []cdc.Column{{Name: "a", DataType: "int"}}}
+			batch := func(p uint64, a int64) cdc.Batch {
+				pos := cdc.Position{File: "binlog.000001", Pos: p}
+				b := cdc.Batch{Pos: pos}
+				for id := int64(1); id <= 20; id++ {
+					b.Changes = append(b.Changes, cdc.Change{Op: cdc.OpInsert, Table: tb, After: []any{id, []byte(fmt.Sprint(p))}, Pos: pos})
+				}
+				b.Changes = append(b.Changes, cdc.Change{Op: cdc.OpInsert, Table: nk, After: []any{a}, Pos: pos})
+				return b
+			}
+			count := func() int {
+				var n int
+				if err := db.QueryRow("SELECT COUNT(*) FROM n").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			w := NewWriter(db, st, Options{Parts: parts})
+			if err := w.Write(ctx, batch(100, 1)); err != nil {
+				t.Fatal(err)
+			}
+			// The batch committed, but say the connection broke during the
+			// COMMIT: the caller writes it again after Recover.
+			b := batch(200, 2)
+			if err := w.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 2 {
+				t.Fatalf("keyless rows after a batch written again after Recover: %d, want 2", n)
+			}
+			// A batch that did not commit: Recover, then it is applied once.
+			if err := w.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(ctx, batch(300, 3)); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(); n != 3 {
+				t.Fatalf("keyless rows after a new batch: %d, want 3", n)
+			}
+			var v string
+			if err := db.QueryRow("SELECT v FROM t WHERE id = 7").Scan(&v); err != nil || v != "300" {
+				t.Fatalf("t.v = %q (%v), want 300", v, err)
+			}
+			ckpt, _, _, err := st.Checkpoint(ctx)
+			if err != nil || ckpt.Pos != 300 {
+				t.Fatalf("checkpoint %v (%v), want 300", ckpt, err)
+			}
+		})
+	}
+}
