@@ -357,3 +357,47 @@ func TestDestinationConnectionsKilledUnderWrites(t *testing.T) {
 	}
 	e.assertIdentical()
 }
+
+// TestDestinationLostDuringCopyResumes kills the destination server in the
+// middle of `migrate data`: the copy stops with exit 1 and an error naming
+// the destination and the remedy; once the server is back, the same command
+// resumes the copy and the destination equals the source.
+func TestDestinationLostDuringCopyResumes(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the run's end waits there
+	e := newEnv(t, "bulk_size: 20, workers: 2, full_row_tables: [events]")
+	e.seedShop(6000)
+	d := startDaemon(t, e.config, "migrate", "data")
+	waitFor(t, "chunks committed", 60*time.Second, func() bool {
+		select {
+		case <-d.exited:
+			t.Fatalf("the copy ended before the destination could be killed: %v\n%s", d.err, tail(d.stderr.String()))
+		default:
+		}
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM _shiplog_tables WHERE state = 'copying' AND rows_copied > 40").Scan(&n)
+		return n > 0
+	})
+	if err := e.dst.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("migrate data still runs 60s after the destination died\n%s", tail(d.stderr.String()))
+	}
+	stderr := d.stderr.String()
+	if code := d.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, tail(stderr))
+	}
+	last := stderr[strings.LastIndex(stderr, "shiplog:"):]
+	for _, want := range []string{"destination unreachable", fmt.Sprintf("root:***@tcp(127.0.0.1:%d)/shop_new", e.dst.Port), "was lost during the copy", "migrate data` again"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the error does not say %q:\n%s", want, last)
+		}
+	}
+	if err := e.dst.StartAgain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "data")
+	e.assertIdentical()
+}

@@ -1,0 +1,98 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+)
+
+// TestDestRetryBacksOffWithinTheBound: connection-level failures are retried
+// with growing, capped, jittered waits, recover and relock running before
+// each new attempt, until the write succeeds; past the bound the error wraps
+// ErrDestinationDown and names the destination, the bound and the remedy;
+// other errors and the caller's end stop at once.
+func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
+	newRetry := func(limit time.Duration, slept *[]time.Duration, clock *time.Duration) *destRetry {
+		return &destRetry{limit: limit, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: newControl(0),
+			dest: "u:***@tcp(db:3306)/d", again: "shiplog --config c.yaml run",
+			sleep: func(ctx context.Context, d time.Duration) error {
+				*slept = append(*slept, d)
+				*clock += d
+				return ctx.Err()
+			}}
+	}
+	t.Run("succeeds after failures", func(t *testing.T) {
+		var slept []time.Duration
+		var clock time.Duration
+		d := newRetry(time.Hour, &slept, &clock)
+		var writes, recovers, relocks int
+		d.relock = func(context.Context) error { relocks++; return nil }
+		err := d.do(context.Background(), "apply a batch", func(context.Context) error {
+			writes++
+			if writes < 8 {
+				if d.ctl.destRetrying() == nil && writes > 1 {
+					t.Errorf("attempt %d: /status shows no retry", writes)
+				}
+				return gomysql.ErrInvalidConn
+			}
+			return nil
+		}, func(context.Context) error { recovers++; return nil })
+		if err != nil || writes != 8 || recovers != 7 || relocks != 7 {
+			t.Fatalf("err %v, %d writes, %d recovers, %d relocks", err, writes, recovers, relocks)
+		}
+		if d.ctl.destRetrying() != nil {
+			t.Fatal("still retrying after success")
+		}
+		for i, w := range slept {
+			hi := min(retryFirst<<i, retryMax)
+			if w < hi/2 || w >= hi {
+				t.Errorf("wait %d: %s, want in [%s, %s)", i, w, hi/2, hi)
+			}
+		}
+	})
+	t.Run("gives up past the bound", func(t *testing.T) {
+		var slept []time.Duration
+		var clock time.Duration
+		d := newRetry(40*time.Millisecond, &slept, &clock)
+		// The clock is real here: the bound is short.
+		d.sleep = func(ctx context.Context, w time.Duration) error { time.Sleep(w); return nil }
+		start := time.Now()
+		err := d.do(context.Background(), "apply a batch", func(context.Context) error { return &gomysql.MySQLError{Number: 1053, Message: "shutdown"} }, nil)
+		if !errors.Is(err, ErrDestinationDown) || time.Since(start) < 40*time.Millisecond {
+			t.Fatalf("err %v after %s", err, time.Since(start))
+		}
+		for _, want := range []string{"u:***@tcp(db:3306)/d", "destination.retry_for 40ms", "shiplog --config c.yaml run", "1053"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not say %q: %v", want, err)
+			}
+		}
+	})
+	t.Run("other errors at once", func(t *testing.T) {
+		var slept []time.Duration
+		var clock time.Duration
+		d := newRetry(time.Hour, &slept, &clock)
+		readOnly := &gomysql.MySQLError{Number: 1290, Message: "read-only"}
+		writes := 0
+		err := d.do(context.Background(), "apply a batch", func(context.Context) error { writes++; return readOnly }, nil)
+		if !errors.Is(err, readOnly) || writes != 1 || len(slept) != 0 {
+			t.Fatalf("err %v, %d writes, slept %v", err, writes, slept)
+		}
+	})
+	t.Run("stopped while waiting", func(t *testing.T) {
+		var slept []time.Duration
+		var clock time.Duration
+		d := newRetry(time.Hour, &slept, &clock)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := d.do(ctx, "apply a batch", func(context.Context) error { return gomysql.ErrInvalidConn }, nil)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, gomysql.ErrInvalidConn) || d.ctl.destRetrying() != nil {
+			t.Fatalf("err %v", err)
+		}
+	})
+}
