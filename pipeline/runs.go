@@ -260,6 +260,11 @@ func (rec *RunRecorder) relock(ctx context.Context) error {
 	}
 	if err := rec.takeLock(ctx, conn); err != nil {
 		conn.Close()
+		if errors.Is(err, ErrStreamLocked) {
+			// Not a refusal to start (exit 4): this process wrote, and stops.
+			return fmt.Errorf("%w of %s: another process took it while this one's connection was lost (%v): stopping, so as not to write beside it",
+				ErrStreamLockLost, rec.r.cfg.Destination.Database, err)
+		}
 		return err
 	}
 	if rec.runLocked {
@@ -328,6 +333,8 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 				}
 				e = fmt.Errorf("%w of %s: %w: destination %s unreachable for %s (destination.retry_for %s): %w; nothing is lost: bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
 					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.command))
+			} else if errors.Is(err, ErrStreamLockLost) {
+				e = err
 			} else {
 				e = fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
 					ErrStreamLockLost, db, err)
