@@ -111,8 +111,11 @@ type destRetry struct {
 }
 
 // destRetry returns the retrier of the destination's writes of command
-// (what to run again, e.g. "run").
+// (what to run again, e.g. "run", unless StartRun recorded the command).
 func (r *Runtime) destRetry(ctx context.Context, command string) *destRetry {
+	if r.running != "" && r.running != "apply" {
+		command = r.running
+	}
 	return &destRetry{
 		limit: cmpDuration(r.cfg.Destination.RetryFor, config.DefaultRetryFor), log: r.log, ctl: controlFrom(ctx),
 		dest: r.cfg.Destination.Redacted(), relock: r.relock, again: r.command(command), sleep: sleepCtx,

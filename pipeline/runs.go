@@ -128,6 +128,7 @@ type RunRecorder struct {
 // the run counts). Finish must be called with the command's result.
 func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.Context, *RunRecorder, error) {
 	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}, command: command}
+	r.running = command
 	var err error
 	if rec.conn, err = r.dst.Conn(ctx); err != nil {
 		return ctx, nil, fmt.Errorf("destination: %w", err)
@@ -221,6 +222,15 @@ func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
 	}
 	rec.lockName = r.state.StreamLock()
 	return nil
+}
+
+// againArgs is the command line (below the root) that runs the command
+// again.
+func (rec *RunRecorder) againArgs() string {
+	if rec.command == "apply" {
+		return "apply --from-kafka"
+	}
+	return rec.command
 }
 
 // lockConnGone reports whether err says the lock connection is lost (not
@@ -332,7 +342,7 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 					continue
 				}
 				e = fmt.Errorf("%w of %s: %w: destination %s unreachable for %s (destination.retry_for %s): %w; nothing is lost: bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
-					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.command))
+					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.againArgs()))
 			} else if errors.Is(err, ErrStreamLockLost) {
 				e = err
 			} else {

@@ -34,6 +34,9 @@ type Runtime struct {
 	// them again on a new connection after the destination was lost (set by
 	// StartRun; nil without them). See destRetry.
 	relock func(context.Context) error
+	// running is the recorded command being run ("run", "migrate delta"),
+	// for the remedies errors give; set by StartRun.
+	running string
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.
