@@ -475,3 +475,89 @@ func TestDestinationLostDuringCopyResumes(t *testing.T) {
 	e.mustRun("migrate", "data")
 	e.assertIdentical()
 }
+
+// TestKafkaApplierAndPublisherRetryThroughDestinationOutage stops the
+// destination server for 5s while a publisher (sink: kafka, its checkpoint
+// kept on that server) and `apply --from-kafka` run under source writes: both
+// retry (the applier reads its partitions' offsets back before applying a
+// batch again) and keep running, and the destination ends equal to the
+// source.
+func TestKafkaApplierAndPublisherRetryThroughDestinationOutage(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	k := testenv.KafkaT(t, true)
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.both(shopDDL, itemsDDL)
+	if err := e.src.Exec(ctx, "shop",
+		`INSERT INTO orders (customer, amount, note, status, updated) SELECT CONCAT('c', seq), seq, 'n', 'new', NOW(6) FROM seq_1_to_1000`,
+		`INSERT INTO items SELECT id, 1, 'SKU', 1, 2.5 FROM orders`); err != nil {
+		t.Fatal(err)
+	}
+	publisher, applier := e.kafkaConfigs(fmt.Sprintf("kafka: {brokers: [%s], topic_prefix: shop, partitions: 3}\n", strings.Join(k.Addrs, ", ")))
+	stopWriter := writeLoop(t, func(i int) error {
+		id := 1 + i*7%1100
+		var err error
+		switch i % 4 {
+		case 0:
+			_, err = e.srcDB.Exec("UPDATE orders SET amount = amount + 1, status = 'paid' WHERE id = ?", id)
+		case 1:
+			_, err = e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES (?, 1, NOW(6))", fmt.Sprint("w", i))
+		case 2:
+			_, err = e.srcDB.Exec("DELETE FROM items WHERE order_id = ?", id)
+		case 3:
+			_, err = e.srcDB.Exec("UPDATE IGNORE items SET line = line + 1 WHERE order_id = ?", id)
+		}
+		return err
+	})
+	writing := true
+	defer func() {
+		if writing {
+			_ = stopWriter()
+		}
+	}()
+	if r := runShiplog(t, publisher, nil, "migrate", "data"); r.code != 0 {
+		t.Fatalf("publish snapshot: %d\n%s", r.code, r.stderr)
+	}
+	pub := startDaemon(t, publisher, "migrate", "delta")
+	app := startDaemon(t, applier, "apply", "--from-kafka")
+	waitFor(t, "the applier to apply rows", 60*time.Second, func() bool {
+		var n int
+		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders").Scan(&n)
+		return n > 1000
+	})
+	down := time.Now()
+	if err := e.dst.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// The outage lasts 5s (the fault being tested, not a wait for a result).
+	time.Sleep(time.Until(down.Add(5 * time.Second)))
+	for name, d := range map[string]*daemon{"publisher": pub, "applier": app} {
+		select {
+		case <-d.exited:
+			t.Fatalf("the %s exited during the outage: %v\n%s", name, d.err, tail(d.stderr.String()))
+		default:
+		}
+	}
+	if err := e.dst.StartAgain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writing = false
+	if err := stopWriter(); err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	pub.stop(t)
+	if r := runShiplog(t, publisher, nil, "migrate", "delta", "--exit-when-caught-up"); r.code != 0 {
+		t.Fatalf("publisher catch-up: %d\n%s", r.code, r.stderr)
+	}
+	e.converged(app, 90*time.Second)
+	app.stop(t)
+	for name, d := range map[string]*daemon{"publisher": pub, "applier": app} {
+		if log := d.stderr.String(); !strings.Contains(log, "destination write failed (connection); retrying") && !strings.Contains(log, "taking the lock again") {
+			t.Errorf("the %s's log shows no retry:\n%s", name, tail(log))
+		}
+	}
+	if log := app.stderr.String(); !strings.Contains(log, "destination back: write succeeded") {
+		t.Errorf("the applier's log shows no retried batch:\n%s", tail(log))
+	}
+	e.assertIdentical()
+}
