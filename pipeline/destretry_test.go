@@ -10,6 +10,8 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/config"
 )
 
 // TestDestRetryBacksOffWithinTheBound: connection-level failures are retried
@@ -95,4 +97,17 @@ func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
 			t.Fatalf("err %v", err)
 		}
 	})
+}
+
+// TestRedactSecrets: a configured secret echoed in an error is not recorded
+// in _shiplog_runs.
+func TestRedactSecrets(t *testing.T) {
+	r := &Runtime{cfg: &config.Config{}}
+	r.cfg.Destination.Password = "hunter2-dest"
+	r.cfg.Source.Password = "src-pw-42"
+	r.cfg.HTTP.Token = "0123456789abcdef0123"
+	got := r.redactSecrets("init statement failed near 'hunter2-dest' (source src-pw-42, token 0123456789abcdef0123)")
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "src-pw-42") || strings.Contains(got, "0123456789abcdef") || !strings.Contains(got, "near '***'") {
+		t.Fatalf("redacted: %s", got)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -420,7 +421,7 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error, exitCode int) 
 		run.Status = mysqlsink.RunFailed
 	}
 	if cmdErr != nil && run.Status != mysqlsink.RunSuccess {
-		msg := cmdErr.Error()
+		msg := rec.r.redactSecrets(cmdErr.Error())
 		run.Error = &msg
 	}
 	run.Inserted, run.Updated, run.Deleted = rec.ctl.appliedByOp()
@@ -593,4 +594,16 @@ func (c *control) appliedByOp() (inserted, updated, deleted int64) {
 		}
 	}
 	return inserted, updated, deleted
+}
+
+// redactSecrets replaces the configured secrets in msg with "***": errors
+// name servers without their passwords already; this keeps a secret a
+// server or library echoed out of the recorded run too.
+func (r *Runtime) redactSecrets(msg string) string {
+	for _, secret := range []string{r.cfg.Source.Password, r.cfg.Destination.Password, r.cfg.Kafka.SASL.Password, r.cfg.HTTP.Token} {
+		if len(secret) >= 4 {
+			msg = strings.ReplaceAll(msg, secret, "***")
+		}
+	}
+	return msg
 }
