@@ -2,6 +2,8 @@
 #
 #   make build   bin/shiplog
 #   make test    go vet + every test against real MariaDB servers (needs mariadb-server)
+#   make test-unit  the unit tests with -race, no servers (seconds)
+#   make test-faults  the fault suite: cut, stalled, slow links; killed servers and shiplog
 #   make demo    a live source -> destination sync on two local MariaDB servers
 #   make bench   shiplog against mariadb-dump, mydumper and native replication
 #   make bench-go  Go micro-benchmarks of the hot paths (no servers needed)
@@ -15,7 +17,7 @@ BENCH_FLAGS ?=
 # CI=true is passed through to the tests when it is set.
 export CI
 
-.PHONY: all build test demo bench bench-go fmt vet clean deps-mariadb deps-bench
+.PHONY: all build test test-unit test-faults demo bench bench-go fmt vet clean deps-mariadb deps-bench
 
 all: build
 
@@ -25,6 +27,17 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 40m $(PKGS)
+
+# Unit tests only: no server is started (the tests that need one carry the
+# build constraint !unit), with the race detector. Under 30 s once built.
+test-unit:
+	$(GO) test -tags unit -race -count=1 $(PKGS)
+
+# The fault suite: a TCP proxy in front of the source, the destination and
+# Kafka cuts, stalls and delays connections under load; servers and shiplog
+# are killed. See cmd/shiplog/faults_test.go.
+test-faults:
+	$(GO) test -tags faults -count=1 -timeout 30m -run 'TestFault' -v ./cmd/shiplog/
 
 vet:
 	$(GO) vet $(PKGS)

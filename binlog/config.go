@@ -59,6 +59,16 @@ type Config struct {
 	// HeartbeatPeriod is how often an idle server sends a heartbeat, so an idle
 	// stream still reports its position; default 1s.
 	HeartbeatPeriod time.Duration
+	// ConnectTimeout bounds each connection to the server up to the first
+	// binlog event: TCP connect, handshake, login and the replica
+	// registration; default 10s.
+	ConnectTimeout time.Duration
+	// StallTimeout is how long the stream may wait for an event with not a
+	// byte arriving from the server (idle, it sends a heartbeat every
+	// HeartbeatPeriod) before the connection counts as stalled and is
+	// replaced; default 10s, at least 3 heartbeat periods. Time spent in emit
+	// does not count.
+	StallTimeout time.Duration
 	// Logger receives connection and DDL messages; nil uses slog.Default().
 	Logger *slog.Logger
 }
@@ -124,6 +134,13 @@ func (c Config) withDefaults() Config {
 	if c.HeartbeatPeriod <= 0 {
 		c.HeartbeatPeriod = time.Second
 	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 10 * time.Second
+	}
+	c.StallTimeout = max(c.StallTimeout, 3*c.HeartbeatPeriod)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

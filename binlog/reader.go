@@ -60,7 +60,11 @@ const (
 // (ErrRowMetadataNotFull) or a partial row image (ErrRowImageNotFull), or a
 // value it cannot decode. Connection errors are retried with exponential
 // backoff (100ms..10s, each logged), restarting from the last emitted position
-// and dropping any partial transaction.
+// and dropping any partial transaction. So is a stalled connection: one that
+// delivers not a byte for Config.StallTimeout while Stream waits for an event
+// (the server sends a heartbeat every Config.HeartbeatPeriod when idle), and
+// a connection that does not reach the first event within
+// Config.ConnectTimeout.
 func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(context.Context, cdc.Batch) error) error {
 	if from.File == "" && from.GTID == "" {
 		return errors.New("binlog stream: the start position has neither a file nor a GTID")
@@ -83,7 +87,12 @@ func (r *Reader) Stream(ctx context.Context, from cdc.Position, emit func(contex
 		if progressed {
 			backoff = minBackoff
 		}
-		log.Warn("binlog connection failed; reconnecting", "error", err, "retry_in", backoff, "from", s.pos.String())
+		if errors.Is(err, errStalled) {
+			log.Warn(fmt.Sprintf("binlog stream stalled: no event for %s, reconnecting", s.cfg.StallTimeout),
+				"at", s.pos.String(), "retry_in", backoff, "stall_timeout", s.cfg.StallTimeout.String())
+		} else {
+			log.Warn("binlog connection failed; reconnecting", "error", err, "retry_in", backoff, "from", s.pos.String())
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -131,7 +140,8 @@ func isTransient(err error) bool {
 	}
 	var ne net.Error
 	var errno syscall.Errno
-	return errors.Is(err, mysql.ErrBadConn) || errors.As(err, &ne) || errors.As(err, &errno) ||
+	var start *startFailed
+	return errors.As(err, &start) || errors.Is(err, errStalled) || errors.Is(err, mysql.ErrBadConn) || errors.As(err, &ne) || errors.As(err, &errno) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, replication.ErrSyncClosed) ||
 		errors.Is(err, replication.ErrNeedSyncAgain)
@@ -175,7 +185,9 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 	}
 	s.resetGroup()
 	s.tables.resetIDs()
+	dial := &dialer{timeout: s.cfg.ConnectTimeout}
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		Dialer:                  dial.dial,
 		ServerID:                s.cfg.ServerID,
 		Flavor:                  s.flavor,
 		Host:                    s.cfg.Host,
@@ -204,12 +216,27 @@ func (s *stream) run(ctx context.Context) (progressed bool, err error) {
 		streamer, err = syncer.StartSyncGTID(set)
 	}
 	if err != nil {
+		return false, startError(s.pos, err)
+	}
+	// Registered and streaming: from here the stall watch bounds the waits
+	// (a read deadline would also fire while emit holds the reader back).
+	conn := dial.last
+	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return false, fmt.Errorf("binlog stream: start from %s: %w", s.pos, err)
 	}
 	s.log.Info("binlog stream started", "from", s.pos.String(), "flavor", s.flavor, "server_id", s.cfg.ServerID)
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watch := &stallWatch{conn: conn, limit: s.cfg.StallTimeout}
+	go watch.run(wctx, cancel)
 	for {
-		ev, err := streamer.GetEvent(ctx)
+		watch.waiting()
+		ev, err := streamer.GetEvent(wctx)
+		watch.notWaiting()
 		if err != nil {
+			if ctx.Err() == nil && errors.Is(context.Cause(wctx), errStalled) {
+				return progressed, fmt.Errorf("binlog stream at %s: no event for %s: %w", s.pos, s.cfg.StallTimeout, errStalled)
+			}
 			return progressed, fmt.Errorf("binlog stream at %s: %w", s.pos, err)
 		}
 		progressed = true
@@ -264,10 +291,11 @@ func (s *stream) prepare(ctx context.Context) error {
 // MariaDB, the GTID state at a file position given without one.
 func (s *stream) query(ctx context.Context, needGTID bool) error {
 	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(int(s.cfg.Port)))
-	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	// The dialer's deadline bounds the handshake and these few queries.
+	dial := &dialer{timeout: s.cfg.ConnectTimeout}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := client.ConnectWithDialer(cctx, "", addr, s.cfg.User, s.cfg.Password, "", dialer.DialContext,
+	conn, err := client.ConnectWithDialer(cctx, "", addr, s.cfg.User, s.cfg.Password, "", dial.dial,
 		func(c *client.Conn) error { c.SetTLSConfig(s.cfg.TLS); return nil })
 	if err != nil {
 		return fmt.Errorf("binlog stream: connect to %s: %w", addr, err)
@@ -694,4 +722,22 @@ func (s *stream) emitBatch(ctx context.Context, changes []cdc.Change, size int, 
 		return fmt.Errorf("binlog stream: emit at %s: %w", pos, err)
 	}
 	return nil
+}
+
+// startFailed is a failure to register as a replica that is not a server
+// error saying no: go-mysql reports a connection lost while registering
+// (e.g. "failed to set @mariadb_slave_capability=4: ... EOF") as text
+// only, so these are retried like any lost connection.
+type startFailed struct{ err error }
+
+func (e *startFailed) Error() string { return e.err.Error() }
+func (e *startFailed) Unwrap() error { return e.err }
+
+func startError(pos cdc.Position, err error) error {
+	err = fmt.Errorf("binlog stream: start from %s: %w", pos, err)
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		return err // the server answered: isTransient judges its code
+	}
+	return &startFailed{err}
 }

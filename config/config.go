@@ -43,6 +43,47 @@ type Database struct {
 	// writes are retried through a connection-level outage of the
 	// destination before the command stops; 0 = DefaultRetryFor.
 	RetryFor time.Duration
+	// Timeouts bound every network call to this server; Load copies the
+	// timeouts section here. Zero fields take the defaults.
+	Timeouts Timeouts
+}
+
+// Timeouts are the network deadlines (the timeouts section), the same for
+// every server shiplog talks to. Zero fields mean the defaults below.
+type Timeouts struct {
+	// Connect bounds reaching a server and logging in: TCP connect, the
+	// server's handshake, authentication and the session setup.
+	Connect time.Duration
+	// Read bounds waiting for any byte of a server's reply to a statement.
+	// It must exceed the longest a legitimate statement runs before its
+	// first row or its OK (a destination batch waiting on locks, a sorted
+	// snapshot chunk); statements with a context deadline of their own end
+	// at that deadline whichever is shorter.
+	Read time.Duration
+	// Write bounds sending a statement (or LOAD DATA's data) to a server.
+	Write time.Duration
+	// BinlogStall is how long the binlog stream may deliver nothing, not
+	// even the heartbeat the source sends every second when idle, before
+	// shiplog counts the connection as stalled and reconnects. At least
+	// three heartbeat periods.
+	BinlogStall time.Duration
+}
+
+// Timeout defaults.
+const (
+	DefaultConnectTimeout     = 10 * time.Second
+	DefaultReadTimeout        = 10 * time.Minute
+	DefaultWriteTimeout       = time.Minute
+	DefaultBinlogStallTimeout = 10 * time.Second
+)
+
+// WithDefaults fills zero fields with the defaults.
+func (t Timeouts) WithDefaults() Timeouts {
+	t.Connect = cmp.Or(t.Connect, DefaultConnectTimeout)
+	t.Read = cmp.Or(t.Read, DefaultReadTimeout)
+	t.Write = cmp.Or(t.Write, DefaultWriteTimeout)
+	t.BinlogStall = cmp.Or(t.BinlogStall, DefaultBinlogStallTimeout)
+	return t
 }
 
 // DefaultRetryFor is destination.retry_for when unset.
@@ -217,12 +258,19 @@ type Replica struct {
 // noticed quickly.
 const replicaDialTimeout = 5 * time.Second
 
+// replicaIOTimeout bounds each read and write on a replica connection unless
+// the DSN sets readTimeout/writeTimeout.
+const replicaIOTimeout = 30 * time.Second
+
 // DriverConfig returns the driver configuration to reach r. DATETIME values
 // come back as text (parseTime off), whatever the DSN says.
 func (r Replica) DriverConfig() *mysql.Config {
 	c := r.cfg.Clone()
 	c.ParseTime = false
 	c.Timeout = cmp.Or(c.Timeout, replicaDialTimeout)
+	// A replica's statements are small; a stalled one counts as lagging.
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, replicaIOTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, replicaIOTimeout)
 	return c
 }
 
@@ -330,6 +378,9 @@ type Config struct {
 	HTTP HTTP
 	// Throttle holds live settings' starting values.
 	Throttle Throttle
+	// Timeouts are the network deadlines; Load fills the defaults and copies
+	// them to Source and Destination.
+	Timeouts Timeouts
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should
@@ -408,6 +459,8 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{Key: "delta.source", File: path, Msg: fmt.Sprintf("must be %q or %q, not %q", DeltaBinlog, DeltaTriggers, cfg.Delta.Source)}
 	}
 
+	cfg.Timeouts = cfg.Timeouts.WithDefaults()
+	cfg.Source.Timeouts, cfg.Destination.Timeouts = cfg.Timeouts, cfg.Timeouts
 	if err := cfg.throttleDefaults(path); err != nil {
 		return nil, err
 	}

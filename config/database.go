@@ -10,19 +10,17 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
 
-// dialTimeout bounds connecting to a server, so a wrong host fails a run
-// quickly instead of hanging on the operating system's TCP timeout.
-const dialTimeout = 10 * time.Second
-
 // DriverConfig returns a go-sql-driver/mysql configuration for d: TCP to
 // host:port, utf8mb4, client-side parameter interpolation (one round trip per
-// statement, which matters for multi-row upserts), raw DATETIME values, and a
-// 10s dial timeout. When TLS files are set, their tls.Config is registered with
+// statement, which matters for multi-row upserts), raw DATETIME values, and
+// d.Timeouts (defaults filled): Connect as the dial timeout, Read and Write as
+// the driver's readTimeout and writeTimeout. The driver does not bound the
+// handshake by its dial timeout: the caller connects with a context deadline
+// of Timeouts.Connect. When TLS files are set, their tls.Config is registered with
 // the driver under a name derived from their contents ("shiplog-<hash>"), so
 // the result also works through FormatDSN and sql.Open.
 func (d Database) DriverConfig() (*mysql.Config, error) {
@@ -34,7 +32,8 @@ func (d Database) DriverConfig() (*mysql.Config, error) {
 	cfg.DBName = d.Database
 	cfg.InterpolateParams = true
 	cfg.ParseTime = false
-	cfg.Timeout = dialTimeout
+	to := d.Timeouts.WithDefaults()
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = to.Connect, to.Read, to.Write
 	// Since driver v1.8 "charset" is no longer special in Params: a Params
 	// entry would be sent as "SET charset = utf8mb4", which servers reject.
 	// mysql.Charset sends SET NAMES and still writes charset=utf8mb4 in the DSN.

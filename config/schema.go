@@ -119,11 +119,15 @@ var fields = func() []field {
 		field{"throttle.replicas", kindList, func(c *Config) any { return &c.Throttle.replicaDSNs }},
 		field{"throttle.max_replica_lag", kindDuration, func(c *Config) any { return &c.Throttle.MaxReplicaLag }},
 		field{"throttle.replica_check_interval", kindDuration, func(c *Config) any { return &c.Throttle.ReplicaCheckInterval }},
+		field{"timeouts.connect", kindDuration, func(c *Config) any { return &c.Timeouts.Connect }},
+		field{"timeouts.read", kindDuration, func(c *Config) any { return &c.Timeouts.Read }},
+		field{"timeouts.write", kindDuration, func(c *Config) any { return &c.Timeouts.Write }},
+		field{"timeouts.binlog_stall", kindDuration, func(c *Config) any { return &c.Timeouts.BinlogStall }},
 	)
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl", "http", "throttle"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl", "http", "throttle", "timeouts"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting

@@ -49,5 +49,8 @@ func (r *Runtime) binlogConfig(flavor string, plan *transform.Plan, fks *cascade
 		TablesFold: func(name string) bool { return folded[strings.ToLower(name)] },
 		Unselected: unselected,
 		Logger:     log,
+		// Zero values (a Config not from config.Load) take the reader's defaults.
+		ConnectTimeout: r.cfg.Timeouts.Connect,
+		StallTimeout:   r.cfg.Timeouts.BinlogStall,
 	}, nil
 }

@@ -78,6 +78,15 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		}
 		copyOrder = fks.CopyOrder()
 	}
+	// The broker's ACLs are checked (where it tells) before anything is
+	// written.
+	publisher, err := r.openPublisher(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if publisher != nil {
+		defer publisher.Close()
+	}
 	// Change logs go in before the copy, as in the reference tool, so every
 	// change made during and after it is logged.
 	if r.triggers() {
@@ -120,12 +129,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		Volume:    verify.VolumeCheck(r.dst),
 		After:     copyOrder,
 	}
-	publisher, err := r.openPublisher(ctx)
-	if err != nil {
-		return err
-	}
 	if publisher != nil {
-		defer publisher.Close()
 		copier.Publish = publisher.WriteSnapshot
 		copier.StateOnly = !r.appliesToMySQL()
 	}

@@ -192,7 +192,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		m.srcFks = fks.Generator()
 		m.srcFks.Source = true
 	}
-	publisher, err := r.openPublisher(ctx)
+	publisher, err := r.openPublisher(ctx, plan)
 	if err != nil {
 		return err
 	}

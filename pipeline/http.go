@@ -48,8 +48,9 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 		stopWatch()
 		return ctx, nil, fmt.Errorf("http.listen: %w", err)
 	}
+	sc := &statusCache{}
 	srv := &http.Server{
-		Handler:           r.httpHandler(c),
+		Handler:           r.httpHandler(c, sc),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -60,7 +61,7 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 	r.log.Info("http server listening", "addr", ln.Addr().String(), "control", control)
 	bg, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -70,6 +71,10 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 	go func() {
 		defer wg.Done()
 		r.checkLag(bg, c)
+	}()
+	go func() {
+		defer wg.Done()
+		r.refreshStatus(bg, sc)
 	}()
 	return ctx, func() {
 		stop()
@@ -154,7 +159,7 @@ const settableThrottle = "batch_changes, max_replica_lag"
 
 // httpHandler serves the status and control endpoints behind httpGuard's
 // access rules (token, Origin, Host). Only POST changes state.
-func (r *Runtime) httpHandler(c *control) http.Handler {
+func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -168,22 +173,9 @@ func (r *Runtime) httpHandler(c *control) http.Handler {
 			Throttled: reason != "", ThrottleReason: reason}
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, req *http.Request) {
-		s, err := r.Status(req.Context())
-		if err != nil {
-			if rs := c.destRetrying(); rs != nil {
-				// The destination is down: say what the writer does about it.
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_ = json.NewEncoder(w).Encode(struct {
-					Error               string       `json:"error"`
-					DestinationRetrying *RetryStatus `json:"destination_retrying"`
-				}{err.Error(), rs})
-				return
-			}
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		// From memory (refreshStatus): no server is asked on this path.
+		s := sc.get(time.Now())
 		s.DestinationRetrying = c.destRetrying()
 		s.Paused = c.isPaused()
 		s.ThrottleReason, s.Replicas = c.throttled()

@@ -21,7 +21,7 @@ func controlServer(t *testing.T, h config.HTTP) (http.Handler, *control, *bytes.
 	var logs bytes.Buffer
 	r := &Runtime{cfg: &config.Config{HTTP: h}, log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	c := newControl(100)
-	return r.httpHandler(c), c, &logs
+	return r.httpHandler(c, &statusCache{}), c, &logs
 }
 
 type controlRequest struct {

@@ -116,7 +116,18 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	}
 	defer kc.close()
 	// Reach the brokers first: an unreachable broker is an error, not a wait.
-	if _, err := kc.dataTopics(ctx); err != nil {
+	listed, err := kc.dataTopics(ctx)
+	if err != nil {
+		return err
+	}
+	// Where the broker tells, the user's READ on the topics and the group
+	// is checked before anything is applied (a topic the user may not even
+	// describe is not listed: the schema topic, whose name is known, shows it).
+	check := []string{kc.schemaTopic()}
+	for t := range listed {
+		check = append(check, t)
+	}
+	if err := kafkasink.CheckAccess(ctx, kc.opts, kafkasink.Access{Read: true, Group: r.cfg.Kafka.GroupID, Topics: check}); err != nil {
 		return err
 	}
 	if err := r.ensureKafkaTables(ctx); err != nil {

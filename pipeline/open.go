@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
@@ -34,16 +37,27 @@ func sourceSession(c *gomysql.Config) *gomysql.Config {
 // the session (a procedure, a prepared statement), values are read and
 // written in UTC over utf8mb4, and on the destination in shiplog's sql_mode.
 // (Literals do not depend on sql_mode: see mysqlsink.AppendLiteral.)
+//
+// connect, when > 0, bounds each new connection, init statements included:
+// the driver bounds only the TCP dial by its own timeout, and would wait
+// for a server's handshake forever under a context without a deadline (a
+// pool growing inside a query that has none).
 type initConnector struct {
 	driver.Connector
-	init  []string
-	reset string
+	init    []string
+	reset   string
+	connect time.Duration
 }
 
 func (c initConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if c.connect > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.connect, errConnectTimeout)
+		defer cancel()
+	}
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, connectError(ctx, err, c.connect)
 	}
 	for _, q := range c.init {
 		if _, err := conn.(driver.ExecerContext).ExecContext(ctx, q, nil); err != nil {
@@ -58,6 +72,29 @@ func (c initConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+// errConnectTimeout is the cause of a connection's context ending at
+// timeouts.connect.
+var errConnectTimeout = errors.New("connect timeout")
+
+// ErrNoHandshake: a server accepted the TCP connection but did not complete
+// the MySQL handshake (and login) within timeouts.connect.
+var ErrNoHandshake = errors.New("no MySQL handshake")
+
+// connectError explains a connection that ran out of timeouts.connect: which
+// step hung and what to check. Other errors are returned as they are.
+func connectError(ctx context.Context, err error, limit time.Duration) error {
+	var ne net.Error
+	switch {
+	case context.Cause(ctx) == errConnectTimeout:
+		return fmt.Errorf("%w within %s (timeouts.connect): the server accepted the TCP connection but did not answer; "+
+			"check that the host and port are a MySQL or MariaDB server and that it is not hung or overloaded, or raise timeouts.connect: %w",
+			ErrNoHandshake, limit, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("no TCP connection within %s (timeouts.connect): check the host, the port and the firewall: %w", limit, err)
+	}
+	return err
 }
 
 // sessionReset is the statement that restores the session settings c gives
@@ -125,6 +162,9 @@ func usableInit(log *slog.Logger, side string, init []string) ([]string, error) 
 	return out, nil
 }
 
+// openPool opens a pool to the server of c (the source's, or the
+// destination's when dest) and checks it can connect. Every new connection is
+// bounded by c.Timeout (timeouts.connect), handshake included.
 func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) (*sql.DB, error) {
 	if dest {
 		c = mysqlsink.SessionConfig(c)
@@ -135,7 +175,7 @@ func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) 
 	if err != nil {
 		return nil, err
 	}
-	ic := initConnector{Connector: conn, init: init}
+	ic := initConnector{Connector: conn, init: init, connect: c.Timeout}
 	if len(init) > 0 {
 		ic.reset = sessionReset(c)
 	}

@@ -10,8 +10,10 @@ import (
 	"github.com/shiplog/shiplog/config"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // publishes reports whether changes go to Kafka (sink: kafka or both).
@@ -44,8 +46,10 @@ func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
 	return o, nil
 }
 
-// openPublisher connects the Kafka producer when the sink publishes.
-func (r *Runtime) openPublisher(ctx context.Context) (*kafkasink.Producer, error) {
+// openPublisher connects the Kafka producer when the sink publishes, once
+// the broker has said (where it tells) that the user may write every topic
+// of plan's tables.
+func (r *Runtime) openPublisher(ctx context.Context, plan *transform.Plan) (*kafkasink.Producer, error) {
 	if !r.publishes() {
 		return nil, nil
 	}
@@ -53,7 +57,21 @@ func (r *Runtime) openPublisher(ctx context.Context) (*kafkasink.Producer, error
 	if err != nil {
 		return nil, err
 	}
-	return kafkasink.NewProducer(ctx, o)
+	p, err := kafkasink.NewProducer(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	topics := []string{kafkasink.SchemaTopic(o.TopicPrefix)}
+	if plan != nil {
+		for _, tp := range plan.Tables() {
+			topics = append(topics, kafkasink.TopicName(o.TopicPrefix, tp.Source.Schema, tp.Source.Name))
+		}
+	}
+	if err := kafkasink.CheckAccess(ctx, o, kafkasink.Access{Write: true, Topics: topics}); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // deliver sends one batch to the sinks: the source changes to Kafka first
@@ -77,6 +95,7 @@ func (r *Runtime) deliver(ctx context.Context, retry *destRetry, w *mysqlsink.Wr
 		if err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.Published)
 	}
 	if r.appliesToMySQL() {
 		expanded := false

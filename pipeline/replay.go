@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
@@ -422,7 +424,7 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 	if err != nil {
 		return fmt.Errorf("replay --apply-to %s: %w", redacted, err)
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(initConnector{Connector: conn, connect: cmp.Or(dcfg.Timeout, config.DefaultConnectTimeout)})
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("replay --apply-to %s: %w", redacted, err)

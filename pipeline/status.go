@@ -36,6 +36,10 @@ type Status struct {
 	Throttled      bool         `json:"throttled,omitempty"`
 	ThrottleReason string       `json:"throttle_reason,omitempty"`
 	Replicas       []ReplicaLag `json:"replicas,omitempty"`
+	// StatusReadAt is set by the HTTP server's /status, which answers from
+	// memory: when the rest was read from the servers (every second in the
+	// background; a warning says when that is late).
+	StatusReadAt *time.Time `json:"status_read_at,omitempty"`
 	// DestinationRetrying is set by the HTTP server's /status while a
 	// destination write is retried after a connection-level failure (see
 	// destination.retry_for).

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -649,6 +650,7 @@ func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc pr
 		if err := c.State.SaveProgress(ctx, nil, p); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.CopyChunkCommitted)
 		if c.Progress != nil {
 			c.Progress(tp.Source.Name, p.Rows)
 		}
@@ -657,6 +659,7 @@ func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc pr
 	if err := c.Writer.WritePrepared(ctx, pc.chunk, p, pc.failed); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.CopyChunkCommitted)
 	if len(pc.failed) > 0 {
 		c.failed.Add(int64(len(pc.failed)))
 		for _, f := range pc.failed {

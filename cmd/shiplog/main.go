@@ -23,6 +23,7 @@ import (
 
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/pipeline"
+	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
@@ -123,7 +124,7 @@ func exitCodeOf(ctx context.Context, err error) int {
 	var ce *config.Error
 	var fe *transform.FileError
 	switch {
-	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges):
+	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges) || errors.Is(err, kafkasink.ErrACL):
 		return exitUsage
 	case errors.Is(err, pipeline.ErrPartial):
 		return exitPartial

@@ -48,9 +48,6 @@ type MariaDB struct {
 	cmd     *exec.Cmd
 	keepDir bool
 	done    chan error
-	// argv and logOutput start the server again (StartAgain).
-	argv      []string
-	logOutput *os.File
 }
 
 // ErrNoMariaDB is returned when the MariaDB server binaries are not installed.
@@ -99,7 +96,7 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MariaDB{Dir: o.Dir, keepDir: o.Dir != ""}
+	m := &MariaDB{Dir: o.Dir, keepDir: o.Dir != "", done: make(chan error, 1)}
 	if m.Dir == "" {
 		if m.Dir, err = os.MkdirTemp("", "shiplog-mariadb-"); err != nil {
 			return nil, err
@@ -160,44 +157,21 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 			"--binlog-row-image=FULL", "--binlog-row-metadata="+meta, "--sync-binlog=0")
 	}
 	args = append(args, o.ExtraArgs...)
-	m.argv, m.logOutput = append([]string{mariadbd}, args...), o.LogOutput
-	if err := m.launch(ctx); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// launch starts mariadbd with m.argv and waits until it accepts connections.
-func (m *MariaDB) launch(ctx context.Context) error {
-	m.cmd = exec.Command(m.argv[0], m.argv[1:]...)
-	m.cmd.Stdout, m.cmd.Stderr = m.logOutput, m.logOutput
+	m.cmd = exec.Command(mariadbd, args...)
+	m.cmd.Stdout, m.cmd.Stderr = o.LogOutput, o.LogOutput
 	// The server dies with the process that started it, so a killed test run
 	// leaves nothing behind.
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	m.done = make(chan error, 1)
 	if err := m.cmd.Start(); err != nil {
 		m.cleanup()
-		return fmt.Errorf("start mariadbd: %w", err)
+		return nil, fmt.Errorf("start mariadbd: %w", err)
 	}
 	go func() { m.done <- m.cmd.Wait() }()
 	if err := m.waitReady(ctx); err != nil {
 		_ = m.Stop()
-		return err
+		return nil, err
 	}
-	return nil
-}
-
-// StartAgain starts a server stopped by Kill again, on the same data folder
-// and port (a restart, or the end of an outage), and returns once it accepts
-// connections.
-func (m *MariaDB) StartAgain(ctx context.Context) error {
-	select {
-	case err := <-m.done:
-		m.done <- err
-	default:
-		return fmt.Errorf("mariadbd on port %d still runs: Kill it first", m.Port)
-	}
-	return m.launch(ctx)
+	return m, nil
 }
 
 func (m *MariaDB) waitReady(ctx context.Context) error {

@@ -6,12 +6,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -48,6 +51,10 @@ type Options struct {
 	// ServerID is source.server_id in the envelope.
 	ServerID uint32
 	Logger   *slog.Logger
+	// RetryFor bounds how long a publish that fails for a transient reason
+	// (a lost or refused connection, a leader moving, a timeout) is retried,
+	// with backoff, before the error is returned (default 5 minutes).
+	RetryFor time.Duration
 }
 
 var (
@@ -206,7 +213,8 @@ func connect(ctx context.Context, o Options) (*kafkago.Transport, *kafkago.Clien
 	defer cancel()
 	if _, err := client.Metadata(mctx, &kafkago.MetadataRequest{}); err != nil {
 		tr.CloseIdleConnections()
-		return nil, nil, nil, fmt.Errorf("kafka brokers %s: %w", strings.Join(o.Brokers, ", "), err)
+		return nil, nil, nil, fmt.Errorf("kafka brokers %s: no cluster metadata within %s; check that these are Kafka brokers that are up and reachable (kafka.brokers, TLS and SASL settings): %w",
+			strings.Join(o.Brokers, ", "), dialTimeout, err)
 	}
 	return tr, client, addr, nil
 }
@@ -498,23 +506,85 @@ func (p *Producer) flush(ctx context.Context, o *outBuf) error {
 	return nil
 }
 
-// send writes msgs synchronously.
+// send writes msgs synchronously. Messages that fail for a transient
+// reason are sent again, with backoff (logged), for up to Options.RetryFor:
+// only the failed ones, so a partition's messages keep their order (its
+// batch fails whole) and the others are not duplicated.
 func (p *Producer) send(ctx context.Context, msgs []kafkago.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	retryFor := p.o.RetryFor
+	if retryFor <= 0 {
+		retryFor = defaultRetryFor
+	}
+	start := time.Now()
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := p.w.WriteMessages(ctx, msgs...)
+		if err == nil {
+			if attempt > 1 {
+				p.log.Info("kafka: publish succeeded again", "attempt", attempt, "after", time.Since(start).Round(time.Millisecond).String())
+			}
+			return nil
+		}
+		failed, first, topic := msgs, err, ""
 		var werr kafkago.WriteErrors
-		if errors.As(err, &werr) {
+		if errors.As(err, &werr) && len(werr) == len(msgs) {
+			failed = failed[:0:0]
+			first = nil
 			for i, e := range werr {
 				if e != nil {
-					return fmt.Errorf("kafka: publish to %s: %d of %d messages failed, first: %w", msgs[i].Topic, werr.Count(), len(msgs), e)
+					failed = append(failed, msgs[i])
+					if first == nil {
+						first, topic = e, msgs[i].Topic
+					}
 				}
 			}
 		}
-		return fmt.Errorf("kafka: publish %d messages: %w", len(msgs), err)
+		var out error
+		if topic != "" {
+			out = fmt.Errorf("kafka: publish to %s: %d of %d messages failed, first: %w", topic, len(failed), len(msgs), first)
+		} else {
+			out = fmt.Errorf("kafka: publish %d messages: %w", len(msgs), err)
+		}
+		if !transient(first) || ctx.Err() != nil {
+			return out
+		}
+		if time.Since(start)+backoff > retryFor {
+			return fmt.Errorf("%w (retried for %s: check that the brokers %s are up and reachable, then start again; nothing after the last acknowledged change was checkpointed)",
+				out, time.Since(start).Round(time.Second), strings.Join(p.o.Brokers, ", "))
+		}
+		p.log.Warn("kafka: publish failed; retrying", "error", out.Error(), "attempt", attempt, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return out
+		case <-time.After(backoff + rand.N(backoff/4+1)):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+		msgs = failed
 	}
-	return nil
+}
+
+// defaultRetryFor is Options.RetryFor's default.
+const defaultRetryFor = 5 * time.Minute
+
+// transient reports whether a publish error is worth sending again: a
+// connection lost, refused or timed out, or a broker error Kafka calls
+// retriable (leader moved, not enough replicas, ...).
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ke kafkago.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	var ne net.Error
+	var errno syscall.Errno
+	return errors.As(err, &ne) || errors.As(err, &errno) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func commitMs(t, batch time.Time) int64 {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 )
 
 // SessionParams are the session settings every destination connection gets:
@@ -360,9 +361,11 @@ func (w *Writer) tx(ctx context.Context, opts *sql.TxOptions, f func(*sql.Tx) er
 		_ = tx.Rollback()
 		return err
 	}
+	failpoint.Hit(failpoint.DestBeforeCommit)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("destination: commit: %w", err)
 	}
+	failpoint.Hit(failpoint.DestAfterCommit)
 	return nil
 }
 

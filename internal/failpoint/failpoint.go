@@ -1,0 +1,71 @@
+// Package failpoint kills the process at a named point of its work, for
+// crash tests: with SHIPLOG_FAILPOINT=name (or name:N, the Nth time the
+// point is reached) the process sends itself SIGKILL there, as a power cut
+// or the OOM killer would, with nothing flushed or rolled back by shiplog.
+// Unset, Hit costs one atomic load.
+package failpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Env is the environment variable that arms a failpoint.
+const Env = "SHIPLOG_FAILPOINT"
+
+// The named points.
+const (
+	// CopyChunkCommitted: a snapshot chunk and its progress are committed.
+	CopyChunkCommitted = "copy-chunk-committed"
+	// DestBeforeCommit: a destination batch (rows and checkpoint) is
+	// written, its transaction not yet committed.
+	DestBeforeCommit = "dest-before-commit"
+	// DestAfterCommit: the batch's transaction is committed, nothing after
+	// it done yet.
+	DestAfterCommit = "dest-after-commit"
+	// Published: the broker acknowledged a batch, whose checkpoint is not
+	// yet written.
+	Published = "published"
+)
+
+var (
+	armed atomic.Bool
+	once  sync.Once
+	name  string
+	nth   int64
+	hits  atomic.Int64
+)
+
+func init() {
+	v := os.Getenv(Env)
+	if v == "" {
+		return
+	}
+	name, nth = v, 1
+	if n, c, ok := strings.Cut(v, ":"); ok {
+		if k, err := strconv.ParseInt(c, 10, 64); err == nil && k > 0 {
+			name, nth = n, k
+		}
+	}
+	armed.Store(true)
+}
+
+// Hit kills the process if the armed failpoint is point (and this is its
+// Nth hit).
+func Hit(point string) {
+	if !armed.Load() || point != name {
+		return
+	}
+	if hits.Add(1) != nth {
+		return
+	}
+	once.Do(func() {
+		os.Stderr.WriteString("shiplog: failpoint " + point + " reached: killing the process (" + Env + ")\n")
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // the signal is on its way
+	})
+}
