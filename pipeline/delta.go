@@ -55,7 +55,13 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	defer done()
-	return r.delta(ctx, o)
+	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
+		err := r.delta(ctx, o)
+		// Started again, it must not look for the statement to skip: the
+		// first start passed it, or stops at it again, saying so.
+		o.SkipDDL = false
+		return err
+	})
 }
 
 func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {

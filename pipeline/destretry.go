@@ -207,3 +207,53 @@ func (d *destRetry) do(ctx context.Context, what string, write func(context.Cont
 		}
 	}
 }
+
+// restartReset is how long a loop must have run before its failure counts
+// as a new outage (the bound starts again).
+const restartReset = time.Minute
+
+// restart runs loop (a stream: it runs until ctx ends or it fails) and runs
+// it again from the start when it fails with a connection-level error that
+// no retry inside it handled: while it starts (reading the state, compiling
+// the plan against the destination), or from a write outside a batch. The
+// stream resumes from the checkpoint, so nothing is applied twice. The
+// waits and the bound are do's; a failure after restartReset of running
+// starts a new bound. Errors that already end an outage (ErrDestinationDown,
+// a lost stream lock) and others are returned at once.
+func (d *destRetry) restart(ctx context.Context, what string, loop func(context.Context) error) error {
+	var (
+		since    time.Time
+		attempts int
+	)
+	for {
+		start := time.Now()
+		err := loop(ctx)
+		if err == nil || ctx.Err() != nil || !mysqlsink.IsTransient(err) ||
+			errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrStreamLockLost) {
+			if attempts > 0 {
+				d.ctl.setRetrying(nil)
+			}
+			return err
+		}
+		if attempts == 0 || time.Since(start) >= restartReset {
+			since, attempts = time.Now(), 0
+		}
+		attempts++
+		left := d.limit - time.Since(since)
+		if left <= 0 {
+			d.ctl.setRetrying(nil)
+			return fmt.Errorf("%w: %s stopped on connection errors for %s (%d restarts, destination.retry_for %s): %w; nothing is lost: "+
+				"bring the servers back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
+				ErrDestinationDown, what, time.Since(since).Round(time.Second), attempts, d.limit, err, d.again)
+		}
+		wait := min(retryFirst<<min(attempts-1, 16), retryMax)
+		wait = min(wait/2+rand.N(wait/2), left)
+		d.log.Warn("stopped on a connection error; starting again from the checkpoint", "stage", "destination", "loop", what,
+			"attempt", attempts, "error", err.Error(), "retry_in", wait.Round(time.Millisecond).String(), "retry_for", d.limit.String())
+		d.ctl.setRetrying(&RetryStatus{Since: since, Attempts: attempts, LastError: err.Error()})
+		if err := d.sleep(ctx, wait); err != nil {
+			d.ctl.setRetrying(nil)
+			return nil // stopped while waiting: a clean stop
+		}
+	}
+}

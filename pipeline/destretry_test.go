@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -109,5 +110,35 @@ func TestRedactSecrets(t *testing.T) {
 	got := r.redactSecrets("init statement failed near 'hunter2-dest' (source src-pw-42, token 0123456789abcdef0123)")
 	if strings.Contains(got, "hunter2") || strings.Contains(got, "src-pw-42") || strings.Contains(got, "0123456789abcdef") || !strings.Contains(got, "near '***'") {
 		t.Fatalf("redacted: %s", got)
+	}
+}
+
+// TestDestRetryRestartsTheLoop: a stream that fails on a connection error
+// outside a batch (while starting) is started again; an error that ends an
+// outage already, or another error, is returned at once.
+func TestDestRetryRestartsTheLoop(t *testing.T) {
+	d := &destRetry{limit: time.Hour, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: newControl(0), dest: "d", again: "run",
+		sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+	runs := 0
+	err := d.restart(context.Background(), "the stream", func(context.Context) error {
+		runs++
+		if runs < 3 {
+			return fmt.Errorf("destination: read columns of d: %w", gomysql.ErrInvalidConn)
+		}
+		return nil
+	})
+	if err != nil || runs != 3 || d.ctl.destRetrying() != nil {
+		t.Fatalf("err %v after %d runs", err, runs)
+	}
+	for _, stop := range []error{
+		fmt.Errorf("%w: batch: %w", ErrDestinationDown, gomysql.ErrInvalidConn),
+		fmt.Errorf("%w of d: %w", ErrStreamLockLost, gomysql.ErrInvalidConn),
+		&gomysql.MySQLError{Number: 1290},
+	} {
+		runs = 0
+		err := d.restart(context.Background(), "the stream", func(context.Context) error { runs++; return stop })
+		if !errors.Is(err, stop) || runs != 1 {
+			t.Errorf("%v: err %v after %d runs", stop, err, runs)
+		}
 	}
 }
