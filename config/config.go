@@ -39,6 +39,10 @@ type Database struct {
 	// InitStatements run after connecting, in order. They come from Magento's
 	// init_statements_source/init_statements_destination (';'-separated).
 	InitStatements []string
+	// RetryFor (destination only, destination.retry_for) bounds how long
+	// writes are retried through a connection-level outage of the
+	// destination before the command stops; 0 = DefaultRetryFor.
+	RetryFor time.Duration
 	// Timeouts bound every network call to this server; Load copies the
 	// timeouts section here. Zero fields take the defaults.
 	Timeouts Timeouts
@@ -81,6 +85,9 @@ func (t Timeouts) WithDefaults() Timeouts {
 	t.BinlogStall = cmp.Or(t.BinlogStall, DefaultBinlogStallTimeout)
 	return t
 }
+
+// DefaultRetryFor is destination.retry_for when unset.
+const DefaultRetryFor = 5 * time.Minute
 
 // Options tune a run. Zero values mean "choose automatically" where that makes
 // sense (BulkSize, Workers).

@@ -76,6 +76,7 @@ var fields = func() []field {
 	}
 	fs := db("source", func(c *Config) *Database { return &c.Source }, true)
 	fs = append(fs, db("destination", func(c *Config) *Database { return &c.Destination }, false)...)
+	fs = append(fs, field{"destination.retry_for", kindDuration, func(c *Config) any { return &c.Destination.RetryFor }})
 	return append(fs,
 		field{"options.bulk_size", kindCount, func(c *Config) any { return &c.Options.BulkSize }},
 		field{"options.source_prefix", kindString, func(c *Config) any { return &c.Options.SourcePrefix }},

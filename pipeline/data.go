@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/binlog"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/verify"
 )
@@ -138,7 +139,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	res, err := copier.Run(ctx)
 	progress.Stop()
 	if err != nil {
-		return err
+		return r.copyFailed(ctx, err)
 	}
 	for _, w := range res.Warnings {
 		log.Warn(w, "stage", "volume")
@@ -174,4 +175,21 @@ func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// copyFailed is the error a copy that failed with err ends with: when the
+// destination cannot be reached (a connection-level error, and it does not
+// answer now), it says so and that the copy resumes.
+func (r *Runtime) copyFailed(ctx context.Context, err error) error {
+	if !mysqlsink.IsTransient(err) {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if r.dst.PingContext(pctx) == nil {
+		return err // the destination answers: the source failed, or a blip
+	}
+	return fmt.Errorf("%w: destination %s was lost during the copy: %w; nothing copied so far is lost: "+
+		"run `%s` again when the destination is back (keyed tables resume after their last committed chunk; tables without a key are copied again)",
+		ErrDestinationDown, r.cfg.Destination.Redacted(), err, r.command("migrate data"))
 }

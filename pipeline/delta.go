@@ -58,7 +58,13 @@ func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	defer done()
-	return r.delta(ctx, o)
+	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
+		err := r.delta(ctx, o)
+		// Started again, it must not look for the statement to skip: the
+		// first start passed it, or stops at it again, saying so.
+		o.SkipDDL = false
+		return err
+	})
 }
 
 func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
@@ -252,6 +258,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
+	retry := r.destRetry(ctx, "run")
 	g.Go(func() error {
 		var changes, srcChanges []cdc.Change
 		skipped := accept == nil
@@ -313,9 +320,11 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 				}
 			}
 			// A write in flight finishes even when asked to stop, so the
-			// destination commits whole batches only. The deadline is the
-			// batch's: a source transaction applied in parts has one per part.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
+			// destination commits whole batches only (see deliver). A source
+			// transaction applied in parts has a deadline per part, and is
+			// not retried part by part: a failed part rolls the whole
+			// transaction back and the stream reads it again from the
+			// checkpoint.
 			start := time.Now()
 			var err error
 			if b.Partial || open != nil {
@@ -323,14 +332,15 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 					log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
 						"stage", "delta", "after", b.Pos.String())
 				}
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
 				open, err = r.deliverPart(wctx, writer, publisher, open, b, src)
+				cancel()
 				if err == nil && open == nil {
 					log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
 				}
 			} else {
-				err = r.deliver(wctx, writer, publisher, fks, b, src)
+				err = r.deliver(gctx, retry, writer, publisher, fks, b, src)
 			}
-			cancel()
 			sem.Release(held)
 			changes, srcChanges = b.Changes[:0], src[:0]
 			if err != nil {

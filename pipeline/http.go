@@ -176,6 +176,7 @@ func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		// From memory (refreshStatus): no server is asked on this path.
 		s := sc.get(time.Now())
+		s.DestinationRetrying = c.destRetrying()
 		s.Paused = c.isPaused()
 		s.ThrottleReason, s.Replicas = c.throttled()
 		s.Throttled = s.ThrottleReason != ""

@@ -142,7 +142,7 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		auto = flag != ""
 	}
 	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
-		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer()}
+		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer(), retry: r.destRetry(ctx, "apply --from-kafka")}
 	var cause error
 	for {
 		topics, err := a.awaitTopics(ctx, o)
@@ -510,6 +510,8 @@ type kafkaApplier struct {
 	// writer applies every partition's batches (one writer, so what it
 	// learns of the destination tables is checked once, not per batch).
 	writer *mysqlsink.Writer
+	// retry retries a batch through a destination outage.
+	retry *destRetry
 }
 
 // messageWeight is what m holds in the budget.
@@ -876,25 +878,44 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 	}
 	next := msgs[len(msgs)-1].Offset + 1
 	// A write in flight finishes even when asked to stop, so the destination
-	// commits whole batches only.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-	defer cancel()
-	if owners != nil {
-		var err error
-		if changes, err = expandCascades(wctx, a.r.dst, changes, owners, part); err != nil {
-			return err
+	// commits whole batches only; a destination outage is retried (see
+	// destRetry): the partition's stored offset, read back, tells whether a
+	// lost COMMIT committed the batch.
+	expanded, done := owners == nil, false
+	err := a.retry.do(ctx, "apply a batch", func(wctx context.Context) error {
+		if done {
+			return nil
 		}
-	}
-	err := retryDeadlock(wctx, func() error {
-		return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
-			if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
+		if !expanded {
+			expandedChanges, err := expandCascades(wctx, a.r.dst, changes, owners, part)
+			if err != nil {
 				return err
 			}
-			if err := a.r.state.SaveFailures(wctx, tx, failed); err != nil {
-				return err
-			}
-			return a.saveBad(wctx, tx, bad)
+			changes, expanded = expandedChanges, true
+		}
+		return retryDeadlock(wctx, func() error {
+			return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
+				if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
+					return err
+				}
+				if err := a.r.state.SaveFailures(wctx, tx, failed); err != nil {
+					return err
+				}
+				return a.saveBad(wctx, tx, bad)
+			})
 		})
+	}, func(ctx context.Context) error {
+		var cur int64
+		err := a.r.dst.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
+			a.group, topic, part).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the offset of %s[%d]: %w", topic, part, err)
+		}
+		done = cur == next
+		return nil
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,9 @@ type control struct {
 	replicaLags    []replicaLag
 	throttleReason string        // "" when not throttled
 	throttleWake   chan struct{} // closed and replaced when the throttle may have changed
+
+	// retry: destination writes retried through an outage (destretry.go).
+	retry *retryMetrics
 }
 
 type controlKey struct{}
@@ -103,6 +106,7 @@ func newControl(maxBatch int) *control {
 	}, []string{"replica"})
 	c.throttledG = gauge("shiplog_throttled", "1 while a destination replica lags more than throttle.max_replica_lag (or does not replicate): the writer waits.")
 	c.maxBatchG.Set(float64(maxBatch))
+	c.retry = newRetryMetrics(c.reg)
 	for _, k := range []string{"apply", "transform", "lag_check", "replica_check", "stream"} {
 		c.errors.WithLabelValues(k)
 	}

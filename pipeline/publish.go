@@ -82,24 +82,51 @@ func (r *Runtime) openPublisher(ctx context.Context, plan *transform.Plan) (*kaf
 //
 // The markers of foreign key actions in b are replaced by the row changes
 // they stand for first (see cascade.Set.Expand).
-func (r *Runtime) deliver(ctx context.Context, w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, b cdc.Batch, src []cdc.Change) error {
+//
+// The destination's part is retried through a connection-level outage (see
+// destRetry): before each new attempt the checkpoints are read back, so
+// what a lost COMMIT did commit is not applied twice. A write in flight is
+// not cancelled by ctx; each attempt is bounded by writeTimeout.
+func (r *Runtime) deliver(ctx context.Context, retry *destRetry, w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, b cdc.Batch, src []cdc.Change) error {
 	if p != nil && len(src) > 0 {
-		if err := p.Write(ctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time}); err != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		err := p.Write(pctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time})
+		cancel()
+		if err != nil {
 			return err
 		}
 		failpoint.Hit(failpoint.Published)
 	}
 	if r.appliesToMySQL() {
-		var err error
-		if b.Changes, err = fks.Expand(ctx, r.dst, b.Changes, cascade.Options{}); err != nil {
-			return err
-		}
-		return w.Write(ctx, b)
+		expanded := false
+		return retry.do(ctx, "apply a batch", func(ctx context.Context) error {
+			if !expanded {
+				// Once: the rows the markers stand for are read from the
+				// destination's state before the batch.
+				changes, err := fks.Expand(ctx, r.dst, b.Changes, cascade.Options{})
+				if err != nil {
+					return err
+				}
+				b.Changes, expanded = changes, true
+			}
+			return w.Write(ctx, b)
+		}, w.Recover)
 	}
-	return w.Apply(ctx, nil, func(tx *sql.Tx) error {
-		if err := r.state.SaveFailures(ctx, tx, b.Failed); err != nil {
-			return err
+	done := false
+	return retry.do(ctx, "write the checkpoint", func(ctx context.Context) error {
+		if done {
+			return nil
 		}
-		return r.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
+		return w.Apply(ctx, nil, func(tx *sql.Tx) error {
+			if err := r.state.SaveFailures(ctx, tx, b.Failed); err != nil {
+				return err
+			}
+			return r.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
+		})
+	}, func(ctx context.Context) error {
+		// A lost COMMIT may have committed: then it is done.
+		pos, _, ok, err := r.state.Checkpoint(ctx)
+		done = err == nil && ok && pos.Compare(b.Pos) >= 0
+		return err
 	})
 }

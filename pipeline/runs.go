@@ -2,14 +2,22 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/shiplog/shiplog/config"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
@@ -96,49 +104,48 @@ func RecordedCommand(command string) bool {
 type RunRecorder struct {
 	r        *Runtime
 	id       int64
-	conn     *sql.Conn
 	lockLost func() error // nil without the stream lock
 	stopLock func()
 	ctl      *control
 	done     func()
 	failed0  map[string]int64
 	progress map[string]mysqlsink.TableProgress
+
+	// lockMu guards the lock connection, which relock replaces when the
+	// destination was lost, and what relock takes again on it.
+	lockMu sync.Mutex
+	conn   *sql.Conn
+	// lockName is the stream or apply lock held on conn ("": none); an
+	// apply lock's name changes with its connection.
+	lockName string
+	holder   mysqlsink.LockHolder
+	command  string
+	// runLocked: conn holds the run's liveness lock (id).
+	runLocked bool
 }
 
 // StartRun records the start of command (mode is its last word) and returns
 // the context the command must run in (it carries the control whose metrics
 // the run counts). Finish must be called with the command's result.
 func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.Context, *RunRecorder, error) {
-	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}}
+	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}, command: command}
+	r.running = command
 	var err error
 	if rec.conn, err = r.dst.Conn(ctx); err != nil {
 		return ctx, nil, fmt.Errorf("destination: %w", err)
 	}
-	if streamCommands[command] {
+	if streamCommands[command] || command == "apply" {
 		host, _ := os.Hostname()
-		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
-		err := r.state.TakeStreamLock(ctx, rec.conn, holder, 0, r.cfg.Sink)
-		var le *mysqlsink.StreamLockedError
-		if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == host && !processAlive(le.Holder.PID) {
-			// The holder ran here and has exited (SIGKILL a moment ago): the
-			// server has yet to see its connection close.
-			err = r.state.TakeStreamLock(ctx, rec.conn, holder, deadHolderWait, r.cfg.Sink)
+		rec.holder = mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
+		if command == "apply" {
+			rec.holder.Command = "apply --from-kafka"
 		}
-		if err != nil {
+		if err := rec.takeLock(ctx, rec.conn); err != nil {
 			rec.conn.Close()
 			return ctx, nil, err
 		}
-		ctx = rec.watchStreamLock(ctx, r.state.StreamLock())
-	}
-	if command == "apply" {
-		host, _ := os.Hostname()
-		holder := mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: "apply --from-kafka", StartedAt: time.Now()}
-		name, err := r.state.TakeApplyLock(ctx, rec.conn, holder, r.cfg.Kafka.GroupID)
-		if err != nil {
-			rec.conn.Close()
-			return ctx, nil, err
-		}
-		ctx = rec.watchStreamLock(ctx, name)
+		ctx = rec.watchStreamLock(ctx)
+		r.relock = rec.relock
 	}
 	if rec.failed0, err = r.state.FailureCounts(ctx); err != nil {
 		rec.release()
@@ -148,10 +155,17 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 		rec.release()
 		return ctx, nil, err
 	}
-	if rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now()); err != nil {
+	rec.lockMu.Lock()
+	rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now())
+	rec.runLocked = err == nil
+	rec.lockMu.Unlock()
+	if err != nil {
 		rec.release()
 		return ctx, nil, err
 	}
+	// Earlier runs that ended while the destination was down: their end,
+	// before any is taken for a killed one.
+	r.recordPendingRuns(ctx)
 	if n, err := r.state.InterruptRuns(ctx, rec.id); err != nil {
 		r.log.Warn("could not check earlier runs", "stage", "runs", "error", err.Error())
 	} else if n > 0 {
@@ -163,7 +177,7 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 			// is then this one.
 			var done func()
 			if ctx, done, err = r.serve(ctx); err != nil {
-				rec.Finish(ctx, err)
+				rec.Finish(ctx, err, 1)
 				return ctx, nil, err
 			}
 			rec.done = done
@@ -175,23 +189,131 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 	return ctx, rec, nil
 }
 
+// takeLock takes the command's lock (the stream lock, or an applier's) on
+// conn and records its name.
+func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
+	r := rec.r
+	if rec.command == "apply" {
+		name, err := r.state.TakeApplyLock(ctx, conn, rec.holder, r.cfg.Kafka.GroupID)
+		if err != nil {
+			return err
+		}
+		rec.lockName = name
+		return nil
+	}
+	err := r.state.TakeStreamLock(ctx, conn, rec.holder, 0, r.cfg.Sink)
+	var le *mysqlsink.StreamLockedError
+	if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == rec.holder.Host {
+		switch {
+		case le.Holder.PID == rec.holder.PID && rec.lockName != "":
+			// This process's own session from before the connection was
+			// lost (the server has not noticed yet): end it.
+			if kerr := r.state.EndHolder(ctx, conn, r.state.StreamLock()); kerr != nil {
+				r.log.Warn("could not end this process's stale session holding the stream lock", "stage", "lock", "error", kerr.Error())
+			}
+			err = r.state.TakeStreamLock(ctx, conn, rec.holder, deadHolderWait, r.cfg.Sink)
+		case !processAlive(le.Holder.PID):
+			// The holder ran here and has exited (SIGKILL a moment ago): the
+			// server has yet to see its connection close.
+			err = r.state.TakeStreamLock(ctx, conn, rec.holder, deadHolderWait, r.cfg.Sink)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	rec.lockName = r.state.StreamLock()
+	return nil
+}
+
+// againArgs is the command line (below the root) that runs the command
+// again.
+func (rec *RunRecorder) againArgs() string {
+	if rec.command == "apply" {
+		return "apply --from-kafka"
+	}
+	return rec.command
+}
+
+// lockConnGone reports whether err says the lock connection is lost (not
+// that another process took the lock).
+func lockConnGone(err error) bool {
+	return errors.Is(err, sql.ErrConnDone) || mysqlsink.IsTransient(err)
+}
+
+// relock makes sure the command's lock (and the run's liveness lock) is
+// held. When the lock connection was lost (the destination restarted, or the
+// network failed) it takes them again on a new connection; another process
+// that took the stream lock meanwhile is an error (a *StreamLockedError),
+// as is a session that lost the lock while connected. A destination still
+// unreachable is an error lockConnGone reports true for. Writers retrying
+// through an outage call it before each attempt (see destRetry), so nothing
+// is written without the lock; the lock watch calls it periodically.
+func (rec *RunRecorder) relock(ctx context.Context) error {
+	rec.lockMu.Lock()
+	defer rec.lockMu.Unlock()
+	held, err := rec.r.state.HoldsLock(ctx, rec.conn, rec.lockName)
+	if err == nil && held {
+		return nil
+	}
+	if err == nil {
+		return errors.New("the server no longer has it on this connection")
+	}
+	if !lockConnGone(err) {
+		return err
+	}
+	conn, err := rec.r.dst.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	if err := conn.PingContext(ctx); err != nil {
+		conn.Close()
+		return fmt.Errorf("destination: %w", err)
+	}
+	if err := rec.takeLock(ctx, conn); err != nil {
+		conn.Close()
+		if errors.Is(err, ErrStreamLocked) {
+			// Not a refusal to start (exit 4): this process wrote, and stops.
+			return fmt.Errorf("%w of %s: another process took it while this one's connection was lost (%v): stopping, so as not to write beside it",
+				ErrStreamLockLost, rec.r.cfg.Destination.Database, err)
+		}
+		return err
+	}
+	if rec.runLocked {
+		if err := rec.r.state.RelockRun(ctx, conn, rec.id); err != nil {
+			conn.Close()
+			return err
+		}
+	}
+	rec.conn.Close()
+	rec.conn = conn
+	rec.r.log.Warn("the destination connection holding the stream lock was lost: took the lock again on a new connection", "stage", "lock")
+	return nil
+}
+
 // watchStreamLock checks, every streamLockCheck, that the session of
-// rec.conn still holds the lock name (the stream lock, or an applier's), and
-// cancels the returned context with ErrStreamLockLost when it does not (or
-// cannot say): the command stops instead of writing without the lock.
-func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) context.Context {
+// rec.conn still holds the command's lock (the stream lock, or an
+// applier's), taking it again on a new connection when that connection was
+// lost (see relock), and cancels the returned context with
+// ErrStreamLockLost when another process holds it now, when the session lost
+// it, or when the destination stayed unreachable for longer than
+// destination.retry_for: the command stops instead of writing without the
+// lock.
+func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 	ctx, cancel := context.WithCancelCause(ctx)
 	var (
 		mu   sync.Mutex
 		lost error
 		wg   sync.WaitGroup
 	)
+	limit := cmpDuration(rec.r.cfg.Destination.RetryFor, config.DefaultRetryFor)
+	db := rec.r.cfg.Destination.Database
 	stop := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		t := time.NewTicker(streamLockCheck)
 		defer t.Stop()
+		var down time.Time // since when the destination is unreachable
 		for {
 			select {
 			case <-stop:
@@ -201,19 +323,33 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context, name string) contex
 			case <-t.C:
 			}
 			cctx, ccancel := context.WithTimeout(ctx, streamLockTimeout)
-			held, err := rec.r.state.HoldsLock(cctx, rec.conn, name)
+			err := rec.relock(cctx)
 			ccancel()
 			if ctx.Err() != nil {
 				return
 			}
-			if err == nil && held {
+			if err == nil {
+				down = time.Time{}
 				continue
 			}
-			if err == nil {
-				err = errors.New("the server no longer has it on this connection")
+			var e error
+			if lockConnGone(err) {
+				if down.IsZero() {
+					down = time.Now()
+					rec.r.log.Warn("the destination connection holding the stream lock is lost; taking the lock again when the destination is back",
+						"stage", "lock", "error", err.Error(), "retry_for", limit.String())
+				}
+				if time.Since(down) < limit {
+					continue
+				}
+				e = fmt.Errorf("%w of %s: %w: destination %s unreachable for %s (destination.retry_for %s): %w; nothing is lost: bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
+					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.againArgs()))
+			} else if errors.Is(err, ErrStreamLockLost) {
+				e = err
+			} else {
+				e = fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
+					ErrStreamLockLost, db, err)
 			}
-			e := fmt.Errorf("%w of %s: stopping, so as not to write beside another process that may hold it now: %w",
-				ErrStreamLockLost, rec.r.cfg.Destination.Database, err)
 			rec.r.log.Error(e.Error(), "stage", "lock")
 			mu.Lock()
 			lost = e
@@ -249,13 +385,22 @@ func (rec *RunRecorder) LockLost() error {
 func (rec *RunRecorder) release() {
 	rec.stopLock()
 	rec.stopLock = func() {}
+	rec.r.relock = nil
+	rec.lockMu.Lock()
 	rec.conn.Close()
+	rec.lockMu.Unlock()
 }
 
 // Finish records the outcome of the run: success (nil, or stopped by
 // SIGINT/SIGTERM), partial (ErrPartial) or failed. Errors recording it are
 // logged, not returned: the command's own result matters more.
-func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
+//
+// exitCode is the command's exit status, recorded with it. When the
+// destination cannot be reached (the run ended because it was down), the
+// end is kept in a local file (see pendingRuns) that the next recorded
+// command of this destination writes, and `shiplog runs` shows meanwhile:
+// the run is not left to be taken for a killed one ("interrupted").
+func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error, exitCode int) {
 	if rec == nil {
 		return
 	}
@@ -276,7 +421,7 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
 		run.Status = mysqlsink.RunFailed
 	}
 	if cmdErr != nil && run.Status != mysqlsink.RunSuccess {
-		msg := cmdErr.Error()
+		msg := rec.r.redactSecrets(cmdErr.Error())
 		run.Error = &msg
 	}
 	run.Inserted, run.Updated, run.Deleted = rec.ctl.appliedByOp()
@@ -304,14 +449,118 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error) {
 			run.Inserted += copied
 		}
 	}
-	if err := rec.r.state.FinishRun(ctx, run); err != nil {
+	run.ExitCode = &exitCode
+	err := rec.r.state.FinishRun(ctx, run)
+	if err != nil && lockConnGone(err) {
+		now := time.Now()
+		run.EndedAt = &now
+		path, perr := rec.r.savePendingRun(run)
+		if perr == nil {
+			rec.r.log.Warn("could not record the end of the run in the destination (unreachable); kept in "+path+": the next command records it",
+				"stage", "runs", "run", run.ID, "error", err.Error())
+			return
+		}
+		err = errors.Join(err, perr)
+	}
+	if err != nil {
 		rec.r.log.Warn("could not record the end of the run", "stage", "runs", "error", err.Error())
 	}
 }
 
+// pendingRunsDir is the folder of run ends not yet recorded in their
+// destination (the user's cache folder, shiplog/runs).
+func pendingRunsDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "shiplog", "runs"), nil
+}
+
+// pendingPrefix names the pending run files of this destination database.
+func (r *Runtime) pendingPrefix() string {
+	d := r.cfg.Destination
+	sum := sha256.Sum256([]byte(net.JoinHostPort(d.Host, strconv.Itoa(d.Port)) + "/" + d.Database))
+	return hex.EncodeToString(sum[:8]) + "-"
+}
+
+// savePendingRun keeps the end of run in a local file, for when the
+// destination cannot record it; it returns the file's path.
+func (r *Runtime) savePendingRun(run mysqlsink.Run) (string, error) {
+	dir, err := pendingRunsDir()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(run)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, r.pendingPrefix()+strconv.FormatInt(run.ID, 10)+".json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// pendingRuns reads the run ends of this destination kept locally, by file.
+func (r *Runtime) pendingRuns() map[string]mysqlsink.Run {
+	dir, err := pendingRunsDir()
+	if err != nil {
+		return nil
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, r.pendingPrefix()+"*.json"))
+	out := map[string]mysqlsink.Run{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var run mysqlsink.Run
+		if err := json.Unmarshal(b, &run); err != nil || run.ID == 0 {
+			r.log.Warn("ignoring an unreadable pending run record", "stage", "runs", "file", p)
+			continue
+		}
+		out[p] = run
+	}
+	return out
+}
+
+// recordPendingRuns writes the run ends kept locally into the destination,
+// and removes their files.
+func (r *Runtime) recordPendingRuns(ctx context.Context) {
+	for path, run := range r.pendingRuns() {
+		if err := r.state.FinishRun(ctx, run); err != nil {
+			r.log.Warn("could not record the end of an earlier run", "stage", "runs", "run", run.ID, "file", path, "error", err.Error())
+			continue
+		}
+		_ = os.Remove(path)
+	}
+}
+
 // Runs returns the recorded runs, newest first (limit 0: all).
+// A run whose end is kept locally (the destination was down when it ended)
+// is shown with it.
 func (r *Runtime) Runs(ctx context.Context, limit int) ([]mysqlsink.Run, error) {
-	return r.state.Runs(ctx, limit)
+	runs, err := r.state.Runs(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	pending := map[int64]mysqlsink.Run{}
+	for _, run := range r.pendingRuns() {
+		pending[run.ID] = run
+	}
+	for i, run := range runs {
+		p, ok := pending[run.ID]
+		if ok && (run.Status == mysqlsink.RunStarted || (run.Status == mysqlsink.RunFailed && run.Error != nil && *run.Error == "interrupted")) {
+			p.Command, p.Mode, p.StartedAt = run.Command, run.Mode, run.StartedAt
+			runs[i] = p
+		}
+	}
+	return runs, nil
 }
 
 // appliedByOp sums shiplog_changes_applied_total over tables, by op.
@@ -345,4 +594,16 @@ func (c *control) appliedByOp() (inserted, updated, deleted int64) {
 		}
 	}
 	return inserted, updated, deleted
+}
+
+// redactSecrets replaces the configured secrets in msg with "***": errors
+// name servers without their passwords already; this keeps a secret a
+// server or library echoed out of the recorded run too.
+func (r *Runtime) redactSecrets(msg string) string {
+	for _, secret := range []string{r.cfg.Source.Password, r.cfg.Destination.Password, r.cfg.Kafka.SASL.Password, r.cfg.HTTP.Token} {
+		if len(secret) >= 4 {
+			msg = strings.ReplaceAll(msg, secret, "***")
+		}
+	}
+	return msg
 }

@@ -30,6 +30,13 @@ type Runtime struct {
 	// NoProgressBars keeps progress bars off a terminal (-q): periodic log
 	// lines only, for whichever log handler takes info lines.
 	NoProgressBars bool
+	// relock makes sure the command's destination locks are held, taking
+	// them again on a new connection after the destination was lost (set by
+	// StartRun; nil without them). See destRetry.
+	relock func(context.Context) error
+	// running is the recorded command being run ("run", "migrate delta"),
+	// for the remedies errors give; set by StartRun.
+	running string
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.

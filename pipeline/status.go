@@ -40,6 +40,10 @@ type Status struct {
 	// memory: when the rest was read from the servers (every second in the
 	// background; a warning says when that is late).
 	StatusReadAt *time.Time `json:"status_read_at,omitempty"`
+	// DestinationRetrying is set by the HTTP server's /status while a
+	// destination write is retried after a connection-level failure (see
+	// destination.retry_for).
+	DestinationRetrying *RetryStatus `json:"destination_retrying,omitempty"`
 }
 
 // Status reads the recorded state and the source's head position.

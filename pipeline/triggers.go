@@ -172,6 +172,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		}
 	}
 	writer := r.writer()
+	retry := r.destRetry(ctx, "run")
 	m := &mapper{plan: plan, last: from, fks: fks.Generator()}
 	m.fks.Refresh = true
 	var applied atomic.Int64
@@ -199,13 +200,20 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 			}
 			// The batch commits even when asked to stop: the logs are purged
 			// only after emit returns.
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			// Retried through a destination outage (see destRetry); the
+			// checkpoints read back tell what a lost COMMIT committed.
 			wstart := time.Now()
-			out.Changes, err = fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh, Find: find})
-			if err == nil {
-				err = writer.Write(wctx, out)
-			}
-			cancel()
+			expanded := false
+			err := retry.do(ctx, "apply a batch", func(wctx context.Context) error {
+				if !expanded {
+					changes, err := fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh, Find: find})
+					if err != nil {
+						return err
+					}
+					out.Changes, expanded = changes, true
+				}
+				return writer.Write(wctx, out)
+			}, writer.Recover)
 			if err != nil {
 				ctl.countError("apply", 1)
 				return err

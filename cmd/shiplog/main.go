@@ -102,6 +102,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if g.closeLog != nil {
 		defer g.closeLog()
 	}
+	code := exitCodeOf(ctx, err)
+	if code == exitOK {
+		return exitOK
+	}
+	if g.log != nil {
+		g.log.Error(err.Error())
+	}
+	fmt.Fprintln(stderr, "shiplog:", err)
+	return code
+}
+
+// exitCodeOf is the exit status of a command that ended with err, run in
+// ctx (ended by SIGINT/SIGTERM: a clean stop).
+func exitCodeOf(ctx context.Context, err error) int {
 	// Stopped by SIGINT/SIGTERM before or while starting up: a clean stop too.
 	if err == nil || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		return exitOK
@@ -109,20 +123,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	var ce *config.Error
 	var fe *transform.FileError
-	code := exitFailure
 	switch {
 	case errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &fe) || errors.Is(err, pipeline.ErrPrivileges) || errors.Is(err, kafkasink.ErrACL):
-		code = exitUsage
+		return exitUsage
 	case errors.Is(err, pipeline.ErrPartial):
-		code = exitPartial
+		return exitPartial
 	case errors.Is(err, pipeline.ErrStreamLocked):
-		code = exitLocked
+		return exitLocked
 	}
-	if g.log != nil {
-		g.log.Error(err.Error())
-	}
-	fmt.Fprintln(stderr, "shiplog:", err)
-	return code
+	return exitFailure
 }
 
 func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
@@ -497,6 +506,7 @@ func (g *globals) withRuntimeFor(ctx context.Context, w pipeline.Work, f func(co
 	if !pipeline.RecordedCommand(command) {
 		return f(ctx, r)
 	}
+	outer := ctx
 	ctx, rec, err := r.StartRun(ctx, command, command[strings.LastIndex(command, " ")+1:])
 	if err != nil {
 		return err
@@ -507,7 +517,7 @@ func (g *globals) withRuntimeFor(ctx context.Context, w pipeline.Work, f func(co
 		// whatever the stop looked like from inside (often just "canceled").
 		err = lost
 	}
-	rec.Finish(ctx, err)
+	rec.Finish(ctx, err, exitCodeOf(outer, err))
 	return err
 }
 

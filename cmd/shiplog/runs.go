@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -31,8 +32,11 @@ func newRunsCmd(g *globals, stdout io.Writer) *cobra.Command {
 		Short: "list the recorded runs (migrate settings/data/delta, run, apply, cutover), newest first",
 		Long: `runs lists _shiplog_runs of the destination: one row per command that
 changes data, with its status (started, success, partial, failed), times and
-counts. A run still 'started' is live, or was killed; the next recorded
-command marks killed ones failed with error "interrupted".`,
+counts, exit status and the error it ended with. A run still 'started' is
+live, or was killed; the next recorded command marks killed ones failed with
+error "interrupted". A run that ended while the destination was unreachable
+keeps its end in a local file (the user's cache folder, shiplog/runs) until
+the next recorded command writes it; runs shows it meanwhile.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -52,7 +56,7 @@ command marks killed ones failed with error "interrupted".`,
 					return enc.Encode(runs)
 				}
 				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tERROR")
+				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tEXIT\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tERROR")
 				for _, run := range runs {
 					dur := "-"
 					if run.EndedAt != nil {
@@ -65,7 +69,11 @@ command marks killed ones failed with error "interrupted".`,
 							msg = msg[:77] + "..."
 						}
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", run.ID, run.Command, run.Status,
+					exit := "-"
+					if run.ExitCode != nil {
+						exit = strconv.Itoa(*run.ExitCode)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", run.ID, run.Command, run.Status, exit,
 						run.StartedAt.Format("2006-01-02 15:04:05Z"), dur, run.Inserted, run.Updated, run.Deleted, run.FailedRows, msg)
 				}
 				return tw.Flush()

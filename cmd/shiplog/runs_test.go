@@ -25,6 +25,7 @@ type runRow struct {
 	Deleted    int64      `json:"deleted"`
 	FailedRows int64      `json:"failed_rows"`
 	Error      *string    `json:"error"`
+	ExitCode   *int       `json:"exit_code"`
 }
 
 // runsOf returns `shiplog runs --format json`, newest first.
@@ -111,7 +112,8 @@ func TestRunsRecordPartialAndFailed(t *testing.T) {
 		t.Fatalf("want 2 runs, got %+v", runs)
 	}
 	delta, data := runs[0], runs[1]
-	if data.Status != "partial" || data.FailedRows != 2 || data.Inserted != 2 || data.Error == nil || !strings.Contains(*data.Error, "partial success") {
+	if data.Status != "partial" || data.FailedRows != 2 || data.Inserted != 2 || data.Error == nil || !strings.Contains(*data.Error, "partial success") ||
+		data.ExitCode == nil || *data.ExitCode != 3 {
 		t.Errorf("data run: %+v", data)
 	}
 	if delta.Status != "partial" || delta.FailedRows != 1 || delta.Inserted != 1 {
@@ -126,10 +128,12 @@ func TestRunsRecordPartialAndFailed(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := runShiplog(t, e.config, nil, "migrate", "data", "--reset"); r.code == 0 || r.code == 3 {
+	r := runShiplog(t, e.config, nil, "migrate", "data", "--reset")
+	if r.code == 0 || r.code == 3 {
 		t.Fatalf("data with a bad map: exit %d\n%s", r.code, r.stderr)
 	}
-	if runs := runsOf(t, e.config); len(runs) != 3 || runs[0].Status != "failed" || runs[0].Error == nil || runs[0].EndedAt == nil {
+	if runs := runsOf(t, e.config); len(runs) != 3 || runs[0].Status != "failed" || runs[0].Error == nil || runs[0].EndedAt == nil ||
+		runs[0].ExitCode == nil || *runs[0].ExitCode != r.code {
 		t.Fatalf("failed run: %+v", runs)
 	}
 }
@@ -190,10 +194,10 @@ func TestRunsMarkKilledRunsInterrupted(t *testing.T) {
 	if len(runs) != 3 {
 		t.Fatalf("want 3 runs, got %+v", runs)
 	}
-	if k := runs[2]; k.Status != "failed" || k.Error == nil || *k.Error != "interrupted" || k.EndedAt == nil {
+	if k := runs[2]; k.Status != "failed" || k.Error == nil || *k.Error != "interrupted" || k.EndedAt == nil || k.ExitCode != nil {
 		t.Errorf("killed run: %+v", k)
 	}
-	if d := runs[1]; d.Command != "run" || d.Status != "success" || d.Error != nil || d.Inserted < 1 {
+	if d := runs[1]; d.Command != "run" || d.Status != "success" || d.Error != nil || d.Inserted < 1 || d.ExitCode == nil || *d.ExitCode != 0 {
 		t.Errorf("daemon stopped by SIGTERM: %+v", d)
 	}
 }

@@ -74,6 +74,7 @@ func (s *State) Ensure(ctx context.Context) error {
 			deleted BIGINT NOT NULL DEFAULT 0,
 			failed_rows BIGINT NOT NULL DEFAULT 0,
 			error MEDIUMTEXT NULL,
+			exit_code INT NULL,
 			KEY started_at (started_at)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_lock_holders") + ` (
@@ -140,6 +141,13 @@ func (s *State) widen(ctx context.Context) error {
 	}
 	alters := map[string][]string{}
 	var order []string
+	if _, ok := have[[2]string{"_shiplog_runs", "id"}]; ok {
+		if _, ok := have[[2]string{"_shiplog_runs", "exit_code"}]; !ok {
+			// Tables of older versions: the exit status of a run.
+			order = append(order, "_shiplog_runs")
+			alters["_shiplog_runs"] = []string{"ADD COLUMN exit_code INT NULL AFTER error"}
+		}
+	}
 	for _, sc := range stateColumns {
 		typ, ok := have[[2]string{sc.table, sc.column}]
 		if !ok || textCapacity[typ] >= textCapacity[sc.typ] {
@@ -608,6 +616,9 @@ type Run struct {
 	Deleted    int64      `json:"deleted"`
 	FailedRows int64      `json:"failed_rows"`
 	Error      *string    `json:"error"`
+	// ExitCode is the command's exit status (nil: not recorded, the run is
+	// live, was killed, or is older than the column).
+	ExitCode *int `json:"exit_code"`
 }
 
 const stateTime = "2006-01-02 15:04:05.999999"
@@ -638,6 +649,21 @@ func (s *State) StartRun(ctx context.Context, conn *sql.Conn, command, mode stri
 		return id, fmt.Errorf("record run: lock: %w", err)
 	}
 	return id, nil
+}
+
+// RelockRun takes the liveness lock of run id again on conn: the connection
+// that held it was lost (the destination restarted) and the run goes on.
+func (s *State) RelockRun(ctx context.Context, conn *sql.Conn, id int64) error {
+	var got sql.NullInt64
+	// A few seconds: this process's own lost session may still hold it
+	// while the server ends it.
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 5)", s.runLock(id)).Scan(&got); err != nil {
+		return fmt.Errorf("run %d: lock: %w", id, err)
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("run %d: lock: %s is held by another session", id, s.runLock(id))
+	}
+	return nil
 }
 
 // InterruptRuns marks 'started' runs other than current whose process is gone
@@ -683,7 +709,7 @@ func (s *State) InterruptRuns(ctx context.Context, current int64) (int, error) {
 	return n, nil
 }
 
-// FinishRun records how run id ended.
+// FinishRun records how run r.ID ended, at r.EndedAt (nil: now).
 func (s *State) FinishRun(ctx context.Context, r Run) error {
 	var msg any
 	if r.Error != nil {
@@ -692,9 +718,19 @@ func (s *State) FinishRun(ctx context.Context, r Run) error {
 			return fmt.Errorf("finish run %d: %w", r.ID, err)
 		}
 	}
+	var ended, code any
+	if r.EndedAt != nil {
+		ended = r.EndedAt.UTC().Format(stateTime)
+	}
+	if r.ExitCode != nil {
+		code = *r.ExitCode
+	}
+	// A run recorded late (the destination was down when it ended) may have
+	// been marked interrupted meanwhile: its own end replaces that.
 	_, err := s.db.ExecContext(ctx, "UPDATE "+s.table("_shiplog_runs")+
-		" SET ended_at = UTC_TIMESTAMP(6), status = ?, inserted = ?, updated = ?, deleted = ?, failed_rows = ?, error = ? WHERE id = ?",
-		r.Status, r.Inserted, r.Updated, r.Deleted, r.FailedRows, msg, r.ID)
+		" SET ended_at = IFNULL(?, UTC_TIMESTAMP(6)), status = ?, inserted = ?, updated = ?, deleted = ?, failed_rows = ?, error = ?, exit_code = ?"+
+		" WHERE id = ? AND (status = ? OR (status = ? AND error = 'interrupted'))",
+		ended, r.Status, r.Inserted, r.Updated, r.Deleted, r.FailedRows, msg, code, r.ID, RunStarted, RunFailed)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
@@ -703,7 +739,7 @@ func (s *State) FinishRun(ctx context.Context, r Run) error {
 
 // Runs returns the recorded runs, newest first, at most limit (0: all).
 func (s *State) Runs(ctx context.Context, limit int) ([]Run, error) {
-	q := "SELECT id, command, mode, started_at, ended_at, status, inserted, updated, deleted, failed_rows, error FROM " +
+	q := "SELECT id, command, mode, started_at, ended_at, status, inserted, updated, deleted, failed_rows, error, exit_code FROM " +
 		s.table("_shiplog_runs") + " ORDER BY id DESC"
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
@@ -718,8 +754,13 @@ func (s *State) Runs(ctx context.Context, limit int) ([]Run, error) {
 		var r Run
 		var started string
 		var ended, msg sql.NullString
-		if err := rows.Scan(&r.ID, &r.Command, &r.Mode, &started, &ended, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.FailedRows, &msg); err != nil {
+		var code sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.Command, &r.Mode, &started, &ended, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.FailedRows, &msg, &code); err != nil {
 			return nil, err
+		}
+		if code.Valid {
+			c := int(code.Int64)
+			r.ExitCode = &c
 		}
 		r.StartedAt, _ = time.ParseInLocation(stateTime, started, time.UTC)
 		if ended.Valid {

@@ -222,3 +222,21 @@ func (s *State) HoldsLock(ctx context.Context, conn *sql.Conn, name string) (boo
 	}
 	return held.Valid && held.Int64 == 1, nil
 }
+
+// EndHolder ends the session holding lock name (KILL CONNECTION), unless it
+// is conn's: for a process whose own earlier connection still holds its
+// lock after the network failed (the server has not noticed it is gone).
+// The caller makes sure the holder is its own session.
+func (s *State) EndHolder(ctx context.Context, conn *sql.Conn, name string) error {
+	var id, self sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?), CONNECTION_ID()", name).Scan(&id, &self); err != nil {
+		return fmt.Errorf("find the holder of %s: %w", name, err)
+	}
+	if !id.Valid || id.Int64 == self.Int64 {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id.Int64)); err != nil {
+		return fmt.Errorf("end session %d holding %s: %w", id.Int64, name, err)
+	}
+	return nil
+}

@@ -73,6 +73,9 @@ type Writer struct {
 	trimmed bool
 	// loadOff: the destination refused LOAD DATA LOCAL; INSERT only.
 	loadOff atomic.Bool
+	// recovered[p], set by Recover for the next Write, is partition p's
+	// checkpoint as read back after a failed Write.
+	recovered []string
 	// replace caches replaceable per destination table.
 	replaceMu sync.Mutex
 	replace   map[*cdc.Table]bool
@@ -120,6 +123,29 @@ func (w *Writer) Resume(parts []PartCheckpoint) {
 	}
 }
 
+// Recover prepares the writer to write again a batch whose Write failed
+// (the connection was lost, see IsTransient): it reads every partition's
+// checkpoint back from the destination. The next Write leaves out the
+// partitions whose checkpoint is already its batch's position: their
+// transaction committed (also one whose COMMIT's outcome the lost
+// connection hid), and its rows are there. The others had not committed
+// any of the batch (a partition's transaction holds its whole part and its
+// checkpoint), so Write applies their part exactly once. Positions are
+// matched exactly, not ordered: change-log positions have no order.
+func (w *Writer) Recover(ctx context.Context) error {
+	parts, err := w.state.PartCheckpoints(ctx)
+	if err != nil {
+		return err
+	}
+	w.recovered = make([]string, w.parts)
+	for i, p := range parts {
+		if i < w.parts && p.Have {
+			w.recovered[i] = p.Pos.String()
+		}
+	}
+	return nil
+}
+
 // Write applies the changes of b (already mapped to destination tables) and
 // records b.Pos as the checkpoint. Changes to the same key are compacted to
 // their final state; statements keep the batch's order between keys. It
@@ -152,6 +178,26 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 			continue
 		}
 		parts[p] = append(parts[p], o)
+	}
+	if rec := w.recovered; rec != nil {
+		// The batch again after a failed Write: the partitions that
+		// committed it are done.
+		w.recovered = nil
+		pos, all := b.Pos.String(), true
+		for p := range parts {
+			if rec[p] == pos {
+				parts[p] = nil
+			} else {
+				all = false
+			}
+		}
+		if all {
+			w.trimmed = true // the committed transaction trimmed them
+			if w.skip != nil && b.Pos.Compare(w.skipMax) >= 0 {
+				w.skip = nil
+			}
+			return nil
+		}
 	}
 	var active, idle []int
 	for p := range parts {

@@ -1,0 +1,60 @@
+package mysql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+
+	gomysql "github.com/go-sql-driver/mysql"
+)
+
+// Server error numbers that mean the connection, not the statement, failed:
+// the server went away or is shutting down, or the session was killed.
+const (
+	erServerShutdown   = 1053 // ER_SERVER_SHUTDOWN
+	erConnectionKilled = 1927 // ER_CONNECTION_KILLED (MariaDB)
+	erClientGone       = 2006 // CR_SERVER_GONE_ERROR
+	erClientLost       = 2013 // CR_SERVER_LOST
+	erClientTimeout    = 4031 // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
+)
+
+// IsTransient reports whether err, from a destination statement, is a
+// connection-level failure that the same statements may pass on a new
+// connection: refused or reset connections, a connection the driver found
+// broken (driver.ErrBadConn, "invalid connection"), EOF, network timeouts,
+// and the server errors 1053 (shutdown), 1927 (connection killed), 2006/2013
+// (gone, lost) and 4031. A server that refuses writes (read_only after a
+// failover, 1290/1836), rejected statements, grants, and the caller's own
+// deadline or cancellation are not transient. Deadlocks and lock wait
+// timeouts are retried by the writer itself (see Write).
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case erServerShutdown, erConnectionKilled, erClientGone, erClientLost, erClientTimeout:
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
