@@ -143,7 +143,11 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	}
 	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
 		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer(), retry: r.destRetry(ctx, "apply --from-kafka")}
-	var cause error
+	var (
+		cause   error
+		down    time.Time // since when the brokers have been lost
+		backoff = 500 * time.Millisecond
+	)
 	for {
 		topics, err := a.awaitTopics(ctx, o)
 		if err != nil {
@@ -153,9 +157,34 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 			cause = context.Cause(ctx) // nil: nothing to apply (logged)
 			break
 		}
-		if cause = a.consume(ctx, topics, o); !errors.Is(cause, errTopicsChanged) {
+		started := time.Now()
+		cause = a.consume(ctx, topics, o)
+		if errors.Is(cause, errTopicsChanged) {
+			continue
+		}
+		var rj *rejoinError
+		if !errors.As(cause, &rj) || ctx.Err() != nil {
 			break
 		}
+		// The brokers were lost (a cut, a restart): join again and go on
+		// from the stored offsets, with backoff, for up to kafkaRetryFor.
+		if time.Since(started) > time.Minute {
+			down, backoff = time.Time{}, 500*time.Millisecond
+		}
+		if down.IsZero() {
+			down = time.Now()
+		}
+		if time.Since(down)+backoff > kafkaRetryFor {
+			cause = fmt.Errorf("%w (retried for %s: check that the brokers %s are up and reachable, then start again; nothing is lost: the stored offsets are where it resumes)",
+				rj.err, time.Since(down).Round(time.Second), kc.brokerList())
+			break
+		}
+		log.Warn("kafka brokers lost; joining again", "stage", "apply", "error", rj.err.Error(), "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
 	switch {
 	case cause == nil:
@@ -177,6 +206,27 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		return fmt.Errorf("%w: %s", ErrPartial, strings.Join(partial, "; "))
 	}
 	return nil
+}
+
+// kafkaRetryFor bounds how long apply --from-kafka joins again after
+// losing the brokers before it gives up.
+const kafkaRetryFor = 5 * time.Minute
+
+// rejoinError ends one consume on a Kafka connection error: the applier
+// joins the group again and resumes from the stored offsets.
+type rejoinError struct{ err error }
+
+func (e *rejoinError) Error() string { return e.err.Error() }
+func (e *rejoinError) Unwrap() error { return e.err }
+
+// rejoinable marks err a rejoinError when it is a lost or refused Kafka
+// connection (a lost destination is retried where it happens, and ends with
+// ErrDestinationDown; a gap is not retried).
+func rejoinable(err error) error {
+	if errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrGap) || !kafkasink.Transient(err) {
+		return err
+	}
+	return &rejoinError{err}
 }
 
 // errTopicsChanged ends one consume when data topics (or partitions) were
@@ -298,7 +348,7 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 	if o.ExitWhenCaughtUp {
 		var err error
 		if bounds, err = kc.bounds(ctx, topics); err != nil {
-			return err
+			return rejoinable(err)
 		}
 	}
 	names := make([]string, 0, len(topics))
@@ -386,7 +436,7 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 				defer context.AfterFunc(gctx, cancel)()
 				log.Info("partition assigned", "stage", "apply", "topic", topic, "partition", part, "generation", gen.ID, "member", gen.MemberID)
 				if err := a.partition(pctx, gen, topic, part, target, caughtUp); err != nil {
-					stop(err)
+					stop(rejoinable(err))
 				}
 			})
 		}
@@ -676,6 +726,12 @@ func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, top
 	if err != nil {
 		return err
 	}
+	if err := a.rememberApplied(ctx, topic, part, &st); err != nil {
+		if ctx.Err() != nil {
+			return nil // the generation ended (a rebalance), or the run
+		}
+		return err
+	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: a.kc.brokers, Topic: topic, Partition: part, Dialer: a.kc.dialer,
 		MinBytes: 1, MaxBytes: readerMaxBytes, MaxWait: applyMaxWait,
@@ -793,6 +849,42 @@ func (a *kafkaApplier) loadState(ctx context.Context, topic string, part int) (p
 		return st, fmt.Errorf("offset of %s[%d]: %w", topic, part, err)
 	}
 	return st, nil
+}
+
+// rememberApplied fills st's seen positions from the messages before its
+// stored offset (up to maxSeen of them): they are applied, so a copy of one
+// a producer retry or a restarted publisher wrote after them is skipped
+// also by an applier that just started or took the partition over in a
+// rebalance. Rows of tables without a key (plain inserts) depend on it.
+func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part int, st *partitionState) error {
+	if st.next <= 0 {
+		return nil
+	}
+	bounds, err := a.kc.bounds(ctx, map[string][]int{topic: {part}})
+	if err != nil {
+		return err
+	}
+	from := max(st.next-maxSeen, bounds[topic][part].first)
+	to := min(st.next, bounds[topic][part].last)
+	var ps []sourcePos
+	err = a.kc.readRange(ctx, topic, part, from, to, func(m kafka.Message) error {
+		if len(m.Value) == 0 {
+			return nil
+		}
+		env, err := kafkasink.Decode(m.Value)
+		if err != nil {
+			return nil // recorded as bad when it was applied
+		}
+		if p := messagePos(env); p.set {
+			ps = append(ps, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("kafka %s[%d]: read the applied messages before offset %d: %w", topic, part, st.next, err)
+	}
+	st.remember(ps)
+	return nil
 }
 
 func (a *kafkaApplier) offsetsTable() string {

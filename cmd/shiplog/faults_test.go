@@ -117,6 +117,35 @@ func (f *faultEnv) converged(d *daemon, stopWriter func() error, within time.Dur
 	return took
 }
 
+// waitEqual waits until the destination equals the source row for row,
+// failing (with the differences) after timeout or if a daemon exits.
+func (f *faultEnv) waitEqual(what string, timeout time.Duration, ds ...*daemon) {
+	f.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []string
+	for {
+		for _, d := range ds {
+			f.alive(d)
+		}
+		diffs, err := testenv.CompareDatabases(context.Background(), f.srcDB, "shop", f.dstDB, "shop_new")
+		if err == nil && len(diffs) == 0 {
+			return
+		}
+		if err != nil {
+			last = []string{err.Error()}
+		} else {
+			last = diffs
+		}
+		if time.Now().After(deadline) {
+			if len(last) > 20 {
+				last = last[:20]
+			}
+			f.t.Fatalf("timed out after %v waiting for %s; differences:\n%s", timeout, what, strings.Join(last, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // flap cuts every connection through p every `every` for d: each
 // reconnection lives at most `every`.
 func flap(p *testenv.Proxy, d, every time.Duration) {
@@ -323,12 +352,7 @@ func TestFaultKafkaCutsAndOutage(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the destination to equal the source through Kafka", 120*time.Second, func() bool {
-		f.alive(pub)
-		f.alive(app)
-		diffs, err := testenv.CompareDatabases(context.Background(), f.srcDB, "shop", f.dstDB, "shop_new")
-		return err == nil && len(diffs) == 0
-	})
+	f.waitEqual("the destination to equal the source through Kafka", 120*time.Second, pub, app)
 	pub.stop(t)
 	app.stop(t)
 }
@@ -413,12 +437,7 @@ func TestFaultPublisherKilledAfterAcknowledgement(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the destination to equal the source through Kafka", 120*time.Second, func() bool {
-		f.alive(pub)
-		f.alive(app)
-		diffs, err := testenv.CompareDatabases(context.Background(), f.srcDB, "shop", f.dstDB, "shop_new")
-		return err == nil && len(diffs) == 0
-	})
+	f.waitEqual("the destination to equal the source through Kafka", 120*time.Second, pub, app)
 	pub.stop(t)
 	app.stop(t)
 }

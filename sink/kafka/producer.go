@@ -581,7 +581,7 @@ func (p *Producer) sendChunk(ctx context.Context, msgs []kafkago.Message) error 
 		} else {
 			out = fmt.Errorf("kafka: publish %d messages: %w", len(msgs), err)
 		}
-		if !transient(first) || ctx.Err() != nil {
+		if !Transient(first) || ctx.Err() != nil {
 			return out
 		}
 		if time.Since(start)+backoff > retryFor {
@@ -602,10 +602,10 @@ func (p *Producer) sendChunk(ctx context.Context, msgs []kafkago.Message) error 
 // defaultRetryFor is Options.RetryFor's default.
 const defaultRetryFor = 5 * time.Minute
 
-// transient reports whether a publish error is worth sending again: a
+// Transient reports whether a Kafka error is worth trying again: a
 // connection lost, refused or timed out, or a broker error Kafka calls
 // retriable (leader moved, not enough replicas, ...).
-func transient(err error) bool {
+func Transient(err error) bool {
 	if err == nil {
 		return false
 	}
