@@ -223,10 +223,15 @@ func (e *rejoinError) Unwrap() error { return e.err }
 // connection (a lost destination is retried where it happens, and ends with
 // ErrDestinationDown; a gap is not retried).
 func rejoinable(err error) error {
-	if errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrGap) || !kafkasink.Transient(err) {
+	if errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrGap) {
 		return err
 	}
-	return &rejoinError{err}
+	// kafka-go reports a connection lost during a request as the broker's
+	// UNKNOWN_SERVER_ERROR (-1) on each partition asked about.
+	if ke := kafka.Error(0); kafkasink.Transient(err) || errors.As(err, &ke) && ke == kafka.Unknown {
+		return &rejoinError{err}
+	}
+	return err
 }
 
 // errTopicsChanged ends one consume when data topics (or partitions) were

@@ -404,9 +404,14 @@ func TestFaultShiplogKilledAtNamedPoints(t *testing.T) {
 	killedAt(t, startWithEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.CopyChunkCommitted + ":3"}, "run"), failpoint.CopyChunkCommitted)
 	// The stream: before the 40th destination commit, then after the 40th.
 	for _, point := range []string{failpoint.DestBeforeCommit, failpoint.DestAfterCommit} {
+		flapped := make(chan struct{})
+		go func() {
+			defer close(flapped)
+			flap(f.dstProxy, 3*time.Second, 700*time.Millisecond)
+		}()
 		d := startWithEnv(t, f.config, []string{failpoint.Env + "=" + point + ":40"}, "run")
-		go flap(f.dstProxy, 3*time.Second, 700*time.Millisecond)
 		killedAt(t, d, point)
+		<-flapped
 	}
 	d := startDaemon(t, f.config, "run")
 	f.waitCheckpointMoves(d, 90*time.Second)
@@ -509,4 +514,22 @@ func TestFaultSourceStalled(t *testing.T) {
 	took := f.converged(d, stop, 90*time.Second)
 	f.srcProxy.Resume()
 	t.Logf("converged %v after the writes stopped, the stalled connection still open", took.Round(time.Millisecond))
+}
+
+// Every destination connection stalls (open, passing nothing) under
+// writes, the stream lock's too: the statements in flight end at
+// timeouts.read/write (3s here), the batch is retried on new connections,
+// the stream lock is taken again, and the stream converges while the
+// stalled connections stay open.
+func TestFaultDestinationStalled(t *testing.T) {
+	f := newFaultEnv(t, "timeouts: {read: 3s, write: 3s}\n")
+	d := f.streaming()
+	stop := f.writer(23)
+	time.Sleep(time.Second)
+	f.dstProxy.Stall()
+	stalled := time.Now()
+	f.statusWithin(time.Second)
+	took := f.converged(d, stop, 120*time.Second)
+	f.dstProxy.Resume()
+	t.Logf("stall began %v before the end; converged %v after the writes stopped", time.Since(stalled).Round(time.Millisecond), took.Round(time.Millisecond))
 }
