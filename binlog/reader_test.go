@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -311,24 +310,6 @@ func TestStreamMariaDB(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStreamLargeTransactionInParts streams a 20,000-row transaction with
 // MaxGroupBytes far below its size, and kills the replication connection
 // after the first part: the parts carry the position before the
@@ -357,7 +338,7 @@ func TestStreamLargeTransactionInParts(t *testing.T) {
 		"INSERT INTO shop.t VALUES (0, 'after')"); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs testenv.Buffer
 	var (
 		batches  []cdc.Batch
 		ids      []int64

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/binlog"
+	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/verify"
@@ -130,6 +131,14 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		After:     copyOrder,
 	}
 	if publisher != nil {
+		// Every table's schema, the empty ones' too (no row carries it).
+		var tables []*cdc.Table
+		for _, tp := range plan.Tables() {
+			tables = append(tables, tp.Source)
+		}
+		if err := publisher.PublishSchemas(ctx, tables); err != nil {
+			return err
+		}
 		copier.Publish = publisher.WriteSnapshot
 		copier.StateOnly = !r.appliesToMySQL()
 	}

@@ -860,10 +860,15 @@ func (a *kafkaApplier) loadState(ctx context.Context, topic string, part int) (p
 // stored offset (up to maxSeen of them): they are applied, so a copy of one
 // a producer retry or a restarted publisher wrote after them is skipped
 // also by an applier that just started or took the partition over in a
-// rebalance. Rows of tables without a key (plain inserts) depend on it.
+// rebalance. Only tables without a key need it (their rows are plain
+// inserts, a copy would be a second row); a copy of a keyed row is an
+// upsert or delete by key, and the copies of a batch follow it in order.
 func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part int, st *partitionState) error {
 	if st.next <= 0 {
 		return nil
+	}
+	if _, tp, err := a.table(ctx, strings.TrimPrefix(topic, a.kc.prefix+"."), false); err != nil || tp == nil || !tp.FullRow {
+		return err
 	}
 	bounds, err := a.kc.bounds(ctx, map[string][]int{topic: {part}})
 	if err != nil {

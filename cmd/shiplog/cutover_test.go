@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // cutoverEnv is a source with sysbench's tables (written by an ordinary user,
@@ -54,7 +56,7 @@ func (e *cutoverEnv) startDelta() {
 
 // stopOnCleanup stops a delta daemon when the test ends, showing its log if
 // the test failed.
-func (e *cutoverEnv) stopOnCleanup(cmd *exec.Cmd, stderr *bytes.Buffer) {
+func (e *cutoverEnv) stopOnCleanup(cmd *exec.Cmd, stderr *testenv.Buffer) {
 	t := e.t
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)

@@ -346,21 +346,30 @@ func execTx(db *sql.DB, fn func(tx *sql.Tx) error) error {
 }
 
 // startKillable starts shiplog and returns its process.
-func startKillable(t *testing.T, config string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startKillable(t *testing.T, config string, args ...string) (*exec.Cmd, *testenv.Buffer) {
+	t.Helper()
+	return startKillableEnv(t, config, nil, args...)
+}
+
+// startKillableEnv is startKillable with extra environment variables.
+func startKillableEnv(t *testing.T, config string, env []string, args ...string) (*exec.Cmd, *testenv.Buffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	errb := &testenv.Buffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd, &errb
+	return cmd, errb
 }
 
 // daemon is a shiplog process a test runs in the background.
 type daemon struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *testenv.Buffer
 	// exited is closed when the process has exited, with err its Wait error.
 	exited chan struct{}
 	err    error
@@ -370,7 +379,13 @@ type daemon struct {
 // it still runs.
 func startDaemon(t *testing.T, config string, args ...string) *daemon {
 	t.Helper()
-	cmd, stderr := startKillable(t, config, args...)
+	return startDaemonEnv(t, config, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables.
+func startDaemonEnv(t *testing.T, config string, env []string, args ...string) *daemon {
+	t.Helper()
+	cmd, stderr := startKillableEnv(t, config, env, args...)
 	d := &daemon{cmd: cmd, stderr: stderr, exited: make(chan struct{})}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
@@ -421,7 +436,7 @@ func (d *daemon) waitHealthz(t *testing.T, base string) {
 
 // startStream starts `migrate delta` and returns once it has moved the
 // checkpoint.
-func (e *env) startStream() (*exec.Cmd, *bytes.Buffer) {
+func (e *env) startStream() (*exec.Cmd, *testenv.Buffer) {
 	e.t.Helper()
 	checkpoint := func() string {
 		var pos string

@@ -9,13 +9,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -357,29 +354,6 @@ func TestFaultKafkaCutsAndOutage(t *testing.T) {
 	app.stop(t)
 }
 
-// startWithEnv starts shiplog in the background with extra environment.
-func startWithEnv(t *testing.T, config string, env []string, args ...string) *daemon {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{cmd: cmd, stderr: &errb, exited: make(chan struct{})}
-	go func() { d.err = cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-d.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-d.exited
-		}
-	})
-	return d
-}
-
 // killedAt waits for d to die at its failpoint: by SIGKILL, having said so.
 func killedAt(t *testing.T, d *daemon, point string) {
 	t.Helper()
@@ -401,7 +375,7 @@ func TestFaultShiplogKilledAtNamedPoints(t *testing.T) {
 	f := newFaultEnv(t, "")
 	stop := f.writer(20)
 	// The copy: killed after its 3rd committed chunk.
-	killedAt(t, startWithEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.CopyChunkCommitted + ":3"}, "run"), failpoint.CopyChunkCommitted)
+	killedAt(t, startDaemonEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.CopyChunkCommitted + ":3"}, "run"), failpoint.CopyChunkCommitted)
 	// The stream: before the 40th destination commit, then after the 40th.
 	for _, point := range []string{failpoint.DestBeforeCommit, failpoint.DestAfterCommit} {
 		flapped := make(chan struct{})
@@ -409,7 +383,7 @@ func TestFaultShiplogKilledAtNamedPoints(t *testing.T) {
 			defer close(flapped)
 			flap(f.dstProxy, 3*time.Second, 700*time.Millisecond)
 		}()
-		d := startWithEnv(t, f.config, []string{failpoint.Env + "=" + point + ":40"}, "run")
+		d := startDaemonEnv(t, f.config, []string{failpoint.Env + "=" + point + ":40"}, "run")
 		killedAt(t, d, point)
 		<-flapped
 	}
@@ -436,7 +410,7 @@ func TestFaultPublisherKilledAfterAcknowledgement(t *testing.T) {
 	}
 	app := startDaemon(t, applier, "apply", "--from-kafka")
 	stop := f.writer(21)
-	killedAt(t, startWithEnv(t, publisher, []string{failpoint.Env + "=" + failpoint.Published + ":30"}, "migrate", "delta"), failpoint.Published)
+	killedAt(t, startDaemonEnv(t, publisher, []string{failpoint.Env + "=" + failpoint.Published + ":30"}, "migrate", "delta"), failpoint.Published)
 	pub := startDaemon(t, publisher, "migrate", "delta")
 	time.Sleep(2 * time.Second)
 	if err := stop(); err != nil {
@@ -468,7 +442,7 @@ func TestFaultLargeTransactionKilledAndCut(t *testing.T) {
 	d.stop(t)
 	l := &largeTxEnv{env: f.env}
 	l.largeTx()
-	killedAt(t, startWithEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.DestPartApplied + ":10"}, "run"), failpoint.DestPartApplied)
+	killedAt(t, startDaemonEnv(t, f.config, []string{failpoint.Env + "=" + failpoint.DestPartApplied + ":10"}, "run"), failpoint.DestPartApplied)
 	var ledger int
 	if err := f.dstDB.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&ledger); err != nil {
 		t.Fatal(err)

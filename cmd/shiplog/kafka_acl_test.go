@@ -32,9 +32,10 @@ func TestKafkaACLsCheckedBeforeTheWork(t *testing.T) {
 	)
 	e := newEnv(t, "")
 	e.both(shopDDL, itemsDDL)
+	// items stays empty: its schema is published all the same, so the
+	// applier's integrity check finds it mapped.
 	if err := e.src.Exec(context.Background(), "shop",
-		`INSERT INTO orders (customer, amount, updated) SELECT CONCAT('c', seq), seq, NOW(6) FROM seq_1_to_50`,
-		`INSERT INTO items SELECT id, 1, 'SKU', 1, 2.5 FROM orders`); err != nil {
+		`INSERT INTO orders (customer, amount, updated) SELECT CONCAT('c', seq), seq, NOW(6) FROM seq_1_to_50`); err != nil {
 		t.Fatal(err)
 	}
 	kafkaAs := func(user, pw string) string {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,31 +17,13 @@ import (
 	"github.com/shiplog/shiplog/internal/testenv"
 )
 
-// lockedBuffer is a bytes.Buffer a process writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startLogged starts shiplog in the background with its stderr readable
 // while it runs; the test's end kills it if it still runs. wait waits for
 // it to exit.
-func startLogged(t *testing.T, config string, args ...string) (cmd *exec.Cmd, stderr *lockedBuffer, wait func() error) {
+func startLogged(t *testing.T, config string, args ...string) (cmd *exec.Cmd, stderr *testenv.Buffer, wait func() error) {
 	t.Helper()
 	cmd = exec.Command(binary, append([]string{"--config", config}, args...)...)
-	stderr = &lockedBuffer{}
+	stderr = &testenv.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -174,3 +174,21 @@ func readSchemaPartition(ctx context.Context, client *kafkago.Client, topic stri
 	}
 	return nil
 }
+
+// PublishSchemas publishes the definitions of tables (and creates their
+// topics) that this producer has not published yet: a table copied empty
+// has no row to carry its schema, and the applier checks the map against
+// the schema topic.
+func (p *Producer) PublishSchemas(ctx context.Context, tables []*cdc.Table) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range tables {
+		if err := p.ensureTopic(ctx, TopicName(p.o.TopicPrefix, t.Schema, t.Name), p.o.Partitions, false); err != nil {
+			return err
+		}
+		if err := p.publishSchema(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
