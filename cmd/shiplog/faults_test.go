@@ -96,20 +96,11 @@ func (f *faultEnv) converged(d *daemon, stopWriter func() error, within time.Dur
 		f.t.Fatalf("source writer: %v", err)
 	}
 	start := time.Now()
-	var last []string
-	waitFor(f.t, "the destination to equal the source", within, func() bool {
-		f.alive(d)
-		diffs, err := testenv.CompareDatabases(context.Background(), f.srcDB, "shop", f.dstDB, "shop_new")
-		if err != nil {
-			return false
-		}
-		last = diffs
-		return len(diffs) == 0
-	})
+	f.waitEqual("the destination to equal the source", within, d)
 	took := time.Since(start)
 	d.stop(f.t)
 	if r := runShiplog(f.t, f.config, nil, "verify"); r.code != 0 {
-		f.t.Fatalf("verify after the fault: exit %d (last row diffs: %v)\n%s%s", r.code, last, r.stdout, r.stderr)
+		f.t.Fatalf("verify after the fault: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	return took
 }
@@ -137,7 +128,11 @@ func (f *faultEnv) waitEqual(what string, timeout time.Duration, ds ...*daemon) 
 			if len(last) > 20 {
 				last = last[:20]
 			}
-			f.t.Fatalf("timed out after %v waiting for %s; differences:\n%s", timeout, what, strings.Join(last, "\n"))
+			var logs []string
+			for _, d := range ds {
+				logs = append(logs, tail(d.stderr.String()))
+			}
+			f.t.Fatalf("timed out after %v waiting for %s; differences:\n%s\nshiplog's stderr (tail):\n%s", timeout, what, strings.Join(last, "\n"), strings.Join(logs, "\n---\n"))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -505,5 +500,6 @@ func TestFaultDestinationStalled(t *testing.T) {
 	f.statusWithin(time.Second)
 	took := f.converged(d, stop, 120*time.Second)
 	f.dstProxy.Resume()
-	t.Logf("stall began %v before the end; converged %v after the writes stopped", time.Since(stalled).Round(time.Millisecond), took.Round(time.Millisecond))
+	t.Logf("stall began %v before the end; converged %v after the writes stopped; %d lost session(s) ended",
+		time.Since(stalled).Round(time.Millisecond), took.Round(time.Millisecond), strings.Count(d.stderr.String(), "ended a lost destination session"))
 }

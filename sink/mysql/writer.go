@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,13 @@ type Writer struct {
 	// replace caches replaceable per destination table.
 	replaceMu sync.Mutex
 	replace   map[*cdc.Table]bool
+	// sessions maps the pool's connections to their server connection ids;
+	// stale holds the ids of connections lost in a transaction, which the
+	// server may keep (with the transaction's row locks) long after: a
+	// stalled link or a network partition leaves the server waiting.
+	sessMu   sync.Mutex
+	sessions map[any]int64
+	stale    []int64
 }
 
 // Options tune a Writer.
@@ -133,6 +141,7 @@ func (w *Writer) Resume(parts []PartCheckpoint) {
 // checkpoint), so Write applies their part exactly once. Positions are
 // matched exactly, not ordered: change-log positions have no order.
 func (w *Writer) Recover(ctx context.Context) error {
+	w.endStaleSessions(ctx)
 	parts, err := w.state.PartCheckpoints(ctx)
 	if err != nil {
 		return err
@@ -353,20 +362,83 @@ func (w *Writer) inTx(ctx context.Context, concurrent bool, f func(*sql.Tx) erro
 }
 
 func (w *Writer) tx(ctx context.Context, opts *sql.TxOptions, f func(*sql.Tx) error) error {
-	tx, err := w.db.BeginTx(ctx, opts)
+	conn, err := w.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("destination: begin: %w", err)
+		return fmt.Errorf("destination: connect: %w", err)
+	}
+	defer conn.Close()
+	id := w.sessionID(ctx, conn)
+	lost := func(err error) error {
+		if id > 0 && IsTransient(err) {
+			w.sessMu.Lock()
+			w.stale = append(w.stale, id)
+			w.sessMu.Unlock()
+		}
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		return lost(fmt.Errorf("destination: begin: %w", err))
 	}
 	if err := f(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return lost(err)
 	}
 	failpoint.Hit(failpoint.DestBeforeCommit)
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("destination: commit: %w", err)
+		return lost(fmt.Errorf("destination: commit: %w", err))
 	}
 	failpoint.Hit(failpoint.DestAfterCommit)
 	return nil
+}
+
+// sessionID returns the server's id of conn's session (0 when unknown),
+// asked once per pooled connection.
+func (w *Writer) sessionID(ctx context.Context, conn *sql.Conn) int64 {
+	var key any
+	_ = conn.Raw(func(dc any) error { key = dc; return nil })
+	w.sessMu.Lock()
+	id, ok := w.sessions[key]
+	w.sessMu.Unlock()
+	if ok {
+		return id
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		return 0
+	}
+	w.sessMu.Lock()
+	if w.sessions == nil || len(w.sessions) > 4096 {
+		w.sessions = map[any]int64{} // closed connections' entries go too
+	}
+	w.sessions[key] = id
+	w.sessMu.Unlock()
+	return id
+}
+
+// endStaleSessions kills the server sessions of connections lost in a
+// transaction, before a retry: a session the server still keeps holds its
+// transaction's row locks, and the retry would wait on them until the
+// server noticed (hours, with TCP keepalive). A user may kill its own
+// sessions; an id the server no longer knows is fine.
+func (w *Writer) endStaleSessions(ctx context.Context) {
+	w.sessMu.Lock()
+	stale := w.stale
+	w.stale = nil
+	w.sessMu.Unlock()
+	for _, id := range stale {
+		kctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := w.db.ExecContext(kctx, "KILL CONNECTION "+strconv.FormatInt(id, 10))
+		cancel()
+		if err != nil {
+			var me *gomysql.MySQLError
+			if errors.As(err, &me) && me.Number == 1094 { // unknown thread: gone already
+				continue
+			}
+			w.log.Warn("could not end a lost destination session; its locks stay until the server drops it", "connection_id", id, "error", err)
+			continue
+		}
+		w.log.Info("ended a lost destination session (its transaction is rolled back, its locks freed)", "connection_id", id)
+	}
 }
 
 type opKind uint8
