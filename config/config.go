@@ -308,7 +308,7 @@ func parseReplica(entry string, dest Database) (Replica, error) {
 		c.Net, c.Addr, c.User, c.Passwd = "tcp", net.JoinHostPort(host, port), dest.User, dest.Password
 		return Replica{Addr: c.Addr, Schema: dest.Database, cfg: c}, nil
 	}
-	c, err := parseDSN(entry)
+	c, err := ParseDSN(entry)
 	if err != nil {
 		// go-sql-driver's DSN errors quote parameter values, never the user
 		// and password part.
@@ -328,9 +328,9 @@ func parseReplica(entry string, dest Database) (Replica, error) {
 	return Replica{Addr: c.Addr, Schema: schema, cfg: c}, nil
 }
 
-// parseDSN is mysql.ParseDSN, which panics on a few parameters it no
+// ParseDSN is mysql.ParseDSN, which panics on a few parameters it no
 // longer supports (strict=): that is a bad DSN too, not a crash.
-func parseDSN(dsn string) (c *mysql.Config, err error) {
+func ParseDSN(dsn string) (c *mysql.Config, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c, err = nil, fmt.Errorf("%v", p)

@@ -51,3 +51,15 @@ func TestTimeouts(t *testing.T) {
 		t.Fatalf("bad timeouts: %v", err)
 	}
 }
+
+// A DSN parameter go-sql-driver no longer supports makes it panic; ParseDSN
+// (used for throttle.replicas and replay --apply-to) returns an error.
+func TestParseDSNRefusesRemovedParametersWithoutPanicking(t *testing.T) {
+	if _, err := ParseDSN("u:secret@tcp(127.0.0.1:3306)/db?strict=true"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("strict=true: want an error without the password, got %v", err)
+	}
+	c, err := ParseDSN("u:secret@tcp(127.0.0.1:3306)/db")
+	if err != nil || c.DBName != "db" {
+		t.Fatalf("a good DSN: %v, %+v", err, c)
+	}
+}

@@ -412,7 +412,7 @@ func printReplayTable(out io.Writer, records []*replayRecord) error {
 // replayApply creates the tables of records in the scratch database of dsn
 // and applies records in order, as they are (no map).
 func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, records []*replayRecord) error {
-	dcfg, err := gomysql.ParseDSN(dsn)
+	dcfg, err := config.ParseDSN(dsn)
 	if err != nil {
 		return fmt.Errorf("replay --apply-to: %w", err)
 	}
