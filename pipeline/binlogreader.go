@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/shiplog/shiplog/binlog"
@@ -28,7 +27,7 @@ func (r *Runtime) binlogReader(flavor string, plan *transform.Plan, fks *cascade
 
 // binlogConfig is the configuration binlogReader uses.
 func (r *Runtime) binlogConfig(flavor string, plan *transform.Plan, fks *cascade.Set, log *slog.Logger, configuredID bool, unselected func(context.Context, string) error) (binlog.Config, error) {
-	serverID := uint32(100000 + rand.Uint32N(1<<30))
+	var serverID uint32 // 0: binlog.NewReader picks one at random
 	if configuredID && r.cfg.Source.ServerID != 0 {
 		serverID = r.cfg.Source.ServerID
 	}
