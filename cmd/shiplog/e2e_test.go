@@ -86,6 +86,19 @@ func (e *env) writeConfig(text string) string {
 	return p
 }
 
+// appendConfig adds text (YAML sections) to the end of the env's config.
+func (e *env) appendConfig(text string) {
+	e.t.Helper()
+	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // both runs DDL on the source and the destination.
 func (e *env) both(stmts ...string) {
 	e.t.Helper()

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,12 +52,7 @@ func TestHTTPStatusAndControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "http: {listen: \":%d\", token: %q}\n", port, httpToken) // no host: loopback only
-	f.Close()
+	e.appendConfig(fmt.Sprintf("http: {listen: \":%d\", token: %q}\n", port, httpToken)) // no host: loopback only
 
 	d := startDaemon(t, e.config, "migrate", "delta")
 
@@ -324,12 +318,7 @@ func TestHTTPBeyondLoopbackNeedsToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "http: {listen: \"0.0.0.0:%d\"}\n", port)
-	f.Close()
+	e.appendConfig(fmt.Sprintf("http: {listen: \"0.0.0.0:%d\"}\n", port))
 	t.Setenv("SHIPLOG_HTTP_TOKEN", httpToken)
 	d := startDaemon(t, e.config, "migrate", "delta")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

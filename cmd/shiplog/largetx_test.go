@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,12 +44,7 @@ func newLargeTxEnv(t *testing.T) *largeTxEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "delta: {max_transaction_bytes: 65536}\nthrottle: {max_batch_changes: 1000}\nhttp: {listen: \":%d\"}\n", port)
-	f.Close()
+	e.appendConfig(fmt.Sprintf("delta: {max_transaction_bytes: 65536}\nthrottle: {max_batch_changes: 1000}\nhttp: {listen: \":%d\"}\n", port))
 	return &largeTxEnv{env: e, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 }
 
