@@ -36,17 +36,17 @@ func TestMapperMarksBatchesWithCascadesWhole(t *testing.T) {
 		{Op: cdc.OpInsert, Table: child, After: []any{int64(1), int64(2)}, Pos: at(10)},
 		{Op: cdc.OpUpdate, Table: src, Before: []any{int64(3)}, After: []any{int64(3)}, Pos: at(10)},
 	}})
-	if err != nil || !ok || it.dest.Whole {
-		t.Fatalf("a batch without cascades: whole %v, %v, %v", it.dest.Whole, ok, err)
+	if err != nil || !ok || it.Whole {
+		t.Fatalf("a batch without cascades: whole %v, %v, %v", it.Whole, ok, err)
 	}
 	it, ok, err = m.item(cdc.Batch{Pos: at(20), Changes: []cdc.Change{
 		{Op: cdc.OpInsert, Table: child, After: []any{int64(4), int64(2)}, Pos: at(20)},
 		{Op: cdc.OpDelete, Table: src, Before: []any{int64(2)}, Pos: at(20)},
 	}})
-	if err != nil || !ok || !it.dest.Whole {
-		t.Fatalf("a batch with a cascade: whole %v, %v, %v", it.dest.Whole, ok, err)
+	if err != nil || !ok || !it.Whole {
+		t.Fatalf("a batch with a cascade: whole %v, %v, %v", it.Whole, ok, err)
 	}
-	if n := len(it.dest.Changes); n != 3 || it.dest.Changes[2].Op != cdc.OpCascade {
-		t.Fatalf("changes: %+v", it.dest.Changes)
+	if n := len(it.Changes); n != 3 || it.Changes[2].Op != cdc.OpCascade {
+		t.Fatalf("changes: %+v", it.Changes)
 	}
 }

@@ -9,14 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -202,8 +201,6 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	reader := binlog.NewReader(readerCfg)
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
-	relay := make(chan relayItem, 4096)
-	sem := semaphore.NewWeighted(relayBytes)
 	// With sink: kafka the mapped changes are not written anywhere (only
 	// counted, their failures recorded): the relay does not keep them.
 	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: r.publishes(), dropMapped: !r.appliesToMySQL(),
@@ -219,147 +216,24 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if publisher != nil {
 		defer publisher.Close()
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		err := reader.Stream(gctx, from, func(ctx context.Context, b cdc.Batch) error {
-			it, ok, err := m.item(b)
-			if err != nil || !ok {
-				return err
-			}
-			w := it.weight()
-			if err := sem.Acquire(ctx, w); err != nil {
-				return err
-			}
-			select {
-			case relay <- it:
-				return nil
-			case <-ctx.Done():
-				sem.Release(w)
-				return ctx.Err()
-			}
-		})
-		if err == nil || gctx.Err() != nil {
-			return err
-		}
-		// The reader stopped (a DDL statement, a changed table, a change it
-		// cannot apply): the writer applies everything relayed before the
-		// stop, then returns it.
-		select {
-		case relay <- relayItem{stop: err}:
-			return nil
-		case <-gctx.Done():
-			return err
-		}
-	})
-	var applied atomic.Int64
 	ctl := controlFrom(ctx)
 	ctl.setState(stateDelta)
 	writer, err := r.deltaWriter(ctx, log)
 	if err != nil {
 		return err
 	}
-	retry := r.destRetry(ctx, "run")
-	g.Go(func() error {
-		var changes, srcChanges []cdc.Change
-		skipped := accept == nil
-		// open is the destination transaction of a source transaction
-		// applied in parts (cdc.Batch.Partial); a stop before its last part
-		// rolls it back, and the next run reads the transaction again.
-		var open *mysqlsink.TxStream
-		defer func() {
-			if open != nil {
-				_ = open.Rollback()
-			}
-		}()
-		for {
-			var it relayItem
-			select {
-			case it = <-relay:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			if it.stop != nil {
-				return r.readerStopped(gctx, it.stop)
-			}
-			// Paused over HTTP or throttled by replica lag: hold the batch;
-			// the relay fills and the reader blocks.
-			if err := ctl.hold(gctx, log); err != nil {
-				return err
-			}
-			b, n := it.dest, it.n
-			// Batch by draining: take what is already waiting, up to the
-			// bounds, into slices kept from batch to batch (nothing holds on
-			// to them once delivered).
-			b.Changes = append(changes[:0], b.Changes...)
-			src := append(srcChanges[:0], it.src...)
-			held := it.weight()
-			limit := ctl.batchLimit()
-			var stop error
-		drain:
-			for n < limit && held < maxBatchBytes {
-				select {
-				case nit := <-relay:
-					if nit.stop != nil {
-						stop = nit.stop
-						break drain
-					}
-					nb := nit.dest
-					b.Changes = append(b.Changes, nb.Changes...)
-					b.Failed = append(b.Failed, nb.Failed...)
-					src = append(src, nit.src...)
-					b.Pos, b.Size = nb.Pos, b.Size+nb.Size
-					b.Whole = b.Whole || nb.Whole
-					b.Partial = nb.Partial
-					n += nit.n
-					held += nit.weight()
-					if !nb.Time.IsZero() {
-						b.Time = nb.Time
-					}
-				default:
-					break drain
-				}
-			}
-			// A write in flight finishes even when asked to stop, so the
-			// destination commits whole batches only (see deliver). A source
-			// transaction applied in parts has a deadline per part, and is
-			// not retried part by part: a failed part rolls the whole
-			// transaction back and the stream reads it again from the
-			// checkpoint.
-			start := time.Now()
-			var err error
-			if b.Partial || open != nil {
-				if open == nil {
-					log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
-						"stage", "delta", "after", b.Pos.String())
-				}
-				wctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Minute)
-				open, err = r.deliverPart(wctx, writer, publisher, open, b, src)
-				cancel()
-				if err == nil && open == nil {
-					log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
-				}
-			} else {
-				err = r.deliver(gctx, retry, writer, publisher, fks, b, src)
-			}
-			sem.Release(held)
-			changes, srcChanges = b.Changes[:0], src[:0]
-			if err != nil {
-				ctl.countError("apply", 1)
-				return err
-			}
-			batchApplied(ctl, log, &applied, b, src, n, time.Since(start), true)
-			if b.Partial {
-				// The checkpoint stays before the transaction.
-				log.Debug("applied part of a large source transaction", "stage", "delta", "changes", n, "after", b.Pos.String())
-				if stop != nil {
-					return r.readerStopped(gctx, stop)
-				}
-				continue
-			}
-			log.Debug("applied", "stage", "delta", "changes", n, "position", b.Pos.String())
+	ops := &loopOps{ctl: ctl, log: log, stage: "delta", withPos: true}
+	skipped := accept == nil
+	loop := &stream.Loop{
+		Source:     &binlogSource{reader: reader, from: from, m: m},
+		Sink:       r.deltaSink(writer, publisher, fks, cascade.Options{}, r.destRetry(ctx, "run"), log),
+		Ops:        ops,
+		RelayBytes: relayBytes, MaxChanges: maxBatchChanges, MaxBytes: maxBatchBytes,
+		After: func(ctx context.Context, b *stream.Batch) error {
+			log.Debug("applied", "stage", "delta", "changes", b.N, "position", b.Pos.String())
 			if !skipped && b.Pos.Compare(accept.Pos) > 0 {
 				// Past the statement --skip-ddl passed: nothing left to skip.
-				if err := r.state.SetFlag(gctx, nil, flagDDLStop, ""); err != nil {
+				if err := r.state.SetFlag(ctx, nil, flagDDLStop, ""); err != nil {
 					return err
 				}
 				skipped = true
@@ -367,37 +241,25 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			if o.ExitWhenCaughtUp && b.Pos.Compare(target) >= 0 {
 				return errCaughtUp
 			}
-			if stop != nil {
-				return r.readerStopped(gctx, stop)
-			}
-		}
-	})
-	err = g.Wait()
-	switch {
-	case errors.Is(err, errCaughtUp):
-		ctl.endLoop(false)
-		log.Info("caught up", "stage", "delta", "position", target.String(), "changes", applied.Load())
-	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		ctl.endLoop(false)
-		log.Info("stopped", "stage", "delta", "changes", applied.Load())
-	default:
-		ctl.endLoop(true)
-		if errors.Is(err, binlog.ErrPositionPurged) {
-			return r.purged(from, err)
-		}
+			return nil
+		},
+	}
+	err = loop.Run(ctx)
+	if errors.Is(err, binlog.ErrPositionPurged) {
+		ops.ended(ctx, err)
+		return r.purged(from, err)
+	}
+	// The reader stopped (a DDL statement, a changed table, a change it
+	// cannot apply) after the loop applied everything it read before.
+	var ddl *binlog.DDLError
+	if errors.As(err, &ddl) {
+		ops.ended(ctx, err)
+		return r.ddlStopped(ctx, ddl)
+	}
+	if err := ops.ended(ctx, err, "position", target.String()); err != nil {
 		return err
 	}
 	return m.partialErr(retryErr)
-}
-
-// readerStopped is the error delta ends with when the reader stopped with err
-// and everything relayed before it is applied.
-func (r *Runtime) readerStopped(ctx context.Context, err error) error {
-	var ddl *binlog.DDLError
-	if errors.As(err, &ddl) {
-		return r.ddlStopped(ctx, ddl)
-	}
-	return err
 }
 
 // mapper turns source batches into destination batches through the plan. It runs
@@ -427,36 +289,11 @@ type mapper struct {
 	reset string
 }
 
-// relayItem is a mapped batch and, for the Kafka sink, its source changes.
-type relayItem struct {
-	dest cdc.Batch
-	src  []cdc.Change
-	// n is the number of mapped changes (dest.Changes may not hold them).
-	n int
-	// srcSize is the value size of src.
-	srcSize int
-	// stop, when set, is the reader's error after the items before it: the
-	// writer applies those, then ends with it.
-	stop error
-}
-
-// weight is what the item holds in the relay's budget: its mapped and
-// source values, capped by the whole budget.
-func (it relayItem) weight() int64 {
-	return int64(min(it.dest.Size+it.srcSize, relayBytes))
-}
-
-// batch maps b; ok is false when b carries nothing new (no changes and no
-// position past the last one).
-func (m *mapper) batch(b cdc.Batch) (out cdc.Batch, src []cdc.Change, ok bool, err error) {
-	it, ok, err := m.item(b)
-	return it.dest, it.src, ok, err
-}
-
-// item is batch as a relay item.
-func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
+// item maps b into a batch for the stream; ok is false when b carries
+// nothing new (no changes and no position past the last one).
+func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 	if b.Pos.Compare(m.last) <= 0 && len(b.Changes) == 0 {
-		return relayItem{dest: b}, false, nil
+		return nil, false, nil
 	}
 	if b.Pos.Compare(m.last) > 0 {
 		m.last = b.Pos
@@ -479,7 +316,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 			tp = m.plan.Table(c.Table.Name)
 			if tp != nil && c.Table != tp.Source {
 				if err := m.checkTable(tp, c); err != nil {
-					return it, false, err
+					return nil, false, err
 				}
 			}
 			m.checked[c.Table] = tp
@@ -490,7 +327,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		var markers []cdc.Change
 		if m.fks != nil && !m.dropMapped {
 			if markers, err = m.fks.Add(nil, c); err != nil {
-				return it, false, err
+				return nil, false, err
 			}
 			// Rows a marker stands for are found from the destination's
 			// state before the batch: the batch must not commit in part.
@@ -499,7 +336,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		if m.srcFks != nil {
 			n := len(src)
 			if src, err = m.srcFks.Add(src, c); err != nil {
-				return it, false, err
+				return nil, false, err
 			}
 			for _, mk := range src[n:] {
 				srcSize += cdc.ValueSize(mk.Before) + cdc.ValueSize(mk.After)
@@ -526,7 +363,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		}
 		d, f, err := mapChange(tp, c)
 		if err != nil {
-			return it, false, err
+			return nil, false, err
 		}
 		if f != nil {
 			out.Failed = append(out.Failed, *f)
@@ -542,7 +379,7 @@ func (m *mapper) item(b cdc.Batch) (it relayItem, ok bool, err error) {
 		out.Changes = append(out.Changes, d)
 		out.Changes = append(out.Changes, markers...)
 	}
-	return relayItem{dest: out, src: src, n: n, srcSize: srcSize}, true, nil
+	return &stream.Batch{Batch: out, Source: src, N: n, Weight: int64(out.Size + srcSize)}, true, nil
 }
 
 // checkTable compares the table of change c with the table tp was planned

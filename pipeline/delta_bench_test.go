@@ -98,11 +98,11 @@ func BenchmarkMapperItem(b *testing.B) {
 			batch := benchBatch(s.table(), s.row, n)
 			m := &mapper{plan: plan}
 			it, ok, err := m.item(batch)
-			if err != nil || !ok || it.n != n || len(it.dest.Failed) != 0 {
-				b.Fatalf("item: %d changes mapped, %d failed, ok %v, %v", it.n, len(it.dest.Failed), ok, err)
+			if err != nil || !ok || it.N != n || len(it.Failed) != 0 {
+				b.Fatalf("item: %d changes mapped, %d failed, ok %v, %v", it.N, len(it.Failed), ok, err)
 			}
-			if changed := !reflect.DeepEqual(it.dest.Changes[0].After, batch.Changes[0].After); changed != (p.yaml != "") {
-				b.Fatalf("plan %s: row mapped to %q", p.name, it.dest.Changes[0].After)
+			if changed := !reflect.DeepEqual(it.Changes[0].After, batch.Changes[0].After); changed != (p.yaml != "") {
+				b.Fatalf("plan %s: row mapped to %q", p.name, it.Changes[0].After)
 			}
 			b.Run(s.name+"/"+p.name, func(b *testing.B) {
 				b.ReportAllocs()

@@ -2,17 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 
-	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/config"
 
-	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/internal/failpoint"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -72,61 +67,4 @@ func (r *Runtime) openPublisher(ctx context.Context, plan *transform.Plan) (*kaf
 		return nil, err
 	}
 	return p, nil
-}
-
-// deliver sends one batch to the sinks: the source changes to Kafka first
-// (Write returns once the broker acknowledged them all), then the mapped
-// changes to the destination database, whose transaction also records the
-// checkpoint; with sink: kafka that transaction holds the checkpoint alone.
-// The checkpoint therefore never passes a change the broker has not taken.
-//
-// The markers of foreign key actions in b are replaced by the row changes
-// they stand for first (see cascade.Set.Expand).
-//
-// The destination's part is retried through a connection-level outage (see
-// destRetry): before each new attempt the checkpoints are read back, so
-// what a lost COMMIT did commit is not applied twice. A write in flight is
-// not cancelled by ctx; each attempt is bounded by writeTimeout.
-func (r *Runtime) deliver(ctx context.Context, retry *destRetry, w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, b cdc.Batch, src []cdc.Change) error {
-	if p != nil && len(src) > 0 {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-		err := p.Write(pctx, cdc.Batch{Changes: src, Pos: b.Pos, Time: b.Time})
-		cancel()
-		if err != nil {
-			return err
-		}
-		failpoint.Hit(failpoint.Published)
-	}
-	if r.appliesToMySQL() {
-		expanded := false
-		return retry.do(ctx, "apply a batch", func(ctx context.Context) error {
-			if !expanded {
-				// Once: the rows the markers stand for are read from the
-				// destination's state before the batch.
-				changes, err := fks.Expand(ctx, r.dst, b.Changes, cascade.Options{})
-				if err != nil {
-					return err
-				}
-				b.Changes, expanded = changes, true
-			}
-			return w.Write(ctx, b)
-		}, w.Recover)
-	}
-	done := false
-	return retry.do(ctx, "write the checkpoint", func(ctx context.Context) error {
-		if done {
-			return nil
-		}
-		return w.Apply(ctx, nil, func(tx *sql.Tx) error {
-			if err := r.state.SaveFailures(ctx, tx, b.Failed); err != nil {
-				return err
-			}
-			return r.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
-		})
-	}, func(ctx context.Context) error {
-		// A lost COMMIT may have committed: then it is done.
-		pos, _, ok, err := r.state.Checkpoint(ctx)
-		done = err == nil && ok && pos.Compare(b.Pos) >= 0
-		return err
-	})
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/shiplog/shiplog/cascade"
@@ -16,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/deltalog"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -165,89 +165,40 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		return err
 	}
 	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log, Identities: ids}
-	var marks map[string]uint64
+	src := &triggerSource{reader: reader, from: from, every: time.Second,
+		m: &mapper{plan: plan, last: from, fks: fks.Generator()},
+		check: func(ctx context.Context) error {
+			return guard.checkSource(ctx, "found on the source")
+		}}
+	src.m.fks.Refresh = true
 	if o.ExitWhenCaughtUp {
-		if marks, err = reader.Marks(ctx); err != nil {
-			return err
-		}
-	}
-	writer := r.writer()
-	retry := r.destRetry(ctx, "run")
-	m := &mapper{plan: plan, last: from, fks: fks.Generator()}
-	m.fks.Refresh = true
-	var applied atomic.Int64
-	ctl := controlFrom(ctx)
-	ctl.setState(stateDelta)
-	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
-	start := time.Now()
-	lastCheck := start
-	err = reader.Stream(ctx, from, func(ctx context.Context, b cdc.Batch) error {
-		if time.Since(lastCheck) >= time.Second {
-			if err := guard.checkSource(ctx, "found on the source"); err != nil {
-				return err
-			}
-			lastCheck = time.Now()
-		}
-		out, _, ok, err := m.batch(b)
+		marks, err := reader.Marks(ctx)
 		if err != nil {
 			return err
 		}
-		if ok && (len(out.Changes) > 0 || len(out.Failed) > 0) {
-			// Paused over HTTP or throttled by replica lag: hold the batch
-			// (the reader waits with it).
-			if err := ctl.hold(ctx, log); err != nil {
-				return err
-			}
-			// The batch commits even when asked to stop: the logs are purged
-			// only after emit returns.
-			// Retried through a destination outage (see destRetry); the
-			// checkpoints read back tell what a lost COMMIT committed.
-			wstart := time.Now()
-			expanded := false
-			err := retry.do(ctx, "apply a batch", func(wctx context.Context) error {
-				if !expanded {
-					changes, err := fks.Expand(wctx, r.dst, out.Changes, cascade.Options{Refresh: refresh, Find: find})
-					if err != nil {
-						return err
-					}
-					out.Changes, expanded = changes, true
-				}
-				return writer.Write(wctx, out)
-			}, writer.Recover)
-			if err != nil {
-				ctl.countError("apply", 1)
-				return err
-			}
-			batchApplied(ctl, log, &applied, out, nil, len(out.Changes), time.Since(wstart), false)
-		}
-		if o.ExitWhenCaughtUp {
+		src.caughtUp = func(ctx context.Context) (bool, error) {
 			pending, err := reader.Pending(ctx, marks)
-			if err != nil {
-				return err
-			}
-			if !pending {
-				return errCaughtUp
-			}
+			return !pending, err
 		}
-		return nil
-	})
-	rate := float64(applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
+	}
+	ctl := controlFrom(ctx)
+	ctl.setState(stateDelta)
+	ops := &loopOps{ctl: ctl, log: log, stage: "delta"}
+	// Retried through a destination outage (see destRetry); the
+	// checkpoints read back tell what a lost COMMIT committed.
+	sink := r.deltaSink(r.writer(), nil, fks, cascade.Options{Refresh: refresh, Find: find}, r.destRetry(ctx, "run"), log)
+	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
+	start := time.Now()
+	err = (&stream.Loop{Source: src, Sink: sink, Ops: ops}).Run(ctx)
+	rate := float64(ops.applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
 	if errors.As(err, &changed) {
-		ctl.endLoop(true)
+		ops.ended(ctx, err)
 		return r.tableChanged(context.WithoutCancel(ctx), changed)
 	}
-	switch {
-	case errors.Is(err, errCaughtUp):
-		ctl.endLoop(false)
-		log.Info("caught up", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		ctl.endLoop(false)
-		log.Info("stopped", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
-	default:
-		ctl.endLoop(true)
+	if err := ops.ended(ctx, err, "changes_per_second", int64(rate)); err != nil {
 		return err
 	}
-	return m.partialErr(retryErr)
+	return src.m.partialErr(retryErr)
 }
 
 // triggerCascades compiles the source's foreign key actions for the

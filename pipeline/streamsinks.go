@@ -1,0 +1,255 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/shiplog/shiplog/cascade"
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
+	kafkasink "github.com/shiplog/shiplog/sink/kafka"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/stream"
+)
+
+// The stream sinks: where a delta stream's batches go. The configured sink
+// is chosen once (deltaSink); the loop (stream.Loop) knows only the
+// interface.
+
+// partTimeout bounds the delivery of one part of a source transaction
+// applied in parts.
+const partTimeout = 5 * time.Minute
+
+// deltaSink is the sink of the configuration's `sink`: the destination
+// (mysql), the Kafka topics with the checkpoint alone in the destination
+// (kafka), or both, Kafka first so that the checkpoint never passes a
+// change the broker has not taken.
+func (r *Runtime) deltaSink(w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, expand cascade.Options, retry *destRetry, log *slog.Logger) stream.Sink {
+	dest := &mysqlSink{r: r, w: w, fks: fks, expand: expand, retry: retry, log: log, checkpointOnly: !r.appliesToMySQL()}
+	if p == nil {
+		return dest
+	}
+	return fanout{&kafkaSink{p: p}, dest}
+}
+
+// mysqlSink applies batches to the destination with their checkpoint; with
+// checkpointOnly (sink: kafka) it writes the checkpoint and the failed rows
+// alone.
+type mysqlSink struct {
+	r      *Runtime
+	w      *mysqlsink.Writer
+	fks    *cascade.Set
+	expand cascade.Options
+	retry  *destRetry
+	log    *slog.Logger
+	// checkpointOnly: the changes are published, not applied.
+	checkpointOnly bool
+	// open is the destination transaction of a source transaction applied
+	// in parts (cdc.Batch.Partial); a stop before its last part rolls it
+	// back, and the next run reads the transaction again.
+	open *mysqlsink.TxStream
+}
+
+// Deliver applies b. A write in flight finishes even when asked to stop, so
+// the destination commits whole batches only. A source transaction applied
+// in parts has a deadline per part, and is not retried part by part: a
+// failed part rolls the whole transaction back and the stream reads it again
+// from the checkpoint.
+func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) error {
+	if b.Partial || s.open != nil {
+		if s.open == nil {
+			s.log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
+				"stage", "delta", "after", b.Pos.String())
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partTimeout)
+		defer cancel()
+		var err error
+		s.open, err = deliverPart(wctx, s.w, s.open, b.Batch)
+		if err == nil && s.open == nil {
+			s.log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
+		}
+		return err
+	}
+	if s.checkpointOnly {
+		return s.checkpoint(ctx, b.Batch)
+	}
+	expanded := false
+	return s.retry.do(ctx, "apply a batch", func(ctx context.Context) error {
+		if !expanded {
+			// Once: the rows the markers stand for are read from the
+			// destination's state before the batch (or, for the change-log
+			// delta, from the source).
+			changes, err := s.fks.Expand(ctx, s.r.dst, b.Changes, s.expand)
+			if err != nil {
+				return err
+			}
+			b.Changes, expanded = changes, true
+		}
+		return s.w.Write(ctx, b.Batch)
+	}, s.w.Recover)
+}
+
+// checkpoint writes b's failed rows and its checkpoint in one destination
+// transaction (sink: kafka), retried through an outage; the checkpoint read
+// back tells whether a lost COMMIT committed.
+func (s *mysqlSink) checkpoint(ctx context.Context, b cdc.Batch) error {
+	done := false
+	return s.retry.do(ctx, "write the checkpoint", func(ctx context.Context) error {
+		if done {
+			return nil
+		}
+		return s.w.Apply(ctx, nil, func(tx *sql.Tx) error {
+			if err := s.r.state.SaveFailures(ctx, tx, b.Failed); err != nil {
+				return err
+			}
+			return s.r.state.SaveCheckpoint(ctx, tx, b.Pos, b.Time)
+		})
+	}, func(ctx context.Context) error {
+		pos, _, ok, err := s.r.state.Checkpoint(ctx)
+		done = err == nil && ok && pos.Compare(b.Pos) >= 0
+		return err
+	})
+}
+
+// Close rolls back a transaction of parts the stream stopped inside.
+func (s *mysqlSink) Close() error {
+	if s.open == nil {
+		return nil
+	}
+	err := s.open.Rollback()
+	s.open = nil
+	return err
+}
+
+// deliverPart delivers b, a batch of a source transaction applied in parts:
+// b.Partial, or the last part when open (the destination transaction of the
+// parts before) is not nil. The mapped changes go into open, begun here for
+// the first part, which commits with the checkpoint b.Pos with the last
+// part. It returns the transaction still open, or nil once committed or on
+// error (then rolled back: the next run reads the source transaction again
+// from its start, as nothing of it is checkpointed).
+func deliverPart(ctx context.Context, w *mysqlsink.Writer, open *mysqlsink.TxStream, b cdc.Batch) (_ *mysqlsink.TxStream, err error) {
+	defer func() {
+		if err != nil && open != nil {
+			err = errors.Join(err, open.Rollback())
+		}
+	}()
+	for _, c := range b.Changes {
+		if c.Op == cdc.OpCascade {
+			// maxTransactionBytes keeps transactions whole when markers may come.
+			return nil, fmt.Errorf("a source transaction applied in parts holds a foreign key action on %s, which needs the transaction whole", c.Table.Name)
+		}
+	}
+	if open == nil {
+		if open, err = w.Begin(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := open.Apply(ctx, b); err != nil {
+		return nil, fmt.Errorf("apply part of a large source transaction after %s (nothing of it is committed; the stream reads it again from its start): %w", b.Pos, err)
+	}
+	if b.Partial {
+		return open, nil
+	}
+	if err := open.Commit(ctx, b.Pos, b.Time); err != nil {
+		return nil, fmt.Errorf("commit a large source transaction at %s: %w", b.Pos, err)
+	}
+	return nil, nil
+}
+
+// kafkaSink publishes the source changes of batches (at least once: a
+// retried batch may be published again; consumers skip what they applied).
+type kafkaSink struct {
+	p *kafkasink.Producer
+	// inParts: the last batch was a part of a larger source transaction.
+	inParts bool
+}
+
+func (s *kafkaSink) Deliver(ctx context.Context, b *stream.Batch) error {
+	timeout := writeTimeout
+	if b.Partial || s.inParts {
+		timeout = partTimeout
+	}
+	s.inParts = b.Partial
+	if len(b.Source) == 0 {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := s.p.Write(pctx, cdc.Batch{Changes: b.Source, Pos: b.Pos, Time: b.Time}); err != nil {
+		return err
+	}
+	failpoint.Hit(failpoint.Published)
+	return nil
+}
+
+func (s *kafkaSink) Close() error { return nil }
+
+// fanout delivers to each sink in order; a failure stops at that sink.
+type fanout []stream.Sink
+
+func (f fanout) Deliver(ctx context.Context, b *stream.Batch) error {
+	for _, s := range f {
+		if err := s.Deliver(ctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f fanout) Close() error {
+	var errs []error
+	for _, s := range f {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// loopOps connects a stream loop to the operations: pause and replica-lag
+// throttle, the live batch size, metrics, failed rows logged.
+type loopOps struct {
+	ctl *control
+	log *slog.Logger
+	// applied counts the changes applied.
+	applied atomic.Int64
+	// stage names the loop in logs ("delta", "apply"); withPos adds the
+	// source position to the failed rows logged.
+	stage   string
+	withPos bool
+}
+
+func (o *loopOps) Hold(ctx context.Context) error { return o.ctl.hold(ctx, o.log) }
+
+func (o *loopOps) BatchLimit() int { return o.ctl.batchLimit() }
+
+func (o *loopOps) Delivered(b *stream.Batch, took time.Duration) {
+	o.applied.Add(int64(b.N))
+	o.ctl.observeBatch(b.Batch, b.Source, b.N, took)
+	o.ctl.countError("transform", len(b.Failed))
+	logFailedRows(o.log, o.stage, b.Failed, o.withPos)
+}
+
+func (o *loopOps) Failed(error) { o.ctl.countError("apply", 1) }
+
+// ended is how a delta loop that returned err ended: caught up or stopped
+// (logged; nil), or err.
+func (o *loopOps) ended(ctx context.Context, err error, args ...any) error {
+	args = append([]any{"stage", o.stage, "changes", o.applied.Load()}, args...)
+	switch {
+	case errors.Is(err, errCaughtUp):
+		o.ctl.endLoop(false)
+		o.log.Info("caught up", args...)
+	case err == nil || ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+		o.ctl.endLoop(false)
+		o.log.Info("stopped", args...)
+	default:
+		o.ctl.endLoop(true)
+		return err
+	}
+	return nil
+}
