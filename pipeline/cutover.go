@@ -102,8 +102,8 @@ var ErrCutoverTimeout = errors.New("cutover timed out")
 //
 // Only delta.source: binlog with a MySQL destination is supported.
 func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverResult, err error) {
-	if r.triggers() {
-		return res, errors.New("cutover: delta.source: triggers is not supported yet (only binlog delta)")
+	if err := r.source.cutover(); err != nil {
+		return res, err
 	}
 	if !r.appliesToMySQL() {
 		return res, errors.New("cutover: sink: kafka is not supported yet (cutover waits for the destination database's checkpoint)")

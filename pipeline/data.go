@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
@@ -56,10 +55,8 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		return r.retryFailures(ctx, plan)
 	}
 	// Delta from the binlog needs a usable one; say so before copying for an hour.
-	if !r.triggers() {
-		if _, err := binlog.CheckServer(ctx, r.src); err != nil {
-			return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
-		}
+	if err := r.source.checkServer(ctx); err != nil {
+		return err
 	}
 	log.Info("integrity check", "stage", "integrity")
 	plan, problems, err := r.Check(ctx)
@@ -68,16 +65,6 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	}
 	if err := r.reportProblems(problems, o.Auto); err != nil {
 		return err
-	}
-	// Foreign keys whose actions the stream cannot repeat are refused now,
-	// not after the copy; the others order the copies (parents first).
-	var copyOrder map[string][]string
-	if !r.triggers() {
-		fks, err := r.cascades(ctx, plan, log)
-		if err != nil {
-			return err
-		}
-		copyOrder = fks.CopyOrder()
 	}
 	// The broker's ACLs are checked (where it tells) before anything is
 	// written.
@@ -89,21 +76,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		defer publisher.Close()
 	}
 	// Change logs go in before the copy, as in the reference tool, so every
-	// change made during and after it is logged.
-	if r.triggers() {
-		// Before the triggers go in: a user who cannot read the tables'
-		// identities is told now, not after logging has begun.
-		if err := r.canReadIdentities(ctx, plan); err != nil {
-			return err
-		}
-		if err := r.installDeltalog(ctx, plan, o.Auto); err != nil {
-			return err
-		}
-		// Triggers do not see a TRUNCATE or ALTER: delta compares the
-		// tables with what they are now, before the copy reads them.
-		if err := r.recordIdentities(ctx, plan); err != nil {
-			return err
-		}
+	// change made during and after it is logged; foreign keys whose actions
+	// the stream cannot repeat are refused now, not after the copy.
+	copyOrder, err := r.source.prepareCopy(ctx, plan, o.Auto, log)
+	if err != nil {
+		return err
 	}
 	if err := r.state.SetFlag(ctx, nil, flagMode, "data"); err != nil {
 		return err
@@ -126,7 +103,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		ChunkRows: r.cfg.Options.BulkSize,
 		Workers:   r.cfg.Options.Workers,
 		Logger:    log,
-		NoBinlog:  r.triggers(),
+		NoBinlog:  !r.source.copyPositions(),
 		Volume:    verify.VolumeCheck(r.dst),
 		After:     copyOrder,
 	}

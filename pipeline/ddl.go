@@ -58,9 +58,6 @@ func (r *Runtime) ddlStopped(ctx context.Context, ddl *binlog.DDLError) error {
 // ddlToSkip returns the DDL statement the stream stopped at, which must be
 // where the stream resumes (from).
 func (r *Runtime) ddlToSkip(ctx context.Context, from cdc.Position) (*binlog.DDLError, error) {
-	if r.triggers() {
-		return nil, fmt.Errorf("%w: --skip-ddl is for the binlog stream (delta.source: triggers)", ErrNoDDLToSkip)
-	}
 	text, err := r.state.Flag(ctx, flagDDLStop)
 	if err != nil {
 		return nil, err

@@ -72,12 +72,8 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	} else if done == "" {
 		return ErrNoSnapshot
 	}
-	var flavor string
-	if !r.triggers() {
-		var err error
-		if flavor, err = binlog.CheckServer(ctx, r.src); err != nil {
-			return fmt.Errorf("source %s: %w", r.cfg.Source.Redacted(), err)
-		}
+	if err := r.source.checkServer(ctx); err != nil {
+		return err
 	}
 	var (
 		plan     *transform.Plan
@@ -117,19 +113,10 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		return ErrNoSnapshot
 	}
 	var accept *binlog.DDLError
-	if o.SkipDDL && r.triggers() {
-		if err := r.skipTableChange(ctx, plan, log); err != nil {
+	if o.SkipDDL {
+		if accept, err = r.source.skip(ctx, plan, from, log); err != nil {
 			return err
 		}
-	} else if o.SkipDDL {
-		if accept, err = r.ddlToSkip(ctx, from); err != nil {
-			return err
-		}
-		if err := r.saveSourceSchema(ctx, plan); err != nil {
-			return err
-		}
-		log.Warn("passing the DDL statement the stream stopped at; the source schema as it is now is recorded", "stage", "delta",
-			"position", accept.Pos.String(), "statement", accept.Statement)
 	}
 	// A copied table emptied on the destination since (TRUNCATE, DROP and
 	// CREATE) would stay short while the lag shows 0. Not with --skip-ddl:
@@ -146,12 +133,13 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if retryErr != nil && !errors.Is(retryErr, ErrPartial) {
 		return retryErr
 	}
-	if r.triggers() {
-		if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
-			return err
-		}
-		return r.deltaTriggers(ctx, o, plan, guard, from, retryErr)
-	}
+	return r.source.stream(ctx, deltaRun{o: o, plan: plan, guard: guard, from: from, accept: accept, retryErr: retryErr, log: log})
+}
+
+// stream is delta from the binlog.
+func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
+	r, o, plan, guard, from, accept, retryErr, log := d.r, run.o, run.plan, run.guard, run.from, run.accept, run.retryErr, run.log
+	flavor := d.flavor
 	if err := binlog.CheckPositionAvailable(ctx, r.src, from); err != nil {
 		return r.purged(from, err)
 	}
@@ -166,6 +154,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	}
 	var target cdc.Position
 	if o.ExitWhenCaughtUp {
+		var err error
 		if target, err = binlog.HeadPosition(ctx, r.src, flavor); err != nil {
 			return err
 		}

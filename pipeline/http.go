@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/shiplog/shiplog/binlog"
 )
 
 // lagCheckEvery is how often the server compares the checkpoint with the
@@ -91,12 +89,8 @@ func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
 // checkpoint and the source head, every lagCheckEvery while delta streams
 // the binlog.
 func (r *Runtime) checkLag(ctx context.Context, c *control) {
-	if r.triggers() {
-		return
-	}
 	t := time.NewTicker(lagCheckEvery)
 	defer t.Stop()
-	var flavor string
 	for {
 		select {
 		case <-ctx.Done():
@@ -106,28 +100,10 @@ func (r *Runtime) checkLag(ctx context.Context, c *control) {
 		if c.getState() != stateDelta {
 			continue
 		}
-		err := func() error {
-			qctx, cancel := context.WithTimeout(ctx, lagCheckEvery)
-			defer cancel()
-			if flavor == "" {
-				f, err := binlog.CheckServer(qctx, r.src)
-				if err != nil {
-					return err
-				}
-				flavor = f
-			}
-			ckpt, ckptTime, ok, err := r.state.Checkpoint(qctx)
-			if err != nil || !ok {
-				return err
-			}
-			head, err := binlog.HeadPosition(qctx, r.src, flavor)
-			if err != nil {
-				return err
-			}
-			n, err := binlog.LagBytes(qctx, r.src, ckpt, head)
-			if err != nil {
-				return err
-			}
+		qctx, cancel := context.WithTimeout(ctx, lagCheckEvery)
+		n, ckptTime, ok, err := r.source.lag(qctx)
+		cancel()
+		if ok {
 			c.lagBytes.Set(float64(n))
 			switch {
 			case n == 0:
@@ -135,8 +111,7 @@ func (r *Runtime) checkLag(ctx context.Context, c *control) {
 			case !ckptTime.IsZero():
 				c.lagSeconds.Set(max(time.Since(ckptTime).Seconds(), 0))
 			}
-			return nil
-		}()
+		}
 		if err != nil && ctx.Err() == nil {
 			c.countError("lag_check", 1)
 			r.log.Debug("lag check", "stage", "http", "error", err.Error())

@@ -27,6 +27,8 @@ type Runtime struct {
 	src   *sql.DB
 	dst   *sql.DB
 	state *mysqlsink.State
+	// source is where delta reads changes (delta.source).
+	source deltaSource
 	// NoProgressBars keeps progress bars off a terminal (-q): periodic log
 	// lines only, for whichever log handler takes info lines.
 	NoProgressBars bool
@@ -57,6 +59,7 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 		log = slog.Default()
 	}
 	r := &Runtime{cfg: cfg, log: log}
+	r.source = newDeltaSource(r)
 	srcCfg, err := cfg.Source.DriverConfig()
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shiplog/shiplog/binlog"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
@@ -69,61 +68,8 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 		s.Tables = append(s.Tables, p)
 	}
 	sort.Slice(s.Tables, func(i, j int) bool { return s.Tables[i].Table < s.Tables[j].Table })
-	ckpt, ckptTime, ok, err := r.state.Checkpoint(ctx)
-	if err != nil {
-		return s, err
-	}
 	s.DeltaSource = r.cfg.Delta.Source
-	if r.triggers() {
-		plan, _, err := r.streamPlan(ctx)
-		if err != nil {
-			return s, err
-		}
-		specs, _, err := r.logSpecs(plan)
-		if err != nil {
-			return s, err
-		}
-		if s.DeltaBacklog, err = r.installer().Backlog(ctx, specs); err != nil {
-			s.Warnings = append(s.Warnings, "change logs: "+err.Error())
-		}
-		if ok {
-			s.Checkpoint = ckpt.String()
-		}
-		return s, nil
-	}
-	flavor, err := binlog.CheckServer(ctx, r.src)
-	if err != nil {
-		s.Warnings = append(s.Warnings, "source: "+err.Error())
-	}
-	head, err := binlog.HeadPosition(ctx, r.src, flavor)
-	if err != nil {
-		s.Warnings = append(s.Warnings, "source head: "+err.Error())
-	} else {
-		s.SourceHead = head.String()
-	}
-	if !ok {
-		return s, nil
-	}
-	s.Checkpoint = ckpt.String()
-	if !ckptTime.IsZero() {
-		t := ckptTime
-		s.CheckpointTime = &t
-	}
-	if s.SourceHead != "" {
-		if n, err := binlog.LagBytes(ctx, r.src, ckpt, head); err == nil {
-			s.LagBytes = &n
-			var secs float64
-			if n > 0 && !ckptTime.IsZero() {
-				secs = time.Since(ckptTime).Seconds()
-			}
-			if n == 0 || !ckptTime.IsZero() {
-				s.LagSeconds = &secs
-			}
-		} else {
-			s.Warnings = append(s.Warnings, "lag: "+err.Error())
-		}
-	}
-	return s, nil
+	return s, r.source.status(ctx, &s)
 }
 
 // Run is data mode when not done, then delta until ctx ends.

@@ -11,15 +11,12 @@ import (
 
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
-
-func (r *Runtime) triggers() bool { return r.cfg.Delta.Source == config.DeltaTriggers }
 
 // logSpecs are the tables delta logs with triggers: those of the deltalog
 // file, or every copied table. Tables that cannot be logged come back with the
@@ -138,8 +135,11 @@ func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 // planned for (a TRUNCATE or ALTER, which no trigger logs).
 // guard is asked about the source's tables at most once a second, at the
 // next poll: a new table has no change log, so nothing else would show it.
-func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *transform.Plan, guard *tableGuard, from cdc.Position, retryErr error) error {
-	log := r.log.With("mode", "delta")
+func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
+	r, o, plan, guard, from, retryErr, log := d.r, run.o, run.plan, run.guard, run.from, run.retryErr, run.log
+	if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
+		return err
+	}
 	specs, problems, err := r.logSpecs(plan)
 	if err != nil {
 		return err
