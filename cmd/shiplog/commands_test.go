@@ -84,7 +84,7 @@ const commandTree = `
 // TestCommandTree walks the command tree newRoot builds and compares it,
 // line by line, with commandTree.
 func TestCommandTree(t *testing.T) {
-	root := newRoot(&globals{}, io.Discard, io.Discard)
+	root := newRoot(&app{stdout: io.Discard, stderr: io.Discard})
 	// cobra adds these two at Execute; add them now so they are compared too.
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
@@ -102,17 +102,13 @@ func TestCommandTree(t *testing.T) {
 	walk(root)
 
 	want := strings.Split(strings.TrimSpace(commandTree), "\n")
-	inWant, inGot := map[string]bool{}, map[string]bool{}
-	for _, l := range want {
-		inWant[l] = true
-	}
-	for _, l := range got {
-		inGot[l] = true
+	inWant, inGot := qualified(want), qualified(got)
+	for l := range inGot {
 		if !inWant[l] {
 			t.Errorf("unexpected: %s", l)
 		}
 	}
-	for _, l := range want {
+	for l := range inWant {
 		if !inGot[l] {
 			t.Errorf("missing:    %s", l)
 		}
@@ -120,4 +116,20 @@ func TestCommandTree(t *testing.T) {
 	if !t.Failed() && strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("same commands and flags in another order; got:\n%s", strings.Join(got, "\n"))
 	}
+}
+
+// qualified is the set of tree lines with each flag line prefixed by its
+// command's line, so that a flag is told apart from its namesakes.
+func qualified(lines []string) map[string]bool {
+	out := map[string]bool{}
+	cmd := ""
+	for _, l := range lines {
+		if !strings.HasPrefix(l, " ") {
+			cmd = l
+			out[l] = true
+			continue
+		}
+		out[cmd+l] = true
+	}
+	return out
 }
