@@ -1,12 +1,8 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
-
-	"github.com/spf13/cobra"
 )
 
 // A Go program that crashes (a panic nobody recovers, in any goroutine, or a
@@ -29,33 +25,3 @@ func crashBySignal() {
 func crashToFile(f *os.File) {
 	_ = debug.SetCrashOutput(f, debug.CrashOptions{})
 }
-
-func init() { extraCommands = append(extraCommands, newCrashCmd) }
-
-// newCrashCmd crashes on purpose, so tests (and operators checking their
-// supervisor) can see how a crash ends the process. Hidden.
-func newCrashCmd(_ *globals, _ io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:    "crash panic|fatal",
-		Short:  "crash on purpose: a panic in a goroutine, or a fatal runtime error (stack overflow)",
-		Hidden: true,
-		Args:   cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			switch args[0] {
-			case "panic":
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					panic("shiplog crash: on purpose")
-				}()
-				<-done
-			case "fatal":
-				debug.SetMaxStack(1 << 20)
-				fmt.Println(recurse(0))
-			}
-			return usageError{fmt.Errorf("crash %q: want panic or fatal", args[0])}
-		},
-	}
-}
-
-func recurse(n int) int { return recurse(n+1) + 1 }

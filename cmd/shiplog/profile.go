@@ -10,10 +10,10 @@ import (
 // startProfiles starts the CPU profile of --cpuprofile; stopProfiles ends it
 // and writes the heap profile of --memprofile (go tool pprof -sample_index=
 // alloc_space shows the allocations of the whole run).
-func (g *globals) startProfiles() error {
+func (a *app) startProfiles() error {
 	var cpu *os.File
-	if g.cpuProfile != "" {
-		f, err := os.Create(g.cpuProfile)
+	if a.cpuProfile != "" {
+		f, err := os.Create(a.cpuProfile)
 		if err != nil {
 			return usageError{fmt.Errorf("--cpuprofile: %w", err)}
 		}
@@ -23,15 +23,15 @@ func (g *globals) startProfiles() error {
 		}
 		cpu = f
 	}
-	g.stopProfiles = func() {
+	a.stopProfiles = func() {
 		if cpu != nil {
 			pprof.StopCPUProfile()
 			cpu.Close()
 		}
-		if g.memProfile == "" {
+		if a.memProfile == "" {
 			return
 		}
-		f, err := os.Create(g.memProfile)
+		f, err := os.Create(a.memProfile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "shiplog: --memprofile:", err)
 			return

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,11 +10,9 @@ import (
 	"github.com/shiplog/shiplog/pipeline"
 )
 
-func init() { extraCommands = append(extraCommands, newCutoverCmd) }
-
 // newCutoverCmd is `shiplog cutover`: hand the application over to the
 // destination while a delta daemon streams in another process.
-func newCutoverCmd(g *globals, stdout io.Writer) *cobra.Command {
+func newCutoverCmd(a *app) *cobra.Command {
 	var o pipeline.CutoverOptions
 	var doVerify bool
 	cmd := &cobra.Command{
@@ -63,14 +59,12 @@ database destination (sink: mysql or both) is supported.`,
 			o.SkipVerify = !doVerify
 			o.HookStdout, o.HookStderr = cmd.ErrOrStderr(), cmd.ErrOrStderr()
 			w := pipeline.Work{Cutover: true, SetSourceReadOnly: o.SetSourceReadOnly}
-			return g.withRuntimeFor(cmd.Context(), w, func(ctx context.Context, r *pipeline.Runtime) error {
+			return a.withRuntimeFor(cmd, w, func(ctx context.Context, r *pipeline.Runtime) error {
 				res, err := r.Cutover(ctx, o)
 				if err != nil {
 					return err
 				}
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return printJSON(a.stdout, res)
 			})
 		},
 	}

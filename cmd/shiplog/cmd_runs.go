@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -16,15 +13,9 @@ import (
 	"github.com/shiplog/shiplog/pipeline"
 )
 
-func init() { extraCommands = append(extraCommands, newRunsCmd) }
-
-// runsCmds maps each root's globals to its runs command, through which
-// withRuntime finds the command tree (and so the command being executed).
-var runsCmds sync.Map // *globals -> *cobra.Command
-
 // newRunsCmd is `shiplog runs`: the recorded runs of the commands that change
 // data, newest first.
-func newRunsCmd(g *globals, stdout io.Writer) *cobra.Command {
+func newRunsCmd(a *app) *cobra.Command {
 	var limit int
 	var format string
 	cmd := &cobra.Command{
@@ -45,17 +36,15 @@ the next recorded command writes it; runs shows it meanwhile.`,
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit: want 0 (all) or more, not %d", limit)}
 			}
-			return g.withRuntime(cmd.Context(), func(ctx context.Context, r *pipeline.Runtime) error {
+			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
 				runs, err := r.Runs(ctx, limit)
 				if err != nil {
 					return err
 				}
 				if format == "json" {
-					enc := json.NewEncoder(stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(runs)
+					return printJSON(a.stdout, runs)
 				}
-				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tEXIT\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tERROR")
 				for _, run := range runs {
 					dur := "-"
@@ -82,33 +71,5 @@ the next recorded command writes it; runs shows it meanwhile.`,
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
 	cmd.Flags().StringVar(&format, "format", "table", "table (for a person) or json")
-	runsCmds.Store(g, cmd)
 	return cmd
-}
-
-// executingCommand returns the path below the root ("migrate data") of the
-// command cobra is executing for g: the one whose flags it parsed.
-func executingCommand(g *globals) string {
-	v, ok := runsCmds.Load(g)
-	if !ok {
-		return ""
-	}
-	root := v.(*cobra.Command).Root()
-	var find func(c *cobra.Command) *cobra.Command
-	find = func(c *cobra.Command) *cobra.Command {
-		for _, sub := range c.Commands() {
-			if f := find(sub); f != nil {
-				return f
-			}
-		}
-		if c != root && c.Flags().Parsed() {
-			return c
-		}
-		return nil
-	}
-	c := find(root)
-	if c == nil {
-		return ""
-	}
-	return strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 }

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shiplog/shiplog/pipeline"
+)
+
+// newStatusCmd is `shiplog status`.
+func newStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "print mode, table progress, checkpoint, source head and lag as JSON",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
+				s, err := r.Status(ctx)
+				if err != nil {
+					return err
+				}
+				return printJSON(a.stdout, s)
+			})
+		},
+	}
+}
