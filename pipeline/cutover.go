@@ -105,8 +105,8 @@ func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverRes
 	if err := r.source.cutover(); err != nil {
 		return res, err
 	}
-	if !r.appliesToMySQL() {
-		return res, errors.New("cutover: sink: kafka is not supported yet (cutover waits for the destination database's checkpoint)")
+	if err := r.dest.rows(); err != nil {
+		return res, fmt.Errorf("cutover: %w (cutover waits for the destination database's checkpoint)", err)
 	}
 	if o.MaxLag <= 0 {
 		o.MaxLag = time.Second

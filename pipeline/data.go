@@ -117,7 +117,7 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 			return err
 		}
 		copier.Publish = publisher.WriteSnapshot
-		copier.StateOnly = !r.appliesToMySQL()
+		copier.StateOnly = r.dest.rows() != nil
 	}
 	progress := r.snapshotProgress(ctx, log, plan)
 	copier.Progress = progress.Update

@@ -45,8 +45,8 @@ type destShrunk struct {
 // streamed, make no report. Cost: one query per copied table, plus bounded
 // counts for suspects only.
 func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Plan, auto bool, log *slog.Logger) error {
-	if !r.appliesToMySQL() {
-		return nil
+	if r.dest.rows() != nil {
+		return nil // no mapped rows there
 	}
 	progress, err := r.state.Progress(ctx)
 	if err != nil {

@@ -22,8 +22,8 @@ var ErrPartial = errors.New("partial success")
 // recorded. Rows that fail again stay recorded. It returns ErrPartial when some
 // remain.
 func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error {
-	if !r.appliesToMySQL() {
-		return nil // sink: kafka publishes source rows; nothing is mapped here
+	if r.dest.rows() != nil {
+		return nil // the source rows are published; nothing is mapped here
 	}
 	failures, err := r.state.Failures(ctx)
 	if err != nil || len(failures) == 0 {

@@ -11,14 +11,6 @@ import (
 	"github.com/shiplog/shiplog/transform"
 )
 
-// publishes reports whether changes go to Kafka (sink: kafka or both).
-func (r *Runtime) publishes() bool { return r.cfg.Sink == "kafka" || r.cfg.Sink == "both" }
-
-// appliesToMySQL reports whether changes are written to the destination
-// database (sink: mysql or both); with sink: kafka the destination database
-// only keeps shiplog's state.
-func (r *Runtime) appliesToMySQL() bool { return r.cfg.Sink != "kafka" }
-
 // kafkaOptions are the producer and consumer settings of the configuration.
 func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
 	k := r.cfg.Kafka
@@ -45,8 +37,8 @@ func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
 // the broker has said (where it tells) that the user may write every topic
 // of plan's tables.
 func (r *Runtime) openPublisher(ctx context.Context, plan *transform.Plan) (*kafkasink.Producer, error) {
-	if !r.publishes() {
-		return nil, nil
+	if r.cfg.Sink != "kafka" && r.cfg.Sink != "both" {
+		return nil, nil // sink: mysql
 	}
 	o, err := r.kafkaOptions()
 	if err != nil {

@@ -29,6 +29,8 @@ type Runtime struct {
 	state *mysqlsink.State
 	// source is where delta reads changes (delta.source).
 	source deltaSource
+	// dest is what the destination database receives (sink).
+	dest destination
 	// NoProgressBars keeps progress bars off a terminal (-q): periodic log
 	// lines only, for whichever log handler takes info lines.
 	NoProgressBars bool
@@ -60,6 +62,7 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 	}
 	r := &Runtime{cfg: cfg, log: log}
 	r.source = newDeltaSource(r)
+	r.dest = newDestination(r)
 	srcCfg, err := cfg.Source.DriverConfig()
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
@@ -125,22 +128,10 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 	return r.compile(ctx, src)
 }
 
-// compile builds the plan of the given source tables against the destination
-// as it is now.
+// compile builds the plan of the given source tables for what the
+// destination gets (see destination.plan).
 func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
-	if !r.appliesToMySQL() {
-		// sink: kafka publishes source rows; the map is applied by
-		// `apply --from-kafka` against its destination. Only ignores count here.
-		rules, err := r.rules()
-		if err != nil {
-			return nil, nil, err
-		}
-		publish := &transform.Rules{Source: transform.Area{IgnoreDocuments: rules.Source.IgnoreDocuments},
-			SourcePrefix: rules.SourcePrefix, DestPrefix: rules.SourcePrefix, FullRowTables: rules.FullRowTables}
-		plan, problems := transform.Compile(publish, src, src)
-		return plan, problems, nil
-	}
-	return r.compileToDestination(ctx, src)
+	return r.dest.plan(ctx, src)
 }
 
 // compileToDestination builds the plan of the given source tables against

@@ -25,18 +25,6 @@ import (
 // applied in parts.
 const partTimeout = 5 * time.Minute
 
-// deltaSink is the sink of the configuration's `sink`: the destination
-// (mysql), the Kafka topics with the checkpoint alone in the destination
-// (kafka), or both, Kafka first so that the checkpoint never passes a
-// change the broker has not taken.
-func (r *Runtime) deltaSink(w *mysqlsink.Writer, p *kafkasink.Producer, fks *cascade.Set, expand cascade.Options, retry *destRetry, log *slog.Logger) stream.Sink {
-	dest := &mysqlSink{r: r, w: w, fks: fks, expand: expand, retry: retry, log: log, checkpointOnly: !r.appliesToMySQL()}
-	if p == nil {
-		return dest
-	}
-	return fanout{&kafkaSink{p: p}, dest}
-}
-
 // mysqlSink applies batches to the destination with their checkpoint; with
 // checkpointOnly (sink: kafka) it writes the checkpoint and the failed rows
 // alone.

@@ -71,8 +71,8 @@ func plannedName(plan *transform.Plan, name string) bool {
 
 // verifyPlan is the plan to verify through, with o's logger set.
 func (r *Runtime) verifyPlan(ctx context.Context, o *verify.Options) (*transform.Plan, error) {
-	if !r.appliesToMySQL() {
-		return nil, errors.New("verify compares a destination database; with sink: kafka verify the applier's destination instead")
+	if err := r.dest.rows(); err != nil {
+		return nil, fmt.Errorf("verify compares a destination database: %w; verify the applier's destination instead", err)
 	}
 	plan, problems, err := r.streamPlan(ctx)
 	if err != nil {
