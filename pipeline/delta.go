@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
@@ -50,14 +51,9 @@ const (
 
 // Delta streams the binlog from the checkpoint into the destination until ctx
 // ends (then it returns nil: a clean stop) or, with ExitWhenCaughtUp, until the
-// source's head position at start is applied. With http.listen set it
-// serves status and control over HTTP meanwhile (see serve).
+// source's head position at start is applied. It reports to, and is paused
+// and throttled by, the operations object given to SetOps.
 func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
-	ctx, done, err := r.serve(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
 	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
 		err := r.delta(ctx, o)
 		// Started again, it must not look for the statement to skip: the
@@ -252,8 +248,8 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 		}
 	})
 	var applied atomic.Int64
-	ctl := controlFrom(ctx)
-	ctl.setState(stateDelta)
+	ctl := r.ops
+	ctl.SetState(ops.StateDelta)
 	writer, err := r.deltaWriter(ctx, log)
 	if err != nil {
 		return err
@@ -283,7 +279,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			}
 			// Paused over HTTP or throttled by replica lag: hold the batch;
 			// the relay fills and the reader blocks.
-			if err := ctl.hold(gctx, log); err != nil {
+			if err := ctl.Hold(gctx, log); err != nil {
 				return err
 			}
 			b, n := it.dest, it.n
@@ -293,7 +289,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			b.Changes = append(changes[:0], b.Changes...)
 			src := append(srcChanges[:0], it.src...)
 			held := it.weight()
-			limit := ctl.batchLimit()
+			limit := ctl.BatchLimit()
 			var stop error
 		drain:
 			for n < limit && held < maxBatchBytes {
@@ -344,7 +340,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 			sem.Release(held)
 			changes, srcChanges = b.Changes[:0], src[:0]
 			if err != nil {
-				ctl.countError("apply", 1)
+				ctl.CountError("apply", 1)
 				return err
 			}
 			batchApplied(ctl, log, &applied, b, src, n, time.Since(start), true)
@@ -375,13 +371,13 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	err = g.Wait()
 	switch {
 	case errors.Is(err, errCaughtUp):
-		ctl.endLoop(false)
+		ctl.EndLoop(false)
 		log.Info("caught up", "stage", "delta", "position", target.String(), "changes", applied.Load())
 	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		ctl.endLoop(false)
+		ctl.EndLoop(false)
 		log.Info("stopped", "stage", "delta", "changes", applied.Load())
 	default:
-		ctl.endLoop(true)
+		ctl.EndLoop(true)
 		if errors.Is(err, binlog.ErrPositionPurged) {
 			return r.purged(from, err)
 		}
@@ -602,10 +598,10 @@ func logFailedRows(log *slog.Logger, stage string, failed []cdc.Failure, withPos
 
 // batchApplied counts a batch the stream wrote: n changes applied, its
 // metrics and its failed rows (logged).
-func batchApplied(ctl *control, log *slog.Logger, applied *atomic.Int64, b cdc.Batch, src []cdc.Change, n int, took time.Duration, withPos bool) {
+func batchApplied(ctl *ops.Control, log *slog.Logger, applied *atomic.Int64, b cdc.Batch, src []cdc.Change, n int, took time.Duration, withPos bool) {
 	applied.Add(int64(n))
-	ctl.observeBatch(b, src, n, took)
-	ctl.countError("transform", len(b.Failed))
+	ctl.ObserveBatch(b, src, n, took)
+	ctl.CountError("transform", len(b.Failed))
 	logFailedRows(log, "delta", b.Failed, withPos)
 }
 

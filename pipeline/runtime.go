@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
@@ -37,6 +38,18 @@ type Runtime struct {
 	// running is the recorded command being run ("run", "migrate delta"),
 	// for the remedies errors give; set by StartRun.
 	running string
+	// ops is what the modes report to and are held by (pause, throttle,
+	// batch bound, metrics); set by SetOps. nil: nothing reported, never
+	// held.
+	ops *ops.Control
+}
+
+// SetOps gives r the operations object of the command it runs: the modes
+// count their batches and errors in c, set its state, and hold each batch
+// while c is paused or throttled. Call it before the command starts (before
+// StartRun, which serves c over HTTP when asked to).
+func (r *Runtime) SetOps(c *ops.Control) {
+	r.ops = c
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.

@@ -14,6 +14,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
@@ -176,8 +177,8 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	m := &mapper{plan: plan, last: from, fks: fks.Generator()}
 	m.fks.Refresh = true
 	var applied atomic.Int64
-	ctl := controlFrom(ctx)
-	ctl.setState(stateDelta)
+	ctl := r.ops
+	ctl.SetState(ops.StateDelta)
 	log.Info("streaming change logs", "stage", "delta", "tables", len(specs))
 	start := time.Now()
 	lastCheck := start
@@ -195,7 +196,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 		if ok && (len(out.Changes) > 0 || len(out.Failed) > 0) {
 			// Paused over HTTP or throttled by replica lag: hold the batch
 			// (the reader waits with it).
-			if err := ctl.hold(ctx, log); err != nil {
+			if err := ctl.Hold(ctx, log); err != nil {
 				return err
 			}
 			// The batch commits even when asked to stop: the logs are purged
@@ -215,7 +216,7 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 				return writer.Write(wctx, out)
 			}, writer.Recover)
 			if err != nil {
-				ctl.countError("apply", 1)
+				ctl.CountError("apply", 1)
 				return err
 			}
 			batchApplied(ctl, log, &applied, out, nil, len(out.Changes), time.Since(wstart), false)
@@ -233,18 +234,18 @@ func (r *Runtime) deltaTriggers(ctx context.Context, o DeltaOptions, plan *trans
 	})
 	rate := float64(applied.Load()) / max(time.Since(start).Seconds(), 1e-9)
 	if errors.As(err, &changed) {
-		ctl.endLoop(true)
+		ctl.EndLoop(true)
 		return r.tableChanged(context.WithoutCancel(ctx), changed)
 	}
 	switch {
 	case errors.Is(err, errCaughtUp):
-		ctl.endLoop(false)
+		ctl.EndLoop(false)
 		log.Info("caught up", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		ctl.endLoop(false)
+		ctl.EndLoop(false)
 		log.Info("stopped", "stage", "delta", "changes", applied.Load(), "changes_per_second", int64(rate))
 	default:
-		ctl.endLoop(true)
+		ctl.EndLoop(true)
 		return err
 	}
 	return m.partialErr(retryErr)

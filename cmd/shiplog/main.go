@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/ops"
 	"github.com/shiplog/shiplog/pipeline"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/transform"
@@ -503,11 +504,14 @@ func (g *globals) withRuntimeFor(ctx context.Context, w pipeline.Work, f func(co
 	defer r.Close()
 	// Commands that change data are recorded in _shiplog_runs.
 	command := executingCommand(g)
-	if !pipeline.RecordedCommand(command) {
+	spec, recorded := recordedRuns[command]
+	if !recorded {
 		return f(ctx, r)
 	}
+	spec.Command, spec.Mode = command, command[strings.LastIndex(command, " ")+1:]
+	r.SetOps(ops.NewControl(cfg.Throttle))
 	outer := ctx
-	ctx, rec, err := r.StartRun(ctx, command, command[strings.LastIndex(command, " ")+1:])
+	ctx, rec, err := r.StartRun(ctx, spec)
 	if err != nil {
 		return err
 	}

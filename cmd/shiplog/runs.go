@@ -18,6 +18,23 @@ import (
 
 func init() { extraCommands = append(extraCommands, newRunsCmd) }
 
+// recordedRuns are the commands (paths below the root) that change data and
+// are recorded in _shiplog_runs: the destination lock each holds while it
+// runs, and whether it serves status and control over HTTP (run, migrate
+// delta). The stream commands hold the stream lock for their lifetime: one
+// writer per destination database. Cutover runs beside a streaming daemon,
+// so it takes none; apply --from-kafka takes an applier lock instead, shared
+// by the members of one consumer group (see State.TakeApplyLock).
+// Read-only commands are not recorded at all.
+var recordedRuns = map[string]pipeline.RunSpec{
+	"migrate settings": {Lock: pipeline.StreamLock},
+	"migrate data":     {Lock: pipeline.StreamLock},
+	"migrate delta":    {Lock: pipeline.StreamLock, Serve: true},
+	"run":              {Lock: pipeline.StreamLock, Serve: true},
+	"apply":            {Lock: pipeline.ApplyLock, Line: "apply --from-kafka"},
+	"cutover":          {},
+}
+
 // runsCmds maps each root's globals to its runs command, through which
 // withRuntime finds the command tree (and so the command being executed).
 var runsCmds sync.Map // *globals -> *cobra.Command
