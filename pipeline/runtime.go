@@ -39,15 +39,17 @@ type Runtime struct {
 	// for the remedies errors give; set by StartRun.
 	running string
 	// ops is what the modes report to and are held by (pause, throttle,
-	// batch bound, metrics); set by SetOps. nil: nothing reported, never
-	// held.
+	// batch bound, metrics): one of the configuration's throttle settings
+	// from Open until SetOps replaces it.
 	ops *ops.Control
 }
 
 // SetOps gives r the operations object of the command it runs: the modes
 // count their batches and errors in c, set its state, and hold each batch
 // while c is paused or throttled. Call it before the command starts (before
-// StartRun, which serves c over HTTP when asked to).
+// StartRun, which serves c over HTTP when asked to). Without it, r has a
+// Control of its own that nothing serves; nil reports nothing and never
+// holds.
 func (r *Runtime) SetOps(c *ops.Control) {
 	r.ops = c
 }
@@ -69,7 +71,7 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Runtime{cfg: cfg, log: log}
+	r := &Runtime{cfg: cfg, log: log, ops: ops.NewControl(cfg.Throttle)}
 	srcCfg, err := cfg.Source.DriverConfig()
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", cfg.Source.Redacted(), err)
