@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/shiplog/shiplog/binlog"
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/stream"
@@ -48,14 +48,9 @@ const (
 
 // Delta streams the binlog from the checkpoint into the destination until ctx
 // ends (then it returns nil: a clean stop) or, with ExitWhenCaughtUp, until the
-// source's head position at start is applied. With http.listen set it
-// serves status and control over HTTP meanwhile (see serve).
+// source's head position at start is applied. It reports to, and is paused
+// and throttled by, the operations object given to SetOps.
 func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
-	ctx, done, err := r.serve(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
 	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
 		err := r.delta(ctx, o)
 		// Started again, it must not look for the statement to skip: the
@@ -202,8 +197,8 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 		m.srcFks = fks.Generator()
 		m.srcFks.Source = true
 	}
-	ctl := controlFrom(ctx)
-	ctl.setState(stateDelta)
+	ctl := r.ops
+	ctl.SetState(ops.StateDelta)
 	writer, err := r.deltaWriter(ctx, log)
 	if err != nil {
 		return err
@@ -421,15 +416,6 @@ func logFailedRows(log *slog.Logger, stage string, failed []cdc.Failure, withPos
 		}
 		log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", args...)
 	}
-}
-
-// batchApplied counts a batch the stream wrote: n changes applied, its
-// metrics and its failed rows (logged).
-func batchApplied(ctl *control, log *slog.Logger, applied *atomic.Int64, b cdc.Batch, src []cdc.Change, n int, took time.Duration, withPos bool) {
-	applied.Add(int64(n))
-	ctl.observeBatch(b, src, n, took)
-	ctl.countError("transform", len(b.Failed))
-	logFailedRows(log, "delta", b.Failed, withPos)
 }
 
 // partialErr is the result of a stream that ended cleanly: ErrPartial when

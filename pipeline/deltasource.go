@@ -38,7 +38,8 @@ type deltaSource interface {
 	stream(ctx context.Context, run deltaRun) error
 	// cutover returns why cutover cannot run on this source (nil: it can).
 	cutover() error
-	// lag measures the stream's lag behind the source: the binlog's bytes
+	// lag measures the stream's lag behind the source (called by the status
+	// server's goroutine, one at a time): the binlog's bytes
 	// after the checkpoint, with the checkpoint's commit time; ok is false
 	// when there is no such measure (no checkpoint; change logs, whose
 	// backlog status reports).
@@ -73,6 +74,9 @@ type binlogDelta struct {
 	r *Runtime
 	// flavor is the source server's, once checkServer saw it.
 	flavor string
+	// lagFlavor is flavor for lag, which runs on the status server's
+	// goroutine.
+	lagFlavor string
 }
 
 func (d *binlogDelta) checkServer(ctx context.Context) error {
@@ -211,8 +215,8 @@ func (d *binlogDelta) status(ctx context.Context, s *Status) error {
 // time; ok is false before there is a checkpoint.
 func (d *binlogDelta) lag(ctx context.Context) (n int64, ckptTime time.Time, ok bool, err error) {
 	r := d.r
-	if d.flavor == "" {
-		if d.flavor, err = binlog.CheckServer(ctx, r.src); err != nil {
+	if d.lagFlavor == "" {
+		if d.lagFlavor, err = binlog.CheckServer(ctx, r.src); err != nil {
 			return 0, ckptTime, false, err
 		}
 	}
@@ -220,7 +224,7 @@ func (d *binlogDelta) lag(ctx context.Context) (n int64, ckptTime time.Time, ok 
 	if err != nil || !ok {
 		return 0, ckptTime, false, err
 	}
-	head, err := binlog.HeadPosition(ctx, r.src, d.flavor)
+	head, err := binlog.HeadPosition(ctx, r.src, d.lagFlavor)
 	if err != nil {
 		return 0, ckptTime, false, err
 	}

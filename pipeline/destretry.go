@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
@@ -32,73 +30,12 @@ const (
 	recoverTimeout = 30 * time.Second
 )
 
-// RetryStatus is what /status shows while destination writes are retried.
-type RetryStatus struct {
-	Since     time.Time `json:"since"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error"`
-}
-
-// retryMetrics are the control's metrics of destination retries.
-type retryMetrics struct {
-	retries  prometheus.Counter
-	retrying prometheus.Gauge
-
-	mu    sync.Mutex
-	state *RetryStatus
-}
-
-func newRetryMetrics(reg *prometheus.Registry) *retryMetrics {
-	m := &retryMetrics{
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shiplog_destination_retries_total", Help: "Destination writes attempted again after a connection-level failure (destination.retry_for bounds an outage).",
-		}),
-		retrying: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "shiplog_destination_retrying", Help: "1 while a destination write is being retried after a connection-level failure.",
-		}),
-	}
-	reg.MustRegister(m.retries, m.retrying)
-	return m
-}
-
-// destRetrying returns the state of a destination outage being retried, or
-// nil.
-func (c *control) destRetrying() *RetryStatus {
-	if c == nil || c.retry == nil {
-		return nil
-	}
-	c.retry.mu.Lock()
-	defer c.retry.mu.Unlock()
-	if c.retry.state == nil {
-		return nil
-	}
-	s := *c.retry.state
-	return &s
-}
-
-func (c *control) setRetrying(s *RetryStatus) {
-	if c == nil || c.retry == nil {
-		return
-	}
-	c.retry.mu.Lock()
-	defer c.retry.mu.Unlock()
-	if s == nil {
-		c.retry.state = nil
-		c.retry.retrying.Set(0)
-		return
-	}
-	cp := *s
-	c.retry.state = &cp
-	c.retry.retries.Inc()
-	c.retry.retrying.Set(1)
-}
-
 // destRetry retries destination writes through connection-level outages
 // (mysqlsink.IsTransient) for at most limit from the first failure.
 type destRetry struct {
 	limit time.Duration
 	log   *slog.Logger
-	ctl   *control
+	ctl   *ops.Control
 	// dest names the destination (no password) in errors.
 	dest string
 	// relock makes sure the stream lock (and the run's liveness lock) is
@@ -112,12 +49,12 @@ type destRetry struct {
 
 // destRetry returns the retrier of the destination's writes of command
 // (what to run again, e.g. "run", unless StartRun recorded the command).
-func (r *Runtime) destRetry(ctx context.Context, command string) *destRetry {
-	if r.running != "" && r.running != "apply" {
+func (r *Runtime) destRetry(_ context.Context, command string) *destRetry {
+	if r.running != "" {
 		command = r.running
 	}
 	return &destRetry{
-		limit: cmpDuration(r.cfg.Destination.RetryFor, config.DefaultRetryFor), log: r.log, ctl: controlFrom(ctx),
+		limit: cmpDuration(r.cfg.Destination.RetryFor, config.DefaultRetryFor), log: r.log, ctl: r.ops,
 		dest: r.cfg.Destination.Redacted(), relock: r.relock, again: r.command(command), sleep: sleepCtx,
 	}
 }
@@ -172,13 +109,13 @@ func (d *destRetry) do(ctx context.Context, what string, write func(context.Cont
 			if attempts > 0 {
 				d.log.Info("destination back: write succeeded", "stage", "destination", "write", what,
 					"attempts", attempts+1, "outage", time.Since(since).Round(time.Millisecond).String())
-				d.ctl.setRetrying(nil)
+				d.ctl.SetRetrying(nil)
 			}
 			return nil
 		}
 		if !mysqlsink.IsTransient(err) {
 			if attempts > 0 {
-				d.ctl.setRetrying(nil)
+				d.ctl.SetRetrying(nil)
 			}
 			return err
 		}
@@ -189,7 +126,7 @@ func (d *destRetry) do(ctx context.Context, what string, write func(context.Cont
 		last = err
 		left := d.limit - time.Since(since)
 		if left <= 0 {
-			d.ctl.setRetrying(nil)
+			d.ctl.SetRetrying(nil)
 			return fmt.Errorf("%w: destination %s: %s failed for %s (%d attempts, destination.retry_for %s): %w; nothing is lost: "+
 				"bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
 				ErrDestinationDown, d.dest, what, time.Since(since).Round(time.Second), attempts, d.limit, last, d.again)
@@ -200,9 +137,9 @@ func (d *destRetry) do(ctx context.Context, what string, write func(context.Cont
 		d.log.Warn("destination write failed (connection); retrying", "stage", "destination", "write", what,
 			"attempt", attempts, "error", err.Error(), "retry_in", wait.Round(time.Millisecond).String(),
 			"retrying_for", time.Since(since).Round(time.Millisecond).String(), "retry_for", d.limit.String())
-		d.ctl.setRetrying(&RetryStatus{Since: since, Attempts: attempts, LastError: err.Error()})
+		d.ctl.SetRetrying(&ops.RetryStatus{Since: since, Attempts: attempts, LastError: err.Error()})
 		if err := d.sleep(ctx, wait); err != nil {
-			d.ctl.setRetrying(nil)
+			d.ctl.SetRetrying(nil)
 			return fmt.Errorf("%w (while retrying the destination after: %w)", err, last)
 		}
 	}
@@ -231,7 +168,7 @@ func (d *destRetry) restart(ctx context.Context, what string, loop func(context.
 		if err == nil || ctx.Err() != nil || !mysqlsink.IsTransient(err) ||
 			errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrStreamLockLost) {
 			if attempts > 0 {
-				d.ctl.setRetrying(nil)
+				d.ctl.SetRetrying(nil)
 			}
 			return err
 		}
@@ -241,7 +178,7 @@ func (d *destRetry) restart(ctx context.Context, what string, loop func(context.
 		attempts++
 		left := d.limit - time.Since(since)
 		if left <= 0 {
-			d.ctl.setRetrying(nil)
+			d.ctl.SetRetrying(nil)
 			return fmt.Errorf("%w: %s stopped on connection errors for %s (%d restarts, destination.retry_for %s): %w; nothing is lost: "+
 				"bring the servers back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
 				ErrDestinationDown, what, time.Since(since).Round(time.Second), attempts, d.limit, err, d.again)
@@ -250,9 +187,9 @@ func (d *destRetry) restart(ctx context.Context, what string, loop func(context.
 		wait = min(wait/2+rand.N(wait/2), left)
 		d.log.Warn("stopped on a connection error; starting again from the checkpoint", "stage", "destination", "loop", what,
 			"attempt", attempts, "error", err.Error(), "retry_in", wait.Round(time.Millisecond).String(), "retry_for", d.limit.String())
-		d.ctl.setRetrying(&RetryStatus{Since: since, Attempts: attempts, LastError: err.Error()})
+		d.ctl.SetRetrying(&ops.RetryStatus{Since: since, Attempts: attempts, LastError: err.Error()})
 		if err := d.sleep(ctx, wait); err != nil {
-			d.ctl.setRetrying(nil)
+			d.ctl.SetRetrying(nil)
 			return nil // stopped while waiting: a clean stop
 		}
 	}

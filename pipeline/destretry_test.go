@@ -13,6 +13,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/ops"
 )
 
 // TestDestRetryBacksOffWithinTheBound: connection-level failures are retried
@@ -22,7 +23,7 @@ import (
 // other errors and the caller's end stop at once.
 func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
 	newRetry := func(limit time.Duration, slept *[]time.Duration, clock *time.Duration) *destRetry {
-		return &destRetry{limit: limit, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: newControl(0),
+		return &destRetry{limit: limit, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: ops.NewControl(config.Throttle{}),
 			dest: "u:***@tcp(db:3306)/d", again: "shiplog --config c.yaml run",
 			sleep: func(ctx context.Context, d time.Duration) error {
 				*slept = append(*slept, d)
@@ -39,7 +40,7 @@ func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
 		err := d.do(context.Background(), "apply a batch", func(context.Context) error {
 			writes++
 			if writes < 8 {
-				if d.ctl.destRetrying() == nil && writes > 1 {
+				if d.ctl.DestRetrying() == nil && writes > 1 {
 					t.Errorf("attempt %d: /status shows no retry", writes)
 				}
 				return gomysql.ErrInvalidConn
@@ -49,7 +50,7 @@ func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
 		if err != nil || writes != 8 || recovers != 7 || relocks != 7 {
 			t.Fatalf("err %v, %d writes, %d recovers, %d relocks", err, writes, recovers, relocks)
 		}
-		if d.ctl.destRetrying() != nil {
+		if d.ctl.DestRetrying() != nil {
 			t.Fatal("still retrying after success")
 		}
 		for i, w := range slept {
@@ -94,7 +95,7 @@ func TestDestRetryBacksOffWithinTheBound(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		err := d.do(ctx, "apply a batch", func(context.Context) error { return gomysql.ErrInvalidConn }, nil)
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, gomysql.ErrInvalidConn) || d.ctl.destRetrying() != nil {
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, gomysql.ErrInvalidConn) || d.ctl.DestRetrying() != nil {
 			t.Fatalf("err %v", err)
 		}
 	})
@@ -117,7 +118,7 @@ func TestRedactSecrets(t *testing.T) {
 // outside a batch (while starting) is started again; an error that ends an
 // outage already, or another error, is returned at once.
 func TestDestRetryRestartsTheLoop(t *testing.T) {
-	d := &destRetry{limit: time.Hour, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: newControl(0), dest: "d", again: "run",
+	d := &destRetry{limit: time.Hour, log: slog.New(slog.NewTextHandler(io.Discard, nil)), ctl: ops.NewControl(config.Throttle{}), dest: "d", again: "run",
 		sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
 	runs := 0
 	err := d.restart(context.Background(), "the stream", func(context.Context) error {
@@ -127,7 +128,7 @@ func TestDestRetryRestartsTheLoop(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || runs != 3 || d.ctl.destRetrying() != nil {
+	if err != nil || runs != 3 || d.ctl.DestRetrying() != nil {
 		t.Fatalf("err %v after %d runs", err, runs)
 	}
 	for _, stop := range []error{

@@ -18,32 +18,49 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
-// recordedCommands are the commands (paths below the root) that change data
-// and are recorded in _shiplog_runs, with whether they serve HTTP (their
-// control, and so their metrics, are set up by the recorder).
-var recordedCommands = map[string]bool{
-	"migrate settings": false,
-	"migrate data":     false,
-	"migrate delta":    true,
-	"run":              true,
-	"apply":            false,
-	"cutover":          false,
+// RunLock is the destination lock a recorded command holds while it runs.
+type RunLock int
+
+const (
+	// NoLock: the command runs beside a streaming daemon (cutover).
+	NoLock RunLock = iota
+	// StreamLock: the command writes the stream into the destination and
+	// holds its stream lock for its lifetime: one writer per destination
+	// database.
+	StreamLock
+	// ApplyLock: an applier's lock, shared by the members of one consumer
+	// group (apply --from-kafka; see State.TakeApplyLock).
+	ApplyLock
+)
+
+// RunSpec says how StartRun records a command. The caller (the CLI) knows
+// its commands; the recorder knows none.
+type RunSpec struct {
+	// Command and Mode are recorded in _shiplog_runs ("migrate data",
+	// "data").
+	Command, Mode string
+	// Line is the command line below the root that runs the command again
+	// ("apply --from-kafka"): the lock's holder names it, and remedies in
+	// errors give it. Empty: Command.
+	Line string
+	// Lock is the destination lock the command holds while it runs.
+	Lock RunLock
+	// Serve starts, for the run's lifetime, the replica-lag monitor and
+	// (with http.listen) the status and control server of the run's
+	// operations object.
+	Serve bool
 }
 
-// streamCommands are the commands that write the stream into the destination
-// and so hold its stream lock for their lifetime: one writer per destination
-// database. Cutover runs beside a streaming daemon, so it does not take it;
-// apply --from-kafka takes an applier lock instead, shared by the members of
-// one consumer group (see State.TakeApplyLock); read-only commands are not
-// recorded at all.
-var streamCommands = map[string]bool{
-	"migrate settings": true,
-	"migrate data":     true,
-	"migrate delta":    true,
-	"run":              true,
+// line is the command line that runs the command again.
+func (s RunSpec) line() string {
+	if s.Line != "" {
+		return s.Line
+	}
+	return s.Command
 }
 
 // ErrStreamLocked is returned, wrapped in a *mysqlsink.StreamLockedError
@@ -77,19 +94,12 @@ func processAlive(pid int64) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// RecordedCommand reports whether command (e.g. "migrate data") is recorded
-// in _shiplog_runs.
-func RecordedCommand(command string) bool {
-	_, ok := recordedCommands[command]
-	return ok
-}
-
 // RunRecorder records one command in _shiplog_runs, as Frappe's Data
 // Migration Run: a 'started' row when it begins, its outcome and counts when
 // it ends.
 //
 // Counts: inserted/updated/deleted are the changes the stream applied (the
-// shiplog_changes_applied_total metric of the command's control, by op),
+// shiplog_changes_applied_total metric of the run's operations object, by op),
 // plus, as inserted, the rows the snapshot copied (growth of
 // _shiplog_tables.rows_copied less the table's new failed rows; a table
 // whose progress restarted counts all its rows). Retries of failed rows,
@@ -106,7 +116,7 @@ type RunRecorder struct {
 	id       int64
 	lockLost func() error // nil without the stream lock
 	stopLock func()
-	ctl      *control
+	ctl      *ops.Control
 	done     func()
 	failed0  map[string]int64
 	progress map[string]mysqlsink.TableProgress
@@ -119,27 +129,29 @@ type RunRecorder struct {
 	// apply lock's name changes with its connection.
 	lockName string
 	holder   mysqlsink.LockHolder
-	command  string
+	spec     RunSpec
 	// runLocked: conn holds the run's liveness lock (id).
 	runLocked bool
 }
 
-// StartRun records the start of command (mode is its last word) and returns
-// the context the command must run in (it carries the control whose metrics
-// the run counts). Finish must be called with the command's result.
-func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.Context, *RunRecorder, error) {
-	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}, command: command}
-	r.running = command
+// StartRun records the start of the command spec describes, takes its lock
+// and, when spec.Serve is set, serves the operations object given to SetOps
+// (required: the run counts its metrics). It returns the context the
+// command must run in (cancelled when the lock is lost). Finish must be
+// called with the command's result.
+func (r *Runtime) StartRun(ctx context.Context, spec RunSpec) (context.Context, *RunRecorder, error) {
+	if r.ops == nil {
+		return ctx, nil, errors.New("recording a run needs the command's operations object: call SetOps before StartRun")
+	}
+	rec := &RunRecorder{r: r, done: func() {}, stopLock: func() {}, spec: spec, ctl: r.ops}
+	r.running = spec.line()
 	var err error
 	if rec.conn, err = r.dst.Conn(ctx); err != nil {
 		return ctx, nil, fmt.Errorf("destination: %w", err)
 	}
-	if streamCommands[command] || command == "apply" {
+	if spec.Lock != NoLock {
 		host, _ := os.Hostname()
-		rec.holder = mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: command, StartedAt: time.Now()}
-		if command == "apply" {
-			rec.holder.Command = "apply --from-kafka"
-		}
+		rec.holder = mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: spec.line(), StartedAt: time.Now()}
 		if err := rec.takeLock(ctx, rec.conn); err != nil {
 			rec.conn.Close()
 			return ctx, nil, err
@@ -156,7 +168,7 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 		return ctx, nil, err
 	}
 	rec.lockMu.Lock()
-	rec.id, err = r.state.StartRun(ctx, rec.conn, command, mode, time.Now())
+	rec.id, err = r.state.StartRun(ctx, rec.conn, spec.Command, spec.Mode, time.Now())
 	rec.runLocked = err == nil
 	rec.lockMu.Unlock()
 	if err != nil {
@@ -171,21 +183,14 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 	} else if n > 0 {
 		r.log.Warn("earlier runs did not finish; marked failed (interrupted)", "stage", "runs", "runs", n)
 	}
-	if controlFrom(ctx) == nil {
-		if recordedCommands[command] {
-			// Start the HTTP server now, as the command would: its control
-			// is then this one.
-			var done func()
-			if ctx, done, err = r.serve(ctx); err != nil {
-				rec.Finish(ctx, err, 1)
-				return ctx, nil, err
-			}
-			rec.done = done
-		} else {
-			ctx = withControl(ctx, newControl(r.cfg.Throttle.MaxBatchChanges))
+	if spec.Serve {
+		done, err := r.serve(ctx)
+		if err != nil {
+			rec.Finish(ctx, err, 1)
+			return ctx, nil, err
 		}
+		rec.done = done
 	}
-	rec.ctl = controlFrom(ctx)
 	return ctx, rec, nil
 }
 
@@ -193,7 +198,7 @@ func (r *Runtime) StartRun(ctx context.Context, command, mode string) (context.C
 // conn and records its name.
 func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
 	r := rec.r
-	if rec.command == "apply" {
+	if rec.spec.Lock == ApplyLock {
 		name, err := r.state.TakeApplyLock(ctx, conn, rec.holder, r.cfg.Kafka.GroupID)
 		if err != nil {
 			return err
@@ -223,15 +228,6 @@ func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
 	}
 	rec.lockName = r.state.StreamLock()
 	return nil
-}
-
-// againArgs is the command line (below the root) that runs the command
-// again.
-func (rec *RunRecorder) againArgs() string {
-	if rec.command == "apply" {
-		return "apply --from-kafka"
-	}
-	return rec.command
 }
 
 // lockConnGone reports whether err says the lock connection is lost (not
@@ -343,7 +339,7 @@ func (rec *RunRecorder) watchStreamLock(ctx context.Context) context.Context {
 					continue
 				}
 				e = fmt.Errorf("%w of %s: %w: destination %s unreachable for %s (destination.retry_for %s): %w; nothing is lost: bring the destination back and run `%s` again (it resumes from the checkpoint), or raise destination.retry_for",
-					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.againArgs()))
+					ErrStreamLockLost, db, ErrDestinationDown, rec.r.cfg.Destination.Redacted(), time.Since(down).Round(time.Second), limit, err, rec.r.command(rec.spec.line()))
 			} else if errors.Is(err, ErrStreamLockLost) {
 				e = err
 			} else {
@@ -424,7 +420,7 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error, exitCode int) 
 		msg := rec.r.redactSecrets(cmdErr.Error())
 		run.Error = &msg
 	}
-	run.Inserted, run.Updated, run.Deleted = rec.ctl.appliedByOp()
+	run.Inserted, run.Updated, run.Deleted = rec.ctl.AppliedByOp()
 	failed, ferr := rec.r.state.FailureCounts(ctx)
 	if ferr == nil {
 		var before, after int64
@@ -561,39 +557,6 @@ func (r *Runtime) Runs(ctx context.Context, limit int) ([]mysqlsink.Run, error) 
 		}
 	}
 	return runs, nil
-}
-
-// appliedByOp sums shiplog_changes_applied_total over tables, by op.
-func (c *control) appliedByOp() (inserted, updated, deleted int64) {
-	if c == nil {
-		return 0, 0, 0
-	}
-	families, err := c.reg.Gather()
-	if err != nil {
-		return 0, 0, 0
-	}
-	for _, mf := range families {
-		if mf.GetName() != "shiplog_changes_applied_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			n := int64(m.GetCounter().GetValue())
-			for _, l := range m.GetLabel() {
-				if l.GetName() != "op" {
-					continue
-				}
-				switch l.GetValue() {
-				case "insert":
-					inserted += n
-				case "update":
-					updated += n
-				case "delete":
-					deleted += n
-				}
-			}
-		}
-	}
-	return inserted, updated, deleted
 }
 
 // redactSecrets replaces the configured secrets in msg with "***": errors

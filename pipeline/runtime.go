@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
@@ -41,6 +42,20 @@ type Runtime struct {
 	// running is the recorded command being run ("run", "migrate delta"),
 	// for the remedies errors give; set by StartRun.
 	running string
+	// ops is what the modes report to and are held by (pause, throttle,
+	// batch bound, metrics): one of the configuration's throttle settings
+	// from Open until SetOps replaces it.
+	ops *ops.Control
+}
+
+// SetOps gives r the operations object of the command it runs: the modes
+// count their batches and errors in c, set its state, and hold each batch
+// while c is paused or throttled. Call it before the command starts (before
+// StartRun, which serves c over HTTP when asked to). Without it, r has a
+// Control of its own that nothing serves; nil reports nothing and never
+// holds.
+func (r *Runtime) SetOps(c *ops.Control) {
+	r.ops = c
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.
@@ -60,7 +75,7 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &Runtime{cfg: cfg, log: log}
+	r := &Runtime{cfg: cfg, log: log, ops: ops.NewControl(cfg.Throttle)}
 	r.source = newDeltaSource(r)
 	r.dest = newDestination(r)
 	srcCfg, err := cfg.Source.DriverConfig()

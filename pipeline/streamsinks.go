@@ -12,6 +12,7 @@ import (
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/failpoint"
+	"github.com/shiplog/shiplog/ops"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/stream"
@@ -201,7 +202,7 @@ func (f fanout) Close() error {
 // loopOps connects a stream loop to the operations: pause and replica-lag
 // throttle, the live batch size, metrics, failed rows logged.
 type loopOps struct {
-	ctl *control
+	ctl *ops.Control
 	log *slog.Logger
 	// applied counts the changes applied.
 	applied atomic.Int64
@@ -211,18 +212,18 @@ type loopOps struct {
 	withPos bool
 }
 
-func (o *loopOps) Hold(ctx context.Context) error { return o.ctl.hold(ctx, o.log) }
+func (o *loopOps) Hold(ctx context.Context) error { return o.ctl.Hold(ctx, o.log) }
 
-func (o *loopOps) BatchLimit() int { return o.ctl.batchLimit() }
+func (o *loopOps) BatchLimit() int { return o.ctl.BatchLimit() }
 
 func (o *loopOps) Delivered(b *stream.Batch, took time.Duration) {
 	o.applied.Add(int64(b.N))
-	o.ctl.observeBatch(b.Batch, b.Source, b.N, took)
-	o.ctl.countError("transform", len(b.Failed))
+	o.ctl.ObserveBatch(b.Batch, b.Source, b.N, took)
+	o.ctl.CountError("transform", len(b.Failed))
 	logFailedRows(o.log, o.stage, b.Failed, o.withPos)
 }
 
-func (o *loopOps) Failed(error) { o.ctl.countError("apply", 1) }
+func (o *loopOps) Failed(error) { o.ctl.CountError("apply", 1) }
 
 // ended is how a delta loop that returned err ended: caught up or stopped
 // (logged; nil), or err.
@@ -230,13 +231,13 @@ func (o *loopOps) ended(ctx context.Context, err error, args ...any) error {
 	args = append([]any{"stage", o.stage, "changes", o.applied.Load()}, args...)
 	switch {
 	case errors.Is(err, errCaughtUp):
-		o.ctl.endLoop(false)
+		o.ctl.EndLoop(false)
 		o.log.Info("caught up", args...)
 	case err == nil || ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-		o.ctl.endLoop(false)
+		o.ctl.EndLoop(false)
 		o.log.Info("stopped", args...)
 	default:
-		o.ctl.endLoop(true)
+		o.ctl.EndLoop(true)
 		return err
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/stream"
@@ -181,8 +182,8 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 			return !pending, err
 		}
 	}
-	ctl := controlFrom(ctx)
-	ctl.setState(stateDelta)
+	ctl := r.ops
+	ctl.SetState(ops.StateDelta)
 	ops := &loopOps{ctl: ctl, log: log, stage: "delta"}
 	// Retried through a destination outage (see destRetry); the
 	// checkpoints read back tell what a lost COMMIT committed.

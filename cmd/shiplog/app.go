@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/ops"
 	"github.com/shiplog/shiplog/pipeline"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/transform"
@@ -159,11 +160,14 @@ func (a *app) withRuntimeFor(cmd *cobra.Command, w pipeline.Work, f func(context
 	defer r.Close()
 	// Commands that change data are recorded in _shiplog_runs.
 	command := commandName(cmd)
-	if !pipeline.RecordedCommand(command) {
+	spec, recorded := recordedRuns[command]
+	if !recorded {
 		return f(ctx, r)
 	}
+	spec.Command, spec.Mode = command, command[strings.LastIndex(command, " ")+1:]
+	r.SetOps(ops.NewControl(cfg.Throttle))
 	outer := ctx
-	ctx, rec, err := r.StartRun(ctx, command, command[strings.LastIndex(command, " ")+1:])
+	ctx, rec, err := r.StartRun(ctx, spec)
 	if err != nil {
 		return err
 	}

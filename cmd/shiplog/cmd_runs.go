@@ -13,6 +13,23 @@ import (
 	"github.com/shiplog/shiplog/pipeline"
 )
 
+// recordedRuns are the commands (paths below the root) that change data and
+// are recorded in _shiplog_runs: the destination lock each holds while it
+// runs, and whether it serves status and control over HTTP (run, migrate
+// delta). The stream commands hold the stream lock for their lifetime: one
+// writer per destination database. Cutover runs beside a streaming daemon,
+// so it takes none; apply --from-kafka takes an applier lock instead, shared
+// by the members of one consumer group (see State.TakeApplyLock).
+// Read-only commands are not recorded at all.
+var recordedRuns = map[string]pipeline.RunSpec{
+	"migrate settings": {Lock: pipeline.StreamLock},
+	"migrate data":     {Lock: pipeline.StreamLock},
+	"migrate delta":    {Lock: pipeline.StreamLock, Serve: true},
+	"run":              {Lock: pipeline.StreamLock, Serve: true},
+	"apply":            {Lock: pipeline.ApplyLock, Line: "apply --from-kafka"},
+	"cutover":          {},
+}
+
 // newRunsCmd is `shiplog runs`: the recorded runs of the commands that change
 // data, newest first.
 func newRunsCmd(a *app) *cobra.Command {

@@ -1,7 +1,8 @@
-package pipeline
+package ops
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,18 +14,23 @@ import (
 
 // Loop states reported by /healthz and shiplog_state.
 const (
-	stateStarting = "starting"
-	stateData     = "data"
-	stateDelta    = "delta"
-	stateStopped  = "stopped"
-	stateFailed   = "failed"
+	StateStarting = "starting"
+	StateData     = "data"
+	StateDelta    = "delta"
+	StateStopped  = "stopped"
+	StateFailed   = "failed"
 )
 
-// control is what one run of `run` or `migrate delta` shares with its HTTP
-// server: the metrics (in a registry of its own), the pause gate and the live
-// settings. It travels in the context so that Run and Delta find the same one.
-// A nil *control is valid: every method is then a no-op or returns defaults.
-type control struct {
+// DefaultBatchChanges is the bound on changes per destination transaction
+// when throttle.max_batch_changes is not set (and of a nil *Control).
+const DefaultBatchChanges = 20000
+
+// Control is what one run of a command shares with its HTTP server: the
+// metrics (in a registry of its own), the pause gate, the replica-lag
+// throttle and the live settings. The command creates it and hands it to the
+// pipeline explicitly; the stream loops report to it and are held by it.
+// A nil *Control is valid: every method is then a no-op or returns defaults.
+type Control struct {
 	reg *prometheus.Registry
 
 	applied      *prometheus.CounterVec
@@ -54,29 +60,22 @@ type control struct {
 	throttleReason string        // "" when not throttled
 	throttleWake   chan struct{} // closed and replaced when the throttle may have changed
 
-	// retry: destination writes retried through an outage (destretry.go).
+	// retry: destination writes retried through an outage (retry.go).
 	retry *retryMetrics
 }
 
-type controlKey struct{}
-
-func withControl(ctx context.Context, c *control) context.Context {
-	return context.WithValue(ctx, controlKey{}, c)
-}
-
-func controlFrom(ctx context.Context) *control {
-	c, _ := ctx.Value(controlKey{}).(*control)
-	return c
-}
-
-// newControl builds the metrics in a fresh registry; maxBatch 0 is the
-// default batch bound.
-func newControl(maxBatch int) *control {
+// NewControl builds the metrics in a fresh registry, with th's batch bound
+// (0: DefaultBatchChanges) and replica lag limit (0: the default).
+func NewControl(th config.Throttle) *Control {
+	maxBatch := th.MaxBatchChanges
 	if maxBatch <= 0 {
-		maxBatch = maxBatchChanges
+		maxBatch = DefaultBatchChanges
 	}
-	c := &control{reg: prometheus.NewRegistry(), state: stateStarting, maxBatch: maxBatch,
+	c := &Control{reg: prometheus.NewRegistry(), state: StateStarting, maxBatch: maxBatch,
 		maxReplicaLag: config.DefaultMaxReplicaLag, throttleWake: make(chan struct{})}
+	if th.MaxReplicaLag > 0 {
+		c.maxReplicaLag = th.MaxReplicaLag
+	}
 	c.applied = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shiplog_changes_applied_total", Help: "Changes written to the sinks, by destination table and operation.",
 	}, []string{"table", "op"})
@@ -115,8 +114,8 @@ func newControl(maxBatch int) *control {
 	return c
 }
 
-// setState records the loop's state.
-func (c *control) setState(s string) {
+// SetState records the loop's state.
+func (c *Control) SetState(s string) {
 	if c == nil {
 		return
 	}
@@ -125,7 +124,9 @@ func (c *control) setState(s string) {
 	c.mu.Unlock()
 }
 
-func (c *control) getState() string {
+// State is the loop's state (StateStarting ... StateFailed; "" for a nil
+// Control).
+func (c *Control) State() string {
 	if c == nil {
 		return ""
 	}
@@ -134,21 +135,21 @@ func (c *control) getState() string {
 	return c.state
 }
 
-// endLoop records how a loop ended: stopped when err is nil or a clean stop.
-func (c *control) endLoop(failed bool) {
+// EndLoop records how a loop ended: stopped when err is nil or a clean stop.
+func (c *Control) EndLoop(failed bool) {
 	if c == nil {
 		return
 	}
 	if failed {
-		c.countError("stream", 1)
-		c.setState(stateFailed)
+		c.CountError("stream", 1)
+		c.SetState(StateFailed)
 		return
 	}
-	c.setState(stateStopped)
+	c.SetState(StateStopped)
 }
 
-// pause stops the writer before its next batch; resume lets it go on.
-func (c *control) pause() {
+// Pause stops the writer before its next batch; Resume lets it go on.
+func (c *Control) Pause() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.paused {
@@ -158,7 +159,7 @@ func (c *control) pause() {
 	}
 }
 
-func (c *control) resume() {
+func (c *Control) Resume() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paused {
@@ -168,7 +169,8 @@ func (c *control) resume() {
 	}
 }
 
-func (c *control) isPaused() bool {
+// Paused reports whether POST /pause holds the writer.
+func (c *Control) Paused() bool {
 	if c == nil {
 		return false
 	}
@@ -178,7 +180,7 @@ func (c *control) isPaused() bool {
 }
 
 // waitResumed returns at once unless paused; then when resumed or ctx ends.
-func (c *control) waitResumed(ctx context.Context) error {
+func (c *Control) waitResumed(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
@@ -196,27 +198,28 @@ func (c *control) waitResumed(ctx context.Context) error {
 	}
 }
 
-// batchLimit is the live maximum of changes per destination transaction.
-func (c *control) batchLimit() int {
+// BatchLimit is the live maximum of changes per destination transaction.
+func (c *Control) BatchLimit() int {
 	if c == nil {
-		return maxBatchChanges
+		return DefaultBatchChanges
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.maxBatch
 }
 
-func (c *control) setBatchLimit(n int) {
+// SetBatchLimit changes the live maximum (POST /throttle).
+func (c *Control) SetBatchLimit(n int) {
 	c.mu.Lock()
 	c.maxBatch = n
 	c.mu.Unlock()
 	c.maxBatchG.Set(float64(n))
 }
 
-// observeBatch counts a written batch: the mapped changes (or, when none are
+// ObserveBatch counts a written batch: the mapped changes (or, when none are
 // kept, with sink: kafka, the source changes published), its size, how long
 // the write took and the lag of its last transaction.
-func (c *control) observeBatch(b cdc.Batch, src []cdc.Change, n int, took time.Duration) {
+func (c *Control) ObserveBatch(b cdc.Batch, src []cdc.Change, n int, took time.Duration) {
 	if c == nil {
 		return
 	}
@@ -247,10 +250,63 @@ func (c *control) observeBatch(b cdc.Batch, src []cdc.Change, n int, took time.D
 	}
 }
 
-// countError adds n errors of kind.
-func (c *control) countError(kind string, n int) {
+// CountError adds n errors of kind.
+func (c *Control) CountError(kind string, n int) {
 	if c == nil || n <= 0 {
 		return
 	}
 	c.errors.WithLabelValues(kind).Add(float64(n))
+}
+
+// AppliedByOp sums shiplog_changes_applied_total over tables, by op.
+func (c *Control) AppliedByOp() (inserted, updated, deleted int64) {
+	if c == nil {
+		return 0, 0, 0
+	}
+	families, err := c.reg.Gather()
+	if err != nil {
+		return 0, 0, 0
+	}
+	for _, mf := range families {
+		if mf.GetName() != "shiplog_changes_applied_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			n := int64(m.GetCounter().GetValue())
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "op" {
+					continue
+				}
+				switch l.GetValue() {
+				case "insert":
+					inserted += n
+				case "update":
+					updated += n
+				case "delete":
+					deleted += n
+				}
+			}
+		}
+	}
+	return inserted, updated, deleted
+}
+
+// SnapshotRows is the shiplog_snapshot_rows gauge of this run's registry
+// (registered on first use; the same one after), or nil without a Control.
+func (c *Control) SnapshotRows() *prometheus.GaugeVec {
+	if c == nil || c.reg == nil {
+		return nil
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "shiplog_snapshot_rows", Help: "Rows copied so far by the snapshot, by source table.",
+	}, []string{"table"})
+	if err := c.reg.Register(g); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			g, _ = are.ExistingCollector.(*prometheus.GaugeVec)
+		} else {
+			g = nil
+		}
+	}
+	return g
 }

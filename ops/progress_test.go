@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func lines(buf *bytes.Buffer) []string {
 func TestProgressPlainLines(t *testing.T) {
 	var buf bytes.Buffer
 	clk := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	p := newProgressReporter(plainLog(&buf), "normal", false, nil, clk.now)
+	p := NewProgress(plainLog(&buf), "normal", false, nil, clk.now)
 	p.Estimate("sales_order", 10000)
 	p.Estimate("catalog_product_entity", 0) // unknown estimate
 	p.Resumed("customer_entity", 500, true)
@@ -134,7 +134,7 @@ func TestProgressFormatShownFields(t *testing.T) {
 	} {
 		var buf bytes.Buffer
 		clk := &fakeClock{t: time.Unix(0, 0)}
-		p := newProgressReporter(plainLog(&buf), c.format, false, nil, clk.now)
+		p := NewProgress(plainLog(&buf), c.format, false, nil, clk.now)
 		warned := strings.Contains(buf.String(), "level=WARN")
 		if warned != c.warn {
 			t.Errorf("%s: warned = %v, want %v (%q)", c.format, warned, c.warn, buf.String())
@@ -166,7 +166,7 @@ func TestProgressFormatShownFields(t *testing.T) {
 func TestProgressBars(t *testing.T) {
 	var buf, out bytes.Buffer
 	clk := &fakeClock{t: time.Unix(0, 0)}
-	p := newProgressReporter(plainLog(&buf), "normal", true, &out, clk.now)
+	p := NewProgress(plainLog(&buf), "normal", true, &out, clk.now)
 	p.Estimate("sales_order", 1000)
 	clk.advance(5 * time.Second)
 	p.Update("sales_order", 500)

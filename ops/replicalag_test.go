@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shiplog/shiplog/config"
 )
 
 func TestComputeLag(t *testing.T) {
@@ -74,18 +76,18 @@ func TestThrottleReason(t *testing.T) {
 func TestHoldWaitsForTheThrottle(t *testing.T) {
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	c := newControl(0)
-	if err := c.hold(context.Background(), log); err != nil {
+	c := NewControl(config.Throttle{})
+	if err := c.Hold(context.Background(), log); err != nil {
 		t.Fatalf("hold without replicas: %v", err)
 	}
 	c.watchReplicas([]string{"r1:1"}, time.Second)
-	if reason, _ := c.throttled(); reason != "replica lag not measured yet" {
+	if reason, _ := c.Throttled(); reason != "replica lag not measured yet" {
 		t.Fatalf("before the first measurement: %q", reason)
 	}
 	c.setReplicaLags([]replicaLag{{addr: "r1:1", lag: 2 * time.Second, known: true}})
 
 	released := make(chan error, 1)
-	go func() { released <- c.hold(context.Background(), log) }()
+	go func() { released <- c.Hold(context.Background(), log) }()
 	select {
 	case err := <-released:
 		t.Fatalf("hold returned while throttled: %v", err)
@@ -99,7 +101,7 @@ func TestHoldWaitsForTheThrottle(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	// A raised limit lets it go.
-	c.setMaxLag(5 * time.Second)
+	c.SetMaxLag(5 * time.Second)
 	select {
 	case err := <-released:
 		if err != nil {
@@ -119,10 +121,10 @@ func TestHoldWaitsForTheThrottle(t *testing.T) {
 	c.setReplicaLags([]replicaLag{{addr: "r1:1", problem: "unreachable: dial tcp: connection refused"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := c.hold(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, context.DeadlineExceeded) {
+	if err := c.Hold(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("hold = %v, want the context's error", err)
 	}
-	reason, lags := c.throttled()
+	reason, lags := c.Throttled()
 	if reason != "replica r1:1: unreachable: dial tcp: connection refused" || len(lags) != 1 || lags[0].LagSeconds != nil {
 		t.Fatalf("throttled() = %q, %+v", reason, lags)
 	}

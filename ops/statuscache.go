@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"context"
@@ -29,11 +29,11 @@ type statusCache struct {
 // four times as long as the last read took (so reading, which counts
 // change-log backlogs on the trigger path, never costs the servers more
 // than a fifth of a connection), until ctx ends, keeping the last in sc.
-func (r *Runtime) refreshStatus(ctx context.Context, sc *statusCache) {
+func refreshStatus(ctx context.Context, sc *statusCache, read func(context.Context) (Status, error)) {
 	for {
 		start := time.Now()
 		qctx, cancel := context.WithTimeout(ctx, statusTimeout)
-		s, err := r.Status(qctx)
+		s, err := read(qctx)
 		cancel()
 		if ctx.Err() != nil {
 			return

@@ -1,10 +1,11 @@
-package pipeline
+package ops
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -12,83 +13,97 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shiplog/shiplog/config"
 )
 
 // lagCheckEvery is how often the server compares the checkpoint with the
 // source's head for shiplog_lag_bytes.
 const lagCheckEvery = 3 * time.Second
 
-// serve gives ctx a control (unless it already carries one: Run's delta
-// shares Run's), starts the replica lag monitor when throttle.replicas is set
-// and, when http.listen is set, the status and control server. done stops
-// them; it is a no-op when ctx already had a control.
-func (r *Runtime) serve(ctx context.Context) (context.Context, func(), error) {
-	if controlFrom(ctx) != nil {
-		return ctx, func() {}, nil
+// ServerConfig is what the status and control server needs besides its
+// Control.
+type ServerConfig struct {
+	// HTTP is where it listens (no server when Listen is empty) and its
+	// token.
+	HTTP config.HTTP
+	Log  *slog.Logger
+	// Status reads the status from the servers, within ctx's deadline; GET
+	// /status serves the last one read (see statusCache).
+	Status func(ctx context.Context) (Status, error)
+	// Lag measures the binlog between the checkpoint and the source head:
+	// its bytes and the checkpoint's event time (zero when unknown); ok is
+	// false when there is no checkpoint yet. nil: not measured (the
+	// change-log delta has no binlog).
+	Lag func(ctx context.Context) (bytes int64, checkpointTime time.Time, ok bool, err error)
+}
+
+// Serve starts the status and control server of c when cfg.HTTP.Listen is
+// set: /metrics, /status, /healthz, /pause, /resume and /throttle behind
+// httpGuard's access rules. It returns once the server listens; stop shuts
+// it down (waiting up to 5 s for requests in flight) and waits for its
+// background loops. Without http.listen, stop is a no-op.
+func Serve(ctx context.Context, c *Control, cfg ServerConfig) (stop func(), err error) {
+	if cfg.HTTP.Listen == "" {
+		return func() {}, nil
 	}
-	c := newControl(r.cfg.Throttle.MaxBatchChanges)
-	if d := r.cfg.Throttle.MaxReplicaLag; d > 0 {
-		c.setMaxLag(d)
+	if c == nil {
+		return nil, errors.New("http server: no Control to serve")
 	}
-	ctx = withControl(ctx, c)
-	stopWatch := r.watchReplicas(ctx, c)
-	if r.cfg.HTTP.Listen == "" {
-		return ctx, stopWatch, nil
-	}
-	if !r.cfg.HTTP.Loopback() && r.cfg.HTTP.Token == "" {
+	if !cfg.HTTP.Loopback() && cfg.HTTP.Token == "" {
 		// config.Load refuses this already; a Config built otherwise must not
 		// open the control API to the network either.
-		stopWatch()
-		return ctx, nil, fmt.Errorf("http.listen %s is beyond loopback and http.token is not set: set http.token (or SHIPLOG_HTTP_TOKEN), or listen on 127.0.0.1", r.cfg.HTTP.Listen)
+		return nil, fmt.Errorf("http.listen %s is beyond loopback and http.token is not set: set http.token (or SHIPLOG_HTTP_TOKEN), or listen on 127.0.0.1", cfg.HTTP.Listen)
 	}
-	ln, err := net.Listen("tcp", r.cfg.HTTP.Listen)
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
-		stopWatch()
-		return ctx, nil, fmt.Errorf("http.listen: %w", err)
+		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	sc := &statusCache{}
 	srv := &http.Server{
-		Handler:           r.httpHandler(c, sc),
+		Handler:           newHandler(c, sc, cfg.HTTP, cfg.Log),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	control := "on (token)"
-	if r.cfg.HTTP.Token == "" {
+	if cfg.HTTP.Token == "" {
 		control = "off: set http.token to pause, resume or throttle"
 	}
-	r.log.Info("http server listening", "addr", ln.Addr().String(), "control", control)
-	bg, stop := context.WithCancel(ctx)
+	cfg.Log.Info("http server listening", "addr", ln.Addr().String(), "control", control)
+	bg, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.log.Error("http server", "error", err.Error())
+			cfg.Log.Error("http server", "error", err.Error())
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		r.checkLag(bg, c)
+		c.checkLag(bg, cfg.Log, cfg.Lag)
 	}()
 	go func() {
 		defer wg.Done()
-		r.refreshStatus(bg, sc)
+		refreshStatus(bg, sc, cfg.Status)
 	}()
-	return ctx, func() {
-		stop()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
+	return func() {
+		cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
 		_ = srv.Shutdown(sctx)
 		wg.Wait()
-		stopWatch()
 	}, nil
 }
 
 // checkLag updates shiplog_lag_bytes (and shiplog_lag_seconds, which batches
-// alone leave stale when nothing arrives or the writer is paused) from the
-// checkpoint and the source head, every lagCheckEvery while delta streams
-// the binlog.
-func (r *Runtime) checkLag(ctx context.Context, c *control) {
+// alone leave stale when nothing arrives or the writer is paused) through
+// lag, every lagCheckEvery while the loop is in delta (never when lag is
+// nil).
+func (c *Control) checkLag(ctx context.Context, log *slog.Logger, lag func(context.Context) (int64, time.Time, bool, error)) {
+	if lag == nil {
+		return
+	}
 	t := time.NewTicker(lagCheckEvery)
 	defer t.Stop()
 	for {
@@ -97,13 +112,16 @@ func (r *Runtime) checkLag(ctx context.Context, c *control) {
 			return
 		case <-t.C:
 		}
-		if c.getState() != stateDelta {
+		if c.State() != StateDelta {
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, lagCheckEvery)
-		n, ckptTime, ok, err := r.source.lag(qctx)
-		cancel()
-		if ok {
+		err := func() error {
+			qctx, cancel := context.WithTimeout(ctx, lagCheckEvery)
+			defer cancel()
+			n, ckptTime, ok, err := lag(qctx)
+			if err != nil || !ok {
+				return err
+			}
 			c.lagBytes.Set(float64(n))
 			switch {
 			case n == 0:
@@ -111,10 +129,11 @@ func (r *Runtime) checkLag(ctx context.Context, c *control) {
 			case !ckptTime.IsZero():
 				c.lagSeconds.Set(max(time.Since(ckptTime).Seconds(), 0))
 			}
-		}
+			return nil
+		}()
 		if err != nil && ctx.Err() == nil {
-			c.countError("lag_check", 1)
-			r.log.Debug("lag check", "stage", "http", "error", err.Error())
+			c.CountError("lag_check", 1)
+			log.Debug("lag check", "stage", "http", "error", err.Error())
 		}
 	}
 }
@@ -132,9 +151,9 @@ type throttleSettings struct {
 // settableThrottle names the settings POST /throttle accepts.
 const settableThrottle = "batch_changes, max_replica_lag"
 
-// httpHandler serves the status and control endpoints behind httpGuard's
-// access rules (token, Origin, Host). Only POST changes state.
-func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
+// newHandler serves the status and control endpoints of c behind
+// httpGuard's access rules (token, Origin, Host). Only POST changes state.
+func newHandler(c *Control, sc *statusCache, h config.HTTP, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -143,24 +162,24 @@ func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
 		_ = enc.Encode(v)
 	}
 	settings := func() throttleSettings {
-		reason, _ := c.throttled()
-		return throttleSettings{BatchChanges: c.batchLimit(), Paused: c.isPaused(), MaxReplicaLag: c.maxLag().String(),
+		reason, _ := c.Throttled()
+		return throttleSettings{BatchChanges: c.BatchLimit(), Paused: c.Paused(), MaxReplicaLag: c.MaxLag().String(),
 			Throttled: reason != "", ThrottleReason: reason}
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		// From memory (refreshStatus): no server is asked on this path.
 		s := sc.get(time.Now())
-		s.DestinationRetrying = c.destRetrying()
-		s.Paused = c.isPaused()
-		s.ThrottleReason, s.Replicas = c.throttled()
+		s.DestinationRetrying = c.DestRetrying()
+		s.Paused = c.Paused()
+		s.ThrottleReason, s.Replicas = c.Throttled()
 		s.Throttled = s.ThrottleReason != ""
 		writeJSON(w, s)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		switch st := c.getState(); st {
-		case stateData, stateDelta:
+		switch st := c.State(); st {
+		case StateData, StateDelta:
 			fmt.Fprintln(w, "ok")
 		default:
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -168,13 +187,13 @@ func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
 		}
 	})
 	mux.HandleFunc("POST /pause", func(w http.ResponseWriter, _ *http.Request) {
-		c.pause()
-		r.log.Info("paused through http", "stage", "http")
+		c.Pause()
+		log.Info("paused through http", "stage", "http")
 		writeJSON(w, settings())
 	})
 	mux.HandleFunc("POST /resume", func(w http.ResponseWriter, _ *http.Request) {
-		c.resume()
-		r.log.Info("resumed through http", "stage", "http")
+		c.Resume()
+		log.Info("resumed through http", "stage", "http")
 		writeJSON(w, settings())
 	})
 	mux.HandleFunc("GET /throttle", func(w http.ResponseWriter, _ *http.Request) {
@@ -221,14 +240,14 @@ func (r *Runtime) httpHandler(c *control, sc *statusCache) http.Handler {
 			lag = d
 		}
 		if batch > 0 {
-			c.setBatchLimit(batch)
-			r.log.Info("throttle changed through http", "stage", "http", "batch_changes", batch)
+			c.SetBatchLimit(batch)
+			log.Info("throttle changed through http", "stage", "http", "batch_changes", batch)
 		}
 		if lag > 0 {
-			c.setMaxLag(lag)
-			r.log.Info("throttle changed through http", "stage", "http", "max_replica_lag", lag.String())
+			c.SetMaxLag(lag)
+			log.Info("throttle changed through http", "stage", "http", "max_replica_lag", lag.String())
 		}
 		writeJSON(w, settings())
 	})
-	return newHTTPGuard(r.cfg.HTTP, r.log, mux)
+	return newHTTPGuard(h, log, mux)
 }

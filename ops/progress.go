@@ -1,13 +1,9 @@
-package pipeline
+package ops
 
 import (
-	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,10 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/term"
-
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/transform"
 )
 
 // progressLogEvery is how often the plain (non-terminal) reporter logs.
@@ -106,9 +98,9 @@ type tableProgress struct {
 	seen     bool
 }
 
-// progressReporter turns the Copier's Progress callbacks into bars on a
+// Progress turns the Copier's Progress callbacks into bars on a
 // terminal or periodic log lines elsewhere. Update is safe for concurrent use.
-type progressReporter struct {
+type Progress struct {
 	log    *slog.Logger
 	fields progressFields
 	now    func() time.Time
@@ -128,9 +120,9 @@ type progressReporter struct {
 	stopped   chan struct{}
 }
 
-// newProgressReporter builds a reporter; format is progress_bar_format. It
+// NewProgress builds a reporter; format is progress_bar_format. It
 // draws bars when tty is set, otherwise logs.
-func newProgressReporter(log *slog.Logger, format string, tty bool, out io.Writer, now func() time.Time) *progressReporter {
+func NewProgress(log *slog.Logger, format string, tty bool, out io.Writer, now func() time.Time) *Progress {
 	if now == nil {
 		now = time.Now
 	}
@@ -139,10 +131,10 @@ func newProgressReporter(log *slog.Logger, format string, tty bool, out io.Write
 		log.Warn("unknown progress_bar_format; using \"normal\" (normal, verbose, very_verbose, debug)", "stage", "data", "progress_bar_format", format)
 	}
 	start := now()
-	return &progressReporter{log: log, fields: f, now: now, tty: tty, out: out, tables: map[string]*tableProgress{}, start: start, lastLog: start}
+	return &Progress{log: log, fields: f, now: now, tty: tty, out: out, tables: map[string]*tableProgress{}, start: start, lastLog: start}
 }
 
-func (p *progressReporter) table(name string) *tableProgress {
+func (p *Progress) table(name string) *tableProgress {
 	t := p.tables[name]
 	if t == nil {
 		t = &tableProgress{name: name}
@@ -152,7 +144,7 @@ func (p *progressReporter) table(name string) *tableProgress {
 }
 
 // Estimate records a table's expected row count (information_schema.TABLES).
-func (p *progressReporter) Estimate(table string, rows int64) {
+func (p *Progress) Estimate(table string, rows int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.table(table).estimate = max(rows, 0)
@@ -160,7 +152,7 @@ func (p *progressReporter) Estimate(table string, rows int64) {
 
 // Resumed records rows a table already had copied before this run; done
 // marks a table finished before it.
-func (p *progressReporter) Resumed(table string, rows int64, done bool) {
+func (p *Progress) Resumed(table string, rows int64, done bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := p.table(table)
@@ -172,7 +164,7 @@ func (p *progressReporter) Resumed(table string, rows int64, done bool) {
 }
 
 // Update is the Copier's Progress callback: rows copied so far of table.
-func (p *progressReporter) Update(table string, rows int64) {
+func (p *Progress) Update(table string, rows int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -223,7 +215,7 @@ func percent(rows, estimate int64) int {
 }
 
 // totals are the overall rows, estimate and rate.
-func (p *progressReporter) totals(now time.Time) (rows, estimate int64, rate float64, eta time.Duration) {
+func (p *Progress) totals(now time.Time) (rows, estimate int64, rate float64, eta time.Duration) {
 	for _, t := range p.tables {
 		rows += t.rows
 		estimate += max(t.estimate, t.rows)
@@ -233,7 +225,7 @@ func (p *progressReporter) totals(now time.Time) (rows, estimate int64, rate flo
 }
 
 // extra appends the format-dependent fields.
-func (p *progressReporter) extra(args []any, elapsed, eta time.Duration) []any {
+func (p *Progress) extra(args []any, elapsed, eta time.Duration) []any {
 	if p.fields.Elapsed {
 		args = append(args, "elapsed", elapsed.Round(time.Second).String())
 	}
@@ -252,7 +244,7 @@ func (p *progressReporter) extra(args []any, elapsed, eta time.Duration) []any {
 	return args
 }
 
-func (p *progressReporter) sorted() []*tableProgress {
+func (p *Progress) sorted() []*tableProgress {
 	ts := make([]*tableProgress, 0, len(p.tables))
 	for _, t := range p.tables {
 		ts = append(ts, t)
@@ -263,7 +255,7 @@ func (p *progressReporter) sorted() []*tableProgress {
 
 // logLocked writes one line per table that moved since the last one, and an
 // overall line.
-func (p *progressReporter) logLocked(now time.Time) {
+func (p *Progress) logLocked(now time.Time) {
 	p.lastLog = now
 	for _, t := range p.sorted() {
 		if !t.seen || t.rows == t.logged {
@@ -282,7 +274,7 @@ func (p *progressReporter) logLocked(now time.Time) {
 }
 
 // Start begins redrawing bars (terminal mode only).
-func (p *progressReporter) Start() {
+func (p *Progress) Start() {
 	if !p.tty {
 		return
 	}
@@ -305,7 +297,7 @@ func (p *progressReporter) Start() {
 }
 
 // Stop ends the bars and writes one final line per table copied this run.
-func (p *progressReporter) Stop() {
+func (p *Progress) Stop() {
 	if p.stop != nil {
 		close(p.stop)
 		<-p.stopped
@@ -334,7 +326,7 @@ func bar(pct, width int) string {
 	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
 }
 
-func (p *progressReporter) line(name string, rows, est int64, rate float64, elapsed, eta time.Duration) string {
+func (p *Progress) line(name string, rows, est int64, rate float64, elapsed, eta time.Duration) string {
 	pct := percent(rows, est)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-32.32s %s %3d%% %d/%d rows %d rows/s ETA %s", name, bar(pct, 24), pct, rows, est, int64(rate), fmtETA(eta))
@@ -354,7 +346,7 @@ func (p *progressReporter) line(name string, rows, est int64, rate float64, elap
 
 // drawLocked redraws the bars of the tables being copied plus the overall one
 // over the previous drawing; final leaves only the overall bar.
-func (p *progressReporter) drawLocked(now time.Time, final bool) {
+func (p *Progress) drawLocked(now time.Time, final bool) {
 	var lines []string
 	if !final {
 		for _, t := range p.sorted() {
@@ -383,66 +375,10 @@ func (p *progressReporter) drawLocked(now time.Time, final bool) {
 	_, _ = io.WriteString(p.out, b.String())
 }
 
-// snapshotProgress builds the reporter for a copy of plan: estimates from the
-// source's information_schema, resumed rows from the state, bars when stderr
-// is a terminal, info logging is on and bars are not turned off (-q), the
-// shiplog_snapshot_rows gauge when the run has a metrics registry.
-func (r *Runtime) snapshotProgress(ctx context.Context, log *slog.Logger, plan *transform.Plan) *progressReporter {
-	tty := !r.NoProgressBars && term.IsTerminal(int(os.Stderr.Fd())) && log.Enabled(ctx, slog.LevelInfo)
-	p := newProgressReporter(log, r.cfg.Options.ProgressBarFormat, tty, os.Stderr, nil)
-	schemas := map[string][]string{}
-	for _, tp := range plan.Tables() {
-		schemas[tp.Source.Schema] = append(schemas[tp.Source.Schema], tp.Source.Name)
-	}
-	for schema, names := range schemas {
-		est, err := tableRowEstimates(ctx, r.src, schema)
-		if err != nil {
-			log.Debug("no row estimates", "stage", "data", "error", err)
-			continue
-		}
-		for _, n := range names {
-			p.Estimate(n, est[n])
-		}
-	}
-	if prog, err := r.state.Progress(ctx); err == nil {
-		for _, tp := range plan.Tables() {
-			if tpg, ok := prog[tp.Source.Name]; ok {
-				p.Resumed(tp.Source.Name, tpg.Rows, tpg.State == mysqlsink.TableDone)
-			}
-		}
-	}
-	if c := controlFrom(ctx); c != nil && c.reg != nil {
-		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "shiplog_snapshot_rows", Help: "Rows copied so far by the snapshot, by source table.",
-		}, []string{"table"})
-		if err := c.reg.Register(g); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				g, _ = are.ExistingCollector.(*prometheus.GaugeVec)
-			} else {
-				g = nil
-			}
-		}
-		p.gauge = g
-	}
-	return p
-}
-
-// tableRowEstimates reads InnoDB's row estimates of schema's tables.
-func tableRowEstimates(ctx context.Context, db *sql.DB, schema string) (map[string]int64, error) {
-	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", schema)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var name string
-		var n sql.NullInt64
-		if err := rows.Scan(&name, &n); err != nil {
-			return nil, err
-		}
-		out[name] = n.Int64
-	}
-	return out, rows.Err()
+// SetGauge makes Update set g (shiplog_snapshot_rows{table}); call it before
+// the copy starts. nil: no gauge.
+func (p *Progress) SetGauge(g *prometheus.GaugeVec) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gauge = g
 }

@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"context"
@@ -122,19 +122,31 @@ func roundLag(d time.Duration) time.Duration {
 	return d.Round(time.Microsecond)
 }
 
-// watchReplicas starts the replica monitor when throttle.replicas is set:
+// ReplicaWatch is what the replica monitor measures.
+type ReplicaWatch struct {
+	// Throttle holds the replicas (none: no monitor), the interval and
+	// the lag limit to start with.
+	Throttle config.Throttle
+	// Primary is the destination; Schema its database, where the
+	// checkpoint row is.
+	Primary *sql.DB
+	Schema  string
+	Log     *slog.Logger
+}
+
+// WatchReplicas starts the replica monitor when w.Throttle.Replicas is set:
 // until stop is called (or ctx ends) it measures every replica each
 // interval and hands the measurements to c, which throttles the writer. stop
 // waits for the monitor and closes its connections.
-func (r *Runtime) watchReplicas(ctx context.Context, c *control) (stop func()) {
-	th := r.cfg.Throttle
-	if len(th.Replicas) == 0 {
+func WatchReplicas(ctx context.Context, c *Control, w ReplicaWatch) (stop func()) {
+	th := w.Throttle
+	if len(th.Replicas) == 0 || c == nil {
 		return func() {}
 	}
 	addrs := make([]string, len(th.Replicas))
 	m := &replicaMonitor{
-		primary: r.dst, schema: r.cfg.Destination.Database, interval: th.ReplicaCheckInterval,
-		log: r.log.With("stage", "throttle"), ctl: c,
+		primary: w.Primary, schema: w.Schema, interval: th.ReplicaCheckInterval,
+		log: w.Log.With("stage", "throttle"), ctl: c,
 	}
 	for i, rep := range th.Replicas {
 		addrs[i] = rep.Addr
@@ -173,7 +185,7 @@ type replicaMonitor struct {
 	replicas []*watchedReplica
 	interval time.Duration
 	log      *slog.Logger
-	ctl      *control
+	ctl      *Control
 }
 
 type watchedReplica struct {
@@ -225,7 +237,7 @@ func (m *replicaMonitor) measure(ctx context.Context) []replicaLag {
 	for i, w := range m.replicas {
 		l := lags[i]
 		if l.failed {
-			m.ctl.countError("replica_check", 1)
+			m.ctl.CountError("replica_check", 1)
 		}
 		switch {
 		case l.problem == w.problem:
@@ -405,7 +417,7 @@ func checkpointFrom(pos, updated sql.NullString) (checkpointRow, error) {
 
 // watchReplicas makes c throttle on the replicas at addrs, starting with
 // maxLag; until the first measurement the writer waits.
-func (c *control) watchReplicas(addrs []string, maxLag time.Duration) {
+func (c *Control) watchReplicas(addrs []string, maxLag time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.watching = true
@@ -418,7 +430,7 @@ func (c *control) watchReplicas(addrs []string, maxLag time.Duration) {
 }
 
 // setReplicaLags records a measurement and wakes a waiting writer.
-func (c *control) setReplicaLags(lags []replicaLag) {
+func (c *Control) setReplicaLags(lags []replicaLag) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replicaLags = lags
@@ -434,7 +446,7 @@ func (c *control) setReplicaLags(lags []replicaLag) {
 }
 
 // maxLag is the live throttle.max_replica_lag.
-func (c *control) maxLag() time.Duration {
+func (c *Control) MaxLag() time.Duration {
 	if c == nil {
 		return config.DefaultMaxReplicaLag
 	}
@@ -443,7 +455,7 @@ func (c *control) maxLag() time.Duration {
 	return c.maxReplicaLag
 }
 
-func (c *control) setMaxLag(d time.Duration) {
+func (c *Control) SetMaxLag(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.maxReplicaLag = d
@@ -452,7 +464,7 @@ func (c *control) setMaxLag(d time.Duration) {
 
 // updateThrottleLocked recomputes the throttle, sets shiplog_throttled and
 // wakes whoever waits on the previous state.
-func (c *control) updateThrottleLocked() {
+func (c *Control) updateThrottleLocked() {
 	c.throttleReason = ""
 	if c.watching {
 		c.throttleReason = throttleReason(c.replicaLags, c.maxReplicaLag, c.measured)
@@ -470,7 +482,7 @@ func (c *control) updateThrottleLocked() {
 
 // throttled reports why the writer is held back by replica lag ("" when it
 // is not) and the last measurement of each replica.
-func (c *control) throttled() (reason string, lags []ReplicaLag) {
+func (c *Control) Throttled() (reason string, lags []ReplicaLag) {
 	if c == nil {
 		return "", nil
 	}
@@ -486,7 +498,7 @@ func (c *control) throttled() (reason string, lags []ReplicaLag) {
 // /pause) or throttled (a replica lags); it returns nil when neither holds
 // any more, or ctx's error when ctx ends first. A throttle is logged once
 // when it starts holding the writer and once when it lets go.
-func (c *control) hold(ctx context.Context, log *slog.Logger) error {
+func (c *Control) Hold(ctx context.Context, log *slog.Logger) error {
 	if c == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"crypto/sha256"

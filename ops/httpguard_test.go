@@ -1,4 +1,4 @@
-package pipeline
+package ops
 
 import (
 	"bytes"
@@ -16,12 +16,12 @@ const testToken = "t0ken-0123456789abcdef"
 
 // controlServer is the control API's handler over a fresh control, with the
 // log captured so a test can check it never holds the token.
-func controlServer(t *testing.T, h config.HTTP) (http.Handler, *control, *bytes.Buffer) {
+func controlServer(t *testing.T, h config.HTTP) (http.Handler, *Control, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
-	r := &Runtime{cfg: &config.Config{HTTP: h}, log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	c := newControl(100)
-	return r.httpHandler(c, &statusCache{}), c, &logs
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := NewControl(config.Throttle{MaxBatchChanges: 100})
+	return newHandler(c, &statusCache{}, h, log), c, &logs
 }
 
 type controlRequest struct {
@@ -139,9 +139,9 @@ func TestControlAPIAccess(t *testing.T) {
 			if code != c.want {
 				t.Errorf("%s %s: %d %q, want %d", c.req.method, c.req.path, code, body, c.want)
 			}
-			changed := ctl.isPaused() || ctl.batchLimit() == 7
+			changed := ctl.Paused() || ctl.BatchLimit() == 7
 			if changed != c.changes {
-				t.Errorf("%s %s changed state: %v, want %v (paused %v, batch %d)", c.req.method, c.req.path, changed, c.changes, ctl.isPaused(), ctl.batchLimit())
+				t.Errorf("%s %s changed state: %v, want %v (paused %v, batch %d)", c.req.method, c.req.path, changed, c.changes, ctl.Paused(), ctl.BatchLimit())
 			}
 			if code == http.StatusUnauthorized && !strings.Contains(body, "Authorization: Bearer") {
 				t.Errorf("401 body %q does not say how to send the token", body)
@@ -158,12 +158,12 @@ func TestControlAPIAccess(t *testing.T) {
 func TestControlAPIResumeNeedsToken(t *testing.T) {
 	cfg := config.HTTP{Listen: "127.0.0.1:9090", Token: testToken}
 	h, ctl, _ := controlServer(t, cfg)
-	ctl.pause()
-	if code, body := (controlRequest{method: "POST", path: "/resume"}).send(t, h, cfg.Listen); code != 401 || !ctl.isPaused() {
-		t.Fatalf("resume without a token: %d %q, paused %v", code, body, ctl.isPaused())
+	ctl.Pause()
+	if code, body := (controlRequest{method: "POST", path: "/resume"}).send(t, h, cfg.Listen); code != 401 || !ctl.Paused() {
+		t.Fatalf("resume without a token: %d %q, paused %v", code, body, ctl.Paused())
 	}
-	if code, body := (controlRequest{method: "POST", path: "/resume", auth: "Bearer " + testToken}).send(t, h, cfg.Listen); code != 200 || ctl.isPaused() {
-		t.Fatalf("resume with the token: %d %q, paused %v", code, body, ctl.isPaused())
+	if code, body := (controlRequest{method: "POST", path: "/resume", auth: "Bearer " + testToken}).send(t, h, cfg.Listen); code != 200 || ctl.Paused() {
+		t.Fatalf("resume with the token: %d %q, paused %v", code, body, ctl.Paused())
 	}
 }
 
@@ -171,10 +171,10 @@ func TestControlAPIResumeNeedsToken(t *testing.T) {
 // config.Load still cannot open the control API beyond loopback without a
 // token.
 func TestServeRefusesOpenListenWithoutToken(t *testing.T) {
-	r := &Runtime{cfg: &config.Config{HTTP: config.HTTP{Listen: "0.0.0.0:0"}}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	_, done, err := r.serve(t.Context())
+	cfg := ServerConfig{HTTP: config.HTTP{Listen: "0.0.0.0:0"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	stop, err := Serve(t.Context(), NewControl(config.Throttle{}), cfg)
 	if err == nil {
-		done()
+		stop()
 		t.Fatal("serve listened on 0.0.0.0 without a token")
 	}
 	for _, w := range []string{"http.listen", "http.token"} {
