@@ -36,7 +36,7 @@ func sourceSession(c *gomysql.Config) *gomysql.Config {
 // shiplog's own session settings back (reset): whatever a statement did to
 // the session (a procedure, a prepared statement), values are read and
 // written in UTC over utf8mb4, and on the destination in shiplog's sql_mode.
-// (Literals do not depend on sql_mode: see mysqlsink.AppendLiteral.)
+// (Literals do not depend on sql_mode: see rowio.AppendLiteral.)
 //
 // connect, when > 0, bounds each new connection, init statements included:
 // the driver bounds only the TCP dial by its own timeout, and would wait

@@ -14,8 +14,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -311,12 +310,12 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 		for i, row := range rows {
 			keys[i] = t.KeyOf(row)
 		}
-		conn, release, err := snapshot.RawConn(ctx, r.src)
+		conn, release, err := rowio.RawConn(ctx, r.src)
 		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
 		defer release()
-		found, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, tp.Source.Key, keys)
+		found, err := rowio.ReadRowsByKey(ctx, conn, tp.Source, tp.Source.Key, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -326,11 +325,11 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 			if err != nil {
 				return nil, fmt.Errorf("table %s: a row changed by a foreign key action: %w", tp.Source.Name, err)
 			}
-			at[string(mysqlsink.AppendKey(nil, t.KeyOf(d)))] = d
+			at[string(rowio.AppendKey(nil, t.KeyOf(d)))] = d
 		}
 		out := make([][]any, len(rows))
 		for i, k := range keys {
-			out[i] = at[string(mysqlsink.AppendKey(nil, k))]
+			out[i] = at[string(rowio.AppendKey(nil, k))]
 		}
 		return out, nil
 	}
