@@ -24,22 +24,27 @@ type MasterStatus struct {
 	ExecutedGTIDSet string
 }
 
-// ReadMasterStatus reads the current binary log position of conn's server:
+// Querier runs a query: a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// ReadMasterStatus reads the current binary log position of db's server:
 // SHOW MASTER STATUS, or SHOW BINARY LOG STATUS when the server refuses the
 // old name as a syntax error (MySQL 8.4 removed it). Any other error (a
 // missing privilege, a lost connection) is returned as it is, naming the
 // statement. ok is false when the server reports no position (its binary log
 // is off).
-func ReadMasterStatus(ctx context.Context, conn *sql.Conn) (st MasterStatus, ok bool, err error) {
+func ReadMasterStatus(ctx context.Context, db Querier) (st MasterStatus, ok bool, err error) {
 	q := "SHOW MASTER STATUS"
-	rows, err := conn.QueryContext(ctx, q)
+	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		var me *gomysql.MySQLError
 		if !errors.As(err, &me) || me.Number != erParseError {
 			return st, false, fmt.Errorf("%s: %w", q, err)
 		}
 		q = "SHOW BINARY LOG STATUS"
-		if rows, err = conn.QueryContext(ctx, q); err != nil {
+		if rows, err = db.QueryContext(ctx, q); err != nil {
 			return st, false, fmt.Errorf("%s: %w", q, err)
 		}
 	}

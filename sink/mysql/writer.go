@@ -48,8 +48,7 @@ func SessionConfig(cfg *gomysql.Config) *gomysql.Config {
 	for k, v := range SessionParams {
 		c.Params[k] = v
 	}
-	// Without utf8mb4 on the connection, 4-byte characters are lost.
-	_ = c.Apply(gomysql.Charset("utf8mb4", ""))
+	rowio.SetCharset(c)
 	c.InterpolateParams = true
 	return c
 }
