@@ -1,6 +1,10 @@
 // Package snapshot is data mode: a consistent, chunked, resumable copy of every
 // mapped source table into the destination, with the binlog position each table's
-// copy is consistent with, and a volume check after it.
+// copy is consistent with, and a volume check after it (verify.Volume).
+//
+// copy.go runs the copy table by table; chunk.go transforms, publishes and
+// commits one chunk; tx.go opens the consistent-snapshot transaction and its
+// binlog position. Rows are read with rowio.
 package snapshot
 
 import (
