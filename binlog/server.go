@@ -10,12 +10,12 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // MySQL server error numbers this package classifies by.
 const (
 	erUnknownSystemVariable = 1193
-	erParseError            = 1064
 )
 
 // CheckServer verifies that db's server writes a binary log a Reader can use:
@@ -92,28 +92,14 @@ func HeadPosition(ctx context.Context, db *sql.DB, flavor string) (cdc.Position,
 		return cdc.Position{}, fmt.Errorf("head position: %w", err)
 	}
 	defer conn.Close()
-	rows, err := conn.QueryContext(ctx, "SHOW MASTER STATUS")
-	if err != nil {
-		var me *gomysql.MySQLError
-		if !errors.As(err, &me) || me.Number != erParseError {
-			return cdc.Position{}, fmt.Errorf("head position: SHOW MASTER STATUS: %w", err)
-		}
-		if rows, err = conn.QueryContext(ctx, "SHOW BINARY LOG STATUS"); err != nil {
-			return cdc.Position{}, fmt.Errorf("head position: SHOW BINARY LOG STATUS: %w", err)
-		}
-	}
-	rec, err := scanMaps(rows)
+	st, ok, err := rowio.ReadMasterStatus(ctx, conn)
 	if err != nil {
 		return cdc.Position{}, fmt.Errorf("head position: %w", err)
 	}
-	if len(rec) == 0 {
+	if !ok {
 		return cdc.Position{}, fmt.Errorf("%w: SHOW MASTER STATUS is empty; start the server with --log-bin", ErrBinlogOff)
 	}
-	var p cdc.Position
-	p.File = rec[0]["File"]
-	if _, err := fmt.Sscan(rec[0]["Position"], &p.Pos); err != nil {
-		return cdc.Position{}, fmt.Errorf("head position: bad Position %q: %w", rec[0]["Position"], err)
-	}
+	p := cdc.Position{File: st.File, Pos: st.Pos}
 	if flavor == "mariadb" {
 		var g sql.NullString
 		if err := conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err != nil {
@@ -121,7 +107,7 @@ func HeadPosition(ctx context.Context, db *sql.DB, flavor string) (cdc.Position,
 		}
 		p.GTID = g.String
 	} else {
-		p.GTID = strings.ReplaceAll(strings.ReplaceAll(rec[0]["Executed_Gtid_Set"], "\n", ""), " ", "")
+		p.GTID = strings.ReplaceAll(strings.ReplaceAll(st.ExecutedGTIDSet, "\n", ""), " ", "")
 	}
 	return p, nil
 }

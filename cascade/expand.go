@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -146,7 +145,7 @@ func (x *expander) close() {
 func colsKey(cols []int) string { return fmt.Sprint(cols) }
 
 func keyOf(t *cdc.Table, row []any) string {
-	return string(mysqlsink.AppendKey(nil, t.KeyOf(row)))
+	return string(rowio.AppendKey(nil, t.KeyOf(row)))
 }
 
 // note lays change c over the destination's state.
@@ -220,7 +219,7 @@ func (x *expander) matchVals(t *cdc.Table, cols []int, vals []any) string {
 	if out == nil {
 		out = vals
 	}
-	return string(mysqlsink.AppendKey(nil, out))
+	return string(rowio.AppendKey(nil, out))
 }
 
 // collated returns the bytes of v when column c compares them by a
@@ -308,11 +307,11 @@ func (x *expander) weigh(ctx context.Context, t *cdc.Table, cols []int, rows [][
 					q = append(q, "TRIM(TRAILING ' ' FROM ("...)
 				}
 				var err error
-				if q, err = mysqlsink.AppendLiteral(q, v, p.col); err != nil {
+				if q, err = rowio.AppendLiteral(q, v, p.col); err != nil {
 					return err
 				}
 				q = append(q, " COLLATE "...)
-				q = append(q, mysqlsink.QuoteIdent(name)...)
+				q = append(q, rowio.QuoteIdent(name)...)
 				if p.c.pad {
 					q = append(q, "))"...)
 				}
@@ -356,7 +355,7 @@ func sameValues(a, b []any, cols []int) bool {
 }
 
 func sameValue(a, b any) bool {
-	return string(mysqlsink.AppendKey(nil, []any{a})) == string(mysqlsink.AppendKey(nil, []any{b}))
+	return string(rowio.AppendKey(nil, []any{a})) == string(rowio.AppendKey(nil, []any{b}))
 }
 
 // flush replaces a run of markers by their row changes, level by level.
@@ -557,14 +556,14 @@ func inKey(t *cdc.Table, cols []int) bool {
 // child table that match any of their values, by match key.
 func (x *expander) query(ctx context.Context, level []cdc.Change) (map[indexKey]map[string][][]any, error) {
 	if x.conn == nil {
-		conn, release, err := snapshot.RawConn(ctx, x.db)
+		conn, release, err := rowio.RawConn(ctx, x.db)
 		if err != nil {
 			return nil, fmt.Errorf("destination: %w", err)
 		}
 		x.conn, x.release = conn, release
 	}
 	return x.rowsOf(ctx, level, func(ctx context.Context, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
-		return snapshot.ReadRowsByKey(ctx, x.conn, t, cols, vals)
+		return rowio.ReadRowsByKey(ctx, x.conn, t, cols, vals)
 	}, "destination")
 }
 
@@ -587,7 +586,7 @@ func (x *expander) rowsOf(ctx context.Context, markers []cdc.Change, find Finder
 			byKey[ik] = g
 			groups = append(groups, g)
 		}
-		k := string(mysqlsink.AppendKey(nil, m.Before))
+		k := string(rowio.AppendKey(nil, m.Before))
 		if !g.seen[k] {
 			g.seen[k] = true
 			g.vals = append(g.vals, m.Before)
@@ -645,7 +644,7 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 			w = &want{seen: map[string]bool{}}
 			m[ck] = w
 		}
-		k := string(mysqlsink.AppendKey(nil, v))
+		k := string(rowio.AppendKey(nil, v))
 		if !w.seen[k] {
 			w.seen[k] = true
 			w.vals = append(w.vals, v)
@@ -662,12 +661,12 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 		return out, nil
 	}
 	read := func(db *sql.DB, t *cdc.Table, cols []int, vals [][]any) ([][]any, error) {
-		conn, release, err := snapshot.RawConn(ctx, db)
+		conn, release, err := rowio.RawConn(ctx, db)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
-		return snapshot.ReadRowsByKey(ctx, conn, t, cols, vals)
+		return rowio.ReadRowsByKey(ctx, conn, t, cols, vals)
 	}
 	for _, t := range order {
 		tp := s.plans[t]
@@ -739,8 +738,8 @@ func (s *Set) collation(ctx context.Context, db *sql.DB, t *cdc.Table, k int) (c
 			continue
 		}
 		var pad bool
-		q := "SELECT CONVERT('a ' USING " + mysqlsink.QuoteIdent(c.cs) + ") COLLATE " + mysqlsink.QuoteIdent(c.coll) +
-			" = CONVERT('a' USING " + mysqlsink.QuoteIdent(c.cs) + ")"
+		q := "SELECT CONVERT('a ' USING " + rowio.QuoteIdent(c.cs) + ") COLLATE " + rowio.QuoteIdent(c.coll) +
+			" = CONVERT('a' USING " + rowio.QuoteIdent(c.cs) + ")"
 		if err := db.QueryRowContext(ctx, q).Scan(&pad); err != nil {
 			return collation{}, fmt.Errorf("destination: collation %s of %s.%s: %w", c.coll, t.Name, c.name, err)
 		}
@@ -790,12 +789,12 @@ func (s *Set) SourceFinder(src *sql.DB) Finder {
 		if err != nil {
 			return nil, err
 		}
-		conn, release, err := snapshot.RawConn(ctx, src)
+		conn, release, err := rowio.RawConn(ctx, src)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
-		rows, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, srcCols, vals)
+		rows, err := rowio.ReadRowsByKey(ctx, conn, tp.Source, srcCols, vals)
 		if err != nil {
 			return nil, err
 		}

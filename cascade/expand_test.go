@@ -13,8 +13,8 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/testenv"
+	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -109,11 +109,11 @@ func newExpandRig(t *testing.T) *expandRig {
 	}
 	dst := sql.OpenDB(conn)
 	t.Cleanup(func() { dst.Close() })
-	srcTables, err := snapshot.LoadTables(ctx, src, "s", "")
+	srcTables, err := rowio.LoadTables(ctx, src, "s", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dstTables, err := snapshot.LoadTables(ctx, dst, "d", "")
+	dstTables, err := rowio.LoadTables(ctx, dst, "d", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +144,12 @@ func newExpandRig(t *testing.T) *expandRig {
 func (r *expandRig) row(table string, key []any) []any {
 	r.t.Helper()
 	t := r.tables[table]
-	conn, release, err := snapshot.RawConn(r.ctx, r.src)
+	conn, release, err := rowio.RawConn(r.ctx, r.src)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	defer release()
-	rows, err := snapshot.ReadRowsByKey(r.ctx, conn, t, t.Key, [][]any{key})
+	rows, err := rowio.ReadRowsByKey(r.ctx, conn, t, t.Key, [][]any{key})
 	if err != nil {
 		r.t.Fatal(err)
 	}

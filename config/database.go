@@ -12,6 +12,8 @@ import (
 	"strconv"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // DriverConfig returns a go-sql-driver/mysql configuration for d: TCP to
@@ -34,12 +36,7 @@ func (d Database) DriverConfig() (*mysql.Config, error) {
 	cfg.ParseTime = false
 	to := d.Timeouts.WithDefaults()
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = to.Connect, to.Read, to.Write
-	// Since driver v1.8 "charset" is no longer special in Params: a Params
-	// entry would be sent as "SET charset = utf8mb4", which servers reject.
-	// mysql.Charset sends SET NAMES and still writes charset=utf8mb4 in the DSN.
-	if err := cfg.Apply(mysql.Charset("utf8mb4", "")); err != nil {
-		return nil, fmt.Errorf("database %s: %w", d.Redacted(), err)
-	}
+	rowio.SetCharset(cfg)
 
 	tc, digest, err := d.loadTLS()
 	if err != nil {

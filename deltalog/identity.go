@@ -11,7 +11,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // Identity tells a source table from another of the same name, as far as its
@@ -262,9 +262,9 @@ func columnDiff(was, now []ColumnDef) []string {
 		o, ok := old[strings.ToLower(c.Name)]
 		switch {
 		case !ok:
-			out = append(out, fmt.Sprintf("column %s added: %s", mysqlsink.QuoteIdent(c.Name), c.Def))
+			out = append(out, fmt.Sprintf("column %s added: %s", rowio.QuoteIdent(c.Name), c.Def))
 		case o.Def != c.Def:
-			out = append(out, fmt.Sprintf("column %s: %s, was %s", mysqlsink.QuoteIdent(c.Name), c.Def, o.Def))
+			out = append(out, fmt.Sprintf("column %s: %s, was %s", rowio.QuoteIdent(c.Name), c.Def, o.Def))
 			nowOrder = append(nowOrder, c.Name)
 		default:
 			nowOrder = append(nowOrder, c.Name)
@@ -272,7 +272,7 @@ func columnDiff(was, now []ColumnDef) []string {
 	}
 	for _, c := range was {
 		if !cur[strings.ToLower(c.Name)] {
-			out = append(out, fmt.Sprintf("column %s dropped", mysqlsink.QuoteIdent(c.Name)))
+			out = append(out, fmt.Sprintf("column %s dropped", rowio.QuoteIdent(c.Name)))
 		} else {
 			wasOrder = append(wasOrder, c.Name)
 		}
@@ -307,7 +307,7 @@ func (e *ChangedError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(mysqlsink.QuoteIdent(e.Schema) + "." + mysqlsink.QuoteIdent(c.Table) + ": " + strings.Join(c.What, ", "))
+		b.WriteString(rowio.QuoteIdent(e.Schema) + "." + rowio.QuoteIdent(c.Table) + ": " + strings.Join(c.What, ", "))
 	}
 	return b.String()
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // Spec is one logged table.
@@ -71,7 +71,7 @@ type Installer struct {
 const DefaultLockWait = 30 * time.Second
 
 func (in *Installer) q(name string) string {
-	return mysqlsink.QuoteIdent(in.Schema) + "." + mysqlsink.QuoteIdent(name)
+	return rowio.QuoteIdent(in.Schema) + "." + rowio.QuoteIdent(name)
 }
 
 var events = []string{"INSERT", "UPDATE", "DELETE"}
@@ -103,12 +103,12 @@ func (in *Installer) install(ctx context.Context, s Spec) error {
 	var cols, keys []string
 	for _, k := range s.Key {
 		c := s.Table.Columns[k]
-		def := mysqlsink.QuoteIdent(c.Name) + " " + c.ColumnType
+		def := rowio.QuoteIdent(c.Name) + " " + c.ColumnType
 		if c.Charset != "" && c.Charset != "binary" && c.Kind() != cdc.KindJSON {
 			def += " CHARACTER SET " + c.Charset
 		}
 		cols = append(cols, def+" NULL")
-		keys = append(keys, mysqlsink.QuoteIdent(c.Name))
+		keys = append(keys, rowio.QuoteIdent(c.Name))
 	}
 	ddl := "CREATE TABLE IF NOT EXISTS " + in.q(s.LogTable) + " (\n" +
 		"  seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,\n  " +
@@ -258,7 +258,7 @@ func (in *Installer) triggers(ctx context.Context, table string) ([]trigger, err
 func (in *Installer) triggerDDL(s Spec, event, name, follows string) string {
 	var cols []string
 	for _, k := range s.Key {
-		cols = append(cols, mysqlsink.QuoteIdent(s.Table.Columns[k].Name))
+		cols = append(cols, rowio.QuoteIdent(s.Table.Columns[k].Name))
 	}
 	values := func(row string) string {
 		var v []string
@@ -285,9 +285,9 @@ func (in *Installer) triggerDDL(s Spec, event, name, follows string) string {
 	}
 	order := ""
 	if follows != "" {
-		order = " FOLLOWS " + mysqlsink.QuoteIdent(follows)
+		order = " FOLLOWS " + rowio.QuoteIdent(follows)
 	}
-	return "CREATE TRIGGER " + mysqlsink.QuoteIdent(in.Schema) + "." + mysqlsink.QuoteIdent(name) + " AFTER " + event + " ON " + in.q(s.Table.Name) +
+	return "CREATE TRIGGER " + rowio.QuoteIdent(in.Schema) + "." + rowio.QuoteIdent(name) + " AFTER " + event + " ON " + in.q(s.Table.Name) +
 		" FOR EACH ROW" + order + "\n" + body
 }
 
@@ -297,7 +297,7 @@ func (in *Installer) Uninstall(ctx context.Context, specs []Spec) error {
 	var errs []error
 	for _, s := range specs {
 		for _, ev := range events {
-			if _, err := in.DB.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+mysqlsink.QuoteIdent(in.Schema)+"."+mysqlsink.QuoteIdent(triggerName(s.Table.Name, ev))); err != nil {
+			if _, err := in.DB.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+rowio.QuoteIdent(in.Schema)+"."+rowio.QuoteIdent(triggerName(s.Table.Name, ev))); err != nil {
 				errs = append(errs, fmt.Errorf("drop trigger on %s: %w", s.Table.Name, err))
 			}
 		}

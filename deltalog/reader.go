@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // Reader turns the change logs into batches of changes.
@@ -173,9 +172,9 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 	t := tableLog{spec: s}
 	var cols []string
 	for _, k := range s.Key {
-		cols = append(cols, mysqlsink.QuoteIdent(s.Table.Columns[k].Name))
+		cols = append(cols, rowio.QuoteIdent(s.Table.Columns[k].Name))
 	}
-	conn, release, err := snapshot.RawConn(ctx, r.DB)
+	conn, release, err := rowio.RawConn(ctx, r.DB)
 	if err != nil {
 		return t, err
 	}
@@ -185,7 +184,7 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 		keyTable.Columns = append(keyTable.Columns, s.Table.Columns[k])
 	}
 	stmt, err := conn.PrepareContext(ctx, "SELECT seq, "+strings.Join(cols, ", ")+" FROM "+
-		mysqlsink.QuoteIdent(r.Schema)+"."+mysqlsink.QuoteIdent(s.LogTable)+" ORDER BY seq LIMIT "+strconv.Itoa(limit))
+		rowio.QuoteIdent(r.Schema)+"."+rowio.QuoteIdent(s.LogTable)+" ORDER BY seq LIMIT "+strconv.Itoa(limit))
 	if err != nil {
 		return t, fmt.Errorf("read %s: %w", s.LogTable, err)
 	}
@@ -211,13 +210,13 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 		}
 		key := make([]any, len(s.Key))
 		for i := range key {
-			if key[i], err = snapshot.Normalize(vals[1+i], &keyTable.Columns[i]); err != nil {
+			if key[i], err = rowio.Normalize(vals[1+i], &keyTable.Columns[i]); err != nil {
 				return t, fmt.Errorf("read %s: %w", s.LogTable, err)
 			}
 		}
 		t.seqs = append(t.seqs, seq)
 		t.maxSeq = max(t.maxSeq, seq)
-		enc, err := mysqlsink.EncodeKey(key)
+		enc, err := rowio.EncodeKey(key)
 		if err != nil {
 			return t, err
 		}
@@ -256,7 +255,7 @@ func toUint(v any) (uint64, error) {
 // snapshot, and turns them into deletes (keys gone) and upserts.
 func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, error) {
 	var b cdc.Batch
-	conn, release, err := snapshot.RawConn(ctx, r.DB)
+	conn, release, err := rowio.RawConn(ctx, r.DB)
 	if err != nil {
 		return b, err
 	}
@@ -269,7 +268,7 @@ func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, er
 	var upserts []cdc.Change
 	for _, e := range entries {
 		t := e.spec.Table
-		rows, err := snapshot.ReadRowsByKey(ctx, conn, t, e.spec.Key, e.keys)
+		rows, err := rowio.ReadRowsByKey(ctx, conn, t, e.spec.Key, e.keys)
 		if err != nil {
 			return b, err
 		}
@@ -279,7 +278,7 @@ func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, er
 			for i, k := range e.spec.Key {
 				key[i] = row[k]
 			}
-			enc, err := mysqlsink.EncodeKey(key)
+			enc, err := rowio.EncodeKey(key)
 			if err != nil {
 				return b, err
 			}
@@ -288,7 +287,7 @@ func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, er
 			b.Size += cdc.ValueSize(row)
 		}
 		for _, key := range e.keys {
-			enc, err := mysqlsink.EncodeKey(key)
+			enc, err := rowio.EncodeKey(key)
 			if err != nil {
 				return b, err
 			}
@@ -318,7 +317,7 @@ func (r *Reader) purge(ctx context.Context, entries []tableLog) error {
 		for start := 0; start < len(e.seqs); start += chunk {
 			part := e.seqs[start:min(start+chunk, len(e.seqs))]
 			var q strings.Builder
-			q.WriteString("DELETE FROM " + mysqlsink.QuoteIdent(r.Schema) + "." + mysqlsink.QuoteIdent(e.spec.LogTable) + " WHERE seq IN (")
+			q.WriteString("DELETE FROM " + rowio.QuoteIdent(r.Schema) + "." + rowio.QuoteIdent(e.spec.LogTable) + " WHERE seq IN (")
 			for i, s := range part {
 				if i > 0 {
 					q.WriteByte(',')
@@ -340,7 +339,7 @@ func (r *Reader) Marks(ctx context.Context) (map[string]uint64, error) {
 	out := map[string]uint64{}
 	for _, s := range r.Specs {
 		var n sql.NullInt64
-		if err := r.DB.QueryRowContext(ctx, "SELECT MAX(seq) FROM "+mysqlsink.QuoteIdent(r.Schema)+"."+mysqlsink.QuoteIdent(s.LogTable)).Scan(&n); err != nil {
+		if err := r.DB.QueryRowContext(ctx, "SELECT MAX(seq) FROM "+rowio.QuoteIdent(r.Schema)+"."+rowio.QuoteIdent(s.LogTable)).Scan(&n); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.LogTable, err)
 		}
 		out[s.LogTable] = uint64(n.Int64)
@@ -356,7 +355,7 @@ func (r *Reader) Pending(ctx context.Context, marks map[string]uint64) (bool, er
 			continue
 		}
 		var one int
-		err := r.DB.QueryRowContext(ctx, "SELECT 1 FROM "+mysqlsink.QuoteIdent(r.Schema)+"."+mysqlsink.QuoteIdent(s.LogTable)+" WHERE seq <= ? LIMIT 1", m).Scan(&one)
+		err := r.DB.QueryRowContext(ctx, "SELECT 1 FROM "+rowio.QuoteIdent(r.Schema)+"."+rowio.QuoteIdent(s.LogTable)+" WHERE seq <= ? LIMIT 1", m).Scan(&one)
 		if err == nil {
 			return true, nil
 		}

@@ -14,7 +14,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/config"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // Replica lag throttling, in the spirit of gh-ost's --throttle-control-replicas
@@ -366,7 +366,7 @@ func (w *watchedReplica) replicationProblem(ctx context.Context) (string, error)
 const datetimeLayout = "2006-01-02 15:04:05.999999"
 
 func checkpointTable(schema string) string {
-	return mysqlsink.QuoteIdent(schema) + "." + mysqlsink.QuoteIdent("_shiplog_checkpoint")
+	return rowio.QuoteIdent(schema) + "." + rowio.QuoteIdent("_shiplog_checkpoint")
 }
 
 // readPrimaryCheckpoint reads the destination's checkpoint row and its

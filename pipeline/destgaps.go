@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -71,7 +72,7 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 			continue
 		}
 		half := (copied + 1) / 2
-		dq := mysqlsink.QuoteIdent(r.cfg.Destination.Database) + "." + mysqlsink.QuoteIdent(tp.Dest.Name)
+		dq := rowio.QuoteIdent(r.cfg.Destination.Database) + "." + rowio.QuoteIdent(tp.Dest.Name)
 		have, err := boundedCount(ctx, r.dst, dq, 1)
 		if err != nil {
 			return fmt.Errorf("destination: %w", err)
@@ -89,7 +90,7 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 		}
 		// The source decides: deleted there too is no gap.
 		want := max(2*have, have+min(destGapMinRows, max(1, half))) + failed
-		sq := mysqlsink.QuoteIdent(r.cfg.Source.Database) + "." + mysqlsink.QuoteIdent(tp.Source.Name)
+		sq := rowio.QuoteIdent(r.cfg.Source.Database) + "." + rowio.QuoteIdent(tp.Source.Name)
 		src, err := boundedCount(ctx, r.src, sq, want)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)

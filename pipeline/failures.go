@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -42,7 +43,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 		src := f.Row
 		var change cdc.Change
 		if src == nil {
-			row, found, err := snapshot.ReadRow(ctx, r.src, tp.Source, f.Key)
+			row, found, err := rowio.ReadRow(ctx, r.src, tp.Source, f.Key)
 			if err != nil {
 				return err
 			}

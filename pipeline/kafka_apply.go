@@ -24,6 +24,7 @@ import (
 
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
@@ -453,7 +454,7 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 }
 
 func (r *Runtime) ensureKafkaTables(ctx context.Context) error {
-	db := mysqlsink.QuoteIdent(r.cfg.Destination.Database)
+	db := rowio.QuoteIdent(r.cfg.Destination.Database)
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + db + `.` + kafkaOffsetsTable + ` (
 			group_id VARCHAR(255) NOT NULL,
@@ -783,7 +784,7 @@ func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part i
 }
 
 func (a *kafkaApplier) offsetsTable() string {
-	return mysqlsink.QuoteIdent(a.r.cfg.Destination.Database) + "." + kafkaOffsetsTable
+	return rowio.QuoteIdent(a.r.cfg.Destination.Database) + "." + kafkaOffsetsTable
 }
 
 // fatalError marks decode errors that stop the applier rather than mark the
@@ -878,7 +879,7 @@ func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage
 		if len(v) > failedValueMax {
 			v = v[:failedValueMax]
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+mysqlsink.QuoteIdent(a.r.cfg.Destination.Database)+"."+failedMsgsTable+
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(a.r.cfg.Destination.Database)+"."+failedMsgsTable+
 			" (topic, `partition`, `offset`, error, value, created_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))"+
 			" ON DUPLICATE KEY UPDATE error = VALUES(error), value = VALUES(value)",
 			b.m.Topic, b.m.Partition, b.m.Offset, b.err.Error(), v)

@@ -25,8 +25,8 @@ import (
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/internal/testenv"
 	"github.com/shiplog/shiplog/pipeline"
+	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
-	"github.com/shiplog/shiplog/snapshot"
 )
 
 const (
@@ -73,7 +73,7 @@ func newKEnv(t *testing.T) *kenv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.db.Close() })
-	tables, err := snapshot.LoadTables(ctx, e.db, "shop", "")
+	tables, err := rowio.LoadTables(ctx, e.db, "shop", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 )
 
@@ -26,8 +27,7 @@ func sourceSession(c *gomysql.Config) *gomysql.Config {
 		c.Params = map[string]string{}
 	}
 	c.Params["time_zone"] = "'+00:00'"
-	// Without utf8mb4 on the connection, 4-byte characters are lost.
-	_ = c.Apply(gomysql.Charset("utf8mb4", ""))
+	rowio.SetCharset(c)
 	return c
 }
 
@@ -36,7 +36,7 @@ func sourceSession(c *gomysql.Config) *gomysql.Config {
 // shiplog's own session settings back (reset): whatever a statement did to
 // the session (a procedure, a prepared statement), values are read and
 // written in UTC over utf8mb4, and on the destination in shiplog's sql_mode.
-// (Literals do not depend on sql_mode: see mysqlsink.AppendLiteral.)
+// (Literals do not depend on sql_mode: see rowio.AppendLiteral.)
 //
 // connect, when > 0, bounds each new connection, init statements included:
 // the driver bounds only the TCP dial by its own timeout, and would wait
@@ -105,7 +105,7 @@ func sessionReset(c *gomysql.Config) string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	q := "SET NAMES utf8mb4"
+	q := "SET NAMES " + rowio.Charset
 	for _, k := range names {
 		q += ", SESSION " + k + " = " + c.Params[k]
 	}

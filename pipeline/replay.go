@@ -21,6 +21,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
@@ -449,7 +450,7 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 			return fmt.Errorf("replay --apply-to %s: create table %s: %w", redacted, t.Name, err)
 		}
 		var n int
-		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+mysqlsink.QuoteIdent(t.Schema)+"."+mysqlsink.QuoteIdent(t.Name)+" LIMIT 1").Scan(&n); err == nil && n > 0 {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)+" LIMIT 1").Scan(&n); err == nil && n > 0 {
 			r.log.Warn("scratch table already has rows: the changes are applied over them", "mode", "replay", "table", t.Name)
 		}
 		tables[name] = &t
@@ -509,12 +510,12 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 // describes it: column types, character sets, nullability, keys.
 func createTableSQL(t *cdc.Table) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (", mysqlsink.QuoteIdent(t.Schema), mysqlsink.QuoteIdent(t.Name))
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s (", rowio.QuoteIdent(t.Schema), rowio.QuoteIdent(t.Name))
 	for i, c := range t.Columns {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(mysqlsink.QuoteIdent(c.Name) + " " + c.ColumnType)
+		b.WriteString(rowio.QuoteIdent(c.Name) + " " + c.ColumnType)
 		switch c.Kind() {
 		case cdc.KindBytes, cdc.KindEnumSet:
 			if c.Charset != "" && !strings.EqualFold(c.Charset, "binary") {
@@ -528,7 +529,7 @@ func createTableSQL(t *cdc.Table) string {
 	cols := func(idx []int) string {
 		names := make([]string, len(idx))
 		for i, k := range idx {
-			names[i] = mysqlsink.QuoteIdent(t.Columns[k].Name)
+			names[i] = rowio.QuoteIdent(t.Columns[k].Name)
 		}
 		return strings.Join(names, ", ")
 	}
@@ -536,7 +537,7 @@ func createTableSQL(t *cdc.Table) string {
 		if t.KeyName == "" || t.KeyName == "PRIMARY" {
 			b.WriteString(", PRIMARY KEY (" + cols(t.Key) + ")")
 		} else {
-			b.WriteString(", UNIQUE KEY " + mysqlsink.QuoteIdent(t.KeyName) + " (" + cols(t.Key) + ")")
+			b.WriteString(", UNIQUE KEY " + rowio.QuoteIdent(t.KeyName) + " (" + cols(t.Key) + ")")
 		}
 	}
 	for i, u := range t.Unique {

@@ -16,8 +16,8 @@ import (
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/deltalog"
 	"github.com/shiplog/shiplog/ops"
+	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -129,7 +129,7 @@ func (r *Runtime) Close() {
 // Check loads both schemas and compiles the plan; its problems are the
 // integrity check.
 func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Problem, error) {
-	src, err := snapshot.LoadTables(ctx, r.src, r.cfg.Source.Database, "")
+	src, err := rowio.LoadTables(ctx, r.src, r.cfg.Source.Database, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("source: %w", err)
 	}
@@ -154,7 +154,7 @@ func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Pla
 // applier writes there even when its configuration is the publisher's
 // (sink: kafka).
 func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
-	dst, err := snapshot.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
+	dst, err := rowio.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)
 	}

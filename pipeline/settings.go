@@ -9,8 +9,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -101,7 +100,7 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 	for i, c := range built.Columns {
 		dstIdx[i] = dt.ColumnIndex(c.Name)
 	}
-	if err := snapshot.ReadTable(ctx, r.dst, dt, func(row []any) error {
+	if err := rowio.ReadTable(ctx, r.dst, dt, func(row []any) error {
 		existing[scopeKey(row, func(i int) int { return dstIdx[i] })] = true
 		return nil
 	}); err != nil {
@@ -110,7 +109,7 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 	var writes []cdc.Change
 	var failures []cdc.Failure
 	var updates [][]any
-	if err := snapshot.ReadTable(ctx, r.src, st, func(row []any) error {
+	if err := rowio.ReadTable(ctx, r.src, st, func(row []any) error {
 		path := str(row[srcIdx[keyIdx]])
 		for _, re := range ignore {
 			if re.MatchString(path) {
@@ -151,7 +150,7 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 		return res, err
 	}
 	err = r.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+mysqlsink.QuoteIdent(r.cfg.Destination.Database)+"._shiplog_failed_rows WHERE table_name = ?", st.Name); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(r.cfg.Destination.Database)+"._shiplog_failed_rows WHERE table_name = ?", st.Name); err != nil {
 			return err
 		}
 		for _, u := range updates {
@@ -188,7 +187,7 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 // settingsTable loads the settings table of one side and checks it has the
 // configured columns.
 func (r *Runtime) settingsTable(ctx context.Context, db *sql.DB, schema, name string, spec config.Settings, side string) (*cdc.Table, error) {
-	tables, err := snapshot.LoadTables(ctx, db, schema, "")
+	tables, err := rowio.LoadTables(ctx, db, schema, "")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", side, err)
 	}
@@ -239,8 +238,8 @@ func str(v any) string {
 func settingsUpdate(t *cdc.Table, row []any, nScope int) (string, error) {
 	var err error
 	valIdx := nScope + 1
-	q := []byte("UPDATE " + mysqlsink.QuoteIdent(t.Schema) + "." + mysqlsink.QuoteIdent(t.Name) + " SET " + mysqlsink.QuoteIdent(t.Columns[valIdx].Name) + " = ")
-	if q, err = mysqlsink.AppendLiteral(q, row[valIdx], &t.Columns[valIdx]); err != nil {
+	q := []byte("UPDATE " + rowio.QuoteIdent(t.Schema) + "." + rowio.QuoteIdent(t.Name) + " SET " + rowio.QuoteIdent(t.Columns[valIdx].Name) + " = ")
+	if q, err = rowio.AppendLiteral(q, row[valIdx], &t.Columns[valIdx]); err != nil {
 		return "", err
 	}
 	q = append(q, " WHERE "...)
@@ -248,8 +247,8 @@ func settingsUpdate(t *cdc.Table, row []any, nScope int) (string, error) {
 		if i > 0 {
 			q = append(q, " AND "...)
 		}
-		q = append(q, mysqlsink.QuoteIdent(t.Columns[i].Name)+" = "...)
-		if q, err = mysqlsink.AppendLiteral(q, row[i], &t.Columns[i]); err != nil {
+		q = append(q, rowio.QuoteIdent(t.Columns[i].Name)+" = "...)
+		if q, err = rowio.AppendLiteral(q, row[i], &t.Columns[i]); err != nil {
 			return "", err
 		}
 	}
@@ -258,19 +257,19 @@ func settingsUpdate(t *cdc.Table, row []any, nScope int) (string, error) {
 
 func settingsInsert(t *cdc.Table, row []any) (string, error) {
 	var err error
-	q := []byte("INSERT INTO " + mysqlsink.QuoteIdent(t.Schema) + "." + mysqlsink.QuoteIdent(t.Name) + " (")
+	q := []byte("INSERT INTO " + rowio.QuoteIdent(t.Schema) + "." + rowio.QuoteIdent(t.Name) + " (")
 	for i, c := range t.Columns {
 		if i > 0 {
 			q = append(q, ',')
 		}
-		q = append(q, mysqlsink.QuoteIdent(c.Name)...)
+		q = append(q, rowio.QuoteIdent(c.Name)...)
 	}
 	q = append(q, ") VALUES ("...)
 	for i := range t.Columns {
 		if i > 0 {
 			q = append(q, ',')
 		}
-		if q, err = mysqlsink.AppendLiteral(q, row[i], &t.Columns[i]); err != nil {
+		if q, err = rowio.AppendLiteral(q, row[i], &t.Columns[i]); err != nil {
 			return "", err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/deltalog"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -176,7 +176,7 @@ func (r *Runtime) untriggered(ctx context.Context, stop map[string]*deltalog.Ide
 			}
 		}
 		if !ok {
-			out = append(out, mysqlsink.QuoteIdent(r.cfg.Source.Database)+"."+mysqlsink.QuoteIdent(t))
+			out = append(out, rowio.QuoteIdent(r.cfg.Source.Database)+"."+rowio.QuoteIdent(t))
 		}
 	}
 	sort.Strings(out)

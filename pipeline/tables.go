@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/deltalog"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
@@ -101,7 +101,7 @@ func (g *tableGuard) leftOut(ctx context.Context, name string) (bool, error) {
 	// name: look at the source's tables as they are now.
 	key := strings.ToLower(name)
 	if !g.logs[key] {
-		tables, err := snapshot.LoadTables(ctx, g.r.src, g.r.cfg.Source.Database, "")
+		tables, err := rowio.LoadTables(ctx, g.r.src, g.r.cfg.Source.Database, "")
 		if err != nil {
 			return false, fmt.Errorf("source: %w", err)
 		}

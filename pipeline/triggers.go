@@ -13,8 +13,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/deltalog"
 	"github.com/shiplog/shiplog/ops"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -263,12 +262,12 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 		for i, row := range rows {
 			keys[i] = t.KeyOf(row)
 		}
-		conn, release, err := snapshot.RawConn(ctx, r.src)
+		conn, release, err := rowio.RawConn(ctx, r.src)
 		if err != nil {
 			return nil, fmt.Errorf("source: %w", err)
 		}
 		defer release()
-		found, err := snapshot.ReadRowsByKey(ctx, conn, tp.Source, tp.Source.Key, keys)
+		found, err := rowio.ReadRowsByKey(ctx, conn, tp.Source, tp.Source.Key, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -278,11 +277,11 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 			if err != nil {
 				return nil, fmt.Errorf("table %s: a row changed by a foreign key action: %w", tp.Source.Name, err)
 			}
-			at[string(mysqlsink.AppendKey(nil, t.KeyOf(d)))] = d
+			at[string(rowio.AppendKey(nil, t.KeyOf(d)))] = d
 		}
 		out := make([][]any, len(rows))
 		for i, k := range keys {
-			out[i] = at[string(mysqlsink.AppendKey(nil, k))]
+			out[i] = at[string(rowio.AppendKey(nil, k))]
 		}
 		return out, nil
 	}

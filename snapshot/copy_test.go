@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/internal/testenv"
+	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/transform"
-	"github.com/shiplog/shiplog/verify"
 
 	gomysql "github.com/go-sql-driver/mysql"
 )
@@ -58,11 +58,11 @@ func TestCopyTypeMatrix(t *testing.T) {
 	defer srcDB.Close()
 	dstDB := openDest(t, dst, "shop_new")
 
-	srcTables, err := snapshot.LoadTables(ctx, srcDB, "shop", "")
+	srcTables, err := rowio.LoadTables(ctx, srcDB, "shop", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dstTables, err := snapshot.LoadTables(ctx, dstDB, "shop_new", "_shiplog_")
+	dstTables, err := rowio.LoadTables(ctx, dstDB, "shop_new", "_shiplog_")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestCopyTypeMatrix(t *testing.T) {
 	if err := state.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: state, Plan: plan, ChunkRows: 7, Volume: verify.VolumeCheck(dstDB),
+	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: state, Plan: plan, ChunkRows: 7, Volume: true,
 		Writer: mysqlsink.NewWriter(dstDB, state, mysqlsink.Options{MaxStatementBytes: 2000})}
 	res, err := c.Run(ctx)
 	if err != nil {

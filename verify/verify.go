@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -315,11 +315,11 @@ func newTableRun(tp *transform.TablePlan, o *Options, src, dst *sql.DB) *tableRu
 
 // open takes a connection on each side; release gives them back.
 func (tr *tableRun) open(ctx context.Context) (release func(), err error) {
-	srcConn, srelease, err := snapshot.RawConn(ctx, tr.src)
+	srcConn, srelease, err := rowio.RawConn(ctx, tr.src)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
-	dstConn, drelease, err := snapshot.RawConn(ctx, tr.dst)
+	dstConn, drelease, err := rowio.RawConn(ctx, tr.dst)
 	if err != nil {
 		srelease()
 		return nil, fmt.Errorf("destination: %w", err)
@@ -371,7 +371,7 @@ func (tr *tableRun) walk(ctx context.Context) error {
 	}
 	var after []any
 	for {
-		rows, err := snapshot.ReadChunk(ctx, tr.srcConn, tp.Source, after, tr.o.ChunkRows)
+		rows, err := rowio.ReadChunk(ctx, tr.srcConn, tp.Source, after, tr.o.ChunkRows)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
@@ -514,7 +514,7 @@ func (tr *tableRun) readDest(ctx context.Context, keys [][]any) (map[string][]Va
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := snapshot.ReadRowsByKey(ctx, tr.dstConn, tp.Dest, tp.Dest.Key, keys)
+	rows, err := rowio.ReadRowsByKey(ctx, tr.dstConn, tp.Dest, tp.Dest.Key, keys)
 	if err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
@@ -565,12 +565,12 @@ func (tr *tableRun) walkExtras(ctx context.Context, after, upTo []any, known map
 	kt := keyTable(tr.tp.Dest)
 	page := after
 	for {
-		q := snapshot.SelectColumns(make([]byte, 0, 256), kt)
+		q := rowio.SelectColumns(make([]byte, 0, 256), kt)
 		q, err := rangeWhere(q, kt, page, upTo)
 		if err != nil {
 			return err
 		}
-		q = snapshot.AppendOrderByKey(q, kt)
+		q = rowio.AppendOrderByKey(q, kt)
 		q = append(q, fmt.Sprintf(" LIMIT %d", tr.o.ChunkRows)...)
 		keys, err := queryRows(ctx, tr.dstConn, kt, string(q))
 		if err != nil {
@@ -606,7 +606,7 @@ func queryRows(ctx context.Context, conn *sql.Conn, t *cdc.Table, q string) ([][
 	defer rs.Close()
 	var out [][]any
 	for {
-		row, ok, err := snapshot.ScanRow(rs, t)
+		row, ok, err := rowio.ScanRow(rs, t)
 		if err != nil || !ok {
 			return out, err
 		}
@@ -650,7 +650,7 @@ func (tr *tableRun) evaluate(ctx context.Context, cands []cand) ([]cand, []Diffe
 	srcText := tr.srcKeyText
 	srcRows := map[string]*prepared{}
 	if len(srcKeys) > 0 {
-		rows, err := snapshot.ReadRowsByKey(ctx, tr.srcConn, tp.Source, tp.Source.Key, srcKeys)
+		rows, err := rowio.ReadRowsByKey(ctx, tr.srcConn, tp.Source, tp.Source.Key, srcKeys)
 		if err != nil {
 			return nil, nil, fmt.Errorf("source: %w", err)
 		}
@@ -708,7 +708,7 @@ func (tr *tableRun) fullRow(ctx context.Context) error {
 		sample := map[string][]Value{}
 		var diffs []Difference
 		var rows int64
-		err := snapshot.ReadTable(ctx, tr.src, tp.Source, func(row []any) error {
+		err := rowio.ReadTable(ctx, tr.src, tp.Source, func(row []any) error {
 			rows++
 			out, err := tp.Row(row)
 			if err != nil {
@@ -729,7 +729,7 @@ func (tr *tableRun) fullRow(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
-		err = snapshot.ReadTable(ctx, tr.dst, tp.Dest, func(row []any) error {
+		err = rowio.ReadTable(ctx, tr.dst, tp.Dest, func(row []any) error {
 			vals := Canonicalize(tp.Dest, row, tr.compare)
 			k := keyText(vals)
 			counts[k]--

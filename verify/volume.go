@@ -7,13 +7,21 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
-// VolumeRangeRows is the number of source keys in each counted range.
-const VolumeRangeRows = snapshot.VolumeRangeRows
+// VolumeRangeRows is the number of source keys in each counted range (the
+// KeyRanges a copy collects are as far apart).
+const VolumeRangeRows = 10_000
+
+// KeyRanges describe a table as one consistent read of it in key order saw
+// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all.
+type KeyRanges struct {
+	Every  int
+	Bounds [][]any
+	Rows   int64
+}
 
 // maxVolumeKeys caps the keys a volume report names of each kind.
 const maxVolumeKeys = 20
@@ -66,7 +74,7 @@ func (v VolumeReport) Detail() string {
 // and extra rows; otherwise the whole tables are counted. known, when not
 // nil, are the source's ranges as the copy read them in the same snapshot
 // (VolumeRangeRows apart): the source is then not counted again.
-func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan, known *snapshot.KeyRanges) (VolumeReport, error) {
+func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan, known *KeyRanges) (VolumeReport, error) {
 	var v VolumeReport
 	if known != nil && known.Every != VolumeRangeRows {
 		known = nil
@@ -86,7 +94,7 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 		}
 		return v, nil
 	}
-	dconn, release, err := snapshot.RawConn(ctx, dst)
+	dconn, release, err := rowio.RawConn(ctx, dst)
 	if err != nil {
 		return v, fmt.Errorf("destination: %w", err)
 	}
@@ -177,15 +185,6 @@ func (tr *tableRun) volumeKeys(ctx context.Context, v *VolumeReport, sk, dk *cdc
 	return nil
 }
 
-// VolumeCheck is Volume as the copy's volume check (snapshot.Copier.Volume)
-// against the destination dst.
-func VolumeCheck(dst *sql.DB) func(context.Context, *sql.Conn, *transform.TablePlan, *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
-	return func(ctx context.Context, src *sql.Conn, tp *transform.TablePlan, ranges *snapshot.KeyRanges) (snapshot.VolumeCount, error) {
-		v, err := Volume(ctx, src, dst, tp, ranges)
-		return snapshot.VolumeCount{SourceRows: v.SourceRows, DestRows: v.DestRows, Equal: v.Equal(), Detail: v.Detail()}, err
-	}
-}
-
 // keyTable is t reduced to its key columns, which are its whole key.
 func keyTable(t *cdc.Table) *cdc.Table {
 	kt := &cdc.Table{Schema: t.Schema, Name: t.Name}
@@ -197,7 +196,7 @@ func keyTable(t *cdc.Table) *cdc.Table {
 }
 
 func tableName(t *cdc.Table) string {
-	return mysqlsink.QuoteIdent(t.Schema) + "." + mysqlsink.QuoteIdent(t.Name)
+	return rowio.QuoteIdent(t.Schema) + "." + rowio.QuoteIdent(t.Name)
 }
 
 // rangeWhere appends " WHERE key > after AND NOT key > upTo" (each part only
@@ -207,7 +206,7 @@ func rangeWhere(q []byte, kt *cdc.Table, after, upTo []any) ([]byte, error) {
 	sep := " WHERE ("
 	if after != nil {
 		q = append(q, sep...)
-		if q, err = snapshot.AppendAfter(q, kt, after); err != nil {
+		if q, err = rowio.AppendAfter(q, kt, after); err != nil {
 			return q, err
 		}
 		q = append(q, ')')
@@ -215,7 +214,7 @@ func rangeWhere(q []byte, kt *cdc.Table, after, upTo []any) ([]byte, error) {
 	}
 	if upTo != nil {
 		q = append(q, sep+"NOT ("...)
-		if q, err = snapshot.AppendAfter(q, kt, upTo); err != nil {
+		if q, err = rowio.AppendAfter(q, kt, upTo); err != nil {
 			return q, err
 		}
 		q = append(q, "))"...)
@@ -226,12 +225,12 @@ func rangeWhere(q []byte, kt *cdc.Table, after, upTo []any) ([]byte, error) {
 // nthKey is the n-th key after `after` (nil: from the start) in key order, or
 // nil when there are fewer than n.
 func nthKey(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after []any, n int) ([]any, error) {
-	q := snapshot.SelectColumns(make([]byte, 0, 256), kt)
+	q := rowio.SelectColumns(make([]byte, 0, 256), kt)
 	q, err := rangeWhere(q, kt, after, nil)
 	if err != nil {
 		return nil, err
 	}
-	q = snapshot.AppendOrderByKey(q, kt)
+	q = rowio.AppendOrderByKey(q, kt)
 	q = append(q, fmt.Sprintf(" LIMIT 1 OFFSET %d", n-1)...)
 	rows, err := queryRows(ctx, conn, kt, string(q))
 	if err != nil || len(rows) == 0 {
@@ -254,10 +253,10 @@ func countRange(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after, upTo 
 
 // rangeKeys reads the keys of kt's table in (after, upTo], in key order.
 func rangeKeys(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after, upTo []any) ([][]any, error) {
-	q := snapshot.SelectColumns(make([]byte, 0, 256), kt)
+	q := rowio.SelectColumns(make([]byte, 0, 256), kt)
 	q, err := rangeWhere(q, kt, after, upTo)
 	if err != nil {
 		return nil, err
 	}
-	return queryRows(ctx, conn, kt, string(snapshot.AppendOrderByKey(q, kt)))
+	return queryRows(ctx, conn, kt, string(rowio.AppendOrderByKey(q, kt)))
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/internal/testenv"
-	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -44,11 +44,11 @@ func TestVolumeCountsKeyRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	st, err := snapshot.LoadTables(ctx, src, "a", "")
+	st, err := rowio.LoadTables(ctx, src, "a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt, err := snapshot.LoadTables(ctx, dst, "b", "")
+	dt, err := rowio.LoadTables(ctx, dst, "b", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestVolumeCountsKeyRanges(t *testing.T) {
 		}
 		return p.Table("t")
 	}
-	conn, release, err := snapshot.RawConn(ctx, src)
+	conn, release, err := rowio.RawConn(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestVolumeCountsKeyRanges(t *testing.T) {
 	if err != nil || len(keys) != 23000 {
 		t.Fatalf("source keys: %d, %v", len(keys), err)
 	}
-	known := &snapshot.KeyRanges{Every: VolumeRangeRows, Rows: int64(len(keys))}
+	known := &KeyRanges{Every: VolumeRangeRows, Rows: int64(len(keys))}
 	for i := VolumeRangeRows - 1; i < len(keys); i += VolumeRangeRows {
 		known.Bounds = append(known.Bounds, keys[i])
 	}
@@ -179,11 +179,11 @@ func TestVolumeCountsNativeKeyRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	st, err := snapshot.LoadTables(ctx, src, "a", "")
+	st, err := rowio.LoadTables(ctx, src, "a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt, err := snapshot.LoadTables(ctx, dst, "b", "")
+	dt, err := rowio.LoadTables(ctx, dst, "b", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestVolumeCountsNativeKeyRanges(t *testing.T) {
 		t.Fatalf("compile: %v", problems)
 	}
 	tp := p.Table("t")
-	conn, release, err := snapshot.RawConn(ctx, src)
+	conn, release, err := rowio.RawConn(ctx, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +202,11 @@ func TestVolumeCountsNativeKeyRanges(t *testing.T) {
 	if err != nil || len(keys) != 23000 {
 		t.Fatalf("source keys read in pages: %d, %v", len(keys), err)
 	}
-	known := &snapshot.KeyRanges{Every: VolumeRangeRows, Rows: int64(len(keys))}
+	known := &KeyRanges{Every: VolumeRangeRows, Rows: int64(len(keys))}
 	for i := VolumeRangeRows - 1; i < len(keys); i += VolumeRangeRows {
 		known.Bounds = append(known.Bounds, keys[i])
 	}
-	for _, ranges := range []*snapshot.KeyRanges{nil, known} {
+	for _, ranges := range []*KeyRanges{nil, known} {
 		v, err := Volume(ctx, conn, dst, tp, ranges)
 		if err != nil {
 			t.Fatal(err)

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/internal/testenv"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 const srcDBName = "sbtest"
@@ -1085,15 +1086,14 @@ func checksum(ctx context.Context, db *sql.DB, schema string, i int) (string, er
 }
 
 func masterStatus(ctx context.Context, db *sql.DB) (string, int64, error) {
-	st, ok, err := testenv.FirstRow(ctx, db, "SHOW MASTER STATUS")
+	st, ok, err := rowio.ReadMasterStatus(ctx, db)
 	if err != nil {
 		return "", 0, err
 	}
 	if !ok {
 		return "", 0, errors.New("SHOW MASTER STATUS: no row (binlog off?)")
 	}
-	pos, err := strconv.ParseInt(st["Position"], 10, 64)
-	return st["File"], pos, err
+	return st.File, int64(st.Pos), nil
 }
 
 func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {

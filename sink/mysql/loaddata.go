@@ -15,6 +15,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // Snapshot chunks go in with LOAD DATA LOCAL INFILE from memory when the
@@ -74,7 +75,7 @@ func appendField(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 			return append(buf, "0000"...), nil
 		}
 	}
-	if out, ok, err := appendNumber(buf, v); ok {
+	if out, ok, err := rowio.AppendNumber(buf, v); ok {
 		if err != nil {
 			return buf, errNotLoadable
 		}
@@ -177,9 +178,9 @@ func (w *Writer) loadChunk(ctx context.Context, tx *sql.Tx, ch *Chunk) error {
 	name := "shiplog-" + strconv.FormatUint(loadSeq.Add(1), 10)
 	head = append(head, name...)
 	head = append(head, "' REPLACE INTO TABLE "...)
-	head = appendIdent(head, t.Schema)
+	head = rowio.AppendIdent(head, t.Schema)
 	head = append(head, '.')
-	head = appendIdent(head, t.Name)
+	head = rowio.AppendIdent(head, t.Name)
 	// The field format is spelled out, in hex: with NO_BACKSLASH_ESCAPES the
 	// default ESCAPED BY is empty (a field's \\ would land as two backslashes,
 	// \N as text), and '\\' would itself read differently.
@@ -188,7 +189,7 @@ func (w *Writer) loadChunk(ctx context.Context, tx *sql.Tx, ch *Chunk) error {
 		if i > 0 {
 			head = append(head, ',')
 		}
-		head = appendIdent(head, c.Name)
+		head = rowio.AppendIdent(head, c.Name)
 	}
 	head = append(head, ')')
 	stmt := string(head)

@@ -10,6 +10,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // erNetPacketTooLarge is ER_NET_PACKET_TOO_LARGE: a statement longer than
@@ -68,7 +69,7 @@ func packetError(ops []op, stmtLen int, limit int64, err error) error {
 			if o.kind == opDelete && j < len(t.Key) {
 				c = &t.Columns[t.Key[j]]
 			}
-			scratch, _ = AppendLiteral(scratch, v, c)
+			scratch, _ = rowio.AppendLiteral(scratch, v, c)
 		}
 		if len(scratch) > rowLen {
 			largest, rowLen = i, len(scratch)
@@ -106,7 +107,7 @@ func rowKey(t *cdc.Table, o op) string {
 		}
 		b.WriteString(t.Columns[k].Name)
 		b.WriteByte('=')
-		lit, err := AppendLiteral(nil, v, &t.Columns[k])
+		lit, err := rowio.AppendLiteral(nil, v, &t.Columns[k])
 		if err != nil || len(lit) > 200 {
 			fmt.Fprintf(&b, "%v", v)
 			continue

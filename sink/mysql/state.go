@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // State is shiplog's own state in the destination database: the stream
@@ -27,7 +26,9 @@ type State struct {
 // NewState returns the state kept in schema on db.
 func NewState(db *sql.DB, schema string) *State { return &State{db: db, schema: schema} }
 
-func (s *State) table(name string) string { return QuoteIdent(s.schema) + "." + QuoteIdent(name) }
+func (s *State) table(name string) string {
+	return rowio.QuoteIdent(s.schema) + "." + rowio.QuoteIdent(name)
+}
 
 // Ensure creates the state tables when missing.
 func (s *State) Ensure(ctx context.Context) error {
@@ -156,7 +157,7 @@ func (s *State) widen(ctx context.Context) error {
 		if alters[sc.table] == nil {
 			order = append(order, sc.table)
 		}
-		alters[sc.table] = append(alters[sc.table], "MODIFY "+QuoteIdent(sc.column)+" "+sc.def)
+		alters[sc.table] = append(alters[sc.table], "MODIFY "+rowio.QuoteIdent(sc.column)+" "+sc.def)
 	}
 	for _, t := range order {
 		q := "ALTER TABLE " + s.table(t) + " " + strings.Join(alters[t], ", ")
@@ -331,7 +332,7 @@ func (s *State) Progress(ctx context.Context) (map[string]TableProgress, error) 
 			return nil, err
 		}
 		if lastKey.Valid {
-			if p.LastKey, err = DecodeKey(lastKey.String); err != nil {
+			if p.LastKey, err = rowio.DecodeKey(lastKey.String); err != nil {
 				return nil, fmt.Errorf("table progress of %s: %w", p.Table, err)
 			}
 		}
@@ -352,7 +353,7 @@ func (s *State) Progress(ctx context.Context) (map[string]TableProgress, error) 
 func (s *State) SaveProgress(ctx context.Context, tx *sql.Tx, p TableProgress) error {
 	var lastKey any
 	if p.LastKey != nil {
-		k, err := EncodeKey(p.LastKey)
+		k, err := rowio.EncodeKey(p.LastKey)
 		if err != nil {
 			return fmt.Errorf("table progress of %s: %w", p.Table, err)
 		}
@@ -436,89 +437,17 @@ func (s *State) SetFlag(ctx context.Context, tx *sql.Tx, name, value string) err
 	return nil
 }
 
-type keyPart struct {
-	T string `json:"t"`
-	V string `json:"v"`
-}
-
-// EncodeKey writes key values (canonical forms) as JSON that DecodeKey reads back
-// with their exact types and bytes.
-func EncodeKey(key []any) (string, error) {
-	parts := make([]keyPart, len(key))
-	for i, v := range key {
-		switch x := v.(type) {
-		case nil:
-			parts[i] = keyPart{T: "n"}
-		case int64:
-			parts[i] = keyPart{T: "i", V: strconv.FormatInt(x, 10)}
-		case uint64:
-			parts[i] = keyPart{T: "u", V: strconv.FormatUint(x, 10)}
-		case float32:
-			parts[i] = keyPart{T: "f4", V: strconv.FormatFloat(float64(x), 'g', -1, 32)}
-		case float64:
-			parts[i] = keyPart{T: "f8", V: strconv.FormatFloat(x, 'g', -1, 64)}
-		case string:
-			parts[i] = keyPart{T: "s", V: base64.StdEncoding.EncodeToString([]byte(x))}
-		case []byte:
-			parts[i] = keyPart{T: "b", V: base64.StdEncoding.EncodeToString(x)}
-		default:
-			return "", fmt.Errorf("key value of type %T", v)
-		}
-	}
-	b, err := json.Marshal(parts)
-	return string(b), err
-}
-
-// DecodeKey reads a key written by EncodeKey.
-func DecodeKey(s string) ([]any, error) {
-	var parts []keyPart
-	if err := json.Unmarshal([]byte(s), &parts); err != nil {
-		return nil, fmt.Errorf("decode key %q: %w", s, err)
-	}
-	out := make([]any, len(parts))
-	for i, p := range parts {
-		var err error
-		switch p.T {
-		case "n":
-		case "i":
-			out[i], err = strconv.ParseInt(p.V, 10, 64)
-		case "u":
-			out[i], err = strconv.ParseUint(p.V, 10, 64)
-		case "f4":
-			var f float64
-			f, err = strconv.ParseFloat(p.V, 32)
-			out[i] = float32(f)
-		case "f8":
-			out[i], err = strconv.ParseFloat(p.V, 64)
-		case "s", "b":
-			var b []byte
-			b, err = base64.StdEncoding.DecodeString(p.V)
-			if p.T == "s" {
-				out[i] = string(b)
-			} else {
-				out[i] = b
-			}
-		default:
-			err = fmt.Errorf("unknown type %q", p.T)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("decode key %q: %w", s, err)
-		}
-	}
-	return out, nil
-}
-
 // SaveFailures records rows that could not be transformed, inside tx; a row
 // already recorded gets the new reason and one more attempt.
 func (s *State) SaveFailures(ctx context.Context, tx *sql.Tx, failures []cdc.Failure) error {
 	for _, f := range failures {
-		key, err := EncodeKey(f.Key)
+		key, err := rowio.EncodeKey(f.Key)
 		if err != nil {
 			return fmt.Errorf("failed row of %s: %w", f.Table, err)
 		}
 		var full any
 		if f.Row != nil {
-			if full, err = EncodeKey(f.Row); err != nil {
+			if full, err = rowio.EncodeKey(f.Row); err != nil {
 				return fmt.Errorf("failed row of %s: %w", f.Table, err)
 			}
 			key = full.(string)
@@ -559,10 +488,10 @@ func (s *State) Failures(ctx context.Context) ([]cdc.Failure, error) {
 			return nil, err
 		}
 		if full.Valid {
-			if f.Row, err = DecodeKey(full.String); err != nil {
+			if f.Row, err = rowio.DecodeKey(full.String); err != nil {
 				return nil, err
 			}
-		} else if f.Key, err = DecodeKey(key); err != nil {
+		} else if f.Key, err = rowio.DecodeKey(key); err != nil {
 			return nil, err
 		}
 		f.Pos, _ = cdc.ParsePosition(pos)
@@ -574,9 +503,9 @@ func (s *State) Failures(ctx context.Context) ([]cdc.Failure, error) {
 // ForgetFailure removes a failed row record (it was applied, or its source row
 // is gone), inside tx.
 func (s *State) ForgetFailure(ctx context.Context, tx *sql.Tx, f cdc.Failure) error {
-	key, err := EncodeKey(f.Key)
+	key, err := rowio.EncodeKey(f.Key)
 	if f.Row != nil {
-		key, err = EncodeKey(f.Row)
+		key, err = rowio.EncodeKey(f.Row)
 	}
 	if err != nil {
 		return err

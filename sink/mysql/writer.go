@@ -6,11 +6,9 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/failpoint"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // SessionParams are the session settings every destination connection gets:
@@ -49,8 +48,7 @@ func SessionConfig(cfg *gomysql.Config) *gomysql.Config {
 	for k, v := range SessionParams {
 		c.Params[k] = v
 	}
-	// Without utf8mb4 on the connection, 4-byte characters are lost.
-	_ = c.Apply(gomysql.Charset("utf8mb4", ""))
+	rowio.SetCharset(c)
 	c.InterpolateParams = true
 	return c
 }
@@ -485,7 +483,7 @@ func compact(changes []cdc.Change) []op {
 			if o.kind == opUpsert {
 				key = o.table.KeyOf(o.row)
 			}
-			kb = encodeKeyBytes(kb[:0], key)
+			kb = rowio.AppendKey(kb[:0], key)
 			o.key = string(kb)
 			k := tk{o.table, o.key}
 			if i, ok := last[k]; ok {
@@ -516,7 +514,7 @@ func compact(changes []cdc.Change) []op {
 			add(op{kind: opUpsert, table: t, row: c.After})
 		case cdc.OpUpdate:
 			bk, ak := t.KeyOf(c.Before), t.KeyOf(c.After)
-			if string(encodeKeyBytes(nil, bk)) != string(encodeKeyBytes(nil, ak)) {
+			if string(rowio.AppendKey(nil, bk)) != string(rowio.AppendKey(nil, ak)) {
 				add(op{kind: opDelete, table: t, row: bk})
 			}
 			add(op{kind: opUpsert, table: t, row: c.After})
@@ -531,39 +529,6 @@ func compact(changes []cdc.Change) []op {
 		}
 	}
 	return out
-}
-
-// encodeKeyBytes encodes key values unambiguously for map lookups.
-func encodeKeyBytes(buf []byte, key []any) []byte {
-	for _, v := range key {
-		switch x := v.(type) {
-		case nil:
-			buf = append(buf, 'n')
-		case int64:
-			buf = append(buf, 'i')
-			buf = binary.BigEndian.AppendUint64(buf, uint64(x))
-		case uint64:
-			buf = append(buf, 'u')
-			buf = binary.BigEndian.AppendUint64(buf, x)
-		case float32:
-			buf = append(buf, 'f')
-			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
-		case float64:
-			buf = append(buf, 'd')
-			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
-		case string:
-			buf = append(buf, 's')
-			buf = binary.AppendUvarint(buf, uint64(len(x)))
-			buf = append(buf, x...)
-		case []byte:
-			buf = append(buf, 's')
-			buf = binary.AppendUvarint(buf, uint64(len(x)))
-			buf = append(buf, x...)
-		default:
-			buf = fmt.Appendf(buf, "?%T:%v", v, v)
-		}
-	}
-	return buf
 }
 
 // group reorders compacted ops so each table's operations form as few runs as
@@ -686,8 +651,8 @@ func (k opKind) String() string {
 // stopping when it reaches the byte bound; it returns how many ops it covers.
 func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 	t := ops[0].table
-	name := append(appendIdent(nil, t.Schema), '.')
-	name = appendIdent(name, t.Name)
+	name := append(rowio.AppendIdent(nil, t.Schema), '.')
+	name = rowio.AppendIdent(name, t.Name)
 	var err error
 	switch ops[0].kind {
 	case opUpsert, opInsert:
@@ -698,7 +663,7 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendIdent(buf, c.Name)
+			buf = rowio.AppendIdent(buf, c.Name)
 		}
 		buf = append(buf, ") VALUES "...)
 		n := 0
@@ -711,7 +676,7 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 				if i > 0 {
 					buf = append(buf, ',')
 				}
-				if buf, err = AppendLiteral(buf, ops[n].row[i], &t.Columns[i]); err != nil {
+				if buf, err = rowio.AppendLiteral(buf, ops[n].row[i], &t.Columns[i]); err != nil {
 					return buf, 0, err
 				}
 			}
@@ -729,16 +694,16 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 					buf = append(buf, ',')
 				}
 				first = false
-				buf = appendIdent(buf, c.Name)
+				buf = rowio.AppendIdent(buf, c.Name)
 				buf = append(buf, "=VALUES("...)
-				buf = appendIdent(buf, c.Name)
+				buf = rowio.AppendIdent(buf, c.Name)
 				buf = append(buf, ')')
 			}
 			if first { // every column is in the key
 				c := t.Columns[t.Key[0]].Name
-				buf = appendIdent(buf, c)
+				buf = rowio.AppendIdent(buf, c)
 				buf = append(buf, '=')
-				buf = appendIdent(buf, c)
+				buf = rowio.AppendIdent(buf, c)
 			}
 		}
 		return buf, n, nil
@@ -750,7 +715,7 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendIdent(buf, t.Columns[k].Name)
+			buf = rowio.AppendIdent(buf, t.Columns[k].Name)
 		}
 		buf = append(buf, ") IN ("...)
 		n := 0
@@ -763,7 +728,7 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 				if i > 0 {
 					buf = append(buf, ',')
 				}
-				if buf, err = AppendLiteral(buf, ops[n].row[i], &t.Columns[k]); err != nil {
+				if buf, err = rowio.AppendLiteral(buf, ops[n].row[i], &t.Columns[k]); err != nil {
 					return buf, 0, err
 				}
 			}
@@ -782,9 +747,9 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 				buf = append(buf, " AND "...)
 			}
 			first = false
-			buf = appendIdent(buf, c.Name)
+			buf = rowio.AppendIdent(buf, c.Name)
 			buf = append(buf, " <=> "...)
-			if buf, err = AppendLiteral(buf, ops[0].row[i], &t.Columns[i]); err != nil {
+			if buf, err = rowio.AppendLiteral(buf, ops[0].row[i], &t.Columns[i]); err != nil {
 				return buf, 0, err
 			}
 		}
@@ -805,7 +770,3 @@ func isKey(t *cdc.Table, i int) bool {
 	}
 	return false
 }
-
-// AppendKey appends an unambiguous encoding of key values to buf, for map
-// lookups (the encoding compaction uses).
-func AppendKey(buf []byte, key []any) []byte { return encodeKeyBytes(buf, key) }

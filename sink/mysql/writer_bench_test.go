@@ -8,6 +8,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/benchdata"
+	"github.com/shiplog/shiplog/rowio"
 )
 
 // The benchmarks of this file need no server: they measure what the writer
@@ -260,7 +261,7 @@ func BenchmarkAppendLiteral(b *testing.B) {
 				buf = buf[:0]
 				for i, v := range tg.row {
 					var err error
-					if buf, err = AppendLiteral(buf, v, &tg.t.Columns[i]); err != nil {
+					if buf, err = rowio.AppendLiteral(buf, v, &tg.t.Columns[i]); err != nil {
 						b.Fatal(err)
 					}
 				}

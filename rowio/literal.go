@@ -1,4 +1,4 @@
-package mysql
+package rowio
 
 import (
 	"encoding/hex"
@@ -21,7 +21,7 @@ import (
 // must be one where a quote or backslash byte is never part of a multi-byte
 // character (utf8mb4, as shiplog's sessions use).
 func AppendLiteral(buf []byte, v any, c *cdc.Column) ([]byte, error) {
-	if out, ok, err := appendNumber(buf, v); ok {
+	if out, ok, err := AppendNumber(buf, v); ok {
 		if err != nil {
 			return buf, fmt.Errorf("column %s: %w", c.Name, err)
 		}
@@ -68,10 +68,10 @@ func appendNative(buf, b []byte, binary bool, n int, c *cdc.Column) ([]byte, err
 	return append(buf, '\''), nil
 }
 
-// appendNumber appends v when it is a number or a bool (ok), as the decimal
+// AppendNumber appends v when it is a number or a bool (ok), as the decimal
 // text both SQL and LOAD DATA read back exactly; NaN and infinities are an
 // error.
-func appendNumber(buf []byte, v any) (out []byte, ok bool, err error) {
+func AppendNumber(buf []byte, v any) (out []byte, ok bool, err error) {
 	switch x := v.(type) {
 	case int64:
 		return strconv.AppendInt(buf, x, 10), true, nil
@@ -171,7 +171,8 @@ func appendHex[T string | []byte](buf []byte, s T) []byte {
 	return append(buf, '\'')
 }
 
-func appendIdent(buf []byte, name string) []byte {
+// AppendIdent appends name quoted with backticks (a backtick in it doubled).
+func AppendIdent(buf []byte, name string) []byte {
 	buf = append(buf, '`')
 	for i := 0; i < len(name); i++ {
 		if name[i] == '`' {
@@ -183,4 +184,4 @@ func appendIdent(buf []byte, name string) []byte {
 }
 
 // QuoteIdent quotes an identifier with backticks.
-func QuoteIdent(name string) string { return string(appendIdent(nil, name)) }
+func QuoteIdent(name string) string { return string(AppendIdent(nil, name)) }

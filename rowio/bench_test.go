@@ -1,4 +1,4 @@
-package snapshot
+package rowio
 
 import (
 	"testing"
@@ -33,7 +33,7 @@ func benchWideScanned() []any {
 }
 
 // BenchmarkNormalize measures one value of each column kind of the wide
-// row, then whole rows (scanRow's loop). SetBytes is the value size.
+// row, then whole rows (ScanRow's loop). SetBytes is the value size.
 func BenchmarkNormalize(b *testing.B) {
 	wt, wr := benchdata.WideTable(), benchWideScanned()
 	names := []string{"bigint", "int", "decimal", "datetime", "varchar-utf8mb4", "blob", "json", "null", "", "double"}
@@ -94,17 +94,17 @@ func BenchmarkChunkQuery(b *testing.B) {
 		{"wide-2col-key", composite, []any{int64(5001), []byte("Zoë Ångström")}},
 	} {
 		q := make([]byte, 0, 512)
-		b.Run(s.name+"/selectColumns", func(b *testing.B) {
+		b.Run(s.name+"/SelectColumns", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				q = selectColumns(q[:0], s.t)
+				q = SelectColumns(q[:0], s.t)
 			}
 		})
-		b.Run(s.name+"/appendAfter", func(b *testing.B) {
+		b.Run(s.name+"/AppendAfter", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				var err error
-				if q, err = appendAfter(q[:0], s.t, s.after); err != nil {
+				if q, err = AppendAfter(q[:0], s.t, s.after); err != nil {
 					b.Fatal(err)
 				}
 			}

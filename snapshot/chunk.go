@@ -1,0 +1,105 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// Failure describes a source row of tp that a handler could not transform.
+// Rows of keyed tables are recorded by key (a retry reads the row again); rows
+// of full-row tables whole.
+func Failure(tp *transform.TablePlan, row []any, err error, pos cdc.Position) (cdc.Failure, error) {
+	var he *transform.HandlerError
+	if !errors.As(err, &he) {
+		return cdc.Failure{}, err
+	}
+	f := cdc.Failure{Table: tp.Source.Name, Handler: he.Handler, Field: he.Field, Reason: he.Err.Error(), Pos: pos}
+	if tp.FullRow {
+		f.Row = row
+	} else {
+		f.Key = tp.Source.KeyOf(row)
+	}
+	return f, nil
+}
+
+func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
+	pc, err := c.prepareChunk(tp, rows, p.SnapshotPos)
+	if err != nil {
+		return err
+	}
+	return c.commitChunk(ctx, tp, pc, p)
+}
+
+// preparedChunk is a chunk of source rows transformed (and encoded for the
+// writer), ready to commit.
+type preparedChunk struct {
+	rows   [][]any // source rows (for Publish)
+	chunk  *mysqlsink.Chunk
+	failed []cdc.Failure
+}
+
+// prepareChunk transforms rows through the plan and prepares them for the
+// writer; it touches neither database.
+func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Position) (preparedChunk, error) {
+	pc := preparedChunk{rows: rows}
+	if c.StateOnly {
+		return pc, nil
+	}
+	dst := make([][]any, 0, len(rows))
+	for _, r := range rows {
+		out, err := tp.Row(r)
+		if err != nil {
+			f, ferr := Failure(tp, r, err, pos)
+			if ferr != nil {
+				return pc, ferr
+			}
+			pc.failed = append(pc.failed, f)
+			continue
+		}
+		dst = append(dst, out)
+	}
+	pc.chunk = c.Writer.PrepareChunk(tp.Dest, dst, tp.FullRow)
+	return pc, nil
+}
+
+// commitChunk publishes and writes a prepared chunk with its progress p.
+func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p mysqlsink.TableProgress) error {
+	if pc.chunk != nil {
+		defer pc.chunk.Release()
+	}
+	if c.Publish != nil && len(pc.rows) > 0 {
+		if err := c.Publish(ctx, tp.Source, pc.rows, p.SnapshotPos); err != nil {
+			return err
+		}
+	}
+	if c.StateOnly {
+		if err := c.State.SaveProgress(ctx, nil, p); err != nil {
+			return err
+		}
+		failpoint.Hit(failpoint.CopyChunkCommitted)
+		if c.Progress != nil {
+			c.Progress(tp.Source.Name, p.Rows)
+		}
+		return nil
+	}
+	if err := c.Writer.WritePrepared(ctx, pc.chunk, p, pc.failed); err != nil {
+		return err
+	}
+	failpoint.Hit(failpoint.CopyChunkCommitted)
+	if len(pc.failed) > 0 {
+		c.failed.Add(int64(len(pc.failed)))
+		for _, f := range pc.failed {
+			c.Logger.Warn("row could not be transformed; recorded in _shiplog_failed_rows", "stage", "data", "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason)
+		}
+	}
+	if c.Progress != nil {
+		c.Progress(tp.Source.Name, p.Rows)
+	}
+	return nil
+}
