@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
@@ -995,7 +996,7 @@ func (a *kafkaApplier) applyBatch(ctx context.Context, topic string, part int, m
 			}
 			changes, expanded = expandedChanges, true
 		}
-		return retryDeadlock(wctx, func() error {
+		return kafkaLockRetry.Do(wctx, func() error {
 			return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
 				if err := a.saveOffset(wctx, tx, topic, part, st.next, next, last); err != nil {
 					return err
@@ -1109,8 +1110,7 @@ func (a *kafkaApplier) saveOffset(ctx context.Context, tx *sql.Tx, topic string,
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+a.offsetsTable()+" (group_id, topic, `partition`, next_offset, source_position, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
 			a.group, topic, part, next, last.String())
-		var me *gomysql.MySQLError
-		if errors.As(err, &me) && me.Number == 1062 {
+		if mysqlerr.Is(err, gmysql.ER_DUP_ENTRY) {
 			return errFenced
 		}
 	case err != nil:
@@ -1143,25 +1143,13 @@ func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage
 	return nil
 }
 
-// retryDeadlock runs f again when the destination chose its transaction as a
-// deadlock victim or timed out a lock wait (partitions apply concurrently).
-func retryDeadlock(ctx context.Context, f func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := f()
-		var me *gomysql.MySQLError
-		if err == nil || attempt >= 10 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
-			return err
-		}
-		// Partitions that deadlock on the same rows (tables without a key
-		// are matched by scans) retry apart: a growing wait with jitter.
-		wait := time.Duration(attempt*50+rand.IntN(50*attempt)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
-}
+// kafkaLockRetry runs a partition's transaction again when the destination
+// chose it as a deadlock victim or timed out a lock wait (partitions apply
+// concurrently). Partitions that deadlock on the same rows (tables without a
+// key are matched by scans) retry apart: a growing wait with jitter.
+var kafkaLockRetry = mysqlerr.Retry{Attempts: 10, Wait: func(attempt int) time.Duration {
+	return time.Duration(attempt*50+rand.IntN(50*attempt)) * time.Millisecond
+}}
 
 // kafkaClient reaches the brokers of cfg.Kafka.
 type kafkaClient struct {
