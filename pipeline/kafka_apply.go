@@ -669,7 +669,7 @@ type seenPos struct {
 // key returns p's compact form; ok is false when p has none (then it is
 // never seen).
 func (st *partitionState) key(p sourcePos, add bool) (k seenPos, ok bool) {
-	if !p.set || p.row < 0 || p.row >= 1<<30 || p.sub < 0 || p.sub > 1 || p.pos.GTID != "" || p.pos.LogID != 0 || p.pos.Logs != "" {
+	if !p.set || p.row < 0 || p.row >= 1<<30 || p.sub < 0 || p.sub > 1 || p.pos.GTID != "" || p.pos.Logs != "" {
 		return k, false
 	}
 	id, ok := st.files[p.pos.File]

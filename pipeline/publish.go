@@ -126,7 +126,7 @@ func (r *Runtime) deliver(ctx context.Context, retry *destRetry, w *mysqlsink.Wr
 	}, func(ctx context.Context) error {
 		// A lost COMMIT may have committed: then it is done.
 		pos, _, ok, err := r.state.Checkpoint(ctx)
-		done = err == nil && ok && pos.Compare(b.Pos) >= 0
+		done = err == nil && ok && pos.Covers(b.Pos)
 		return err
 	})
 }
