@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 
 	"github.com/shiplog/shiplog/cascade"
-	"github.com/shiplog/shiplog/config"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/failpoint"
@@ -34,11 +32,7 @@ func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
 		AutoCreateTopics: k.AutoCreateTopics, Tombstones: k.Tombstones, ServerName: k.TopicPrefix,
 		ServerID: r.cfg.Source.ServerID, Logger: r.log,
 	}
-	host := ""
-	if len(k.Brokers) > 0 {
-		host, _, _ = net.SplitHostPort(k.Brokers[0])
-	}
-	tlsCfg, err := config.Database{Host: host, TLS: k.TLS}.TLSConfig()
+	tlsCfg, err := k.TLSConfig()
 	if err != nil {
 		return o, fmt.Errorf("kafka.tls: %w", err)
 	}
