@@ -120,20 +120,10 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// MySQL error numbers Stream treats as permanent.
-const (
-	erDBAccessDenied           = 1044
-	erAccessDenied             = 1045
-	erSpecificAccessDenied     = 1227
-	erMasterFatalReadingBinlog = 1236
-	erNotSupportedAuthMode     = 1251
-	erAccessDeniedNoPassword   = 1698
-)
-
 // classify wraps server errors that say the position is gone.
 func classify(err error) error {
 	var me *mysql.MyError
-	if errors.As(err, &me) && me.Code == erMasterFatalReadingBinlog {
+	if errors.As(err, &me) && me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		return fmt.Errorf("%w: the server cannot send the binlog from this position (error %d: %s)", ErrPositionPurged, me.Code, me.Message)
 	}
 	return err
@@ -144,8 +134,9 @@ func isTransient(err error) bool {
 	var me *mysql.MyError
 	if errors.As(err, &me) {
 		switch me.Code {
-		case erDBAccessDenied, erAccessDenied, erSpecificAccessDenied, erMasterFatalReadingBinlog,
-			erNotSupportedAuthMode, erAccessDeniedNoPassword:
+		// Errors Stream treats as permanent.
+		case mysql.ER_DBACCESS_DENIED_ERROR, mysql.ER_ACCESS_DENIED_ERROR, mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR,
+			mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG, mysql.ER_NOT_SUPPORTED_AUTH_MODE, mysql.ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
 			return false
 		}
 		return true

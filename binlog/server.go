@@ -3,19 +3,14 @@ package binlog
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
-	gomysql "github.com/go-sql-driver/mysql"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
-)
-
-// MySQL server error numbers this package classifies by.
-const (
-	erUnknownSystemVariable = 1193
 )
 
 // CheckServer verifies that db's server writes a binary log a Reader can use:
@@ -48,8 +43,7 @@ func CheckServer(ctx context.Context, db *sql.DB) (flavor string, err error) {
 		var val string
 		err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+c.name).Scan(&val)
 		if err != nil {
-			var me *gomysql.MySQLError
-			if errors.As(err, &me) && me.Number == erUnknownSystemVariable {
+			if mysqlerr.Is(err, gmysql.ER_UNKNOWN_SYSTEM_VARIABLE) {
 				return flavor, fmt.Errorf("%w: server %s has no %s; shiplog needs MariaDB >= 10.5 or MySQL >= 8.0.1 started with %s",
 					c.sentinel, version, c.name, c.fix)
 			}
@@ -146,8 +140,7 @@ type binlogFile struct {
 func binaryLogs(ctx context.Context, db *sql.DB) ([]binlogFile, error) {
 	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
-		var me *gomysql.MySQLError
-		if errors.As(err, &me) && me.Number == 1381 { // ER_NO_BINARY_LOGGING
+		if mysqlerr.Is(err, gmysql.ER_NO_BINARY_LOGGING) {
 			return nil, fmt.Errorf("%w: SHOW BINARY LOGS: %w", ErrBinlogOff, err)
 		}
 		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)

@@ -807,3 +807,25 @@ func TestBadSecretValueIsNotShown(t *testing.T) {
 		t.Error("secretKey: want passwords and tokens secret, TLS paths and users not")
 	}
 }
+
+// TestKafkaTLSConfig: kafka.tls files give a client configuration without a
+// ServerName (each broker is checked against its own host name), nil
+// without files, and errors naming the file at fault.
+func TestKafkaTLSConfig(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := writeCert(t, dir)
+	tc, err := Kafka{Brokers: []string{"b1:9093", "b2:9093"}, TLS: TLS{CA: certPath, Cert: certPath, Key: keyPath}}.TLSConfig()
+	if err != nil || tc == nil || tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.ServerName != "" {
+		t.Fatalf("TLSConfig = %+v, %v; want CA pool, one certificate, no ServerName", tc, err)
+	}
+	if tc, err := (Kafka{Brokers: []string{"b1:9093"}}).TLSConfig(); tc != nil || err != nil {
+		t.Errorf("without kafka.tls: TLSConfig = %v, %v; want nil, nil", tc, err)
+	}
+	missing := filepath.Join(dir, "nope.pem")
+	if _, err := (Kafka{TLS: TLS{CA: missing}}).TLSConfig(); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("unreadable CA: error %v, want one naming %s", err, missing)
+	}
+	if _, err := (Kafka{TLS: TLS{Cert: certPath}}).TLSConfig(); err == nil {
+		t.Error("cert without key: no error")
+	}
+}

@@ -3,12 +3,9 @@ package config
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 
 	"github.com/go-sql-driver/mysql"
@@ -82,43 +79,12 @@ func (d Database) loadTLS() (*tls.Config, string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", d.Host, d.TLS.CA, d.TLS.Cert, d.TLS.Key)
+	tc, err := d.TLS.clientConfig(h)
+	if err != nil {
+		return nil, "", err
+	}
 	// ServerName is set so the server certificate is checked against the
 	// host we were told to reach, as with any TLS client.
-	tc := &tls.Config{ServerName: d.Host}
-
-	if d.TLS.CA != "" {
-		pem, err := os.ReadFile(d.TLS.CA)
-		if err != nil {
-			return nil, "", fmt.Errorf("tls ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, "", fmt.Errorf("tls ca %s: no PEM certificate found", d.TLS.CA)
-		}
-		tc.RootCAs = pool
-		h.Write(pem)
-	}
-
-	switch {
-	case d.TLS.Cert == "" && d.TLS.Key == "":
-	case d.TLS.Cert == "" || d.TLS.Key == "":
-		return nil, "", errors.New("tls cert and key must be set together")
-	default:
-		certPEM, err := os.ReadFile(d.TLS.Cert)
-		if err != nil {
-			return nil, "", fmt.Errorf("tls cert: %w", err)
-		}
-		keyPEM, err := os.ReadFile(d.TLS.Key)
-		if err != nil {
-			return nil, "", fmt.Errorf("tls key: %w", err)
-		}
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return nil, "", fmt.Errorf("tls cert %s, key %s: %w", d.TLS.Cert, d.TLS.Key, err)
-		}
-		tc.Certificates = []tls.Certificate{pair}
-		h.Write(certPEM)
-		h.Write(keyPEM)
-	}
+	tc.ServerName = d.Host
 	return tc, hex.EncodeToString(h.Sum(nil))[:16], nil
 }

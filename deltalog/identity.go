@@ -9,8 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	gomysql "github.com/go-sql-driver/mysql"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
 
@@ -130,11 +131,10 @@ func readInnoDBIDs(ctx context.Context, db *sql.DB, fileSchema string, fold bool
 		return db.QueryContext(ctx, "SELECT NAME, TABLE_ID FROM information_schema."+view+" WHERE NAME LIKE ?", pattern)
 	}
 	rows, err := q("INNODB_SYS_TABLES")
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1109 { // ER_UNKNOWN_TABLE: MySQL 8 calls it INNODB_TABLES
+	if mysqlerr.Is(err, gmysql.ER_UNKNOWN_TABLE) { // MySQL 8 calls it INNODB_TABLES
 		rows, err = q("INNODB_TABLES")
 	}
-	if errors.As(err, &me) && (me.Number == 1227 || me.Number == 1142) { // ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR
+	if mysqlerr.Is(err, gmysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, gmysql.ER_TABLEACCESS_DENIED_ERROR) {
 		return fmt.Errorf("source: read InnoDB table ids (information_schema.INNODB_SYS_TABLES): %w: %w; without it a TRUNCATE of a logged table "+
 			"cannot be seen (triggers do not fire on it): GRANT PROCESS ON *.* to the source user", ErrNoProcessPrivilege, err)
 	}

@@ -20,9 +20,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
 
@@ -185,8 +186,7 @@ func (in *Installer) underLock(ctx context.Context, tables, ddls []string) (err 
 		return err
 	}
 	_, err = conn.ExecContext(ctx, "LOCK TABLES "+strings.Join(locks, ", "))
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1205 { // ER_LOCK_WAIT_TIMEOUT
+	if mysqlerr.Is(err, gmysql.ER_LOCK_WAIT_TIMEOUT) {
 		return fmt.Errorf("lock %s (to create its triggers at once): a transaction or statement kept it for over %s "+
 			"(see SHOW PROCESSLIST and information_schema.INNODB_TRX), and the application's statements on it queue behind the waiting lock, "+
 			"so shiplog gave up; run it again when that is done: %w", strings.Join(tables, ", "), wait, err)

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"time"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
 
@@ -259,8 +261,7 @@ func (m *replicaMonitor) measureOne(ctx context.Context, w *watchedReplica, prim
 	}
 	threads, err := w.replicationProblem(ctx)
 	if err != nil {
-		var me *gomysql.MySQLError
-		if errors.As(err, &me) {
+		if _, ok := mysqlerr.Number(err); ok {
 			l.problem = "replication status: " + w.scrub(err)
 		} else {
 			l.problem = "unreachable: " + w.scrub(err)
@@ -304,8 +305,7 @@ func (w *watchedReplica) replicationProblem(ctx context.Context) (string, error)
 		q = "SHOW REPLICA STATUS"
 	}
 	rows, err := w.db.QueryContext(ctx, q)
-	var me *gomysql.MySQLError
-	if !w.replicaStatus && errors.As(err, &me) && me.Number == 1064 { // ER_PARSE_ERROR
+	if !w.replicaStatus && mysqlerr.Is(err, gmysql.ER_PARSE_ERROR) {
 		w.replicaStatus = true
 		return w.replicationProblem(ctx)
 	}
@@ -392,11 +392,10 @@ func readPrimaryCheckpoint(ctx context.Context, db *sql.DB, schema string) (chec
 func readCheckpoint(ctx context.Context, db *sql.DB, schema string) (checkpointRow, error) {
 	var pos, updated sql.NullString
 	err := db.QueryRowContext(ctx, "SELECT position, updated_at FROM "+checkpointTable(schema)+" WHERE id = 1").Scan(&pos, &updated)
-	var me *gomysql.MySQLError
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return checkpointRow{}, nil
-	case errors.As(err, &me) && (me.Number == 1146 || me.Number == 1049): // ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR
+	case mysqlerr.Is(err, gmysql.ER_NO_SUCH_TABLE, gmysql.ER_BAD_DB_ERROR):
 		return checkpointRow{}, nil
 	case err != nil:
 		return checkpointRow{}, err

@@ -15,15 +15,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -115,20 +113,20 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	if err != nil {
 		return err
 	}
-	defer kc.close()
+	defer kc.Close()
 	// Reach the brokers first: an unreachable broker is an error, not a wait.
-	listed, err := kc.dataTopics(ctx)
+	listed, err := kc.DataTopics(ctx)
 	if err != nil {
 		return err
 	}
 	// Where the broker tells, the user's READ on the topics and the group
 	// is checked before anything is applied (a topic the user may not even
 	// describe is not listed: the schema topic, whose name is known, shows it).
-	check := []string{kc.schemaTopic()}
+	check := []string{kc.SchemaTopic()}
 	for t := range listed {
 		check = append(check, t)
 	}
-	if err := kafkasink.CheckAccess(ctx, kc.opts, kafkasink.Access{Read: true, Group: r.cfg.Kafka.GroupID, Topics: check}); err != nil {
+	if err := kafkasink.CheckAccess(ctx, kc.Options(), kafkasink.Access{Read: true, Group: r.cfg.Kafka.GroupID, Topics: check}); err != nil {
 		return err
 	}
 	if err := r.ensureKafkaTables(ctx); err != nil {
@@ -177,7 +175,7 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		}
 		if time.Since(down)+backoff > kafkaRetryFor {
 			cause = fmt.Errorf("%w (retried for %s: check that the brokers %s are up and reachable, then start again; nothing is lost: the stored offsets are where it resumes)",
-				rj.err, time.Since(down).Round(time.Second), kc.brokerList())
+				rj.err, time.Since(down).Round(time.Second), kc.BrokerList())
 			break
 		}
 		log.Warn("kafka brokers lost; joining again", "stage", "apply", "error", rj.err.Error(), "retry_in", backoff.String())
@@ -247,7 +245,7 @@ var errTopicsChanged = errors.New("data topics changed")
 func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[string][]int, error) {
 	waiting := false
 	for {
-		topics, err := a.kc.dataTopics(ctx)
+		topics, err := a.kc.DataTopics(ctx)
 		if err == nil {
 			// Offsets stored by an earlier run that the broker cannot
 			// continue (it lost the topics) stop here, not in a silent wait.
@@ -267,10 +265,10 @@ func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[str
 		}
 		var missing error
 		if len(topics) == 0 {
-			missing = fmt.Errorf("kafka brokers %s have no data topics %s.*: start the Kafka sink first", a.kc.brokerList(), a.kc.prefix)
+			missing = fmt.Errorf("kafka brokers %s have no data topics %s.*: start the Kafka sink first", a.kc.BrokerList(), a.kc.Prefix())
 		} else if err := a.refresh(ctx); err == nil {
 			if waiting {
-				a.log.Info("data topics found", "stage", "apply", "prefix", a.kc.prefix, "topics", len(topics))
+				a.log.Info("data topics found", "stage", "apply", "prefix", a.kc.Prefix(), "topics", len(topics))
 			}
 			return topics, nil
 		} else if ctx.Err() != nil {
@@ -282,14 +280,14 @@ func (a *kafkaApplier) awaitTopics(ctx context.Context, o ApplyOptions) (map[str
 		}
 		if o.ExitWhenCaughtUp {
 			if len(topics) == 0 {
-				a.log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", a.kc.prefix)
+				a.log.Info("no data topics: nothing to apply", "stage", "apply", "prefix", a.kc.Prefix())
 				return nil, nil
 			}
 			return nil, missing
 		}
-		a.log.Debug("the publisher's topics are not there yet", "stage", "apply", "prefix", a.kc.prefix, "reason", missing.Error())
+		a.log.Debug("the publisher's topics are not there yet", "stage", "apply", "prefix", a.kc.Prefix(), "reason", missing.Error())
 		if !waiting {
-			a.log.Info("waiting for the publisher's topics", "stage", "apply", "prefix", a.kc.prefix, "brokers", a.kc.brokerList(),
+			a.log.Info("waiting for the publisher's topics", "stage", "apply", "prefix", a.kc.Prefix(), "brokers", a.kc.BrokerList(),
 				"reason", missing.Error(), "check_every", o.TopicCheckEvery.String())
 			waiting = true
 		}
@@ -314,7 +312,7 @@ func (a *kafkaApplier) watchTopics(ctx context.Context, have map[string][]int, e
 			return
 		case <-tick.C:
 		}
-		now, err := a.kc.dataTopics(ctx)
+		now, err := a.kc.DataTopics(ctx)
 		if err == nil {
 			// A broker that lost the topics while we apply: the partition
 			// readers would wait at their offsets for messages that never
@@ -350,10 +348,10 @@ func (a *kafkaApplier) watchTopics(ctx context.Context, have map[string][]int, e
 // returns that cause once every partition stopped.
 func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o ApplyOptions) error {
 	log, kc := a.log, a.kc
-	var bounds map[string]map[int]partitionBounds
+	var bounds map[string]map[int]kafkasink.Bounds
 	if o.ExitWhenCaughtUp {
 		var err error
-		if bounds, err = kc.bounds(ctx, topics); err != nil {
+		if bounds, err = kc.Bounds(ctx, topics); err != nil {
 			return rejoinable(err)
 		}
 	}
@@ -364,8 +362,8 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 	sort.Strings(names)
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                a.group,
-		Brokers:           kc.brokers,
-		Dialer:            kc.dialer,
+		Brokers:           kc.Brokers(),
+		Dialer:            kc.Dialer(),
 		Topics:            names,
 		HeartbeatInterval: time.Second,
 		SessionTimeout:    10 * time.Second,
@@ -375,11 +373,11 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 		ErrorLogger:       kafka.LoggerFunc(func(f string, args ...any) { log.Debug(fmt.Sprintf(f, args...), "stage", "group") }),
 	})
 	if err != nil {
-		return fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.brokerList(), err)
+		return fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.BrokerList(), err)
 	}
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	log.Info("applying from kafka", "stage", "apply", "group", a.group, "topics", len(names), "brokers", kc.brokerList())
+	log.Info("applying from kafka", "stage", "apply", "group", a.group, "topics", len(names), "brokers", kc.BrokerList())
 	var wg sync.WaitGroup
 	if !o.ExitWhenCaughtUp {
 		wg.Add(1)
@@ -397,7 +395,7 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 			}
 			failures++
 			if failures > 30 {
-				stop(fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.brokerList(), err))
+				stop(fmt.Errorf("kafka consumer group %s on %s: %w", a.group, kc.BrokerList(), err))
 				break
 			}
 			log.Warn("consumer group: rejoining", "stage", "group", "error", err)
@@ -421,7 +419,7 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 		}
 		for i, p := range assigned {
 			topic, part := assignedTopics[i], p.ID
-			var target *partitionBounds
+			var target *kafkasink.Bounds
 			if o.ExitWhenCaughtUp {
 				b := bounds[topic][part]
 				target = &b
@@ -549,7 +547,7 @@ func messagePos(m *kafkasink.Message) sourcePos {
 // and plan.
 type kafkaApplier struct {
 	r     *Runtime
-	kc    *kafkaClient
+	kc    *kafkasink.Client
 	log   *slog.Logger
 	auto  bool
 	group string
@@ -578,7 +576,7 @@ func messageWeight(m *kafka.Message) int64 {
 // refresh re-reads the schema topic and recompiles the plan. Callers hold
 // a.mu (or run before the partitions start).
 func (a *kafkaApplier) refresh(ctx context.Context) error {
-	schemas, err := a.kc.readSchemas(ctx)
+	schemas, err := a.kc.ReadSchemas(ctx)
 	if err != nil {
 		return err
 	}
@@ -634,8 +632,6 @@ func (a *kafkaApplier) table(ctx context.Context, name string, stale bool) (*cdc
 	return t, tp, nil
 }
 
-type partitionBounds struct{ first, last int64 }
-
 // partitionState is what the destination records for one partition.
 type partitionState struct {
 	next int64 // -1: no row yet
@@ -669,7 +665,7 @@ type seenPos struct {
 // key returns p's compact form; ok is false when p has none (then it is
 // never seen).
 func (st *partitionState) key(p sourcePos, add bool) (k seenPos, ok bool) {
-	if !p.set || p.row < 0 || p.row >= 1<<30 || p.sub < 0 || p.sub > 1 || p.pos.GTID != "" || p.pos.LogID != 0 || p.pos.Logs != "" {
+	if !p.set || p.row < 0 || p.row >= 1<<30 || p.sub < 0 || p.sub > 1 || p.pos.GTID != "" || p.pos.Logs != "" {
 		return k, false
 	}
 	id, ok := st.files[p.pos.File]
@@ -753,17 +749,17 @@ func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part i
 	if st.next <= 0 {
 		return nil
 	}
-	if _, tp, err := a.table(ctx, strings.TrimPrefix(topic, a.kc.prefix+"."), false); err != nil || tp == nil || !tp.FullRow {
+	if _, tp, err := a.table(ctx, strings.TrimPrefix(topic, a.kc.Prefix()+"."), false); err != nil || tp == nil || !tp.FullRow {
 		return err
 	}
-	bounds, err := a.kc.bounds(ctx, map[string][]int{topic: {part}})
+	bounds, err := a.kc.Bounds(ctx, map[string][]int{topic: {part}})
 	if err != nil {
 		return err
 	}
-	from := max(st.next-maxSeen, bounds[topic][part].first)
-	to := min(st.next, bounds[topic][part].last)
+	from := max(st.next-maxSeen, bounds[topic][part].First)
+	to := min(st.next, bounds[topic][part].Last)
 	var ps []sourcePos
-	err = a.kc.readRange(ctx, topic, part, from, to, func(m kafka.Message) error {
+	err = a.kc.ReadRange(ctx, topic, part, from, to, func(m kafka.Message) error {
 		if len(m.Value) == 0 {
 			return nil
 		}
@@ -808,7 +804,7 @@ func (a *kafkaApplier) decode(ctx context.Context, env *kafkasink.Message) (cdc.
 			return c, nil, fatalError{err}
 		}
 		if t == nil {
-			return c, nil, fmt.Errorf("unknown table %s: no definition in %s.__schema", name, a.kc.prefix)
+			return c, nil, fmt.Errorf("unknown table %s: no definition in %s.__schema", name, a.kc.Prefix())
 		}
 		c, err = changeOf(t, env, op)
 		if err != nil && attempt == 0 {
@@ -856,8 +852,7 @@ func (a *kafkaApplier) saveOffset(ctx context.Context, tx *sql.Tx, topic string,
 		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO "+a.offsetsTable()+" (group_id, topic, `partition`, next_offset, source_position, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
 			a.group, topic, part, next, last.String())
-		var me *gomysql.MySQLError
-		if errors.As(err, &me) && me.Number == 1062 {
+		if mysqlerr.Is(err, gmysql.ER_DUP_ENTRY) {
 			return errFenced
 		}
 	case err != nil:
@@ -890,189 +885,34 @@ func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage
 	return nil
 }
 
-// retryDeadlock runs f again when the destination chose its transaction as a
-// deadlock victim or timed out a lock wait (partitions apply concurrently).
-func retryDeadlock(ctx context.Context, f func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := f()
-		var me *gomysql.MySQLError
-		if err == nil || attempt >= 10 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
-			return err
-		}
-		// Partitions that deadlock on the same rows (tables without a key
-		// are matched by scans) retry apart: a growing wait with jitter.
-		wait := time.Duration(attempt*50+rand.IntN(50*attempt)) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-	}
-}
+// kafkaLockRetry runs a partition's transaction again when the destination
+// chose it as a deadlock victim or timed out a lock wait (partitions apply
+// concurrently). Partitions that deadlock on the same rows (tables without a
+// key are matched by scans) retry apart: a growing wait with jitter.
+var kafkaLockRetry = mysqlerr.Retry{Attempts: 10, Wait: func(attempt int) time.Duration {
+	return time.Duration(attempt*50+rand.IntN(50*attempt)) * time.Millisecond
+}}
 
 // kafkaClient reaches the brokers of cfg.Kafka.
-type kafkaClient struct {
-	brokers   []string
-	prefix    string
-	dialer    *kafka.Dialer
-	transport *kafka.Transport
-	client    *kafka.Client
-	opts      kafkasink.Options
-}
-
-func (r *Runtime) kafkaClient() (*kafkaClient, error) {
+func (r *Runtime) kafkaClient() (*kafkasink.Client, error) {
 	opts, err := r.kafkaOptions()
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Brokers) == 0 {
-		return nil, errors.New("kafka.brokers is not set")
-	}
-	if opts.TopicPrefix == "" {
-		opts.TopicPrefix = "shiplog"
-	}
-	tlsCfg := opts.TLS
-	if tlsCfg != nil {
-		// kafka-go checks each broker's certificate against that broker's
-		// own host name when ServerName is empty.
-		tlsCfg = tlsCfg.Clone()
-		tlsCfg.ServerName = ""
-	}
-	var mech sasl.Mechanism
-	switch strings.ToLower(opts.SASLMechanism) {
-	case "":
-	case "plain":
-		mech = plain.Mechanism{Username: opts.SASLUsername, Password: opts.SASLPassword}
-	case "scram-sha-256":
-		mech, err = scram.Mechanism(scram.SHA256, opts.SASLUsername, opts.SASLPassword)
-	case "scram-sha-512":
-		mech, err = scram.Mechanism(scram.SHA512, opts.SASLUsername, opts.SASLPassword)
-	default:
-		err = fmt.Errorf("unknown SASL mechanism %q (want plain, scram-sha-256 or scram-sha-512)", opts.SASLMechanism)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kafka sasl: %w", err)
-	}
-	transport := &kafka.Transport{TLS: tlsCfg, SASL: mech, DialTimeout: 10 * time.Second, ClientID: "shiplog"}
-	return &kafkaClient{
-		brokers:   opts.Brokers,
-		prefix:    opts.TopicPrefix,
-		dialer:    &kafka.Dialer{ClientID: "shiplog", Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech},
-		transport: transport,
-		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Transport: transport, Timeout: 15 * time.Second},
-		opts:      opts,
-	}, nil
+	return kafkasink.NewClient(opts)
 }
 
 // kafkaTopics connects to the brokers of cfg.Kafka and lists the data
 // topics; the caller closes kc.
-func (r *Runtime) kafkaTopics(ctx context.Context) (kc *kafkaClient, topics map[string][]int, err error) {
+func (r *Runtime) kafkaTopics(ctx context.Context) (kc *kafkasink.Client, topics map[string][]int, err error) {
 	if kc, err = r.kafkaClient(); err != nil {
 		return nil, nil, err
 	}
-	if topics, err = kc.dataTopics(ctx); err != nil {
-		kc.close()
+	if topics, err = kc.DataTopics(ctx); err != nil {
+		kc.Close()
 		return nil, nil, err
 	}
 	return kc, topics, nil
-}
-
-func (kc *kafkaClient) close() { kc.transport.CloseIdleConnections() }
-
-func (kc *kafkaClient) brokerList() string { return strings.Join(kc.brokers, ",") }
-
-func (kc *kafkaClient) schemaTopic() string { return kafkasink.SchemaTopic(kc.prefix) }
-
-// topics returns the partitions of every topic whose name passes keep.
-func (kc *kafkaClient) topics(ctx context.Context, keep func(string) bool) (map[string][]int, error) {
-	mctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	md, err := kc.client.Metadata(mctx, &kafka.MetadataRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("kafka brokers %s: cannot read metadata (unreachable?): %w", kc.brokerList(), err)
-	}
-	out := map[string][]int{}
-	for _, t := range md.Topics {
-		if t.Internal || !keep(t.Name) {
-			continue
-		}
-		if t.Error != nil {
-			return nil, fmt.Errorf("kafka topic %s on %s: %w", t.Name, kc.brokerList(), t.Error)
-		}
-		for _, p := range t.Partitions {
-			out[t.Name] = append(out[t.Name], p.ID)
-		}
-		sort.Ints(out[t.Name])
-	}
-	return out, nil
-}
-
-// dataTopics returns the change topics "<prefix>.<db>.<table>" and their
-// partitions.
-func (kc *kafkaClient) dataTopics(ctx context.Context) (map[string][]int, error) {
-	return kc.topics(ctx, func(name string) bool {
-		return strings.HasPrefix(name, kc.prefix+".") && name != kc.schemaTopic()
-	})
-}
-
-// bounds returns the first and high-watermark offsets of the partitions.
-func (kc *kafkaClient) bounds(ctx context.Context, topics map[string][]int) (map[string]map[int]partitionBounds, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for t, parts := range topics {
-		for _, p := range parts {
-			req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
-		}
-	}
-	resp, err := kc.client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("kafka brokers %s: list offsets: %w", kc.brokerList(), err)
-	}
-	out := map[string]map[int]partitionBounds{}
-	for t, parts := range resp.Topics {
-		out[t] = map[int]partitionBounds{}
-		for _, p := range parts {
-			if p.Error != nil {
-				return nil, fmt.Errorf("kafka %s[%d]: list offsets: %w", t, p.Partition, p.Error)
-			}
-			out[t][p.Partition] = partitionBounds{first: p.FirstOffset, last: p.LastOffset}
-		}
-	}
-	return out, nil
-}
-
-// readRange calls fn for each message of topic/partition from offset from
-// up to (not including) offset to.
-func (kc *kafkaClient) readRange(ctx context.Context, topic string, part int, from, to int64, fn func(kafka.Message) error) error {
-	if from >= to {
-		return nil
-	}
-	reader := kafka.NewReader(kafka.ReaderConfig{Brokers: kc.brokers, Topic: topic, Partition: part, Dialer: kc.dialer,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: applyMaxWait})
-	defer reader.Close()
-	if err := reader.SetOffset(from); err != nil {
-		return err
-	}
-	for {
-		m, err := reader.FetchMessage(ctx)
-		if err != nil {
-			return fmt.Errorf("kafka %s[%d] on %s: %w", topic, part, kc.brokerList(), err)
-		}
-		if m.Offset >= to {
-			return nil
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-		if m.Offset+1 >= to {
-			return nil
-		}
-	}
-}
-
-// readSchemas returns the source table definitions the Kafka sink publishes
-// to "<prefix>.__schema" (key "db.table"): the latest of each table.
-func (kc *kafkaClient) readSchemas(ctx context.Context) (map[string]*cdc.Table, error) {
-	return kafkasink.ReadSchemas(ctx, kc.opts)
 }
 
 // cascadeOwner is a table cascade markers change and the number of

@@ -80,7 +80,7 @@ func (a *kafkaApplier) checkStoredOffsets(ctx context.Context, topics map[string
 		}
 	}
 	if len(present) > 0 {
-		bounds, err := a.kc.bounds(ctx, present)
+		bounds, err := a.kc.Bounds(ctx, present)
 		if err != nil {
 			return err
 		}
@@ -90,13 +90,13 @@ func (a *kafkaApplier) checkStoredOffsets(ctx context.Context, topics map[string
 				continue
 			}
 			switch {
-			case s.next > b.last:
+			case s.next > b.Last:
 				problems = append(problems, fmt.Sprintf("%s[%d]: applied up to offset %d, but the partition ends at %d: the broker lost messages (restarted empty, or the topic was deleted and created again)",
-					s.topic, s.part, s.next, b.last))
-			case s.next < b.first:
+					s.topic, s.part, s.next, b.Last))
+			case s.next < b.First:
 				problems = append(problems, fmt.Sprintf("%s[%d]: applied up to offset %d, but the partition now starts at %d: messages %d to %d were deleted (retention) before they were applied",
-					s.topic, s.part, s.next, b.first, s.next, b.first-1))
-			case identity && s.next > b.first && s.last != "":
+					s.topic, s.part, s.next, b.First, s.next, b.First-1))
+			case identity && s.next > b.First && s.last != "":
 				if msg, err := a.recreated(ctx, s); err != nil {
 					return err
 				} else if msg != "" {
@@ -113,7 +113,7 @@ func (a *kafkaApplier) checkStoredOffsets(ctx context.Context, topics map[string
 		"The destination would silently miss those changes. To go on, publish a fresh copy (`shiplog migrate data --reset` "+
 		"with the Kafka sink; or copy straight to this destination) and then forget this group's offsets: "+
 		"DELETE FROM %s WHERE group_id = '%s'",
-		ErrGap, a.kc.brokerList(), a.group, strings.Join(problems, "\n  "), a.offsetsTable(), strings.ReplaceAll(a.group, "'", "''"))
+		ErrGap, a.kc.BrokerList(), a.group, strings.Join(problems, "\n  "), a.offsetsTable(), strings.ReplaceAll(a.group, "'", "''"))
 }
 
 // recreated reads the message before s's stored offset and says how the
@@ -127,7 +127,7 @@ func (a *kafkaApplier) recreated(ctx context.Context, s storedOffset) (string, e
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var found string
-	err = a.kc.readRange(ctx, s.topic, s.part, s.next-1, s.next, func(m kafka.Message) error {
+	err = a.kc.ReadRange(ctx, s.topic, s.part, s.next-1, s.next, func(m kafka.Message) error {
 		if len(m.Value) == 0 {
 			return nil
 		}

@@ -19,7 +19,7 @@ import (
 
 // partition applies one assigned partition until ctx ends; caughtUp is called
 // once the partition reached target (when target is set).
-func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, topic string, part int, target *partitionBounds, caughtUp func()) error {
+func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, topic string, part int, target *kafkasink.Bounds, caughtUp func()) error {
 	for {
 		err := a.partitionLoop(ctx, gen, topic, part, target, caughtUp)
 		if ctx.Err() != nil {
@@ -34,7 +34,7 @@ func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, top
 
 // partitionLoop applies the partition from its stored offset until ctx ends
 // or an error.
-func (a *kafkaApplier) partitionLoop(ctx context.Context, gen *kafka.Generation, topic string, part int, target *partitionBounds, caughtUp func()) error {
+func (a *kafkaApplier) partitionLoop(ctx context.Context, gen *kafka.Generation, topic string, part int, target *kafkasink.Bounds, caughtUp func()) error {
 	st, err := a.loadState(ctx, topic, part)
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ func (a *kafkaApplier) partitionLoop(ctx context.Context, gen *kafka.Generation,
 		return err
 	}
 	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: a.kc.brokers, Topic: topic, Partition: part, Dialer: a.kc.dialer,
+		Brokers: a.kc.Brokers(), Topic: topic, Partition: part, Dialer: a.kc.Dialer(),
 		MinBytes: 1, MaxBytes: readerMaxBytes, MaxWait: applyMaxWait,
 		ErrorLogger: kafka.LoggerFunc(func(f string, args ...any) {
 			a.log.Debug(fmt.Sprintf(f, args...), "stage", "apply", "topic", topic, "partition", part)
@@ -65,9 +65,9 @@ func (a *kafkaApplier) partitionLoop(ctx context.Context, gen *kafka.Generation,
 		}
 		next := sink.next
 		if next < 0 {
-			next = target.first
+			next = target.First
 		}
-		if next >= target.last {
+		if next >= target.Last {
 			caughtUp()
 		}
 	}
@@ -116,7 +116,7 @@ func (s *partitionSource) Read(ctx context.Context, emit func(context.Context, *
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("kafka %s[%d] on %s: %w", s.topic, s.part, s.a.kc.brokerList(), err)
+			return fmt.Errorf("kafka %s[%d] on %s: %w", s.topic, s.part, s.a.kc.BrokerList(), err)
 		}
 		b, err := s.batch(ctx, m)
 		if err != nil {
@@ -249,7 +249,7 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 			}
 			changes, expanded = expandedChanges, true
 		}
-		return retryDeadlock(wctx, func() error {
+		return kafkaLockRetry.Do(wctx, func() error {
 			return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
 				if err := a.saveOffset(wctx, tx, s.topic, s.part, s.next, next, last); err != nil {
 					return err

@@ -3,9 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"net"
-
-	"github.com/shiplog/shiplog/config"
 
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/transform"
@@ -21,11 +18,7 @@ func (r *Runtime) kafkaOptions() (kafkasink.Options, error) {
 		AutoCreateTopics: k.AutoCreateTopics, Tombstones: k.Tombstones, ServerName: k.TopicPrefix,
 		ServerID: r.cfg.Source.ServerID, Logger: r.log,
 	}
-	host := ""
-	if len(k.Brokers) > 0 {
-		host, _, _ = net.SplitHostPort(k.Brokers[0])
-	}
-	tlsCfg, err := config.Database{Host: host, TLS: k.TLS}.TLSConfig()
+	tlsCfg, err := k.TLSConfig()
 	if err != nil {
 		return o, fmt.Errorf("kafka.tls: %w", err)
 	}

@@ -92,8 +92,8 @@ func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer kc.close()
-	bounds, err := kc.bounds(ctx, topics)
+	defer kc.Close()
+	bounds, err := kc.Bounds(ctx, topics)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) er
 		for p, b := range parts {
 			g.Go(func() error {
 				var mine []*replayRecord
-				err := kc.readRange(gctx, topic, p, starts[topic][p], b.last, func(m kafka.Message) error {
+				err := kc.ReadRange(gctx, topic, p, starts[topic][p], b.Last, func(m kafka.Message) error {
 					if len(m.Value) == 0 {
 						return nil // tombstone
 					}
@@ -187,15 +187,15 @@ func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) er
 }
 
 // replayStarts returns the first offset to read of each partition.
-func replayStarts(ctx context.Context, kc *kafkaClient, o ReplayOptions, bounds map[string]map[int]partitionBounds) (map[string]map[int]int64, error) {
+func replayStarts(ctx context.Context, kc *kafkasink.Client, o ReplayOptions, bounds map[string]map[int]kafkasink.Bounds) (map[string]map[int]int64, error) {
 	out := map[string]map[int]int64{}
 	var byTime *kafka.ListOffsetsRequest
 	for topic, parts := range bounds {
 		out[topic] = map[int]int64{}
 		for p, b := range parts {
-			start := b.first
+			start := b.First
 			if off, ok := o.FromOffsets[topic][p]; ok {
-				start = min(max(off, b.first), b.last)
+				start = min(max(off, b.First), b.Last)
 			} else if !o.FromTime.IsZero() && !o.FromBeginning {
 				if byTime == nil {
 					byTime = &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
@@ -206,16 +206,16 @@ func replayStarts(ctx context.Context, kc *kafkaClient, o ReplayOptions, bounds 
 		}
 	}
 	if byTime != nil {
-		resp, err := kc.client.ListOffsets(ctx, byTime)
+		resp, err := kc.ListOffsets(ctx, byTime)
 		if err != nil {
-			return nil, fmt.Errorf("kafka brokers %s: offsets at %s: %w", kc.brokerList(), o.FromTime.Format(time.RFC3339), err)
+			return nil, fmt.Errorf("kafka brokers %s: offsets at %s: %w", kc.BrokerList(), o.FromTime.Format(time.RFC3339), err)
 		}
 		for topic, parts := range resp.Topics {
 			for _, p := range parts {
 				if p.Error != nil {
 					return nil, fmt.Errorf("kafka %s[%d]: offset at %s: %w", topic, p.Partition, o.FromTime.Format(time.RFC3339), p.Error)
 				}
-				start := bounds[topic][p.Partition].last // no message after the time
+				start := bounds[topic][p.Partition].Last // no message after the time
 				for off := range p.Offsets {
 					if off >= 0 {
 						start = off
@@ -412,7 +412,7 @@ func printReplayTable(out io.Writer, records []*replayRecord) error {
 
 // replayApply creates the tables of records in the scratch database of dsn
 // and applies records in order, as they are (no map).
-func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, records []*replayRecord) error {
+func (r *Runtime) replayApply(ctx context.Context, kc *kafkasink.Client, dsn string, records []*replayRecord) error {
 	dcfg, err := config.ParseDSN(dsn)
 	if err != nil {
 		return fmt.Errorf("replay --apply-to: %w", err)
@@ -430,7 +430,7 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("replay --apply-to %s: %w", redacted, err)
 	}
-	schemas, err := kc.readSchemas(ctx)
+	schemas, err := kc.ReadSchemas(ctx)
 	if err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkaClient, dsn string, 
 		}
 		src := schemas[name]
 		if src == nil {
-			return fmt.Errorf("replay --apply-to: table %s has no definition in %s", name, kc.schemaTopic())
+			return fmt.Errorf("replay --apply-to: table %s has no definition in %s", name, kc.SchemaTopic())
 		}
 		t := *src
 		t.Schema = dcfg.DBName

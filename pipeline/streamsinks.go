@@ -100,7 +100,7 @@ func (s *mysqlSink) checkpoint(ctx context.Context, b cdc.Batch) error {
 		})
 	}, func(ctx context.Context) error {
 		pos, _, ok, err := s.r.state.Checkpoint(ctx)
-		done = err == nil && ok && pos.Compare(b.Pos) >= 0
+		done = err == nil && ok && pos.Covers(b.Pos)
 		return err
 	})
 }

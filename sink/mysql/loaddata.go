@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
 
@@ -287,12 +289,9 @@ func (w *Writer) refusedLoad(err error) bool {
 // localInfileRefused reports whether err is the server or the driver
 // refusing LOAD DATA LOCAL.
 func localInfileRefused(err error) bool {
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) {
-		// 1148: the used command is not allowed (local_infile=OFF); 4166:
-		// the same in MariaDB >= 10.5; 3948: loading local data is disabled
-		// (MySQL 8); 1227: access denied.
-		return me.Number == 1148 || me.Number == 4166 || me.Number == 3948 || me.Number == 1227
-	}
-	return false
+	// 1148: the used command is not allowed (local_infile=OFF); 4166:
+	// the same in MariaDB >= 10.5; 3948: loading local data is disabled
+	// (MySQL 8); 1227: access denied.
+	return mysqlerr.Is(err, gmysql.ER_NOT_ALLOWED_COMMAND, mysqlerr.ER_LOCAL_INFILE_DISABLED_MARIADB,
+		mysqlerr.ER_LOAD_INFILE_CAPABILITY_DISABLED, gmysql.ER_SPECIFIC_ACCESS_DENIED_ERROR)
 }

@@ -7,15 +7,13 @@ import (
 	"strings"
 	"time"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
-
-// erNetPacketTooLarge is ER_NET_PACKET_TOO_LARGE: a statement longer than
-// the server's max_allowed_packet. The server closes the connection.
-const erNetPacketTooLarge = 1153
 
 // maxPacketLimit is the largest max_allowed_packet a server accepts (1 GiB).
 const maxPacketLimit = 1 << 30
@@ -26,8 +24,10 @@ const maxPacketLimit = 1 << 30
 // statement often sees only the reset: then the statement is measured
 // against the destination's max_allowed_packet, which is returned when read.
 func (w *Writer) packetTooLarge(ctx context.Context, stmtLen int, err error) (bool, int64) {
-	if me, ok := errors.AsType[*gomysql.MySQLError](err); ok {
-		if me.Number != erNetPacketTooLarge {
+	// ER_NET_PACKET_TOO_LARGE: a statement longer than the server's
+	// max_allowed_packet. The server closes the connection.
+	if n, ok := mysqlerr.Number(err); ok {
+		if n != gmysql.ER_NET_PACKET_TOO_LARGE {
 			return false, 0
 		}
 		limit, _ := w.maxAllowedPacket(ctx)

@@ -8,17 +8,10 @@ import (
 	"net"
 	"syscall"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
-)
 
-// Server error numbers that mean the connection, not the statement, failed:
-// the server went away or is shutting down, or the session was killed.
-const (
-	erServerShutdown   = 1053 // ER_SERVER_SHUTDOWN
-	erConnectionKilled = 1927 // ER_CONNECTION_KILLED (MariaDB)
-	erClientGone       = 2006 // CR_SERVER_GONE_ERROR
-	erClientLost       = 2013 // CR_SERVER_LOST
-	erClientTimeout    = 4031 // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 )
 
 // IsTransient reports whether err, from a destination statement, is a
@@ -34,13 +27,10 @@ func IsTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	var me *gomysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case erServerShutdown, erConnectionKilled, erClientGone, erClientLost, erClientTimeout:
-			return true
-		}
-		return false
+	if _, ok := mysqlerr.Number(err); ok {
+		// The server went away or is shutting down, or the session was killed.
+		return mysqlerr.Is(err, gmysql.ER_SERVER_SHUTDOWN, mysqlerr.ER_CONNECTION_KILLED, mysqlerr.CR_SERVER_GONE_ERROR,
+			mysqlerr.CR_SERVER_LOST, mysqlerr.ER_CLIENT_INTERACTION_TIMEOUT)
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {

@@ -6,7 +6,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -15,11 +14,13 @@ import (
 	"time"
 	"unsafe"
 
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	gomysql "github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/failpoint"
+	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
 )
 
@@ -344,19 +345,12 @@ func (w *Writer) inTx(ctx context.Context, concurrent bool, f func(*sql.Tx) erro
 	if concurrent {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	for attempt := 1; ; attempt++ {
-		err := w.tx(ctx, opts, f)
-		var me *gomysql.MySQLError
-		if err == nil || !concurrent || attempt >= 5 || !errors.As(err, &me) || (me.Number != 1213 && me.Number != 1205) {
-			return err
-		}
-		w.log.Debug("retrying a partition's transaction", "error", err, "attempt", attempt)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
-		}
+	if !concurrent {
+		return w.tx(ctx, opts, f)
 	}
+	retry := mysqlerr.Retry{Attempts: 5, Log: w.log,
+		Wait: func(attempt int) time.Duration { return time.Duration(attempt*attempt) * 10 * time.Millisecond }}
+	return retry.Do(ctx, func() error { return w.tx(ctx, opts, f) })
 }
 
 func (w *Writer) tx(ctx context.Context, opts *sql.TxOptions, f func(*sql.Tx) error) error {
@@ -428,8 +422,7 @@ func (w *Writer) endStaleSessions(ctx context.Context) {
 		_, err := w.db.ExecContext(kctx, "KILL CONNECTION "+strconv.FormatInt(id, 10))
 		cancel()
 		if err != nil {
-			var me *gomysql.MySQLError
-			if errors.As(err, &me) && me.Number == 1094 { // unknown thread: gone already
+			if mysqlerr.Is(err, gmysql.ER_NO_SUCH_THREAD) { // gone already
 				continue
 			}
 			w.log.Warn("could not end a lost destination session; its locks stay until the server drops it", "connection_id", id, "error", err)
