@@ -93,9 +93,4 @@ type Env struct {
 	Log *slog.Logger
 	// Auto is --auto: integrity errors that do not block are warnings.
 	Auto bool
-	// Compile compiles rules against the source tables (without change logs)
-	// and the destination tables as they are now; its problems are an
-	// integrity check. A step with a map of its own (the reference's EAV,
-	// Customer, Log maps) compiles it with this.
-	Compile func(ctx context.Context, rules *transform.Rules) (*transform.Plan, []transform.Problem, error)
 }
