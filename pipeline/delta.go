@@ -52,7 +52,7 @@ const (
 // and throttled by, the operations object given to SetOps.
 func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
-		err := r.delta(ctx, o)
+		err := r.deltaSteps(ctx, o)
 		// Started again, it must not look for the statement to skip: the
 		// first start passed it, or stops at it again, saying so.
 		o.SkipDDL = false
