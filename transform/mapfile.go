@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -199,4 +200,141 @@ func checkPath(s string, wildcard bool) string {
 		return fmt.Sprintf("path %q contains white space", s)
 	}
 	return ""
+}
+
+// The grammar both readers share. A file has sections (settings: <key>,
+// <value>; a map area: <document_rules>, <field_rules>), a section holds
+// rules of the kinds listed for it. Each kind names its XML element and YAML
+// key and where its rules go, so a new kind of rule is one row here (and the
+// field it fills). The readers derive their "expected ..." and "not allowed
+// ..." messages from these tables.
+
+// ruleKind is one kind of rule of a section. Exactly one of rules, renames and
+// transform is set, or none for a kind that is accepted and ignored.
+type ruleKind[T any] struct {
+	xml  string // element in the section; kinds sharing it are one <ignore> with several leaves
+	leaf string // the name element: <ignore><leaf>, <rename><leaf>...<to>, <transform><leaf>...<handler>
+	yaml string // key in the section; "" if the kind has no YAML form
+	// sourceOnly kinds are not allowed in a map's destination area.
+	sourceOnly bool
+	check      func(string) string // checks a name (leaf, from, to, target)
+
+	rules     func(*T) *[]Rule   // a list of names or patterns
+	renames   func(*T) *[]Rename // from -> to
+	transform func(t *T, target string, h HandlerSpec, at Origin)
+}
+
+// section is a group of rules: an element (XML) or key (YAML) of a map area or
+// of a settings file.
+type section[T any] struct {
+	xml, yaml string
+	kinds     []ruleKind[T]
+	// keysFirst (settings): in YAML every key is checked before any is read,
+	// and the kinds are read in table order; otherwise (a map area) in file
+	// order, each key checked as it is reached.
+	keysFirst bool
+}
+
+func anyDocument(s string) string   { return checkDocument(s, true) }
+func exactDocument(s string) string { return checkDocument(s, false) }
+func anyPath(s string) string       { return checkPath(s, true) }
+func exactPath(s string) string     { return checkPath(s, false) }
+
+// mapArea is an area of a map; the destination allows no sourceOnly kind.
+type mapArea struct {
+	name   string // element (XML) and key (YAML)
+	source bool
+	area   func(*Rules) *Area
+}
+
+var mapAreas = []mapArea{
+	{"source", true, func(r *Rules) *Area { return &r.Source }},
+	{"destination", false, func(r *Rules) *Area { return &r.Destination }},
+}
+
+// mapSections are the sections of a map area.
+var mapSections = []section[Area]{
+	{xml: "document_rules", yaml: "documents", kinds: []ruleKind[Area]{
+		{xml: "ignore", leaf: "document", yaml: "ignore", check: anyDocument,
+			rules: func(a *Area) *[]Rule { return &a.IgnoreDocuments }},
+		{xml: "rename", leaf: "document", yaml: "rename", sourceOnly: true, check: exactDocument,
+			renames: func(a *Area) *[]Rename { return &a.RenameDocuments }},
+		// Magento's change-log declaration: accepted and ignored (shiplog
+		// gets its change log from the binlog or deltalog.xml).
+		{xml: "log_changes", sourceOnly: true},
+	}},
+	{xml: "field_rules", yaml: "fields", kinds: []ruleKind[Area]{
+		{xml: "ignore", leaf: "field", yaml: "ignore", check: checkField,
+			rules: func(a *Area) *[]Rule { return &a.IgnoreFields }},
+		{xml: "ignore", leaf: "datatype", yaml: "ignore_datatype", check: checkField,
+			rules: func(a *Area) *[]Rule { return &a.IgnoreDatatypes }},
+		{xml: "move", leaf: "field", yaml: "move", sourceOnly: true, check: checkField,
+			renames: func(a *Area) *[]Rename { return &a.MoveFields }},
+		{xml: "transform", leaf: "field", yaml: "transform", check: checkField,
+			transform: func(a *Area, field string, h HandlerSpec, at Origin) {
+				a.Transforms = append(a.Transforms, Transform{Field: field, Handler: h, At: at})
+			}},
+	}},
+}
+
+// settingsSections are the sections of a settings file.
+var settingsSections = []section[SettingsRules]{
+	{xml: "key", yaml: "key", kinds: []ruleKind[SettingsRules]{
+		{xml: "ignore", leaf: "path", yaml: "ignore", check: anyPath,
+			rules: func(s *SettingsRules) *[]Rule { return &s.IgnorePaths }},
+		{xml: "rename", leaf: "path", yaml: "rename", check: exactPath,
+			renames: func(s *SettingsRules) *[]Rename { return &s.RenamePaths }},
+	}, keysFirst: true},
+	{xml: "value", yaml: "value", kinds: []ruleKind[SettingsRules]{
+		{xml: "transform", leaf: "path", yaml: "transform", check: exactPath,
+			transform: func(s *SettingsRules, path string, h HandlerSpec, at Origin) {
+				s.Transforms = append(s.Transforms, SettingsTransform{Path: path, Handler: h, At: at})
+			}},
+	}, keysFirst: true},
+}
+
+// names returns the distinct XML elements (inYAML false) or YAML keys (inYAML
+// true) of the kinds of s allowed in an area (source: every kind), in table
+// order.
+func (s section[T]) names(inYAML, source bool) []string {
+	var out []string
+	for _, k := range s.kinds {
+		n := k.xml
+		if inYAML {
+			n = k.yaml
+		}
+		if n != "" && (source || !k.sourceOnly) && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sectionNames returns the XML elements or YAML keys of sections.
+func sectionNames[T any](sections []section[T], inYAML bool) []string {
+	var out []string
+	for _, s := range sections {
+		if inYAML {
+			out = append(out, s.yaml)
+		} else {
+			out = append(out, s.xml)
+		}
+	}
+	return out
+}
+
+func mapAreaNames() []string {
+	var out []string
+	for _, a := range mapAreas {
+		out = append(out, a.name)
+	}
+	return out
+}
+
+// andList joins items as "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }

@@ -158,6 +158,15 @@ func orList(names []string) string {
 	return strings.Join(want[:len(want)-1], ", ") + " or " + want[len(want)-1]
 }
 
+// andElems formats element names as "<a>", "<a> and <b>", "<a>, <b> and <c>".
+func andElems(names []string) string {
+	want := make([]string, len(names))
+	for i, w := range names {
+		want[i] = "<" + w + ">"
+	}
+	return andList(want)
+}
+
 func (p *xmlReader) unknown(n *xnode, want ...string) error {
 	if len(want) == 0 {
 		return p.errAt(n, "unknown element")
@@ -250,12 +259,16 @@ func (p *xmlReader) once(n *xnode, seen *bool) error {
 	return nil
 }
 
-// rules reads an <ignore>: a non-empty container of leaves, each named one of
-// names, checked with check and appended to the list of the same index in
-// lists.
-func (p *xmlReader) rules(n *xnode, check func(string) string, names []string, lists ...*[]Rule) error {
+// rules reads an <ignore>: a non-empty container of leaves, each named as
+// the leaf of one of kinds (all of one element), checked with its check and
+// appended to its list.
+func xmlRules[T any](p *xmlReader, n *xnode, kinds []ruleKind[T], t *T) error {
 	if err := p.container(n); err != nil {
 		return err
+	}
+	var names []string
+	for _, k := range kinds {
+		names = append(names, k.leaf)
 	}
 	if len(n.kids) == 0 {
 		return p.errAt(n, "missing %s", orList(names))
@@ -265,11 +278,12 @@ func (p *xmlReader) rules(n *xnode, check func(string) string, names []string, l
 		if i < 0 {
 			return p.unknown(k, names...)
 		}
-		s, err := p.leafName(k, check)
+		s, err := p.leafName(k, kinds[i].check)
 		if err != nil {
 			return err
 		}
-		*lists[i] = append(*lists[i], Rule{Name: s, At: p.origin(k)})
+		list := kinds[i].rules(t)
+		*list = append(*list, Rule{Name: s, At: p.origin(k)})
 	}
 	return nil
 }
@@ -333,6 +347,27 @@ func (p *xmlReader) rootAttrs(n *xnode) error {
 	return p.noText(n)
 }
 
+// children reads the element children of n by their index in names; an
+// unknown child is an error, and with once a repeated one.
+func (p *xmlReader) children(n *xnode, names []string, once bool, read func(i int, k *xnode) error) error {
+	seen := make([]bool, len(names))
+	for _, k := range n.kids {
+		i := slices.Index(names, elemName(k))
+		if i < 0 {
+			return p.unknown(k, names...)
+		}
+		if once {
+			if err := p.once(k, &seen[i]); err != nil {
+				return err
+			}
+		}
+		if err := read(i, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *xmlReader) mapRoot(root *xnode, r *Rules) error {
 	if !isElem(root, "map") {
 		return p.errAt(root, "unknown root element (expected <map>)")
@@ -340,114 +375,56 @@ func (p *xmlReader) mapRoot(root *xnode, r *Rules) error {
 	if err := p.rootAttrs(root); err != nil {
 		return err
 	}
-	var seenSrc, seenDst bool
-	for _, k := range root.kids {
-		var err error
-		switch elemName(k) {
-		case "source":
-			if err = p.once(k, &seenSrc); err == nil {
-				err = p.area(k, &r.Source, true)
-			}
-		case "destination":
-			if err = p.once(k, &seenDst); err == nil {
-				err = p.area(k, &r.Destination, false)
-			}
-		default:
-			err = p.unknown(k, "source", "destination")
-		}
-		if err != nil {
+	return p.children(root, mapAreaNames(), true, func(i int, k *xnode) error {
+		a := mapAreas[i]
+		if err := p.container(k); err != nil {
 			return err
 		}
-	}
-	return nil
+		return p.children(k, sectionNames(mapSections, false), false, func(j int, s *xnode) error {
+			return xmlSection(p, s, mapSections[j], a.area(r), a.source)
+		})
+	})
 }
 
-func (p *xmlReader) area(n *xnode, a *Area, source bool) error {
+// xmlSection reads the rules of section element n into t; source is false in
+// a map's destination area.
+func xmlSection[T any](p *xmlReader, n *xnode, s section[T], t *T, source bool) error {
 	if err := p.container(n); err != nil {
 		return err
 	}
 	for _, k := range n.kids {
-		var err error
-		switch elemName(k) {
-		case "document_rules":
-			err = p.documentRules(k, a, source)
-		case "field_rules":
-			err = p.fieldRules(k, a, source)
-		default:
-			err = p.unknown(k, "document_rules", "field_rules")
+		name := elemName(k)
+		var kinds []ruleKind[T] // one, or the kinds of an <ignore> with several leaves
+		for _, kind := range s.kinds {
+			if kind.xml == name {
+				kinds = append(kinds, kind)
+			}
 		}
-		if err != nil {
-			return err
+		if len(kinds) == 0 {
+			return p.unknown(k, s.names(false, source)...)
 		}
-	}
-	return nil
-}
-
-func (p *xmlReader) documentRules(n *xnode, a *Area, source bool) error {
-	if err := p.container(n); err != nil {
-		return err
-	}
-	for _, k := range n.kids {
-		switch elemName(k) {
-		case "ignore":
-			err := p.rules(k, func(s string) string { return checkDocument(s, true) }, []string{"document"}, &a.IgnoreDocuments)
-			if err != nil {
-				return err
-			}
-		case "rename":
-			if !source {
-				return p.errAt(k, "<rename> is not allowed in the destination area (only <ignore>)")
-			}
-			r, err := p.rename(k, "document", func(s string) string { return checkDocument(s, false) })
-			if err != nil {
-				return err
-			}
-			a.RenameDocuments = append(a.RenameDocuments, r)
-		case "log_changes":
-			if !source {
-				return p.errAt(k, "<log_changes> is not allowed in the destination area (only <ignore>)")
-			}
-			// Magento's change-log declaration: accepted and ignored.
-		default:
-			if source {
-				return p.unknown(k, "ignore", "rename", "log_changes")
-			}
-			return p.unknown(k, "ignore")
+		kind := kinds[0]
+		if kind.sourceOnly && !source {
+			return p.errAt(k, "<%s> is not allowed in the destination area (only %s)", name, andElems(s.names(false, false)))
 		}
-	}
-	return nil
-}
-
-func (p *xmlReader) fieldRules(n *xnode, a *Area, source bool) error {
-	if err := p.container(n); err != nil {
-		return err
-	}
-	for _, k := range n.kids {
-		switch elemName(k) {
-		case "ignore":
-			if err := p.rules(k, checkField, []string{"field", "datatype"}, &a.IgnoreFields, &a.IgnoreDatatypes); err != nil {
+		switch {
+		case kind.rules != nil:
+			if err := xmlRules(p, k, kinds, t); err != nil {
 				return err
 			}
-		case "move":
-			if !source {
-				return p.errAt(k, "<move> is not allowed in the destination area (only <ignore> and <transform>)")
-			}
-			r, err := p.rename(k, "field", checkField)
+		case kind.renames != nil:
+			r, err := p.rename(k, kind.leaf, kind.check)
 			if err != nil {
 				return err
 			}
-			a.MoveFields = append(a.MoveFields, r)
-		case "transform":
-			f, h, err := p.transform(k, "field", checkField)
+			list := kind.renames(t)
+			*list = append(*list, r)
+		case kind.transform != nil:
+			target, h, err := p.transform(k, kind.leaf, kind.check)
 			if err != nil {
 				return err
 			}
-			a.Transforms = append(a.Transforms, Transform{Field: f, Handler: h, At: p.origin(k)})
-		default:
-			if source {
-				return p.unknown(k, "ignore", "move", "transform")
-			}
-			return p.unknown(k, "ignore", "transform")
+			kind.transform(t, target, h, p.origin(k))
 		}
 	}
 	return nil
@@ -534,53 +511,7 @@ func (p *xmlReader) settingsRoot(root *xnode, s *SettingsRules) error {
 	if err := p.rootAttrs(root); err != nil {
 		return err
 	}
-	var seenKey, seenValue bool
-	exact := func(s string) string { return checkPath(s, false) }
-	for _, k := range root.kids {
-		switch elemName(k) {
-		case "key":
-			if err := p.once(k, &seenKey); err != nil {
-				return err
-			}
-			if err := p.container(k); err != nil {
-				return err
-			}
-			for _, r := range k.kids {
-				switch elemName(r) {
-				case "ignore":
-					if err := p.rules(r, func(s string) string { return checkPath(s, true) }, []string{"path"}, &s.IgnorePaths); err != nil {
-						return err
-					}
-				case "rename":
-					rn, err := p.rename(r, "path", exact)
-					if err != nil {
-						return err
-					}
-					s.RenamePaths = append(s.RenamePaths, rn)
-				default:
-					return p.unknown(r, "ignore", "rename")
-				}
-			}
-		case "value":
-			if err := p.once(k, &seenValue); err != nil {
-				return err
-			}
-			if err := p.container(k); err != nil {
-				return err
-			}
-			for _, t := range k.kids {
-				if !isElem(t, "transform") {
-					return p.unknown(t, "transform")
-				}
-				path, h, err := p.transform(t, "path", exact)
-				if err != nil {
-					return err
-				}
-				s.Transforms = append(s.Transforms, SettingsTransform{Path: path, Handler: h, At: p.origin(t)})
-			}
-		default:
-			return p.unknown(k, "key", "value")
-		}
-	}
-	return nil
+	return p.children(root, sectionNames(settingsSections, false), true, func(i int, k *xnode) error {
+		return xmlSection(p, k, settingsSections[i], s, true)
+	})
 }
