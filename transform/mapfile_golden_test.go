@@ -354,3 +354,32 @@ func writeMutated(b *bytes.Buffer, n, target *mnode, kind string) {
 	}
 	b.WriteString("</" + mname(s.Name) + ">")
 }
+
+// multiErrorInputs hold more than one error each: which one a reader reports
+// (the order it reads in) is pinned too.
+var multiErrorInputs = []struct{ name, data string }{
+	{"settings.yaml", "key:\n  rename: [{from: a, to: 'b*'}]\n  ignore: [' ']\n"},
+	{"settings.yaml", "key:\n  zz: 1\n  ignore: [a]\n  ignore: [b]\n"},
+	{"settings.yaml", "value: {transform: [{path: ' '}]}\nkey: {ignore: [' ']}\n"},
+	{"settings.yaml", "key: {rename: [{from: a, to: b}], ignore: [c]}\nvalue: {transform: [{path: d, value: e}]}\n"},
+	{"map.yaml", "source:\n  documents:\n    zz: 1\n    ignore: [a]\n    ignore: [b]\n"},
+	{"map.yaml", "source:\n  fields:\n    transform: [{field: x}]\n    ignore: [y]\n"},
+	{"map.yaml", "destination: {documents: {ignore: [' ']}}\nsource: {documents: {ignore: [' ']}}\n"},
+	{"map.yaml", "source:\n  fields: {ignore: [x]}\n  documents: {ignore: [' ']}\n"},
+	{"map.yaml", "destination:\n  fields:\n    move: [x]\n    zz: 1\n"},
+	{"map.yaml", "source:\n  fields: {ignore_datatype: [a.b], ignore: [a.c]}\n  documents: {rename: [{from: x, to: y}], ignore: [z]}\n"},
+	{"map.xml", "<map><destination><document_rules><ignore><document> </document></ignore></document_rules></destination><source><document_rules><ignore><document> </document></ignore></document_rules></source></map>"},
+	{"map.xml", "<map><source><field_rules><ignore><field>x</field></ignore></field_rules><document_rules><ignore><document> </document></ignore></document_rules></source></map>"},
+	{"map.xml", "<map><source><field_rules><ignore><datatype>x</datatype><field>y</field></ignore></field_rules></source></map>"},
+	{"map.xml", "<map><source><field_rules><ignore><datatype>a.x</datatype><field>a.y</field><datatype>a.z</datatype></ignore><transform><field>a.b</field><handler class=\"X\"/></transform></field_rules><document_rules><log_changes><document>q</document></log_changes></document_rules></source><source/></map>"},
+	{"settings.xml", "<settings><value><transform/></value><key><ignore/></key></settings>"},
+	{"settings.xml", "<settings><key><rename><path>a</path><to>b</to></rename><ignore><path>c*</path></ignore></key><value/><key/></settings>"},
+}
+
+func TestMapFilesGoldenMultiError(t *testing.T) {
+	var b strings.Builder
+	for i, in := range multiErrorInputs {
+		fmt.Fprintf(&b, "%d %s\t%s\n", i, in.name, shortResult(parseGolden(in.name, []byte(in.data))))
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "multi-error.golden"), b.String())
+}
