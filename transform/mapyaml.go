@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -386,129 +387,87 @@ func (p *yamlReader) transforms(n *yaml.Node, elem, target string, check func(st
 	return nil
 }
 
-func (p *yamlReader) mapRoot(root *yaml.Node, r *Rules) error {
-	m, err := p.mapping(root, "", "source", "destination")
+// sections reads the mapping n, whose keys are names, calling read for each
+// present key in the order of names.
+func (p *yamlReader) sections(n *yaml.Node, elem string, names []string, read func(i int, val *yaml.Node, elem string) error) error {
+	m, err := p.mapping(n, elem, names...)
 	if err != nil {
 		return err
 	}
-	if kv, ok := m["source"]; ok {
-		if err := p.area(kv.val, "source", &r.Source, true); err != nil {
-			return err
-		}
-	}
-	if kv, ok := m["destination"]; ok {
-		if err := p.area(kv.val, "destination", &r.Destination, false); err != nil {
-			return err
+	for i, name := range names {
+		if kv, ok := m[name]; ok {
+			e := name
+			if elem != "" {
+				e = elem + "/" + name
+			}
+			if err := read(i, kv.val, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (p *yamlReader) area(n *yaml.Node, elem string, a *Area, source bool) error {
-	m, err := p.mapping(n, elem, "documents", "fields")
-	if err != nil {
-		return err
-	}
-	if kv, ok := m["documents"]; ok {
-		e := elem + "/documents"
-		allowed := []string{"ignore", "rename"}
-		if !source {
-			allowed = allowed[:1]
-		}
-		dm, err := p.pairs(kv.val, e, "key", nil)
-		if err != nil {
-			return err
-		}
-		for _, d := range dm {
-			switch d.key.Value {
-			case "ignore":
-				if a.IgnoreDocuments, err = p.names(d.val, e+"/ignore", func(s string) string { return checkDocument(s, true) }); err != nil {
-					return err
-				}
-			case "rename":
-				if !source {
-					return p.errAt(d.key, e, "rename is not allowed in the destination area (only ignore)")
-				}
-				if a.RenameDocuments, err = p.renames(d.val, e+"/rename", func(s string) string { return checkDocument(s, false) }); err != nil {
-					return err
-				}
-			default:
-				return p.errAt(d.key, e, "unknown key %q (expected %s)", d.key.Value, strings.Join(allowed, ", "))
-			}
-		}
-	}
-	if kv, ok := m["fields"]; ok {
-		e := elem + "/fields"
-		allowed := []string{"ignore", "ignore_datatype", "move", "transform"}
-		if !source {
-			allowed = []string{"ignore", "ignore_datatype", "transform"}
-		}
-		fm, err := p.pairs(kv.val, e, "key", nil)
-		if err != nil {
-			return err
-		}
-		for _, f := range fm {
-			switch f.key.Value {
-			case "ignore":
-				if a.IgnoreFields, err = p.names(f.val, e+"/ignore", checkField); err != nil {
-					return err
-				}
-			case "ignore_datatype":
-				if a.IgnoreDatatypes, err = p.names(f.val, e+"/ignore_datatype", checkField); err != nil {
-					return err
-				}
-			case "move":
-				if !source {
-					return p.errAt(f.key, e, "move is not allowed in the destination area (only ignore, ignore_datatype and transform)")
-				}
-				if a.MoveFields, err = p.renames(f.val, e+"/move", checkField); err != nil {
-					return err
-				}
-			case "transform":
-				err := p.transforms(f.val, e+"/transform", "field", checkField, func(field string, h HandlerSpec, at Origin) {
-					a.Transforms = append(a.Transforms, Transform{Field: field, Handler: h, At: at})
-				})
-				if err != nil {
-					return err
-				}
-			default:
-				return p.errAt(f.key, e, "unknown key %q (expected %s)", f.key.Value, strings.Join(allowed, ", "))
-			}
-		}
-	}
-	return nil
+func (p *yamlReader) mapRoot(root *yaml.Node, r *Rules) error {
+	return p.sections(root, "", mapAreaNames(), func(i int, n *yaml.Node, elem string) error {
+		a := mapAreas[i]
+		return p.sections(n, elem, sectionNames(mapSections, true), func(j int, s *yaml.Node, e string) error {
+			return yamlSection(p, s, e, mapSections[j], a.area(r), a.source)
+		})
+	})
 }
 
 func (p *yamlReader) settingsRoot(root *yaml.Node, s *SettingsRules) error {
-	m, err := p.mapping(root, "", "key", "value")
+	return p.sections(root, "", sectionNames(settingsSections, true), func(i int, n *yaml.Node, elem string) error {
+		return yamlSection(p, n, elem, settingsSections[i], s, true)
+	})
+}
+
+// yamlSection reads the rules of section mapping n into t; source is false in
+// a map's destination area.
+func yamlSection[T any](p *yamlReader, n *yaml.Node, elem string, s section[T], t *T, source bool) error {
+	allowed := s.names(true, source)
+	var keys []string // checked up front (keysFirst)
+	if s.keysFirst {
+		keys = allowed
+	}
+	ps, err := p.pairs(n, elem, "key", keys)
 	if err != nil {
 		return err
 	}
-	exact := func(s string) string { return checkPath(s, false) }
-	if kv, ok := m["key"]; ok {
-		km, err := p.mapping(kv.val, "key", "ignore", "rename")
-		if err != nil {
-			return err
-		}
-		if ig, ok := km["ignore"]; ok {
-			if s.IgnorePaths, err = p.names(ig.val, "key/ignore", func(s string) string { return checkPath(s, true) }); err != nil {
-				return err
-			}
-		}
-		if rn, ok := km["rename"]; ok {
-			if s.RenamePaths, err = p.renames(rn.val, "key/rename", exact); err != nil {
-				return err
-			}
-		}
+	if s.keysFirst {
+		slices.SortStableFunc(ps, func(a, b ykey) int {
+			return slices.Index(allowed, a.key.Value) - slices.Index(allowed, b.key.Value)
+		})
 	}
-	if kv, ok := m["value"]; ok {
-		vm, err := p.mapping(kv.val, "value", "transform")
-		if err != nil {
-			return err
+	for _, kv := range ps {
+		key := kv.key.Value
+		i := slices.IndexFunc(s.kinds, func(k ruleKind[T]) bool { return k.yaml != "" && k.yaml == key })
+		if i < 0 {
+			return p.errAt(kv.key, elem, "unknown key %q (expected %s)", key, strings.Join(allowed, ", "))
 		}
-		if tr, ok := vm["transform"]; ok {
-			err := p.transforms(tr.val, "value/transform", "path", exact, func(path string, h HandlerSpec, at Origin) {
-				s.Transforms = append(s.Transforms, SettingsTransform{Path: path, Handler: h, At: at})
+		kind, e := s.kinds[i], elem+"/"+key
+		if kind.sourceOnly && !source {
+			return p.errAt(kv.key, elem, "%s is not allowed in the destination area (only %s)", key, andList(s.names(true, false)))
+		}
+		switch {
+		case kind.rules != nil:
+			got, err := p.names(kv.val, e, kind.check)
+			if err != nil {
+				return err
+			}
+			list := kind.rules(t)
+			*list = append(*list, got...)
+		case kind.renames != nil:
+			got, err := p.renames(kv.val, e, kind.check)
+			if err != nil {
+				return err
+			}
+			list := kind.renames(t)
+			*list = append(*list, got...)
+		case kind.transform != nil:
+			err := p.transforms(kv.val, e, kind.leaf, kind.check, func(target string, h HandlerSpec, at Origin) {
+				kind.transform(t, target, h, at)
 			})
 			if err != nil {
 				return err
