@@ -76,20 +76,17 @@ func (e *FileError) Error() string {
 // ReadMap reads map.xml or its YAML form (by extension .xml / .yaml / .yml)
 // into the Source and Destination areas of a Rules (other fields zero).
 func ReadMap(path string) (*Rules, error) {
-	format, err := formatOf(path)
-	if err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseMap(path, data, format)
+	return readAs(path, ParseMap)
 }
 
 // ReadSettings reads settings.xml or its YAML form (by extension .xml / .yaml
 // / .yml).
 func ReadSettings(path string) (*SettingsRules, error) {
+	return readAs(path, ParseSettings)
+}
+
+// readAs reads the file at path with parse, in the format of its extension.
+func readAs[T any](path string, parse func(name string, data []byte, format string) (*T, error)) (*T, error) {
 	format, err := formatOf(path)
 	if err != nil {
 		return nil, err
@@ -98,7 +95,7 @@ func ReadSettings(path string) (*SettingsRules, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseSettings(path, data, format)
+	return parse(path, data, format)
 }
 
 // ParseMap parses a map from data; name is used in errors and origins, format
@@ -209,8 +206,9 @@ func checkPath(s string, wildcard bool) string {
 // field it fills). The readers derive their "expected ..." and "not allowed
 // ..." messages from these tables.
 
-// ruleKind is one kind of rule of a section. Exactly one of rules, renames and
-// transform is set, or none for a kind that is accepted and ignored.
+// ruleKind is one kind of rule of a section. Exactly one of rule, rename and
+// transform is set (it adds a rule read to its list), or none for a kind that
+// is accepted and ignored.
 type ruleKind[T any] struct {
 	xml  string // element in the section; kinds sharing it are one <ignore> with several leaves
 	leaf string // the name element: <ignore><leaf>, <rename><leaf>...<to>, <transform><leaf>...<handler>
@@ -219,8 +217,8 @@ type ruleKind[T any] struct {
 	sourceOnly bool
 	check      func(string) string // checks a name (leaf, from, to, target)
 
-	rules     func(*T) *[]Rule   // a list of names or patterns
-	renames   func(*T) *[]Rename // from -> to
+	rule      func(*T, Rule)   // a name or pattern
+	rename    func(*T, Rename) // from -> to
 	transform func(t *T, target string, h HandlerSpec, at Origin)
 }
 
@@ -256,20 +254,20 @@ var mapAreas = []mapArea{
 var mapSections = []section[Area]{
 	{xml: "document_rules", yaml: "documents", kinds: []ruleKind[Area]{
 		{xml: "ignore", leaf: "document", yaml: "ignore", check: anyDocument,
-			rules: func(a *Area) *[]Rule { return &a.IgnoreDocuments }},
+			rule: func(a *Area, r Rule) { a.IgnoreDocuments = append(a.IgnoreDocuments, r) }},
 		{xml: "rename", leaf: "document", yaml: "rename", sourceOnly: true, check: exactDocument,
-			renames: func(a *Area) *[]Rename { return &a.RenameDocuments }},
+			rename: func(a *Area, r Rename) { a.RenameDocuments = append(a.RenameDocuments, r) }},
 		// Magento's change-log declaration: accepted and ignored (shiplog
 		// gets its change log from the binlog or deltalog.xml).
 		{xml: "log_changes", sourceOnly: true},
 	}},
 	{xml: "field_rules", yaml: "fields", kinds: []ruleKind[Area]{
 		{xml: "ignore", leaf: "field", yaml: "ignore", check: checkField,
-			rules: func(a *Area) *[]Rule { return &a.IgnoreFields }},
+			rule: func(a *Area, r Rule) { a.IgnoreFields = append(a.IgnoreFields, r) }},
 		{xml: "ignore", leaf: "datatype", yaml: "ignore_datatype", check: checkField,
-			rules: func(a *Area) *[]Rule { return &a.IgnoreDatatypes }},
+			rule: func(a *Area, r Rule) { a.IgnoreDatatypes = append(a.IgnoreDatatypes, r) }},
 		{xml: "move", leaf: "field", yaml: "move", sourceOnly: true, check: checkField,
-			renames: func(a *Area) *[]Rename { return &a.MoveFields }},
+			rename: func(a *Area, r Rename) { a.MoveFields = append(a.MoveFields, r) }},
 		{xml: "transform", leaf: "field", yaml: "transform", check: checkField,
 			transform: func(a *Area, field string, h HandlerSpec, at Origin) {
 				a.Transforms = append(a.Transforms, Transform{Field: field, Handler: h, At: at})
@@ -281,9 +279,9 @@ var mapSections = []section[Area]{
 var settingsSections = []section[SettingsRules]{
 	{xml: "key", yaml: "key", kinds: []ruleKind[SettingsRules]{
 		{xml: "ignore", leaf: "path", yaml: "ignore", check: anyPath,
-			rules: func(s *SettingsRules) *[]Rule { return &s.IgnorePaths }},
+			rule: func(s *SettingsRules, r Rule) { s.IgnorePaths = append(s.IgnorePaths, r) }},
 		{xml: "rename", leaf: "path", yaml: "rename", check: exactPath,
-			renames: func(s *SettingsRules) *[]Rename { return &s.RenamePaths }},
+			rename: func(s *SettingsRules, r Rename) { s.RenamePaths = append(s.RenamePaths, r) }},
 	}, keysFirst: true},
 	{xml: "value", yaml: "value", kinds: []ruleKind[SettingsRules]{
 		{xml: "transform", leaf: "path", yaml: "transform", check: exactPath,

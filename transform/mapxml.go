@@ -259,9 +259,9 @@ func (p *xmlReader) once(n *xnode, seen *bool) error {
 	return nil
 }
 
-// rules reads an <ignore>: a non-empty container of leaves, each named as
+// xmlRules reads an <ignore>: a non-empty container of leaves, each named as
 // the leaf of one of kinds (all of one element), checked with its check and
-// appended to its list.
+// added by its rule.
 func xmlRules[T any](p *xmlReader, n *xnode, kinds []ruleKind[T], t *T) error {
 	if err := p.container(n); err != nil {
 		return err
@@ -282,8 +282,7 @@ func xmlRules[T any](p *xmlReader, n *xnode, kinds []ruleKind[T], t *T) error {
 		if err != nil {
 			return err
 		}
-		list := kinds[i].rules(t)
-		*list = append(*list, Rule{Name: s, At: p.origin(k)})
+		kinds[i].rule(t, Rule{Name: s, At: p.origin(k)})
 	}
 	return nil
 }
@@ -368,14 +367,20 @@ func (p *xmlReader) children(n *xnode, names []string, once bool, read func(i in
 	return nil
 }
 
-func (p *xmlReader) mapRoot(root *xnode, r *Rules) error {
-	if !isElem(root, "map") {
-		return p.errAt(root, "unknown root element (expected <map>)")
+// root checks that n is the root element name and reads its children (each
+// at most once) by their index in names.
+func (p *xmlReader) root(n *xnode, name string, names []string, read func(i int, k *xnode) error) error {
+	if !isElem(n, name) {
+		return p.errAt(n, "unknown root element (expected <%s>)", name)
 	}
-	if err := p.rootAttrs(root); err != nil {
+	if err := p.rootAttrs(n); err != nil {
 		return err
 	}
-	return p.children(root, mapAreaNames(), true, func(i int, k *xnode) error {
+	return p.children(n, names, true, read)
+}
+
+func (p *xmlReader) mapRoot(root *xnode, r *Rules) error {
+	return p.root(root, "map", mapAreaNames(), func(i int, k *xnode) error {
 		a := mapAreas[i]
 		if err := p.container(k); err != nil {
 			return err
@@ -408,17 +413,16 @@ func xmlSection[T any](p *xmlReader, n *xnode, s section[T], t *T, source bool) 
 			return p.errAt(k, "<%s> is not allowed in the destination area (only %s)", name, andElems(s.names(false, false)))
 		}
 		switch {
-		case kind.rules != nil:
+		case kind.rule != nil:
 			if err := xmlRules(p, k, kinds, t); err != nil {
 				return err
 			}
-		case kind.renames != nil:
+		case kind.rename != nil:
 			r, err := p.rename(k, kind.leaf, kind.check)
 			if err != nil {
 				return err
 			}
-			list := kind.renames(t)
-			*list = append(*list, r)
+			kind.rename(t, r)
 		case kind.transform != nil:
 			target, h, err := p.transform(k, kind.leaf, kind.check)
 			if err != nil {
@@ -505,13 +509,7 @@ func (p *xmlReader) handler(n *xnode) (HandlerSpec, error) {
 }
 
 func (p *xmlReader) settingsRoot(root *xnode, s *SettingsRules) error {
-	if !isElem(root, "settings") {
-		return p.errAt(root, "unknown root element (expected <settings>)")
-	}
-	if err := p.rootAttrs(root); err != nil {
-		return err
-	}
-	return p.children(root, sectionNames(settingsSections, false), true, func(i int, k *xnode) error {
+	return p.root(root, "settings", sectionNames(settingsSections, false), func(i int, k *xnode) error {
 		return xmlSection(p, k, settingsSections[i], s, true)
 	})
 }

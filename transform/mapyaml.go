@@ -249,54 +249,43 @@ func (p *yamlReader) name(n *yaml.Node, elem, what string, check func(string) st
 	return s, nil
 }
 
-// names reads a list of names.
-func (p *yamlReader) names(n *yaml.Node, elem string, check func(string) string) ([]Rule, error) {
+// each calls read for each item of the list n.
+func (p *yamlReader) each(n *yaml.Node, elem string, read func(it *yaml.Node) error) error {
 	items, err := p.list(n, elem)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []Rule
 	for _, it := range items {
-		s, err := p.name(it, elem, "name", check)
-		if err != nil {
-			return nil, err
+		if err := read(it); err != nil {
+			return err
 		}
-		out = append(out, Rule{Name: s, At: p.origin(it, elem)})
 	}
-	return out, nil
+	return nil
 }
 
-// renames reads a list of {from, to}.
-func (p *yamlReader) renames(n *yaml.Node, elem string, check func(string) string) ([]Rename, error) {
-	items, err := p.list(n, elem)
+// rename reads {from, to}.
+func (p *yamlReader) rename(it *yaml.Node, elem string, check func(string) string) (Rename, error) {
+	m, err := p.mapping(it, elem, "from", "to")
 	if err != nil {
-		return nil, err
+		return Rename{}, err
 	}
-	var out []Rename
-	for _, it := range items {
-		m, err := p.mapping(it, elem, "from", "to")
-		if err != nil {
-			return nil, err
-		}
-		if isNull(it) {
-			return nil, p.errAt(it, elem, "expected a mapping {from, to}, found null")
-		}
-		r := Rename{At: p.origin(it, elem)}
-		for _, f := range []struct {
-			key string
-			dst *string
-		}{{"from", &r.From}, {"to", &r.To}} {
-			kv, ok := m[f.key]
-			if !ok {
-				return nil, p.errAt(it, elem, "missing key %q", f.key)
-			}
-			if *f.dst, err = p.name(kv.val, elem, f.key, check); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, r)
+	if isNull(it) {
+		return Rename{}, p.errAt(it, elem, "expected a mapping {from, to}, found null")
 	}
-	return out, nil
+	r := Rename{At: p.origin(it, elem)}
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"from", &r.From}, {"to", &r.To}} {
+		kv, ok := m[f.key]
+		if !ok {
+			return Rename{}, p.errAt(it, elem, "missing key %q", f.key)
+		}
+		if *f.dst, err = p.name(kv.val, elem, f.key, check); err != nil {
+			return Rename{}, err
+		}
+	}
+	return r, nil
 }
 
 // transform reads {<target>, handler, params} | {<target>, value} |
@@ -371,22 +360,6 @@ func (p *yamlReader) transform(it *yaml.Node, elem, target string, check func(st
 	return t, h, nil
 }
 
-// transforms reads a list of transforms, passing each to add with its origin.
-func (p *yamlReader) transforms(n *yaml.Node, elem, target string, check func(string) string, add func(t string, h HandlerSpec, at Origin)) error {
-	items, err := p.list(n, elem)
-	if err != nil {
-		return err
-	}
-	for _, it := range items {
-		t, h, err := p.transform(it, elem, target, check)
-		if err != nil {
-			return err
-		}
-		add(t, h, p.origin(it, elem))
-	}
-	return nil
-}
-
 // sections reads the mapping n, whose keys are names, calling read for each
 // present key in the order of names.
 func (p *yamlReader) sections(n *yaml.Node, elem string, names []string, read func(i int, val *yaml.Node, elem string) error) error {
@@ -450,28 +423,31 @@ func yamlSection[T any](p *yamlReader, n *yaml.Node, elem string, s section[T], 
 		if kind.sourceOnly && !source {
 			return p.errAt(kv.key, elem, "%s is not allowed in the destination area (only %s)", key, andList(s.names(true, false)))
 		}
-		switch {
-		case kind.rules != nil:
-			got, err := p.names(kv.val, e, kind.check)
-			if err != nil {
-				return err
+		err := p.each(kv.val, e, func(it *yaml.Node) error {
+			switch {
+			case kind.rule != nil:
+				name, err := p.name(it, e, "name", kind.check)
+				if err != nil {
+					return err
+				}
+				kind.rule(t, Rule{Name: name, At: p.origin(it, e)})
+			case kind.rename != nil:
+				r, err := p.rename(it, e, kind.check)
+				if err != nil {
+					return err
+				}
+				kind.rename(t, r)
+			case kind.transform != nil:
+				target, h, err := p.transform(it, e, kind.leaf, kind.check)
+				if err != nil {
+					return err
+				}
+				kind.transform(t, target, h, p.origin(it, e))
 			}
-			list := kind.rules(t)
-			*list = append(*list, got...)
-		case kind.renames != nil:
-			got, err := p.renames(kv.val, e, kind.check)
-			if err != nil {
-				return err
-			}
-			list := kind.renames(t)
-			*list = append(*list, got...)
-		case kind.transform != nil:
-			err := p.transforms(kv.val, e, kind.leaf, kind.check, func(target string, h HandlerSpec, at Origin) {
-				kind.transform(t, target, h, at)
-			})
-			if err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
