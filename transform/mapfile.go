@@ -114,27 +114,25 @@ func ParseSettings(name string, data []byte, format string) (*SettingsRules, err
 func parseAs[T any](name string, data []byte, format, what string,
 	fromXML func(*xmlReader, *xnode, *T) error, fromYAML func(*yamlReader, *yaml.Node, *T) error) (*T, error) {
 	out := new(T)
+	var err error
 	switch format {
 	case "xml":
-		root, err := parseXMLTree(name, data)
-		if err != nil {
-			return nil, err
+		var root *xnode
+		if root, err = parseXMLTree(name, data); err == nil {
+			err = fromXML(&xmlReader{file: name}, root, out)
 		}
-		if err := fromXML(&xmlReader{file: name}, root, out); err != nil {
-			return nil, err
-		}
-		return out, nil
 	case "yaml", "yml":
-		root, err := parseYAMLDoc(name, data)
-		if err != nil {
-			return nil, err
+		var root *yaml.Node
+		if root, err = parseYAMLDoc(name, data); err == nil {
+			err = fromYAML(&yamlReader{file: name}, root, out)
 		}
-		if err := fromYAML(&yamlReader{file: name}, root, out); err != nil {
-			return nil, err
-		}
-		return out, nil
+	default:
+		return nil, &FileError{File: name, Msg: fmt.Sprintf("unknown %s format %q (want xml or yaml)", what, format)}
 	}
-	return nil, &FileError{File: name, Msg: fmt.Sprintf("unknown %s format %q (want xml or yaml)", what, format)}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func formatOf(path string) (string, error) {
