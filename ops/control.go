@@ -3,6 +3,8 @@ package ops
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -309,4 +311,16 @@ func (c *Control) SnapshotRows() *prometheus.GaugeVec {
 		}
 	}
 	return g
+}
+
+// LogFailedRows logs the rows of a written batch that could not be
+// transformed (the batch recorded them); withPos adds their source position.
+func LogFailedRows(log *slog.Logger, stage string, failed []cdc.Failure, withPos bool) {
+	for _, f := range failed {
+		args := []any{"stage", stage, "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason}
+		if withPos {
+			args = append(args, "position", f.Pos.String())
+		}
+		log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", args...)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
-	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -342,7 +341,7 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 			src = append(src, sc)
 			srcSize += cdc.ValueSize(c.Before) + cdc.ValueSize(c.After)
 		}
-		d, f, err := mapChange(tp, c)
+		d, f, err := tp.MapChange(c)
 		if err != nil {
 			return nil, false, err
 		}
@@ -385,37 +384,6 @@ func (m *mapper) checkTable(tp *transform.TablePlan, c cdc.Change) error {
 	}
 	return fmt.Errorf("%w: table %s at %s is not the table the copy was planned for: %s; %s: apply the same change to the destination (and the map) and copy again with `%s`",
 		ErrTableChanged, c.Table.Name, c.Pos, strings.Join(diffs, "; "), how, reset)
-}
-
-// mapChange maps source change c through tp. A change a handler cannot
-// transform is no error: it comes back as f, to be recorded in
-// _shiplog_failed_rows.
-func mapChange(tp *transform.TablePlan, c cdc.Change) (d cdc.Change, f *cdc.Failure, err error) {
-	d, terr := tp.Change(c)
-	if terr == nil {
-		return d, nil, nil
-	}
-	row := c.After
-	if row == nil {
-		row = c.Before
-	}
-	failure, err := snapshot.Failure(tp, row, terr, c.Pos)
-	if err != nil {
-		return d, nil, err
-	}
-	return d, &failure, nil
-}
-
-// logFailedRows logs the rows of a written batch that could not be
-// transformed (the batch recorded them); withPos adds their source position.
-func logFailedRows(log *slog.Logger, stage string, failed []cdc.Failure, withPos bool) {
-	for _, f := range failed {
-		args := []any{"stage", stage, "table", f.Table, "key", fmt.Sprint(f.Key), "handler", f.Handler, "field", f.Field, "error", f.Reason}
-		if withPos {
-			args = append(args, "position", f.Pos.String())
-		}
-		log.Warn("row could not be transformed; recorded in _shiplog_failed_rows", args...)
-	}
 }
 
 // partialErr is the result of a stream that ended cleanly: ErrPartial when

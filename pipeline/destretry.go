@@ -15,7 +15,7 @@ import (
 
 // ErrDestinationDown is returned (wrapped) when the destination stayed
 // unreachable for longer than destination.retry_for.
-var ErrDestinationDown = errors.New("destination unreachable")
+var ErrDestinationDown = mysqlsink.ErrDestinationDown
 
 // Backoff between attempts of a destination write: doubling from
 // retryFirst up to retryMax, each wait drawn in [d/2, d) (jitter, so

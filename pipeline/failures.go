@@ -7,7 +7,6 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
-	"github.com/shiplog/shiplog/snapshot"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -66,7 +65,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 		}
 		out, err := tp.Row(src)
 		if err != nil {
-			nf, ferr := snapshot.Failure(tp, src, err, f.Pos)
+			nf, ferr := tp.Failure(src, err, f.Pos)
 			if ferr != nil {
 				return ferr
 			}

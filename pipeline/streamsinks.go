@@ -220,7 +220,7 @@ func (o *loopOps) Delivered(b *stream.Batch, took time.Duration) {
 	o.applied.Add(int64(b.N))
 	o.ctl.ObserveBatch(b.Batch, b.Source, b.N, took)
 	o.ctl.CountError("transform", len(b.Failed))
-	logFailedRows(o.log, o.stage, b.Failed, o.withPos)
+	ops.LogFailedRows(o.log, o.stage, b.Failed, o.withPos)
 }
 
 func (o *loopOps) Failed(error) { o.ctl.CountError("apply", 1) }

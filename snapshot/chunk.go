@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/shiplog/shiplog/cdc"
@@ -10,23 +9,6 @@ import (
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/transform"
 )
-
-// Failure describes a source row of tp that a handler could not transform.
-// Rows of keyed tables are recorded by key (a retry reads the row again); rows
-// of full-row tables whole.
-func Failure(tp *transform.TablePlan, row []any, err error, pos cdc.Position) (cdc.Failure, error) {
-	var he *transform.HandlerError
-	if !errors.As(err, &he) {
-		return cdc.Failure{}, err
-	}
-	f := cdc.Failure{Table: tp.Source.Name, Handler: he.Handler, Field: he.Field, Reason: he.Err.Error(), Pos: pos}
-	if tp.FullRow {
-		f.Row = row
-	} else {
-		f.Key = tp.Source.KeyOf(row)
-	}
-	return f, nil
-}
 
 func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
 	pc, err := c.prepareChunk(tp, rows, p.SnapshotPos)
@@ -55,7 +37,7 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 	for _, r := range rows {
 		out, err := tp.Row(r)
 		if err != nil {
-			f, ferr := Failure(tp, r, err, pos)
+			f, ferr := tp.Failure(r, err, pos)
 			if ferr != nil {
 				return pc, ferr
 			}

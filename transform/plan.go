@@ -5,6 +5,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -318,4 +319,41 @@ func (tp *TablePlan) CopiedTo(src int) int {
 func Identity(t *cdc.Table) *TablePlan {
 	p, _ := Compile(&Rules{}, []*cdc.Table{t}, []*cdc.Table{t})
 	return p.Table(t.Name)
+}
+
+// Failure describes a source row of tp that a handler could not transform
+// (err, a *HandlerError; any other error is returned). Rows of keyed tables
+// are recorded by key (a retry reads the row again); rows of full-row tables
+// whole.
+func (tp *TablePlan) Failure(row []any, err error, pos cdc.Position) (cdc.Failure, error) {
+	var he *HandlerError
+	if !errors.As(err, &he) {
+		return cdc.Failure{}, err
+	}
+	f := cdc.Failure{Table: tp.Source.Name, Handler: he.Handler, Field: he.Field, Reason: he.Err.Error(), Pos: pos}
+	if tp.FullRow {
+		f.Row = row
+	} else {
+		f.Key = tp.Source.KeyOf(row)
+	}
+	return f, nil
+}
+
+// MapChange maps source change c through tp. A change a handler cannot
+// transform is no error: it comes back as f, to be recorded in
+// _shiplog_failed_rows.
+func (tp *TablePlan) MapChange(c cdc.Change) (d cdc.Change, f *cdc.Failure, err error) {
+	d, terr := tp.Change(c)
+	if terr == nil {
+		return d, nil, nil
+	}
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	failure, err := tp.Failure(row, terr, c.Pos)
+	if err != nil {
+		return d, nil, err
+	}
+	return d, &failure, nil
 }

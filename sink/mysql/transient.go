@@ -48,3 +48,7 @@ func IsTransient(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe)
 }
+
+// ErrDestinationDown is returned (wrapped) when the destination stayed
+// unreachable for longer than the retry allows (destination.retry_for).
+var ErrDestinationDown = errors.New("destination unreachable")

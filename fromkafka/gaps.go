@@ -1,4 +1,4 @@
-package pipeline
+package fromkafka
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type storedOffset struct {
 }
 
 func (a *kafkaApplier) storedOffsets(ctx context.Context) ([]storedOffset, error) {
-	rows, err := a.r.dst.QueryContext(ctx, "SELECT topic, `partition`, next_offset, source_position FROM "+a.offsetsTable()+
+	rows, err := a.r.Dst.QueryContext(ctx, "SELECT topic, `partition`, next_offset, source_position FROM "+a.offsetsTable()+
 		" WHERE group_id = ? ORDER BY topic, `partition`", a.group)
 	if err != nil {
 		return nil, fmt.Errorf("read the stored offsets of group %s: %w", a.group, err)

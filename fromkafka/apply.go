@@ -1,4 +1,4 @@
-package pipeline
+package fromkafka
 
 import (
 	"cmp"
@@ -25,6 +25,8 @@ import (
 	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -75,12 +77,6 @@ const (
 
 var errFenced = errors.New("partition offsets moved under this applier (another member of the group owns the partition now)")
 
-// ApplyFromKafka is ApplyFromKafkaWith without options: it runs until ctx
-// ends.
-func (r *Runtime) ApplyFromKafka(ctx context.Context) error {
-	return r.ApplyFromKafkaWith(ctx, ApplyOptions{})
-}
-
 // ApplyFromKafkaWith consumes every data topic "<prefix>.<db>.<table>" in the
 // consumer group cfg.Kafka.GroupID and applies the changes through the map
 // into the destination database (cfg.Destination.Database, whatever the
@@ -104,8 +100,8 @@ func (r *Runtime) ApplyFromKafka(ctx context.Context) error {
 // broker at the start is an error. When messages or rows were recorded as
 // failed it returns an error wrapping ErrPartial. The first apply error stops
 // it.
-func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
-	log := r.log.With("mode", "apply")
+func (r *Env) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
+	log := r.Log.With("mode", "apply")
 	if o.TopicCheckEvery <= 0 {
 		o.TopicCheckEvery = defaultTopicCheckEvery
 	}
@@ -126,22 +122,15 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 	for t := range listed {
 		check = append(check, t)
 	}
-	if err := kafkasink.CheckAccess(ctx, kc.Options(), kafkasink.Access{Read: true, Group: r.cfg.Kafka.GroupID, Topics: check}); err != nil {
+	if err := kafkasink.CheckAccess(ctx, kc.Options(), kafkasink.Access{Read: true, Group: r.Config.Kafka.GroupID, Topics: check}); err != nil {
 		return err
 	}
 	if err := r.ensureKafkaTables(ctx); err != nil {
 		return err
 	}
-	auto := o.Auto
-	if !auto {
-		flag, err := r.state.Flag(ctx, flagAuto)
-		if err != nil {
-			return err
-		}
-		auto = flag != ""
-	}
-	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.cfg.Kafka.GroupID, lastRefresh: map[string]time.Time{},
-		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.writer(), retry: r.destRetry(ctx, "apply --from-kafka")}
+	auto := o.Auto || r.Auto
+	a := &kafkaApplier{r: r, kc: kc, log: log, auto: auto, group: r.Config.Kafka.GroupID, lastRefresh: map[string]time.Time{},
+		budget: semaphore.NewWeighted(applyBudgetBytes), writer: r.Writer, retry: r.Retry}
 	var (
 		cause   error
 		down    time.Time // since when the brokers have been lost
@@ -202,7 +191,7 @@ func (r *Runtime) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error 
 		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, failedMsgsTable))
 	}
 	if len(partial) > 0 {
-		return fmt.Errorf("%w: %s", ErrPartial, strings.Join(partial, "; "))
+		return fmt.Errorf("%w: %s", step.ErrPartial, strings.Join(partial, "; "))
 	}
 	return nil
 }
@@ -222,7 +211,7 @@ func (e *rejoinError) Unwrap() error { return e.err }
 // connection (a lost destination is retried where it happens, and ends with
 // ErrDestinationDown; a gap is not retried).
 func rejoinable(err error) error {
-	if errors.Is(err, ErrDestinationDown) || errors.Is(err, ErrGap) {
+	if errors.Is(err, mysqlsink.ErrDestinationDown) || errors.Is(err, ErrGap) {
 		return err
 	}
 	// kafka-go reports a connection lost during a request as the broker's
@@ -451,8 +440,8 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 	return context.Cause(runCtx)
 }
 
-func (r *Runtime) ensureKafkaTables(ctx context.Context) error {
-	db := rowio.QuoteIdent(r.cfg.Destination.Database)
+func (r *Env) ensureKafkaTables(ctx context.Context) error {
+	db := rowio.QuoteIdent(r.Config.Destination.Database)
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS ` + db + `.` + kafkaOffsetsTable + ` (
 			group_id VARCHAR(255) NOT NULL,
@@ -474,8 +463,8 @@ func (r *Runtime) ensureKafkaTables(ctx context.Context) error {
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 	}
 	for _, q := range stmts {
-		if _, err := r.dst.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create Kafka state tables in %s: %w", r.cfg.Destination.Database, err)
+		if _, err := r.Dst.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create Kafka state tables in %s: %w", r.Config.Destination.Database, err)
 		}
 	}
 	return nil
@@ -546,7 +535,7 @@ func messagePos(m *kafkasink.Message) sourcePos {
 // kafkaApplier is one ApplyFromKafkaWith run; partitions share its schemas
 // and plan.
 type kafkaApplier struct {
-	r     *Runtime
+	r     *Env
 	kc    *kafkasink.Client
 	log   *slog.Logger
 	auto  bool
@@ -565,7 +554,7 @@ type kafkaApplier struct {
 	// learns of the destination tables is checked once, not per batch).
 	writer *mysqlsink.Writer
 	// retry retries a batch through a destination outage.
-	retry *destRetry
+	retry Retrier
 }
 
 // messageWeight is what m holds in the budget.
@@ -587,11 +576,11 @@ func (a *kafkaApplier) refresh(ctx context.Context) error {
 		}
 	}
 	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
-	plan, problems, err := a.r.compileToDestination(ctx, tables)
+	plan, problems, err := a.r.Compile(ctx, tables)
 	if err != nil {
 		return err
 	}
-	if err := a.r.reportProblems(problems, a.auto); err != nil {
+	if err := a.r.Report(problems, a.auto); err != nil {
 		return err
 	}
 	a.schemas, a.plan = schemas, plan
@@ -601,7 +590,7 @@ func (a *kafkaApplier) refresh(ctx context.Context) error {
 // mapsDB reports whether changes of source database db go through the map:
 // those of the configured source database (any, when none is configured).
 func (a *kafkaApplier) mapsDB(db string) bool {
-	return a.r.cfg.Source.Database == "" || db == a.r.cfg.Source.Database
+	return a.r.Config.Source.Database == "" || db == a.r.Config.Source.Database
 }
 
 // table returns the source table of name "db.table" and its plan (nil when
@@ -627,7 +616,7 @@ func (a *kafkaApplier) table(ctx context.Context, name string, stale bool) (*cdc
 	}
 	tp := a.plan.Table(t.Name)
 	if tp != nil && !tp.Matches(t) {
-		return nil, nil, fmt.Errorf("table %s has columns (%s), the plan was compiled for (%s)", name, columnNames(t), columnNames(tp.Source))
+		return nil, nil, fmt.Errorf("table %s has columns (%s), the plan was compiled for (%s)", name, cdcColumnNames(t), cdcColumnNames(tp.Source))
 	}
 	return t, tp, nil
 }
@@ -652,7 +641,7 @@ type partitionState struct {
 // one relay batch (maxBatchChanges changes, each at most two messages with a
 // position), so the copies it writes are within the last maxSeen messages of
 // the partition.
-const maxSeen = 2*maxBatchChanges + 10000
+const maxSeen = 2*stream.DefaultMaxChanges + 10000
 
 // seenPos is a compact sourcePos (messagePos sets only the file and
 // position of pos): 16 bytes.
@@ -724,7 +713,7 @@ type badMessage struct {
 func (a *kafkaApplier) loadState(ctx context.Context, topic string, part int) (partitionState, error) {
 	st := partitionState{next: -1}
 	var pos string
-	err := a.r.dst.QueryRowContext(ctx, "SELECT next_offset, source_position FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
+	err := a.r.Dst.QueryRowContext(ctx, "SELECT next_offset, source_position FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
 		a.group, topic, part).Scan(&st.next, &pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return partitionState{next: -1}, nil
@@ -780,7 +769,7 @@ func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part i
 }
 
 func (a *kafkaApplier) offsetsTable() string {
-	return rowio.QuoteIdent(a.r.cfg.Destination.Database) + "." + kafkaOffsetsTable
+	return rowio.QuoteIdent(a.r.Config.Destination.Database) + "." + kafkaOffsetsTable
 }
 
 // fatalError marks decode errors that stop the applier rather than mark the
@@ -874,7 +863,7 @@ func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage
 		if len(v) > failedValueMax {
 			v = v[:failedValueMax]
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(a.r.cfg.Destination.Database)+"."+failedMsgsTable+
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(a.r.Config.Destination.Database)+"."+failedMsgsTable+
 			" (topic, `partition`, `offset`, error, value, created_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))"+
 			" ON DUPLICATE KEY UPDATE error = VALUES(error), value = VALUES(value)",
 			b.m.Topic, b.m.Partition, b.m.Offset, b.err.Error(), v)
@@ -894,17 +883,13 @@ var kafkaLockRetry = mysqlerr.Retry{Attempts: 10, Wait: func(attempt int) time.D
 }}
 
 // kafkaClient reaches the brokers of cfg.Kafka.
-func (r *Runtime) kafkaClient() (*kafkasink.Client, error) {
-	opts, err := r.kafkaOptions()
-	if err != nil {
-		return nil, err
-	}
-	return kafkasink.NewClient(opts)
+func (r *Env) kafkaClient() (*kafkasink.Client, error) {
+	return kafkasink.NewClient(r.Kafka)
 }
 
 // kafkaTopics connects to the brokers of cfg.Kafka and lists the data
 // topics; the caller closes kc.
-func (r *Runtime) kafkaTopics(ctx context.Context) (kc *kafkasink.Client, topics map[string][]int, err error) {
+func (r *Env) kafkaTopics(ctx context.Context) (kc *kafkasink.Client, topics map[string][]int, err error) {
 	if kc, err = r.kafkaClient(); err != nil {
 		return nil, nil, err
 	}
@@ -983,4 +968,16 @@ func expandCascades(ctx context.Context, dst *sql.DB, changes []cdc.Change, owne
 		return kafkasink.PartitionOf(key, o.parts) == part
 	}
 	return cascade.Tables(tables).Expand(ctx, dst, changes, cascade.Options{Keep: keep})
+}
+
+// errCaughtUp ends the applier once every assigned partition reached the
+// high watermark it had at the start.
+var errCaughtUp = errors.New("caught up")
+
+func cdcColumnNames(t *cdc.Table) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
 }

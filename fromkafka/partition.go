@@ -1,4 +1,4 @@
-package pipeline
+package fromkafka
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/ops"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	"github.com/shiplog/shiplog/stream"
 )
@@ -175,7 +176,7 @@ func (s *partitionSource) batch(ctx context.Context, m kafka.Message) (*stream.B
 		b.Changes = []cdc.Change{mk}
 		return b, nil
 	}
-	d, f, err := mapChange(tp, c)
+	d, f, err := tp.MapChange(c)
 	if err != nil {
 		return nil, err
 	}
@@ -238,12 +239,12 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 	// destRetry): the partition's stored offset, read back, tells whether a
 	// lost COMMIT committed the batch.
 	expanded, done := owners == nil, false
-	err := a.retry.do(ctx, "apply a batch", func(wctx context.Context) error {
+	err := a.retry.Do(ctx, "apply a batch", func(wctx context.Context) error {
 		if done {
 			return nil
 		}
 		if !expanded {
-			expandedChanges, err := expandCascades(wctx, a.r.dst, changes, owners, s.part)
+			expandedChanges, err := expandCascades(wctx, a.r.Dst, changes, owners, s.part)
 			if err != nil {
 				return err
 			}
@@ -254,7 +255,7 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 				if err := a.saveOffset(wctx, tx, s.topic, s.part, s.next, next, last); err != nil {
 					return err
 				}
-				if err := a.r.state.SaveFailures(wctx, tx, b.Failed); err != nil {
+				if err := a.r.State.SaveFailures(wctx, tx, b.Failed); err != nil {
 					return err
 				}
 				return a.saveBad(wctx, tx, bad)
@@ -262,7 +263,7 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 		})
 	}, func(ctx context.Context) error {
 		var cur int64
-		err := a.r.dst.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
+		err := a.r.Dst.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
 			a.group, s.topic, s.part).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -281,7 +282,7 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 	a.applied.Add(int64(len(changes)))
 	a.failedRows.Add(int64(len(b.Failed)))
 	a.badMessages.Add(int64(len(bad)))
-	logFailedRows(a.log, "apply", b.Failed, true)
+	ops.LogFailedRows(a.log, "apply", b.Failed, true)
 	for _, m := range bad {
 		a.log.Error("malformed message skipped; recorded in "+failedMsgsTable, "stage", "apply", "topic", s.topic, "partition", s.part,
 			"offset", m.m.Offset, "error", m.err.Error())

@@ -1,12 +1,9 @@
-package pipeline
+package fromkafka
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -15,12 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
@@ -77,8 +72,8 @@ func (rec *replayRecord) time() time.Time {
 // out. With ApplyTo it also rebuilds the tables of the kept changes in that
 // scratch database: the source as it was at Until. Malformed messages are
 // logged and counted, never printed or applied. It blocks until done.
-func (r *Runtime) Replay(ctx context.Context, o ReplayOptions, out io.Writer) error {
-	log := r.log.With("mode", "replay")
+func (r *Env) Replay(ctx context.Context, o ReplayOptions, out io.Writer) error {
+	log := r.Log.With("mode", "replay")
 	switch o.Format {
 	case "", "jsonl", "table":
 	default:
@@ -412,24 +407,12 @@ func printReplayTable(out io.Writer, records []*replayRecord) error {
 
 // replayApply creates the tables of records in the scratch database of dsn
 // and applies records in order, as they are (no map).
-func (r *Runtime) replayApply(ctx context.Context, kc *kafkasink.Client, dsn string, records []*replayRecord) error {
-	dcfg, err := config.ParseDSN(dsn)
+func (r *Env) replayApply(ctx context.Context, kc *kafkasink.Client, dsn string, records []*replayRecord) error {
+	db, schema, redacted, err := r.OpenDB(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("replay --apply-to: %w", err)
 	}
-	if dcfg.DBName == "" {
-		return errors.New("replay --apply-to: the DSN names no database")
-	}
-	redacted := fmt.Sprintf("%s:***@%s(%s)/%s", dcfg.User, dcfg.Net, dcfg.Addr, dcfg.DBName)
-	conn, err := gomysql.NewConnector(mysqlsink.SessionConfig(dcfg))
-	if err != nil {
-		return fmt.Errorf("replay --apply-to %s: %w", redacted, err)
-	}
-	db := sql.OpenDB(initConnector{Connector: conn, connect: cmp.Or(dcfg.Timeout, config.DefaultConnectTimeout)})
 	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("replay --apply-to %s: %w", redacted, err)
-	}
 	schemas, err := kc.ReadSchemas(ctx)
 	if err != nil {
 		return err
@@ -445,17 +428,17 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkasink.Client, dsn str
 			return fmt.Errorf("replay --apply-to: table %s has no definition in %s", name, kc.SchemaTopic())
 		}
 		t := *src
-		t.Schema = dcfg.DBName
+		t.Schema = schema
 		if _, err := db.ExecContext(ctx, createTableSQL(&t)); err != nil {
 			return fmt.Errorf("replay --apply-to %s: create table %s: %w", redacted, t.Name, err)
 		}
 		var n int
 		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)+" LIMIT 1").Scan(&n); err == nil && n > 0 {
-			r.log.Warn("scratch table already has rows: the changes are applied over them", "mode", "replay", "table", t.Name)
+			r.Log.Warn("scratch table already has rows: the changes are applied over them", "mode", "replay", "table", t.Name)
 		}
 		tables[name] = &t
 	}
-	writer := mysqlsink.NewWriter(db, mysqlsink.NewState(db, dcfg.DBName), mysqlsink.Options{Logger: r.log})
+	writer := mysqlsink.NewWriter(db, mysqlsink.NewState(db, schema), mysqlsink.Options{Logger: r.Log})
 	var batch []cdc.Change
 	flush := func() error {
 		if len(batch) == 0 {
