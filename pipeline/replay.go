@@ -24,6 +24,7 @@ import (
 	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -455,7 +456,7 @@ func (r *Runtime) replayApply(ctx context.Context, kc *kafkasink.Client, dsn str
 		}
 		tables[name] = &t
 	}
-	writer := mysqlsink.NewWriter(db, mysqlsink.NewState(db, dcfg.DBName), mysqlsink.Options{Logger: r.log})
+	writer := mysqlsink.NewWriter(db, state.NewState(db, dcfg.DBName), mysqlsink.Options{Logger: r.log})
 	var batch []cdc.Change
 	flush := func() error {
 		if len(batch) == 0 {
