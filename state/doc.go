@@ -25,5 +25,5 @@
 // MySQL sink's Writer calls them inside its transactions.
 //
 // It imports cdc, rowio, internal/mysqlerr and the drivers only: never a
-// sink, a source, pipeline or transform (they import it).
+// sink, a source, transform or pipeline (the layers above it).
 package state
