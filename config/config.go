@@ -362,13 +362,12 @@ func (cfg *Config) throttleDefaults(path string) error {
 	return errors.Join(errs...)
 }
 
-// Step is a step of a Magento config.xml, kept so that commands can tell the
-// user which of their steps shiplog runs.
+// Step is a step of a Magento config.xml: a mode runs the steps listed for
+// it, in file order, that shiplog has (see package step).
 type Step struct {
-	Mode      string   // settings, data or delta
-	Title     string   // the step's title attribute
-	Classes   []string // stage classes, leading backslash removed
-	Supported bool     // shiplog implements it (Settings or Map step)
+	Mode    string   // settings, data or delta
+	Title   string   // the step's title attribute
+	Classes []string // stage classes, leading backslash removed
 }
 
 // Config is a loaded, validated configuration.
@@ -391,8 +390,7 @@ type Config struct {
 	// Path is the file the configuration was loaded from, as given to Load.
 	Path string
 	// Warnings are problems that do not stop a run but that the user should
-	// see: unknown Magento options, unsupported Magento steps, stray SHIPLOG_*
-	// variables.
+	// see: unknown Magento options, stray SHIPLOG_* variables.
 	Warnings []string
 	// Steps are the steps of a Magento config.xml, in file order; empty for
 	// YAML and TOML.

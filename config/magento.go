@@ -122,7 +122,9 @@ func magentoLabel(key string) string {
 // readMagento parses a config.xml. It returns the values that share shiplog's
 // schema as a raw nested map (so they are checked and overridden like YAML),
 // and fills cfg with what only config.xml has: steps, init statements, the
-// deltalog, log file and progress bar format, and warnings.
+// deltalog, log file and progress bar format, and warnings. Which steps
+// shiplog has is the step registry's business: a mode warns about the
+// steps it skips when it runs.
 func readMagento(path string, cfg *Config) (map[string]any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -154,10 +156,6 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 			step := Step{Mode: group.Mode, Title: strings.TrimSpace(s.Title)}
 			for _, st := range s.Stages {
 				step.Classes = append(step.Classes, strings.TrimPrefix(strings.TrimSpace(st.Text), `\`))
-			}
-			step.Supported = supportedStep(step)
-			if !step.Supported {
-				warn("Magento step %q (mode %s) is not supported by shiplog; skipped", step.Title, step.Mode)
 			}
 			cfg.Steps = append(cfg.Steps, step)
 		}
@@ -246,26 +244,6 @@ func lineHasSecret(data []byte, n int) bool {
 		return true // unknown line: assume the worst
 	}
 	return strings.Contains(strings.ToLower(lines[n-1]), "password")
-}
-
-// supportedStep reports whether shiplog implements a Magento step: by its
-// title, or because every stage is one of Magento's Map or Settings classes
-// (users rename steps but keep the classes).
-func supportedStep(s Step) bool {
-	switch strings.ToLower(s.Title) {
-	case "settings step", "map step":
-		return true
-	}
-	if len(s.Classes) == 0 {
-		return false
-	}
-	for _, c := range s.Classes {
-		if !strings.HasPrefix(c, `Migration\Step\Map\`) &&
-			c != `Migration\Step\Settings` && !strings.HasPrefix(c, `Migration\Step\Settings\`) {
-			return false
-		}
-	}
-	return true
 }
 
 // splitStatements splits Magento's ';'-separated init statements. Like the

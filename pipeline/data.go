@@ -10,6 +10,8 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // State flags kept in _shiplog_state.
@@ -57,14 +59,44 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	if err := r.source.checkServer(ctx); err != nil {
 		return err
 	}
-	log.Info("integrity check", "stage", "integrity")
-	plan, problems, err := r.Check(ctx)
+	start := time.Now()
+	steps, err := r.modeSteps(step.ModeData, log, &modeRun{})
 	if err != nil {
 		return err
 	}
-	if err := r.reportProblems(problems, o.Auto); err != nil {
+	err = step.Run(ctx, step.ModeData, steps, r.stepEnv(step.ModeData, log, o.Auto))
+	if err != nil && !errors.Is(err, ErrPartial) {
 		return err
 	}
+	if ferr := r.state.SetFlag(ctx, nil, flagDataDone, time.Now().UTC().Format(time.RFC3339)); ferr != nil {
+		return ferr
+	}
+	log.Info("data mode complete", "stage", "volume", "steps", len(steps), "seconds", time.Since(start).Seconds())
+	return err
+}
+
+// mapStep is the reference tool's Map step: the tables map.xml (or shiplog's
+// map) maps, checked, copied in one consistent snapshot per table, volume
+// checked, then streamed.
+type mapStep struct {
+	r *Runtime
+	// plan is what Integrity compiled, for Data.
+	plan *transform.Plan
+	// delta are delta mode's options.
+	delta DeltaOptions
+}
+
+// Integrity loads both schemas and compiles the plan (Runtime.Check).
+func (m *mapStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+	plan, problems, err := m.r.Check(ctx)
+	m.plan = plan
+	return problems, err
+}
+
+// Data puts the change logs in (delta.source: triggers), copies every mapped
+// table and records where delta starts.
+func (m *mapStep) Data(ctx context.Context, env *step.Env) error {
+	r, plan, log, o := m.r, m.plan, env.Log, DataOptions{Auto: env.Auto}
 	// The broker's ACLs are checked (where it tells) before anything is
 	// written.
 	publisher, err := r.openPublisher(ctx, plan)
@@ -134,21 +166,29 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		if _, _, ok, err := r.state.Checkpoint(ctx); err != nil {
 			return err
 		} else if !ok {
-			if err := r.state.SaveCheckpoint(ctx, tx, res.Start, time.Time{}); err != nil {
-				return err
-			}
+			return r.state.SaveCheckpoint(ctx, tx, res.Start, time.Time{})
 		}
-		return r.state.SetFlag(ctx, tx, flagDataDone, time.Now().UTC().Format(time.RFC3339))
+		return nil
 	}); err != nil {
 		return err
 	}
-	log.Info("data mode complete", "stage", "volume", "tables", res.Tables, "rows", res.Rows, "failed", res.Failed,
+	log.Info("mapped tables copied", "stage", "volume", "tables", res.Tables, "rows", res.Rows, "failed", res.Failed,
 		"seconds", time.Since(start).Seconds(), "delta_start", res.Start.String())
 	if res.Failed > 0 {
 		return fmt.Errorf("%w: %d row(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, res.Failed)
 	}
 	return nil
 }
+
+// Volume has nothing left to do: the copier checks each table's volume right
+// after copying it (snapshot.Copier.Volume), in the snapshot the table was
+// copied in; counted later, the rows delta streams meanwhile would differ.
+// In delta mode there is no volume check, as before steps.
+func (m *mapStep) Volume(context.Context, *step.Env) error { return nil }
+
+// Delta streams changes through the plan recorded by data mode until ctx
+// ends (see Runtime.Delta).
+func (m *mapStep) Delta(ctx context.Context, _ *step.Env) error { return m.r.delta(ctx, m.delta) }
 
 func (r *Runtime) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := r.dst.BeginTx(ctx, nil)

@@ -52,7 +52,7 @@ const (
 // and throttled by, the operations object given to SetOps.
 func (r *Runtime) Delta(ctx context.Context, o DeltaOptions) error {
 	return r.destRetry(ctx, "run").restart(ctx, "the stream", func(ctx context.Context) error {
-		err := r.delta(ctx, o)
+		err := r.deltaSteps(ctx, o)
 		// Started again, it must not look for the statement to skip: the
 		// first start passed it, or stops at it again, saying so.
 		o.SkipDDL = false
@@ -142,6 +142,16 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 	if err != nil {
 		return err
 	}
+	publisher, err := r.openPublisher(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if publisher != nil {
+		defer publisher.Close()
+		if err := fks.KafkaCheck(); err != nil {
+			return fmt.Errorf("%w: source foreign keys whose actions the Kafka sink cannot carry exactly (the rows they change are published as markers on the child's topic, applied per partition):\n  %w\nstream with sink: mysql, or drop the keys' actions on the source, or ignore the child tables in the map", ErrIntegrity, err)
+		}
+	}
 	var target cdc.Position
 	if o.ExitWhenCaughtUp {
 		var err error
@@ -179,16 +189,6 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 	reader := binlog.NewReader(readerCfg)
 	log.Info("streaming", "stage", "delta", "from", from.String(), "until", target.String())
 
-	publisher, err := r.openPublisher(ctx, plan)
-	if err != nil {
-		return err
-	}
-	if publisher != nil {
-		defer publisher.Close()
-		if err := fks.KafkaCheck(); err != nil {
-			return fmt.Errorf("%w: source foreign keys whose actions the Kafka sink cannot carry exactly (the rows they change are published as markers on the child's topic, applied per partition):\n  %w\nstream with sink: mysql, or drop the keys' actions on the source, or ignore the child tables in the map", ErrIntegrity, err)
-		}
-	}
 	// With sink: kafka the mapped changes are not written anywhere (only
 	// counted, their failures recorded): the relay does not keep them.
 	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: publisher != nil, dropMapped: r.dest.rows() != nil,

@@ -46,6 +46,8 @@ type deltaSource interface {
 	lag(ctx context.Context) (bytes int64, ckptTime time.Time, ok bool, err error)
 	// status fills what Status says of the source, its head and the lag.
 	status(ctx context.Context, s *Status) error
+	// needs lists the privileges the source user needs for w.
+	needs(srv server, w Work) []need
 }
 
 // deltaRun is what delta hands its source's stream: the options, the plan,

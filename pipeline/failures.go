@@ -3,19 +3,19 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
 
 // ErrPartial is returned when a run finished but some rows could not be
 // transformed: they are in _shiplog_failed_rows and the next run retries them
 // (exit code 3).
-var ErrPartial = errors.New("partial success")
+var ErrPartial = step.ErrPartial
 
 // retryFailures tries the recorded failed rows again: a keyed row is read
 // from the source as it is now, transformed and applied (or deleted on the

@@ -65,26 +65,36 @@ func readServer(ctx context.Context, db *sql.DB) (server, error) {
 	return s, nil
 }
 
-// sourceNeeds lists what the source user needs for w.
+// sourceNeeds lists what the source user needs for w: what its delta source
+// needs (see deltaSource.needs).
 func sourceNeeds(cfg *config.Config, srv server, w Work) []need {
-	db := cfg.Source.Database
-	if cfg.Delta.Source == config.DeltaTriggers {
-		if !w.Copy && !w.Stream {
-			return nil
-		}
-		ns := []need{
-			{names: []string{"SELECT"}, grant: "SELECT", db: db, why: "read the tables and change logs"},
-			{names: []string{"INSERT"}, grant: "INSERT", db: db, why: "the triggers write the change logs"},
-			{names: []string{"DELETE"}, grant: "DELETE", db: db, why: "purge applied change-log rows"},
-			{names: []string{"CREATE"}, grant: "CREATE", db: db, why: "create the m2_cl_* change logs"},
-			{names: []string{"TRIGGER"}, grant: "TRIGGER", db: db, why: "install and check the change-log triggers"},
-		}
-		if w.Copy {
-			ns = append(ns, need{names: []string{"LOCK TABLES"}, grant: "LOCK TABLES", db: db,
-				why: "install a table's three triggers at once, so the application's prepared statements keep working"})
-		}
-		return append(ns, need{names: []string{"PROCESS"}, grant: "PROCESS", why: "read InnoDB table ids, which show a TRUNCATE no trigger logs"})
+	return newDeltaSource(&Runtime{cfg: cfg}).needs(srv, w)
+}
+
+// needs lists what the source user needs for w when delta reads the change
+// logs.
+func (d triggerDelta) needs(_ server, w Work) []need {
+	db := d.r.cfg.Source.Database
+	if !w.Copy && !w.Stream {
+		return nil
 	}
+	ns := []need{
+		{names: []string{"SELECT"}, grant: "SELECT", db: db, why: "read the tables and change logs"},
+		{names: []string{"INSERT"}, grant: "INSERT", db: db, why: "the triggers write the change logs"},
+		{names: []string{"DELETE"}, grant: "DELETE", db: db, why: "purge applied change-log rows"},
+		{names: []string{"CREATE"}, grant: "CREATE", db: db, why: "create the m2_cl_* change logs"},
+		{names: []string{"TRIGGER"}, grant: "TRIGGER", db: db, why: "install and check the change-log triggers"},
+	}
+	if w.Copy {
+		ns = append(ns, need{names: []string{"LOCK TABLES"}, grant: "LOCK TABLES", db: db,
+			why: "install a table's three triggers at once, so the application's prepared statements keep working"})
+	}
+	return append(ns, need{names: []string{"PROCESS"}, grant: "PROCESS", why: "read InnoDB table ids, which show a TRUNCATE no trigger logs"})
+}
+
+// needs lists what the source user needs for w when delta reads the binlog.
+func (d *binlogDelta) needs(srv server, w Work) []need {
+	db := d.r.cfg.Source.Database
 	if !w.Copy && !w.Stream && !w.Cutover {
 		return nil
 	}

@@ -6,11 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
@@ -18,6 +16,7 @@ import (
 	"github.com/shiplog/shiplog/ops"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/state"
+	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -59,7 +58,7 @@ func (r *Runtime) SetOps(c *ops.Control) {
 }
 
 // ErrIntegrity is returned when the integrity check finds errors.
-var ErrIntegrity = errors.New("integrity check failed")
+var ErrIntegrity = step.ErrIntegrity
 
 // Open connects to both servers (checking the credentials now, so a wrong
 // password is reported before anything else happens) and prepares the state
@@ -215,33 +214,7 @@ func (r *Runtime) streamPlan(ctx context.Context) (*transform.Plan, []transform.
 }
 
 // reportProblems logs problems and returns ErrIntegrity when errors remain
-// (auto turns them into warnings, as the reference tool's --auto does, except
-// blocking ones: a transform that cannot run, a column that would be clipped).
+// (auto turns them into warnings, except blocking ones); see step.Report.
 func (r *Runtime) reportProblems(problems []transform.Problem, auto bool) error {
-	var errs, others []string // blocking errors first: --auto does not help with them
-	for _, p := range problems {
-		if p.Severity == transform.Error && (!auto || p.Blocking) {
-			if p.Blocking {
-				errs = append(errs, p.Msg)
-			} else {
-				others = append(others, p.Msg)
-			}
-			r.log.Error(p.Msg, "stage", "integrity", "table", p.Table)
-		} else {
-			r.log.Warn(p.Msg, "stage", "integrity", "table", p.Table)
-		}
-	}
-	blocking := len(errs)
-	errs = append(errs, others...)
-	if len(errs) == 0 {
-		return nil
-	}
-	summary := strings.Join(errs[:min(len(errs), 3)], "; ")
-	if len(errs) > 3 {
-		summary += fmt.Sprintf("; and %d more", len(errs)-3)
-	}
-	if blocking == len(errs) {
-		return fmt.Errorf("%w: %s (fix the schemas or map: --auto does not go past these)", ErrIntegrity, summary)
-	}
-	return fmt.Errorf("%w: %s (fix the schemas or map, or pass --auto to continue with warnings)", ErrIntegrity, summary)
+	return step.Report(r.log, problems, auto)
 }

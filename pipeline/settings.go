@@ -10,6 +10,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -24,41 +25,66 @@ type SettingsResult struct {
 // handlers; a destination row with the same scope and path gets the value,
 // other rows are added. It runs in one destination transaction.
 func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
-	var res SettingsResult
 	log := r.log.With("mode", "settings")
+	run := &modeRun{}
+	steps, err := r.modeSteps(step.ModeSettings, log, run)
+	if err != nil {
+		return run.settings, err
+	}
+	err = step.Run(ctx, step.ModeSettings, steps, r.stepEnv(step.ModeSettings, log, false))
+	return run.settings, err
+}
+
+// settingsStep is the reference tool's Settings step (settings mode).
+type settingsStep struct {
+	r   *Runtime
+	res *SettingsResult
+	// Found by Integrity, for Data: the settings.xml rules, the settings
+	// tables of both sides, the row being built (the destination's scope,
+	// key and value columns) and the value handlers by path.
+	spec     config.Settings
+	rules    *transform.SettingsRules
+	st, dt   *cdc.Table
+	built    *cdc.Table
+	handlers map[string]transform.Func
+}
+
+// Integrity reads settings.xml, checks both settings tables have the
+// configured columns and binds the value handlers. A handler that cannot run
+// is a blocking error: settings mode has no --auto.
+func (s *settingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+	r := s.r
 	spec := r.cfg.Settings.WithDefaults()
 	rules := &transform.SettingsRules{}
 	if r.cfg.Options.SettingsMapFile != "" {
 		var err error
 		if rules, err = transform.ReadSettings(r.cfg.Options.SettingsMapFile); err != nil {
-			return res, err
+			return nil, err
 		}
 	}
 	st, err := r.settingsTable(ctx, r.src, r.cfg.Source.Database, r.cfg.Options.SourcePrefix+spec.Table, spec, "source")
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	dt, err := r.settingsTable(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+spec.Table, spec, "destination")
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	// The row being built: the destination's scope, key and value columns.
 	built := &cdc.Table{Schema: dt.Schema, Name: dt.Name}
 	for _, n := range append(append([]string{}, spec.ScopeColumns...), spec.KeyColumn, spec.ValueColumn) {
 		built.Columns = append(built.Columns, dt.Columns[dt.ColumnIndex(n)])
 	}
-	nScope := len(spec.ScopeColumns)
-	keyIdx, valIdx := nScope, nScope+1
-	srcIdx := make([]int, len(built.Columns))
-	for i, c := range built.Columns {
-		srcIdx[i] = st.ColumnIndex(c.Name)
-	}
+	valIdx := len(spec.ScopeColumns) + 1
 	handlers := map[string]transform.Func{}
-	var problems []string
+	var problems []transform.Problem
+	problem := func(msg string) {
+		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "destination", Table: dt.Name, Msg: msg, Blocking: true})
+	}
 	for _, tr := range rules.Transforms {
 		f, ok := transform.LookupHandler(tr.Handler.Name)
 		if !ok {
-			problems = append(problems, fmt.Sprintf("unknown handler %q for path %s (%s)", tr.Handler.Name, tr.Path, tr.At))
+			problem(fmt.Sprintf("unknown handler %q for path %s (%s)", tr.Handler.Name, tr.Path, tr.At))
 			continue
 		}
 		params := transform.Params{}
@@ -68,16 +94,25 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 		fn, err := f(params, transform.Binding{Area: "destination", Table: dt.Name, Field: spec.ValueColumn, Index: valIdx,
 			Column: built.Columns[valIdx], Rec: built, Other: st})
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("handler %s for path %s: %v (%s)", tr.Handler.Name, tr.Path, err, tr.At))
+			problem(fmt.Sprintf("handler %s for path %s: %v (%s)", tr.Handler.Name, tr.Path, err, tr.At))
 			continue
 		}
 		handlers[tr.Path] = fn
 	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			log.Error(p, "stage", "integrity")
-		}
-		return res, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(problems, "; "))
+	s.spec, s.rules, s.st, s.dt, s.built, s.handlers = spec, rules, st, dt, built, handlers
+	return problems, nil
+}
+
+// Data merges the source's settings into the destination's, in one
+// destination transaction.
+func (s *settingsStep) Data(ctx context.Context, env *step.Env) error {
+	r, res, log := s.r, s.res, env.Log
+	spec, rules, st, dt, built, handlers := s.spec, s.rules, s.st, s.dt, s.built, s.handlers
+	nScope := len(spec.ScopeColumns)
+	keyIdx := nScope
+	srcIdx := make([]int, len(built.Columns))
+	for i, c := range built.Columns {
+		srcIdx[i] = st.ColumnIndex(c.Name)
 	}
 	ignore := make([]*regexp.Regexp, len(rules.IgnorePaths))
 	for i, p := range rules.IgnorePaths {
@@ -104,7 +139,7 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 		existing[scopeKey(row, func(i int) int { return dstIdx[i] })] = true
 		return nil
 	}); err != nil {
-		return res, err
+		return err
 	}
 	var writes []cdc.Change
 	var failures []cdc.Failure
@@ -147,9 +182,9 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 		}
 		return nil
 	}); err != nil {
-		return res, err
+		return err
 	}
-	err = r.inTx(ctx, func(tx *sql.Tx) error {
+	err := r.inTx(ctx, func(tx *sql.Tx) error {
 		if err := r.state.ForgetFailuresOf(ctx, tx, st.Name); err != nil {
 			return err
 		}
@@ -174,15 +209,22 @@ func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
 		return r.state.SaveFailures(ctx, tx, failures)
 	})
 	if err != nil {
-		return res, err
+		return err
 	}
 	log.Info("settings migrated", "stage", "data", "table", dt.Name, "replaced", res.Replaced, "added", res.Added,
 		"ignored", res.Ignored, "renamed", res.Renamed, "failed", res.Failed)
 	if res.Failed > 0 {
-		return res, fmt.Errorf("%w: %d setting(s) could not be transformed (see _shiplog_failed_rows)", ErrPartial, res.Failed)
+		return fmt.Errorf("%w: %d setting(s) could not be transformed (see _shiplog_failed_rows)", ErrPartial, res.Failed)
 	}
-	return res, nil
+	return nil
 }
+
+// Volume: the reference's Settings step has no volume check; Data reports
+// what it replaced, added, ignored and could not transform.
+func (s *settingsStep) Volume(context.Context, *step.Env) error { return nil }
+
+// Delta: settings are migrated once, in settings mode.
+func (s *settingsStep) Delta(context.Context, *step.Env) error { return nil }
 
 // settingsTable loads the settings table of one side and checks it has the
 // configured columns.

@@ -1,0 +1,67 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/shiplog/shiplog/step"
+)
+
+// modeRun is what one mode run gives its steps and gets back from them.
+type modeRun struct {
+	// delta are delta mode's options, for the Map step.
+	delta DeltaOptions
+	// settings is what the Settings step did.
+	settings SettingsResult
+}
+
+// stepRegistry holds the steps shiplog has, for one mode run. A step of
+// config.xml is supported when one of these is it (step.Registry.Lookup).
+func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
+	var reg step.Registry
+	for _, d := range []step.Def{
+		{Name: "Settings", Title: "Settings Step", Class: `Migration\Step\Settings`, Default: []step.Mode{step.ModeSettings},
+			New: func() step.Step { return &settingsStep{r: r, res: &run.settings} }},
+		{Name: "Map", Title: "Map Step", Class: `Migration\Step\Map`, Default: []step.Mode{step.ModeData, step.ModeDelta},
+			New: func() step.Step { return &mapStep{r: r, delta: run.delta} }},
+	} {
+		if err := reg.Register(d); err != nil {
+			return nil, err
+		}
+	}
+	return &reg, nil
+}
+
+// modeSteps are the steps mode runs: config.xml's for the mode, in its order
+// (unsupported ones warned about), or the default ones.
+func (r *Runtime) modeSteps(mode step.Mode, log *slog.Logger, run *modeRun) ([]step.Planned, error) {
+	reg, err := r.stepRegistry(run)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Select(mode, r.cfg.Steps, log), nil
+}
+
+// stepEnv is what the steps of mode work with.
+func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool) *step.Env {
+	return &step.Env{
+		Mode: mode, Source: r.src, Destination: r.dst,
+		SourceSchema: r.cfg.Source.Database, DestSchema: r.cfg.Destination.Database,
+		Config: r.cfg, State: r.state, Log: log, Auto: auto,
+	}
+}
+
+// deltaSteps runs delta mode's steps: the Map step streams (Runtime.delta).
+func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
+	log := r.log.With("mode", "delta")
+	steps, err := r.modeSteps(step.ModeDelta, log, &modeRun{delta: o})
+	if err != nil {
+		return err
+	}
+	// --auto of data mode is recorded; it holds for delta too.
+	auto, err := r.state.Flag(ctx, flagAuto)
+	if err != nil {
+		return err
+	}
+	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != ""))
+}

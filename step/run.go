@@ -1,0 +1,110 @@
+package step
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/shiplog/shiplog/transform"
+)
+
+// Run runs steps (see Registry.Select) in mode as the reference tool does.
+//
+// Settings and data modes: every step's Integrity first, and their problems
+// reported together (Report); errors stop the mode before anything is
+// written. Then, step by step, its Data and right after it its Volume (a
+// later step may change what an earlier one wrote: its volume is checked
+// before). An error wrapping ErrPartial lets the mode go on and is returned
+// at the end; any other error stops it and is returned as the step returned
+// it.
+//
+// Delta mode: step by step, its Delta, then its Volume. A Delta that returns
+// nil once ctx has ended is a clean stop: Run returns nil without running the
+// later steps.
+func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
+	log := env.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if mode == ModeDelta {
+		for _, p := range steps {
+			log.Debug("step delta", "stage", "delta", "step", p.Title)
+			if err := p.Step.Delta(ctx, env); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := p.Step.Volume(ctx, env); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	log.Info("integrity check", "stage", "integrity")
+	var problems []transform.Problem
+	for _, p := range steps {
+		log.Debug("step integrity check", "stage", "integrity", "step", p.Title)
+		found, err := p.Step.Integrity(ctx, env)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, found...)
+	}
+	if err := Report(log, problems, env.Auto); err != nil {
+		return err
+	}
+	var partial error
+	for _, p := range steps {
+		log.Debug("step data", "stage", "data", "step", p.Title)
+		if err := p.Step.Data(ctx, env); err != nil {
+			if !errors.Is(err, ErrPartial) {
+				return err
+			}
+			if partial == nil {
+				partial = err
+			} else {
+				partial = fmt.Errorf("%w; %w", partial, err)
+			}
+		}
+		log.Debug("step volume check", "stage", "volume", "step", p.Title)
+		if err := p.Step.Volume(ctx, env); err != nil {
+			return err
+		}
+	}
+	return partial
+}
+
+// Report logs problems and returns ErrIntegrity when errors remain (auto
+// turns them into warnings, as the reference tool's --auto does, except
+// blocking ones: a transform that cannot run, a column that would be clipped).
+func Report(log *slog.Logger, problems []transform.Problem, auto bool) error {
+	var errs, others []string // blocking errors first: --auto does not help with them
+	for _, p := range problems {
+		if p.Severity == transform.Error && (!auto || p.Blocking) {
+			if p.Blocking {
+				errs = append(errs, p.Msg)
+			} else {
+				others = append(others, p.Msg)
+			}
+			log.Error(p.Msg, "stage", "integrity", "table", p.Table)
+		} else {
+			log.Warn(p.Msg, "stage", "integrity", "table", p.Table)
+		}
+	}
+	blocking := len(errs)
+	errs = append(errs, others...)
+	if len(errs) == 0 {
+		return nil
+	}
+	summary := strings.Join(errs[:min(len(errs), 3)], "; ")
+	if len(errs) > 3 {
+		summary += fmt.Sprintf("; and %d more", len(errs)-3)
+	}
+	if blocking == len(errs) {
+		return fmt.Errorf("%w: %s (fix the schemas or map: --auto does not go past these)", ErrIntegrity, summary)
+	}
+	return fmt.Errorf("%w: %s (fix the schemas or map, or pass --auto to continue with warnings)", ErrIntegrity, summary)
+}
