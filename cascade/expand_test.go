@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/internal/testenv"
 	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	shipstate "github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -355,7 +356,7 @@ func TestExpandRepeatsTheSourcesCascades(t *testing.T) {
 // failed partition stay orphaned.
 func TestExpandAfterAPartialCommit(t *testing.T) {
 	r := newExpandRig(t)
-	st := mysqlsink.NewState(r.dst, "d")
+	st := shipstate.NewState(r.dst, "d")
 	if err := st.Ensure(r.ctx); err != nil {
 		t.Fatal(err)
 	}

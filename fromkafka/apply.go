@@ -15,16 +15,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/shiplog/shiplog/cascade"
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/mysqlerr"
-	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
@@ -62,20 +61,10 @@ const (
 	messageOverhead = 256
 	// readerMaxBytes bounds one fetch of a partition reader.
 	readerMaxBytes = 4 << 20
-	// failedValueMax bounds the message bytes kept in _shiplog_failed_messages.
-	failedValueMax = 64 << 10
 	// schemaRefreshEvery bounds how often one unknown or changed table makes
 	// the applier re-read the schema topic.
 	schemaRefreshEvery = 10 * time.Second
 )
-
-// Destination tables of the Kafka applier.
-const (
-	kafkaOffsetsTable = "_shiplog_kafka_offsets"
-	failedMsgsTable   = "_shiplog_failed_messages"
-)
-
-var errFenced = errors.New("partition offsets moved under this applier (another member of the group owns the partition now)")
 
 // ApplyFromKafkaWith consumes every data topic "<prefix>.<db>.<table>" in the
 // consumer group cfg.Kafka.GroupID and applies the changes through the map
@@ -125,7 +114,7 @@ func (r *Env) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
 	if err := kafkasink.CheckAccess(ctx, kc.Options(), kafkasink.Access{Read: true, Group: r.Config.Kafka.GroupID, Topics: check}); err != nil {
 		return err
 	}
-	if err := r.ensureKafkaTables(ctx); err != nil {
+	if err := r.State.EnsureKafka(ctx); err != nil {
 		return err
 	}
 	auto := o.Auto || r.Auto
@@ -188,7 +177,7 @@ func (r *Env) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
 		partial = append(partial, fmt.Sprintf("%d change(s) could not be transformed (see _shiplog_failed_rows)", n))
 	}
 	if n := a.badMessages.Load(); n > 0 {
-		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, failedMsgsTable))
+		partial = append(partial, fmt.Sprintf("%d malformed message(s) skipped (see %s)", n, state.FailedMessagesTable))
 	}
 	if len(partial) > 0 {
 		return fmt.Errorf("%w: %s", step.ErrPartial, strings.Join(partial, "; "))
@@ -440,36 +429,6 @@ func (a *kafkaApplier) consume(ctx context.Context, topics map[string][]int, o A
 	return context.Cause(runCtx)
 }
 
-func (r *Env) ensureKafkaTables(ctx context.Context) error {
-	db := rowio.QuoteIdent(r.Config.Destination.Database)
-	stmts := []string{
-		`CREATE TABLE IF NOT EXISTS ` + db + `.` + kafkaOffsetsTable + ` (
-			group_id VARCHAR(255) NOT NULL,
-			topic VARCHAR(249) NOT NULL,
-			` + "`partition`" + ` INT NOT NULL,
-			next_offset BIGINT NOT NULL,
-			source_position VARCHAR(1024) NOT NULL DEFAULT '',
-			updated_at DATETIME(6) NOT NULL,
-			PRIMARY KEY (group_id, topic, ` + "`partition`" + `)
-		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-		`CREATE TABLE IF NOT EXISTS ` + db + `.` + failedMsgsTable + ` (
-			topic VARCHAR(249) NOT NULL,
-			` + "`partition`" + ` INT NOT NULL,
-			` + "`offset`" + ` BIGINT NOT NULL,
-			error TEXT NOT NULL,
-			value MEDIUMBLOB NULL,
-			created_at DATETIME(6) NOT NULL,
-			PRIMARY KEY (topic, ` + "`partition`, `offset`" + `)
-		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
-	}
-	for _, q := range stmts {
-		if _, err := r.Dst.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create Kafka state tables in %s: %w", r.Config.Destination.Database, err)
-		}
-	}
-	return nil
-}
-
 // sourcePos orders the messages of one partition: the source position of the
 // change's transaction, the row's index in it and, for the two messages the
 // producer splits a key-changing update into (a delete of the old key, then a
@@ -711,17 +670,12 @@ type badMessage struct {
 }
 
 func (a *kafkaApplier) loadState(ctx context.Context, topic string, part int) (partitionState, error) {
-	st := partitionState{next: -1}
-	var pos string
-	err := a.r.Dst.QueryRowContext(ctx, "SELECT next_offset, source_position FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
-		a.group, topic, part).Scan(&st.next, &pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return partitionState{next: -1}, nil
+	o, ok, err := a.r.State.KafkaOffset(ctx, a.group, topic, part)
+	if err != nil || !ok {
+		return partitionState{next: -1}, err
 	}
-	if err != nil {
-		return st, fmt.Errorf("read offset of %s[%d]: %w", topic, part, err)
-	}
-	if st.last, err = parseSourcePos(pos); err != nil {
+	st := partitionState{next: o.Next}
+	if st.last, err = parseSourcePos(o.SourcePos); err != nil {
 		return st, fmt.Errorf("offset of %s[%d]: %w", topic, part, err)
 	}
 	return st, nil
@@ -766,10 +720,6 @@ func (a *kafkaApplier) rememberApplied(ctx context.Context, topic string, part i
 	}
 	st.remember(ps)
 	return nil
-}
-
-func (a *kafkaApplier) offsetsTable() string {
-	return rowio.QuoteIdent(a.r.Config.Destination.Database) + "." + kafkaOffsetsTable
 }
 
 // fatalError marks decode errors that stop the applier rather than mark the
@@ -827,51 +777,13 @@ func changeOf(t *cdc.Table, env *kafkasink.Message, op cdc.Op) (cdc.Change, erro
 		Pos: cdc.Position{File: env.Source.File, Pos: env.Source.Pos}}, nil
 }
 
-// saveOffset records the partition's next offset and last source position,
-// checking that the row still holds the offset this applier read from (another
-// member may own the partition after a rebalance it missed).
-func (a *kafkaApplier) saveOffset(ctx context.Context, tx *sql.Tx, topic string, part int, expect, next int64, last sourcePos) error {
-	var cur int64
-	err := tx.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ? FOR UPDATE",
-		a.group, topic, part).Scan(&cur)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		if expect >= 0 {
-			return errFenced
-		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO "+a.offsetsTable()+" (group_id, topic, `partition`, next_offset, source_position, updated_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
-			a.group, topic, part, next, last.String())
-		if mysqlerr.Is(err, gmysql.ER_DUP_ENTRY) {
-			return errFenced
-		}
-	case err != nil:
-	case cur != expect:
-		return errFenced
-	default:
-		_, err = tx.ExecContext(ctx, "UPDATE "+a.offsetsTable()+" SET next_offset = ?, source_position = ?, updated_at = UTC_TIMESTAMP(6) WHERE group_id = ? AND topic = ? AND `partition` = ?",
-			next, last.String(), a.group, topic, part)
+// failedMessages are bad as recorded in _shiplog_failed_messages.
+func failedMessages(bad []badMessage) []state.FailedMessage {
+	out := make([]state.FailedMessage, len(bad))
+	for i, b := range bad {
+		out[i] = state.FailedMessage{Topic: b.m.Topic, Partition: b.m.Partition, Offset: b.m.Offset, Error: b.err.Error(), Value: b.m.Value}
 	}
-	if err != nil {
-		return fmt.Errorf("record offset of %s[%d]: %w", topic, part, err)
-	}
-	return nil
-}
-
-func (a *kafkaApplier) saveBad(ctx context.Context, tx *sql.Tx, bad []badMessage) error {
-	for _, b := range bad {
-		v := b.m.Value
-		if len(v) > failedValueMax {
-			v = v[:failedValueMax]
-		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(a.r.Config.Destination.Database)+"."+failedMsgsTable+
-			" (topic, `partition`, `offset`, error, value, created_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))"+
-			" ON DUPLICATE KEY UPDATE error = VALUES(error), value = VALUES(value)",
-			b.m.Topic, b.m.Partition, b.m.Offset, b.err.Error(), v)
-		if err != nil {
-			return fmt.Errorf("record malformed message %s[%d]@%d: %w", b.m.Topic, b.m.Partition, b.m.Offset, err)
-		}
-	}
-	return nil
+	return out
 }
 
 // kafkaLockRetry runs a partition's transaction again when the destination

@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/config"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -27,7 +28,7 @@ type Env struct {
 	// Dst is the destination database; State its shiplog state tables;
 	// Writer applies batches to it.
 	Dst    *sql.DB
-	State  *mysqlsink.State
+	State  *state.State
 	Writer *mysqlsink.Writer
 	// Retry retries a destination write through a connection-level outage.
 	Retry Retrier

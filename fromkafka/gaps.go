@@ -28,21 +28,15 @@ type storedOffset struct {
 }
 
 func (a *kafkaApplier) storedOffsets(ctx context.Context) ([]storedOffset, error) {
-	rows, err := a.r.Dst.QueryContext(ctx, "SELECT topic, `partition`, next_offset, source_position FROM "+a.offsetsTable()+
-		" WHERE group_id = ? ORDER BY topic, `partition`", a.group)
+	rows, err := a.r.State.KafkaOffsets(ctx, a.group)
 	if err != nil {
-		return nil, fmt.Errorf("read the stored offsets of group %s: %w", a.group, err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []storedOffset
-	for rows.Next() {
-		var s storedOffset
-		if err := rows.Scan(&s.topic, &s.part, &s.next, &s.last); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
+	out := make([]storedOffset, len(rows))
+	for i, o := range rows {
+		out[i] = storedOffset{topic: o.Topic, part: o.Partition, next: o.Next, last: o.SourcePos}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // checkStoredOffsets compares the offsets this group applied up to (stored in
@@ -113,7 +107,7 @@ func (a *kafkaApplier) checkStoredOffsets(ctx context.Context, topics map[string
 		"The destination would silently miss those changes. To go on, publish a fresh copy (`shiplog migrate data --reset` "+
 		"with the Kafka sink; or copy straight to this destination) and then forget this group's offsets: "+
 		"DELETE FROM %s WHERE group_id = '%s'",
-		ErrGap, a.kc.BrokerList(), a.group, strings.Join(problems, "\n  "), a.offsetsTable(), strings.ReplaceAll(a.group, "'", "''"))
+		ErrGap, a.kc.BrokerList(), a.group, strings.Join(problems, "\n  "), a.r.State.KafkaOffsetsTable(), strings.ReplaceAll(a.group, "'", "''"))
 }
 
 // recreated reads the message before s's stored offset and says how the

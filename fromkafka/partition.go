@@ -11,6 +11,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/ops"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/stream"
 )
 
@@ -26,7 +27,7 @@ func (a *kafkaApplier) partition(ctx context.Context, gen *kafka.Generation, top
 		if ctx.Err() != nil {
 			return nil // the generation ended (a rebalance), or the run: not applied, read again by the partition's next owner
 		}
-		if !errors.Is(err, errFenced) {
+		if !errors.Is(err, state.ErrFenced) {
 			return err
 		}
 		a.log.Warn("partition moved; reloading its offset", "stage", "apply", "topic", topic, "partition", part)
@@ -252,26 +253,21 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 		}
 		return kafkaLockRetry.Do(wctx, func() error {
 			return a.writer.Apply(wctx, changes, func(tx *sql.Tx) error {
-				if err := a.saveOffset(wctx, tx, s.topic, s.part, s.next, next, last); err != nil {
+				if err := a.r.State.SaveKafkaOffset(wctx, tx, a.group, s.topic, s.part, s.next, next, last.String()); err != nil {
 					return err
 				}
 				if err := a.r.State.SaveFailures(wctx, tx, b.Failed); err != nil {
 					return err
 				}
-				return a.saveBad(wctx, tx, bad)
+				return a.r.State.SaveFailedMessages(wctx, tx, failedMessages(bad))
 			})
 		})
 	}, func(ctx context.Context) error {
-		var cur int64
-		err := a.r.Dst.QueryRowContext(ctx, "SELECT next_offset FROM "+a.offsetsTable()+" WHERE group_id = ? AND topic = ? AND `partition` = ?",
-			a.group, s.topic, s.part).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
+		o, ok, err := a.r.State.KafkaOffset(ctx, a.group, s.topic, s.part)
+		if err != nil || !ok {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("read the offset of %s[%d]: %w", s.topic, s.part, err)
-		}
-		done = cur == next
+		done = o.Next == next
 		return nil
 	})
 	b.Changes = changes
@@ -284,7 +280,7 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 	a.badMessages.Add(int64(len(bad)))
 	ops.LogFailedRows(a.log, "apply", b.Failed, true)
 	for _, m := range bad {
-		a.log.Error("malformed message skipped; recorded in "+failedMsgsTable, "stage", "apply", "topic", s.topic, "partition", s.part,
+		a.log.Error("malformed message skipped; recorded in "+state.FailedMessagesTable, "stage", "apply", "topic", s.topic, "partition", s.part,
 			"offset", m.m.Offset, "error", m.err.Error())
 	}
 	if dups > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/shiplog/shiplog/rowio"
 	kafkasink "github.com/shiplog/shiplog/sink/kafka"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -438,7 +439,7 @@ func (r *Env) replayApply(ctx context.Context, kc *kafkasink.Client, dsn string,
 		}
 		tables[name] = &t
 	}
-	writer := mysqlsink.NewWriter(db, mysqlsink.NewState(db, schema), mysqlsink.Options{Logger: r.Log})
+	writer := mysqlsink.NewWriter(db, state.NewState(db, schema), mysqlsink.Options{Logger: r.Log})
 	var batch []cdc.Change
 	flush := func() error {
 		if len(batch) == 0 {

@@ -3,7 +3,6 @@ package ops
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/internal/mysqlerr"
-	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/state"
 )
 
 // Replica lag throttling, in the spirit of gh-ost's --throttle-control-replicas
@@ -363,55 +362,18 @@ func (w *watchedReplica) replicationProblem(ctx context.Context) (string, error)
 	return "", rows.Err()
 }
 
-const datetimeLayout = "2006-01-02 15:04:05.999999"
-
-func checkpointTable(schema string) string {
-	return rowio.QuoteIdent(schema) + "." + rowio.QuoteIdent("_shiplog_checkpoint")
-}
-
 // readPrimaryCheckpoint reads the destination's checkpoint row and its
 // clock, UTC_TIMESTAMP(6), the clock updated_at is written with.
 func readPrimaryCheckpoint(ctx context.Context, db *sql.DB, schema string) (checkpointRow, time.Time, error) {
-	var now string
-	var pos, updated sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT UTC_TIMESTAMP(6), c.position, c.updated_at FROM (SELECT 1 AS one) AS d LEFT JOIN "+
-		checkpointTable(schema)+" AS c ON c.id = 1").Scan(&now, &pos, &updated)
-	if err != nil {
-		return checkpointRow{}, time.Time{}, err
-	}
-	t, err := time.ParseInLocation(datetimeLayout, now, time.UTC)
-	if err != nil {
-		return checkpointRow{}, time.Time{}, fmt.Errorf("UTC_TIMESTAMP(6) %q: %w", now, err)
-	}
-	row, err := checkpointFrom(pos, updated)
-	return row, t, err
+	row, now, err := state.ReadCheckpointRowAndClock(ctx, db, schema)
+	return checkpointRow{ok: row.OK, pos: row.Pos, updated: row.Updated}, now, err
 }
 
 // readCheckpoint reads a replica's copy of the checkpoint row; a missing
 // row, table or schema is no row.
 func readCheckpoint(ctx context.Context, db *sql.DB, schema string) (checkpointRow, error) {
-	var pos, updated sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT position, updated_at FROM "+checkpointTable(schema)+" WHERE id = 1").Scan(&pos, &updated)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return checkpointRow{}, nil
-	case mysqlerr.Is(err, gmysql.ER_NO_SUCH_TABLE, gmysql.ER_BAD_DB_ERROR):
-		return checkpointRow{}, nil
-	case err != nil:
-		return checkpointRow{}, err
-	}
-	return checkpointFrom(pos, updated)
-}
-
-func checkpointFrom(pos, updated sql.NullString) (checkpointRow, error) {
-	if !pos.Valid {
-		return checkpointRow{}, nil
-	}
-	t, err := time.ParseInLocation(datetimeLayout, updated.String, time.UTC)
-	if err != nil {
-		return checkpointRow{}, fmt.Errorf("checkpoint updated_at %q: %w", updated.String, err)
-	}
-	return checkpointRow{ok: true, pos: pos.String, updated: t}, nil
+	row, err := state.ReadCheckpointRow(ctx, db, schema)
+	return checkpointRow{ok: row.OK, pos: row.Pos, updated: row.Updated}, err
 }
 
 // watchReplicas makes c throttle on the replicas at addrs, starting with

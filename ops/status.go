@@ -3,22 +3,22 @@ package ops
 import (
 	"time"
 
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 )
 
 // Status is what `shiplog status` prints and the HTTP server's /status
 // serves. pipeline reads it from the servers; the server adds the live
 // fields from its Control (Paused ... DestinationRetrying).
 type Status struct {
-	Mode           string                    `json:"mode"`
-	DataDone       bool                      `json:"data_done"`
-	DataFinishedAt string                    `json:"data_finished_at,omitempty"`
-	Tables         []mysqlsink.TableProgress `json:"tables"`
-	Checkpoint     string                    `json:"checkpoint_position,omitempty"`
-	CheckpointTime *time.Time                `json:"checkpoint_event_time,omitempty"`
-	SourceHead     string                    `json:"source_head_position,omitempty"`
-	LagBytes       *int64                    `json:"lag_bytes,omitempty"`
-	LagSeconds     *float64                  `json:"lag_seconds,omitempty"`
+	Mode           string                `json:"mode"`
+	DataDone       bool                  `json:"data_done"`
+	DataFinishedAt string                `json:"data_finished_at,omitempty"`
+	Tables         []state.TableProgress `json:"tables"`
+	Checkpoint     string                `json:"checkpoint_position,omitempty"`
+	CheckpointTime *time.Time            `json:"checkpoint_event_time,omitempty"`
+	SourceHead     string                `json:"source_head_position,omitempty"`
+	LagBytes       *int64                `json:"lag_bytes,omitempty"`
+	LagSeconds     *float64              `json:"lag_seconds,omitempty"`
 	// DeltaSource is "binlog" or "triggers"; with triggers, DeltaBacklog
 	// counts the change-log rows not yet applied, per source table.
 	DeltaSource  string           `json:"delta_source"`

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/rowio"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -68,7 +68,7 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 		p, ok := progress[tp.Source.Name]
 		failed := failures[tp.Source.Name]
 		copied := p.Rows - failed
-		if !ok || p.State != mysqlsink.TableDone || copied <= 0 || tp.Dest == nil {
+		if !ok || p.State != state.TableDone || copied <= 0 || tp.Dest == nil {
 			continue
 		}
 		half := (copied + 1) / 2

@@ -20,6 +20,7 @@ import (
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 )
 
 // RunLock is the destination lock a recorded command holds while it runs.
@@ -63,10 +64,10 @@ func (s RunSpec) line() string {
 	return s.Command
 }
 
-// ErrStreamLocked is returned, wrapped in a *mysqlsink.StreamLockedError
+// ErrStreamLocked is returned, wrapped in a *state.StreamLockedError
 // naming the holder, when another process holds the destination's stream
 // lock: the command refused to start.
-var ErrStreamLocked = mysqlsink.ErrStreamLocked
+var ErrStreamLocked = state.ErrStreamLocked
 
 // ErrStreamLockLost is the cause a command is stopped with when the
 // connection holding its stream lock is lost: another process may take the
@@ -119,7 +120,7 @@ type RunRecorder struct {
 	ctl      *ops.Control
 	done     func()
 	failed0  map[string]int64
-	progress map[string]mysqlsink.TableProgress
+	progress map[string]state.TableProgress
 
 	// lockMu guards the lock connection, which relock replaces when the
 	// destination was lost, and what relock takes again on it.
@@ -128,7 +129,7 @@ type RunRecorder struct {
 	// lockName is the stream or apply lock held on conn ("": none); an
 	// apply lock's name changes with its connection.
 	lockName string
-	holder   mysqlsink.LockHolder
+	holder   state.LockHolder
 	spec     RunSpec
 	// runLocked: conn holds the run's liveness lock (id).
 	runLocked bool
@@ -151,7 +152,7 @@ func (r *Runtime) StartRun(ctx context.Context, spec RunSpec) (context.Context, 
 	}
 	if spec.Lock != NoLock {
 		host, _ := os.Hostname()
-		rec.holder = mysqlsink.LockHolder{Host: host, PID: int64(os.Getpid()), Command: spec.line(), StartedAt: time.Now()}
+		rec.holder = state.LockHolder{Host: host, PID: int64(os.Getpid()), Command: spec.line(), StartedAt: time.Now()}
 		if err := rec.takeLock(ctx, rec.conn); err != nil {
 			rec.conn.Close()
 			return ctx, nil, err
@@ -207,7 +208,7 @@ func (rec *RunRecorder) takeLock(ctx context.Context, conn *sql.Conn) error {
 		return nil
 	}
 	err := r.state.TakeStreamLock(ctx, conn, rec.holder, 0, r.cfg.Sink)
-	var le *mysqlsink.StreamLockedError
+	var le *state.StreamLockedError
 	if errors.As(err, &le) && le.Holder != nil && le.Holder.Host == rec.holder.Host {
 		switch {
 		case le.Holder.PID == rec.holder.PID && rec.lockName != "":
@@ -406,17 +407,17 @@ func (rec *RunRecorder) Finish(ctx context.Context, cmdErr error, exitCode int) 
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	defer rec.release()
-	run := mysqlsink.Run{ID: rec.id, Status: mysqlsink.RunSuccess}
+	run := state.Run{ID: rec.id, Status: state.RunSuccess}
 	switch {
 	case cmdErr == nil:
 	case errors.Is(cmdErr, ErrPartial):
-		run.Status = mysqlsink.RunPartial
+		run.Status = state.RunPartial
 	case errors.Is(cmdErr, context.Canceled):
 		// A clean stop by SIGINT/SIGTERM.
 	default:
-		run.Status = mysqlsink.RunFailed
+		run.Status = state.RunFailed
 	}
-	if cmdErr != nil && run.Status != mysqlsink.RunSuccess {
+	if cmdErr != nil && run.Status != state.RunSuccess {
 		msg := rec.r.redactSecrets(cmdErr.Error())
 		run.Error = &msg
 	}
@@ -482,7 +483,7 @@ func (r *Runtime) pendingPrefix() string {
 
 // savePendingRun keeps the end of run in a local file, for when the
 // destination cannot record it; it returns the file's path.
-func (r *Runtime) savePendingRun(run mysqlsink.Run) (string, error) {
+func (r *Runtime) savePendingRun(run state.Run) (string, error) {
 	dir, err := pendingRunsDir()
 	if err != nil {
 		return "", err
@@ -503,19 +504,19 @@ func (r *Runtime) savePendingRun(run mysqlsink.Run) (string, error) {
 }
 
 // pendingRuns reads the run ends of this destination kept locally, by file.
-func (r *Runtime) pendingRuns() map[string]mysqlsink.Run {
+func (r *Runtime) pendingRuns() map[string]state.Run {
 	dir, err := pendingRunsDir()
 	if err != nil {
 		return nil
 	}
 	paths, _ := filepath.Glob(filepath.Join(dir, r.pendingPrefix()+"*.json"))
-	out := map[string]mysqlsink.Run{}
+	out := map[string]state.Run{}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		var run mysqlsink.Run
+		var run state.Run
 		if err := json.Unmarshal(b, &run); err != nil || run.ID == 0 {
 			r.log.Warn("ignoring an unreadable pending run record", "stage", "runs", "file", p)
 			continue
@@ -540,18 +541,18 @@ func (r *Runtime) recordPendingRuns(ctx context.Context) {
 // Runs returns the recorded runs, newest first (limit 0: all).
 // A run whose end is kept locally (the destination was down when it ended)
 // is shown with it.
-func (r *Runtime) Runs(ctx context.Context, limit int) ([]mysqlsink.Run, error) {
+func (r *Runtime) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 	runs, err := r.state.Runs(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
-	pending := map[int64]mysqlsink.Run{}
+	pending := map[int64]state.Run{}
 	for _, run := range r.pendingRuns() {
 		pending[run.ID] = run
 	}
 	for i, run := range runs {
 		p, ok := pending[run.ID]
-		if ok && (run.Status == mysqlsink.RunStarted || (run.Status == mysqlsink.RunFailed && run.Error != nil && *run.Error == "interrupted")) {
+		if ok && (run.Status == state.RunStarted || (run.Status == state.RunFailed && run.Error != nil && *run.Error == "interrupted")) {
 			p.Command, p.Mode, p.StartedAt = run.Command, run.Mode, run.StartedAt
 			runs[i] = p
 		}

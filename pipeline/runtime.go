@@ -15,7 +15,7 @@ import (
 	"github.com/shiplog/shiplog/deltalog"
 	"github.com/shiplog/shiplog/ops"
 	"github.com/shiplog/shiplog/rowio"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -26,7 +26,7 @@ type Runtime struct {
 	log   *slog.Logger
 	src   *sql.DB
 	dst   *sql.DB
-	state *mysqlsink.State
+	state *state.State
 	// source is where delta reads changes (delta.source).
 	source deltaSource
 	// dest is what the destination database receives (sink).
@@ -107,7 +107,7 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 		r.Close()
 		return nil, err
 	}
-	r.state = mysqlsink.NewState(r.dst, cfg.Destination.Database)
+	r.state = state.NewState(r.dst, cfg.Destination.Database)
 	if err := r.state.Ensure(ctx); err != nil {
 		r.Close()
 		return nil, err

@@ -185,7 +185,7 @@ func (s *settingsStep) Data(ctx context.Context, env *step.Env) error {
 		return err
 	}
 	err := r.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(r.cfg.Destination.Database)+"._shiplog_failed_rows WHERE table_name = ?", st.Name); err != nil {
+		if err := r.state.ForgetFailuresOf(ctx, tx, st.Name); err != nil {
 			return err
 		}
 		for _, u := range updates {

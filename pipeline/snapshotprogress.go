@@ -9,7 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/shiplog/shiplog/ops"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -37,7 +37,7 @@ func (r *Runtime) snapshotProgress(ctx context.Context, log *slog.Logger, plan *
 	if prog, err := r.state.Progress(ctx); err == nil {
 		for _, tp := range plan.Tables() {
 			if tpg, ok := prog[tp.Source.Name]; ok {
-				p.Resumed(tp.Source.Name, tpg.Rows, tpg.State == mysqlsink.TableDone)
+				p.Resumed(tp.Source.Name, tpg.Rows, tpg.State == state.TableDone)
 			}
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"sort"
 
 	"github.com/shiplog/shiplog/ops"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 )
 
 // Status is what `shiplog status` prints and the HTTP server's /status
@@ -31,7 +31,7 @@ func (r *Runtime) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return s, err
 	}
-	s.Tables = make([]mysqlsink.TableProgress, 0, len(progress))
+	s.Tables = make([]state.TableProgress, 0, len(progress))
 	for _, p := range progress {
 		s.Tables = append(s.Tables, p)
 	}

@@ -7,10 +7,11 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/failpoint"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
-func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p mysqlsink.TableProgress) error {
+func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [][]any, p state.TableProgress) error {
 	pc, err := c.prepareChunk(tp, rows, p.SnapshotPos)
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 }
 
 // commitChunk publishes and writes a prepared chunk with its progress p.
-func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p mysqlsink.TableProgress) error {
+func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p state.TableProgress) error {
 	if pc.chunk != nil {
 		defer pc.chunk.Release()
 	}

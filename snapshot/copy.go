@@ -23,6 +23,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 	"github.com/shiplog/shiplog/verify"
 )
@@ -32,7 +33,7 @@ type Copier struct {
 	Source *sql.DB
 	Dest   *sql.DB
 	Writer *mysqlsink.Writer
-	State  *mysqlsink.State
+	State  *state.State
 	Plan   *transform.Plan
 	// ChunkRows is the rows per chunk; 0 = automatic (sized to about 4 MiB).
 	ChunkRows int
@@ -119,7 +120,7 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	g.SetLimit(workers)
 	for _, tp := range tables {
 		p, ok := progress[tp.Source.Name]
-		if ok && p.State == mysqlsink.TableDone {
+		if ok && p.State == state.TableDone {
 			log.Info("table already copied", "stage", "data", "table", tp.Source.Name, "rows", p.Rows)
 			continue
 		}
@@ -179,7 +180,7 @@ func (c *Copier) ordered(tables []*transform.TablePlan) []*transform.TablePlan {
 	return out
 }
 
-func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.TablePlan, p mysqlsink.TableProgress, resumed bool) (int64, string, error) {
+func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.TablePlan, p state.TableProgress, resumed bool) (int64, string, error) {
 	st := tp.Source
 	start := time.Now()
 	if tp.FullRow && resumed && p.Rows > 0 {
@@ -193,7 +194,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		} else if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(tp.Dest.Schema)+"."+rowio.QuoteIdent(tp.Dest.Name)); err != nil {
 			return 0, "", fmt.Errorf("empty destination table %s: %w", tp.Dest.Name, err)
 		}
-		p = mysqlsink.TableProgress{Table: st.Name, State: mysqlsink.TableCopying}
+		p = state.TableProgress{Table: st.Name, State: state.TableCopying}
 	}
 	for _, parent := range c.After[st.Name] {
 		if ch, ok := c.started[parent]; ok {
@@ -213,7 +214,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		p.SnapshotPos = snap.pos
 	}
 	p.Segments++
-	p.State = mysqlsink.TableCopying
+	p.State = state.TableCopying
 	if err := c.State.SaveProgress(ctx, nil, p); err != nil {
 		return 0, "", err
 	}
@@ -286,7 +287,7 @@ func (c *Copier) checkVolume(ctx context.Context, log *slog.Logger, snap *snapsh
 
 // copyKeyed copies t chunk by chunk in key order, each chunk committed with the
 // key it reached.
-func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, *verify.KeyRanges, error) {
+func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *state.TableProgress) (int64, *verify.KeyRanges, error) {
 	st := tp.Source
 	// A copy from the first key in this one snapshot sees the whole table:
 	// it notes the key ranges and the row count for the volume check.
@@ -380,7 +381,7 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 		}
 		if ch.last {
 			p.SourceRows = &ch.sourceRows
-			p.State = mysqlsink.TableDone
+			p.State = state.TableDone
 		}
 		if err := c.commitChunk(ctx, tp, ch.prepared, *p); err != nil {
 			return copied, nil, err
@@ -394,7 +395,7 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 
 // copyFullRow copies a table without a key in one streaming pass; its progress
 // counts rows only, so an interrupted copy starts the table again.
-func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) (int64, error) {
+func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *state.TableProgress) (int64, error) {
 	st := tp.Source
 	chunk := c.ChunkRows
 	if chunk <= 0 {
@@ -451,13 +452,13 @@ func (c *Copier) countSource(ctx context.Context, snap *snapshotTx, tp *transfor
 }
 
 // finish marks p done and records the source row count at the snapshot.
-func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *mysqlsink.TableProgress) error {
+func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *state.TableProgress) error {
 	n, err := c.countSource(ctx, snap, tp)
 	if err != nil {
 		return err
 	}
 	p.SourceRows = &n
-	p.State = mysqlsink.TableDone
+	p.State = state.TableDone
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/snapshot"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -74,12 +75,12 @@ func TestCopyTypeMatrix(t *testing.T) {
 	if transform.HasErrors(problems) {
 		t.Fatalf("problems: %v", problems)
 	}
-	state := mysqlsink.NewState(dstDB, "shop_new")
-	if err := state.Ensure(ctx); err != nil {
+	st := state.NewState(dstDB, "shop_new")
+	if err := st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: state, Plan: plan, ChunkRows: 7, Volume: true,
-		Writer: mysqlsink.NewWriter(dstDB, state, mysqlsink.Options{MaxStatementBytes: 2000})}
+	c := &snapshot.Copier{Source: srcDB, Dest: dstDB, State: st, Plan: plan, ChunkRows: 7, Volume: true,
+		Writer: mysqlsink.NewWriter(dstDB, st, mysqlsink.Options{MaxStatementBytes: 2000})}
 	res, err := c.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -99,14 +100,14 @@ func TestCopyTypeMatrix(t *testing.T) {
 	if err := dstDB.QueryRowContext(ctx, "SELECT gen FROM types WHERE id = 1").Scan(&gen); err != nil || gen.Int64 != -4294967296 {
 		t.Fatalf("generated column: %v %v", gen, err)
 	}
-	progress, err := state.Progress(ctx)
+	progress, err := st.Progress(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := progress["big"]; p.State != mysqlsink.TableDone || p.Rows != 5000 || p.SourceRows == nil || *p.SourceRows != 5000 {
+	if p := progress["big"]; p.State != state.TableDone || p.Rows != 5000 || p.SourceRows == nil || *p.SourceRows != 5000 {
 		t.Fatalf("progress of big: %+v", p)
 	}
-	if p := progress["types_uuid"]; p.State != mysqlsink.TableDone || p.Rows != 302 || p.SourceRows == nil || *p.SourceRows != 302 {
+	if p := progress["types_uuid"]; p.State != state.TableDone || p.Rows != 302 || p.SourceRows == nil || *p.SourceRows != 302 {
 		t.Fatalf("progress of types_uuid: %+v", p)
 	}
 }

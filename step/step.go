@@ -16,7 +16,7 @@ import (
 	"log/slog"
 
 	"github.com/shiplog/shiplog/config"
-	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -88,7 +88,7 @@ type Env struct {
 	Config *config.Config
 	// State is shiplog's state in the destination: checkpoint, progress,
 	// flags, failed rows.
-	State *mysqlsink.State
+	State *state.State
 	// Log carries the mode.
 	Log *slog.Logger
 	// Auto is --auto: integrity errors that do not block are warnings.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/testenv"
+	"github.com/shiplog/shiplog/state"
 )
 
 // TestPartitionedWriteResumesEachPartition applies batches in 2 partitions
@@ -111,7 +112,7 @@ func TestPartitionedWriteResumesEachPartition(t *testing.T) {
 
 // testDestination starts a server with database d holding the tables of ddl
 // and shiplog's state tables, and opens it as a destination.
-func testDestination(t *testing.T, ddl ...string) (*testenv.MariaDB, *sql.DB, *State) {
+func testDestination(t *testing.T, ddl ...string) (*testenv.MariaDB, *sql.DB, *state.State) {
 	t.Helper()
 	m := testenv.MariaDBT(t, testenv.Options{})
 	ctx := context.Background()
@@ -131,7 +132,7 @@ func testDestination(t *testing.T, ddl ...string) (*testenv.MariaDB, *sql.DB, *S
 	}
 	db := sql.OpenDB(conn)
 	t.Cleanup(func() { db.Close() })
-	st := NewState(db, "d")
+	st := state.NewState(db, "d")
 	if err := st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/internal/testenv"
+	"github.com/shiplog/shiplog/state"
 )
 
 // hostileValues end, or escape the end of, a literal quoted for the other
@@ -64,7 +65,7 @@ func TestWritesWhateverTheSQLMode(t *testing.T) {
 			if err := db.QueryRow("SELECT @@SESSION.sql_mode").Scan(&got); err != nil || !strings.Contains(got, strings.Split(mode, ",")[0]) {
 				t.Fatalf("session sql_mode %q (%v), want %q", got, err, mode)
 			}
-			st := NewState(db, name)
+			st := state.NewState(db, name)
 			if err := st.Ensure(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -98,13 +99,13 @@ func TestWritesWhateverTheSQLMode(t *testing.T) {
 			}
 			w := NewWriter(db, st, Options{Parts: 1})
 			before := loads()
-			if err := w.WriteChunk(ctx, kt, krows, false, TableProgress{Table: "k"}, nil); err != nil {
+			if err := w.WriteChunk(ctx, kt, krows, false, state.TableProgress{Table: "k"}, nil); err != nil {
 				t.Fatalf("snapshot chunk (LOAD DATA): %v", err)
 			}
 			if loads() == before {
 				t.Fatal("the snapshot chunk of k did not go with LOAD DATA")
 			}
-			if err := w.WriteChunk(ctx, jt, jrows, false, TableProgress{Table: "j"}, nil); err != nil {
+			if err := w.WriteChunk(ctx, jt, jrows, false, state.TableProgress{Table: "j"}, nil); err != nil {
 				t.Fatalf("snapshot chunk (INSERT): %v", err)
 			}
 			check(t, db, want)

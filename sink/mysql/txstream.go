@@ -83,12 +83,12 @@ func (s *TxStream) Commit(ctx context.Context, pos cdc.Position, t time.Time) er
 		return s.fail(fmt.Errorf("destination: a source transaction applied in parts after %s would commit at %s, not after it", s.from, pos))
 	}
 	for p := range w.parts {
-		if err := w.state.savePartCheckpoint(ctx, s.tx, p, pos, t); err != nil {
+		if err := w.state.SavePartCheckpoint(ctx, s.tx, p, pos, t); err != nil {
 			return s.fail(err)
 		}
 	}
 	if !w.trimmed {
-		if err := w.state.trimCheckpoints(ctx, s.tx, w.parts); err != nil {
+		if err := w.state.TrimCheckpoints(ctx, s.tx, w.parts); err != nil {
 			return s.fail(err)
 		}
 	}

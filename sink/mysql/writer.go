@@ -22,6 +22,7 @@ import (
 	"github.com/shiplog/shiplog/internal/failpoint"
 	"github.com/shiplog/shiplog/internal/mysqlerr"
 	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/state"
 )
 
 // SessionParams are the session settings every destination connection gets:
@@ -59,7 +60,7 @@ func SessionConfig(cfg *gomysql.Config) *gomysql.Config {
 // stream must come from one goroutine, in order.
 type Writer struct {
 	db    *sql.DB
-	state *State
+	state *state.State
 	log   *slog.Logger
 	// maxStmt bounds the bytes of one statement (below max_allowed_packet).
 	maxStmt int
@@ -98,7 +99,7 @@ type Options struct {
 }
 
 // NewWriter returns a writer on db that records progress in st.
-func NewWriter(db *sql.DB, st *State, o Options) *Writer {
+func NewWriter(db *sql.DB, st *state.State, o Options) *Writer {
 	if o.MaxStatementBytes <= 0 {
 		o.MaxStatementBytes = 4 << 20
 	}
@@ -109,10 +110,10 @@ func NewWriter(db *sql.DB, st *State, o Options) *Writer {
 }
 
 // Resume tells the writer where each apply partition stood when the stream
-// resumed from the lowest of them (State.PartCheckpoints): a partition's
+// resumed from the lowest of them (state.State.PartCheckpoints): a partition's
 // operations up to its own checkpoint are not applied again. The partition
 // count must be the one those checkpoints were written with.
-func (w *Writer) Resume(parts []PartCheckpoint) {
+func (w *Writer) Resume(parts []state.PartCheckpoint) {
 	w.skip, w.skipMax = nil, cdc.Position{}
 	for i, p := range parts {
 		if i >= w.parts {
@@ -226,7 +227,7 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 			}
 			if i == 0 {
 				for _, q := range idle {
-					if err := w.state.savePartCheckpoint(ctx, tx, q, b.Pos, b.Time); err != nil {
+					if err := w.state.SavePartCheckpoint(ctx, tx, q, b.Pos, b.Time); err != nil {
 						return err
 					}
 				}
@@ -234,12 +235,12 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 					return err
 				}
 				if !w.trimmed {
-					if err := w.state.trimCheckpoints(ctx, tx, w.parts); err != nil {
+					if err := w.state.TrimCheckpoints(ctx, tx, w.parts); err != nil {
 						return err
 					}
 				}
 			}
-			return w.state.savePartCheckpoint(ctx, tx, p, b.Pos, b.Time)
+			return w.state.SavePartCheckpoint(ctx, tx, p, b.Pos, b.Time)
 		})
 	}
 	var err error
@@ -296,12 +297,12 @@ func (w *Writer) Apply(ctx context.Context, changes []cdc.Change, then func(*sql
 
 // WriteChunk upserts snapshot rows of table t and records p and the rows that
 // failed to transform, in one transaction.
-func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p TableProgress, failed []cdc.Failure) error {
+func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, fullRow bool, p state.TableProgress, failed []cdc.Failure) error {
 	return w.WritePrepared(ctx, w.PrepareChunk(t, rows, fullRow), p, failed)
 }
 
 // WritePrepared is WriteChunk of a prepared chunk; it releases ch.
-func (w *Writer) WritePrepared(ctx context.Context, ch *Chunk, p TableProgress, failed []cdc.Failure) error {
+func (w *Writer) WritePrepared(ctx context.Context, ch *Chunk, p state.TableProgress, failed []cdc.Failure) error {
 	defer ch.Release()
 	finish := func(tx *sql.Tx) error {
 		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {

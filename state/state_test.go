@@ -1,12 +1,19 @@
 //go:build !unit
 
-package mysql
+package state_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/shiplog/shiplog/internal/testenv"
+	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 )
 
 // TestStateValuesAreStoredWholeOrRefused: state tables of an older version
@@ -15,7 +22,7 @@ import (
 // column cannot store as it is (text its character set cannot hold, which the
 // non-strict session would cut) is an error, not a cut value.
 func TestStateValuesAreStoredWholeOrRefused(t *testing.T) {
-	_, db, st := testDestination(t,
+	db, st := testDestination(t,
 		"CREATE TABLE _shiplog_state (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL, updated_at DATETIME(6) NOT NULL) DEFAULT CHARSET=utf8mb4",
 		"CREATE TABLE _shiplog_runs (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, command VARCHAR(64) NOT NULL, mode VARCHAR(32) NOT NULL,"+
 			" started_at DATETIME(6) NOT NULL, ended_at DATETIME(6) NULL, status ENUM('started','success','partial','failed') NOT NULL,"+
@@ -43,7 +50,7 @@ func TestStateValuesAreStoredWholeOrRefused(t *testing.T) {
 	}
 	err = st.SetFlag(ctx, tx, "source_schema", "caf\xe9 \xff not UTF-8")
 	_ = tx.Rollback()
-	if !errors.Is(err, ErrStateTooLarge) {
+	if !errors.Is(err, state.ErrStateTooLarge) {
 		t.Fatalf("invalid text for a utf8mb4 column: %v, want ErrStateTooLarge", err)
 	}
 	if got, err := st.Flag(ctx, "source_schema"); err != nil || got != big {
@@ -53,4 +60,34 @@ func TestStateValuesAreStoredWholeOrRefused(t *testing.T) {
 	if err := st.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testDestination starts a server with database d holding the tables of ddl,
+// opens it with the destination's session settings and ensures shiplog's
+// state tables in it.
+func testDestination(t *testing.T, ddl ...string) (*sql.DB, *state.State) {
+	t.Helper()
+	m := testenv.MariaDBT(t, testenv.Options{})
+	ctx := context.Background()
+	if err := m.Exec(ctx, "", "CREATE DATABASE d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "d", ddl...); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gomysql.ParseDSN(m.DSN("d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := gomysql.NewConnector(mysqlsink.SessionConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { db.Close() })
+	st := state.NewState(db, "d")
+	if err := st.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db, st
 }

@@ -1,4 +1,4 @@
-package mysql
+package state
 
 import (
 	"context"
