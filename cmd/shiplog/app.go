@@ -132,6 +132,13 @@ func (a *app) withRuntime(cmd *cobra.Command, f func(context.Context, *pipeline.
 	return a.withRuntimeFor(cmd, pipeline.Work{}, f)
 }
 
+// runtimeCmd is a command without arguments that opens the runtime for w
+// (see withRuntimeFor) and runs f on it.
+func (a *app) runtimeCmd(use, short string, w pipeline.Work, f func(context.Context, *pipeline.Runtime) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.withRuntimeFor(cmd, w, f) }}
+}
+
 // withRuntimeFor is withRuntime for a command doing w: the users' privileges
 // for it are checked before anything is written or recorded.
 func (a *app) withRuntimeFor(cmd *cobra.Command, w pipeline.Work, f func(context.Context, *pipeline.Runtime) error) error {

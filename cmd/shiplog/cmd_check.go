@@ -15,20 +15,14 @@ import (
 
 // newCheckCmd is `shiplog check`: the integrity check alone.
 func newCheckCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "check",
-		Short: "run the integrity check and print its problems; exit 1 on errors",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
-				_, problems, err := r.Check(ctx)
-				if err != nil {
-					return err
-				}
-				return printProblems(a.stdout, problems)
-			})
-		},
-	}
+	return a.runtimeCmd("check", "run the integrity check and print its problems; exit 1 on errors", pipeline.Work{},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			_, problems, err := r.Check(ctx)
+			if err != nil {
+				return err
+			}
+			return printProblems(a.stdout, problems)
+		})
 }
 
 // printProblems prints the integrity check grouped by severity, then area,

@@ -18,14 +18,8 @@ func newDeltalogCmd(a *app) *cobra.Command {
 
 // newDeltalogUninstallCmd is `shiplog deltalog uninstall`.
 func newDeltalogUninstallCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "uninstall",
-		Short: "remove shiplog's triggers and m2_cl_* change-log tables from the source",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.UninstallDeltalog(ctx)
-			})
-		},
-	}
+	return a.runtimeCmd("uninstall", "remove shiplog's triggers and m2_cl_* change-log tables from the source", pipeline.Work{},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			return r.UninstallDeltalog(ctx)
+		})
 }

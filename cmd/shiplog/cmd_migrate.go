@@ -17,32 +17,20 @@ func newMigrateCmd(a *app) *cobra.Command {
 
 // newMigrateSettingsCmd is `shiplog migrate settings`.
 func newMigrateSettingsCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "settings",
-		Short: "merge the source's settings table (core_config_data) into the destination through settings.xml",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
-				_, err := r.Settings(ctx)
-				return err
-			})
-		},
-	}
+	return a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml", pipeline.Work{},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			_, err := r.Settings(ctx)
+			return err
+		})
 }
 
 // newMigrateDataCmd is `shiplog migrate data`.
 func newMigrateDataCmd(a *app) *cobra.Command {
 	var reset, auto bool
-	data := &cobra.Command{
-		Use:   "data",
-		Short: "integrity check, consistent copy of every table, volume check; records where delta starts",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntimeFor(cmd, pipeline.Work{Copy: true}, func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.Data(ctx, pipeline.DataOptions{Reset: reset, Auto: auto})
-			})
-		},
-	}
+	data := a.runtimeCmd("data", "integrity check, consistent copy of every table, volume check; records where delta starts", pipeline.Work{Copy: true},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			return r.Data(ctx, pipeline.DataOptions{Reset: reset, Auto: auto})
+		})
 	data.Flags().BoolVar(&reset, "reset", false, "forget progress and copy everything again")
 	data.Flags().BoolVar(&auto, "auto", false, "continue when the integrity check finds errors (reported as warnings)")
 	return data
@@ -51,16 +39,10 @@ func newMigrateDataCmd(a *app) *cobra.Command {
 // newMigrateDeltaCmd is `shiplog migrate delta`.
 func newMigrateDeltaCmd(a *app) *cobra.Command {
 	var exitCaughtUp, skipDDL, ignoreEmptied bool
-	delta := &cobra.Command{
-		Use:   "delta",
-		Short: "stream changes from the recorded position until stopped (SIGINT/SIGTERM)",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntimeFor(cmd, pipeline.Work{Stream: true}, func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL, IgnoreEmptiedTables: ignoreEmptied})
-			})
-		},
-	}
+	delta := a.runtimeCmd("delta", "stream changes from the recorded position until stopped (SIGINT/SIGTERM)", pipeline.Work{Stream: true},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			return r.Delta(ctx, pipeline.DeltaOptions{ExitWhenCaughtUp: exitCaughtUp, SkipDDL: skipDDL, IgnoreEmptiedTables: ignoreEmptied})
+		})
 	delta.Flags().BoolVar(&exitCaughtUp, "exit-when-caught-up", false, "exit 0 once everything the source had written at start is applied")
 	delta.Flags().BoolVar(&ignoreEmptied, "ignore-emptied-tables", false, "start although copied tables look emptied on the destination: only when the source emptied and refilled them and the stream brings the rows")
 	delta.Flags().BoolVar(&skipDDL, "skip-ddl", false, "pass the DDL statement the stream stopped at, after applying the equivalent change to the destination by hand (the new schema is checked against the map)")

@@ -12,16 +12,10 @@ import (
 // in one process.
 func newRunCmd(a *app) *cobra.Command {
 	var auto bool
-	runCmd := &cobra.Command{
-		Use:   "run",
-		Short: "data mode if not done, then delta, as one daemon",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntimeFor(cmd, pipeline.Work{Copy: true, Stream: true}, func(ctx context.Context, r *pipeline.Runtime) error {
-				return r.Run(ctx, pipeline.DataOptions{Auto: auto})
-			})
-		},
-	}
+	runCmd := a.runtimeCmd("run", "data mode if not done, then delta, as one daemon", pipeline.Work{Copy: true, Stream: true},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			return r.Run(ctx, pipeline.DataOptions{Auto: auto})
+		})
 	runCmd.Flags().BoolVar(&auto, "auto", false, "continue when the integrity check finds errors")
 	return runCmd
 }

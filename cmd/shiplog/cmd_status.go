@@ -10,18 +10,12 @@ import (
 
 // newStatusCmd is `shiplog status`.
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
-		Short: "print mode, table progress, checkpoint, source head and lag as JSON",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withRuntime(cmd, func(ctx context.Context, r *pipeline.Runtime) error {
-				s, err := r.Status(ctx)
-				if err != nil {
-					return err
-				}
-				return printJSON(a.stdout, s)
-			})
-		},
-	}
+	return a.runtimeCmd("status", "print mode, table progress, checkpoint, source head and lag as JSON", pipeline.Work{},
+		func(ctx context.Context, r *pipeline.Runtime) error {
+			s, err := r.Status(ctx)
+			if err != nil {
+				return err
+			}
+			return printJSON(a.stdout, s)
+		})
 }
