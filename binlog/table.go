@@ -313,7 +313,7 @@ func maxBytes(charset string) int {
 func Mismatches(planned, logged *cdc.Table) []string {
 	if len(planned.Columns) != len(logged.Columns) {
 		return []string{fmt.Sprintf("%d columns (%s), planned %d (%s)",
-			len(logged.Columns), columnList(logged), len(planned.Columns), columnList(planned))}
+			len(logged.Columns), logged.ColumnList(), len(planned.Columns), planned.ColumnList())}
 	}
 	var out []string
 	for i := range planned.Columns {
@@ -327,14 +327,6 @@ func Mismatches(planned, logged *cdc.Table) []string {
 		}
 	}
 	return out
-}
-
-func columnList(t *cdc.Table) string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		names[i] = c.Name
-	}
-	return strings.Join(names, ",")
 }
 
 // columnMismatch describes how logged column l differs from planned column

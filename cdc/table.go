@@ -116,3 +116,12 @@ func (t *Table) KeyOf(row []any) []any {
 	}
 	return out
 }
+
+// ColumnList is the table's column names, comma-separated (for messages).
+func (t *Table) ColumnList() string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
+}

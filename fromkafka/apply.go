@@ -575,7 +575,7 @@ func (a *kafkaApplier) table(ctx context.Context, name string, stale bool) (*cdc
 	}
 	tp := a.plan.Table(t.Name)
 	if tp != nil && !tp.Matches(t) {
-		return nil, nil, fmt.Errorf("table %s has columns (%s), the plan was compiled for (%s)", name, cdcColumnNames(t), cdcColumnNames(tp.Source))
+		return nil, nil, fmt.Errorf("table %s has columns (%s), the plan was compiled for (%s)", name, t.ColumnList(), tp.Source.ColumnList())
 	}
 	return t, tp, nil
 }
@@ -885,11 +885,3 @@ func expandCascades(ctx context.Context, dst *sql.DB, changes []cdc.Change, owne
 // errCaughtUp ends the applier once every assigned partition reached the
 // high watermark it had at the start.
 var errCaughtUp = errors.New("caught up")
-
-func cdcColumnNames(t *cdc.Table) string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		names[i] = c.Name
-	}
-	return strings.Join(names, ",")
-}

@@ -369,7 +369,7 @@ func (m *mapper) checkTable(tp *transform.TablePlan, c cdc.Change) error {
 	if m.binlogTables {
 		diffs = binlog.Mismatches(tp.Source, c.Table)
 	} else if !tp.Matches(c.Table) {
-		diffs = []string{fmt.Sprintf("columns (%s), planned (%s)", columnNames(c.Table), columnNames(tp.Source))}
+		diffs = []string{fmt.Sprintf("columns (%s), planned (%s)", c.Table.ColumnList(), tp.Source.ColumnList())}
 	}
 	if len(diffs) == 0 {
 		return nil
@@ -394,14 +394,6 @@ func (m *mapper) partialErr(retryErr error) error {
 		return fmt.Errorf("%w: %d change(s) could not be transformed (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
 	}
 	return retryErr
-}
-
-func columnNames(t *cdc.Table) string {
-	names := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		names[i] = c.Name
-	}
-	return strings.Join(names, ",")
 }
 
 // defaultApplyWorkers is options.apply_workers when unset.
