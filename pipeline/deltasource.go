@@ -108,6 +108,11 @@ func (d *binlogDelta) skip(ctx context.Context, plan *transform.Plan, from cdc.P
 	if err := d.r.saveSourceSchema(ctx, plan); err != nil {
 		return nil, err
 	}
+	if accept.Table != "" {
+		if err := d.r.rebaseCopied(ctx, plan, []string{accept.Table}); err != nil {
+			return nil, err
+		}
+	}
 	log.Warn("passing the DDL statement the stream stopped at; the source schema as it is now is recorded", "stage", "delta",
 		"position", accept.Pos.String(), "statement", accept.Statement)
 	return accept, nil

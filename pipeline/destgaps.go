@@ -136,3 +136,46 @@ func boundedCount(ctx context.Context, db *sql.DB, table string, limit int64) (i
 	}
 	return n, nil
 }
+
+// rebaseCopied records, for source tables a --skip-ddl passes, the rows their
+// destination table holds now as the rows copied: the user made the
+// destination match the statement (after a TRUNCATE it is empty), so the
+// emptied-table check (checkDestinationTables) compares with that from now
+// on, not with the copy's count. Counting is bounded by the copy's count.
+func (r *Runtime) rebaseCopied(ctx context.Context, plan *transform.Plan, sourceTables []string) error {
+	if r.dest.rows() != nil {
+		return nil
+	}
+	progress, err := r.state.Progress(ctx)
+	if err != nil {
+		return err
+	}
+	failures, err := r.state.FailureCounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range sourceTables {
+		p, ok := progress[name]
+		tp := plan.Table(name)
+		if !ok || tp == nil || tp.Dest == nil || p.State != state.TableDone {
+			continue
+		}
+		copied := p.Rows - failures[name]
+		if copied <= 0 {
+			continue
+		}
+		dq := rowio.QuoteIdent(r.cfg.Destination.Database) + "." + rowio.QuoteIdent(tp.Dest.Name)
+		have, err := boundedCount(ctx, r.dst, dq, copied)
+		if err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		if have >= copied {
+			continue
+		}
+		p.Rows = have + failures[name]
+		if err := r.state.SaveProgress(ctx, nil, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -224,6 +224,9 @@ func (r *Runtime) skipTableChange(ctx context.Context, plan *transform.Plan, log
 	if err := r.saveSourceSchema(ctx, plan); err != nil {
 		return err
 	}
+	if err := r.rebaseCopied(ctx, plan, names); err != nil {
+		return err
+	}
 	if err := r.saveIdentities(ctx, ids); err != nil {
 		return err
 	}

@@ -343,3 +343,34 @@ func TestTypeChangeWithoutDDLIsCaughtByTableMap(t *testing.T) {
 		t.Fatalf("destination orders: %d %v, want the 2 rows from before the change", n, err)
 	}
 }
+
+// TestSkipDDLOfTruncateRebasesTheEmptiedTableCheck: a source TRUNCATE stops
+// the stream; the user truncates the destination table too and passes the
+// statement with --skip-ddl. The source table then fills again (fewer rows
+// than the copy had): the next start must stream those rows, not take the
+// destination table, emptied by the user as told, for one emptied outside
+// shiplog (the check compares with what the destination had when the
+// statement was passed, not with the copy).
+func TestSkipDDLOfTruncateRebasesTheEmptiedTableCheck(t *testing.T) {
+	e := newEnv(t, "full_row_tables: [events]")
+	e.seedShop(300)
+	e.mustRun("migrate", "data")
+	ctx := context.Background()
+	if _, err := e.srcDB.Exec("TRUNCATE TABLE events"); err != nil {
+		t.Fatal(err)
+	}
+	expectFailure(t, runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up"), 1, "TRUNCATE TABLE events")
+	if err := e.dst.Exec(ctx, "shop_new", "TRUNCATE TABLE events"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "delta", "--skip-ddl", "--exit-when-caught-up")
+	// The copy had 75 rows; 60 come back on the source while shiplog is
+	// stopped.
+	for i := range 60 {
+		if _, err := e.srcDB.Exec("INSERT INTO events VALUES ('again', ?, NOW())", fmt.Sprintf("p%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	e.assertIdentical()
+}
