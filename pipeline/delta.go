@@ -424,6 +424,17 @@ func (r *Runtime) deltaWriter(ctx context.Context, log *slog.Logger) (*mysqlsink
 			"apply_workers", len(parts), "configured", k)
 		k = len(parts)
 	}
+	// Every partition gets its row before the first batch: a run killed
+	// between the partitions' commits must leave rows that say so.
+	from, at, ok, err := r.state.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := r.state.EnsurePartCheckpoints(ctx, k, from, at); err != nil {
+			return nil, err
+		}
+	}
 	w := mysqlsink.NewWriter(r.dst, r.state, mysqlsink.Options{Logger: r.log, Parts: k})
 	if uneven {
 		w.Resume(parts)

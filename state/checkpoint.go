@@ -104,6 +104,50 @@ func (s *State) SavePartCheckpoint(ctx context.Context, tx *sql.Tx, part int, po
 	return nil
 }
 
+// EnsurePartCheckpoints gives each of the first parts apply partitions a
+// checkpoint row where it has none, at pos (reached at t): the stream's
+// resume position. A run writes it before its first batch, so a run killed
+// after some partitions committed and before others did leaves a row for
+// every partition it used, the others' still at pos; a missing row would
+// read as a partition with nothing to apply, or as a run with fewer
+// partitions.
+func (s *State) EnsurePartCheckpoints(ctx context.Context, parts int, pos cdc.Position, t time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	have := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM "+s.table("_shiplog_checkpoint")+" FOR UPDATE")
+	if err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("read checkpoint: %w", err)
+		}
+		have[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	for p := range parts {
+		if have[p+1] {
+			continue
+		}
+		if err := s.SavePartCheckpoint(ctx, tx, p, pos, t); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return nil
+}
+
 // TrimCheckpoints deletes, inside tx, the rows of partitions >= parts (left
 // by a run with more partitions).
 func (s *State) TrimCheckpoints(ctx context.Context, tx *sql.Tx, parts int) error {
