@@ -17,6 +17,7 @@ import (
 )
 
 func TestCheckServerSettings(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cases := []struct {
 		name string
@@ -61,6 +62,7 @@ func streamUntil(ctx context.Context, m *testenv.MariaDB, from cdc.Position, cfg
 }
 
 func TestStreamMariaDB(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -317,6 +319,7 @@ func TestStreamMariaDB(t *testing.T) {
 // the transaction is read again without emitting a change twice: every row
 // arrives exactly once, in order, and the last batch ends the transaction.
 func TestStreamLargeTransactionInParts(t *testing.T) {
+	t.Parallel()
 	const rows = 20000
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
