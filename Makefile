@@ -24,9 +24,14 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/shiplog
 
+# The server tests run in parallel, each on its own servers; TEST_PARALLEL
+# bounds how many at once in each package (measured on 2 cores: see the
+# commit that set it).
+TEST_PARALLEL ?= 8
+
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 40m $(PKGS)
+	$(GO) test -count=1 -timeout 40m -parallel $(TEST_PARALLEL) $(PKGS)
 
 # Unit tests only: no server is started (the tests that need one carry the
 # build constraint !unit), with the race detector. Under 30 s once built.
