@@ -298,7 +298,7 @@ func (m *MariaDB) start(ctx context.Context, mariadbd string, o Options, data, t
 		"--bind-address=127.0.0.1", "--socket=" + m.Socket, fmt.Sprintf("--server-id=%d", serverID),
 		"--pid-file=" + filepath.Join(m.Dir, "mariadbd.pid"),
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
-		"--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
+		"--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=2",
 		"--max-connections=500", "--skip-name-resolve", "--tmpdir=" + tmp, "--log-error=" + errorLog,
 	}
 	if os.Geteuid() == 0 {
