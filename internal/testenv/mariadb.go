@@ -228,6 +228,12 @@ func (f templateFile) writeUnder(data string) error {
 // StartMariaDB initialises a data folder and starts mariadbd on a free loopback
 // port, returning once it accepts connections (or ctx ends).
 func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
+	return startMariaDB(ctx, o, "")
+}
+
+// startMariaDB is StartMariaDB with the temporary folder (when o.Dir is
+// empty) made under parent ("" for os.TempDir()).
+func startMariaDB(ctx context.Context, o Options, parent string) (*MariaDB, error) {
 	mariadbd, err := lookBinary("mariadbd")
 	if err != nil {
 		return nil, err
@@ -238,7 +244,7 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 	}
 	m := &MariaDB{Dir: o.Dir, keepDir: o.Dir != ""}
 	if m.Dir == "" {
-		if m.Dir, err = os.MkdirTemp("", "shiplog-mariadb-"); err != nil {
+		if m.Dir, err = os.MkdirTemp(parent, fmt.Sprintf("shiplog-mariadb-%d-", os.Getpid())); err != nil {
 			return nil, err
 		}
 	}
