@@ -41,6 +41,9 @@ type Options struct {
 	Dir string
 	// LogOutput receives the server's error log; nil discards it.
 	LogOutput *os.File
+	// Disk keeps a test's server (MariaDBT) on disk, where the other tests'
+	// servers are in memory (see memoryDir).
+	Disk bool
 }
 
 // MariaDB is a running server started by this package.

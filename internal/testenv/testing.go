@@ -22,16 +22,15 @@ func MariaDBT(t testing.TB, o Options) *MariaDB {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	// A test's server writes pages without the doublewrite buffer: less I/O
-	// for the tests running in parallel; a killed server (a process crash,
-	// not a power cut) tears no page. The demo's and the benchmark's servers
-	// keep it, and stay on disk.
-	o.ExtraArgs = append([]string{"--innodb-doublewrite=0"}, o.ExtraArgs...)
-	parent := memoryDir()
+	// The demo's and the benchmark's servers stay on disk.
+	parent := ""
+	if !o.Disk {
+		parent = memoryDir()
+	}
 	if parent != "" {
 		// The redo log as mariadb-install-db made it, mostly holes: 256M
 		// would take that much memory for each server.
-		o.ExtraArgs = append([]string{"--innodb-log-file-size=96M"}, o.ExtraArgs...)
+		o.ExtraArgs = append([]string{"--innodb-log-file-size=96M", "--innodb-flush-log-at-trx-commit=1"}, o.ExtraArgs...)
 	}
 	m, err := startMariaDB(ctx, o, parent)
 	if err != nil {
