@@ -126,6 +126,7 @@ func (s *ddlServer) stopsAt(from cdc.Position, cfg Config, stmt string) (*DDLErr
 // whose names differ in case only are other tables, and neither their DDL nor
 // their rows reach the stream.
 func TestDDLNamesMatchedAsTheServerMatchesThem(t *testing.T) {
+	t.Parallel()
 	t.Run("lower_case_table_names=1", func(t *testing.T) {
 		s := newDDLServer(t, 1, "CREATE DATABASE Shop", "CREATE DATABASE Other",
 			"CREATE TABLE Shop.T (id INT PRIMARY KEY, v VARCHAR(10))", "CREATE TABLE Shop.U (id INT PRIMARY KEY)",

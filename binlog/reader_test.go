@@ -17,6 +17,7 @@ import (
 )
 
 func TestCheckServerSettings(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cases := []struct {
 		name string
@@ -61,6 +62,7 @@ func streamUntil(ctx context.Context, m *testenv.MariaDB, from cdc.Position, cfg
 }
 
 func TestStreamMariaDB(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -310,15 +312,21 @@ func TestStreamMariaDB(t *testing.T) {
 	}
 }
 
-// TestStreamLargeTransactionInParts streams a 20,000-row transaction with
+// TestStreamLargeTransactionInParts streams a 200,000-row transaction with
 // MaxGroupBytes far below its size, and kills the replication connection
 // after the first part: the parts carry the position before the
 // transaction, their changes positions inside it, and after the reconnect
 // the transaction is read again without emitting a change twice: every row
 // arrives exactly once, in order, and the last batch ends the transaction.
 func TestStreamLargeTransactionInParts(t *testing.T) {
-	const rows = 20000
-	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
+	t.Parallel()
+	// Rows events of at most 256 bytes: the transaction (about 12,000
+	// events, 3.4 MB) is much more than the reader reads ahead (eventBuffer)
+	// plus what the sockets hold, so its end cannot have arrived before the
+	// kill. With 20,000 rows in 8 KB events it could, under load: the test
+	// then failed for the missing reconnect.
+	const rows = 200000
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true, ExtraArgs: []string{"--binlog-row-event-max-size=256"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	db, err := m.Open("")

@@ -46,6 +46,7 @@ func (l *syncLog) count(s string) int {
 // Stream logs it, reconnects from the last position and receives what was
 // written meanwhile, exactly once. Before, it waited forever.
 func TestStallReconnectsButSlowEmitDoesNot(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -153,6 +154,7 @@ func TestStallReconnectsButSlowEmitDoesNot(t *testing.T) {
 // at ConnectTimeout and is retried, logged. Before, the first attempt
 // waited for the handshake forever.
 func TestSilentServerIsRetriedNotWaitedFor(t *testing.T) {
+	t.Parallel()
 	hole := testenv.NewBlackhole(t)
 	var logs syncLog
 	r := NewReader(Config{

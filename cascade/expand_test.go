@@ -274,6 +274,7 @@ func diffRows(want, got []string) string {
 }
 
 func TestExpandRepeatsTheSourcesCascades(t *testing.T) {
+	t.Parallel()
 	r := newExpandRig(t)
 
 	t.Run("child inserted earlier in the batch", func(t *testing.T) {
@@ -355,6 +356,7 @@ func TestExpandRepeatsTheSourcesCascades(t *testing.T) {
 // partition deleted are not found again and their grandchildren in the
 // failed partition stay orphaned.
 func TestExpandAfterAPartialCommit(t *testing.T) {
+	t.Parallel()
 	r := newExpandRig(t)
 	st := shipstate.NewState(r.dst, "d")
 	if err := st.Ensure(r.ctx); err != nil {
@@ -406,6 +408,7 @@ func TestExpandAfterAPartialCommit(t *testing.T) {
 // under the old key, which the source no longer has), and so are its own
 // children.
 func TestExpandRefreshFollowsMovedKeys(t *testing.T) {
+	t.Parallel()
 	r := newExpandRig(t)
 	r.gen.Refresh = true
 	refresh := func(ctx context.Context, t *cdc.Table, rows [][]any) ([][]any, error) {

@@ -19,9 +19,13 @@ import (
 // trigger does not see is reported for its table alone, saying what changed.
 // With lower_case_table_names=1 too (names stored in lower case).
 func TestIdentitiesSeeWhatTriggersMiss(t *testing.T) {
+	t.Parallel()
 	for _, lctn := range []string{"0", "1"} {
 		t.Run("lower_case_table_names="+lctn, func(t *testing.T) {
-			src := testenv.MariaDBT(t, testenv.Options{ExtraArgs: []string{"--lower-case-table-names=" + lctn}})
+			// On disk: in /dev/shm a TRUNCATE of the MyISAM or Aria table
+			// right after its row changes often leaves its CREATE_TIME as
+			// it was (reported with issue 13's tests).
+			src := testenv.MariaDBT(t, testenv.Options{Disk: true, ExtraArgs: []string{"--lower-case-table-names=" + lctn}})
 			testIdentities(t, src)
 		})
 	}

@@ -25,6 +25,7 @@ import (
 // EXECUTE with "Table 'shop.m2_cl_sbtest1' doesn't exist" (hundreds of
 // errors per run, on connections that never recovered).
 func TestInstallKeepsTheApplicationsPreparedStatements(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	src := testenv.MariaDBT(t, testenv.Options{})
@@ -160,6 +161,7 @@ func TestInstallKeepsTheApplicationsPreparedStatements(t *testing.T) {
 // queue behind the waiting lock), then name the table and the reason; once
 // the transaction ends the install goes through.
 func TestInstallGivesUpOnABusyTable(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	src := testenv.MariaDBT(t, testenv.Options{})

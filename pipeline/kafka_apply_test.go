@@ -436,6 +436,7 @@ func applyUntilCaughtUp(t *testing.T, r *pipeline.Runtime) error {
 }
 
 func TestApplyFromKafka(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	ctx := context.Background()
@@ -625,6 +626,7 @@ func TestApplyFromKafka(t *testing.T) {
 }
 
 func TestApplyFromKafkaBrokerUnreachable(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	cfg := e.config("shop_new", "apply")
@@ -718,6 +720,7 @@ func (e *kenv) replay(r *pipeline.Runtime, o pipeline.ReplayOptions) []string {
 }
 
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	ctx := context.Background()

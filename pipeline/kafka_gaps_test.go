@@ -70,6 +70,7 @@ func expectGap(t *testing.T, err error, wants ...string) {
 // ErrGap, naming the partitions and the remedy: when started, and while it
 // runs as a daemon.
 func TestApplyFromKafkaStopsWhenTheBrokerLostItsTopics(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	var first []ev

@@ -21,6 +21,7 @@ import (
 // database, shop_new, not to a database named like the source's (here the
 // source database itself, on the same server).
 func TestApplyFromKafkaWithThePublishersConfig(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	e.publish(tx(100, at(1),
@@ -46,6 +47,7 @@ func TestApplyFromKafkaWithThePublishersConfig(t *testing.T) {
 // created while it applies. With --exit-when-caught-up and no topic it
 // returns at once, as before.
 func TestApplyFromKafkaWaitsForTopics(t *testing.T) {
+	t.Parallel()
 	e := newKEnv(t)
 	e.dest("shop_new")
 	const prefix = "late"

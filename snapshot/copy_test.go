@@ -36,6 +36,7 @@ func openDest(t *testing.T, m *testenv.MariaDB, db string) *sql.DB {
 // tables keyed by UUID and INET6/INET4 are copied in chunks of 7 through
 // their keys.
 func TestCopyTypeMatrix(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
 	if err := src.Exec(ctx, "shop", append([]string{testenv.TypeMatrixDDL,

@@ -22,6 +22,7 @@ import (
 // column cannot store as it is (text its character set cannot hold, which the
 // non-strict session would cut) is an error, not a cut value.
 func TestStateValuesAreStoredWholeOrRefused(t *testing.T) {
+	t.Parallel()
 	db, st := testDestination(t,
 		"CREATE TABLE _shiplog_state (name VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL, updated_at DATETIME(6) NOT NULL) DEFAULT CHARSET=utf8mb4",
 		"CREATE TABLE _shiplog_runs (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, command VARCHAR(64) NOT NULL, mode VARCHAR(32) NOT NULL,"+

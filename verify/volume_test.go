@@ -18,6 +18,7 @@ import (
 // that differ named; a map that changes the key falls back to whole-table
 // counts.
 func TestVolumeCountsKeyRanges(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{})
 	ctx := context.Background()
 	if err := m.Exec(ctx, "", "CREATE DATABASE a", "CREATE DATABASE b"); err != nil {
@@ -150,6 +151,7 @@ func TestVolumeCountsKeyRanges(t *testing.T) {
 // ranges of VolumeRangeRows keys, counted and as a copy notes them, and names
 // the missing and extra keys by their text.
 func TestVolumeCountsNativeKeyRanges(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{})
 	ctx := context.Background()
 	if err := m.Exec(ctx, "", "CREATE DATABASE a", "CREATE DATABASE b"); err != nil {

@@ -25,6 +25,7 @@ func expectFailure(t *testing.T, r result, code int, want ...string) {
 }
 
 func TestBadConfigIsExit2NamingTheKey(t *testing.T) {
+	t.Parallel()
 	e := &env{t: t}
 	cfg := e.writeConfig("source: {host: 127.0.0.1, database: shop, passwd: x}\ndestination: {database: d}\n")
 	expectFailure(t, runShiplog(t, cfg, nil, "migrate", "data"), 2, "source.passwd")
@@ -34,6 +35,7 @@ func TestBadConfigIsExit2NamingTheKey(t *testing.T) {
 }
 
 func TestWrongPasswordIsReportedWithoutTheSecret(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	if err := e.src.Exec(ctx, "", "CREATE USER 'app'@'%' IDENTIFIED BY 'right-one'", "GRANT ALL ON *.* TO 'app'@'%'"); err != nil {
@@ -50,6 +52,7 @@ destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
 }
 
 func TestServerWithoutUsableBinlogIsRefused(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		opts testenv.Options
@@ -83,6 +86,7 @@ func TestServerWithoutUsableBinlogIsRefused(t *testing.T) {
 }
 
 func TestIntegrityErrorsStopDataMode(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.both("CREATE TABLE ok (id INT PRIMARY KEY, v INT)")
@@ -113,6 +117,7 @@ func TestIntegrityErrorsStopDataMode(t *testing.T) {
 }
 
 func TestPurgedCheckpointIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(20)
 	e.mustRun("migrate", "data")
@@ -156,6 +161,7 @@ func TestPurgedCheckpointIsRefused(t *testing.T) {
 // and a whole-table COUNT(*) would agree. The volume check counts in key
 // ranges, fails data mode, and names both keys.
 func TestVolumeCheckNamesMisplacedRows(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.both("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20))")
@@ -180,6 +186,7 @@ func TestVolumeCheckNamesMisplacedRows(t *testing.T) {
 // TestSnapshotWithoutLocalInfile: a destination with local_infile = OFF
 // refuses LOAD DATA LOCAL; the copy says so once and goes on with INSERT.
 func TestSnapshotWithoutLocalInfile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.both("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20))")
@@ -201,6 +208,7 @@ func TestSnapshotWithoutLocalInfile(t *testing.T) {
 // with an error naming the table, the row's key, the setting with its value,
 // and the remedy.
 func TestRowOverMaxAllowedPacket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.both("CREATE TABLE blobs (id INT PRIMARY KEY, b LONGBLOB)")

@@ -211,6 +211,7 @@ func cascadeStream(t *testing.T, e *env, withTag bool, seed uint64) {
 // child, from a parent the map ignores) while the copy runs and while the
 // stream applies in parallel partitions; the destination ends equal.
 func TestForeignKeyCascadesOnTheBinlogStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
 	e.config = cascadeConfig(e, mapFile, "options: {apply_workers: 4, bulk_size: 100}")
@@ -220,6 +221,7 @@ func TestForeignKeyCascadesOnTheBinlogStream(t *testing.T) {
 // TestForeignKeyCascadesOnTheTriggerDelta is the same through the change
 // logs (triggers do not fire for cascaded rows either).
 func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, false)
 	// A key referencing a column outside the parent's log key is refused
@@ -235,6 +237,7 @@ func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
 // logged child whose rows a parent without a change log cascades into
 // cannot be followed: delta stops before streaming, naming both.
 func TestForeignKeyCascadeFromAnUnloggedParentIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
 	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}")
@@ -272,6 +275,7 @@ func sameRowsLog(t *testing.T, what string, want, got []string) {
 // checks the children holding the parent's values too, and finds one the
 // destination still has.
 func TestCutoverWindowVerifiesCascadedRows(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, false)
 	e.config = cascadeConfig(e, mapFile, "")
@@ -304,6 +308,7 @@ func TestCutoverWindowVerifiesCascadedRows(t *testing.T) {
 // equal to the source. A cascade that reaches further is refused by the
 // publisher, naming the keys.
 func TestForeignKeyCascadesThroughKafka(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
@@ -388,6 +393,7 @@ func TestForeignKeyCascadesThroughKafka(t *testing.T) {
 // reaches the children of cascaded rows cannot be applied in order by
 // per-partition appliers; the publisher refuses it, naming the keys.
 func TestForeignKeyCascadesDeeperThanOneLevelRefusedOnKafka(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	cascadeEnv(t, e, false)
@@ -422,6 +428,7 @@ func cascadeEqual(t *testing.T, e *env, withTag bool) bool {
 // binlog names the deleted root and the updated category only; the stream,
 // in parallel partitions, ends with the destination equal.
 func TestForeignKeyCascadesThroughATree(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	schema := []string{

@@ -17,6 +17,7 @@ import (
 // (the path an out-of-memory takes) end shiplog with SIGABRT and the trace,
 // also in the --log-file, never with exit 2, which stays a bad configuration.
 func TestCrashIsNotABadConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// The runtime prints a fatal error's first line to stderr only; its trace
 	// goes to the log file too.

@@ -80,6 +80,7 @@ func (e *cutoverEnv) readOnly() int {
 // the source ends read-only, sysbench's writes fail from then on, the hook
 // ran, and the destination is identical to the source.
 func TestCutoverUnderSysbenchLoad(t *testing.T) {
+	t.Parallel()
 	e := newCutoverEnv(t)
 	loadStart := time.Now()
 	load := e.sysbench("app", "run", "--threads=2", "--time=120", "--rand-seed=5")
@@ -148,6 +149,7 @@ func TestCutoverUnderSysbenchLoad(t *testing.T) {
 // TestCutoverFailingHookRestoresReadOnly: a failing --on-ready fails the
 // cutover with exit 1 and the source is writable again.
 func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
+	t.Parallel()
 	e := newCutoverEnv(t)
 	load := e.sysbench("app", "run", "--threads=2", "--time=3", "--rand-seed=7")
 	var loadOut bytes.Buffer
@@ -190,6 +192,7 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 // fails it (read_only restored); a difference planted before the window is
 // not its business (shiplog verify, which reads every row, finds both).
 func TestCutoverVerifiesTheWindow(t *testing.T) {
+	t.Parallel()
 	e := newCutoverEnv(t)
 	load := e.sysbench("app", "run", "--threads=1", "--time=2", "--rand-seed=9")
 	if err := load.Start(); err != nil {
@@ -246,6 +249,7 @@ func TestCutoverVerifiesTheWindow(t *testing.T) {
 // restored. On the old code it failed on the difference only, or passed a
 // stale verify.
 func TestCutoverNamesWritersThroughReadOnly(t *testing.T) {
+	t.Parallel()
 	e := newCutoverEnv(t)
 	for _, host := range []string{"%", "localhost", "127.0.0.1"} {
 		if err := e.src.Exec(context.Background(), "shop",

@@ -135,6 +135,7 @@ func (e *env) sourceState() (check func(what string)) {
 // again. Rounds alternate between a stream that runs beside the writer and
 // one started on a backlog (the reader then runs far ahead of the writer).
 func TestDDLStopAppliesEverythingBeforeItAndSkipDDLGoesOn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(300)
 	e.mustRun("migrate", "data")
@@ -224,6 +225,7 @@ func TestDDLStopAppliesEverythingBeforeItAndSkipDDLGoesOn(t *testing.T) {
 // on the destination is refused by the integrity check, and the stream stays
 // at the statement.
 func TestSkipDDLChecksTheNewSchemaAgainstTheMap(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both(shopDDL)
 	if _, err := e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES ('a', 1, NOW(6))"); err != nil {
@@ -256,6 +258,7 @@ func TestSkipDDLChecksTheNewSchemaAgainstTheMap(t *testing.T) {
 // the stream (the rows before them applied); after the same change on the
 // destination --skip-ddl goes on and the copy equals the source.
 func TestLowerCaseTableNamesDDLStops(t *testing.T) {
+	t.Parallel()
 	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, ExtraArgs: []string{"--lower-case-table-names=1"}})
 	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2})
 	ctx := context.Background()
@@ -314,6 +317,7 @@ destination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}
 // next table-map event arrives: delta stops naming each changed column,
 // nothing of the changed rows applied.
 func TestTypeChangeWithoutDDLIsCaughtByTableMap(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both(shopDDL)
 	if _, err := e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES ('a', 1, NOW(6))"); err != nil {
@@ -352,6 +356,7 @@ func TestTypeChangeWithoutDDLIsCaughtByTableMap(t *testing.T) {
 // shiplog (the check compares with what the destination had when the
 // statement was passed, not with the copy).
 func TestSkipDDLOfTruncateRebasesTheEmptiedTableCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(300)
 	e.mustRun("migrate", "data")

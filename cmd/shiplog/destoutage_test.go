@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,8 +24,21 @@ import (
 // a key: the shop's keyless events table is dropped.
 func outageEnv(t *testing.T, destExtra string, triggers bool) (e *env, base string) {
 	t.Helper()
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	e = newEnv(t, "")
+	// The servers stay on disk (testenv.Options.Disk): in memory the stream
+	// is fast enough that TestDestinationOutageBeyondRetryForStops kills the
+	// destination before every apply partition has committed once, and
+	// the next run resumes with the count of partitions that did
+	// (pipeline.deltaWriter), skipping rows: a known defect, reported with
+	// issue 13's tests; it shows on disk under load too, more rarely.
+	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, Disk: true})
+	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2, Disk: true})
+	if err := src.Exec(context.Background(), "", "CREATE DATABASE shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Exec(context.Background(), "", "CREATE DATABASE shop_new"); err != nil {
+		t.Fatal(err)
+	}
+	e = openEnv(t, src, dst)
 	e.seedShop(500)
 	options, top := "full_row_tables: [events]", ""
 	if triggers {
@@ -132,6 +144,7 @@ func (e *env) differences(tables []string) ([]string, error) {
 // stream lock again, and ends with the destination equal to the source. Before
 // the retry it exited 1 ("destination: begin: ... connection refused").
 func TestDestinationOutageDuringRunIsRetried(t *testing.T) {
+	t.Parallel()
 	t.Run("binlog", func(t *testing.T) { testDestinationOutage(t, false) })
 	// The trigger-fed stream retries the same way.
 	t.Run("triggers", func(t *testing.T) { testDestinationOutage(t, true) })
@@ -255,6 +268,7 @@ func testDestinationOutage(t *testing.T, triggers bool) {
 // stream then resumes exactly where it stopped. No secret is in the error:
 // the destination is named as user:***@tcp(host:port)/database.
 func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
+	// Not parallel: under load it meets the defect outageEnv describes.
 	e, _ := outageEnv(t, ", retry_for: 3s", false)
 	stopWriter := e.writer(uint64(time.Now().UnixNano()))
 	writing := true
@@ -297,7 +311,7 @@ func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
 	if err := e.dst.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	pending, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "shiplog", "runs", "*.json"))
+	pending, _ := filepath.Glob(filepath.Join(cacheHome(t), "shiplog", "runs", "*.json"))
 	if len(pending) != 1 {
 		t.Fatalf("pending run ends: %v", pending)
 	}
@@ -328,7 +342,7 @@ func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
 		t.Fatalf("writer: %v", err)
 	}
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
-	if pending, _ := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "shiplog", "runs", "*.json")); len(pending) != 0 {
+	if pending, _ := filepath.Glob(filepath.Join(cacheHome(t), "shiplog", "runs", "*.json")); len(pending) != 0 {
 		t.Fatalf("run ends still pending after the next command: %v", pending)
 	}
 	var status, msg string
@@ -348,6 +362,7 @@ func TestDestinationOutageBeyondRetryForStops(t *testing.T) {
 // deletes, would show a duplicate) and nothing is lost; the stream lock is
 // taken again on a new connection.
 func TestDestinationConnectionsKilledUnderWrites(t *testing.T) {
+	t.Parallel()
 	e, _ := outageEnv(t, "", false)
 	stopWriter := e.writer(uint64(time.Now().UnixNano()))
 	writing := true
@@ -439,7 +454,7 @@ func TestDestinationConnectionsKilledUnderWrites(t *testing.T) {
 // the destination and the remedy; once the server is back, the same command
 // resumes the copy and the destination equals the source.
 func TestDestinationLostDuringCopyResumes(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the run's end waits there
+	t.Parallel()
 	e := newEnv(t, "bulk_size: 20, workers: 2, full_row_tables: [events]")
 	e.seedShop(6000)
 	d := startDaemon(t, e.config, "migrate", "data")
@@ -485,7 +500,7 @@ func TestDestinationLostDuringCopyResumes(t *testing.T) {
 // batch again) and keep running, and the destination ends equal to the
 // source.
 func TestKafkaApplierAndPublisherRetryThroughDestinationOutage(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	ctx := context.Background()

@@ -119,11 +119,29 @@ type result struct {
 func runShiplog(t *testing.T, config string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(os.Environ(), append([]string{"XDG_CACHE_HOME=" + cacheHome(t)}, env...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	code := exitCode(t, cmd.Run())
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// cacheHomes holds the folder cacheHome gave each running test.
+var cacheHomes sync.Map // *testing.T -> string
+
+// cacheHome is the user's cache folder (XDG_CACHE_HOME) of the shiplog
+// processes test t runs, private to t: a run's end waits there while its
+// destination is down. Tests run in parallel, so it is given to each process
+// rather than set with t.Setenv.
+func cacheHome(t *testing.T) string {
+	if dir, ok := cacheHomes.Load(t); ok {
+		return dir.(string)
+	}
+	dir, loaded := cacheHomes.LoadOrStore(t, t.TempDir())
+	if !loaded {
+		t.Cleanup(func() { cacheHomes.Delete(t) })
+	}
+	return dir.(string)
 }
 
 // exitCode is the exit code of a command that ended with err; the test
@@ -163,6 +181,7 @@ func (e *env) assertIdentical() {
 // verifies. Chunks of 7 rows make the tables keyed by UUID and INET6/INET4
 // copy and verify page by page through their keys.
 func TestTypeMatrixThroughSnapshotAndStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "bulk_size: 7")
 	// types_load has the columns LOAD DATA writes (no BIT, JSON, geometry,
 	// UUID/INET or generated columns): its snapshot goes through LOAD DATA
@@ -368,9 +387,7 @@ func startKillable(t *testing.T, config string, args ...string) (*exec.Cmd, *tes
 func startKillableEnv(t *testing.T, config string, env []string, args ...string) (*exec.Cmd, *testenv.Buffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--config", config}, args...)...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	cmd.Env = append(os.Environ(), append([]string{"XDG_CACHE_HOME=" + cacheHome(t)}, env...)...)
 	errb := &testenv.Buffer{}
 	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
@@ -532,6 +549,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // middle of the copy and of the stream, repeatedly, while the source is
 // written, and checks the destination ends identical.
 func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "bulk_size: 20, workers: 2, full_row_tables: [events]")
 	e.seedShop(6000)
 	stopWriter := e.writer(uint64(time.Now().UnixNano()))
@@ -595,6 +613,7 @@ func TestKilledAndRestartedUnderWritesConverges(t *testing.T) {
 // TestRunDaemonStopsCleanlyOnSIGTERM checks `run` copies, then streams, and
 // stops with exit 0 on SIGTERM.
 func TestRunDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(100)
 	d := startDaemon(t, e.config, "run")
@@ -617,6 +636,7 @@ func TestRunDaemonStopsCleanlyOnSIGTERM(t *testing.T) {
 
 // TestStatusReportsProgressAndLag checks the JSON of `status`.
 func TestStatusReportsProgressAndLag(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(50)
 	e.mustRun("migrate", "data")
@@ -660,6 +680,7 @@ func TestStatusReportsProgressAndLag(t *testing.T) {
 // TestMagentoConfigXMLAndLogFile runs data and delta from a Magento config.xml
 // whose stock init statement would drop 4-byte characters, with --log-file.
 func TestMagentoConfigXMLAndLogFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both(shopDDL)
 	if _, err := e.srcDB.Exec("INSERT INTO orders (customer, amount, updated) VALUES ('emoji 😀🚀', 1.5, NOW(6))"); err != nil {
@@ -711,6 +732,7 @@ func TestMagentoConfigXMLAndLogFile(t *testing.T) {
 // TestStreamSurvivesLostReplicationConnection kills the binlog connection on
 // the source while delta runs; the reader reconnects and nothing is lost.
 func TestStreamSurvivesLostReplicationConnection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(200)
 	e.mustRun("migrate", "data")
@@ -765,6 +787,7 @@ func TestStreamSurvivesLostReplicationConnection(t *testing.T) {
 // stops delta with exit 1 naming the statement, with everything before it
 // applied and the checkpoint just before it.
 func TestDDLOnCopiedTableStopsTheStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(50)
 	e.mustRun("migrate", "data")
@@ -787,6 +810,7 @@ func TestDDLOnCopiedTableStopsTheStream(t *testing.T) {
 // TestSecondaryUniqueIndexKeepsSourceOrder applies, in one batch, changes
 // whose order matters only through a unique index other than the key.
 func TestSecondaryUniqueIndexKeepsSourceOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE u (id INT PRIMARY KEY, email VARCHAR(32) NOT NULL UNIQUE, name VARCHAR(32))")
 	if _, err := e.srcDB.Exec("INSERT INTO u VALUES (1, 'x', 'a')"); err != nil {
@@ -819,6 +843,7 @@ func TestSecondaryUniqueIndexKeepsSourceOrder(t *testing.T) {
 // as a statement (a session with binlog_format=STATEMENT) is an error, not a
 // silent loss.
 func TestStatementLoggedChangeStopsTheStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE s (id INT PRIMARY KEY, v INT)")
 	e.mustRun("migrate", "data")

@@ -17,6 +17,7 @@ import (
 // deleted on the source and streamed make no stop, though the destination
 // then holds far fewer rows than were copied.
 func TestEmptiedDestinationTableStopsTheStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(4000)
 	ctx := context.Background()

@@ -43,6 +43,7 @@ func tokenClient(token string) *http.Client {
 // and the throttle is changed live, with the token; without it, from another
 // origin or under another Host name, nothing changes, and GET changes nothing.
 func TestHTTPStatusAndControl(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(50)
 	e.mustRun("migrate", "data")
@@ -303,6 +304,7 @@ func TestHTTPStatusAndControl(t *testing.T) {
 // http.token; with the token from SHIPLOG_HTTP_TOKEN the daemon serves, every
 // endpoint but /healthz asks for it, and the token is never printed.
 func TestHTTPBeyondLoopbackNeedsToken(t *testing.T) {
+	t.Parallel()
 	cfgOnly := (&env{t: t}).writeConfig("source: {database: shop}\ndestination: {database: d}\nhttp: {listen: \"0.0.0.0:9\"}\n")
 	expectFailure(t, runShiplog(t, cfgOnly, nil, "migrate", "delta"), 2, "http.listen", "http.token", "SHIPLOG_HTTP_TOKEN")
 	r := runShiplog(t, cfgOnly, []string{"SHIPLOG_HTTP_TOKEN=hunter2"}, "migrate", "delta")
@@ -319,8 +321,7 @@ func TestHTTPBeyondLoopbackNeedsToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.appendConfig(fmt.Sprintf("http: {listen: \"0.0.0.0:%d\"}\n", port))
-	t.Setenv("SHIPLOG_HTTP_TOKEN", httpToken)
-	d := startDaemon(t, e.config, "migrate", "delta")
+	d := startDaemonEnv(t, e.config, []string{"SHIPLOG_HTTP_TOKEN=" + httpToken}, "migrate", "delta")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	d.waitHealthz(t, base) // open without a token
 

@@ -55,6 +55,7 @@ func magentoConfig(t *testing.T, e *env, initSource, initDestination string) str
 // backslashes, quotes and SQL are copied in chunks (key conditions), streamed
 // and verified: the destination equals the source, and nothing of a value ran.
 func TestInitStatementsCannotChangeQuoting(t *testing.T) {
+	t.Parallel()
 	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, ExtraArgs: []string{"--sql-mode=NO_BACKSLASH_ESCAPES,ANSI_QUOTES"}})
 	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2})
 	ctx := context.Background()

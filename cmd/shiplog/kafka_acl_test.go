@@ -19,6 +19,7 @@ import (
 // anything is copied or applied, with the kafka-acls command to run; the
 // same commands pass with the ACLs added.
 func TestKafkaACLsCheckedBeforeTheWork(t *testing.T) {
+	t.Parallel()
 	prefixed := func(rt kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
 		return kfake.ACL{Resource: rt, Name: name, Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: op, Allow: true}
 	}

@@ -19,6 +19,7 @@ import (
 // group; the publisher and an applier are killed with SIGKILL and restarted.
 // The destination must end equal to the source.
 func TestSourceToKafkaToDestinationWithKills(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	ctx := context.Background()
@@ -105,6 +106,7 @@ func tail(s string) string {
 // messages a standard Kafka client (kcat) produces in the envelope are applied
 // by `apply --from-kafka`; and a broker nobody listens on is a clear error.
 func TestKcatProducedEnvelopesAreApplied(t *testing.T) {
+	t.Parallel()
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Fatalf("kcat is required for this test (Debian package kcat): %v", err)
@@ -153,6 +155,7 @@ func TestKcatProducedEnvelopesAreApplied(t *testing.T) {
 // the topics, applies the snapshot and the stream under writes, and the
 // destination ends equal to the source.
 func TestKafkaApplierStartedBesidePublisher(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	e.seedShop(1500)

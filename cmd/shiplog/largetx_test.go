@@ -138,6 +138,7 @@ func (e *largeTxEnv) updated() int {
 // polling throughout sees either none or all of it, and that the destination
 // ends equal to the source.
 func TestLargeTransactionAppliedInPartsAtomically(t *testing.T) {
+	t.Parallel()
 	e := newLargeTxEnv(t)
 	d := startDaemon(t, e.config, "migrate", "delta")
 	waitFor(t, "the daemon's metrics", 30*time.Second, func() bool { return e.applied() >= 0 })
@@ -149,16 +150,21 @@ func TestLargeTransactionAppliedInPartsAtomically(t *testing.T) {
 	stopReader := make(chan struct{})
 	go func() {
 		counts := map[int]int{}
-		for {
+		for stopped := false; ; {
+			// A read after the stop: one that began after the whole
+			// transaction was seen.
+			select {
+			case <-stopReader:
+				stopped = true
+			default:
+			}
 			var n int
 			if err := e.dstDB.QueryRow("SELECT COUNT(*) FROM big WHERE k = 1").Scan(&n); err == nil {
 				counts[n]++
 			}
-			select {
-			case <-stopReader:
+			if stopped {
 				seen <- counts
 				return
-			default:
 			}
 		}
 	}()
@@ -197,6 +203,7 @@ func TestLargeTransactionAppliedInPartsAtomically(t *testing.T) {
 // run applies it again from its start, once (the keyless ledger table would
 // show duplicates), ending equal to the source.
 func TestLargeTransactionKilledMidwayIsAppliedOnceAfterRestart(t *testing.T) {
+	t.Parallel()
 	e := newLargeTxEnv(t)
 	d := startDaemon(t, e.config, "migrate", "delta")
 	waitFor(t, "the daemon's metrics", 30*time.Second, func() bool { return e.applied() >= 0 })
@@ -252,6 +259,7 @@ func TestLargeTransactionKilledMidwayIsAppliedOnceAfterRestart(t *testing.T) {
 // tables are left out: a republish duplicates their rows, a known limit of
 // the Kafka path whatever the transaction's size.)
 func TestLargeTransactionThroughKafkaAppliedOnce(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	e.both(`CREATE TABLE big (id INT NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(100) NOT NULL) ENGINE=InnoDB`,

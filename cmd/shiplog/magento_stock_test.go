@@ -58,6 +58,7 @@ func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
 // --auto does not go past them. Type changes between the two schemas that
 // widen or keep a column are no errors; the narrowing ones are listed.
 func TestStockMagentoMapCheck(t *testing.T) {
+	t.Parallel()
 	fx := magentoFixtures(t)
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
 	loadSchemaFile(t, m, "m1", filepath.Join(fx, "schema", "m1-schema.sql"))

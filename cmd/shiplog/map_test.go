@@ -53,6 +53,7 @@ func sameRows(t *testing.T, what string, want, got []string) {
 // killed once, and checks the destination equals the source transformed by
 // the map (computed independently, in SQL).
 func TestMagentoLikeMapThroughSettingsDataAndDelta(t *testing.T) {
+	t.Parallel()
 	example, err := filepath.Abs("../../examples/magento-like")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +136,7 @@ settings_map: %s
 // rows: data mode records them and exits 3; after the map is fixed, the next
 // run applies them and exits 0.
 func TestFailedRowsArePartialSuccessAndRetried(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, payload TEXT)")
 	if _, err := e.srcDB.Exec(`INSERT INTO o VALUES (1, 'a:1:{i:0;i:1;}'), (2, 'broken'), (3, 'i:7;'), (4, 's:3:"ab'), (5, 'a:1:{i:0;i:2;}')`); err != nil {
@@ -176,6 +178,7 @@ func TestFailedRowsArePartialSuccessAndRetried(t *testing.T) {
 // TestBadMapsAreRefusedBeforeWriting checks each kind of bad map gives one
 // clear error and leaves the destination untouched.
 func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, status VARCHAR(16), note TEXT)")
 	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a', 'n')"); err != nil {

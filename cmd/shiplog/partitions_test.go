@@ -16,6 +16,7 @@ import (
 // a partition without a checkpoint row is not a partition that has nothing to
 // apply (nor a sign that the last run had fewer partitions).
 func TestKilledAfterOnePartitionCommittedResumesEveryPartition(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "apply_workers: 4, full_row_tables: [events]")
 	e.seedShop(400)
 	e.mustRun("migrate", "data")

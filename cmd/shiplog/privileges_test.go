@@ -62,6 +62,7 @@ func (e *env) assertNothingWritten(what string) {
 // with only the documented grants; cutover --set-source-read-only without
 // READ_ONLY ADMIN is refused naming it.
 func TestPrivilegePreflightNamesEveryMissingGrant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both(shopDDL, itemsDDL)
 	ctx := context.Background()
@@ -171,6 +172,7 @@ destination: {host: 127.0.0.1, port: %d, user: %s, password: pw, database: shop_
 // is created, both named in one error; once the named statements are run,
 // data mode goes through.
 func TestTriggerPreflightNamesTriggerAndProcess(t *testing.T) {
+	t.Parallel()
 	e := triggerEnv(t)
 	ctx := context.Background()
 	if err := e.src.Exec(ctx, "",

@@ -45,6 +45,7 @@ func runsOf(t *testing.T, config string) []runRow {
 // TestRunsRecordDataAndDelta checks migrate data and delta each leave a
 // 'success' run with their counts, listed newest first.
 func TestRunsRecordDataAndDelta(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")
 	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a'), (2, 'b'), (3, 'c')"); err != nil {
@@ -87,6 +88,7 @@ func TestRunsRecordDataAndDelta(t *testing.T) {
 // TestRunsRecordPartialAndFailed checks a run with rows that fail to
 // transform is 'partial' with its failed rows, and a failing run is 'failed'.
 func TestRunsRecordPartialAndFailed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, payload TEXT)")
 	if _, err := e.srcDB.Exec(`INSERT INTO o VALUES (1, 'a:1:{i:0;i:1;}'), (2, 'broken'), (3, 'i:7;'), (4, 's:3:"ab')`); err != nil {
@@ -142,6 +144,7 @@ func TestRunsRecordPartialAndFailed(t *testing.T) {
 // 'started' until the next recorded command marks it failed, and that a
 // SIGTERM stop is a success.
 func TestRunsMarkKilledRunsInterrupted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")
 	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a')"); err != nil {

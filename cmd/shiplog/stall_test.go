@@ -91,6 +91,7 @@ func statusAnswersFast(t *testing.T, base, while string, during time.Duration) {
 // Before, the stream waited forever on the stalled connection and /status
 // waited on the source.
 func TestStalledSourceConnectionIsReplaced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "full_row_tables: [events]")
 	e.seedShop(200)
 	e.mustRun("migrate", "data")
@@ -170,6 +171,7 @@ timeouts: {binlog_stall: 3s}
 // (timeouts.connect for the databases) with an error naming the server and
 // the remedy. Before, the database cases waited forever for the handshake.
 func TestServerWithoutHandshakeFailsWithinTheDeadline(t *testing.T) {
+	t.Parallel()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
 	hole := testenv.NewBlackhole(t)
 	e := openEnv(t, src, dst)

@@ -24,6 +24,7 @@ import (
 // daemon streams on, read-only commands still work, and once the daemon
 // stops a new writer starts.
 func TestSecondWriterIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")
 	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a'), (2, 'b')"); err != nil {
@@ -86,6 +87,7 @@ func TestSecondWriterIsRefused(t *testing.T) {
 // recorded failed. (With the lock free, it takes it again and goes on: see
 // TestDestinationConnectionsKilledUnderWrites.)
 func TestLostStreamLockStopsTheWriter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")
 	if _, err := e.srcDB.Exec("INSERT INTO o VALUES (1, 'a')"); err != nil {
@@ -150,6 +152,7 @@ func runWithin(t *testing.T, timeout time.Duration, config string, args ...strin
 // naming the running member's pid and group, and so is a `migrate delta`
 // into the same database; once they stop the other group starts.
 func TestKafkaApplierOfAnotherGroupIsRefused(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	e.both("CREATE TABLE o (id INT PRIMARY KEY, v VARCHAR(16))")

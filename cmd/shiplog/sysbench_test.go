@@ -18,6 +18,7 @@ import (
 // oltp_write_only load into the destination while shiplog is killed with
 // SIGKILL and restarted, and checks both sides end identical.
 func TestSysbenchWriteLoadWithKills(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.prepareSysbench()
 	load := e.sysbench("root", "run", "--threads=2", "--time=8", "--rand-seed=3")
@@ -47,6 +48,7 @@ func TestSysbenchWriteLoadWithKills(t *testing.T) {
 // the triggers one by one made its EXECUTEs fail with error 1146), and the
 // trigger delta must end with both sides identical.
 func TestTriggerInstallUnderSysbenchPreparedStatements(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.appendConfig("delta: {source: triggers}\n")
 	e.prepareSysbench()

@@ -60,6 +60,7 @@ func waitExit(t *testing.T, d *daemon, timeout time.Duration, what string) int {
 // in the map lets delta go on and verify pass; a table created on the
 // destination too is copied by `migrate data --reset` and streams on.
 func TestNewTableDuringDeltaStopsTheStream(t *testing.T) {
+	t.Parallel()
 	e, mapFile := tablesEnv(t, "")
 	e.mustRun("migrate", "data")
 	d := startDaemon(t, e.config, "migrate", "delta")
@@ -152,6 +153,7 @@ func TestNewTableDuringDeltaStopsTheStream(t *testing.T) {
 // stream on; the cutover (window and full scope) and verify still count it
 // as a missing table and fail.
 func TestNewTableUnderAutoWarnsAndCutoverRefuses(t *testing.T) {
+	t.Parallel()
 	e, _ := tablesEnv(t, "")
 	e.mustRun("migrate", "data", "--auto")
 	logFile := filepath.Join(t.TempDir(), "delta.log")
@@ -197,6 +199,7 @@ func TestNewTableUnderAutoWarnsAndCutoverRefuses(t *testing.T) {
 // the next poll (a table the map ignores does not), verify counts it as a
 // missing table, and the integrity check names it.
 func TestUserM2CLTableIsReported(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testenv.MariaDBT(t, testenv.Options{}) // no binlog: triggers
 	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2})

@@ -28,6 +28,7 @@ const replicaPassword = "r3pl1ca-S3cret"
 // with replication delayed (lag above throttle.max_replica_lag, which POST
 // /throttle raises live).
 func TestThrottleOnDestinationReplicaLag(t *testing.T) {
+	t.Parallel()
 	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1})
 	// The destination logs binlogs for its replica.
 	dst := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 2})
@@ -296,6 +297,7 @@ throttle:
 // TestThrottleBadReplicaIsExit2 checks that a malformed throttle.replicas
 // entry is a configuration error naming the key, without its password.
 func TestThrottleBadReplicaIsExit2(t *testing.T) {
+	t.Parallel()
 	e := &env{t: t}
 	for _, c := range []struct{ entry, want string }{
 		{"watch:" + replicaPassword + "@tcp(127.0.0.1:3307)", "missing the slash"},

@@ -24,6 +24,7 @@ import (
 // and data mode reset and rerun; the destination must end equal to the
 // transformed source, and uninstall must leave the user's own trigger alone.
 func TestTriggerDeltaLosesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testenv.MariaDBT(t, testenv.Options{}) // no binlog at all
 	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2})
@@ -172,6 +173,7 @@ options: {bulk_size: 50}
 // deletes among them) through trigger-fed change logs, whose key columns
 // have the same types: the destination ends equal and verify agrees.
 func TestTriggerDeltaCarriesNativeTypeKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src := testenv.MariaDBT(t, testenv.Options{}) // no binlog
 	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2})

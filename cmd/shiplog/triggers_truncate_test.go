@@ -80,6 +80,7 @@ func (e *env) rowWriter(seed uint64) (stop func() error) {
 // applied: emptying the destination table and `migrate delta --skip-ddl`
 // ends equal to the source, and the stream goes on.
 func TestTriggerDeltaStopsAtTruncateUnderWrites(t *testing.T) {
+	t.Parallel()
 	e := triggerEnv(t)
 	e.mustRun("migrate", "data")
 	stopWriter := e.rowWriter(uint64(time.Now().UnixNano()))
@@ -154,6 +155,7 @@ func TestTriggerDeltaStopsAtTruncateUnderWrites(t *testing.T) {
 // equal. A source user without PROCESS, who cannot see InnoDB's table ids,
 // is refused before any trigger is installed.
 func TestTriggerDeltaCatchesTableChangesMadeWhileStopped(t *testing.T) {
+	t.Parallel()
 	e := triggerEnv(t)
 	ctx := context.Background()
 	if err := e.src.Exec(ctx, "", "CREATE USER 'mig'@'%' IDENTIFIED BY 'pw'",

@@ -19,6 +19,7 @@ import (
 // older version made (_shiplog_state.value TEXT, 64 KiB): the recorded source
 // schema (~350 KB) is stored whole, so delta and verify that read it work.
 func TestRealMagento1SchemaStateIsStoredWhole(t *testing.T) {
+	t.Parallel()
 	fx := magentoFixtures(t)
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
 	e := openEnv(t, src, dst)
@@ -78,6 +79,7 @@ var narrowFields = []string{
 // are failed rows (exit 3), in the snapshot (LOAD DATA and INSERT) and in the
 // stream.
 func TestNarrowDestinationColumnsNeverClip(t *testing.T) {
+	t.Parallel()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
 	e := openEnv(t, src, dst)
 	ctx := context.Background()
@@ -196,6 +198,7 @@ func TestNarrowDestinationColumnsNeverClip(t *testing.T) {
 // (Magento's Encrypt on card data) is an error under --auto too, naming the
 // handler, the field and the remedy, and nothing is copied.
 func TestRefusedHandlerStopsAuto(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.both("CREATE TABLE payment (id INT PRIMARY KEY, cc_number_enc VARCHAR(128))")
 	if _, err := e.srcDB.Exec("INSERT INTO payment VALUES (1, 'secret-card-data')"); err != nil {

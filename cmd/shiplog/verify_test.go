@@ -29,6 +29,7 @@ import (
 // row, a changed plain column, a changed handler-made column) are reported,
 // exactly those keys with their kinds (exit 1).
 func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	if err := e.src.Exec(ctx, "shop",

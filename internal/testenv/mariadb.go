@@ -4,16 +4,19 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +41,9 @@ type Options struct {
 	Dir string
 	// LogOutput receives the server's error log; nil discards it.
 	LogOutput *os.File
+	// Disk keeps a test's server (MariaDBT) on disk, where the other tests'
+	// servers are in memory (see memoryDir).
+	Disk bool
 }
 
 // MariaDB is a running server started by this package.
@@ -75,19 +81,162 @@ func Available() error {
 	return err
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
+// handedOut holds the ports FreePort returned in this process: tests run in
+// parallel, and a port one test was given (for a server not yet listening, or
+// stopped to be restarted on it) is never given to another.
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort returns a free TCP port on 127.0.0.1, never one it returned before
+// in this process.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			if handedOut.ports == nil {
+				handedOut.ports = map[int]bool{}
+			}
+			handedOut.ports[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port not handed out before")
+}
+
+// template is a fresh data folder as mariadb-install-db makes it, made once
+// per process and held in memory (see installDataDir).
+var template struct {
+	once  sync.Once
+	files []templateFile
+	err   error
+}
+
+// templateFile is a folder or a file of the template: its non-zero blocks
+// and its size (the rest is zeros, written as holes).
+type templateFile struct {
+	rel    string
+	dir    bool
+	mode   fs.FileMode
+	size   int64
+	blocks []templateBlock
+}
+
+type templateBlock struct {
+	off  int64
+	data []byte
+}
+
+// installDataDir fills the empty folder data with a fresh server's system
+// tables. mariadb-install-db takes seconds, so it runs once per process,
+// into a temporary folder read into memory (about 10 MB: its redo log is
+// mostly zeros) and removed; each server gets a copy of that.
+func installDataDir(installDB, data string) error {
+	template.once.Do(func() { template.files, template.err = makeTemplate(installDB) })
+	if template.err != nil {
+		return template.err
+	}
+	for _, f := range template.files {
+		if err := f.writeUnder(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func makeTemplate(installDB string) ([]templateFile, error) {
+	dir, err := os.MkdirTemp("", "shiplog-mariadb-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	data, tmp := filepath.Join(dir, "data"), filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	// No context: the template outlives the test that happens to make it.
+	cmd := exec.Command(installDB, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, firstLines(string(out), 4))
+	}
+	var files []templateFile
+	err = filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(data, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f := templateFile{rel: rel, dir: d.IsDir(), mode: info.Mode().Perm()}
+		if !f.dir {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			f.size = int64(len(b))
+			const bs = 64 << 10
+			for off := 0; off < len(b); off += bs {
+				block := b[off:min(off+bs, len(b))]
+				if bytes.Count(block, []byte{0}) != len(block) {
+					f.blocks = append(f.blocks, templateBlock{int64(off), bytes.Clone(block)})
+				}
+			}
+		}
+		files = append(files, f)
+		return nil
+	})
+	return files, err
+}
+
+func (f templateFile) writeUnder(data string) error {
+	path := filepath.Join(data, f.rel)
+	if f.dir {
+		return os.Mkdir(path, f.mode)
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+	if err != nil {
+		return err
+	}
+	for _, b := range f.blocks {
+		if _, err := out.WriteAt(b.data, b.off); err != nil {
+			out.Close()
+			return err
+		}
+	}
+	if err := out.Truncate(f.size); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // StartMariaDB initialises a data folder and starts mariadbd on a free loopback
 // port, returning once it accepts connections (or ctx ends).
 func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
+	return startMariaDB(ctx, o, "")
+}
+
+// startMariaDB is StartMariaDB with the temporary folder (when o.Dir is
+// empty) made under parent ("" for os.TempDir()).
+func startMariaDB(ctx context.Context, o Options, parent string) (*MariaDB, error) {
 	mariadbd, err := lookBinary("mariadbd")
 	if err != nil {
 		return nil, err
@@ -96,9 +245,9 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &MariaDB{Dir: o.Dir, keepDir: o.Dir != "", done: make(chan error, 1)}
+	m := &MariaDB{Dir: o.Dir, keepDir: o.Dir != ""}
 	if m.Dir == "" {
-		if m.Dir, err = os.MkdirTemp("", "shiplog-mariadb-"); err != nil {
+		if m.Dir, err = os.MkdirTemp(parent, fmt.Sprintf("shiplog-mariadb-%d-", os.Getpid())); err != nil {
 			return nil, err
 		}
 	}
@@ -115,32 +264,51 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return nil, err
 		}
-		args := []string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
-		if os.Geteuid() == 0 {
-			args = append(args, "--user=root")
-		}
-		cmd := exec.CommandContext(ctx, installDB, args...)
-		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if err := installDataDir(installDB, data); err != nil {
 			m.cleanup()
-			return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, firstLines(string(out), 4))
+			return nil, err
 		}
 	}
+	// Another process (a test binary of another package, say) may take the
+	// port between FreePort and the server's bind: then start again on
+	// another.
+	for attempt := 1; ; attempt++ {
+		err := m.start(ctx, mariadbd, o, data, tmp)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			m.cleanup()
+			return nil, err
+		}
+	}
+}
+
+// errPortTaken: mariadbd could not listen on its port.
+var errPortTaken = errors.New("port taken")
+
+// start starts mariadbd on a free port and waits until it accepts
+// connections; if it does not, the server is killed.
+func (m *MariaDB) start(ctx context.Context, mariadbd string, o Options, data, tmp string) error {
+	var err error
 	if m.Port, err = FreePort(); err != nil {
-		m.cleanup()
-		return nil, err
+		return err
 	}
 	serverID := o.ServerID
 	if serverID == 0 {
 		serverID = 1
+	}
+	errorLog := filepath.Join(m.Dir, "error.log")
+	var logStart int64
+	if st, err := os.Stat(errorLog); err == nil {
+		logStart = st.Size()
 	}
 	args := []string{"--no-defaults", "--datadir=" + data, fmt.Sprintf("--port=%d", m.Port),
 		"--bind-address=127.0.0.1", "--socket=" + m.Socket, fmt.Sprintf("--server-id=%d", serverID),
 		"--pid-file=" + filepath.Join(m.Dir, "mariadbd.pid"),
 		"--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
 		"--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=2",
-		"--max-connections=500", "--skip-name-resolve", "--tmpdir=" + tmp, "--log-error=" + filepath.Join(m.Dir, "error.log"),
+		"--max-connections=500", "--skip-name-resolve", "--tmpdir=" + tmp, "--log-error=" + errorLog,
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
@@ -163,15 +331,19 @@ func StartMariaDB(ctx context.Context, o Options) (*MariaDB, error) {
 	// leaves nothing behind.
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := m.cmd.Start(); err != nil {
-		m.cleanup()
-		return nil, fmt.Errorf("start mariadbd: %w", err)
+		return fmt.Errorf("start mariadbd: %w", err)
 	}
+	m.done = make(chan error, 1)
 	go func() { m.done <- m.cmd.Wait() }()
 	if err := m.waitReady(ctx); err != nil {
-		_ = m.Stop()
-		return nil, err
+		_ = m.Kill()
+		if b, rerr := os.ReadFile(errorLog); rerr == nil && int64(len(b)) >= logStart &&
+			strings.Contains(string(b[logStart:]), "Address already in use") {
+			return fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+		return err
 	}
-	return m, nil
+	return nil
 }
 
 func (m *MariaDB) waitReady(ctx context.Context) error {

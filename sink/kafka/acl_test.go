@@ -19,6 +19,7 @@ import (
 // missing one with the command that grants it, and passes a user who holds
 // them (or a superuser).
 func TestCheckAccessNamesMissingACLs(t *testing.T) {
+	t.Parallel()
 	allow := func(rt kmsg.ACLResourceType, name string, pat kmsg.ACLResourcePatternType, op kmsg.ACLOperation) kfake.ACL {
 		return kfake.ACL{Resource: rt, Name: name, Pattern: pat, Operation: op, Allow: true}
 	}

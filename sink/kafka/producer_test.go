@@ -284,6 +284,7 @@ func compareRow(t *testing.T, what string, tbl *cdc.Table, got, want []any) {
 }
 
 func TestRoundTripEveryKindAndOp(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	p := newProducer(t, opts(k, "test"))
 	tbl := allKinds()
@@ -356,6 +357,7 @@ func TestRoundTripEveryKindAndOp(t *testing.T) {
 }
 
 func TestKeysAndPartitions(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	o := opts(k, "test")
 	o.Partitions = 3
@@ -441,6 +443,7 @@ func TestKeysAndPartitions(t *testing.T) {
 }
 
 func TestSchemaChangesArePublished(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	p := newProducer(t, opts(k, "test"))
 	ctx := context.Background()
@@ -505,6 +508,7 @@ func TestSchemaChangesArePublished(t *testing.T) {
 }
 
 func TestReadSchemasWithoutTopic(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, false)
 	_, err := kafka.ReadSchemas(context.Background(), opts(k, "nothing"))
 	if !errors.Is(err, kafka.ErrTopicMissing) || !strings.Contains(err.Error(), "nothing.__schema") {
@@ -513,6 +517,7 @@ func TestReadSchemasWithoutTopic(t *testing.T) {
 }
 
 func TestMissingTopic(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, false)
 	o := opts(k, "test")
 	o.AutoCreateTopics = false
@@ -562,6 +567,7 @@ func TestMissingTopic(t *testing.T) {
 }
 
 func TestUnreachableBroker(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -582,6 +588,7 @@ func TestUnreachableBroker(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
+	t.Parallel()
 	for _, o := range []kafka.Options{
 		{TopicPrefix: "x"},
 		{Brokers: []string{"127.0.0.1:1"}},
@@ -596,6 +603,7 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestCompressionAndAcks(t *testing.T) {
+	t.Parallel()
 	k := testenv.KafkaT(t, true)
 	tbl := allKinds()
 	for _, c := range []struct{ comp, acks string }{{"gzip", "one"}, {"snappy", "all"}, {"lz4", "all"}, {"zstd", "all"}, {"none", "one"}} {
@@ -626,6 +634,7 @@ func TestCompressionAndAcks(t *testing.T) {
 
 // TestKcatReadsEnvelopes checks the envelopes as a non-Go consumer sees them.
 func TestKcatReadsEnvelopes(t *testing.T) {
+	t.Parallel()
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Fatalf("kcat is required for this test (Debian package kcat): %v", err)

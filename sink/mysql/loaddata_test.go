@@ -15,6 +15,7 @@ import (
 // writes and that has no triggers; a destination column the map does not
 // fill keeps its value, and a trigger sees updates, not deletes.
 func TestStreamUpsertsUseReplaceOnlyWhenSafe(t *testing.T) {
+	t.Parallel()
 	_, db, st := testDestination(t,
 		"CREATE TABLE whole (id INT PRIMARY KEY, v VARCHAR(20))",
 		"CREATE TABLE wider (id INT PRIMARY KEY, v VARCHAR(20), extra INT NOT NULL DEFAULT 5)",

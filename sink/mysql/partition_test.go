@@ -24,6 +24,7 @@ import (
 // (partition 0, committed) is not duplicated, and both partitions end at
 // the batch's position.
 func TestPartitionedWriteResumesEachPartition(t *testing.T) {
+	t.Parallel()
 	m, db, st := testDestination(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE n (a INT)")
 	ctx := context.Background()
 	tb := &cdc.Table{Schema: "d", Name: "t", Key: []int{0}, Columns: []cdc.Column{{Name: "id", DataType: "int"}, {Name: "v", DataType: "varchar", Charset: "utf8mb4"}}}

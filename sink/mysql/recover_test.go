@@ -17,6 +17,7 @@ import (
 // partitions, with binlog positions and with change-log positions (which
 // have no order: only an exact match says a batch committed).
 func TestRecoverAfterLostCommitAppliesOnce(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		parts int
 		logs  bool

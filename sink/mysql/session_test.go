@@ -36,6 +36,7 @@ var hostileValues = []string{
 // those keys) of hostile values through sessions in several sql_modes: every
 // byte lands as the source had it, and nothing of a value runs as SQL.
 func TestWritesWhateverTheSQLMode(t *testing.T) {
+	t.Parallel()
 	m := testenv.MariaDBT(t, testenv.Options{})
 	ctx := context.Background()
 	for i, mode := range []string{"NO_BACKSLASH_ESCAPES", "NO_BACKSLASH_ESCAPES,ANSI_QUOTES", "ANSI,NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", ""} {

@@ -18,6 +18,7 @@ import (
 // transaction's values, and both checkpoints end after it. A TxStream rolled
 // back leaves nothing.
 func TestTxStreamAppliesPartsInOneTransaction(t *testing.T) {
+	t.Parallel()
 	_, db, st := testDestination(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))")
 	ctx := context.Background()
 	tb := &cdc.Table{Schema: "d", Name: "t", Key: []int{0}, Columns: []cdc.Column{{Name: "id", DataType: "int"}, {Name: "v", DataType: "varchar", Charset: "utf8mb4"}}}
