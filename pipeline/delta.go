@@ -425,12 +425,13 @@ func (r *Runtime) deltaWriter(ctx context.Context, log *slog.Logger) (*mysqlsink
 		k = len(parts)
 	}
 	// Every partition gets its row before the first batch: a run killed
-	// between the partitions' commits must leave rows that say so.
+	// between the partitions' commits must leave rows that say so. (With
+	// sink: kafka the writer records the checkpoint alone, in the first row.)
 	from, at, ok, err := r.state.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
+	if ok && r.dest.rows() == nil {
 		if err := r.state.EnsurePartCheckpoints(ctx, k, from, at); err != nil {
 			return nil, err
 		}
