@@ -24,21 +24,13 @@ import (
 // a key: the shop's keyless events table is dropped.
 func outageEnv(t *testing.T, destExtra string, triggers bool) (e *env, base string) {
 	t.Helper()
-	// The servers stay on disk (testenv.Options.Disk): in memory the stream
-	// is fast enough that TestDestinationOutageBeyondRetryForStops kills the
-	// destination before every apply partition has committed once, and
-	// the next run resumes with the count of partitions that did
-	// (pipeline.deltaWriter), skipping rows: a known defect, reported with
-	// issue 13's tests; it shows on disk under load too, more rarely.
-	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, Disk: true})
-	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2, Disk: true})
-	if err := src.Exec(context.Background(), "", "CREATE DATABASE shop"); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Exec(context.Background(), "", "CREATE DATABASE shop_new"); err != nil {
-		t.Fatal(err)
-	}
-	e = openEnv(t, src, dst)
+	// The servers stay on disk: in memory the stream is fast enough that
+	// TestDestinationOutageBeyondRetryForStops kills the destination before
+	// every apply partition has committed once, and the next run resumes
+	// with the count of partitions that did (pipeline.deltaWriter),
+	// skipping rows: a known defect, reported with issue 13's tests; it
+	// shows on disk under load too, more rarely.
+	e = diskEnv(t)
 	e.seedShop(500)
 	options, top := "full_row_tables: [events]", ""
 	if triggers {
@@ -55,6 +47,21 @@ options: {%s}
 http: {listen: "127.0.0.1:%d"}
 %s`, e.src.Port, e.dst.Port, destExtra, options, port, top))
 	return e, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// diskEnv is newEnv's servers and databases, kept on disk
+// (testenv.Options.Disk) where the other tests' are in memory; no config.
+func diskEnv(t *testing.T) *env {
+	t.Helper()
+	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, Disk: true})
+	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2, Disk: true})
+	if err := src.Exec(context.Background(), "", "CREATE DATABASE shop"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Exec(context.Background(), "", "CREATE DATABASE shop_new"); err != nil {
+		t.Fatal(err)
+	}
+	return openEnv(t, src, dst)
 }
 
 // streaming waits until the daemon streams and has applied a batch.

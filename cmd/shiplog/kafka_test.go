@@ -19,7 +19,10 @@ import (
 // group; the publisher and an applier are killed with SIGKILL and restarted.
 // The destination must end equal to the source.
 func TestSourceToKafkaToDestinationWithKills(t *testing.T) {
-	t.Parallel()
+	// Not parallel: beside other tests, the group's generation after the
+	// applier's restart at times leaves partitions unassigned (or rejoins
+	// time out) and the appliers never converge (3 of 10 runs with 3-4 at
+	// once; a defect reported with issue 13's tests).
 	k := testenv.KafkaT(t, true)
 	e := newEnv(t, "")
 	ctx := context.Background()

@@ -219,11 +219,10 @@ throttle:
 	waitFor(t, "the held rows to arrive", 30*time.Second, func() bool { return arrived(e.dstDB, "held") == 4 })
 	waitFor(t, "throttled 0 again", 15*time.Second, unthrottled)
 
-	// Counted before the delay is set: its STOP SLAVE stops the SQL thread
-	// for a moment, which the monitor may see (and log) once more.
-	sqlStoppedLogs := d.stderr.String()
-
-	// Replication delayed: the lag itself goes over max_replica_lag.
+	// Replication delayed: the lag itself goes over max_replica_lag. (Its
+	// STOP SLAVE may be seen as a stopped SQL thread again: the log up to
+	// here holds the first stop.)
+	firstStop := d.stderr.String()
 	if err := replica.Exec(ctx, "", "STOP SLAVE", "CHANGE MASTER TO MASTER_DELAY=8", "START SLAVE"); err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +285,9 @@ throttle:
 			t.Errorf("the log does not contain %q:\n%s", want, logs)
 		}
 	}
-	if n := strings.Count(sqlStoppedLogs, `msg="throttled: replica `+replicaAddr+`: replication SQL thread stopped"`); n != 1 {
-		t.Errorf("the stopped SQL thread was logged as a throttle %d times, want once:\n%s", n, sqlStoppedLogs)
+	stopped := `msg="throttled: replica ` + replicaAddr + `: replication SQL thread stopped"`
+	if n, later := strings.Count(firstStop, stopped), strings.Count(logs[len(firstStop):], stopped); n != 1 || later > 1 {
+		t.Errorf("the stopped SQL thread was logged as a throttle %d times, want once (and %d times for the STOP SLAVE of the delay, want at most once):\n%s", n, later, logs)
 	}
 	if strings.Contains(logs, replicaPassword) {
 		t.Fatalf("the log shows the replica's password:\n%s", logs)
