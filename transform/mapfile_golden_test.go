@@ -133,6 +133,7 @@ func TestMapFilesGolden(t *testing.T) {
 	}
 	for _, in := range goldenInputs(t) {
 		t.Run(in.name, func(t *testing.T) {
+			t.Parallel() // each input is read and written on its own
 			data, err := os.ReadFile(in.path)
 			if err != nil {
 				t.Fatal(err)
