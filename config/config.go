@@ -429,7 +429,9 @@ func Load(path string) (*Config, error) {
 		format = yamlFormat
 		err    error
 	)
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	// The reference ships config.xml.dist (and maps as .xml.dist): the
+	// format is that of the name without .dist.
+	switch ext := strings.ToLower(filepath.Ext(trimDist(path))); ext {
 	case ".yaml", ".yml", ".toml":
 		raw, err = readViperFile(path)
 	case ".xml":

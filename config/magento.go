@@ -93,6 +93,8 @@ var magentoFormat = format{
 		"destination.host", "destination.database", "destination.user",
 	},
 	missing: "required attribute is missing",
+	// Paths are found as the reference tool finds them (see findMagentoFile).
+	findFile: findMagentoFile,
 }
 
 // magentoLabel names a schema key as the user wrote it in config.xml; keys
@@ -216,7 +218,12 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 					opts[magentoOptions[name]] = val
 				}
 			case name == "delta_document_groups_file":
-				cfg.Options.DeltalogFile = resolve(dir, val)
+				f, err := findMagentoFile(dir, val)
+				if err != nil {
+					warn("options/delta_document_groups_file: %v", err)
+					f = resolve(dir, val)
+				}
+				cfg.Options.DeltalogFile = f
 			case name == "log_file":
 				// Left as written: it is an output, relative to where shiplog runs.
 				cfg.Options.LogFile = val
@@ -257,6 +264,51 @@ func splitStatements(s string) []string {
 		}
 	}
 	return out
+}
+
+// findMagentoFile resolves path p named in a Magento config.xml in dir. The
+// reference tool reads such paths from its own root (the folder holding
+// etc/, so that etc/opensource-to-opensource/1.9.4.5/map.xml.dist works from
+// the config.xml beside that map); shiplog looks in the config's folder, then
+// in each folder above it, and takes the first that has the file. An
+// absolute path is taken as it is. When no folder has it, the error names
+// every place looked at.
+func findMagentoFile(dir, p string) (string, error) {
+	if p == "" || filepath.IsAbs(p) {
+		return p, nil
+	}
+	isFile := func(c string) bool {
+		st, err := os.Stat(c)
+		return err == nil && !st.IsDir()
+	}
+	// The config's folder first, named as the config was.
+	first := filepath.Join(dir, p)
+	if isFile(first) {
+		return first, nil
+	}
+	looked := []string{first}
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		d = filepath.Clean(dir)
+	}
+	for up := filepath.Dir(d); up != d; d, up = up, filepath.Dir(up) {
+		c := filepath.Join(up, p)
+		if isFile(c) {
+			return c, nil
+		}
+		looked = append(looked, c)
+	}
+	return "", fmt.Errorf("file %s not found; looked at %s (a relative path is read from the config's folder or a folder above it, as the Data Migration Tool reads it from its root)",
+		p, strings.Join(looked, ", "))
+}
+
+// trimDist is the name of a reference tool's shipped file without its .dist
+// suffix (map.xml.dist -> map.xml), for telling its format.
+func trimDist(path string) string {
+	if strings.EqualFold(filepath.Ext(path), ".dist") {
+		return strings.TrimSuffix(path, filepath.Ext(path))
+	}
+	return path
 }
 
 // resolve makes a relative path from a config file relative to its folder.

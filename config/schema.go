@@ -155,6 +155,9 @@ type format struct {
 	defaults map[string]any
 	required []string
 	missing  string // message for a missing required key
+	// findFile, when set, resolves a relative path from the file in dir
+	// (resolve otherwise).
+	findFile func(dir, p string) (string, error)
 }
 
 var yamlFormat = format{
@@ -309,7 +312,18 @@ func (d *decoder) set(cfg *Config, f field, val any, fromEnv bool) {
 			return
 		}
 		if f.kind == kindPath && !fromEnv {
-			s = resolve(d.dir, s)
+			if d.format.findFile != nil {
+				found, err := d.format.findFile(d.dir, s)
+				if err != nil {
+					// Read where the config is: opening it names the file,
+					// and this warning every place looked at.
+					cfg.Warnings = append(cfg.Warnings, d.format.label(f.key)+": "+err.Error())
+					found = resolve(d.dir, s)
+				}
+				s = found
+			} else {
+				s = resolve(d.dir, s)
+			}
 		}
 		*f.dest(cfg).(*string) = s
 	case kindPort, kindCount, kindServerID:

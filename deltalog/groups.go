@@ -38,7 +38,11 @@ func ReadGroups(path string) ([]Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
+	name := path // the reference ships deltalog.xml.dist: read as .xml
+	if strings.EqualFold(filepath.Ext(name), ".dist") {
+		name = strings.TrimSuffix(name, filepath.Ext(name))
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
 	case ".xml":
 		return parseGroupsXML(path, data)
 	case ".yaml", ".yml":

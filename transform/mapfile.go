@@ -135,8 +135,14 @@ func parseAs[T any](name string, data []byte, format, what string,
 	return out, nil
 }
 
+// formatOf tells a map file's format by its extension; the reference tool's
+// shipped files end in .xml.dist, read as .xml.
 func formatOf(path string) (string, error) {
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	name := path
+	if strings.EqualFold(filepath.Ext(name), ".dist") {
+		name = strings.TrimSuffix(name, filepath.Ext(name))
+	}
+	switch ext := strings.ToLower(filepath.Ext(name)); ext {
 	case ".xml":
 		return "xml", nil
 	case ".yaml", ".yml":
