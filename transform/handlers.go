@@ -333,11 +333,12 @@ func newAddPrefix(p Params, b Binding) (Func, error) {
 
 // --- ConvertIp, ConvertBinaryIp ------------------------------------------
 
-// newConvertIP: ConvertIp turns IPv4 or IPv6 text, or a 4- or 16-byte binary
-// address (inet_pton form), into an integer: IPv4 as int64 (Magento's
-// ip2long), IPv6 as the decimal string of its 128-bit value (Magento's
-// ip2long fails on IPv6 and stores 0). Anything else becomes 0. Integers
-// already in the IPv4 range are kept, so replaying a row is harmless.
+// newConvertIP: ConvertIp turns IPv4 text, or a 4-byte binary address
+// (inet_pton form), into an integer (Magento's ip2long, as int64). IPv6 text
+// or 16-byte binary becomes 0, as the reference stores it (ip2long fails on
+// IPv6; a 128-bit value would not fit the BIGINT column either, which would
+// clamp it). Anything else becomes 0. Integers already in the IPv4 range are
+// kept, so replaying a row is harmless.
 // ConvertBinaryIp is the same but, like Magento's, leaves empty values alone.
 func newConvertIP(keepEmpty bool) Factory {
 	name := "ConvertIp"
@@ -390,12 +391,11 @@ func hdlIPToInt(v any) any {
 			return int64(0)
 		}
 	}
-	if addr.Is4() {
-		a := addr.As4()
-		return int64(a[0])<<24 | int64(a[1])<<16 | int64(a[2])<<8 | int64(a[3])
+	if !addr.Is4() {
+		return int64(0) // IPv6 (IPv4-mapped too): ip2long fails
 	}
-	a := addr.As16()
-	return new(big.Int).SetBytes(a[:]).String()
+	a := addr.As4()
+	return int64(a[0])<<24 | int64(a[1])<<16 | int64(a[2])<<8 | int64(a[3])
 }
 
 // --- Timezone ---------------------------------------------------------------
