@@ -24,15 +24,24 @@ type SettingsResult struct {
 // ignored paths are left out, renamed paths renamed, values transformed by
 // handlers; a destination row with the same scope and path gets the value,
 // other rows are added. It runs in one destination transaction.
-func (r *Runtime) Settings(ctx context.Context) (SettingsResult, error) {
+func (r *Runtime) Settings(ctx context.Context, o SettingsOptions) (SettingsResult, error) {
 	log := r.log.With("mode", "settings")
 	run := &modeRun{}
 	steps, err := r.modeSteps(step.ModeSettings, log, run)
 	if err != nil {
 		return run.settings, err
 	}
-	err = step.Run(ctx, step.ModeSettings, steps, r.stepEnv(step.ModeSettings, log, false))
+	err = step.Run(ctx, step.ModeSettings, steps, r.stepEnv(step.ModeSettings, log, o.Auto))
 	return run.settings, err
+}
+
+// SettingsOptions tune settings mode.
+type SettingsOptions struct {
+	// Auto goes on past settings whose handler cannot run (an unknown
+	// handler, bad params): they are warnings, and each such setting is not
+	// migrated but recorded in _shiplog_failed_rows (never copied
+	// untransformed), which makes the run a partial success.
+	Auto bool
 }
 
 // settingsStep is the reference tool's Settings step (settings mode).
@@ -47,11 +56,14 @@ type settingsStep struct {
 	st, dt   *cdc.Table
 	built    *cdc.Table
 	handlers map[string]transform.Func
+	// unhandled are the paths whose handler cannot run (--auto), with why.
+	unhandled map[string]string
 }
 
 // Integrity reads settings.xml, checks both settings tables have the
 // configured columns and binds the value handlers. A handler that cannot run
-// is a blocking error: settings mode has no --auto.
+// is an error --auto turns into a warning; the settings of its path are then
+// recorded as failed, not migrated (see Data).
 func (s *settingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
 	r := s.r
 	spec := r.cfg.Settings.WithDefaults()
@@ -77,14 +89,16 @@ func (s *settingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 	}
 	valIdx := len(spec.ScopeColumns) + 1
 	handlers := map[string]transform.Func{}
+	unhandled := map[string]string{}
 	var problems []transform.Problem
-	problem := func(msg string) {
-		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "destination", Table: dt.Name, Msg: msg, Blocking: true})
+	problem := func(path, msg string) {
+		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "destination", Table: dt.Name, Msg: msg})
+		unhandled[path] = msg
 	}
 	for _, tr := range rules.Transforms {
 		f, ok := transform.LookupHandler(tr.Handler.Name)
 		if !ok {
-			problem(fmt.Sprintf("unknown handler %q for path %s (%s)", tr.Handler.Name, tr.Path, tr.At))
+			problem(tr.Path, fmt.Sprintf("unknown handler %q for path %s (%s)", tr.Handler.Name, tr.Path, tr.At))
 			continue
 		}
 		params := transform.Params{}
@@ -94,12 +108,12 @@ func (s *settingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 		fn, err := f(params, transform.Binding{Area: "destination", Table: dt.Name, Field: spec.ValueColumn, Index: valIdx,
 			Column: built.Columns[valIdx], Rec: built, Other: st})
 		if err != nil {
-			problem(fmt.Sprintf("handler %s for path %s: %v (%s)", tr.Handler.Name, tr.Path, err, tr.At))
+			problem(tr.Path, fmt.Sprintf("handler %s for path %s: %v (%s)", tr.Handler.Name, tr.Path, err, tr.At))
 			continue
 		}
 		handlers[tr.Path] = fn
 	}
-	s.spec, s.rules, s.st, s.dt, s.built, s.handlers = spec, rules, st, dt, built, handlers
+	s.spec, s.rules, s.st, s.dt, s.built, s.handlers, s.unhandled = spec, rules, st, dt, built, handlers, unhandled
 	return problems, nil
 }
 
@@ -159,6 +173,17 @@ func (s *settingsStep) Data(ctx context.Context, env *step.Env) error {
 		if to, ok := rename[path]; ok {
 			out[keyIdx] = to
 			res.Renamed++
+		}
+		why, unhandled := s.unhandled[path]
+		if !unhandled {
+			why, unhandled = s.unhandled[str(out[keyIdx])]
+		}
+		if unhandled {
+			// --auto went past its handler: recorded, never copied as it is.
+			res.Failed++
+			failures = append(failures, cdc.Failure{Table: st.Name, Key: out[:keyIdx+1], Handler: "settings value", Field: spec.ValueColumn, Reason: why})
+			log.Warn("setting not migrated: its handler cannot run; recorded in _shiplog_failed_rows", "path", path, "reason", why)
+			return nil
 		}
 		fn := handlers[path]
 		if fn == nil {

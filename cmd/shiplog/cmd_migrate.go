@@ -17,11 +17,14 @@ func newMigrateCmd(a *app) *cobra.Command {
 
 // newMigrateSettingsCmd is `shiplog migrate settings`.
 func newMigrateSettingsCmd(a *app) *cobra.Command {
-	return a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml", pipeline.Work{},
+	var auto bool
+	settings := a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml", pipeline.Work{},
 		func(ctx context.Context, r *pipeline.Runtime) error {
-			_, err := r.Settings(ctx)
+			_, err := r.Settings(ctx, pipeline.SettingsOptions{Auto: auto})
 			return err
 		})
+	settings.Flags().BoolVar(&auto, "auto", false, "go on past settings whose handler cannot run: they are recorded as failed rows, not migrated")
+	return settings
 }
 
 // newMigrateDataCmd is `shiplog migrate data`.

@@ -56,6 +56,7 @@ const commandTree = `
   --ignore-emptied-tables - bool="false" hidden=false
   --skip-ddl - bool="false" hidden=false
 "shiplog migrate settings" hidden=false
+  --auto - bool="false" hidden=false
 "shiplog replay" hidden=false
   --apply-to - string="" hidden=false
   --format - string="jsonl" hidden=false

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -233,5 +234,62 @@ func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
 				t.Fatalf("progress recorded despite the bad map")
 			}
 		})
+	}
+}
+
+// TestSettingsAutoGoesPastAHandlerThatCannotRun: settings.xml names a
+// handler shiplog does not have for one path. Without --auto, settings mode
+// stops before writing, naming the path and --auto; with --auto the other
+// settings are migrated, and the path's settings are recorded as failed
+// rows (exit 3), never copied untransformed.
+func TestSettingsAutoGoesPastAHandlerThatCannotRun(t *testing.T) {
+	t.Parallel()
+	example, err := filepath.Abs("../../examples/magento-like")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, "")
+	execFile(t, e.srcDB, filepath.Join(example, "source.sql"))
+	execFile(t, e.srcDB, filepath.Join(example, "seed.sql"))
+	execFile(t, e.dstDB, filepath.Join(example, "destination.sql"))
+	execFile(t, e.dstDB, filepath.Join(example, "destination-seed.sql"))
+	settings, err := os.ReadFile(filepath.Join(example, "settings.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withUnknown := strings.Replace(string(settings), `<handler class="\Migration\Handler\Convert">`, `<handler class="\Migration\Handler\NoSuchHandler">`, 1)
+	if withUnknown == string(settings) {
+		t.Fatal("the example's settings.xml changed: no Convert handler to replace")
+	}
+	settingsFile := filepath.Join(t.TempDir(), "settings.xml")
+	if err := os.WriteFile(settingsFile, []byte(withUnknown), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.config = e.writeConfig(fmt.Sprintf(`source: {port: %d, database: shop}
+destination: {port: %d, database: shop_new}
+settings_map: %s
+`, e.src.Port, e.dst.Port, settingsFile))
+	before := rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data")
+
+	r := runShiplog(t, e.config, nil, "migrate", "settings")
+	expectFailure(t, r, 1, `NoSuchHandler\" for path general/locale/timezone`, "--auto")
+	sameRows(t, "core_config_data (nothing written without --auto)", before, rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data"))
+
+	r = runShiplog(t, e.config, nil, "migrate", "settings", "--auto")
+	if r.code != 3 {
+		t.Fatalf("migrate settings --auto: exit %d, want 3 (partial)\n%s", r.code, r.stderr)
+	}
+	got := rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data")
+	for _, row := range got {
+		if strings.Contains(row, "Europe/Kiev") {
+			t.Errorf("a setting whose handler cannot run was copied untransformed: %s", row)
+		}
+	}
+	if !slices.Contains(got, "'default','0','design/head/default_title','M2 Shop'") {
+		t.Errorf("the other settings were not migrated: %v", got)
+	}
+	failed := rowsOf(t, e.dstDB, "SELECT table_name FROM _shiplog_failed_rows")
+	if len(failed) == 0 {
+		t.Fatal("no failed row recorded for the settings whose handler cannot run")
 	}
 }
