@@ -13,6 +13,7 @@ import (
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/ops"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/stream"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -427,11 +428,7 @@ func (r *Runtime) deltaWriter(ctx context.Context, log *slog.Logger) (*mysqlsink
 	// Every partition gets its row before the first batch: a run killed
 	// between the partitions' commits must leave rows that say so. (With
 	// sink: kafka the writer records the checkpoint alone, in the first row.)
-	from, at, ok, err := r.state.Checkpoint(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if ok && r.dest.rows() == nil {
+	if from, at, ok := state.Lowest(parts); ok && r.dest.rows() == nil {
 		if err := r.state.EnsurePartCheckpoints(ctx, k, from, at); err != nil {
 			return nil, err
 		}

@@ -31,13 +31,9 @@ func (r *Runtime) fromKafka(ctx context.Context, command string) (*fromkafka.Env
 	if err != nil {
 		return nil, err
 	}
-	e := &fromkafka.Env{Config: r.cfg, Log: r.log, Kafka: opts, Dst: r.dst, State: r.state,
-		Compile: r.compileToDestination, Report: r.reportProblems, OpenDB: openReplayDB}
-	if r.dst != nil {
-		e.Writer = r.writer()
-		e.Retry = retrier{r.destRetry(ctx, command)}
-	}
-	return e, nil
+	return &fromkafka.Env{Config: r.cfg, Log: r.log, Kafka: opts, Dst: r.dst, State: r.state, Writer: r.writer(),
+		Retry: retrier{r.destRetry(ctx, command)}, Compile: r.compileToDestination, Report: r.reportProblems,
+		OpenDB: openReplayDB}, nil
 }
 
 // retrier is destRetry as fromkafka.Retrier.

@@ -20,9 +20,16 @@ import (
 // everything up to it is applied in every partition.
 func (s *State) Checkpoint(ctx context.Context) (cdc.Position, time.Time, bool, error) {
 	parts, err := s.PartCheckpoints(ctx)
-	if err != nil || len(parts) == 0 {
+	if err != nil {
 		return cdc.Position{}, time.Time{}, false, err
 	}
+	pos, t, ok := Lowest(parts)
+	return pos, t, ok, nil
+}
+
+// Lowest is the lowest of the partitions' checkpoints, where the stream
+// resumes; ok is false when none has one.
+func Lowest(parts []PartCheckpoint) (pos cdc.Position, t time.Time, ok bool) {
 	lo := -1
 	for i, p := range parts {
 		if p.Have && (lo < 0 || p.Pos.Compare(parts[lo].Pos) < 0) {
@@ -30,9 +37,9 @@ func (s *State) Checkpoint(ctx context.Context) (cdc.Position, time.Time, bool, 
 		}
 	}
 	if lo < 0 {
-		return cdc.Position{}, time.Time{}, false, nil
+		return cdc.Position{}, time.Time{}, false
 	}
-	return parts[lo].Pos, parts[lo].Time, true, nil
+	return parts[lo].Pos, parts[lo].Time, true
 }
 
 // PartCheckpoint is the checkpoint of one apply partition.

@@ -53,17 +53,25 @@ func sameRows(t *testing.T, what string, want, got []string) {
 // settings, data and delta mode while the source is written and shiplog is
 // killed once, and checks the destination equals the source transformed by
 // the map (computed independently, in SQL).
-func TestMagentoLikeMapThroughSettingsDataAndDelta(t *testing.T) {
-	t.Parallel()
+// magentoLikeEnv is newEnv with the examples/magento-like shop loaded on
+// both sides (schemas and seeds); example is its folder.
+func magentoLikeEnv(t *testing.T) (example string, e *env) {
+	t.Helper()
 	example, err := filepath.Abs("../../examples/magento-like")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "")
+	e = newEnv(t, "")
 	execFile(t, e.srcDB, filepath.Join(example, "source.sql"))
 	execFile(t, e.srcDB, filepath.Join(example, "seed.sql"))
 	execFile(t, e.dstDB, filepath.Join(example, "destination.sql"))
 	execFile(t, e.dstDB, filepath.Join(example, "destination-seed.sql"))
+	return example, e
+}
+
+func TestMagentoLikeMapThroughSettingsDataAndDelta(t *testing.T) {
+	t.Parallel()
+	example, e := magentoLikeEnv(t)
 	e.config = e.writeConfig(fmt.Sprintf(`source: {port: %d, database: shop}
 destination: {port: %d, database: shop_new}
 map: %s
@@ -244,15 +252,7 @@ func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
 // rows (exit 3), never copied untransformed.
 func TestSettingsAutoGoesPastAHandlerThatCannotRun(t *testing.T) {
 	t.Parallel()
-	example, err := filepath.Abs("../../examples/magento-like")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, "")
-	execFile(t, e.srcDB, filepath.Join(example, "source.sql"))
-	execFile(t, e.srcDB, filepath.Join(example, "seed.sql"))
-	execFile(t, e.dstDB, filepath.Join(example, "destination.sql"))
-	execFile(t, e.dstDB, filepath.Join(example, "destination-seed.sql"))
+	example, e := magentoLikeEnv(t)
 	settings, err := os.ReadFile(filepath.Join(example, "settings.xml"))
 	if err != nil {
 		t.Fatal(err)
