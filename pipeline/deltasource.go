@@ -125,7 +125,7 @@ type triggerDelta struct{ r *Runtime }
 
 func (d triggerDelta) checkServer(context.Context) error { return nil }
 
-func (d triggerDelta) prepareCopy(ctx context.Context, plan *transform.Plan, auto bool, _ *slog.Logger) (map[string][]string, error) {
+func (d triggerDelta) prepareCopy(ctx context.Context, plan *transform.Plan, auto bool, log *slog.Logger) (map[string][]string, error) {
 	r := d.r
 	// Before the triggers go in: a user who cannot read the tables'
 	// identities is told now, not after logging has begun.
@@ -137,7 +137,24 @@ func (d triggerDelta) prepareCopy(ctx context.Context, plan *transform.Plan, aut
 	}
 	// Triggers do not see a TRUNCATE or ALTER: delta compares the tables
 	// with what they are now, before the copy reads them.
-	return nil, r.recordIdentities(ctx, plan)
+	if err := r.recordIdentities(ctx, plan); err != nil {
+		return nil, err
+	}
+	// Foreign key actions the stream cannot follow are refused before the
+	// copy. A parent's copy starts before its children's: triggers do not
+	// log the rows an action changes, so the stream finds a grandchild of a
+	// deleted parent only through the child's destination row; were the
+	// child copied after the delete (no row) and the grandchild before it
+	// (its row kept), the grandchild would stay on the destination for good.
+	specs, _, err := r.logSpecs(plan)
+	if err != nil {
+		return nil, err
+	}
+	fks, _, err := r.triggerCascades(ctx, plan, specs, log)
+	if err != nil {
+		return nil, err
+	}
+	return fks.CopyOrder(), nil
 }
 
 func (d triggerDelta) copyPositions() bool { return false }

@@ -218,6 +218,8 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	if err := c.State.SaveProgress(ctx, nil, p); err != nil {
 		return 0, "", err
 	}
+	// Logged before its children may start, so the log shows the order.
+	log.Info("copying table", "stage", "data", "step", "copy", "resume_rows", p.Rows, "snapshot", snap.pos.String())
 	if ch := c.started[st.Name]; ch != nil {
 		select {
 		case <-ch:
@@ -225,7 +227,6 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 			close(ch)
 		}
 	}
-	log.Info("copying table", "stage", "data", "step", "copy", "resume_rows", p.Rows, "snapshot", snap.pos.String())
 
 	var copied int64
 	var err2 error

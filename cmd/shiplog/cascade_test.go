@@ -235,15 +235,52 @@ func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
 
 // TestForeignKeyCascadeFromAnUnloggedParentIsRefused: with change logs, a
 // logged child whose rows a parent without a change log cascades into
-// cannot be followed: delta stops before streaming, naming both.
+// cannot be followed: data mode stops before copying, naming both.
 func TestForeignKeyCascadeFromAnUnloggedParentIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
 	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}")
-	e.mustRun("migrate", "data")
-	r := runShiplog(t, e.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	r := runShiplog(t, e.config, nil, "migrate", "data")
 	expectFailure(t, r, 1, "child_tag", "tag", "deltalog", "foreign key child_code", "parent.code is not in the change log's key")
+	if n := countRows(t, e, "child"); n != 0 {
+		t.Fatalf("refused before the copy, yet the destination's child holds %d rows", n)
+	}
+}
+
+// TestTriggerDeltaCopiesParentsBeforeChildren: with change logs, the copy
+// of a child starts after its parent's, in every worker layout (a
+// grandchild copied before a cascade and its child after it would keep
+// rows the stream can no longer find).
+func TestTriggerDeltaCopiesParentsBeforeChildren(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	mapFile := cascadeEnv(t, e, false)
+	if err := e.src.Exec(context.Background(), "shop", "ALTER TABLE child DROP FOREIGN KEY child_code"); err != nil {
+		t.Fatal(err)
+	}
+	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}\noptions: {workers: 4}")
+	r := runShiplog(t, e.config, nil, "migrate", "data")
+	if r.code != 0 {
+		t.Fatalf("migrate data: exit %d\n%s", r.code, r.stderr)
+	}
+	started := map[string]int{}
+	for i, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, `msg="copying table"`) {
+			for _, tbl := range []string{"parent", "child", "grandchild", "nullchild"} {
+				if strings.Contains(line, " table="+tbl+" ") {
+					started[tbl] = i
+				}
+			}
+		}
+	}
+	for _, edge := range [][2]string{{"parent", "child"}, {"child", "grandchild"}, {"child", "nullchild"}} {
+		p, okp := started[edge[0]]
+		c, okc := started[edge[1]]
+		if !okp || !okc || p > c {
+			t.Fatalf("the copy of %s must start after its parent %s's (log lines %d, %d; %v %v)\n%s", edge[1], edge[0], c, p, okc, okp, r.stderr)
+		}
+	}
 }
 
 // sameRowsLog logs up to 10 rows only one side has.
