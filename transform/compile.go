@@ -20,7 +20,10 @@ func Compile(rules *Rules, source, dest []*cdc.Table) (*Plan, []Problem) {
 	if rules == nil {
 		rules = &Rules{}
 	}
-	c := &compiler{r: rules, plan: &Plan{tables: map[string]*TablePlan{}}}
+	c := &compiler{r: rules, plan: &Plan{tables: map[string]*TablePlan{}}, env: rules.Env}
+	if c.env == nil {
+		c.env = &HandlerEnv{}
+	}
 	c.index(source, dest)
 	c.checkRules()
 	for _, st := range source {
@@ -33,6 +36,7 @@ func Compile(rules *Rules, source, dest []*cdc.Table) (*Plan, []Problem) {
 
 type compiler struct {
 	r        *Rules
+	env      *HandlerEnv
 	plan     *Plan
 	problems []Problem
 	// base name (without prefix, lower case) -> table
@@ -505,7 +509,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 				tr.Handler.Name, tr.Field, handlerRemedy(area, tr.Field))
 			return
 		}
-		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other})
+		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other, Env: c.env})
 		if err != nil {
 			c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%v); %s",
 				tr.Handler.Name, tr.Field, err, handlerRemedy(area, tr.Field))

@@ -31,6 +31,8 @@ type Binding struct {
 	Column cdc.Column
 	// Rec and Other are the tables of rec and other.
 	Rec, Other *cdc.Table
+	// Env is what the handler may use beyond its records (never nil).
+	Env *HandlerEnv
 }
 
 // IndexOf returns the position of the named field in rec, or an error naming it.

@@ -16,6 +16,9 @@ type Rules struct {
 	// IgnoreDestTables are destination tables nothing is expected to fill
 	// (shiplog's own state tables are always ignored).
 	IgnoreDestTables []string
+	// Env is what handlers may use beyond their records (options, lookups,
+	// class map); nil gives them an empty one.
+	Env *HandlerEnv
 
 	// Source holds the rules of map.xml's <source> area, Destination those of
 	// <destination> (which allows only document ignore, field ignore, datatype
