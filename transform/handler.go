@@ -69,12 +69,22 @@ func Register(name string, f Factory) {
 	registry[canonicalHandlerName(name)] = f
 }
 
-// LookupHandler returns the factory registered under name.
+// LookupHandler returns the factory registered under name; a handler of
+// Magento's tool that shiplog does not have yet is found too, with a
+// factory that fails saying why.
 func LookupHandler(name string) (Factory, bool) {
 	registryMu.RLock()
-	defer registryMu.RUnlock()
 	f, ok := registry[canonicalHandlerName(name)]
-	return f, ok
+	registryMu.RUnlock()
+	if ok {
+		return f, true
+	}
+	for n, why := range magentoOnlyHandlers {
+		if canonicalHandlerName(n) == canonicalHandlerName(name) {
+			return unsupportedHandler(n, why), true
+		}
+	}
+	return nil, false
 }
 
 // Handlers lists the registered handler names.

@@ -40,9 +40,6 @@ func init() {
 	Register("GetEventStatus", newGetEventStatus)
 	Register("TruncateSuffix", newTruncateSuffix)
 	Register("Expression", newExpression)
-	for name, why := range magentoOnlyHandlers {
-		Register(name, unsupportedHandler(name, why))
-	}
 }
 
 // magentoOnlyHandlers are the handlers of Magento's tool that need Magento

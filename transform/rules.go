@@ -18,7 +18,7 @@ type Rules struct {
 	IgnoreDestTables []string
 	// Env is what handlers may use beyond their records (options, lookups,
 	// class map); nil gives them an empty one.
-	Env *HandlerEnv
+	Env *HandlerEnv `json:"-"`
 
 	// Source holds the rules of map.xml's <source> area, Destination those of
 	// <destination> (which allows only document ignore, field ignore, datatype
