@@ -12,8 +12,12 @@ import (
 // Compile builds the plan of every source table from the rules and checks the
 // rules and both schemas against each other, in both directions, as Magento's
 // integrity check does: documents and fields with no counterpart that no rule
-// ignores are errors, type differences no rule covers are warnings, ambiguous
-// rules and rules on missing documents or fields are errors. Tables whose plan
+// ignores are errors (a namesake the other side's rules ignore is a
+// counterpart, and is filled), type differences no rule covers are warnings,
+// ambiguous rules are errors, rules on missing documents or fields are
+// skipped with one grouped warning, and what shiplog finds beyond the
+// reference (narrower columns, NOT NULL fields nothing fills) is a warning
+// whose rows fail loudly at run time. Tables whose plan
 // cannot be built (no usable key, key not copied) are left out; tables with
 // unmapped fields keep a plan without them, so `--auto` can go on.
 func Compile(rules *Rules, source, dest []*cdc.Table) (*Plan, []Problem) {
@@ -160,14 +164,35 @@ func splitRef(ref string) (doc, field string, ok bool) {
 // and rules that contradict each other.
 func (c *compiler) checkRules() {
 	src, dst := &c.r.Source, &c.r.Destination
+	// Rules on documents or fields a schema does not have are skipped, as
+	// Magento's tool skips them (its stock maps name extension columns,
+	// Commerce-only tables and other versions' columns): one warning per
+	// area and kind lists them.
+	absent := map[[2]string][]string{}
+	skip := func(area, kind, ref string) {
+		k := [2]string{area, kind}
+		absent[k] = append(absent[k], ref)
+	}
+	defer func() {
+		keys := make([][2]string, 0, len(absent))
+		for k := range absent {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+		for _, k := range keys {
+			refs := absent[k]
+			c.problems = append(c.problems, Problem{Severity: Warning, Area: k[0], Columns: refs,
+				Msg: fmt.Sprintf("%d %s rule(s) name %s documents or fields that do not exist; skipped, as Magento's tool does: %s", len(refs), k[1], k[0], strings.Join(refs, ", "))})
+		}
+	}()
 	for _, r := range src.IgnoreDocuments {
 		if !strings.Contains(r.Name, "*") && c.srcByBase[strings.ToLower(r.Name)] == nil {
-			c.warnf("source", r.Name, r.At, "Ignored source document %s does not exist", r.Name)
+			skip("source", "ignore", r.Name)
 		}
 	}
 	for _, r := range dst.IgnoreDocuments {
 		if !strings.Contains(r.Name, "*") && c.dstByBase[strings.ToLower(r.Name)] == nil {
-			c.warnf("destination", r.Name, r.At, "Ignored destination document %s does not exist", r.Name)
+			skip("destination", "ignore", r.Name)
 		}
 	}
 	renamedFrom, renamedTo := map[string]Rename{}, map[string]Rename{}
@@ -175,13 +200,13 @@ func (c *compiler) checkRules() {
 		from, to := strings.ToLower(r.From), strings.ToLower(r.To)
 		switch {
 		case c.srcByBase[from] == nil:
-			c.errorf("source", r.From, r.At, "Rename of source document %s: it does not exist", r.From)
+			skip("source", "rename", r.From)
+		case matchAny(c.srcIgnore, r.From):
+			c.warnf("source", r.From, r.At, "Source document %s is both ignored and renamed: it is ignored, as Magento's tool does", r.From)
 		case c.dstByBase[to] == nil:
 			c.errorf("source", r.From, r.At, "Rename of source document %s to %s: the destination document does not exist", r.From, r.To)
-		case matchAny(c.srcIgnore, r.From):
-			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is both ignored and renamed", r.From)
 		case matchAny(c.dstIgnore, r.To):
-			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is renamed to %s, which is ignored in the destination", r.From, r.To)
+			c.warnf("source", r.From, r.At, "Source document %s is renamed to %s, which the destination's rules ignore: it is copied there all the same, as Magento's tool does", r.From, r.To)
 		}
 		if prev, ok := renamedFrom[from]; ok {
 			c.errorf("source", r.From, r.At, "Ambiguous configuration: source document %s is renamed twice (to %s and %s)", r.From, prev.To, r.To)
@@ -201,13 +226,8 @@ func (c *compiler) checkRules() {
 		if area == "destination" {
 			tables = c.dstByBase
 		}
-		t := tables[strings.ToLower(doc)]
-		if t == nil {
-			c.errorf(area, doc, at, "%s rule on %s document %s: it does not exist", what, area, doc)
-			return
-		}
-		if t.ColumnIndex(field) < 0 {
-			c.errorf(area, doc, at, "%s rule on %s field %s.%s: it does not exist", what, area, doc, field)
+		if t := tables[strings.ToLower(doc)]; t == nil || t.ColumnIndex(field) < 0 {
+			skip(area, strings.ToLower(what), ref)
 		}
 	}
 	for _, r := range src.IgnoreFields {
@@ -250,6 +270,42 @@ func matchAnyRule(rules []Rule, name string) bool {
 	return false
 }
 
+// sourceName is the source document destination document base pairs
+// with: the other side of a rename naming it, else its own name.
+func (c *compiler) sourceName(base string) string {
+	for _, r := range c.r.Source.RenameDocuments {
+		if strings.EqualFold(r.To, base) {
+			return r.From
+		}
+		if strings.EqualFold(r.From, base) {
+			return r.To
+		}
+	}
+	return base
+}
+
+// movedOnto reports whether a move rule targets destination field ref.
+func (c *compiler) movedOnto(ref string) bool {
+	for _, m := range c.r.Source.MoveFields {
+		if strings.EqualFold(m.To, ref) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownIgnore reports whether destination document base is ignored by
+// shiplog's own list (IgnoreDestTables: nothing may be written there)
+// rather than only by the map's destination rules.
+func (c *compiler) ownIgnore(base string) bool {
+	for _, n := range c.r.IgnoreDestTables {
+		if newPattern(Rule{Name: n}).match(base) {
+			return true
+		}
+	}
+	return false
+}
+
 // destName is the destination document a source document maps to.
 func (c *compiler) destName(base string) (string, Origin) {
 	for _, r := range c.r.Source.RenameDocuments {
@@ -267,7 +323,9 @@ func (c *compiler) table(st *cdc.Table) {
 	}
 	dbase, renameAt := c.destName(base)
 	dt := c.dstByBase[strings.ToLower(dbase)]
-	if dt == nil || matchAny(c.dstIgnore, dbase) {
+	// A destination document the destination's rules ignore is filled all
+	// the same when a source document maps to it, as Magento's tool does.
+	if dt == nil || matchAny(c.dstIgnore, dbase) && c.ownIgnore(dbase) {
 		if renameAt.Element == "" && renameAt.File == "" { // bad renames are reported by checkRules
 			c.unmappedSrc = append(c.unmappedSrc, st.Name)
 		}
@@ -316,12 +374,11 @@ func (c *compiler) table(st *cdc.Table) {
 			}
 			continue
 		}
-		if matchAnyRule(dst.IgnoreFields, dref) {
-			if moved {
-				c.errorf("source", st.Name, moveAt, "Ambiguous configuration: field %s is moved to %s, which is ignored in the destination", ref, dref)
-			} else {
-				unmappedSrc = append(unmappedSrc, sc.Name)
-			}
+		// A field the destination's rules ignore is filled all the same
+		// by its namesake, as Magento's tool does; a move onto it is
+		// ambiguous (the tool stops there too).
+		if moved && matchAnyRule(dst.IgnoreFields, dref) {
+			c.errorf("source", st.Name, moveAt, "Ambiguous configuration: field %s is moved to %s, which is ignored in the destination", ref, dref)
 			continue
 		}
 		dc := dt.Columns[di]
@@ -381,11 +438,14 @@ func (c *compiler) table(st *cdc.Table) {
 		if _, ok := destPos[di]; ok || dc.Generated {
 			continue
 		}
+		// Paired by name with a source field the source's rules ignore,
+		// it is mapped for Magento's tool, and is left to its default.
+		paired := st.ColumnIndex(dc.Name) >= 0 || c.movedOnto(dbase+"."+dc.Name)
 		ignored := matchAnyRule(dst.IgnoreFields, dbase+"."+dc.Name)
-		if !ignored {
+		if !ignored && !paired {
 			unmappedDst = append(unmappedDst, dc.Name)
 		} else if !dc.Nullable && !dc.HasDefault {
-			c.errorf("destination", dt.Name, Origin{}, "Destination field %s.%s is NOT NULL without a default and nothing fills it: inserts would fail", dt.Name, dc.Name)
+			c.warnf("destination", dt.Name, Origin{}, "Destination field %s.%s is NOT NULL without a default and nothing fills it: inserts of new rows will fail and be recorded as failed rows", dt.Name, dc.Name)
 		}
 	}
 	if len(unmappedSrc) > 0 {
@@ -472,10 +532,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 		}
 		idx := rec.ColumnIndex(field)
 		if idx < 0 {
-			if area == "source" {
-				c.errorf(area, tp.Source.Name, tr.At, "Transform of %s: the field is ignored or not copied", tr.Field)
-			}
-			return
+			return // a rule on a field that does not exist (see checkRules)
 		}
 		params := Params{}
 		for _, p := range tr.Handler.Params {
@@ -543,6 +600,11 @@ func (c *compiler) unmappedDest() {
 		if c.usedDest[strings.ToLower(dt.Name)] || matchAny(c.dstIgnore, b) {
 			continue
 		}
+		// Paired by name (or a rename) with a source document the
+		// source's rules ignore, it is mapped for Magento's tool.
+		if c.srcByBase[strings.ToLower(c.sourceName(b))] != nil {
+			continue
+		}
 		names = append(names, dt.Name)
 	}
 	if len(names) > 0 {
@@ -574,11 +636,13 @@ func (c *compiler) narrowed(table, ref, dref string, sc, dc cdc.Column, why stri
 	msg := fmt.Sprintf("Destination field %s (%s) is narrower than source field %s (%s): %s", dref, dc.ColumnType, ref, sc.ColumnType, why)
 	if ruled {
 		msg += "; the map ignores its datatype or transforms it: values that do not fit are recorded as failed rows"
-		c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
-		return
+	} else {
+		// Magento's tool accepts it (its server clips); shiplog never
+		// clips: a warning, and each value that does not fit is a failed
+		// row (exit 3), so nothing diverges unseen.
+		msg += fmt.Sprintf("; values that fit are copied exactly, values that do not are recorded as failed rows, never clipped (widen the destination column to copy them, or add <ignore><datatype>%s</datatype></ignore> to silence this)", ref)
 	}
-	msg += fmt.Sprintf("; widen the destination column, or add <ignore><datatype>%s</datatype></ignore> to copy the values that fit and record the others as failed rows", ref)
-	c.problems = append(c.problems, Problem{Severity: Error, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg, Blocking: true})
+	c.problems = append(c.problems, Problem{Severity: Warning, Area: "source", Table: table, Columns: []string{sc.Name}, Msg: msg})
 }
 
 // unconvertible reports text between character sets shiplog does not

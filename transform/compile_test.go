@@ -95,10 +95,10 @@ func TestCompileRuleProblems(t *testing.T) {
 	}{
 		{"rename of a missing document", func(r *Rules) {
 			r.Source.RenameDocuments = append(r.Source.RenameDocuments, Rename{From: "nope", To: "sales_order"})
-		}, "Rename of source document nope: it does not exist", true},
+		}, "1 rename rule(s) name source documents or fields that do not exist; skipped, as Magento's tool does: nope", false},
 		{"rename onto an ignored document", func(r *Rules) {
 			r.Source.RenameDocuments[0].To = "m2_new"
-		}, "Ambiguous configuration: source document sales_flat_order is renamed to m2_new, which is ignored", true},
+		}, "Source document sales_flat_order is renamed to m2_new, which the destination's rules ignore: it is copied there all the same", false},
 		{"move onto a missing field", func(r *Rules) { r.Source.MoveFields[0].To = "sales_order.nope" }, "destination field sales_order.nope does not exist", true},
 		{"move into another document", func(r *Rules) { r.Source.MoveFields[0].To = "logger.id" }, "can only move within its (renamed) document", true},
 		{"move of an ignored field", func(r *Rules) {
@@ -106,10 +106,10 @@ func TestCompileRuleProblems(t *testing.T) {
 		}, "is both ignored and moved", true},
 		{"ignore of a missing field", func(r *Rules) {
 			r.Source.IgnoreFields = append(r.Source.IgnoreFields, Rule{Name: "sales_flat_order.nope"})
-		}, "Ignore rule on source field sales_flat_order.nope: it does not exist", true},
+		}, "1 ignore rule(s) name source documents or fields that do not exist; skipped, as Magento's tool does: sales_flat_order.nope", false},
 		{"transform of a missing document", func(r *Rules) {
 			r.Source.Transforms = append(r.Source.Transforms, Transform{Field: "nope.f", Handler: handler("SetValue", "value", "1")})
-		}, "Transform rule on source document nope: it does not exist", true},
+		}, "1 transform rule(s) name source documents or fields that do not exist; skipped, as Magento's tool does: nope.f", false},
 		{"unknown handler", func(r *Rules) { r.Source.Transforms[0].Handler.Name = "NoSuchHandler" }, `Unknown handler "NoSuchHandler"`, true},
 		{"missing handler param", func(r *Rules) { r.Source.Transforms[0].Handler.Params = nil }, "Handler " + `\Migration\Handler\Convert`, true},
 		{"Magento-only handler", func(r *Rules) { r.Source.Transforms[0].Handler = handler(`\Migration\Handler\ClassMap`) }, "ClassMap", true},
@@ -191,5 +191,63 @@ func BenchmarkPlanRow(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompilePairsByNameAcrossIgnores: as Magento's tool does, a document or
+// field pairs with its namesake on the other side even when that side's
+// rules ignore it: a source field fills a destination field the destination
+// ignores, a destination document or field whose source namesake is ignored
+// is not "not mapped", a source document is copied into a destination
+// document the destination ignores; rules on what does not exist are one
+// grouped warning; a NOT NULL field nothing fills is a warning.
+func TestCompilePairsByNameAcrossIgnores(t *testing.T) {
+	notNull := col("y", "int")
+	notNull.Nullable, notNull.HasDefault = false, false
+	src := []*cdc.Table{
+		tbl("a", []int{0}, col("id", "int"), col("x", "int"), col("y", "int")),
+		tbl("b", []int{0}, col("id", "int")),
+		tbl("d", []int{0}, col("id", "int")),
+	}
+	dst := []*cdc.Table{
+		tbl("a", []int{0}, col("id", "int"), col("x", "int"), notNull),
+		tbl("b", []int{0}, col("id", "int")),
+		tbl("d", []int{0}, col("id", "int")),
+	}
+	rules := &Rules{
+		Source: Area{IgnoreFields: ruleList("a.y", "a.gone", "gone.f"), IgnoreDocuments: ruleList("b", "gone_doc")},
+		Destination: Area{IgnoreFields: ruleList("a.x", "d.gone"), IgnoreDocuments: ruleList("d"),
+			Transforms: []Transform{{Field: "gone.f", Handler: handler("SetValue", "value", "1")}}},
+	}
+	plan, problems := Compile(rules, src, dst)
+	var warnings []string
+	for _, p := range problems {
+		if p.Severity == Error {
+			t.Errorf("unexpected error: %s", p.Msg)
+			continue
+		}
+		warnings = append(warnings, p.Msg)
+	}
+	a := plan.Table("a")
+	if a == nil || a.Dest.ColumnList() != "id,x" {
+		t.Fatalf("a: want id,x copied (x into the field the destination ignores), got %v", a)
+	}
+	if plan.Table("d") == nil {
+		t.Fatal("d: a source document is copied into the destination document the destination ignores")
+	}
+	if plan.Table("b") != nil {
+		t.Fatal("b: an ignored source document was planned")
+	}
+	want := []string{
+		"Destination field a.y is NOT NULL without a default and nothing fills it",
+		"3 ignore rule(s) name source documents or fields that do not exist; skipped, as Magento's tool does: gone_doc, a.gone, gone.f",
+		"1 ignore rule(s) name destination documents or fields that do not exist; skipped, as Magento's tool does: d.gone",
+		"1 transform rule(s) name destination documents or fields that do not exist; skipped, as Magento's tool does: gone.f",
+	}
+	all := strings.Join(warnings, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("no warning %q in:\n%s", w, all)
+		}
 	}
 }

@@ -211,8 +211,9 @@ func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
 		{"unknown element", rule(`      <rename><field>o.status</field></rename>`), 2, []string{"map.xml:5", "rename"}},
 		{"unknown handler", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Nope"/></transform>`), 1, []string{`Unknown handler "\Migration\Handler\Nope"`, "map.xml:5"}},
 		{"missing param", rule(`      <transform><field>o.status</field><handler class="AddPrefix"/></transform>`), 1, []string{"AddPrefix", "prefix"}},
-		{"rule on a missing field", rule(`      <ignore><field>o.nope</field></ignore>`), 1, []string{"o.nope: it does not exist"}},
-		{"rule on a missing table", rule(`      <move><field>gone.f</field><to>gone.g</to></move>`), 1, []string{"source document gone: it does not exist"}},
+		{"move onto a missing field", rule(`      <move><field>o.note</field><to>o.nope</to></move>`), 1, []string{"destination field o.nope does not exist"}},
+		{"rename onto a missing table", `<?xml version="1.0"?><map><source><document_rules><rename><document>o</document><to>gone</to></rename></document_rules></source></map>`,
+			1, []string{"Rename of source document o to gone: the destination document does not exist"}},
 		{"ambiguous rule", rule(`      <ignore><field>o.note</field></ignore>
       <move><field>o.note</field><to>o.status</to></move>`), 1, []string{"Ambiguous configuration", "o.note"}},
 		{"Magento-only handler", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Encrypt"/></transform>`), 1, []string{"Encrypt", "not supported"}},
