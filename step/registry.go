@@ -102,7 +102,11 @@ func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) []P
 		listedMode = true
 		d, ok := r.Lookup(s)
 		if !ok {
-			log.Warn(fmt.Sprintf("Magento step %q (mode %s) is not supported by shiplog; skipped", s.Title, s.Mode), "stage", "config")
+			msg := fmt.Sprintf("Magento step %q (mode %s) is not supported by shiplog; skipped", s.Title, s.Mode)
+			if lost := stepLoss(s); lost != "" {
+				msg += ": " + lost
+			}
+			log.Warn(msg, "stage", "config")
 			continue
 		}
 		if has(d.Name) {
@@ -121,4 +125,35 @@ func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) []P
 		out = append(out, Planned{Def: d, Title: cmp.Or(d.Title, d.Name), Step: d.New()})
 	}
 	return out
+}
+
+// lostWithout says, by the namespace of a Magento step's classes
+// (Migration\Step\<name>\...), what a migration without that step lacks.
+var lostWithout = map[string]string{
+	"dataintegrity":      "orphaned rows (foreign keys the source breaks) are not looked for before the copy",
+	"stores":             "stores, store groups and websites are not migrated",
+	"eav":                "EAV attributes, attribute sets, groups and options are not migrated, and the catalog_*_entity_* values the Map step copies keep Magento 1 attribute_ids, which name other attributes in Magento 2",
+	"customer":           "customer and customer address attributes and their values are not migrated",
+	"urlrewrite":         "URL rewrites are not migrated (product and category URLs answer 404)",
+	"log":                "customer visitor logs are not migrated",
+	"ratings":            "ratings are not made visible in the stores they were visible in",
+	"configurableprices": "configurable products' super attribute prices are not migrated",
+	"ordergrids":         "order, invoice, shipment and credit memo grids are not rebuilt (migrated orders are missing from the admin grids)",
+	"tierprice":          "tier and group prices are not migrated",
+	"salesincrement":     "the sales sequences are not set (new orders, invoices, shipments and credit memos may reuse migrated numbers)",
+	"inventory":          "stock quantities and statuses are not migrated",
+	"postprocessing":     "rows the other steps leave behind (attributes of removed products, product relations) are not cleaned up",
+}
+
+// stepLoss is what a migration without step s lacks ("" when unknown).
+func stepLoss(s config.Step) string {
+	for _, c := range s.Classes {
+		parts := strings.Split(strings.TrimLeft(c, `\`), `\`)
+		if len(parts) >= 3 && strings.EqualFold(parts[0], "Migration") && strings.EqualFold(parts[1], "Step") {
+			if l, ok := lostWithout[strings.ToLower(parts[2])]; ok {
+				return l
+			}
+		}
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -239,7 +240,7 @@ func TestUnsupportedStepIsWarnedAndSkipped(t *testing.T) {
 	if got := names(steps); !slices.Equal(got, []string{"Settings"}) {
 		t.Fatalf("settings steps = %q, want [Settings]", got)
 	}
-	want := `level=WARN msg="Magento step \"Stores Step\" (mode settings) is not supported by shiplog; skipped" stage=config`
+	want := `level=WARN msg="Magento step \"Stores Step\" (mode settings) is not supported by shiplog; skipped: stores, store groups and websites are not migrated" stage=config`
 	if !strings.Contains(w.logs.String(), want) {
 		t.Fatalf("log lacks %s:\n%s", want, w.logs.String())
 	}
@@ -318,4 +319,54 @@ func TestRegisterRefusesDuplicates(t *testing.T) {
 			t.Errorf("Register(%+v) succeeded", d)
 		}
 	}
+}
+
+// TestEveryStockStepSaysWhatIsLost: each step of the reference's stock
+// config.xml for 1.9.4.5 that shiplog does not run is warned about saying
+// what the migration lacks without it.
+func TestEveryStockStepSaysWhatIsLost(t *testing.T) {
+	var dist string
+	for _, d := range []string{"../../shared/fixtures/magento", "/work/shared/fixtures/magento"} {
+		if p := d + "/dmt/etc/opensource-to-opensource/1.9.4.5/config.xml.dist"; fileExists(p) {
+			dist = p
+			break
+		}
+	}
+	if dist == "" {
+		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
+	}
+	cfg, err := config.Load(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Steps) < 20 {
+		t.Fatalf("the stock config lists %d steps, want the reference's 20", len(cfg.Steps))
+	}
+	w := newWorld(t)
+	for _, mode := range []Mode{ModeSettings, ModeData, ModeDelta} {
+		w.reg.Select(mode, cfg.Steps, w.log)
+	}
+	skipped := 0
+	for _, l := range strings.Split(w.logs.String(), "\n") {
+		if !strings.Contains(l, "is not supported by shiplog; skipped") {
+			continue
+		}
+		skipped++
+		if !strings.Contains(l, "skipped: ") || !strings.Contains(l, "not") {
+			t.Errorf("a skipped step does not say what is lost: %s", l)
+		}
+	}
+	if skipped == 0 {
+		t.Fatalf("no step was skipped:\n%s", w.logs.String())
+	}
+	for _, s := range cfg.Steps {
+		if s.Title == "EAV Step" && !strings.Contains(stepLoss(s), "keep Magento 1 attribute_ids") {
+			t.Errorf("the EAV step's warning does not say the copied values keep Magento 1 attribute_ids: %q", stepLoss(s))
+		}
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
