@@ -278,7 +278,7 @@ func TestQuoteMultiAddressStoreId(t *testing.T) {
 		{name: "unknown quote item", rec: map[string]any{"quote_item_id": uint64(99)}, wantErr: "item_id 99 is not in the source table sales_flat_quote_item"},
 		{name: "NULL quote item", rec: map[string]any{"quote_item_id": nil}, wantErr: "quote_item_id is NULL"},
 		{name: "quote items without store_id", rec: map[string]any{"quote_item_id": uint64(10)},
-			tables: map[string]*LookupRows{"sales_flat_quote_item": NewLookupRows([]string{"item_id"}, [][]any{{uint64(10)}})},
+			tables:  map[string]*LookupRows{"sales_flat_quote_item": NewLookupRows([]string{"item_id"}, [][]any{{uint64(10)}})},
 			wantErr: "has no column store_id"},
 	})
 	storeNoLookups(t, "QuoteMultiAddressStoreId", tbl, "store_id")
