@@ -498,3 +498,76 @@ func newSetDefaultWebsiteID(p Params, b Binding) (Func, error) {
 		return nil
 	}, nil
 }
+
+// --- Synonym ------------------------------------------------------------------
+
+// storeSynonymTable and storeSynonymColumns are the destination table the
+// Synonym handler writes rows into and the columns of those rows.
+const storeSynonymTable = "search_synonyms"
+
+var storeSynonymColumns = []string{"group_id", "synonyms", "store_id", "website_id"}
+
+// storeSynonym is the Synonym handler bound to catalogsearch_query's
+// synonym_for (the source area): Magento 2 keeps synonyms in their own
+// table, so a query with a synonym becomes a search_synonyms row of the
+// query's store and that store's website. The row's synonyms are written as
+// the reference writes them: synonym_for, then the query text in double
+// quotes and a comma (`phone"mobile",`). A query whose synonym_for is empty
+// (NULL, "", "0") has no row.
+//
+// The reference numbers the rows it inserts (auto-increment group_id); here
+// group_id is the query's query_id, so a query owns its one row and the
+// stream can replace or delete it with the query. A store the source lacks
+// is a failed row (the reference would write an empty website id).
+//
+// It writes into another table, so it is registered as a side handler where
+// that facility exists; row gives the side row of a record.
+type storeSynonym struct {
+	field, query, text, store int
+	stores                    *LookupTable
+	table                     string
+}
+
+func newStoreSynonym(p Params, b Binding) (*storeSynonym, error) {
+	const name = "Synonym"
+	idx, err := storeBind(name, p, b, "query_id", "query_text", "store_id")
+	if err != nil {
+		return nil, err
+	}
+	tbls, err := storeLookup(name, b, "core_store")
+	if err != nil {
+		return nil, err
+	}
+	return &storeSynonym{field: b.Index, query: idx[0], text: idx[1], store: idx[2], stores: tbls[0], table: b.Table + "." + b.Field}, nil
+}
+
+// row returns the search_synonyms row of rec (values in the order of
+// storeSynonymColumns), or nil when rec has none.
+func (s *storeSynonym) row(rec []any) ([]any, error) {
+	if !hdlTruthy(rec[s.field]) {
+		return nil, nil
+	}
+	fail := func(err error) error { return fmt.Errorf("handler Synonym on %s: %w", s.table, err) }
+	syn, _ := hdlString(rec[s.field])
+	text, _ := hdlString(rec[s.text])
+	store, ok := hdlString(rec[s.store])
+	if !ok {
+		return nil, fail(fmt.Errorf("store_id is NULL, so no store gives the website"))
+	}
+	if rec[s.query] == nil {
+		return nil, fail(fmt.Errorf("query_id is NULL"))
+	}
+	rows, err := s.stores.Rows()
+	if err != nil {
+		return nil, fail(err)
+	}
+	i, err := storeFindOne(rows, s.stores, "store_id", store)
+	if err != nil {
+		return nil, fail(err)
+	}
+	website, ok := storeValue(rows, i, "website_id")
+	if !ok || website == nil {
+		return nil, fail(fmt.Errorf("store %s has no website_id in the source table core_store", store))
+	}
+	return []any{rec[s.query], syn + `"` + text + `",`, rec[s.store], website}, nil
+}

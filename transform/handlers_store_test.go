@@ -449,3 +449,69 @@ func TestSetDefaultWebsiteId(t *testing.T) {
 	})
 	storeNoLookups(t, "SetDefaultWebsiteId", tbl, "website_id")
 }
+
+func TestSynonymRow(t *testing.T) {
+	// Magento 1's catalogsearch_query; the source stores of the reference's
+	// stores test database (store 1 in website 1, admin store 0 in website 0).
+	tbl := storeTable("catalogsearch_query",
+		storeCol("query_id", "int", true), storeCol("query_text", "varchar", false), storeCol("num_results", "int", true),
+		storeCol("popularity", "int", true), storeCol("redirect", "varchar", false), storeCol("synonym_for", "varchar", false),
+		storeCol("store_id", "smallint", true))
+	stores := storeFixtureRows(t, "stores", "core_store")
+	var reads atomic.Int64
+	tables := map[string]*LookupRows{"core_store": stores}
+	l := NewLookups(func(side, table string) (*LookupRows, error) {
+		reads.Add(1)
+		if r, ok := tables[table]; ok && side == SideSource {
+			return r, nil
+		}
+		return nil, fmt.Errorf("table %s does not exist", table)
+	})
+	b := Binding{Area: "source", Table: tbl.Name, Field: "synonym_for", Index: 5, Column: tbl.Columns[5], Rec: tbl, Env: &HandlerEnv{Lookups: l}}
+	s, err := newStoreSynonym(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id any, text, syn any, store any) []any {
+		return []any{id, text, uint64(3), uint64(1), nil, syn, store}
+	}
+	cases := []struct {
+		name    string
+		rec     []any
+		want    []any
+		wantErr string
+	}{
+		{"store view 1", rec(uint64(7), "mobile", "phone", int64(1)), []any{uint64(7), `phone"mobile",`, int64(1), int64(1)}, ""},
+		{"admin store", rec(uint64(8), "tv", "television", int64(0)), []any{uint64(8), `television"tv",`, int64(0), int64(0)}, ""},
+		{"NULL query text", rec(uint64(9), nil, "phone", int64(1)), []any{uint64(9), `phone"",`, int64(1), int64(1)}, ""},
+		{"no synonym", rec(uint64(10), "mobile", nil, int64(1)), nil, ""},
+		{"empty synonym", rec(uint64(11), "mobile", "", int64(1)), nil, ""},
+		{"synonym 0 is empty to PHP", rec(uint64(12), "mobile", "0", int64(1)), nil, ""},
+		{"unknown store", rec(uint64(13), "mobile", "phone", int64(5)), nil, "store_id 5 is not in the source table core_store"},
+		{"NULL store", rec(uint64(14), "mobile", "phone", nil), nil, "store_id is NULL"},
+	}
+	for _, tc := range cases {
+		got, err := s.row(tc.rec)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "Synonym on catalogsearch_query.synonym_for") {
+				t.Errorf("%s: error %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", tc.want) {
+			t.Errorf("%s: row %#v %v, want %#v", tc.name, got, err, tc.want)
+		}
+	}
+	if reads.Load() != 1 {
+		t.Errorf("core_store read %d times, want once", reads.Load())
+	}
+	if len(storeSynonymColumns) != len(cases[0].want) || storeSynonymTable != "search_synonyms" {
+		t.Errorf("the row does not fill the columns %v", storeSynonymColumns)
+	}
+	if _, err := newStoreSynonym(nil, Binding{Table: tbl.Name, Field: "synonym_for", Index: 5, Rec: tbl, Env: &HandlerEnv{}}); err == nil || !strings.Contains(err.Error(), "Synonym") {
+		t.Errorf("bound without lookups: %v", err)
+	}
+	if _, err := newStoreSynonym(nil, Binding{Table: "t", Field: "f", Rec: storeTable("t", storeCol("f", "varchar", false)), Env: &HandlerEnv{Lookups: l}}); err == nil || !strings.Contains(err.Error(), "query_id") {
+		t.Errorf("bound on a table without query_id: %v", err)
+	}
+}
