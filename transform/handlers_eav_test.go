@@ -1,0 +1,457 @@
+package transform
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// eavFixtureRows reads the rows of table from one of the reference's
+// integration-test databases (dmt/tests/integration/resource/<step>/<file>):
+// the INSERT statements with a column list, as LookupRows in canonical
+// values (integers int64, text string, NULL nil).
+func eavFixtureRows(t *testing.T, step, file, table string) *LookupRows {
+	t.Helper()
+	path := filepath.Join(magentoFixturesDir(t), "dmt", "tests", "integration", "resource", step, file)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(raw)
+	var out *LookupRows
+	head := "INSERT INTO `" + table + "`"
+	for {
+		i := strings.Index(src, head)
+		if i < 0 {
+			break
+		}
+		p := &eavSQL{s: src[i+len(head):]}
+		cols, rows, err := p.insert()
+		if err != nil {
+			t.Fatalf("%s: INSERT INTO %s: %v", path, table, err)
+		}
+		if out == nil {
+			out = NewLookupRows(cols, nil)
+		} else if strings.Join(cols, ",") != strings.Join(out.Columns, ",") {
+			t.Fatalf("%s: INSERT INTO %s with other columns", path, table)
+		}
+		out.Rows = append(out.Rows, rows...)
+		src = p.s
+	}
+	if out == nil {
+		t.Fatalf("%s has no rows of %s", path, table)
+	}
+	return out
+}
+
+// eavSQL parses the tail of one INSERT statement of a mysqldump file.
+type eavSQL struct{ s string }
+
+func (p *eavSQL) skip() { p.s = strings.TrimLeft(p.s, " \t\r\n") }
+
+func (p *eavSQL) eat(tok string) bool {
+	p.skip()
+	if strings.HasPrefix(p.s, tok) {
+		p.s = p.s[len(tok):]
+		return true
+	}
+	return false
+}
+
+func (p *eavSQL) insert() ([]string, [][]any, error) {
+	if !p.eat("(") {
+		return nil, nil, errors.New("no column list")
+	}
+	var cols []string
+	for {
+		p.skip()
+		if !strings.HasPrefix(p.s, "`") {
+			return nil, nil, errors.New("bad column list")
+		}
+		end := strings.IndexByte(p.s[1:], '`')
+		cols = append(cols, p.s[1:end+1])
+		p.s = p.s[end+2:]
+		if p.eat(")") {
+			break
+		}
+		if !p.eat(",") {
+			return nil, nil, errors.New("bad column list")
+		}
+	}
+	if !p.eat("VALUES") {
+		return nil, nil, errors.New("no VALUES")
+	}
+	var rows [][]any
+	for {
+		if !p.eat("(") {
+			return nil, nil, errors.New("no row")
+		}
+		var row []any
+		for {
+			v, err := p.value()
+			if err != nil {
+				return nil, nil, err
+			}
+			row = append(row, v)
+			if p.eat(")") {
+				break
+			}
+			if !p.eat(",") {
+				return nil, nil, errors.New("bad row")
+			}
+		}
+		if len(row) != len(cols) {
+			return nil, nil, errors.New("row and column list differ in length")
+		}
+		rows = append(rows, row)
+		if p.eat(";") {
+			return cols, rows, nil
+		}
+		if !p.eat(",") {
+			return nil, nil, errors.New("rows not separated by ','")
+		}
+	}
+}
+
+func (p *eavSQL) value() (any, error) {
+	p.skip()
+	if p.eat("NULL") {
+		return nil, nil
+	}
+	if strings.HasPrefix(p.s, "'") {
+		var b strings.Builder
+		for i := 1; i < len(p.s); i++ {
+			switch c := p.s[i]; c {
+			case '\\':
+				i++
+				b.WriteByte(p.s[i])
+			case '\'':
+				if i+1 < len(p.s) && p.s[i+1] == '\'' {
+					b.WriteByte('\'')
+					i++
+					continue
+				}
+				p.s = p.s[i+1:]
+				return b.String(), nil
+			default:
+				b.WriteByte(c)
+			}
+		}
+		return nil, errors.New("unterminated string")
+	}
+	n := strings.IndexAny(p.s, ",)")
+	if n < 0 {
+		return nil, errors.New("bad value")
+	}
+	tok := strings.TrimSpace(p.s[:n])
+	p.s = p.s[n:]
+	if i, err := strconv.ParseInt(tok, 10, 64); err == nil {
+		return i, nil
+	}
+	return tok, nil
+}
+
+// eavLookups serves the given tables and counts the reads of each.
+type eavLookups struct {
+	mu     sync.Mutex
+	tables map[LookupRef]*LookupRows
+	reads  map[LookupRef]int
+}
+
+func (e *eavLookups) load(side, table string) (*LookupRows, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ref := LookupRef{Side: side, Table: table}
+	e.reads[ref]++
+	rows, ok := e.tables[ref]
+	if !ok {
+		return nil, errors.New("no such table")
+	}
+	// A fresh copy, as a new read would be (indexes are built per copy).
+	return NewLookupRows(rows.Columns, rows.Rows), nil
+}
+
+// eavMagento1 is the source side of the reference's customer-step test
+// database: its 135 eav_attribute rows and eight entity types. Magento 1's
+// stock product attributes have no multiselect, so one user-defined
+// multiselect product attribute (136, "material", as a shop would add) is
+// appended.
+func eavMagento1(t *testing.T) *eavLookups {
+	t.Helper()
+	attrs := eavFixtureRows(t, "customer", "source.sql", "eav_attribute")
+	if len(attrs.Rows) != 135 {
+		t.Fatalf("customer/source.sql: %d eav_attribute rows read, want 135", len(attrs.Rows))
+	}
+	extra := make([]any, len(attrs.Columns))
+	for k, v := range map[string]any{"attribute_id": int64(136), "entity_type_id": int64(4), "attribute_code": "material",
+		"backend_type": "varchar", "frontend_input": "multiselect", "frontend_label": "Material", "is_user_defined": int64(1),
+		"is_required": int64(0), "is_unique": int64(0)} {
+		extra[attrs.Col(k)] = v
+	}
+	attrs.Rows = append(attrs.Rows, extra)
+	return &eavLookups{reads: map[LookupRef]int{}, tables: map[LookupRef]*LookupRows{
+		{SideSource, "eav_attribute"}:   attrs,
+		{SideSource, "eav_entity_type"}: eavFixtureRows(t, "customer", "source.sql", "eav_entity_type"),
+		// Bundle relations (columns of Magento 1's schema): option 1 and
+		// 2 of bundle product 447, option 3 orphaned (parent_id 0);
+		// selections 10 and 11 of product 447, 12 of product 0.
+		{SideSource, "catalog_product_bundle_option"}: NewLookupRows(
+			[]string{"option_id", "parent_id", "required", "position", "type"}, [][]any{
+				{int64(1), int64(447), int64(1), int64(0), "select"},
+				{int64(2), int64(447), int64(0), int64(1), "checkbox"},
+				{int64(3), int64(0), int64(0), int64(0), "radio"},
+			}),
+		{SideSource, "catalog_product_bundle_selection"}: NewLookupRows(
+			[]string{"selection_id", "option_id", "parent_product_id", "product_id", "position", "is_default"}, [][]any{
+				{int64(10), int64(1), int64(447), int64(374), int64(0), int64(1)},
+				{int64(11), int64(2), int64(447), int64(375), int64(1), int64(0)},
+				{int64(12), int64(3), int64(0), int64(376), int64(0), int64(0)},
+			}),
+	}}
+}
+
+// Tables of the records the handlers get (columns of the real schemas).
+var (
+	eavCategoryVarchar = eavTable("catalog_category_entity_varchar", "value_id:int", "entity_type_id:smallint", "attribute_id:smallint", "store_id:smallint", "entity_id:int", "value:varchar")
+	eavProductText     = eavTable("catalog_product_entity_text", "value_id:int", "entity_type_id:smallint", "attribute_id:smallint", "store_id:smallint", "entity_id:int", "value:text")
+	eavCustomerAttr    = eavTable("customer_eav_attribute", "attribute_id:smallint", "is_visible:smallint", "input_filter:varchar", "multiline_count:smallint", "validate_rules:text")
+	eavCatalogAttr     = eavTable("catalog_eav_attribute", "attribute_id:smallint", "is_global:smallint", "apply_to:varchar", "is_configurable:smallint")
+	eavCatalogAttr2    = eavTable("catalog_eav_attribute", "attribute_id:smallint", "is_global:smallint", "apply_to:varchar")
+	eavAttribute       = eavTable("eav_attribute", "attribute_id:smallint", "entity_type_id:smallint", "attribute_code:varchar", "backend_type:varchar", "frontend_input:varchar", "is_user_defined:smallint")
+	eavGroup2          = eavTable("eav_attribute_group", "attribute_group_id:smallint", "attribute_set_id:smallint", "attribute_group_name:varchar", "sort_order:smallint", "default_id:smallint", "attribute_group_code:varchar", "tab_group_code:varchar")
+	eavOptionValue2    = eavTable("catalog_product_bundle_option_value", "value_id:int", "option_id:int", "store_id:smallint", "title:varchar", "parent_product_id:int")
+	eavSelPrice2       = eavTable("catalog_product_bundle_selection_price", "selection_id:int", "website_id:smallint", "selection_price_type:smallint", "selection_price_value:decimal", "parent_product_id:int")
+)
+
+func eavTable(name string, cols ...string) *cdc.Table {
+	t := &cdc.Table{Name: name, Key: []int{0}}
+	for _, c := range cols {
+		n, typ, _ := strings.Cut(c, ":")
+		t.Columns = append(t.Columns, cdc.Column{Name: n, DataType: typ})
+	}
+	return t
+}
+
+// eavCase is one record through one bound handler.
+type eavCase struct {
+	name   string
+	set    map[string]any // fields of rec
+	other  map[string]any // fields of the opposite record
+	want   any            // the field after the handler
+	runErr string         // wanted run-time error
+}
+
+// eavRun binds handler on table.field (area "source" unless the binding
+// says otherwise) with lookups l and runs the cases.
+func eavRun(t *testing.T, handler string, p Params, b Binding, l *Lookups, cases []eavCase) {
+	t.Helper()
+	f, ok := LookupHandler(handler)
+	if !ok {
+		t.Fatalf("handler %s is not registered", handler)
+	}
+	b.Env = &HandlerEnv{Lookups: l}
+	fn, err := f(p, b)
+	if err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := make([]any, len(b.Rec.Columns))
+			for k, v := range tc.set {
+				i := b.Rec.ColumnIndex(k)
+				if i < 0 {
+					t.Fatalf("no field %s", k)
+				}
+				rec[i] = v
+			}
+			var other []any
+			if b.Other != nil {
+				other = make([]any, len(b.Other.Columns))
+				for k, v := range tc.other {
+					other[b.Other.ColumnIndex(k)] = v
+				}
+			}
+			err := fn(rec, other)
+			if tc.runErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.runErr) {
+					t.Fatalf("error %v, want %q", err, tc.runErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !hdlEqual(rec[b.Index], tc.want) {
+				t.Errorf("%s = %#v, want %#v", b.Field, rec[b.Index], tc.want)
+			}
+		})
+	}
+}
+
+func eavBind(area string, rec, other *cdc.Table, field string) Binding {
+	i := rec.ColumnIndex(field)
+	return Binding{Area: area, Table: rec.Name, Field: field, Index: i, Column: rec.Columns[i], Rec: rec, Other: other}
+}
+
+func TestSetValueAttributeCondition(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	// catalog_category_entity_varchar.value, custom_design -> NULL (map.xml.dist)
+	eavRun(t, "SetValueAttributeCondition", Params{"attributeCode": "custom_design", "value": "NULL"},
+		eavBind("source", eavCategoryVarchar, nil, "value"), l, []eavCase{
+			{name: "category custom_design (58)", set: map[string]any{"attribute_id": int64(58), "value": "default/modern"}, want: nil},
+			{name: "product custom_design (103): any entity type's attribute of the code", set: map[string]any{"attribute_id": int64(103), "value": "default/modern"}, want: nil},
+			{name: "url_path (57) is another attribute", set: map[string]any{"attribute_id": int64(57), "value": "shoes.html"}, want: "shoes.html"},
+			{name: "unknown attribute", set: map[string]any{"attribute_id": int64(9999), "value": "x"}, want: "x"},
+			{name: "NULL attribute_id", set: map[string]any{"value": "x"}, want: "x"},
+			{name: "attribute_id as text", set: map[string]any{"attribute_id": "58", "value": "x"}, want: nil},
+		})
+	// customer_eav_attribute.is_visible, middlename -> "0" (map-eav.xml.dist)
+	eavRun(t, "\\Migration\\Handler\\SetValueAttributeCondition", Params{"attributeCode": "middlename", "value": "0"},
+		eavBind("source", eavCustomerAttr, nil, "is_visible"), l, []eavCase{
+			{name: "customer middlename (6)", set: map[string]any{"attribute_id": int64(6), "is_visible": int64(1)}, want: "0"},
+			{name: "address middlename (21)", set: map[string]any{"attribute_id": int64(21), "is_visible": int64(1)}, want: "0"},
+			{name: "firstname (5)", set: map[string]any{"attribute_id": int64(5), "is_visible": int64(1)}, want: int64(1)},
+		})
+	// customer_eav_attribute.input_filter, created_at -> NULL; "null" in any case
+	eavRun(t, "SetValueAttributeCondition", Params{"attributeCode": "created_at", "value": "null"},
+		eavBind("source", eavCustomerAttr, nil, "input_filter"), l, []eavCase{
+			{name: "created_at (17)", set: map[string]any{"attribute_id": int64(17), "input_filter": "datetime"}, want: nil},
+			{name: "dob (11)", set: map[string]any{"attribute_id": int64(11), "input_filter": "date"}, want: "date"},
+		})
+	if n := m1.reads[LookupRef{SideSource, "eav_attribute"}]; n != 1 {
+		t.Errorf("eav_attribute read %d times for all rows of three bindings, want once", n)
+	}
+	if !l.Watches(SideSource, "eav_attribute") {
+		t.Error("the binding did not register the source eav_attribute")
+	}
+
+	// The table is read again after the stream invalidates it: an
+	// attribute renamed in the source is followed.
+	b := eavBind("source", eavCategoryVarchar, nil, "value")
+	b.Env = &HandlerEnv{Lookups: l}
+	fn, err := newSetValueAttributeCondition(Params{"attributeCode": "custom_design", "value": "NULL"}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := m1.tables[LookupRef{SideSource, "eav_attribute"}]
+	row := attrs.Find([]string{"attribute_id"}, "57")[0]
+	renamed := append([]any(nil), attrs.Rows[row]...)
+	renamed[attrs.Col("attribute_code")] = "custom_design"
+	rows := append(append([][]any(nil), attrs.Rows[:row]...), renamed)
+	m1.tables[LookupRef{SideSource, "eav_attribute"}] = NewLookupRows(attrs.Columns, append(rows, attrs.Rows[row+1:]...))
+	rec := []any{int64(1), int64(3), int64(57), int64(0), int64(5), "x"}
+	if err := fn(rec, nil); err != nil || rec[5] != "x" {
+		t.Fatalf("before the invalidation: %v %#v, want the cached rows", err, rec[5])
+	}
+	l.Invalidate(SideSource, "eav_attribute")
+	if err := fn(rec, nil); err != nil || rec[5] != nil {
+		t.Fatalf("after the invalidation: %v %#v, want NULL", err, rec[5])
+	}
+}
+
+// TestEavHandlerBindErrors: bad params, a record without the fields the
+// handler reads, and a plan without a database are refused when binding.
+func TestEavHandlerBindErrors(t *testing.T) {
+	l := NewLookups(eavMagento1(t).load)
+	withEnv := func(b Binding, env *HandlerEnv) Binding { b.Env = env; return b }
+	env := &HandlerEnv{Lookups: l}
+	cases := []struct {
+		handler string
+		p       Params
+		b       Binding
+		want    string
+	}{
+		{"SetValueAttributeCondition", Params{"value": "1"}, eavBind("source", eavCustomerAttr, nil, "is_visible"), "param 'attributeCode' is required"},
+		{"SetValueAttributeCondition", Params{"attributeCode": "x"}, eavBind("source", eavCustomerAttr, nil, "is_visible"), "param 'value' is required"},
+		{"SetValueAttributeCondition", Params{"attributeCode": "x", "value": "1", "valeu": "2"}, eavBind("source", eavCustomerAttr, nil, "is_visible"), "unknown param 'valeu'"},
+		{"SetValueAttributeCondition", Params{"attributeCode": "x", "value": "1"}, eavBind("source", eavGroup2, nil, "sort_order"), "attribute_id"},
+		{"CleanMultiselect", Params{"x": "1"}, eavBind("source", eavProductText, nil, "value"), "unknown param 'x'"},
+		{"CleanMultiselect", nil, eavBind("source", eavGroup2, nil, "attribute_group_name"), "attribute_id"},
+		{"ConvertEavValue", Params{"map": "[a:b]"}, eavBind("source", eavCategoryVarchar, nil, "value"), "param 'attributeCode' is required"},
+		{"ConvertEavValue", Params{"map": "[a:b:c]", "attributeCode": "page_layout"}, eavBind("source", eavCategoryVarchar, nil, "value"), "param 'map'"},
+		{"ConvertEavValue", Params{"map": "[a:b;c]", "attributeCode": "page_layout"}, eavBind("source", eavCategoryVarchar, nil, "value"), "param 'map'"},
+		{`EavAttribute\ApplyTo`, nil, eavBind("destination", eavCatalogAttr2, eavCatalogAttr, "apply_to"), "source area only"},
+		{`EavAttribute\ApplyTo`, Params{"x": ""}, eavBind("source", eavCatalogAttr, eavCatalogAttr2, "apply_to"), "unknown param"},
+		{`EavAttribute\BackendTypeForMultiselect`, nil, eavBind("source", eavCustomerAttr, nil, "input_filter"), "frontend_input"},
+		{`EavAttributeGroup\SetGroupCode`, nil, eavBind("destination", eavAttribute, nil, "attribute_code"), "attribute_group_name"},
+		{"BundleParentProduct", Params{"parentField": "option_id", "documentWithProductId": "catalog_product_bundle_option"}, eavBind("destination", eavOptionValue2, nil, "parent_product_id"), "param 'fieldWithProductId' is required"},
+		{"BundleParentProduct", Params{"parentField": "selection_id", "documentWithProductId": "catalog_product_bundle_option", "fieldWithProductId": "parent_id"}, eavBind("destination", eavOptionValue2, nil, "parent_product_id"), "param 'parentField'"},
+		{"BundleParentProduct", Params{"parentField": "option_id", "documentWithProductId": " ", "fieldWithProductId": "parent_id"}, eavBind("destination", eavOptionValue2, nil, "parent_product_id"), "param 'documentWithProductId' is empty"},
+	}
+	for _, tc := range cases {
+		f, _ := LookupHandler(tc.handler)
+		if _, err := f(tc.p, withEnv(tc.b, env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v on %s.%s: error %v, want %q", tc.handler, tc.p, tc.b.Table, tc.b.Field, err, tc.want)
+		}
+	}
+	// Without a database every lookup handler says so.
+	noDB := []struct {
+		handler string
+		p       Params
+		b       Binding
+	}{
+		{"SetValueAttributeCondition", Params{"attributeCode": "x", "value": "1"}, eavBind("source", eavCustomerAttr, nil, "is_visible")},
+		{"CleanMultiselect", nil, eavBind("source", eavProductText, nil, "value")},
+		{"ConvertEavValue", Params{"map": "[a:b]", "attributeCode": "page_layout"}, eavBind("source", eavCategoryVarchar, nil, "value")},
+		{`EavAttribute\ApplyTo`, nil, eavBind("source", eavCatalogAttr, eavCatalogAttr2, "apply_to")},
+		{`EavAttribute\BackendTypeForMultiselect`, nil, eavBind("source", eavAttribute, nil, "backend_type")},
+		{"BundleParentProduct", Params{"parentField": "option_id", "documentWithProductId": "catalog_product_bundle_option", "fieldWithProductId": "parent_id"}, eavBind("destination", eavOptionValue2, nil, "parent_product_id")},
+	}
+	for _, tc := range noDB {
+		f, _ := LookupHandler(tc.handler)
+		if _, err := f(tc.p, withEnv(tc.b, &HandlerEnv{})); err == nil || !strings.Contains(err.Error(), "without a database") {
+			t.Errorf("%s without lookups: error %v", tc.handler, err)
+		}
+	}
+	// SetGroupCode reads no table: it binds without a database.
+	f, _ := LookupHandler(`EavAttributeGroup\SetGroupCode`)
+	if _, err := f(nil, withEnv(eavBind("destination", eavGroup2, nil, "attribute_group_code"), &HandlerEnv{})); err != nil {
+		t.Errorf("SetGroupCode without lookups: %v", err)
+	}
+}
+
+// TestEavLookupFailures: a looked-up table that cannot be read, or lacks a
+// column the handler compares, fails the row instead of passing it through.
+func TestEavLookupFailures(t *testing.T) {
+	broken := NewLookups(func(side, table string) (*LookupRows, error) {
+		if table == "eav_entity_type" {
+			return NewLookupRows([]string{"entity_type_id", "entity_type_code"}, [][]any{{int64(4), "catalog_product"}}), nil
+		}
+		if table == "catalog_product_bundle_option" {
+			return NewLookupRows([]string{"option_id", "parentid"}, [][]any{{int64(1), int64(447)}}), nil
+		}
+		if side == SideSource && table == "eav_attribute" {
+			return NewLookupRows([]string{"attribute_id", "code"}, [][]any{{int64(58), "custom_design"}}), nil
+		}
+		return nil, errors.New("connection refused")
+	})
+	down := NewLookups(func(side, table string) (*LookupRows, error) { return nil, errors.New("connection refused") })
+	eavRun(t, "SetValueAttributeCondition", Params{"attributeCode": "custom_design", "value": "NULL"},
+		eavBind("source", eavCategoryVarchar, nil, "value"), broken, []eavCase{
+			{name: "no attribute_code column", set: map[string]any{"attribute_id": int64(58)}, runErr: "source table eav_attribute has no column attribute_code"},
+		})
+	eavRun(t, "ConvertEavValue", Params{"map": "[a:b]", "attributeCode": "page_layout"},
+		eavBind("source", eavCategoryVarchar, nil, "value"), down, []eavCase{
+			{name: "unreadable", set: map[string]any{"attribute_id": int64(61), "value": "a"}, runErr: "connection refused"},
+		})
+	eavRun(t, "CleanMultiselect", nil, eavBind("source", eavProductText, nil, "value"), broken, []eavCase{
+		{name: "no frontend_input column", set: map[string]any{"attribute_id": int64(58), "value": "1,,2"}, runErr: "no column entity_type_id"},
+	})
+	eavRun(t, `EavAttribute\ApplyTo`, nil, eavBind("source", eavCatalogAttr, eavCatalogAttr2, "apply_to"), broken, []eavCase{
+		{name: "no is_user_defined column", set: map[string]any{"attribute_id": int64(58)}, runErr: "no column is_user_defined"},
+	})
+	eavRun(t, `EavAttribute\BackendTypeForMultiselect`, nil, eavBind("source", eavAttribute, nil, "backend_type"), down, []eavCase{
+		{name: "unreadable", set: map[string]any{"frontend_input": "multiselect", "entity_type_id": int64(4)}, runErr: "connection refused"},
+	})
+	eavRun(t, "BundleParentProduct", Params{"parentField": "option_id", "documentWithProductId": "catalog_product_bundle_option", "fieldWithProductId": "parent_id"},
+		eavBind("destination", eavOptionValue2, nil, "parent_product_id"), broken, []eavCase{
+			{name: "no parent_id column", set: map[string]any{"option_id": int64(1)}, runErr: "source table catalog_product_bundle_option has no column parent_id"},
+		})
+}
