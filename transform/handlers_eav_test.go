@@ -455,3 +455,191 @@ func TestEavLookupFailures(t *testing.T) {
 			{name: "no parent_id column", set: map[string]any{"option_id": int64(1)}, runErr: "source table catalog_product_bundle_option has no column parent_id"},
 		})
 }
+
+func TestConvertEavValue(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	// As map.xml.dist has it on catalog_category_entity_varchar.value and
+	// catalog_product_entity_varchar.value.
+	stock := Params{"map": "[one_column:1column;two_columns_left:2columns-left;two_columns_right:2columns-right;three_columns:3columns]", "attributeCode": "page_layout"}
+	eavRun(t, "ConvertEavValue", stock, eavBind("source", eavCategoryVarchar, nil, "value"), l, []eavCase{
+		{name: "category page_layout (61)", set: map[string]any{"attribute_id": int64(61), "value": "one_column"}, want: "1column"},
+		{name: "product page_layout (107)", set: map[string]any{"attribute_id": int64(107), "value": "three_columns"}, want: "3columns"},
+		{name: "two_columns_left", set: map[string]any{"attribute_id": int64(61), "value": "two_columns_left"}, want: "2columns-left"},
+		{name: "value not in the map stays", set: map[string]any{"attribute_id": int64(61), "value": "empty"}, want: "empty"},
+		{name: "already converted stays", set: map[string]any{"attribute_id": int64(61), "value": "1column"}, want: "1column"},
+		{name: "case matters", set: map[string]any{"attribute_id": int64(61), "value": "ONE_COLUMN"}, want: "ONE_COLUMN"},
+		{name: "empty stays", set: map[string]any{"attribute_id": int64(61), "value": ""}, want: ""},
+		{name: "NULL stays", set: map[string]any{"attribute_id": int64(61)}, want: nil},
+		{name: "other attribute: custom_design (58)", set: map[string]any{"attribute_id": int64(58), "value": "one_column"}, want: "one_column"},
+		{name: "unknown attribute", set: map[string]any{"attribute_id": int64(4040), "value": "one_column"}, want: "one_column"},
+		{name: "NULL attribute_id", set: map[string]any{"value": "one_column"}, want: "one_column"},
+	})
+	// Records are trimmed; the empty key is what NULL looks up (PHP's
+	// isset($map[null])).
+	eavRun(t, "ConvertEavValue", Params{"map": "[ :none; one_column:1column ]", "attributeCode": "page_layout"},
+		eavBind("source", eavCategoryVarchar, nil, "value"), l, []eavCase{
+			{name: "NULL takes the empty key", set: map[string]any{"attribute_id": int64(61)}, want: "none"},
+			{name: "empty takes the empty key", set: map[string]any{"attribute_id": int64(107), "value": ""}, want: "none"},
+			{name: "trimmed record", set: map[string]any{"attribute_id": int64(61), "value": "one_column"}, want: "1column"},
+		})
+	// An attribute code the source does not have changes nothing.
+	eavRun(t, "ConvertEavValue", Params{"map": "[a:b]", "attributeCode": "no_such_attribute"},
+		eavBind("source", eavCategoryVarchar, nil, "value"), l, []eavCase{
+			{name: "unknown code", set: map[string]any{"attribute_id": int64(61), "value": "a"}, want: "a"},
+		})
+	if n := m1.reads[LookupRef{SideSource, "eav_attribute"}]; n != 1 {
+		t.Errorf("eav_attribute read %d times, want once", n)
+	}
+}
+
+func TestCleanMultiselect(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	for _, tb := range []*cdc.Table{eavProductText, eavTable("catalog_product_entity_varchar", "value_id:int", "entity_type_id:smallint", "attribute_id:smallint", "store_id:smallint", "entity_id:int", "value:varchar")} {
+		eavRun(t, "CleanMultiselect", nil, eavBind("source", tb, nil, "value"), l, []eavCase{
+			{name: tb.Name + " empty items", set: map[string]any{"attribute_id": int64(136), "value": "24,,,41,,"}, want: "24,41"},
+			{name: tb.Name + " leading commas", set: map[string]any{"attribute_id": int64(136), "value": ",,7"}, want: "7"},
+			{name: tb.Name + " clean list stays", set: map[string]any{"attribute_id": int64(136), "value": "3,5,8"}, want: "3,5,8"},
+			{name: tb.Name + " 0 items dropped (array_filter)", set: map[string]any{"attribute_id": int64(136), "value": "0,5,0"}, want: "5"},
+			{name: tb.Name + " 00 and spaces kept", set: map[string]any{"attribute_id": int64(136), "value": "00, ,5"}, want: "00, ,5"},
+			{name: tb.Name + " only commas", set: map[string]any{"attribute_id": int64(136), "value": ",,,"}, want: ""},
+			{name: tb.Name + " NULL becomes empty", set: map[string]any{"attribute_id": int64(136)}, want: ""},
+			{name: tb.Name + " 0 becomes empty", set: map[string]any{"attribute_id": int64(136), "value": "0"}, want: ""},
+			{name: tb.Name + " bytes", set: map[string]any{"attribute_id": int64(136), "value": []byte("1,,2")}, want: "1,2"},
+			{name: tb.Name + " category multiselect (65) is not a product's", set: map[string]any{"attribute_id": int64(65), "value": "name,,price"}, want: "name,,price"},
+			{name: tb.Name + " product select color (92)", set: map[string]any{"attribute_id": int64(92), "value": "1,,2"}, want: "1,,2"},
+			{name: tb.Name + " product text description (72)", set: map[string]any{"attribute_id": int64(72), "value": "a,,b"}, want: "a,,b"},
+			{name: tb.Name + " unknown attribute", set: map[string]any{"attribute_id": int64(777), "value": "1,,2"}, want: "1,,2"},
+			{name: tb.Name + " NULL attribute_id", set: map[string]any{"value": "1,,2"}, want: "1,,2"},
+		})
+	}
+	for _, ref := range []LookupRef{{SideSource, "eav_attribute"}, {SideSource, "eav_entity_type"}} {
+		if n := m1.reads[ref]; n != 1 {
+			t.Errorf("%s read %d times, want once", ref.Table, n)
+		}
+	}
+}
+
+func TestEavBackendTypeForMultiselect(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	eavRun(t, `EavAttribute\BackendTypeForMultiselect`, nil, eavBind("source", eavAttribute, nil, "backend_type"), l, []eavCase{
+		{name: "product multiselect (136)", set: map[string]any{"attribute_id": int64(136), "entity_type_id": int64(4), "frontend_input": "multiselect", "backend_type": "text"}, want: "varchar"},
+		{name: "product multiselect already varchar", set: map[string]any{"attribute_id": int64(136), "entity_type_id": int64(4), "frontend_input": "multiselect", "backend_type": "varchar"}, want: "varchar"},
+		{name: "category multiselect available_sort_by (65)", set: map[string]any{"attribute_id": int64(65), "entity_type_id": int64(3), "frontend_input": "multiselect", "backend_type": "text"}, want: "text"},
+		{name: "product select color (92)", set: map[string]any{"attribute_id": int64(92), "entity_type_id": int64(4), "frontend_input": "select", "backend_type": "int"}, want: "int"},
+		{name: "NULL frontend_input (price_type, 123)", set: map[string]any{"attribute_id": int64(123), "entity_type_id": int64(4), "backend_type": "int"}, want: "int"},
+		{name: "NULL entity_type_id", set: map[string]any{"frontend_input": "multiselect", "backend_type": "text"}, want: "text"},
+		{name: "frontend_input compared exactly", set: map[string]any{"entity_type_id": int64(4), "frontend_input": "Multiselect", "backend_type": "text"}, want: "text"},
+	})
+	// A source without a catalog_product entity type changes nothing.
+	noProduct := NewLookups(func(side, table string) (*LookupRows, error) {
+		return NewLookupRows([]string{"entity_type_id", "entity_type_code"}, [][]any{{int64(1), "customer"}, {int64(3), "catalog_category"}}), nil
+	})
+	eavRun(t, `EavAttribute\BackendTypeForMultiselect`, nil, eavBind("source", eavAttribute, nil, "backend_type"), noProduct, []eavCase{
+		{name: "no catalog_product", set: map[string]any{"entity_type_id": int64(4), "frontend_input": "multiselect", "backend_type": "text"}, want: "text"},
+	})
+}
+
+func TestEavApplyTo(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	eavRun(t, `EavAttribute\ApplyTo`, nil, eavBind("source", eavCatalogAttr, eavCatalogAttr2, "apply_to"), l, []eavCase{
+		// The opposite row as shiplog gives it in the source area (all
+		// NULL) and as the reference's EAV step does (column defaults).
+		{name: "user-defined color (92)", set: map[string]any{"attribute_id": int64(92), "apply_to": "simple,configurable"}, want: nil},
+		{name: "user-defined cost (79), default opposite row", set: map[string]any{"attribute_id": int64(79), "apply_to": "simple,virtual"}, other: map[string]any{"attribute_id": "", "is_global": int64(1)}, want: nil},
+		{name: "system price (75) takes the opposite's apply_to (NULL)", set: map[string]any{"attribute_id": int64(75), "apply_to": "simple,configurable,virtual,bundle,downloadable"}, want: nil},
+		{name: "system price (75) takes the opposite's apply_to", set: map[string]any{"attribute_id": int64(75), "apply_to": "simple"}, other: map[string]any{"apply_to": "simple,virtual,bundle,downloadable,configurable"}, want: "simple,virtual,bundle,downloadable,configurable"},
+		{name: "user-defined (92) with an existing opposite row takes its apply_to", set: map[string]any{"attribute_id": int64(92), "apply_to": "simple"}, other: map[string]any{"attribute_id": int64(93), "apply_to": "simple,virtual,configurable"}, want: "simple,virtual,configurable"},
+		{name: "opposite attribute_id 0 counts as none", set: map[string]any{"attribute_id": int64(92), "apply_to": "simple"}, other: map[string]any{"attribute_id": int64(0), "apply_to": "x"}, want: nil},
+		{name: "unknown attribute takes the opposite's apply_to", set: map[string]any{"attribute_id": int64(900), "apply_to": "simple"}, other: map[string]any{"apply_to": "virtual"}, want: "virtual"},
+	})
+	// An opposite table without apply_to gives NULL, as PHP's getValue of
+	// a missing field.
+	eavRun(t, `EavAttribute\ApplyTo`, nil, eavBind("source", eavCatalogAttr, eavTable("catalog_eav_attribute", "attribute_id:smallint"), "apply_to"), l, []eavCase{
+		{name: "no apply_to in the opposite row", set: map[string]any{"attribute_id": int64(75), "apply_to": "simple"}, want: nil},
+	})
+}
+
+func TestEavSetGroupCode(t *testing.T) {
+	const md5Empty, md5Zero = "d41d8cd98f00b204e9800998ecf8427e", "cfcd208495d565ef66e7dff9f98764da"
+	var cases []eavCase
+	for _, c := range []struct{ name, want any }{
+		// Magento 1 names of the reference's eav step (source.sql) and
+		// the codes Magento 2 has for them (dest.sql).
+		{"General", "general"}, {"Prices", "prices"}, {"Design", "design"}, {"Images", "images"},
+		{"Product Details", "product-details"},
+		{"Migration General", "migration-general"},
+		{"Gift Options", "gift-options"},
+		{"  Meta   Information ", "meta-information"},
+		{"Recurring_Profile", "recurring-profile"},
+		{"Größe & Farbe", "grosse-farbe"},
+		{"&AMP; more", "and-more"},
+		{"Ärger", "arger"},
+		{"Crème Brûlée", "creme-brulee"},
+		{"São Paulo", "s-o-paulo"}, // ã is not in Magento's table
+		{"Êtes", "tes"},            // nor Ê
+		{"Цены", "ceny"},
+		{"Йогурт", "ogurt"}, // Й becomes "Y", which is not [a-z]
+		{"Товар №1", "tovar-1"},
+		{"Ελληνικά", "ellinika"},
+		{"שלום", "wlvm"},
+		{"Café™ @ Home", "cafetm-at-home"},
+		{"Nr. 0", "nr-0"},
+		{"0", md5Zero},
+		{"-0-", md5Zero},
+		{"", md5Empty},
+		{"---", md5Empty},
+		{"价格", md5Empty},
+		{nil, md5Empty},
+	} {
+		name, _ := c.name.(string)
+		cases = append(cases, eavCase{name: "name " + strconv.Quote(name), set: map[string]any{"attribute_group_name": c.name}, want: c.want})
+	}
+	eavRun(t, `EavAttributeGroup\SetGroupCode`, nil, eavBind("destination", eavGroup2, nil, "attribute_group_code"), nil, cases)
+}
+
+func TestEavTranslitLongestMatch(t *testing.T) {
+	for in, want := range map[string]string{
+		"ক্ষ্ম":        "ksmo", // not "kso" + "h" + "ma"
+		"ক্ষ":          "kso",
+		"ক":            "ka",
+		"&amp;":        "and",
+		"&am":          "&am",
+		"\u09dc":       "ra", // the precomposed letter
+		"\u09a1\u09bc": "ra", // and its decomposed form
+		"\u09a1":       "da",
+	} {
+		if got := eavTranslitReplacer.Replace(in); got != want {
+			t.Errorf("translit %q = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBundleParentProduct(t *testing.T) {
+	m1 := eavMagento1(t)
+	l := NewLookups(m1.load)
+	eavRun(t, "BundleParentProduct", Params{"parentField": "option_id", "documentWithProductId": "catalog_product_bundle_option", "fieldWithProductId": "parent_id"},
+		eavBind("destination", eavOptionValue2, nil, "parent_product_id"), l, []eavCase{
+			{name: "option 1 of product 447", set: map[string]any{"value_id": int64(1), "option_id": int64(1), "store_id": int64(0), "title": "Pillow"}, want: int64(447)},
+			{name: "option 2", set: map[string]any{"option_id": int64(2)}, want: int64(447)},
+			{name: "option with parent 0", set: map[string]any{"option_id": int64(3), "parent_product_id": int64(9)}, want: int64(0)},
+			{name: "unknown option", set: map[string]any{"option_id": int64(99), "parent_product_id": int64(9)}, want: int64(0)},
+			{name: "NULL option", set: map[string]any{"parent_product_id": int64(9)}, want: int64(0)},
+			{name: "option id as text", set: map[string]any{"option_id": "2"}, want: int64(447)},
+		})
+	eavRun(t, "BundleParentProduct", Params{"parentField": "selection_id", "documentWithProductId": "catalog_product_bundle_selection", "fieldWithProductId": "parent_product_id"},
+		eavBind("destination", eavSelPrice2, nil, "parent_product_id"), l, []eavCase{
+			{name: "selection 10", set: map[string]any{"selection_id": int64(10), "website_id": int64(1)}, want: int64(447)},
+			{name: "selection 11", set: map[string]any{"selection_id": int64(11), "website_id": int64(1)}, want: int64(447)},
+			{name: "selection of product 0", set: map[string]any{"selection_id": int64(12)}, want: int64(0)},
+			{name: "unknown selection", set: map[string]any{"selection_id": int64(13)}, want: int64(0)},
+		})
+	for _, tbl := range []string{"catalog_product_bundle_option", "catalog_product_bundle_selection"} {
+		if !l.Watches(SideSource, tbl) || m1.reads[LookupRef{SideSource, tbl}] != 1 {
+			t.Errorf("source %s: watched %v, read %d times; want watched and read once", tbl, l.Watches(SideSource, tbl), m1.reads[LookupRef{SideSource, tbl}])
+		}
+	}
+}
