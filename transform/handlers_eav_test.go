@@ -643,3 +643,80 @@ func TestBundleParentProduct(t *testing.T) {
 		}
 	}
 }
+
+// TestEavHandlersInAStockPlan compiles the stock map.xml.dist's transforms
+// of this group's handlers on their real tables (columns of the Magento 1
+// and 2 schemas) and runs rows through the plan: source handlers on the
+// Magento 1 row, destination ones on the Magento 2 row after the copy.
+func TestEavHandlersInAStockPlan(t *testing.T) {
+	stock, err := ReadMap(filepath.Join(magentoFixturesDir(t), "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, n := range []string{"SetValueAttributeCondition", "CleanMultiselect", "ConvertEavValue", "BundleParentProduct"} {
+		ours[canonicalHandlerName(n)] = true
+	}
+	tables := map[string]bool{"catalog_category_entity_varchar": true, "catalog_product_entity_text": true,
+		"catalog_product_bundle_option_value": true, "catalog_product_bundle_selection_price": true}
+	pick := func(in []Transform) (out []Transform) {
+		for _, tr := range in {
+			doc, _, _ := strings.Cut(tr.Field, ".")
+			if tables[doc] && ours[canonicalHandlerName(tr.Handler.Name)] {
+				out = append(out, tr)
+			}
+		}
+		return out
+	}
+	rules := &Rules{Source: Area{Transforms: pick(stock.Source.Transforms)}, Destination: Area{Transforms: pick(stock.Destination.Transforms)}}
+	if n := len(rules.Source.Transforms) + len(rules.Destination.Transforms); n != 5 {
+		t.Fatalf("%d transforms of this group's handlers on the four tables in the stock map, want 5", n)
+	}
+	m1 := eavMagento1(t)
+	rules.Env = &HandlerEnv{Lookups: NewLookups(m1.load)}
+	eavAttrValue := []cdc.Column{col("value_id", "int"), col("entity_type_id", "smallint"), col("attribute_id", "smallint"), col("store_id", "smallint"), col("entity_id", "int")}
+	m2AttrValue := []cdc.Column{col("value_id", "int"), col("attribute_id", "smallint"), col("store_id", "smallint"), col("entity_id", "int")}
+	src := []*cdc.Table{
+		tbl("catalog_category_entity_varchar", []int{0}, append(eavAttrValue, col("value", "varchar"))...),
+		tbl("catalog_product_entity_text", []int{0}, append(eavAttrValue, col("value", "text"))...),
+		tbl("catalog_product_bundle_option_value", []int{0}, col("value_id", "int"), col("option_id", "int"), col("store_id", "smallint"), col("title", "varchar")),
+		tbl("catalog_product_bundle_selection_price", []int{0, 1}, col("selection_id", "int"), col("website_id", "smallint"), col("selection_price_type", "smallint"), col("selection_price_value", "decimal")),
+	}
+	dst := []*cdc.Table{
+		tbl("catalog_category_entity_varchar", []int{0}, append(m2AttrValue, col("value", "varchar"))...),
+		tbl("catalog_product_entity_text", []int{0}, append(m2AttrValue, col("value", "text"))...),
+		tbl("catalog_product_bundle_option_value", []int{0}, col("value_id", "int"), col("option_id", "int"), col("store_id", "smallint"), col("title", "varchar"), col("parent_product_id", "int")),
+		tbl("catalog_product_bundle_selection_price", []int{0, 4, 1}, col("selection_id", "int"), col("website_id", "smallint"), col("selection_price_type", "smallint"), col("selection_price_value", "decimal"), col("parent_product_id", "int")),
+	}
+	rules.Source.IgnoreFields = ruleList("catalog_category_entity_varchar.entity_type_id", "catalog_product_entity_text.entity_type_id")
+	plan, problems := Compile(rules, src, dst)
+	if HasErrors(problems) {
+		t.Fatalf("problems: %v", problems)
+	}
+	for _, tc := range []struct {
+		table   string
+		in      []any
+		field   string
+		want    any
+		comment string
+	}{
+		{"catalog_category_entity_varchar", []any{int64(1), int64(3), int64(61), int64(0), int64(3), "two_columns_right"}, "value", "2columns-right", "page_layout converted"},
+		{"catalog_category_entity_varchar", []any{int64(2), int64(3), int64(58), int64(0), int64(3), "default/blank"}, "value", nil, "custom_design set to NULL"},
+		{"catalog_category_entity_varchar", []any{int64(3), int64(3), int64(41), int64(0), int64(3), "Root Catalog"}, "value", "Root Catalog", "name untouched"},
+		{"catalog_product_entity_text", []any{int64(4), int64(4), int64(136), int64(0), int64(9), "5,,6,"}, "value", "5,6", "multiselect cleaned"},
+		{"catalog_product_entity_text", []any{int64(5), int64(4), int64(106), int64(0), int64(9), "<reference/>"}, "value", "<reference/>", "another attribute untouched"},
+		{"catalog_product_bundle_option_value", []any{int64(7), int64(2), int64(0), "Throw"}, "parent_product_id", int64(447), "bundle parent found"},
+		{"catalog_product_bundle_selection_price", []any{int64(11), int64(1), int64(0), "2.5000"}, "parent_product_id", int64(447), "selection parent found"},
+		{"catalog_product_bundle_selection_price", []any{int64(99), int64(1), int64(0), "2.5000"}, "parent_product_id", int64(0), "no selection: 0"},
+	} {
+		tp := plan.Table(tc.table)
+		out, err := tp.Row(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.comment, err)
+		}
+		i := tp.Dest.ColumnIndex(tc.field)
+		if i < 0 || !hdlEqual(out[i], tc.want) {
+			t.Errorf("%s: %s.%s = %#v, want %#v", tc.comment, tc.table, tc.field, out, tc.want)
+		}
+	}
+}
