@@ -14,7 +14,9 @@ import (
 // only after the stream sees the table change. The reference reads them once
 // per process (some into static caches) and never again; shiplog's refresh
 // differs only when the source's EAV metadata changes during a run, where it
-// follows the new rows.
+// follows the new rows. The attribute_id of the records they handle is
+// Magento 1's (the Map step copies catalog_*_entity_* rows with their ids),
+// so it is looked up in the source, as the reference does.
 //
 // Magento's ConvertEavValue and EavAttributeGroup\SetGroupCode do nothing
 // unless the source is a database (DMT can also read from files); shiplog's
