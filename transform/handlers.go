@@ -47,16 +47,10 @@ func init() {
 // reason shown to the user. GetDestinationValue is not here: the compiler
 // implements it.
 var magentoOnlyHandlers = map[string]string{
-	`BundleParentProduct`:                       "it reads Magento's bundle product relations from the source database",
-	`ClassMap`:                                  "it needs Magento's 1.x to 2.x class map",
-	`CleanMultiselect`:                          "it looks up multiselect attributes in Magento's EAV tables (use Expression to clean a list)",
-	`ConvertEavValue`:                           "it needs Magento's EAV attribute and option maps",
-	`Eav\SetAttributeGroupCode`:                 "it needs Magento's EAV attribute groups",
-	`EavAttribute\ApplyTo`:                      "it needs Magento's EAV attribute and product type data",
-	`EavAttribute\BackendTypeForMultiselect`:    "it needs Magento's EAV attribute data",
+	`ClassMap`:                  "it needs Magento's 1.x to 2.x class map",
+	`Eav\SetAttributeGroupCode`: "it needs Magento's EAV attribute groups",
 	`EavAttribute\ConvertConfigurableAttribute`: "it needs Magento's EAV attribute data",
 	`EavAttribute\ConvertModel`:                 "it needs Magento's EAV class map",
-	`EavAttributeGroup\SetGroupCode`:            "it needs Magento's EAV attribute groups",
 	`Encrypt`:                                   "it re-encrypts with Magento's crypt key",
 	`Gallery\InsertValueToEntity`:               "it writes Magento's media gallery tables",
 	`Placeholder`:                               "it rewrites Magento CMS directives with the class map",
@@ -68,7 +62,6 @@ var magentoOnlyHandlers = map[string]string{
 	`SerializeToJson\ConvertWithConditions`:     "it depends on Magento's option and product type data (use SerializeToJson)",
 	`SerializeToJson\ItemOption`:                "it depends on Magento's quote item option codes (use SerializeToJson)",
 	`SerializeToJson\SalesOrderItem`:            "it depends on Magento's order item product options (use SerializeToJson)",
-	`SetValueAttributeCondition`:                "it looks up attribute codes in Magento's EAV tables",
 	`Settings\Encrypt`:                          "it re-encrypts with Magento's crypt key",
 	`Settings\Template`:                         "it needs Magento's email template tables",
 	`Settings\UrlSuffix`:                        "it needs Magento's URL rewrite configuration",
