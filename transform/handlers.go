@@ -497,45 +497,75 @@ func newSerializeToJSON(p Params, b Binding) (Func, error) {
 		return nil, err
 	}
 	return func(rec, _ []any) error {
-		var raw []byte
-		switch x := rec[b.Index].(type) {
-		case nil:
-			return nil
-		case []byte:
-			raw = x
-		default:
-			// Numbers are no serialized data: they fail as broken data.
-			s, _ := hdlString(x)
-			raw = []byte(s)
-		}
-		if len(raw) == 0 {
-			return nil
-		}
-		if t := strings.TrimSpace(string(raw)); t != "" && (t[0] == '{' || t[0] == '[') && json.Valid(raw) {
-			return nil
-		}
-		var out []byte
-		v, err := phpserial.Unmarshal(raw)
+		out, conv, err := serialToJSON(rec[b.Index])
 		if err == nil {
-			out, err = phpserial.ToJSON(v)
-		}
-		if err == nil {
-			rec[b.Index] = string(out)
+			if conv {
+				rec[b.Index] = out
+			}
 			return nil
 		}
 		if !migrate {
 			return fmt.Errorf("handler SerializeToJson on %s.%s: %w", b.Table, b.Field, err)
 		}
 		if !quiet {
-			args := []any{"table", b.Table, "field", b.Field, "error", err}
-			if b.Rec != nil && len(b.Rec.Key) > 0 && len(rec) == len(b.Rec.Columns) {
-				args = append(args, "key", fmt.Sprint(b.Rec.KeyOf(rec)))
-			}
-			hdlWarn("could not unserialize data; migrating NULL", args...)
+			serialWarnBroken("SerializeToJson", b, rec, err)
 		}
 		rec[b.Index] = nil
 		return nil
 	}, nil
+}
+
+// serialToJSON is SerializeToJson's conversion of one value: conv is
+// false for values left alone (see serialDecode); err is the reason data is
+// broken (it does not unserialize, or has no JSON form: INF, NAN, non-UTF-8
+// strings).
+func serialToJSON(v any) (out string, conv bool, err error) {
+	u, conv, err := serialDecode(v)
+	if !conv || err != nil {
+		return "", false, err
+	}
+	j, err := phpserial.ToJSON(u)
+	if err != nil {
+		return "", false, err
+	}
+	return string(j), true, nil
+}
+
+// serialDecode unserializes v as SerializeToJson does: conv is false for
+// values left alone: NULL, "", and a JSON object or array already (so a
+// replayed row is not broken data).
+func serialDecode(v any) (u any, conv bool, err error) {
+	var raw []byte
+	switch x := v.(type) {
+	case nil:
+		return nil, false, nil
+	case []byte:
+		raw = x
+	default:
+		// Numbers are no serialized data: they fail as broken data.
+		s, _ := hdlString(x)
+		raw = []byte(s)
+	}
+	if len(raw) == 0 {
+		return nil, false, nil
+	}
+	if t := strings.TrimSpace(string(raw)); t != "" && (t[0] == '{' || t[0] == '[') && json.Valid(raw) {
+		return nil, false, nil
+	}
+	if u, err = phpserial.Unmarshal(raw); err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
+// serialWarnBroken logs that the value of b's field in rec is broken
+// serialized data, migrated as NULL.
+func serialWarnBroken(handler string, b Binding, rec []any, err error) {
+	args := []any{"handler", handler, "table", b.Table, "field", b.Field, "error", err}
+	if b.Rec != nil && len(b.Rec.Key) > 0 && len(rec) == len(b.Rec.Columns) {
+		args = append(args, "key", fmt.Sprint(b.Rec.KeyOf(rec)))
+	}
+	hdlWarn("could not unserialize data; migrating NULL", args...)
 }
 
 // hdlWarn logs handler warnings (a variable for tests).
