@@ -140,8 +140,9 @@ func newItemOption(p Params, b Binding) (Func, error) {
 // "file") and bundle_selection_attributes are serialized values of their
 // own, and become JSON strings inside the JSON (an empty or "0" one is
 // encoded as it is). Values are left alone as SerializeToJson leaves them
-// (NULL, "", JSON already). Broken outer data becomes NULL with a warning
-// when ignoreBrokenData is true (the default) and fails the row otherwise;
+// (NULL, "", JSON already). Outer data that does not unserialize or has no
+// JSON form becomes NULL with a warning when ignoreBrokenData is true (the
+// default) and fails the row otherwise;
 // broken inner data, an options entry that is not an array, a file option
 // without option_value, or a top-level object always fail the row (the
 // reference stops there).
@@ -226,7 +227,7 @@ func serialInnerJSON(e *phpserial.Entry) error {
 	if serialTruthy(v) {
 		s, ok := v.(string)
 		if !ok {
-			return fmt.Errorf("a %s is no serialized data", serialKind(v))
+			return fmt.Errorf("%s value is no serialized data", serialKind(v))
 		}
 		var err error
 		if v, err = phpserial.Unmarshal([]byte(s)); err != nil {
@@ -328,7 +329,7 @@ func serialPCRE(pat string) (*regexp.Regexp, error) {
 		return nil, fmt.Errorf("empty pattern; want a PHP pattern such as /code/")
 	}
 	open := p[0]
-	if open == '\\' || (open >= '0' && open <= '9') || (open|0x20 >= 'a' && open|0x20 <= 'z') {
+	if open == 0 || open == '\\' || (open >= '0' && open <= '9') || (open|0x20 >= 'a' && open|0x20 <= 'z') {
 		return nil, fmt.Errorf("pattern %q: delimiter must not be alphanumeric or a backslash", pat)
 	}
 	end := open

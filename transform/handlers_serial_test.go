@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -308,6 +309,7 @@ func TestSalesOrderItem(t *testing.T) {
 		{name: "file option without value fails", in: `a:1:{s:7:"options";a:1:{i:3;a:1:{s:11:"option_type";s:4:"file";}}}`, wantErr: "file option 3 has no option_value"},
 		{name: "broken bundle attributes fail", in: `a:1:{s:27:"bundle_selection_attributes";s:3:"xyz";}`, wantErr: "bundle_selection_attributes"},
 		{name: "options not an array fails", in: `a:1:{s:7:"options";s:3:"abc";}`, wantErr: "options is a string"},
+		{name: "integer file value fails", in: `a:1:{s:7:"options";a:1:{i:0;a:2:{s:11:"option_type";s:4:"file";s:12:"option_value";i:5;}}}`, wantErr: "integer value is no serialized data"},
 		{name: "object fails", in: `O:8:"stdClass":1:{s:7:"options";a:0:{}}`, wantErr: "object of class stdClass"},
 	})
 	if len(*warned) != 2 {
@@ -378,10 +380,10 @@ func TestTruncateSuffixMagento(t *testing.T) {
 	category := Params{"suffixPath": "catalog/seo/category_url_suffix", "attributeCodes": "[url_path]", "entityTypeCode": "catalog_category"}
 	attr := func(id any) map[string]any { return map[string]any{"attribute_id": id} }
 	// resource/default/source.sql: the product suffix without its dot; a
-	// store's own suffix (after it) is not the one used.
+	// store's own suffix (even before it) is not the one used.
 	config := [][]any{
+		{int64(2), "stores", int64(1), "catalog/seo/product_url_suffix", ".htm"},
 		{int64(4), "default", int64(0), "catalog/seo/product_url_suffix", "phtml"},
-		{int64(9), "stores", int64(1), "catalog/seo/product_url_suffix", ".htm"},
 		{int64(10), "stores", int64(1), "catalog/seo/category_url_suffix", ".cat"},
 	}
 	var reads atomic.Int64
@@ -476,6 +478,25 @@ func TestTruncateSuffixReadsAgainAfterInvalidate(t *testing.T) {
 	for range 100 {
 		if got := run("a.html"); got != "a" {
 			t.Fatalf("got %#v", got)
+		}
+	}
+	// Workers share the handler.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 50 {
+				rec := []any{int64(1), uint64(4), uint64(97), uint64(0), uint64(1), "b.html"}
+				if err := fn(rec, nil); err != nil || rec[idx] != "b" {
+					errs <- fmt.Errorf("%v %#v", err, rec[idx])
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 	config = [][]any{{int64(1), "default", int64(0), "catalog/seo/product_url_suffix", ".htm"}}
