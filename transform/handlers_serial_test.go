@@ -3,6 +3,7 @@ package transform
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -506,5 +507,108 @@ func TestTruncateSuffixReadsAgainAfterInvalidate(t *testing.T) {
 	env.Lookups.Invalidate(SideSource, "core_config_data")
 	if got := run("a.htm"); got != "a" || reads.Load() != 4 {
 		t.Fatalf("after Invalidate: %#v after %d reads, want the new suffix read once", got, reads.Load())
+	}
+}
+
+// TestSerialStockUses binds every use of this file's handlers and of
+// TruncateSuffix in the reference's stock map.xml.dist (1.9.4.5) and
+// settings.xml.dist, with their stock params, and runs each once on a
+// Magento 1 record.
+func TestSerialStockUses(t *testing.T) {
+	dir := filepath.Join(magentoFixturesDir(t), "dmt", "etc", "opensource-to-opensource")
+	m, err := ReadMap(filepath.Join(dir, "1.9.4.5", "map.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := [][]any{{int64(4), "default", int64(0), "catalog/seo/product_url_suffix", ".html"}}
+	var reads atomic.Int64
+	env := serialEAV(&config, &reads)
+	option := &cdc.Table{Name: "wishlist_item_option", Columns: append([]cdc.Column{}, serialQuoteOption.Columns...)}
+	option.Columns[1].Name = "wishlist_item_id"
+	tables := map[string]*cdc.Table{
+		"sales_flat_quote_item_option":    serialQuoteOption,
+		"wishlist_item_option":            option,
+		"sales_flat_order_item":           serialOrderItem,
+		"catalog_product_entity_varchar":  serialProductVarchar,
+		"catalog_category_entity_varchar": {Name: "catalog_category_entity_varchar", Columns: serialProductVarchar.Columns},
+	}
+	// A record of each table the handlers change, and what they make of it.
+	recs := map[string]struct {
+		set      map[string]any
+		in, want any
+	}{
+		"sales_flat_quote_item_option":    {map[string]any{"code": "info_buyRequest"}, `a:1:{s:3:"qty";i:1;}`, `{"qty":1}`},
+		"wishlist_item_option":            {map[string]any{"code": "option_1"}, `a:1:{s:3:"qty";i:1;}`, `{"qty":1}`},
+		"sales_flat_order_item":           {nil, `a:1:{s:3:"qty";i:1;}`, `{"qty":1}`},
+		"catalog_product_entity_varchar":  {map[string]any{"attribute_id": uint64(98)}, "men/shoes.html", "men/shoes"},
+		"catalog_category_entity_varchar": {map[string]any{"attribute_id": uint64(57)}, "men.html", "men"},
+	}
+	mine := map[string]int{}
+	for _, tr := range m.Source.Transforms {
+		name := canonicalHandlerName(tr.Handler.Name)
+		if !strings.HasPrefix(name, `serializetojson\`) && name != "truncatesuffix" {
+			continue
+		}
+		mine[name]++
+		table, field, _ := strings.Cut(tr.Field, ".")
+		tbl := tables[table]
+		if tbl == nil {
+			t.Fatalf("%s on %s: no test table", tr.Handler.Name, tr.Field)
+		}
+		p := Params{}
+		for _, prm := range tr.Handler.Params {
+			p[prm.Name] = prm.Value
+		}
+		f, _ := LookupHandler(tr.Handler.Name)
+		idx := tbl.ColumnIndex(field)
+		fn, err := f(p, Binding{Area: "source", Table: table, Field: field, Index: idx, Column: tbl.Columns[idx], Rec: tbl, Env: env})
+		if err != nil {
+			t.Errorf("%s on %s: %v", tr.Handler.Name, tr.Field, err)
+			continue
+		}
+		r := recs[table]
+		rec := make([]any, len(tbl.Columns))
+		for k, v := range r.set {
+			rec[tbl.ColumnIndex(k)] = v
+		}
+		rec[idx] = r.in
+		want := r.want
+		if (name == `serializetojson\convertwithconditions` && table == "wishlist_item_option") ||
+			(name == `serializetojson\itemoption` && table == "sales_flat_quote_item_option") {
+			want = r.in // the record's code is the other handler's
+		}
+		if err := fn(rec, nil); err != nil {
+			t.Errorf("%s on %s: %v", tr.Handler.Name, tr.Field, err)
+		} else if rec[idx] != want {
+			t.Errorf("%s on %s: %#v, want %#v", tr.Handler.Name, tr.Field, rec[idx], want)
+		}
+	}
+	want := map[string]int{`serializetojson\convertwithconditions`: 2, `serializetojson\itemoption`: 2, `serializetojson\salesorderitem`: 1, "truncatesuffix": 2}
+	if fmt.Sprint(mine) != fmt.Sprint(want) {
+		t.Errorf("stock uses %v, want %v", mine, want)
+	}
+
+	s, err := ReadSettings(filepath.Join(dir, "settings.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, tr := range s.Transforms {
+		if canonicalHandlerName(tr.Handler.Name) != `settings\urlsuffix` {
+			continue
+		}
+		paths = append(paths, tr.Path)
+		f, _ := LookupHandler(tr.Handler.Name)
+		fn, err := f(Params{}, Binding{Area: "destination", Table: "core_config_data", Field: "value", Index: 3, Column: serialConfig.Columns[3], Rec: serialConfig})
+		if err != nil {
+			t.Fatalf("UrlSuffix on %s: %v", tr.Path, err)
+		}
+		rec := []any{"default", int64(0), tr.Path, "phtml"} // resource/default/source.sql
+		if err := fn(rec, nil); err != nil || rec[3] != ".phtml" {
+			t.Errorf("UrlSuffix on %s: %v %#v", tr.Path, err, rec[3])
+		}
+	}
+	if strings.Join(paths, ",") != "catalog/seo/category_url_suffix,catalog/seo/product_url_suffix" {
+		t.Errorf("UrlSuffix paths %v", paths)
 	}
 }
