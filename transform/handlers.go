@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"crypto/md5"
@@ -59,12 +60,8 @@ var magentoOnlyHandlers = map[string]string{
 	`Rule\NormalizationIds`:                     "it needs Magento's rule and EAV tables",
 	`Rule\SerializedData`:                       "it rewrites serialized Magento rules with the class map",
 	`Sequence`:                                  "it writes Magento's sequence tables",
-	`SerializeToJson\ConvertWithConditions`:     "it depends on Magento's option and product type data (use SerializeToJson)",
-	`SerializeToJson\ItemOption`:                "it depends on Magento's quote item option codes (use SerializeToJson)",
-	`SerializeToJson\SalesOrderItem`:            "it depends on Magento's order item product options (use SerializeToJson)",
 	`Settings\Encrypt`:                          "it re-encrypts with Magento's crypt key",
 	`Settings\Template`:                         "it needs Magento's email template tables",
-	`Settings\UrlSuffix`:                        "it needs Magento's URL rewrite configuration",
 	`Settings\VisualMerchandiserAttribute`:      "it needs Magento's visual merchandiser attributes",
 	`Settings\VisualMerchandiserInsertMode`:     "it needs Magento's visual merchandiser configuration",
 	`Synonym`:                                   "it needs Magento's search synonym tables",
@@ -483,45 +480,75 @@ func newSerializeToJSON(p Params, b Binding) (Func, error) {
 		return nil, err
 	}
 	return func(rec, _ []any) error {
-		var raw []byte
-		switch x := rec[b.Index].(type) {
-		case nil:
-			return nil
-		case []byte:
-			raw = x
-		default:
-			// Numbers are no serialized data: they fail as broken data.
-			s, _ := hdlString(x)
-			raw = []byte(s)
-		}
-		if len(raw) == 0 {
-			return nil
-		}
-		if t := strings.TrimSpace(string(raw)); t != "" && (t[0] == '{' || t[0] == '[') && json.Valid(raw) {
-			return nil
-		}
-		var out []byte
-		v, err := phpserial.Unmarshal(raw)
+		out, conv, err := serialToJSON(rec[b.Index])
 		if err == nil {
-			out, err = phpserial.ToJSON(v)
-		}
-		if err == nil {
-			rec[b.Index] = string(out)
+			if conv {
+				rec[b.Index] = out
+			}
 			return nil
 		}
 		if !migrate {
 			return fmt.Errorf("handler SerializeToJson on %s.%s: %w", b.Table, b.Field, err)
 		}
 		if !quiet {
-			args := []any{"table", b.Table, "field", b.Field, "error", err}
-			if b.Rec != nil && len(b.Rec.Key) > 0 && len(rec) == len(b.Rec.Columns) {
-				args = append(args, "key", fmt.Sprint(b.Rec.KeyOf(rec)))
-			}
-			hdlWarn("could not unserialize data; migrating NULL", args...)
+			serialWarnBroken("SerializeToJson", b, rec, err)
 		}
 		rec[b.Index] = nil
 		return nil
 	}, nil
+}
+
+// serialToJSON is SerializeToJson's conversion of one value: conv is
+// false for values left alone (see serialDecode); err is the reason data is
+// broken (it does not unserialize, or has no JSON form: INF, NAN, non-UTF-8
+// strings).
+func serialToJSON(v any) (out string, conv bool, err error) {
+	u, conv, err := serialDecode(v)
+	if !conv || err != nil {
+		return "", false, err
+	}
+	j, err := phpserial.ToJSON(u)
+	if err != nil {
+		return "", false, err
+	}
+	return string(j), true, nil
+}
+
+// serialDecode unserializes v as SerializeToJson does: conv is false for
+// values left alone: NULL, "", and a JSON object or array already (so a
+// replayed row is not broken data).
+func serialDecode(v any) (u any, conv bool, err error) {
+	var raw []byte
+	switch x := v.(type) {
+	case nil:
+		return nil, false, nil
+	case []byte:
+		raw = x
+	default:
+		// Numbers are no serialized data: they fail as broken data.
+		s, _ := hdlString(x)
+		raw = []byte(s)
+	}
+	if len(raw) == 0 {
+		return nil, false, nil
+	}
+	if t := strings.TrimSpace(string(raw)); t != "" && (t[0] == '{' || t[0] == '[') && json.Valid(raw) {
+		return nil, false, nil
+	}
+	if u, err = phpserial.Unmarshal(raw); err != nil {
+		return nil, false, err
+	}
+	return u, true, nil
+}
+
+// serialWarnBroken logs that the value of b's field in rec is broken
+// serialized data, migrated as NULL.
+func serialWarnBroken(handler string, b Binding, rec []any, err error) {
+	args := []any{"handler", handler, "table", b.Table, "field", b.Field, "error", err}
+	if b.Rec != nil && len(b.Rec.Key) > 0 && len(rec) == len(b.Rec.Columns) {
+		args = append(args, "key", fmt.Sprint(b.Rec.KeyOf(rec)))
+	}
+	hdlWarn("could not unserialize data; migrating NULL", args...)
 }
 
 // hdlWarn logs handler warnings (a variable for tests).
@@ -743,27 +770,160 @@ func newGetEventStatus(p Params, b Binding) (Func, error) {
 
 // --- TruncateSuffix ---------------------------------------------------------
 
-// newTruncateSuffix: TruncateSuffix(suffix) removes suffix from the end of
-// the value's string form once, if present. Magento's TruncateSuffix
-// (suffixPath, attributeCodes, entityTypeCode) reads the suffix from
-// core_config_data and EAV attribute ids: given those params it is refused.
+// newTruncateSuffix: TruncateSuffix(suffixPath, attributeCodes,
+// entityTypeCode), Magento's, for the source's EAV value tables: in records
+// whose attribute_id is one of the attributes attributeCodes ("[url_key,
+// url_path]") of the entity type entityTypeCode, it removes the URL suffix
+// from the end of the value once. The suffix is the source's
+// core_config_data value at path suffixPath (the default-scope row when
+// there is one, else the first), ".html" when there is none or it is "" or
+// "0". As PCRE's '$' does, a suffix before a final newline is removed too.
+// The tables are looked up on the source and read again when they change;
+// an unknown entity type, or none of the codes known, fails the row. NULL
+// stays NULL (the reference would store "").
+//
+// shiplog's own form TruncateSuffix(suffix) removes the given suffix the same
+// way from the value of every record (an empty suffix removes nothing).
 func newTruncateSuffix(p Params, b Binding) (Func, error) {
-	for _, m := range []string{"suffixPath", "attributeCodes", "entityTypeCode"} {
-		if _, ok := p[m]; ok {
-			return nil, fmt.Errorf("handler TruncateSuffix: %w: Magento's form (param '%s') reads the suffix from core_config_data and EAV attributes; use param 'suffix'", ErrUnsupportedHandler, m)
+	const name = "TruncateSuffix"
+	if _, ok := p["suffix"]; ok {
+		if len(p) > 1 {
+			return nil, fmt.Errorf("handler %s: param 'suffix' goes alone; Magento's form takes suffixPath, attributeCodes and entityTypeCode instead", name)
+		}
+		suffix := p["suffix"]
+		return func(rec, _ []any) error {
+			if s, ok := hdlString(rec[b.Index]); ok && suffix != "" {
+				if t, cut := hdlCutSuffix(s, suffix); cut {
+					rec[b.Index] = t
+				}
+			}
+			return nil
+		}, nil
+	}
+	if err := hdlParams(name, p, []string{"suffixPath", "attributeCodes", "entityTypeCode"}, nil); err != nil {
+		return nil, fmt.Errorf("%w (or param 'suffix' alone)", err)
+	}
+	var codes []string
+	for _, c := range strings.Split(strings.TrimLeft(strings.TrimRight(p["attributeCodes"], "]"), "["), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			codes = append(codes, c)
 		}
 	}
-	if err := hdlParams("TruncateSuffix", p, []string{"suffix"}, nil); err != nil {
+	if len(codes) == 0 {
+		return nil, fmt.Errorf("handler %s: param 'attributeCodes' names no attribute; want a list such as [url_key,url_path]", name)
+	}
+	ai, err := b.IndexOf("attribute_id")
+	if err != nil {
+		return nil, fmt.Errorf("handler %s selects records by attribute_id (an EAV value table's field): %w", name, err)
+	}
+	l, err := b.Env.NeedLookups(name)
+	if err != nil {
 		return nil, err
 	}
-	suffix := p["suffix"]
+	ts := &hdlTruncSuffix{
+		path: p["suffixPath"], codes: codes, typeCode: p["entityTypeCode"],
+		config: l.Table(SideSource, "core_config_data"),
+		attrs:  l.Table(SideSource, "eav_attribute"),
+		types:  l.Table(SideSource, "eav_entity_type"),
+	}
 	return func(rec, _ []any) error {
-		if suffix == "" {
+		id, ok := hdlString(rec[ai])
+		if !ok {
 			return nil
 		}
-		if s, ok := hdlString(rec[b.Index]); ok && strings.HasSuffix(s, suffix) {
-			rec[b.Index] = strings.TrimSuffix(s, suffix)
+		suffix, ids, err := ts.get()
+		if err != nil {
+			return fmt.Errorf("handler %s on %s.%s: %w", name, b.Table, b.Field, err)
+		}
+		if !ids[id] {
+			return nil
+		}
+		if s, ok := hdlString(rec[b.Index]); ok {
+			if t, cut := hdlCutSuffix(s, suffix); cut {
+				rec[b.Index] = t
+			}
 		}
 		return nil
 	}, nil
+}
+
+// hdlCutSuffix removes suffix from the end of s, or from before a final
+// newline.
+func hdlCutSuffix(s, suffix string) (string, bool) {
+	if t, ok := strings.CutSuffix(s, suffix); ok {
+		return t, true
+	}
+	if t, ok := strings.CutSuffix(s, suffix+"\n"); ok {
+		return t + "\n", true
+	}
+	return s, false
+}
+
+// hdlTruncSuffix is TruncateSuffix's suffix and attribute ids, worked out
+// again only when a looked-up table was read again.
+type hdlTruncSuffix struct {
+	path, typeCode       string
+	codes                []string
+	config, attrs, types *LookupTable
+
+	mu     sync.Mutex
+	from   [3]*LookupRows
+	suffix string
+	ids    map[string]bool
+}
+
+func (ts *hdlTruncSuffix) get() (string, map[string]bool, error) {
+	var from [3]*LookupRows
+	for i, t := range []*LookupTable{ts.config, ts.attrs, ts.types} {
+		r, err := t.Rows()
+		if err != nil {
+			return "", nil, err
+		}
+		from[i] = r
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.ids != nil && ts.from == from {
+		return ts.suffix, ts.ids, nil
+	}
+	config, attrs, types := from[0], from[1], from[2]
+	suffix := ".html"
+	if rows := config.Find([]string{"path"}, ts.path); len(rows) > 0 {
+		pick := rows[0]
+		for _, r := range rows {
+			if s, _ := config.Str(r, "scope"); s == "default" {
+				pick = r
+				break
+			}
+		}
+		if v, ok := config.Str(pick, "value"); ok && v != "" && v != "0" {
+			suffix = v
+		}
+	}
+	typeIDs := types.Find([]string{"entity_type_code"}, ts.typeCode)
+	if len(typeIDs) == 0 {
+		return "", nil, fmt.Errorf("entity type %q (param 'entityTypeCode') is not in the source's eav_entity_type", ts.typeCode)
+	}
+	tid, _ := types.Str(typeIDs[0], "entity_type_id")
+	ids := map[string]bool{}
+	var missing []string
+	for _, c := range ts.codes {
+		rows := attrs.Find([]string{"attribute_code", "entity_type_id"}, c, tid)
+		for _, r := range rows {
+			if id, ok := attrs.Str(r, "attribute_id"); ok {
+				ids[id] = true
+			}
+		}
+		if len(rows) == 0 {
+			missing = append(missing, c)
+		}
+	}
+	if len(ids) == 0 {
+		return "", nil, fmt.Errorf("none of the attributes %s (param 'attributeCodes') of entity type %s is in the source's eav_attribute", strings.Join(ts.codes, ", "), ts.typeCode)
+	}
+	if len(missing) > 0 {
+		hdlWarn("TruncateSuffix: attributes not in the source's eav_attribute; their values are left alone", "entity_type", ts.typeCode, "attributes", strings.Join(missing, ","))
+	}
+	ts.from, ts.suffix, ts.ids = from, suffix, ids
+	return suffix, ids, nil
 }

@@ -336,20 +336,22 @@ func TestGetEventStatus(t *testing.T) {
 	})
 }
 
+// TestTruncateSuffix: shiplog's own form, TruncateSuffix(suffix); Magento's
+// is tested in handlers_serial_test.go.
 func TestTruncateSuffix(t *testing.T) {
 	p := Params{"suffix": ".html"}
 	hdlRun(t, "TruncateSuffix", []hdlCase{
 		{name: "string", params: p, in: "shoes.html", want: "shoes"},
 		{name: "once", params: p, in: []byte("a.html.html"), want: "a.html"},
 		{name: "absent", params: p, in: "shoes.htm", want: "shoes.htm"},
+		{name: "before final newline", params: p, in: "shoes.html\n", want: "shoes\n"},
 		{name: "null", params: p, in: nil, want: nil},
 		{name: "empty suffix", params: Params{"suffix": ""}, in: "x", want: "x"},
 	})
-	hdlParamErrors(t, "TruncateSuffix", []hdlParamCase{{Params{}, "", "'suffix' is required"}})
-	f, _ := LookupHandler("TruncateSuffix")
-	if _, err := f(Params{"suffixPath": "catalog/seo/product_url_suffix", "attributeCodes": "[url_key]", "entityTypeCode": "catalog_product"}, hdlBind("f")); !errors.Is(err, ErrUnsupportedHandler) {
-		t.Errorf("Magento form: %v", err)
-	}
+	hdlParamErrors(t, "TruncateSuffix", []hdlParamCase{
+		{Params{}, "", "'suffixPath' is required"},
+		{Params{"suffix": ".html", "suffixPath": "catalog/seo/product_url_suffix"}, "", "'suffix' goes alone"},
+	})
 }
 
 func TestHandlerRegistry(t *testing.T) {
