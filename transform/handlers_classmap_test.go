@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -246,4 +247,69 @@ func TestRuleSerializedData(t *testing.T) {
 		{name: "a number is broken data", field: "content", in: int64(7), wantErr: "the serialized rule is broken"},
 		{name: "references are not decoded", field: "content", in: "a:2:{i:0;" + phpS("x") + "i:1;R:2;}", wantErr: "does not decode"},
 	})
+}
+
+// TestClassMapHandlersInAPlan compiles the stock map's rules for rules, widgets
+// and CMS blocks with the stock class map and maps rows through the plan: a
+// cart price rule leaves renamed and, through the destination's
+// SerializeToJson, as JSON, as Magento's tool writes it.
+func TestClassMapHandlersInAPlan(t *testing.T) {
+	text := func(n string) cdc.Column { c := col(n, "mediumtext"); c.ColumnType = "mediumtext"; return c }
+	vc := func(n string) cdc.Column { c := col(n, "varchar"); c.ColumnType = "varchar(255)"; return c }
+	tables := func() []*cdc.Table {
+		return []*cdc.Table{
+			tbl("salesrule", []int{0}, col("rule_id", "int"), text("conditions_serialized"), text("actions_serialized")),
+			tbl("widget_instance", []int{0}, col("instance_id", "int"), vc("instance_type")),
+			tbl("cms_block", []int{0}, col("block_id", "int"), text("content")),
+		}
+	}
+	tr := func(field, h string) Transform { return Transform{Field: field, Handler: handler(`\Migration\Handler\` + h)} }
+	r := &Rules{
+		Source: Area{Transforms: []Transform{
+			tr("widget_instance.instance_type", "ClassMap"),
+			tr("cms_block.content", "Placeholder"),
+			tr("salesrule.conditions_serialized", `Rule\SerializedData`),
+			tr("salesrule.actions_serialized", `Rule\SerializedData`),
+		}},
+		Destination: Area{Transforms: []Transform{
+			tr("salesrule.conditions_serialized", "SerializeToJson"),
+			tr("salesrule.actions_serialized", "SerializeToJson"),
+		}},
+		Env: &HandlerEnv{ClassMap: stockClassMap(t)},
+	}
+	plan, problems := Compile(r, tables(), tables())
+	if HasErrors(problems) {
+		t.Fatalf("problems: %v", problems)
+	}
+	cases := []struct {
+		table string
+		in    []any
+		want  []any
+	}{
+		{"salesrule",
+			[]any{int64(1), "a:3:{" + phpS("type") + phpS("salesrule/rule_condition_combine") + phpS("value") + phpS("1") + phpS("conditions") + "a:0:{}}",
+				"a:2:{" + phpS("type") + phpS("salesrule/rule_condition_product_combine") + phpS("attribute") + "N;}"},
+			[]any{int64(1), `{"type":"Magento\\SalesRule\\Model\\Rule\\Condition\\Combine","value":"1","conditions":[]}`,
+				`{"type":"Magento\\SalesRule\\Model\\Rule\\Condition\\Product\\Combine","attribute":null}`}},
+		{"salesrule", []any{int64(2), nil, ""}, []any{int64(2), nil, ""}},
+		{"widget_instance", []any{int64(3), "cms/widget_page_link"}, []any{int64(3), `Magento\Cms\Block\Widget\Page\Link`}},
+		{"cms_block", []any{int64(4), `{{widget type="cms/widget_block" template="cms/widget/static_block/default.phtml" block_id="5"}}`},
+			[]any{int64(4), `{{widget type="Magento\\Cms\\Block\\Widget\\Block" template="widget/static_block/default.phtml" block_id="5"}}`}},
+	}
+	for _, c := range cases {
+		out, err := plan.Table(c.table).Row(c.in)
+		if err != nil {
+			t.Fatalf("%s %v: %v", c.table, c.in, err)
+		}
+		for i := range c.want {
+			if out[i] != c.want[i] {
+				t.Errorf("%s column %d: got %#v, want %#v", c.table, i, out[i], c.want[i])
+			}
+		}
+	}
+	_, err := plan.Table("salesrule").Row([]any{int64(5), `a:1:{i:0;s:3:"ab`, nil})
+	var he *HandlerError
+	if !errors.As(err, &he) || he.Field != "conditions_serialized" || !strings.Contains(he.Handler, `Rule\SerializedData`) {
+		t.Fatalf("broken rule: %v, want a failed row from Rule\\SerializedData on conditions_serialized", err)
+	}
 }
