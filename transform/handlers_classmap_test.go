@@ -263,7 +263,9 @@ func TestClassMapHandlersInAPlan(t *testing.T) {
 			tbl("cms_block", []int{0}, col("block_id", "int"), text("content")),
 		}
 	}
-	tr := func(field, h string) Transform { return Transform{Field: field, Handler: handler(`\Migration\Handler\` + h)} }
+	tr := func(field, h string) Transform {
+		return Transform{Field: field, Handler: handler(`\Migration\Handler\` + h)}
+	}
 	r := &Rules{
 		Source: Area{Transforms: []Transform{
 			tr("widget_instance.instance_type", "ClassMap"),
