@@ -30,19 +30,28 @@ func hdlNeedClassMap(handler string, b Binding) (map[string]string, error) {
 	return b.Env.ClassMap, nil
 }
 
+// hdlOnceMax bounds the subjects one bound handler logs (and remembers).
+const hdlOnceMax = 100
+
 // hdlOnce logs a warning once per distinct subject (a class name, a widget
-// type) for one bound handler: rows repeat the same few names.
+// type) for one bound handler: rows repeat the same few names. Past
+// hdlOnceMax subjects it says so once and logs no more.
 type hdlOnce struct {
 	mu   sync.Mutex
 	seen map[string]bool
+	full bool
 }
 
 func (o *hdlOnce) warn(subject, msg string, args ...any) {
 	o.mu.Lock()
-	first := !o.seen[subject]
+	first := !o.seen[subject] && !o.full
 	if first {
 		if o.seen == nil {
 			o.seen = map[string]bool{}
+		}
+		if len(o.seen) == hdlOnceMax {
+			o.full = true
+			msg += " (the last such warning of this handler)"
 		}
 		o.seen[subject] = true
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/transform/phpserial"
 )
 
 // cmSrc and cmDst are eav_attribute of Magento 1 and 2 (the columns used).
@@ -314,4 +315,54 @@ func TestClassMapHandlersInAPlan(t *testing.T) {
 	if !errors.As(err, &he) || he.Field != "conditions_serialized" || !strings.Contains(he.Handler, `Rule\SerializedData`) {
 		t.Fatalf("broken rule: %v, want a failed row from Rule\\SerializedData on conditions_serialized", err)
 	}
+}
+
+func TestHdlOnceIsBounded(t *testing.T) {
+	var msgs []string
+	old := hdlWarn
+	hdlWarn = func(msg string, _ ...any) { msgs = append(msgs, msg) }
+	defer func() { hdlWarn = old }()
+	var o hdlOnce
+	for i := range 3 * hdlOnceMax {
+		o.warn(fmt.Sprint(i%(2*hdlOnceMax)), "m")
+	}
+	if len(msgs) != hdlOnceMax+1 || !strings.Contains(msgs[hdlOnceMax], "the last such warning") || len(o.seen) != hdlOnceMax+1 {
+		t.Fatalf("%d warnings, %d remembered; want %d, the last saying so", len(msgs), len(o.seen), hdlOnceMax+1)
+	}
+}
+
+// FuzzRuleSerializedData: whatever the value, the handler fails the row or
+// writes data that unserializes, and running it again changes nothing (with
+// the stock map no renamed class is itself a class of the map).
+func FuzzRuleSerializedData(f *testing.F) {
+	for _, s := range []string{
+		"a:1:{i:0;" + phpS("salesrule/rule_condition_combine") + "}",
+		"a:2:{s:1:\"5\";a:1:{i:0;" + phpS("cms/widget_block") + "}i:1;d:0.1;}",
+		"b:0;", "", "N;", "a:1:{i:0;O:8:\"stdClass\":0:{}}", "a:1:{i:0;s:3:\"ab",
+	} {
+		f.Add(s)
+	}
+	cm := stockClassMap(f)
+	i := cmSrc.ColumnIndex("content")
+	b := Binding{Area: "source", Table: cmSrc.Name, Field: "content", Index: i, Column: cmSrc.Columns[i], Rec: cmSrc, Other: cmDst, Env: &HandlerEnv{ClassMap: cm}}
+	fn, err := newRuleSerializedData(Params{}, b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		rec := []any{nil, nil, nil, in}
+		if err := fn(rec, nil); err != nil {
+			return
+		}
+		out, _ := rec[i].(string)
+		if out != in {
+			if _, err := phpserial.Unmarshal([]byte(out)); err != nil {
+				t.Fatalf("%q -> %q, which does not unserialize: %v", in, out, err)
+			}
+		}
+		again := []any{nil, nil, nil, out}
+		if err := fn(again, nil); err != nil || again[i] != out {
+			t.Fatalf("second run on %q: %#v, %v", out, again[i], err)
+		}
+	})
 }
