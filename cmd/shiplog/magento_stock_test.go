@@ -53,8 +53,9 @@ func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
 
 // TestStockMagentoMapCheck runs `check` on a real Magento 1 schema and a real
 // Magento 2 schema with the stock map.xml.dist of Magento's tool. The map
-// uses handlers shiplog does not run (Encrypt on the card data, ClassMap,
-// ...): each is an error naming the handler, the field and the remedy, and
+// uses handlers shiplog does not run (Encrypt on the card data without the
+// crypt keys configured, ClassMap, ...): each is an error naming the
+// handler, the field and the remedy, and
 // --auto does not go past them. Type changes between the two schemas that
 // widen or keep a column are no errors; the narrowing ones are listed.
 func TestStockMagentoMapCheck(t *testing.T) {
@@ -115,8 +116,9 @@ func TestStockMagentoMapCheck(t *testing.T) {
 
 // TestStockSettingsXMLDistOnRealSchemas: the reference's own settings.xml.dist
 // (30 Encrypt transforms, UrlSuffix, CategoryRootId, SerializeToJson) on the
-// real Magento 1 and Magento 2 core_config_data tables. shiplog has no
-// Encrypt yet, so settings mode stops before writing, naming it; with --auto
+// real Magento 1 and Magento 2 core_config_data tables. Without the crypt
+// keys configured Encrypt cannot run, so settings mode stops before writing,
+// naming it; with --auto
 // an encrypted setting is recorded as failed and never copied as it is (a
 // Magento 1 ciphertext in Magento 2 would be garbage), an ignored one is left
 // out, and a plain one is migrated; the run exits 3.
