@@ -363,6 +363,12 @@ func TestHandlerRegistry(t *testing.T) {
 		t.Errorf("GetDestinationValue must be left to the compiler")
 	}
 	for name := range magentoOnlyHandlers {
+		registryMu.RLock()
+		_, built := registry[canonicalHandlerName(name)]
+		registryMu.RUnlock()
+		if built {
+			continue // registered since: its line leaves the table at merge
+		}
 		f, ok := LookupHandler(`\Migration\Handler\` + name)
 		if !ok {
 			t.Errorf("%s not registered", name)
