@@ -5,6 +5,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,5 +353,44 @@ func TestEncryptBindErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The reference's own settings.xml.dist: every path it encrypts binds with
+// the keys set, and a Magento 1 value of it comes out as Magento 2 reads it.
+func TestEncryptOnStockSettingsXMLDist(t *testing.T) {
+	rules, err := ReadSettings(filepath.Join(magentoFixturesDir(t), "dmt", "etc", "opensource-to-opensource", "settings.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, tr := range rules.Transforms {
+		if canonicalHandlerName(tr.Handler.Name) != "encrypt" {
+			continue
+		}
+		paths = append(paths, tr.Path)
+		f, ok := LookupHandler(tr.Handler.Name)
+		if !ok {
+			t.Fatalf("%s: %s not registered", tr.Path, tr.Handler.Name)
+		}
+		params := Params{}
+		for _, p := range tr.Handler.Params {
+			params[p.Name] = p.Value
+		}
+		fn, err := f(params, encBind(encOpts(encM1Key, encM2KeyOld+"\n"+encM2Key)))
+		if err != nil {
+			t.Fatalf("%s: %v", tr.Path, err)
+		}
+		plain := "secret of " + tr.Path
+		rec := []any{int64(1), "default", int64(0), tr.Path, m1Blowfish(t, encM1Key, plain)}
+		if err := fn(rec, rec); err != nil {
+			t.Fatalf("%s: %v", tr.Path, err)
+		}
+		if v, got := m2Open(t, rec[encValue].(string), []byte(encM2KeyOld), []byte(encM2Key)); v != 1 || got != plain {
+			t.Fatalf("%s: Magento 2 reads version %d %q, want 1 %q", tr.Path, v, got, plain)
+		}
+	}
+	if len(paths) < 20 || !slices.Contains(paths, "payment/payflow_advanced/pwd") {
+		t.Fatalf("encrypted paths of settings.xml.dist: %d %v", len(paths), paths)
 	}
 }
