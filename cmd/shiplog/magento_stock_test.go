@@ -144,8 +144,9 @@ func TestStockMagentoMapCheck(t *testing.T) {
 
 // TestStockSettingsXMLDistOnRealSchemas: the reference's own settings.xml.dist
 // (30 Encrypt transforms, UrlSuffix, CategoryRootId, SerializeToJson) on the
-// real Magento 1 and Magento 2 core_config_data tables. shiplog has no
-// Encrypt yet, so settings mode stops before writing, naming it; with --auto
+// real Magento 1 and Magento 2 core_config_data tables. Without the crypt
+// keys configured Encrypt cannot run, so settings mode stops before writing,
+// naming it; with --auto
 // an encrypted setting is recorded as failed and never copied as it is (a
 // Magento 1 ciphertext in Magento 2 would be garbage), an ignored one is left
 // out, and a plain one is migrated; the run exits 3.

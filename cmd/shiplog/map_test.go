@@ -216,7 +216,7 @@ func TestBadMapsAreRefusedBeforeWriting(t *testing.T) {
 			1, []string{"Rename of source document o to gone: the destination document does not exist"}},
 		{"ambiguous rule", rule(`      <ignore><field>o.note</field></ignore>
       <move><field>o.note</field><to>o.status</to></move>`), 1, []string{"Ambiguous configuration", "o.note"}},
-		{"Magento-only handler", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Encrypt"/></transform>`), 1, []string{"Encrypt", "not supported"}},
+		{"handler that cannot run (Encrypt without crypt keys)", rule(`      <transform><field>o.status</field><handler class="\Migration\Handler\Encrypt"/></transform>`), 1, []string{"Encrypt", "cannot run", "crypt_key"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,6 +25,7 @@
 //	go run ./internal/bench                       (or: make bench; 1,000,000 rows)
 //	go run ./internal/bench -rows 20000 -burst-seconds 5
 //	go run ./internal/bench -hugetx-rows 2000000   (only: one 2M-row UPDATE, peak RSS of migrate delta)
+//	go run ./internal/bench -magento-rows 100000   (only: the Map step with the stock handlers vs the identity copy)
 package main
 
 import (
@@ -56,7 +57,7 @@ type flags struct {
 	shiplog, profile                                  string
 	keep, triggers, kafka                             bool
 	lagRate, lagSeconds, scaleRows, workers           int
-	hugeTxRows                                        int
+	hugeTxRows, magentoRows                           int
 	hugeTxWhole                                       bool
 }
 
@@ -93,6 +94,7 @@ func main() {
 	flag.BoolVar(&f.kafka, "kafka", true, "also measure the Kafka path (binlog -> Kafka -> MySQL) through an in-process Kafka broker")
 	flag.IntVar(&f.hugeTxRows, "hugetx-rows", 0, "run only the huge-transaction scenario: one UPDATE of this many rows applied by migrate delta, its peak RSS against the 250 MiB target")
 	flag.BoolVar(&f.hugeTxWhole, "hugetx-whole", false, "with -hugetx-rows: also measure the transaction held whole, for comparison")
+	flag.IntVar(&f.magentoRows, "magento-rows", 0, "run only the Map-step scenario: this many rows in each of 4 handler-heavy tables of the real Magento 1 schema, migrated with the stock config.xml and its handlers, against the identity copy of the same rows")
 	flag.Parse()
 	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
@@ -105,6 +107,17 @@ func main() {
 		results, err := runHugeTx(ctx, f)
 		if len(results) > 0 {
 			printTable(os.Stdout, results, nil)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if f.magentoRows > 0 {
+		results, notes, err := runMagento(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, notes)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench failed:", err)
