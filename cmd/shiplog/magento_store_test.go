@@ -4,15 +4,75 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/blowfish"
+	"golang.org/x/crypto/chacha20poly1305"
+
 	"github.com/shiplog/shiplog/internal/testenv"
 )
+
+// The stores' crypt keys (made up for the test).
+const (
+	storeM1Key = "f1e2d3c4b5a6978812ab34cd56ef7890"
+	storeM2Key = "0123456789abcdef0123456789abcdef"
+)
+
+// m1Encrypt encrypts as Magento 1 does (Mage_Core_Model_Encryption with
+// mcrypt): Blowfish in ECB mode under the key's bytes, the text padded with
+// NUL bytes to whole blocks, base64.
+func m1Encrypt(t *testing.T, key, plain string) string {
+	t.Helper()
+	c, err := blowfish.NewCipher([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(plain)
+	for len(b)%blowfish.BlockSize != 0 {
+		b = append(b, 0)
+	}
+	out := make([]byte, len(b))
+	for i := 0; i < len(b); i += blowfish.BlockSize {
+		c.Encrypt(out[i:], b[i:])
+	}
+	return base64.StdEncoding.EncodeToString(out)
+}
+
+// m2Decrypt decrypts as Magento 2's Encryptor does a "<key>:3:<base64>"
+// value: ChaCha20-Poly1305 (IETF) under key number <key>, the 12-byte nonce
+// first and used as the additional data too.
+func m2Decrypt(t *testing.T, keys []string, value string) string {
+	t.Helper()
+	parts := strings.SplitN(value, ":", 3)
+	if len(parts) != 3 || parts[1] != "3" {
+		t.Fatalf("%q is not a Magento 2 sodium value", value)
+	}
+	k, err := strconv.Atoi(parts[0])
+	if err != nil || k < 0 || k >= len(keys) {
+		t.Fatalf("%q names key %s", value, parts[0])
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) < chacha20poly1305.NonceSize {
+		t.Fatalf("%q: %v", value, err)
+	}
+	aead, err := chacha20poly1305.New([]byte(keys[k]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := raw[:chacha20poly1305.NonceSize]
+	plain, err := aead.Open(nil, nonce, raw[chacha20poly1305.NonceSize:], nonce)
+	if err != nil {
+		t.Fatalf("Magento 2 cannot decrypt %q: %v", value, err)
+	}
+	return string(plain)
+}
 
 // stockStore is a Magento 1 store on the real 1.9 schema and an empty
 // Magento 2.4 schema, migrated with the reference tool's config.xml.dist for
@@ -111,7 +171,7 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 		t.Run(delta, func(t *testing.T) {
 			t.Parallel()
 			s, fx := newStockStore(t)
-			opts := map[string]string{}
+			opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
 			if delta == "triggers" {
 				opts["delta_source"] = "triggers"
 			}
@@ -121,14 +181,15 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 				`INSERT INTO core_config_data (scope, scope_id, path, value) VALUES
 					('default', 0, 'general/locale/code', 'uk_UA'),
 					('default', 0, 'api/config/session_timeout', '3600'),
-					('websites', 1, 'web/seo/use_rewrites', '1')`,
+					('websites', 1, 'web/seo/use_rewrites', '1'),
+					('default', 0, 'payment/payflow_advanced/pwd', '`+m1Encrypt(t, storeM1Key, "s3cr3t pässword")+`')`,
 				`INSERT INTO cms_page (page_id, title, root_template, identifier, content, creation_time, update_time, is_active, sort_order, custom_root_template)
 					VALUES (1, 'Home', 'two_columns_left', 'home', '<p>{{widget type="cms/widget_page_link" anchor_text="About" page_id="2"}}</p>{{widget type="acme/promo" x="1"}}', '2020-01-02 03:04:05', '2020-01-03 03:04:05', 1, 0, 'one_column'),
 					(2, 'About', 'one_column', 'about', '<p>plain</p>', '2020-01-02 03:04:05', '2020-01-03 03:04:05', 1, 1, NULL)`,
 				`INSERT INTO admin_user (user_id, firstname, lastname, email, username, password, created, modified, lognum, is_active, extra)
 					VALUES (1, 'Ada', 'Admin', 'ada@example.com', 'ada', 'hash:salt', '2020-01-01 00:00:00', '2020-01-02 00:00:00', 3, 1, '`+adminExtraM1+`')`,
-				`INSERT INTO sales_flat_order_payment (entity_id, parent_id, method, additional_information)
-					VALUES (1, 1, 'paypal_standard', '`+paymentInfM1+`'), (2, 1, 'checkmo', NULL)`,
+				`INSERT INTO sales_flat_order_payment (entity_id, parent_id, method, additional_information, cc_number_enc)
+					VALUES (1, 1, 'paypal_standard', '`+paymentInfM1+`', '`+m1Encrypt(t, storeM1Key, "4111111111111111")+`'), (2, 1, 'checkmo', NULL, NULL)`,
 			)
 			s.e.mustRun("migrate", "settings")
 			s.e.mustRun("migrate", "data")
@@ -154,6 +215,8 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 				},
 			}
 			s.assertRows(want)
+			s.assertDecrypts("SELECT value FROM core_config_data WHERE path = 'payment/payflow_advanced/pwd'", "s3cr3t pässword")
+			s.assertDecrypts("SELECT cc_number_enc FROM sales_order_payment WHERE entity_id = 1", "4111111111111111")
 
 			// Delta: the same rules apply to what changes afterwards.
 			s.exec(
@@ -170,6 +233,19 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 			}
 			s.assertRows(want)
 		})
+	}
+}
+
+// assertDecrypts checks that the one value q reads is plain once decrypted
+// the Magento 2 way with the store's Magento 2 key.
+func (s *stockStore) assertDecrypts(q, plain string) {
+	s.t.Helper()
+	var v string
+	if err := s.e.dstDB.QueryRow(q).Scan(&v); err != nil {
+		s.t.Fatalf("%s: %v", q, err)
+	}
+	if got := m2Decrypt(s.t, []string{storeM2Key}, v); got != plain {
+		s.t.Errorf("%s: Magento 2 decrypts %q, want %q", q, got, plain)
 	}
 }
 
