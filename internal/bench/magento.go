@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/blowfish"
 
 	"github.com/shiplog/shiplog/internal/testenv"
 )
@@ -180,10 +183,10 @@ func magentoRows(n int) []string {
 			(136, 4, 'material', 'varchar', 'multiselect', 1)`,
 		`INSERT INTO core_config_data (scope, scope_id, path, value) VALUES ('default', 0, 'catalog/seo/product_url_suffix', '.html')`,
 		// Order payments: Convert (method), SerializeToJson (additional_information).
-		`INSERT INTO sales_flat_order_payment (entity_id, parent_id, method, additional_information, cc_last4, amount_paid, base_amount_paid)
+		`INSERT INTO sales_flat_order_payment (entity_id, parent_id, method, additional_information, cc_number_enc, cc_last4, amount_paid, base_amount_paid)
 			SELECT seq, seq, ELT(1 + seq % 3, 'paypal_standard', 'checkmo', 'paypal_direct'),
 				CONCAT('a:2:{s:15:"paypal_payer_id";s:', LENGTH(CONCAT('P-', seq)), ':"P-', seq, '";s:6:"status";s:7:"pending";}'),
-				'1111', seq / 10, seq / 10 FROM ` + seq,
+				'` + m1Encrypt(magentoM1Key, "4111111111111111") + `', '1111', seq / 10, seq / 10 FROM ` + seq,
 		// Order items: SerializeToJson (weee_tax_applied), SalesOrderItem (product_options).
 		`INSERT INTO sales_flat_order_item (item_id, order_id, store_id, product_id, product_type, sku, name, qty_ordered, price, weee_tax_applied, product_options)
 			SELECT seq, 1 + seq DIV 3, 1, seq, 'simple', CONCAT('SKU-', seq), CONCAT('Product ', seq), 1, 9.99, 'a:0:{}',
@@ -198,4 +201,22 @@ func magentoRows(n int) []string {
 				CONCAT('<p>Text ', seq, '</p>{{widget type="cms/widget_page_link" anchor_text="About" page_id="', seq, '"}}'),
 				'2020-01-02 03:04:05', '2020-01-03 03:04:05', 1, 0 FROM ` + seq,
 	}
+}
+
+// m1Encrypt encrypts as Magento 1 does: Blowfish ECB under the key's bytes,
+// NUL-padded to whole blocks, base64.
+func m1Encrypt(key, plain string) string {
+	c, err := blowfish.NewCipher([]byte(key))
+	if err != nil {
+		panic(err)
+	}
+	b := []byte(plain)
+	for len(b)%blowfish.BlockSize != 0 {
+		b = append(b, 0)
+	}
+	out := make([]byte, len(b))
+	for i := 0; i < len(b); i += blowfish.BlockSize {
+		c.Encrypt(out[i:], b[i:])
+	}
+	return base64.StdEncoding.EncodeToString(out)
 }
