@@ -1,0 +1,126 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// newHandlerEnv is what every handler the runtime binds may use (see
+// transform.HandlerEnv): the configuration's options by name, with the
+// Magento 2 key of m2_env_php; tables of both databases, read whole on
+// first use and again after the stream changed them; Magento's class map.
+// A runtime builds it once (Open), so every plan it compiles shares the
+// tables read and the stream refreshes them for all.
+func newHandlerEnv(cfg *config.Config, src, dst *sql.DB) (*transform.HandlerEnv, error) {
+	opts := maps.Clone(cfg.Options.Magento)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	if p := cfg.Options.M2EnvPHP; p != "" {
+		key, err := config.ReadM2CryptKey(p)
+		if err != nil {
+			return nil, err
+		}
+		opts["m2_crypt_key"] = key
+	}
+	env := &transform.HandlerEnv{Options: opts}
+	timeout := cmp.Or(cfg.Timeouts.Read, config.DefaultReadTimeout)
+	env.Lookups = transform.NewLookups((&lookupReader{sides: map[string]lookupSide{
+		transform.SideSource:      {db: src, schema: cfg.Source.Database, prefix: cfg.Options.SourcePrefix, prefixKey: "source_prefix"},
+		transform.SideDestination: {db: dst, schema: cfg.Destination.Database, prefix: cfg.Options.DestPrefix, prefixKey: "dest_prefix"},
+	}, timeout: timeout, describe: rowio.LoadTables}).load)
+	// HOOK class map: if cfg.Options.ClassMapFile != "" { env.ClassMap, err = transform.ReadClassMap(cfg.Options.ClassMapFile) } (returning err)
+	return env, nil
+}
+
+// lookupSide is one database handlers look tables up in.
+type lookupSide struct {
+	db             *sql.DB
+	schema, prefix string
+	// prefixKey names the prefix's option, for errors.
+	prefixKey string
+}
+
+// lookupReader reads whole tables for transform.Lookups. A table's columns
+// are read once; its rows on each load.
+type lookupReader struct {
+	sides   map[string]lookupSide
+	timeout time.Duration
+	// describe is rowio.LoadTables (a seam for tests).
+	describe func(ctx context.Context, db *sql.DB, schema, skipPrefix string) ([]*cdc.Table, error)
+
+	mu     sync.Mutex
+	tables map[transform.LookupRef]*cdc.Table
+}
+
+// load reads every row of table (without prefix) on side, in canonical
+// values over utf8mb4, within timeouts.read. Its query has a deadline of
+// its own: Lookups calls it in the middle of mapping a row, with no
+// context to pass.
+func (l *lookupReader) load(side, table string) (*transform.LookupRows, error) {
+	s, ok := l.sides[side]
+	if !ok {
+		return nil, fmt.Errorf("unknown side %q (want %s or %s)", side, transform.SideSource, transform.SideDestination)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	t, err := l.table(ctx, side, s, table)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][]any
+	err = rowio.ReadTable(ctx, s.db, t, func(row []any) error {
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s table %s.%s for the map's handlers: %w (the read has timeouts.read, %s; check the %s server, or raise timeouts.read for a very large table)",
+			side, s.schema, t.Name, err, l.timeout, side)
+	}
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = c.Name
+	}
+	return transform.NewLookupRows(cols, rows), nil
+}
+
+// table returns the description of prefix+table on side.
+func (l *lookupReader) table(ctx context.Context, side string, s lookupSide, table string) (*cdc.Table, error) {
+	ref := transform.LookupRef{Side: side, Table: strings.ToLower(table)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.tables[ref]; t != nil {
+		return t, nil
+	}
+	all, err := l.describe(ctx, s.db, s.schema, transform.StateTablePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("read the tables of %s database %s for the map's handlers: %w", side, s.schema, err)
+	}
+	name := s.prefix + table
+	for _, t := range all {
+		if strings.EqualFold(t.Name, name) {
+			if l.tables == nil {
+				l.tables = map[transform.LookupRef]*cdc.Table{}
+			}
+			l.tables[ref] = t
+			return t, nil
+		}
+	}
+	prefixed := ""
+	if s.prefix != "" {
+		prefixed = fmt.Sprintf(" (%s %q: %s)", s.prefixKey, s.prefix, name)
+	}
+	return nil, fmt.Errorf("%s table %s does not exist in database %s%s: a handler of the map reads it; check that the %s database and %s are those of the installation the map is for",
+		side, table, s.schema, prefixed, side, s.prefixKey)
+}
