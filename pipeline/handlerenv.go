@@ -124,3 +124,66 @@ func (l *lookupReader) table(ctx context.Context, side string, s lookupSide, tab
 	return nil, fmt.Errorf("%s table %s does not exist in database %s%s: a handler of the map reads it; check that the %s database and %s are those of the installation the map is for",
 		side, table, s.schema, prefixed, side, s.prefixKey)
 }
+
+// lookupRefresh tells the handlers' lookups what the stream changes: a
+// source table they read, before the rows after its change are mapped (the
+// source has the change by then); a destination table they read, once the
+// batch written into it is committed (read before, it would show the table
+// as it was). Rows mapped in between see the destination table without the
+// batch's changes.
+type lookupRefresh struct {
+	l                    *transform.Lookups
+	srcPrefix, dstPrefix string
+}
+
+func (r *Runtime) lookupRefresh() lookupRefresh {
+	return lookupRefresh{l: r.handlerEnv().Lookups, srcPrefix: r.cfg.Options.SourcePrefix, dstPrefix: r.cfg.Options.DestPrefix}
+}
+
+// Watches reports whether handlers read source table name (as the source
+// names it, with its prefix).
+func (f lookupRefresh) Watches(name string) bool {
+	base, ok := cutPrefixFold(name, f.srcPrefix)
+	return ok && f.l.Watches(transform.SideSource, base)
+}
+
+// SourceChanged is told of each change of source table name (with its
+// prefix) the stream carries, before the changes after it are mapped.
+func (f lookupRefresh) SourceChanged(name string) {
+	if base, ok := cutPrefixFold(name, f.srcPrefix); ok {
+		f.l.Invalidate(transform.SideSource, base)
+	}
+}
+
+// Written is told of the changes of a committed batch (destination tables).
+func (f lookupRefresh) Written(changes []cdc.Change) {
+	var last *cdc.Table
+	for _, c := range changes {
+		if c.Table == last || c.Table == nil {
+			continue
+		}
+		last = c.Table
+		if base, ok := cutPrefixFold(c.Table.Name, f.dstPrefix); ok {
+			f.l.Invalidate(transform.SideDestination, base)
+		}
+	}
+}
+
+// WrittenAll is Written for a batch whose tables are not known any more
+// (a source transaction applied in parts): every destination table.
+func (f lookupRefresh) WrittenAll() {
+	for _, ref := range f.l.Tables() {
+		if ref.Side == transform.SideDestination {
+			f.l.Invalidate(ref.Side, ref.Table)
+		}
+	}
+}
+
+// cutPrefixFold is name without prefix, compared case-insensitively as
+// table names may be.
+func cutPrefixFold(name, prefix string) (string, bool) {
+	if len(name) < len(prefix) || !strings.EqualFold(name[:len(prefix)], prefix) {
+		return "", false
+	}
+	return name[len(prefix):], true
+}
