@@ -53,9 +53,9 @@ type Env struct {
 // LookupRefresher drops what handlers read of a table the stream changes.
 // Its methods never block on I/O.
 type LookupRefresher interface {
-	// SourceChanged is told of a change of source table name (as the
-	// source names it) before the changes after it are mapped.
-	SourceChanged(name string)
+	// SourceChanged is told of changes (source tables) before the
+	// changes after them are mapped.
+	SourceChanged(changes []cdc.Change)
 	// Written is told of the changes of a batch once it is committed.
 	Written(changes []cdc.Change)
 }

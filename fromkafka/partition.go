@@ -166,7 +166,7 @@ func (s *partitionSource) batch(ctx context.Context, m kafka.Message) (*stream.B
 		return b, nil
 	}
 	if s.a.r.Lookups != nil {
-		s.a.r.Lookups.SourceChanged(c.Table.Name)
+		s.a.r.Lookups.SourceChanged([]cdc.Change{c})
 	}
 	if tp == nil {
 		return b, nil // a table the map does not copy

@@ -296,6 +296,10 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 		n       int
 		srcSize int
 	)
+	// Tables handlers read are read again when next used: the whole batch
+	// first, as a change-log round orders its changes by table, not by time
+	// (a read shows the source as it is now, never older than the batch).
+	m.lookups.SourceChanged(b.Changes)
 	for _, c := range b.Changes {
 		tp, ok := m.checked[c.Table]
 		if !ok {
@@ -307,7 +311,6 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 			}
 			m.checked[c.Table] = tp
 		}
-		m.lookups.SourceChanged(c.Table.Name)
 		// A parent's foreign key actions follow its change, whether the
 		// parent is copied or not, and whether its own copy reflects the
 		// change already or not (the children's copies decide that).

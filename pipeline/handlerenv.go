@@ -147,24 +147,29 @@ func (f lookupRefresh) Watches(name string) bool {
 	return ok && f.l.Watches(transform.SideSource, base)
 }
 
-// SourceChanged is told of each change of source table name (with its
-// prefix) the stream carries, before the changes after it are mapped.
-func (f lookupRefresh) SourceChanged(name string) {
-	if base, ok := cutPrefixFold(name, f.srcPrefix); ok {
-		f.l.Invalidate(transform.SideSource, base)
-	}
+// SourceChanged is told of the changes the stream carries (source tables),
+// before the changes after them are mapped.
+func (f lookupRefresh) SourceChanged(changes []cdc.Change) {
+	f.invalidate(transform.SideSource, f.srcPrefix, changes)
 }
 
 // Written is told of the changes of a committed batch (destination tables).
 func (f lookupRefresh) Written(changes []cdc.Change) {
+	f.invalidate(transform.SideDestination, f.dstPrefix, changes)
+}
+
+func (f lookupRefresh) invalidate(side, prefix string, changes []cdc.Change) {
+	if f.l == nil {
+		return
+	}
 	var last *cdc.Table
 	for _, c := range changes {
 		if c.Table == last || c.Table == nil {
 			continue
 		}
 		last = c.Table
-		if base, ok := cutPrefixFold(c.Table.Name, f.dstPrefix); ok {
-			f.l.Invalidate(transform.SideDestination, base)
+		if base, ok := cutPrefixFold(c.Table.Name, prefix); ok {
+			f.l.Invalidate(side, base)
 		}
 	}
 }
