@@ -115,3 +115,57 @@ func TestHandlerEnvOptions(t *testing.T) {
 		t.Errorf("broken env.php: error %v, want one naming the file without its content", err)
 	}
 }
+
+// TestLookupRefresh: the stream's changes drop the rows kept of the tables
+// handlers read, named without the side's prefix (in any case), and only
+// those; a destination table only once its batch is written.
+func TestLookupRefresh(t *testing.T) {
+	reads := map[transform.LookupRef]int{}
+	l := transform.NewLookups(func(side, table string) (*transform.LookupRows, error) {
+		reads[transform.LookupRef{Side: side, Table: table}]++
+		return transform.NewLookupRows([]string{"id"}, nil), nil
+	})
+	srcStore := l.Table(transform.SideSource, "core_store")
+	dstStore := l.Table(transform.SideDestination, "store")
+	f := lookupRefresh{l: l, srcPrefix: "m1_", dstPrefix: "m2_"}
+	tbl := func(name string) *cdc.Table { return &cdc.Table{Name: name} }
+	readAll := func() {
+		t.Helper()
+		for _, lt := range []*transform.LookupTable{srcStore, dstStore} {
+			if _, err := lt.Rows(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	readAll()
+	steps := []struct {
+		name     string
+		do       func()
+		src, dst int // reads after the step
+	}{
+		{"another table", func() { f.SourceChanged([]cdc.Change{{Table: tbl("m1_sales_flat_order")}}) }, 1, 1},
+		{"unprefixed name", func() { f.SourceChanged([]cdc.Change{{Table: tbl("core_store")}}) }, 1, 1},
+		{"source change", func() {
+			f.SourceChanged([]cdc.Change{{Table: tbl("m1_sales_flat_order")}, {Table: tbl("M1_Core_Store")}, {Table: tbl("M1_Core_Store")}})
+		}, 2, 1},
+		{"a source name on the destination side", func() { f.Written([]cdc.Change{{Table: tbl("m2_core_store")}}) }, 2, 1},
+		{"destination written", func() { f.Written([]cdc.Change{{Table: tbl("m2_store")}}) }, 2, 2},
+		{"all destination tables", f.WrittenAll, 2, 3},
+	}
+	for _, s := range steps {
+		s.do()
+		readAll()
+		if got := reads[transform.LookupRef{Side: transform.SideSource, Table: "core_store"}]; got != s.src {
+			t.Errorf("%s: source core_store read %d times, want %d", s.name, got, s.src)
+		}
+		if got := reads[transform.LookupRef{Side: transform.SideDestination, Table: "store"}]; got != s.dst {
+			t.Errorf("%s: destination store read %d times, want %d", s.name, got, s.dst)
+		}
+	}
+	if !f.Watches("m1_CORE_store") || f.Watches("core_store") || f.Watches("m1_store") {
+		t.Error("Watches: want the prefixed source names of looked-up tables only")
+	}
+	// Without lookups (a runtime not opened) nothing happens.
+	(lookupRefresh{}).SourceChanged([]cdc.Change{{Table: tbl("x")}})
+	(lookupRefresh{}).WrittenAll()
+}
