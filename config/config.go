@@ -108,6 +108,17 @@ type Options struct {
 	DeltalogFile      string
 	LogFile           string
 	ProgressBarFormat string
+	// Magento are the options handlers see by name (HandlerEnv.Options):
+	// every <options> child of a config.xml as written, or YAML/TOML's
+	// magento.options, and SHIPLOG_MAGENTO_OPTIONS_<NAME> variables. It
+	// holds secrets (crypt_key, m2_crypt_key): never print it.
+	Magento map[string]string
+	// ClassMapFile is option class_map (Magento's class-map.xml), resolved
+	// like the map files; "" when unset.
+	ClassMapFile string
+	// M2EnvPHP is option m2_env_php (Magento 2's app/etc/env.php, whose
+	// crypt/key is the Magento 2 key), resolved like the map files.
+	M2EnvPHP string
 }
 
 // Settings locate the key/value settings table settings mode works on

@@ -426,7 +426,7 @@ func TestMagentoSeedExample(t *testing.T) {
 	if !slices.EqualFunc(cfg.Steps, wantSteps, stepEqual) {
 		t.Errorf("steps = %+v, want %+v", cfg.Steps, wantSteps)
 	}
-	if want := []string{"unknown Magento option <custom_option>; ignored"}; !slices.Equal(cfg.Warnings, want) {
+	if want := []string{"options/custom_option is not an option of the Data Migration Tool or of shiplog: handlers see it as it is, nothing else reads it"}; !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("warnings = %q, want %q", cfg.Warnings, want)
 	}
 }
@@ -470,7 +470,7 @@ func TestMagentoFull(t *testing.T) {
 		t.Errorf("steps = %q, want %q", steps, want)
 	}
 	wantWarnings := []string{
-		"unknown Magento option <shiny_new_option>; ignored",
+		"options/shiny_new_option is not an option of the Data Migration Tool or of shiplog: handlers see it as it is, nothing else reads it",
 	}
 	if !slices.Equal(cfg.Warnings, wantWarnings) {
 		t.Errorf("warnings = %q, want %q", cfg.Warnings, wantWarnings)
@@ -782,6 +782,12 @@ func TestBadSecretValueIsNotShown(t *testing.T) {
 			content: minimalYAML + "throttle: {replicas: {app: " + secret + "}}"},
 		{name: "magento entity in a password", file: "config.xml", key: "",
 			content: `<config><source><database host="h" name="s" user="u" password="a&` + secret + `;"/></source></config>`},
+		{name: "crypt key a list", file: "c.yaml", key: "magento.options.crypt_key",
+			content: minimalYAML + "magento: {options: {crypt_key: [" + secret + "]}}"},
+		{name: "m2 crypt key a mapping", file: "c.yaml", key: "magento.options.m2_crypt_key",
+			content: minimalYAML + "magento: {options: {m2_crypt_key: {k: " + secret + "}}}"},
+		{name: "magento entity in a crypt key", file: "config.xml", key: "",
+			content: "<config>\n<options>\n<crypt_key>a&" + secret + ";</crypt_key>\n</options></config>"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cleanEnv(t)
@@ -801,8 +807,9 @@ func TestBadSecretValueIsNotShown(t *testing.T) {
 			}
 		})
 	}
-	if !secretKey("http.token") || !secretKey("destination.password") || secretKey("source.tls.key") || secretKey("source.user") {
-		t.Error("secretKey: want passwords and tokens secret, TLS paths and users not")
+	if !secretKey("http.token") || !secretKey("destination.password") || !secretKey("magento.options.crypt_key") ||
+		!secretKey("magento.options.m2_crypt_key") || secretKey("source.tls.key") || secretKey("source.user") {
+		t.Error("secretKey: want passwords, tokens and crypt keys secret, TLS paths and users not")
 	}
 }
 

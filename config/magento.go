@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -68,9 +67,11 @@ var magentoOptions = map[string]string{
 	"source_prefix": "source_prefix", "dest_prefix": "dest_prefix",
 }
 
-// magentoIgnored are options the reference tool knows that shiplog has no use
-// for (they configure steps shiplog does not run, or PHP specifics). They are
-// accepted without a warning so a stock config.xml.dist loads quietly.
+// magentoIgnored are options the reference tool knows that shiplog's own
+// settings do not take (they configure steps shiplog does not run, PHP
+// specifics, or handlers: crypt_key, class_map). They are accepted without a
+// warning so a stock config.xml.dist loads quietly, and like every option
+// reach handlers by name (Options.Magento).
 var magentoIgnored = []string{
 	"direct_document_copy", "crypt_key", "auto_resolve_urlrewrite_duplicates",
 	"upgrade_customer_password_hash", "edition_migrate", "edition_number",
@@ -111,6 +112,8 @@ func magentoLabel(key string) string {
 				return side + "/database/@" + attr
 			}
 		}
+	case "magento":
+		return "options/" + strings.TrimPrefix(rest, "options.")
 	case "options":
 		for opt, k := range magentoOptions {
 			if k == rest {
@@ -203,6 +206,7 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 	}
 
 	opts := map[string]any{}
+	all := map[string]any{} // every option, for handlers (Options.Magento)
 	seen := map[string]bool{}
 	for _, group := range doc.Options {
 		for _, o := range group.Items {
@@ -211,6 +215,7 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 				warn("option %s is given more than once; the last one is used", name)
 			}
 			seen[name] = true
+			all[name] = val
 			switch {
 			case magentoOptions[name] != "":
 				// An empty <bulk_size/> means automatic, like 0.
@@ -233,24 +238,23 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 				cfg.Source.InitStatements = splitStatements(val)
 			case name == "init_statements_destination":
 				cfg.Destination.InitStatements = splitStatements(val)
-			case slices.Contains(magentoIgnored, name):
-			default:
-				warn("unknown Magento option <%s>; ignored", name)
 			}
 		}
 	}
 	raw["options"] = opts
+	raw["magento"] = map[string]any{"options": all}
 	return raw, nil
 }
 
 // lineHasSecret reports whether line n (1-based) of data holds a password
-// attribute.
+// attribute or a crypt key.
 func lineHasSecret(data []byte, n int) bool {
 	lines := strings.Split(string(data), "\n")
 	if n < 1 || n > len(lines) {
 		return true // unknown line: assume the worst
 	}
-	return strings.Contains(strings.ToLower(lines[n-1]), "password")
+	l := strings.ToLower(lines[n-1])
+	return strings.Contains(l, "password") || strings.Contains(l, "crypt_key")
 }
 
 // splitStatements splits Magento's ';'-separated init statements. Like the

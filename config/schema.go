@@ -128,7 +128,7 @@ var fields = func() []field {
 }()
 
 // sections are the keys that hold other keys.
-var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl", "http", "throttle", "timeouts"}
+var sections = []string{"source", "source.tls", "destination", "destination.tls", "options", "settings", "delta", "kafka", "kafka.tls", "kafka.sasl", "http", "throttle", "timeouts", "magento"}
 
 // reserved top-level sections are planned but not implemented; they are
 // rejected with a clearer message than a plain unknown key, because accepting
@@ -228,6 +228,7 @@ func (d *decoder) decode(cfg *Config, raw map[string]any) error {
 		}
 		d.set(cfg, f, v.Get(f.key), fromEnv)
 	}
+	d.magento(cfg, raw)
 	for _, key := range d.format.required {
 		f, _ := fieldByKey(key)
 		if s, ok := f.dest(cfg).(*string); ok && *s == "" {
@@ -260,6 +261,13 @@ func (d *decoder) checkUnknown(prefix string, raw map[string]any) {
 		if f, ok := fieldByKey(key); ok {
 			if _, isMap := val.(map[string]any); isMap {
 				d.fail(key, "must be "+f.kind.want()+", not a mapping", nil)
+			}
+			continue
+		}
+		if key == "magento.options" {
+			// Any option name: handlers read them (see decoder.magento).
+			if _, ok := val.(map[string]any); !ok && val != nil {
+				d.fail(key, "must be a mapping of option names to values", nil)
 			}
 			continue
 		}
@@ -436,15 +444,15 @@ func toInt(val any) (int64, error) {
 }
 
 // secretKey reports whether a key's value is a secret that no error or log
-// may print: passwords, tokens, and the replica DSNs (they may carry
-// passwords). Matched by the key's last part, so a new *.password or *.token
+// may print: passwords, tokens, Magento's crypt keys, and the replica DSNs
+// (they may carry passwords). Matched by the key's last part, so a new *.password or *.token
 // key is covered without being listed here.
 func secretKey(key string) bool {
 	if key == "throttle.replicas" {
 		return true
 	}
 	last := key[strings.LastIndex(key, ".")+1:]
-	for _, w := range []string{"password", "passwd", "token", "secret"} {
+	for _, w := range []string{"password", "passwd", "token", "secret", "crypt_key"} {
 		if strings.Contains(last, w) {
 			return true
 		}

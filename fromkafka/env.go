@@ -45,6 +45,19 @@ type Env struct {
 	// have: the pool, the DSN's database and the DSN without its password
 	// (errors name that too).
 	OpenDB func(ctx context.Context, dsn string) (db *sql.DB, schema, redacted string, err error)
+	// Lookups, when set, learns of the changes of tables the map's
+	// handlers read (see transform.Lookups).
+	Lookups LookupRefresher
+}
+
+// LookupRefresher drops what handlers read of a table the stream changes.
+// Its methods never block on I/O.
+type LookupRefresher interface {
+	// SourceChanged is told of changes (source tables) before the
+	// changes after them are mapped.
+	SourceChanged(changes []cdc.Change)
+	// Written is told of the changes of a batch once it is committed.
+	Written(changes []cdc.Change)
 }
 
 // Retrier runs a destination write, again after a connection-level failure

@@ -165,6 +165,9 @@ func (s *partitionSource) batch(ctx context.Context, m kafka.Message) (*stream.B
 		info.bad = &badMessage{m, err}
 		return b, nil
 	}
+	if s.a.r.Lookups != nil {
+		s.a.r.Lookups.SourceChanged([]cdc.Change{c})
+	}
 	if tp == nil {
 		return b, nil // a table the map does not copy
 	}
@@ -273,6 +276,9 @@ func (s *partitionSink) Deliver(ctx context.Context, b *stream.Batch) error {
 	b.Changes = changes
 	if err != nil {
 		return err
+	}
+	if a.r.Lookups != nil {
+		a.r.Lookups.Written(changes)
 	}
 	s.next = next
 	a.applied.Add(int64(len(changes)))

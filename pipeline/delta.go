@@ -184,6 +184,9 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 		return err
 	}
 	readerCfg.AcceptDDL = accept
+	// Tables handlers read are decoded too, copied or not, to refresh them.
+	planned, lookups := readerCfg.Tables, r.lookupRefresh()
+	readerCfg.Tables = func(name string) bool { return planned(name) || lookups.Watches(name) }
 	readerCfg.MaxGroupBytes = r.maxTransactionBytes(fks, log)
 	readerCfg.MaxGroupChanges = maxBatchChanges
 	reader := binlog.NewReader(readerCfg)
@@ -192,7 +195,7 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 	// With sink: kafka the mapped changes are not written anywhere (only
 	// counted, their failures recorded): the relay does not keep them.
 	m := &mapper{plan: plan, skipUpTo: skipUpTo, last: from, keepSource: publisher != nil, dropMapped: r.dest.rows() != nil,
-		binlogTables: true, reset: r.command("migrate data --reset"), fks: fks.Generator()}
+		binlogTables: true, reset: r.command("migrate data --reset"), fks: fks.Generator(), lookups: r.lookupRefresh()}
 	if m.keepSource {
 		m.srcFks = fks.Generator()
 		m.srcFks.Source = true
@@ -268,6 +271,8 @@ type mapper struct {
 	binlogTables bool
 	// reset is the command that copies everything again, for errors.
 	reset string
+	// lookups learns of the changes of tables handlers read.
+	lookups lookupRefresh
 }
 
 // item maps b into a batch for the stream; ok is false when b carries
@@ -291,6 +296,10 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 		n       int
 		srcSize int
 	)
+	// Tables handlers read are read again when next used: the whole batch
+	// first, as a change-log round orders its changes by table, not by time
+	// (a read shows the source as it is now, never older than the batch).
+	m.lookups.SourceChanged(b.Changes)
 	for _, c := range b.Changes {
 		tp, ok := m.checked[c.Table]
 		if !ok {

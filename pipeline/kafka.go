@@ -33,7 +33,7 @@ func (r *Runtime) fromKafka(ctx context.Context, command string) (*fromkafka.Env
 	}
 	return &fromkafka.Env{Config: r.cfg, Log: r.log, Kafka: opts, Dst: r.dst, State: r.state, Writer: r.writer(),
 		Retry: retrier{r.destRetry(ctx, command)}, Compile: r.compileToDestination, Report: r.reportProblems,
-		OpenDB: openReplayDB}, nil
+		OpenDB: openReplayDB, Lookups: r.lookupRefresh()}, nil
 }
 
 // retrier is destRetry as fromkafka.Retrier.

@@ -564,7 +564,9 @@ func (r *Runtime) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 // name servers without their passwords already; this keeps a secret a
 // server or library echoed out of the recorded run too.
 func (r *Runtime) redactSecrets(msg string) string {
-	for _, secret := range []string{r.cfg.Source.Password, r.cfg.Destination.Password, r.cfg.Kafka.SASL.Password, r.cfg.HTTP.Token} {
+	// Magento's crypt keys (m2_env_php's too) first, longest first.
+	secrets := append(config.Options{Magento: r.handlerEnv().Options}.MagentoSecrets(), r.cfg.Options.MagentoSecrets()...)
+	for _, secret := range append(secrets, r.cfg.Source.Password, r.cfg.Destination.Password, r.cfg.Kafka.SASL.Password, r.cfg.HTTP.Token) {
 		if len(secret) >= 4 {
 			msg = strings.ReplaceAll(msg, secret, "***")
 		}

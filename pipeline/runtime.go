@@ -45,6 +45,9 @@ type Runtime struct {
 	// batch bound, metrics): one of the configuration's throttle settings
 	// from Open until SetOps replaces it.
 	ops *ops.Control
+	// env is what the handlers of every plan r compiles may use (built by
+	// Open; nil: an empty one).
+	env *transform.HandlerEnv
 }
 
 // SetOps gives r the operations object of the command it runs: the modes
@@ -104,6 +107,10 @@ func OpenFor(ctx context.Context, cfg *config.Config, log *slog.Logger, w Work) 
 		return nil, fmt.Errorf("destination %s: %w", cfg.Destination.Redacted(), err)
 	}
 	if err := preflight(ctx, cfg, r.src, r.dst, w); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if r.env, err = newHandlerEnv(cfg, r.src, r.dst); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -179,7 +186,16 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 	rules.SourcePrefix = r.cfg.Options.SourcePrefix
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables
+	rules.Env = r.handlerEnv()
 	return rules, nil
+}
+
+// handlerEnv is r's handler environment (never nil).
+func (r *Runtime) handlerEnv() *transform.HandlerEnv {
+	if r.env == nil {
+		return &transform.HandlerEnv{}
+	}
+	return r.env
 }
 
 // saveSourceSchema records the source tables a copy was planned for: the

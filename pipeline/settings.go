@@ -106,7 +106,7 @@ func (s *settingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 			params[p.Name] = p.Value
 		}
 		fn, err := f(params, transform.Binding{Area: "destination", Table: dt.Name, Field: spec.ValueColumn, Index: valIdx,
-			Column: built.Columns[valIdx], Rec: built, Other: st})
+			Column: built.Columns[valIdx], Rec: built, Other: st, Env: r.handlerEnv()})
 		if err != nil {
 			problem(tr.Path, fmt.Sprintf("handler %s for path %s: %v (%s)", tr.Handler.Name, tr.Path, err, tr.At))
 			continue

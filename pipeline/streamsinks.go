@@ -49,7 +49,7 @@ type mysqlSink struct {
 // in parts has a deadline per part, and is not retried part by part: a
 // failed part rolls the whole transaction back and the stream reads it again
 // from the checkpoint.
-func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) error {
+func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) (err error) {
 	if b.Partial || s.open != nil {
 		if s.open == nil {
 			s.log.Info("a source transaction larger than delta.max_transaction_bytes: applying it in parts into one destination transaction",
@@ -61,6 +61,7 @@ func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) error {
 		s.open, err = deliverPart(wctx, s.w, s.open, b.Batch)
 		if err == nil && s.open == nil {
 			s.log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
+			s.r.lookupRefresh().WrittenAll()
 		}
 		return err
 	}
@@ -68,6 +69,11 @@ func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) error {
 		return s.checkpoint(ctx, b.Batch)
 	}
 	expanded := false
+	defer func() {
+		if err == nil {
+			s.r.lookupRefresh().Written(b.Changes)
+		}
+	}()
 	return s.retry.do(ctx, "apply a batch", func(ctx context.Context) error {
 		if !expanded {
 			// Once: the rows the markers stand for are read from the

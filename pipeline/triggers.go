@@ -166,7 +166,7 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 	}
 	reader := &deltalog.Reader{DB: r.src, Schema: r.cfg.Source.Database, Specs: specs, Logger: log, Identities: ids}
 	src := &triggerSource{reader: reader, from: from, every: time.Second,
-		m: &mapper{plan: plan, last: from, fks: fks.Generator()},
+		m: &mapper{plan: plan, last: from, fks: fks.Generator(), lookups: r.lookupRefresh()},
 		check: func(ctx context.Context) error {
 			return guard.checkSource(ctx, "found on the source")
 		}}
