@@ -40,7 +40,13 @@ func newHandlerEnv(cfg *config.Config, src, dst *sql.DB) (*transform.HandlerEnv,
 		transform.SideSource:      {db: src, schema: cfg.Source.Database, prefix: cfg.Options.SourcePrefix, prefixKey: "source_prefix"},
 		transform.SideDestination: {db: dst, schema: cfg.Destination.Database, prefix: cfg.Options.DestPrefix, prefixKey: "dest_prefix"},
 	}, timeout: timeout, describe: rowio.LoadTables}).load)
-	// HOOK class map: if cfg.Options.ClassMapFile != "" { env.ClassMap, err = transform.ReadClassMap(cfg.Options.ClassMapFile) } (returning err)
+	if p := cfg.Options.ClassMapFile; p != "" {
+		m, err := transform.ReadClassMap(p)
+		if err != nil {
+			return nil, fmt.Errorf("options.class_map: %w", err)
+		}
+		env.ClassMap = m
+	}
 	return env, nil
 }
 

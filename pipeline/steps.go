@@ -44,6 +44,11 @@ func (r *Runtime) modeSteps(mode step.Mode, log *slog.Logger, run *modeRun) ([]s
 
 // stepEnv is what the steps of mode work with.
 func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool) *step.Env {
+	// --auto is the reference's auto_resolve option, which handlers read too
+	// (EavAttribute\ConvertModel: an unknown class becomes NULL).
+	if auto && r.env != nil && r.env.Options != nil && r.env.Options["auto_resolve"] == "" {
+		r.env.Options["auto_resolve"] = "1"
+	}
 	return &step.Env{
 		Mode: mode, Source: r.src, Destination: r.dst,
 		SourceSchema: r.cfg.Source.Database, DestSchema: r.cfg.Destination.Database,
