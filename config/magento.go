@@ -238,6 +238,16 @@ func readMagento(path string, cfg *Config) (map[string]any, error) {
 				cfg.Source.InitStatements = splitStatements(val)
 			case name == "init_statements_destination":
 				cfg.Destination.InitStatements = splitStatements(val)
+			case name == "delta_source":
+				// shiplog's: the reference's delta is always its change
+				// logs; shiplog's default is the binlog.
+				if val != "" {
+					raw["delta"] = map[string]any{"source": val}
+				}
+			case name == "workers":
+				if val != "" {
+					opts["workers"] = val
+				}
 			}
 		}
 	}

@@ -22,6 +22,11 @@ var magentoShiplogOptions = []string{
 	"m2_crypt_key",
 	// Magento 2's app/etc/env.php, read for m2_crypt_key.
 	"m2_env_php",
+	// delta.source: binlog (shiplog's default) or triggers (the
+	// reference's m2_cl_* change logs).
+	"delta_source",
+	// options.workers: tables copied at once.
+	"workers",
 }
 
 // magentoOptionsEnvPrefix starts the environment variables that set an

@@ -244,3 +244,31 @@ func TestMagentoSecrets(t *testing.T) {
 		t.Errorf("MagentoSecrets() = %q holds a plain option", got)
 	}
 }
+
+// TestMagentoShiplogOptions: config.xml options shiplog adds choose the
+// change-log delta and the copy's workers.
+func TestMagentoShiplogOptions(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	p := writeFile(t, dir, "config.xml", `<config><source><database host="h" name="m1" user="u"/></source>
+<destination><database host="h" name="m2" user="u"/></destination>
+<options><delta_source>triggers</delta_source><workers>3</workers></options></config>`)
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Delta.Source != DeltaTriggers || cfg.Options.Workers != 3 {
+		t.Fatalf("delta.source %q, workers %d: want triggers, 3", cfg.Delta.Source, cfg.Options.Workers)
+	}
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "delta_source") || strings.Contains(w, "workers") {
+			t.Errorf("warning on a shiplog option: %s", w)
+		}
+	}
+	p = writeFile(t, dir, "bad.xml", `<config><source><database host="h" name="m1" user="u"/></source>
+<destination><database host="h" name="m2" user="u"/></destination>
+<options><delta_source>polling</delta_source></options></config>`)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "delta.source") {
+		t.Fatalf("delta_source polling: %v, want an error naming delta.source", err)
+	}
+}
