@@ -441,6 +441,9 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 				x.note(c)
 				out = append(out, c)
+				if tp := x.set.plans[t]; tp != nil {
+					out = append(out, tp.SideDeletes(c)...) // the rows of side tables it owns
+				}
 				next = x.children(next, c)
 			}
 			// Children the source holds under the parent's values that the

@@ -1,0 +1,257 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// The media gallery tables as m1-schema.sql and m2-schema.sql create them.
+func sideM1Gallery() *cdc.Table {
+	return &cdc.Table{Schema: "m1", Name: "catalog_product_entity_media_gallery", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "value_id", DataType: "int", ColumnType: "int(10) unsigned", Unsigned: true},
+		{Name: "attribute_id", DataType: "smallint", ColumnType: "smallint(5) unsigned", Unsigned: true, HasDefault: true},
+		{Name: "entity_id", DataType: "int", ColumnType: "int(10) unsigned", Unsigned: true, HasDefault: true},
+		{Name: "value", DataType: "varchar", ColumnType: "varchar(255)", Nullable: true, Charset: "utf8"},
+	}}
+}
+
+func sideM2Gallery() *cdc.Table {
+	return &cdc.Table{Schema: "m2", Name: "catalog_product_entity_media_gallery", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "value_id", DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+		{Name: "attribute_id", DataType: "smallint", ColumnType: "smallint unsigned", Unsigned: true, HasDefault: true},
+		{Name: "value", DataType: "varchar", ColumnType: "varchar(255)", Nullable: true, Charset: "utf8mb3"},
+		{Name: "media_type", DataType: "varchar", ColumnType: "varchar(32)", Charset: "utf8mb3", HasDefault: true},
+		{Name: "disabled", DataType: "smallint", ColumnType: "smallint unsigned", Unsigned: true, HasDefault: true},
+	}}
+}
+
+// sideM2ValueToEntity is the Open Source table; entityCol "row_id" makes the
+// Commerce (staging) one.
+func sideM2ValueToEntity(entityCol string) *cdc.Table {
+	return &cdc.Table{Schema: "m2", Name: valueToEntityTable, Key: []int{0, 1}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "value_id", DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+		{Name: entityCol, DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+	}}
+}
+
+// sideStockRules reads the stock 1.9.4.5 map.xml.dist.
+func sideStockRules(t *testing.T) *Rules {
+	t.Helper()
+	r, err := ReadMap(filepath.Join(magentoFixturesDir(t), "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// sideProblems are the problems about the gallery tables (the stock map
+// names hundreds of documents these tests do not have: its rules on them
+// are left out).
+func sideProblems(ps []Problem) []string {
+	var out []string
+	for _, p := range ps {
+		if strings.Contains(p.Msg, "does not exist (") {
+			continue
+		}
+		out = append(out, p.Severity.String()+": "+p.Msg)
+	}
+	return out
+}
+
+func sideCompile(t *testing.T, r *Rules, dest ...*cdc.Table) (*TablePlan, []string) {
+	t.Helper()
+	plan, ps := Compile(r, []*cdc.Table{sideM1Gallery()}, dest)
+	return plan.Table("catalog_product_entity_media_gallery"), sideProblems(ps)
+}
+
+func TestInsertValueToEntityOnTheStockMap(t *testing.T) {
+	tp, problems := sideCompile(t, sideStockRules(t), sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	for _, p := range problems {
+		t.Errorf("problem: %s", p)
+	}
+	if tp == nil {
+		t.Fatal("no plan for catalog_product_entity_media_gallery")
+	}
+	sides := tp.SideTables()
+	if len(sides) != 1 || sides[0].Name != valueToEntityTable || !sides[0].KeyGroups ||
+		sides[0].ColumnList() != "value_id,entity_id" || len(sides[0].Key) != 1 || sides[0].Key[0] != 0 {
+		t.Fatalf("side tables %+v, want %s (value_id,entity_id) owned by value_id", sides, valueToEntityTable)
+	}
+	if !tp.KeyIdentity() {
+		t.Error("KeyIdentity is false: the handler on value_id only reads it, the key is copied as it is")
+	}
+
+	// The copy: the row, and its link to its product.
+	src := []any{uint64(7), uint64(88), uint64(1234), "/a/b/ab.jpg"}
+	out, side, err := tp.RowSide(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.Dest.ColumnList() != "value_id,attribute_id,value" || out[0] != uint64(7) || out[2] != "/a/b/ab.jpg" {
+		t.Errorf("row %v into (%s)", out, tp.Dest.ColumnList())
+	}
+	if len(side) != 1 || side[0].Op != cdc.OpInsert || side[0].Table != sides[0] ||
+		side[0].After[0] != uint64(7) || side[0].After[1] != uint64(1234) {
+		t.Fatalf("side changes %+v, want an insert of (7,1234)", side)
+	}
+	if src[2] != uint64(1234) {
+		t.Error("the source row was changed")
+	}
+
+	// The stream.
+	pos := cdc.Position{File: "b.000001", Pos: 40}
+	cases := []struct {
+		name string
+		c    cdc.Change
+		want []string // op:values of the side changes
+	}{
+		{"insert", cdc.Change{Op: cdc.OpInsert, After: src}, []string{"insert:[7 1234]"}},
+		{"update moving the entry to another product", cdc.Change{Op: cdc.OpUpdate, Before: src, After: []any{uint64(7), uint64(88), uint64(99), "x"}},
+			[]string{"delete:[7 <nil>]", "insert:[7 99]"}},
+		{"update changing the key", cdc.Change{Op: cdc.OpUpdate, Before: src, After: []any{uint64(8), uint64(88), uint64(1234), "x"}},
+			[]string{"delete:[7 <nil>]", "insert:[8 1234]"}},
+		{"delete", cdc.Change{Op: cdc.OpDelete, Before: src}, []string{"delete:[7 <nil>]"}},
+		// The change-log delta knows only the key of a deleted row.
+		{"delete by key only", cdc.Change{Op: cdc.OpDelete, Before: []any{uint64(7), nil, nil, nil}}, []string{"delete:[7 <nil>]"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.Table, tc.c.Pos = tp.Source, pos
+			d, side, f, err := tp.MapChangeSide(tc.c)
+			if err != nil || f != nil {
+				t.Fatalf("err %v, failure %v", err, f)
+			}
+			if d.Table != tp.Dest || d.Op != tc.c.Op {
+				t.Errorf("main change %+v", d)
+			}
+			var got []string
+			for _, s := range side {
+				row := s.After
+				op := "insert"
+				if s.Op == cdc.OpDelete {
+					row, op = s.Before, "delete"
+				}
+				if s.Table != sides[0] || s.Pos != pos {
+					t.Errorf("side change %+v: not of %s at %s", s, valueToEntityTable, pos)
+				}
+				got = append(got, op+":"+fmt.Sprint(row))
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("side changes %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInsertValueToEntityEditions(t *testing.T) {
+	cases := []struct {
+		name    string
+		edition string
+		table   *cdc.Table
+		want    string // the side table's columns, or a problem's words
+	}{
+		{"open source", "opensource-to-opensource", sideM2ValueToEntity("entity_id"), "value_id,entity_id"},
+		{"no option, open source table", "", sideM2ValueToEntity("entity_id"), "value_id,entity_id"},
+		{"commerce with staging", "commerce-to-commerce", sideM2ValueToEntity("row_id"), "value_id,row_id"},
+		{"open source to commerce", "opensource-to-commerce", sideM2ValueToEntity("row_id"), "value_id,row_id"},
+		{"commerce without staging", "commerce-to-commerce", sideM2ValueToEntity("entity_id"), "value_id,entity_id"},
+		// The reference writes entity_id whatever the table has.
+		{"open source option on a staging table", "opensource-to-opensource", sideM2ValueToEntity("row_id"),
+			"destination table catalog_product_entity_media_gallery_value_to_entity has no column entity_id"},
+		{"table missing", "opensource-to-opensource", nil,
+			"destination table catalog_product_entity_media_gallery_value_to_entity does not exist; create it"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sideStockRules(t)
+			r.Env = &HandlerEnv{Options: map[string]string{"edition_migrate": tc.edition}}
+			dest := []*cdc.Table{sideM2Gallery()}
+			if tc.table != nil {
+				dest = append(dest, tc.table)
+			}
+			tp, problems := sideCompile(t, r, dest...)
+			if strings.Contains(tc.want, " ") {
+				joined := strings.Join(problems, "\n")
+				if !strings.Contains(joined, tc.want) || !strings.Contains(joined, `InsertValueToEntity on catalog_product_entity_media_gallery.value_id cannot run`) {
+					t.Errorf("problems:\n%s\nwant one naming the handler and %q", joined, tc.want)
+				}
+				if tp != nil && len(tp.SideTables()) != 0 {
+					t.Error("a handler that cannot bind still writes its side table")
+				}
+				return
+			}
+			for _, p := range problems {
+				t.Errorf("problem: %s", p)
+			}
+			if got := tp.SideTables(); len(got) != 1 || got[0].ColumnList() != tc.want {
+				t.Errorf("side tables %v, want (%s)", got, tc.want)
+			}
+		})
+	}
+}
+
+// A destination document only a side handler fills is not "not mapped";
+// one a map fills too is an error.
+func TestSideTableIsMappedByItsHandler(t *testing.T) {
+	r := sideStockRules(t)
+	var kept []Rule
+	for _, ig := range r.Destination.IgnoreDocuments {
+		if ig.Name != valueToEntityTable {
+			kept = append(kept, ig)
+		}
+	}
+	if len(kept) == len(r.Destination.IgnoreDocuments) {
+		t.Fatalf("the stock map does not ignore %s any more", valueToEntityTable)
+	}
+	r.Destination.IgnoreDocuments = kept
+	_, problems := sideCompile(t, r, sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	for _, p := range problems {
+		t.Errorf("problem: %s", p)
+	}
+	// Without the handler the same map reports the table.
+	r.Source.Transforms = nil
+	_, problems = sideCompile(t, r, sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	if !strings.Contains(strings.Join(problems, "\n"), "Destination documents are not mapped: "+valueToEntityTable) {
+		t.Errorf("without the handler: %v, want %s not mapped", problems, valueToEntityTable)
+	}
+
+	// A source table of the same name mapped onto it as well.
+	r = sideStockRules(t)
+	other := &cdc.Table{Schema: "m1", Name: valueToEntityTable, Key: []int{0, 1}, Columns: sideM2ValueToEntity("entity_id").Columns}
+	var kept2 []Rule
+	for _, ig := range r.Destination.IgnoreDocuments {
+		if ig.Name != valueToEntityTable {
+			kept2 = append(kept2, ig)
+		}
+	}
+	r.Destination.IgnoreDocuments = kept2
+	_, ps := Compile(r, []*cdc.Table{sideM1Gallery(), other}, []*cdc.Table{sideM2Gallery(), sideM2ValueToEntity("entity_id")})
+	found := false
+	for _, p := range ps {
+		if p.Severity == Error && strings.Contains(p.Msg, "is written by handler") && strings.Contains(p.Msg, "also mapped from "+valueToEntityTable) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("a side table also mapped from a source table: no error in %v", sideProblems(ps))
+	}
+}
+
+// Rows the handler cannot link go to the failed rows, without side rows.
+func TestInsertValueToEntityFailures(t *testing.T) {
+	tp, _ := sideCompile(t, sideStockRules(t), sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	_, side, err := tp.RowSide([]any{uint64(5), uint64(88), nil, "x"})
+	var he *HandlerError
+	if !errors.As(err, &he) || he.Handler != `\Migration\Handler\Gallery\InsertValueToEntity` || !strings.Contains(err.Error(), "NULL for entity_id") {
+		t.Fatalf("entity_id NULL: err %v (side %v), want the handler's error", err, side)
+	}
+	d, side, f, err := tp.MapChangeSide(cdc.Change{Op: cdc.OpInsert, Table: tp.Source, After: []any{uint64(5), uint64(88), nil, "x"}})
+	if err != nil || f == nil || len(side) != 0 || f.Handler != he.Handler || f.Key[0] != uint64(5) {
+		t.Errorf("stream: change %+v side %v failure %+v err %v, want a failure keyed 5 and no side change", d, side, f, err)
+	}
+}

@@ -1,0 +1,395 @@
+package transform
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/shiplog/shiplog/cdc"
+)
+
+// Side handlers write, for each row they handle, a row into another
+// destination table that the map does not fill otherwise (Magento's handlers
+// that save records into a second document: Gallery\InsertValueToEntity,
+// Sequence). The side rows mirror the handled rows:
+//
+//   - A side table's rows belong to a handled row by their owner columns,
+//     which hold the handled row's destination key. The side rows a row
+//     owns are written with it, in the same destination transaction, by the
+//     copy and by the stream.
+//   - A row written (insert, update, snapshot read) replaces the side rows
+//     its key owns with the row the handler emitted (none when it emitted
+//     none). Applied again, it leaves the same rows: replay is idempotent.
+//   - A row deleted deletes the side rows its key owns, and a row whose key
+//     changes deletes those of its old key: what the destination's foreign
+//     key from the side table's owner columns ON DELETE CASCADE does (the
+//     writer runs with foreign key checks off, so it does it itself).
+//   - A copy that empties the handled table empties the side table too.
+//
+// The side table must exist on the destination, its key must hold the owner
+// columns and it must have no other unique index (a row of one owner then
+// never meets another owner's row), and no other handler or mapped document
+// may write it.
+
+// SideSpec names the destination table a side handler writes.
+type SideSpec struct {
+	// Table is the destination table, without prefix.
+	Table string
+	// Columns are the columns each side row fills, in emit's order.
+	Columns []string
+	// Owner names the columns (among Columns) that hold the handled row's
+	// destination key, in the key's order.
+	Owner []string
+}
+
+// Emit writes the side row of the handled row: values in the order of
+// SideSpec.Columns, in cdc's canonical forms (or strings).
+type Emit func(vals ...any)
+
+// SideFunc is a side handler bound to one field. It may change other as
+// Func does, but not rec's field (a side handler reads it; the compiler
+// relies on the field being copied as it is). It calls emit at most once;
+// not calling it means the row owns no side row. An error sends the row to
+// the failed-rows table, without its side row.
+type SideFunc func(rec, other []any, emit Emit) error
+
+// SideFactory validates params at bind time and returns the side table the
+// handler writes with the bound handler. b.DestTable gives the destination's
+// tables (to choose among columns, as editions differ).
+type SideFactory func(p Params, b Binding) (SideSpec, SideFunc, error)
+
+var sideRegistry sync.Map // canonical name -> SideFactory
+
+// RegisterSide makes a side handler available to maps by name, as Register
+// does (LookupHandler and Handlers list it too).
+func RegisterSide(name string, f SideFactory) {
+	sideRegistry.Store(canonicalHandlerName(name), f)
+	Register(name, func(Params, Binding) (Func, error) {
+		return nil, fmt.Errorf("handler %s writes rows into another table and is bound by Compile only", name)
+	})
+}
+
+func lookupSide(name string) SideFactory {
+	if f, ok := sideRegistry.Load(canonicalHandlerName(name)); ok {
+		return f.(SideFactory)
+	}
+	return nil
+}
+
+// DestTable returns the destination table named table (without prefix),
+// or nil when there is none (or the binding was made outside Compile).
+func (b Binding) DestTable(table string) *cdc.Table {
+	if b.dest == nil {
+		return nil
+	}
+	return b.dest(table)
+}
+
+// sideOut is one side table of a plan.
+type sideOut struct {
+	// table is the side table as written: the handler's columns, Key the
+	// owner columns, KeyGroups set.
+	table   *cdc.Table
+	handler string
+	field   string
+}
+
+// sideCall is a bound side handler.
+type sideCall struct {
+	fn    SideFunc
+	out   int // index into TablePlan.sides
+	index int // the field in rec
+	width int // len(SideSpec.Columns)
+}
+
+// call runs f on rec and other; a side handler's row goes into sides
+// (nil: discarded).
+func (f *boundFunc) call(rec, other []any, sides [][]any) error {
+	s := f.side
+	if s == nil {
+		return f.fn(rec, other)
+	}
+	var bad error
+	emitted := false
+	before := rec[s.index]
+	err := s.fn(rec, other, func(vals ...any) {
+		switch {
+		case emitted:
+			bad = fmt.Errorf("emitted more than one row into its side table")
+		case len(vals) != s.width:
+			bad = fmt.Errorf("emitted %d values into its side table, which it declared %d columns of", len(vals), s.width)
+		default:
+			emitted = true
+			if sides != nil {
+				sides[s.out] = append([]any(nil), vals...)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if !sameValue(before, rec[s.index]) {
+		return fmt.Errorf("changed the field it reads (a handler that writes rows into another table must not)")
+	}
+	return bad
+}
+
+// changes reports whether f may change the field named name.
+func (f *boundFunc) changes(name string) bool {
+	return f.side == nil && strings.EqualFold(f.field, name)
+}
+
+// sameValue compares canonical values: bytes by content, numbers of
+// different Go types by their decimal form.
+func sameValue(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		if !ok {
+			if s, isStr := b.(string); isStr {
+				return string(ab) == s
+			}
+			return false
+		}
+		return bytes.Equal(ab, bb)
+	}
+	if _, ok := b.([]byte); ok {
+		return sameValue(b, a)
+	}
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if a == b {
+		return true
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+// bindSide binds side handler sf on field of tp (bindHandlers' part for
+// side handlers): problems are reported as a plain handler's are.
+func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field string, sf SideFactory, params Params, b Binding) {
+	fail := func(format string, args ...any) {
+		c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%s); %s",
+			tr.Handler.Name, tr.Field, fmt.Sprintf(format, args...), handlerRemedy(area, tr.Field))
+	}
+	b.dest = func(table string) *cdc.Table { return c.dstByBase[strings.ToLower(table)] }
+	spec, fn, err := sf(params, b)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	st, why := c.sideTable(tp, spec)
+	if why != "" {
+		fail("%s", why)
+		return
+	}
+	if c.sideUsers == nil {
+		c.sideUsers = map[string]string{}
+	}
+	if prev, ok := c.sideUsers[strings.ToLower(st.Name)]; ok {
+		fail("destination table %s is written by %s already", st.Name, prev)
+		return
+	}
+	c.sideUsers[strings.ToLower(st.Name)] = tr.Handler.Name + " on " + tr.Field
+	tp.sides = append(tp.sides, &sideOut{table: st, handler: tr.Handler.Name, field: field})
+	bf := boundFunc{handler: tr.Handler.Name, field: field,
+		side: &sideCall{fn: fn, out: len(tp.sides) - 1, index: b.Index, width: len(spec.Columns)}}
+	if area == "source" {
+		tp.srcFuncs = append(tp.srcFuncs, bf)
+	} else {
+		tp.dstFuncs = append(tp.dstFuncs, bf)
+	}
+}
+
+// sideTable checks spec against the destination and tp, and returns the
+// side table as written, or why it cannot be.
+func (c *compiler) sideTable(tp *TablePlan, spec SideSpec) (*cdc.Table, string) {
+	dt := c.dstByBase[strings.ToLower(spec.Table)]
+	if dt == nil {
+		return nil, fmt.Sprintf("destination table %s%s does not exist; create it (the handler writes rows into it)", c.r.DestPrefix, spec.Table)
+	}
+	if tp.FullRow || len(tp.Dest.Key) == 0 {
+		return nil, fmt.Sprintf("document %s has no key to own the rows of %s by", tp.Dest.Name, dt.Name)
+	}
+	if len(dt.Key) == 0 || len(dt.Unique) > 0 {
+		return nil, fmt.Sprintf("destination table %s must have a primary key and no other unique index", dt.Name)
+	}
+	st := &cdc.Table{Schema: dt.Schema, Name: dt.Name, KeyGroups: true}
+	for _, name := range spec.Columns {
+		i := dt.ColumnIndex(name)
+		if i < 0 {
+			return nil, fmt.Sprintf("destination table %s has no column %s", dt.Name, name)
+		}
+		if st.ColumnIndex(name) >= 0 {
+			return nil, fmt.Sprintf("column %s.%s declared twice", dt.Name, name)
+		}
+		st.Columns = append(st.Columns, dt.Columns[i])
+	}
+	for _, k := range dt.Key {
+		if st.ColumnIndex(dt.Columns[k].Name) < 0 {
+			return nil, fmt.Sprintf("key column %s.%s is not written", dt.Name, dt.Columns[k].Name)
+		}
+	}
+	if len(spec.Owner) != len(tp.Dest.Key) {
+		return nil, fmt.Sprintf("%s's rows are owned by (%s), which must hold the key (%s) of %s", dt.Name,
+			strings.Join(spec.Owner, ","), strings.Join(tp.Dest.KeyNames(), ","), tp.Dest.Name)
+	}
+	for _, name := range spec.Owner {
+		i := st.ColumnIndex(name)
+		if i < 0 || dt.ColumnIndex(name) < 0 || !isKey(dt, dt.ColumnIndex(name)) {
+			return nil, fmt.Sprintf("owner column %s.%s must be one of the columns written and of the table's primary key", dt.Name, name)
+		}
+		st.Key = append(st.Key, i)
+	}
+	return st, ""
+}
+
+// checkSides reports side tables that a mapped document fills too (run
+// once every table is compiled).
+func (c *compiler) checkSides() {
+	for _, name := range c.plan.names {
+		tp := c.plan.tables[name]
+		if by, ok := c.sideUsers[strings.ToLower(tp.Dest.Name)]; ok {
+			c.errorf("destination", tp.Dest.Name, Origin{}, "Destination document %s is written by handler %s and is also mapped from %s: ignore one of them in the map", tp.Dest.Name, by, tp.Source.Name)
+		}
+	}
+	for name := range c.sideUsers {
+		c.usedDest[name] = true
+	}
+}
+
+// SideTables returns the destination tables tp's handlers write rows into
+// (see SideSpec), as written: only the handlers' columns, keyed by their
+// owner columns (KeyGroups).
+func (tp *TablePlan) SideTables() []*cdc.Table {
+	out := make([]*cdc.Table, len(tp.sides))
+	for i, s := range tp.sides {
+		out[i] = s.table
+	}
+	return out
+}
+
+// RowSide is Row with the changes of tp's side tables for the row: per side
+// table, an insert of the row the handler emitted (the writer replaces the
+// rows its owner owns with it) or, when it emitted none, a delete of the
+// rows the row's key owns.
+func (tp *TablePlan) RowSide(src []any) ([]any, []cdc.Change, error) {
+	if len(tp.sides) == 0 {
+		out, err := tp.Row(src)
+		return out, nil, err
+	}
+	sides := make([][]any, len(tp.sides))
+	out, err := tp.rowSide(src, true, sides)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := tp.sideChanges(out, sides)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, ch, nil
+}
+
+// sideChanges turns the handlers' rows for destination row out into
+// changes, checking that each row belongs to out.
+func (tp *TablePlan) sideChanges(out []any, sides [][]any) ([]cdc.Change, error) {
+	key := tp.Dest.KeyOf(out)
+	ch := make([]cdc.Change, 0, len(sides))
+	for i, s := range tp.sides {
+		row := sides[i]
+		if row == nil {
+			ch = append(ch, tp.sideDelete(i, key))
+			continue
+		}
+		for j, k := range s.table.Key {
+			if !sameValue(row[k], key[j]) {
+				return nil, &HandlerError{Table: tp.Source.Name, Field: s.field, Handler: s.handler,
+					Err: fmt.Errorf("its row of %s has %s %v, which is not the key %v of the row it handles", s.table.Name, s.table.Columns[k].Name, row[k], key[j])}
+			}
+		}
+		for j, v := range row {
+			if c := &s.table.Columns[j]; v == nil && !c.Nullable {
+				return nil, &HandlerError{Table: tp.Source.Name, Field: s.field, Handler: s.handler,
+					Err: fmt.Errorf("its row of %s has NULL for %s, which is NOT NULL", s.table.Name, c.Name)}
+			}
+		}
+		ch = append(ch, cdc.Change{Op: cdc.OpInsert, Table: s.table, After: row})
+	}
+	return ch, nil
+}
+
+// sideDelete deletes the rows of side table i that key (a destination key
+// of tp) owns.
+func (tp *TablePlan) sideDelete(i int, key []any) cdc.Change {
+	t := tp.sides[i].table
+	before := make([]any, len(t.Columns))
+	for j, k := range t.Key {
+		before[k] = key[j]
+	}
+	return cdc.Change{Op: cdc.OpDelete, Table: t, Before: before}
+}
+
+// MapChangeSide is MapChange with the changes of tp's side tables, to be
+// applied in the same transaction, after d: for an update or a delete, the
+// deletes of the rows the before image's key owns; for an image after,
+// RowSide's changes. A change that fails has none.
+func (tp *TablePlan) MapChangeSide(c cdc.Change) (d cdc.Change, side []cdc.Change, f *cdc.Failure, err error) {
+	if len(tp.sides) == 0 {
+		d, f, err = tp.MapChange(c)
+		return d, nil, f, err
+	}
+	sides := make([][]any, len(tp.sides))
+	d, terr := tp.change(c, sides)
+	if terr != nil {
+		d, f, err = tp.failed(c, d, terr)
+		return d, nil, f, err
+	}
+	if d.Before != nil && (c.Op == cdc.OpUpdate || c.Op == cdc.OpDelete) {
+		key := tp.Dest.KeyOf(d.Before)
+		for i := range tp.sides {
+			side = append(side, tp.sideDelete(i, key))
+		}
+	}
+	if d.After != nil {
+		after, err := tp.sideChanges(d.After, sides)
+		if err != nil {
+			d, f, err = tp.failed(c, d, err)
+			return d, nil, f, err
+		}
+		side = append(side, after...)
+	}
+	for i := range side {
+		side[i].Pos, side[i].CommitTime = c.Pos, c.CommitTime
+	}
+	return d, side, nil, nil
+}
+
+// SideDeletes returns the deletes of the side rows that the destination row
+// d deletes owns (d a delete of tp.Dest that no source change maps to, such
+// as a foreign key action's): only the destination key tells them.
+func (tp *TablePlan) SideDeletes(d cdc.Change) []cdc.Change {
+	if len(tp.sides) == 0 || d.Before == nil || d.Op != cdc.OpDelete {
+		return nil
+	}
+	key := tp.Dest.KeyOf(d.Before)
+	out := make([]cdc.Change, 0, len(tp.sides))
+	for i := range tp.sides {
+		c := tp.sideDelete(i, key)
+		c.Pos, c.CommitTime = d.Pos, d.CommitTime
+		out = append(out, c)
+	}
+	return out
+}
+
+// failed is MapChange's answer for change c that failed with terr.
+func (tp *TablePlan) failed(c, d cdc.Change, terr error) (cdc.Change, *cdc.Failure, error) {
+	row := c.After
+	if row == nil {
+		row = c.Before
+	}
+	failure, err := tp.Failure(row, terr, c.Pos)
+	if err != nil {
+		return d, nil, err
+	}
+	return d, &failure, nil
+}
