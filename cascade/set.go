@@ -107,6 +107,12 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 		if !ok {
 			continue
 		}
+		if fk.OnDelete == Cascade {
+			if err := ctp.SideOwnersOnDest(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", fk, err))
+				continue
+			}
+		}
 		srcCols := make([]int, len(fk.ChildCols))
 		for j, name := range fk.ChildCols {
 			srcCols[j] = ctp.Source.ColumnIndex(name)

@@ -56,10 +56,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 				if err != nil {
 					before = nil
 				}
-				del := deleteChange(tp, before)
-				for _, d := range del {
-					del = append(del, tp.SideDeletes(d)...)
-				}
+				del := append(deleteChange(tp, before), tp.SideDeletes(f.Key)...)
 				if err := writer.Apply(ctx, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 					return err
 				}

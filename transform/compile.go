@@ -45,8 +45,8 @@ type compiler struct {
 	usedDest             map[string]bool
 	unmappedSrc          []string
 	srcIgnore, dstIgnore []pattern
-	// sideUsers: destination tables side handlers write (lower case) -> the handler and field.
-	sideUsers map[string]string
+	// sideUsers: destination tables side handlers write (lower case).
+	sideUsers map[string]*sideOut
 }
 
 // pattern is a document name or wildcard: '*' matches any run of characters,

@@ -255,3 +255,185 @@ func TestInsertValueToEntityFailures(t *testing.T) {
 		t.Errorf("stream: change %+v side %v failure %+v err %v, want a failure keyed 5 and no side change", d, side, f, err)
 	}
 }
+
+// The catalog rule tables of a Magento 1 Commerce shop and of Magento 2
+// Commerce (staging: row_id keys the versions, created_in and updated_in
+// bound them), and its sequence table.
+func seqM1Rule() *cdc.Table {
+	return &cdc.Table{Schema: "m1", Name: "catalogrule", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "rule_id", DataType: "int", ColumnType: "int(10) unsigned", Unsigned: true},
+		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Nullable: true, Charset: "utf8"},
+	}}
+}
+
+func seqM2Rule() *cdc.Table {
+	return &cdc.Table{Schema: "m2", Name: "catalogrule", Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "row_id", DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+		{Name: "rule_id", DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+		{Name: "created_in", DataType: "bigint", ColumnType: "bigint unsigned", Unsigned: true},
+		{Name: "updated_in", DataType: "bigint", ColumnType: "bigint unsigned", Unsigned: true},
+		{Name: "name", DataType: "varchar", ColumnType: "varchar(255)", Nullable: true, Charset: "utf8mb3"},
+	}}
+}
+
+func seqM2Sequence(name string) *cdc.Table {
+	return &cdc.Table{Schema: "m2", Name: name, Key: []int{0}, KeyName: "PRIMARY", Columns: []cdc.Column{
+		{Name: "sequence_value", DataType: "int", ColumnType: "int unsigned", Unsigned: true},
+	}}
+}
+
+// seqMap is the catalog rule part of the reference's
+// commerce-to-commerce/1.14.4.5/map.xml.dist, the Sequence transform twice
+// as the reference has it for bundle options.
+const seqMap = `<map><source><field_rules>
+  <transform><field>catalogrule.rule_id</field>
+    <handler class="\Migration\Handler\Sequence"><param name="table" value="sequence_catalogrule" /></handler></transform>
+  <transform><field>catalogrule.rule_id</field>
+    <handler class="\Migration\Handler\Sequence"><param name="table" value="sequence_catalogrule" /></handler></transform>
+</field_rules></source>
+<destination><field_rules>
+  <ignore><field>catalogrule.row_id</field></ignore>
+  <ignore><field>catalogrule.created_in</field></ignore>
+  <ignore><field>catalogrule.updated_in</field></ignore>
+  <transform><field>catalogrule.row_id</field>
+    <handler class="\Migration\Handler\FieldCopy"><param name="fieldCopy" value="rule_id" /></handler></transform>
+</field_rules></destination></map>`
+
+func seqRules(t *testing.T, m string) *Rules {
+	t.Helper()
+	r, err := ParseMap("map.xml", []byte(m), "xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSequence(t *testing.T) {
+	plan, ps := Compile(seqRules(t, seqMap), []*cdc.Table{seqM1Rule()}, []*cdc.Table{seqM2Rule(), seqM2Sequence("sequence_catalogrule")})
+	for _, p := range ps {
+		if p.Severity == Error {
+			t.Errorf("problem: %s", p)
+		}
+	}
+	tp := plan.Table("catalogrule")
+	if tp == nil {
+		t.Fatal("no plan")
+	}
+	if sides := tp.SideTables(); len(sides) != 1 || sides[0].Name != "sequence_catalogrule" || sides[0].ColumnList() != "sequence_value" {
+		t.Fatalf("side tables %v, want sequence_catalogrule once (the transform is there twice)", sides)
+	}
+	// created_in and updated_in are ignored by the map, and set all the same.
+	if got := tp.Dest.ColumnList(); got != "rule_id,name,row_id,created_in,updated_in" {
+		t.Errorf("destination row (%s)", got)
+	}
+	cases := []struct {
+		name string
+		in   []any
+		want string // side changes
+	}{
+		{"rule", []any{uint64(12), "Ten percent"}, "insert [12]"},
+		{"key 0: no sequence row", []any{uint64(0), "zero"}, "delete [0]"},
+	}
+	for _, tc := range cases {
+		out, side, err := tp.RowSide(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := fmt.Sprint(out); got != fmt.Sprintf("[%v %s %v 1 2147483647]", tc.in[0], tc.in[1], tc.in[0]) && tc.in[0] != uint64(0) {
+			t.Errorf("%s: row %s", tc.name, got)
+		}
+		if out[3] != uint64(sequenceCreatedIn) || out[4] != uint64(sequenceUpdatedIn) {
+			t.Errorf("%s: created_in, updated_in = %v, %v", tc.name, out[3], out[4])
+		}
+		var got []string
+		for _, s := range side {
+			if s.Op == cdc.OpInsert {
+				got = append(got, "insert "+fmt.Sprint(s.After))
+			} else {
+				got = append(got, "delete "+fmt.Sprint(s.Before))
+			}
+		}
+		if strings.Join(got, ";") != tc.want {
+			t.Errorf("%s: side %v, want %s", tc.name, got, tc.want)
+		}
+	}
+	// A delete from the change-log tables carries the source key only.
+	_, side, f, err := tp.MapChangeSide(cdc.Change{Op: cdc.OpDelete, Table: tp.Source, Before: []any{uint64(12), nil}})
+	if err != nil || f != nil || len(side) != 1 || side[0].Op != cdc.OpDelete || side[0].Before[0] != uint64(12) {
+		t.Errorf("delete: side %+v failure %v err %v", side, f, err)
+	}
+	// The key is copied as it is (rule_id): a row a foreign key action
+	// deletes on the destination tells its sequence row.
+	d, err := tp.DestSideDeletes(cdc.Change{Op: cdc.OpDelete, Table: tp.Dest, Before: []any{uint64(12), "x", uint64(12), uint64(1), uint64(2147483647)}})
+	if err != nil || len(d) != 1 || d[0].Before[0] != uint64(12) {
+		t.Errorf("destination delete: %+v %v", d, err)
+	}
+}
+
+func TestSequenceBindErrors(t *testing.T) {
+	cases := []struct {
+		name, from, to string // replaced in seqMap
+		dest           []*cdc.Table
+		want           string
+	}{
+		{"no sequence table", "", "", []*cdc.Table{seqM2Rule()},
+			"destination table sequence_catalogrule does not exist; create it"},
+		{"not the key", "<field>catalogrule.rule_id</field>\n    <handler class=\"\\Migration\\Handler\\Sequence\">", "<field>catalogrule.name</field>\n    <handler class=\"\\Migration\\Handler\\Sequence\">",
+			[]*cdc.Table{seqM2Rule(), seqM2Sequence("sequence_catalogrule")}, "catalogrule.name is not the key (rule_id)"},
+		{"no table param", `<param name="table" value="sequence_catalogrule" />`, "",
+			[]*cdc.Table{seqM2Rule(), seqM2Sequence("sequence_catalogrule")}, "param 'table' is required"},
+		{"empty table param", `value="sequence_catalogrule"`, `value=""`,
+			[]*cdc.Table{seqM2Rule(), seqM2Sequence("sequence_catalogrule")}, "param 'table' must name the sequence table"},
+		{"two handlers, one table", `<handler class="\Migration\Handler\Sequence"><param name="table" value="sequence_catalogrule" /></handler></transform>
+  <transform><field>catalogrule.rule_id</field>
+    <handler class="\Migration\Handler\Sequence"><param name="table" value="sequence_catalogrule" /></handler></transform>`,
+			`<handler class="\Migration\Handler\Sequence"><param name="table" value="sequence_catalogrule" /></handler></transform>
+  <transform><field>catalogrule.rule_id</field>
+    <handler class="\Migration\Handler\Gallery\InsertValueToEntity"></handler></transform>`,
+			[]*cdc.Table{seqM2Rule(), seqM2Sequence("sequence_catalogrule")}, "entity_id does not exist"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := seqMap
+			if tc.from != "" {
+				if !strings.Contains(m, tc.from) {
+					t.Fatalf("map has no %q", tc.from)
+				}
+				m = strings.Replace(m, tc.from, tc.to, -1)
+			}
+			_, ps := Compile(seqRules(t, m), []*cdc.Table{seqM1Rule()}, tc.dest)
+			var msgs []string
+			found := false
+			for _, p := range ps {
+				msgs = append(msgs, p.Msg)
+				found = found || p.Blocking && strings.Contains(p.Msg, tc.want) && strings.Contains(p.Msg, "cannot run")
+			}
+			if !found {
+				t.Errorf("problems %q, want a blocking one with %q", msgs, tc.want)
+			}
+		})
+	}
+}
+
+// A side table that no source row can tell on the destination: rows a
+// foreign key action deletes there cannot find their side rows.
+func TestSideOwnersOnDest(t *testing.T) {
+	tp, _ := sideCompile(t, sideStockRules(t), sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	if err := tp.SideOwnersOnDest(); err != nil {
+		t.Errorf("value_id is copied as it is: %v", err)
+	}
+	d, err := tp.DestSideDeletes(cdc.Change{Op: cdc.OpDelete, Table: tp.Dest, Before: []any{uint64(7), uint64(88), "x"}})
+	if err != nil || len(d) != 1 || fmt.Sprint(d[0].Before) != "[7 <nil>]" {
+		t.Errorf("destination delete: %+v %v", d, err)
+	}
+	r := sideStockRules(t)
+	r.Source.Transforms = append(r.Source.Transforms, Transform{Field: "catalog_product_entity_media_gallery.value_id",
+		Handler: HandlerSpec{Name: "SetValue", Params: []Param{{Name: "value", Value: "+100"}}}})
+	tp, _ = sideCompile(t, r, sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	if err := tp.SideOwnersOnDest(); err == nil || !strings.Contains(err.Error(), "the key (value_id) is not copied to catalog_product_entity_media_gallery as it is") {
+		t.Errorf("value_id changed by SetValue: %v", err)
+	}
+	if _, err := tp.DestSideDeletes(cdc.Change{Op: cdc.OpDelete, Table: tp.Dest, Before: []any{uint64(107), uint64(88), "x"}}); err == nil {
+		t.Error("DestSideDeletes with the key changed: no error")
+	}
+}

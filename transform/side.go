@@ -15,16 +15,20 @@ import (
 // Sequence). The side rows mirror the handled rows:
 //
 //   - A side table's rows belong to a handled row by their owner columns,
-//     which hold the handled row's destination key. The side rows a row
-//     owns are written with it, in the same destination transaction, by the
-//     copy and by the stream.
+//     which hold the handled row's source key (what every change of it
+//     carries, a delete from the change-log tables too). The side rows a
+//     row owns are written with it, in the same destination transaction, by
+//     the copy and by the stream.
 //   - A row written (insert, update, snapshot read) replaces the side rows
 //     its key owns with the row the handler emitted (none when it emitted
 //     none). Applied again, it leaves the same rows: replay is idempotent.
 //   - A row deleted deletes the side rows its key owns, and a row whose key
 //     changes deletes those of its old key: what the destination's foreign
 //     key from the side table's owner columns ON DELETE CASCADE does (the
-//     writer runs with foreign key checks off, so it does it itself).
+//     writer runs with foreign key checks off, so it does it itself), and
+//     what Magento does with an entity's sequence row. A row a source
+//     foreign key action deletes deletes its side rows too (the key must
+//     then be copied to the destination as it is, to be found there).
 //   - A copy that empties the handled table empties the side table too.
 //
 // The side table must exist on the destination, its key must hold the owner
@@ -39,8 +43,14 @@ type SideSpec struct {
 	// Columns are the columns each side row fills, in emit's order.
 	Columns []string
 	// Owner names the columns (among Columns) that hold the handled row's
-	// destination key, in the key's order.
+	// source key, in the key's order.
 	Owner []string
+	// Fill names columns of the handled row's destination table that the
+	// handler sets in other (in the source area) whether the map fills
+	// them or ignores them, as the reference's handler does; the compiler
+	// adds those the plan lacks, and calls the factory again so that
+	// b.Other has them.
+	Fill []string
 }
 
 // Emit writes the side row of the handled row: values in the order of
@@ -93,6 +103,13 @@ type sideOut struct {
 	table   *cdc.Table
 	handler string
 	field   string
+	ref     string // the rule's document.field
+	// destKey: where the destination row holds each source key column
+	// copied as it is (nil when one is not): how a row deleted on the
+	// destination alone (a foreign key action) tells its side rows.
+	destKey []int
+	// bound identifies the binding, to accept the same transform twice.
+	bound string
 }
 
 // sideCall is a bound side handler.
@@ -172,26 +189,41 @@ func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field stri
 		c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%s); %s",
 			tr.Handler.Name, tr.Field, fmt.Sprintf(format, args...), handlerRemedy(area, tr.Field))
 	}
-	b.dest = func(table string) *cdc.Table { return c.dstByBase[strings.ToLower(table)] }
+	b.dest = c.destTable
 	spec, fn, err := sf(params, b)
 	if err != nil {
 		fail("%v", err)
 		return
+	}
+	if len(spec.Fill) > 0 {
+		if why := c.fill(tp, area, spec.Fill); why != "" {
+			fail("%s", why)
+			return
+		}
+		if spec, fn, err = sf(params, b); err != nil {
+			fail("%v", err)
+			return
+		}
 	}
 	st, why := c.sideTable(tp, spec)
 	if why != "" {
 		fail("%s", why)
 		return
 	}
+	bound := fmt.Sprintf("%s|%s|%s|%v|%v", tp.Source.Name, strings.ToLower(field), canonicalHandlerName(tr.Handler.Name), params, spec)
 	if c.sideUsers == nil {
-		c.sideUsers = map[string]string{}
+		c.sideUsers = map[string]*sideOut{}
 	}
 	if prev, ok := c.sideUsers[strings.ToLower(st.Name)]; ok {
-		fail("destination table %s is written by %s already", st.Name, prev)
+		if prev.bound == bound {
+			return // the same transform twice (the reference's maps have some): its rows once
+		}
+		fail("destination table %s is written by %s on %s already", st.Name, prev.handler, prev.ref)
 		return
 	}
-	c.sideUsers[strings.ToLower(st.Name)] = tr.Handler.Name + " on " + tr.Field
-	tp.sides = append(tp.sides, &sideOut{table: st, handler: tr.Handler.Name, field: field})
+	out := &sideOut{table: st, handler: tr.Handler.Name, field: field, ref: tr.Field, bound: bound}
+	c.sideUsers[strings.ToLower(st.Name)] = out
+	tp.sides = append(tp.sides, out)
 	bf := boundFunc{handler: tr.Handler.Name, field: field,
 		side: &sideCall{fn: fn, out: len(tp.sides) - 1, index: b.Index, width: len(spec.Columns)}}
 	if area == "source" {
@@ -201,6 +233,53 @@ func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field stri
 	}
 }
 
+// destTable is the destination table named table, without prefix or (when
+// none is) with it; nil when there is none.
+func (c *compiler) destTable(table string) *cdc.Table {
+	if t := c.dstByBase[strings.ToLower(table)]; t != nil {
+		return t
+	}
+	for _, t := range c.dstByBase {
+		if strings.EqualFold(t.Name, table) {
+			return t
+		}
+	}
+	return nil
+}
+
+// fill adds the destination columns cols of tp's table that the plan does
+// not write to the row as written (filled by a source-area handler).
+func (c *compiler) fill(tp *TablePlan, area string, cols []string) string {
+	dt := c.destTable(tp.Dest.Name)
+	if area != "source" || dt == nil {
+		return "it sets columns of the destination row, and runs only on a source field"
+	}
+	for _, name := range cols {
+		if tp.Dest.ColumnIndex(name) >= 0 {
+			continue
+		}
+		i := dt.ColumnIndex(name)
+		if i < 0 || dt.Columns[i].Generated {
+			return fmt.Sprintf("destination table %s has no column %s to set", dt.Name, name)
+		}
+		tp.Dest.Columns = append(tp.Dest.Columns, dt.Columns[i])
+		tp.proj = append(tp.proj, -1)
+		if tp.keep != nil {
+			tp.keep = append(tp.keep, false)
+		}
+		// The handler fills it: it is no NOT NULL column nothing fills.
+		unfilled := fmt.Sprintf("Destination field %s.%s is NOT NULL without a default and nothing fills it", dt.Name, dt.Columns[i].Name)
+		kept := c.problems[:0]
+		for _, p := range c.problems {
+			if p.Area != "destination" || p.Table != dt.Name || !strings.HasPrefix(p.Msg, unfilled) {
+				kept = append(kept, p)
+			}
+		}
+		c.problems = kept
+	}
+	return ""
+}
+
 // sideTable checks spec against the destination and tp, and returns the
 // side table as written, or why it cannot be.
 func (c *compiler) sideTable(tp *TablePlan, spec SideSpec) (*cdc.Table, string) {
@@ -208,8 +287,8 @@ func (c *compiler) sideTable(tp *TablePlan, spec SideSpec) (*cdc.Table, string) 
 	if dt == nil {
 		return nil, fmt.Sprintf("destination table %s%s does not exist; create it (the handler writes rows into it)", c.r.DestPrefix, spec.Table)
 	}
-	if tp.FullRow || len(tp.Dest.Key) == 0 {
-		return nil, fmt.Sprintf("document %s has no key to own the rows of %s by", tp.Dest.Name, dt.Name)
+	if tp.FullRow || len(tp.Source.Key) == 0 {
+		return nil, fmt.Sprintf("document %s has no key to own the rows of %s by", tp.Source.Name, dt.Name)
 	}
 	if len(dt.Key) == 0 || len(dt.Unique) > 0 {
 		return nil, fmt.Sprintf("destination table %s must have a primary key and no other unique index", dt.Name)
@@ -230,9 +309,9 @@ func (c *compiler) sideTable(tp *TablePlan, spec SideSpec) (*cdc.Table, string) 
 			return nil, fmt.Sprintf("key column %s.%s is not written", dt.Name, dt.Columns[k].Name)
 		}
 	}
-	if len(spec.Owner) != len(tp.Dest.Key) {
+	if len(spec.Owner) != len(tp.Source.Key) {
 		return nil, fmt.Sprintf("%s's rows are owned by (%s), which must hold the key (%s) of %s", dt.Name,
-			strings.Join(spec.Owner, ","), strings.Join(tp.Dest.KeyNames(), ","), tp.Dest.Name)
+			strings.Join(spec.Owner, ","), strings.Join(tp.Source.KeyNames(), ","), tp.Source.Name)
 	}
 	for _, name := range spec.Owner {
 		i := st.ColumnIndex(name)
@@ -244,13 +323,24 @@ func (c *compiler) sideTable(tp *TablePlan, spec SideSpec) (*cdc.Table, string) 
 	return st, ""
 }
 
-// checkSides reports side tables that a mapped document fills too (run
-// once every table is compiled).
+// checkSides reports side tables that a mapped document fills too, and
+// notes where each plan's destination rows hold its source key (run once
+// every table is compiled).
 func (c *compiler) checkSides() {
 	for _, name := range c.plan.names {
 		tp := c.plan.tables[name]
 		if by, ok := c.sideUsers[strings.ToLower(tp.Dest.Name)]; ok {
-			c.errorf("destination", tp.Dest.Name, Origin{}, "Destination document %s is written by handler %s and is also mapped from %s: ignore one of them in the map", tp.Dest.Name, by, tp.Source.Name)
+			c.errorf("destination", tp.Dest.Name, Origin{}, "Destination document %s is written by handler %s on %s and is also mapped from %s: ignore one of them in the map",
+				tp.Dest.Name, by.handler, by.ref, tp.Source.Name)
+		}
+		for _, s := range tp.sides {
+			s.destKey = make([]int, len(tp.Source.Key))
+			for i, k := range tp.Source.Key {
+				if s.destKey[i] = tp.CopiedTo(k); s.destKey[i] < 0 {
+					s.destKey = nil
+					break
+				}
+			}
 		}
 	}
 	for name := range c.sideUsers {
@@ -269,10 +359,10 @@ func (tp *TablePlan) SideTables() []*cdc.Table {
 	return out
 }
 
-// RowSide is Row with the changes of tp's side tables for the row: per side
-// table, an insert of the row the handler emitted (the writer replaces the
-// rows its owner owns with it) or, when it emitted none, a delete of the
-// rows the row's key owns.
+// RowSide is Row with the changes of tp's side tables for source row src:
+// per side table, an insert of the row the handler emitted (the writer
+// replaces the rows its owner owns with it) or, when it emitted none, a
+// delete of the rows src's key owns.
 func (tp *TablePlan) RowSide(src []any) ([]any, []cdc.Change, error) {
 	if len(tp.sides) == 0 {
 		out, err := tp.Row(src)
@@ -283,17 +373,16 @@ func (tp *TablePlan) RowSide(src []any) ([]any, []cdc.Change, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ch, err := tp.sideChanges(out, sides)
+	ch, err := tp.sideChanges(tp.Source.KeyOf(src), sides)
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, ch, nil
 }
 
-// sideChanges turns the handlers' rows for destination row out into
-// changes, checking that each row belongs to out.
-func (tp *TablePlan) sideChanges(out []any, sides [][]any) ([]cdc.Change, error) {
-	key := tp.Dest.KeyOf(out)
+// sideChanges turns the handlers' rows for the source row of key into
+// changes, checking that each row belongs to it.
+func (tp *TablePlan) sideChanges(key []any, sides [][]any) ([]cdc.Change, error) {
 	ch := make([]cdc.Change, 0, len(sides))
 	for i, s := range tp.sides {
 		row := sides[i]
@@ -318,8 +407,8 @@ func (tp *TablePlan) sideChanges(out []any, sides [][]any) ([]cdc.Change, error)
 	return ch, nil
 }
 
-// sideDelete deletes the rows of side table i that key (a destination key
-// of tp) owns.
+// sideDelete deletes the rows of side table i that key (a source key of
+// tp) owns.
 func (tp *TablePlan) sideDelete(i int, key []any) cdc.Change {
 	t := tp.sides[i].table
 	before := make([]any, len(t.Columns))
@@ -340,23 +429,15 @@ func (tp *TablePlan) MapChangeSide(c cdc.Change) (d cdc.Change, side []cdc.Chang
 	}
 	sides := make([][]any, len(tp.sides))
 	d, terr := tp.change(c, sides)
+	if terr == nil && c.After != nil {
+		side, terr = tp.sideChanges(tp.Source.KeyOf(c.After), sides)
+	}
 	if terr != nil {
 		d, f, err = tp.failed(c, d, terr)
 		return d, nil, f, err
 	}
-	if d.Before != nil && (c.Op == cdc.OpUpdate || c.Op == cdc.OpDelete) {
-		key := tp.Dest.KeyOf(d.Before)
-		for i := range tp.sides {
-			side = append(side, tp.sideDelete(i, key))
-		}
-	}
-	if d.After != nil {
-		after, err := tp.sideChanges(d.After, sides)
-		if err != nil {
-			d, f, err = tp.failed(c, d, err)
-			return d, nil, f, err
-		}
-		side = append(side, after...)
+	if c.Before != nil && (c.Op == cdc.OpUpdate || c.Op == cdc.OpDelete) {
+		side = append(tp.SideDeletes(tp.Source.KeyOf(c.Before)), side...)
 	}
 	for i := range side {
 		side[i].Pos, side[i].CommitTime = c.Pos, c.CommitTime
@@ -364,21 +445,52 @@ func (tp *TablePlan) MapChangeSide(c cdc.Change) (d cdc.Change, side []cdc.Chang
 	return d, side, nil, nil
 }
 
-// SideDeletes returns the deletes of the side rows that the destination row
-// d deletes owns (d a delete of tp.Dest that no source change maps to, such
-// as a foreign key action's): only the destination key tells them.
-func (tp *TablePlan) SideDeletes(d cdc.Change) []cdc.Change {
-	if len(tp.sides) == 0 || d.Before == nil || d.Op != cdc.OpDelete {
-		return nil
-	}
-	key := tp.Dest.KeyOf(d.Before)
+// SideDeletes returns the deletes of the side rows that the source row of
+// key owns (a row gone from the source).
+func (tp *TablePlan) SideDeletes(key []any) []cdc.Change {
 	out := make([]cdc.Change, 0, len(tp.sides))
 	for i := range tp.sides {
+		out = append(out, tp.sideDelete(i, key))
+	}
+	return out
+}
+
+// DestSideDeletes returns the deletes of the side rows that the destination
+// row d deletes owns, for a delete of tp.Dest that no source change maps to
+// (a source foreign key action's): the source key is read from the
+// destination row, where it must be copied as it is.
+func (tp *TablePlan) DestSideDeletes(d cdc.Change) ([]cdc.Change, error) {
+	if len(tp.sides) == 0 || d.Op != cdc.OpDelete || d.Before == nil {
+		return nil, nil
+	}
+	if err := tp.SideOwnersOnDest(); err != nil {
+		return nil, err
+	}
+	out := make([]cdc.Change, 0, len(tp.sides))
+	for i, s := range tp.sides {
+		key := make([]any, len(s.destKey))
+		for j, k := range s.destKey {
+			key[j] = d.Before[k]
+		}
 		c := tp.sideDelete(i, key)
 		c.Pos, c.CommitTime = d.Pos, d.CommitTime
 		out = append(out, c)
 	}
-	return out
+	return out, nil
+}
+
+// SideOwnersOnDest returns an error when tp has side tables and its
+// destination rows do not hold its source key as it is: a row deleted on
+// the destination alone (by a foreign key action) could not tell which side
+// rows it owns.
+func (tp *TablePlan) SideOwnersOnDest() error {
+	for _, s := range tp.sides {
+		if s.destKey == nil {
+			return fmt.Errorf("rows of %s own rows of %s (handler %s on %s), which a row deleted by a foreign key action could not find: the key (%s) is not copied to %s as it is; copy it unchanged, or ignore %s in the map",
+				tp.Source.Name, s.table.Name, s.handler, s.ref, strings.Join(tp.Source.KeyNames(), ","), tp.Dest.Name, tp.Source.Name)
+		}
+	}
+	return nil
 }
 
 // failed is MapChange's answer for change c that failed with terr.
