@@ -170,3 +170,86 @@ func TestInsertValueToEntityThroughCopyAndStream(t *testing.T) {
 		})
 	}
 }
+
+// The catalog rule rules of the reference's commerce maps, on the real
+// Magento 1 table: Sequence keeps sequence_catalogrule, and sets the
+// staging columns the map ignores.
+const sequenceMap = `<?xml version="1.0" encoding="UTF-8"?>
+<map>
+    <source>
+        <field_rules>
+            <ignore><field>catalogrule.sub_is_enable</field></ignore>
+            <ignore><field>catalogrule.sub_simple_action</field></ignore>
+            <ignore><field>catalogrule.sub_discount_amount</field></ignore>
+            <transform>
+                <field>catalogrule.rule_id</field>
+                <handler class="\Migration\Handler\Sequence">
+                    <param name="table" value="sequence_catalogrule" />
+                </handler>
+            </transform>
+        </field_rules>
+    </source>
+    <destination>
+        <field_rules>
+            <ignore><field>catalogrule.created_in</field></ignore>
+            <ignore><field>catalogrule.updated_in</field></ignore>
+        </field_rules>
+    </destination>
+</map>
+`
+
+// TestSequenceThroughCopyAndStream copies and streams Magento 1 catalog
+// rules into Magento 2 with a staging table's created_in and updated_in (as
+// Commerce has them, without defaults) and the sequence table (the real
+// shape of Magento 2's sequence tables): every rule has its sequence row
+// and the first and last version, after the copy and after the stream.
+func TestSequenceThroughCopyAndStream(t *testing.T) {
+	t.Parallel()
+	for _, delta := range []string{"binlog", "triggers"} {
+		t.Run(delta, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, "apply_workers: 4")
+			if err := e.src.Exec(t.Context(), "shop", realCreateTable(t, "m1-schema.sql", "catalogrule")); err != nil {
+				t.Fatal(err)
+			}
+			seq := strings.Replace(realCreateTable(t, "m2-schema.sql", "sequence_order_0"), "sequence_order_0", "sequence_catalogrule", 1)
+			if err := e.dst.Exec(t.Context(), "shop_new", realCreateTable(t, "m2-schema.sql", "catalogrule"), seq,
+				"ALTER TABLE catalogrule ADD created_in bigint unsigned NOT NULL, ADD updated_in bigint unsigned NOT NULL",
+				"INSERT INTO sequence_catalogrule VALUES (77777)"); err != nil {
+				t.Fatal(err)
+			}
+			mapFile := filepath.Join(t.TempDir(), "map.xml")
+			if err := os.WriteFile(mapFile, []byte(sequenceMap), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e.appendConfig("map: " + mapFile + "\ndelta: {source: " + delta + "}\n")
+			if _, err := e.srcDB.Exec(`INSERT INTO catalogrule (rule_id, name, is_active, discount_amount) SELECT seq, CONCAT('rule ', seq), seq % 2, seq / 7 FROM seq_1_to_500`); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.mustRun("check"); !strings.Contains(r.stdout, "integrity check passed") {
+				t.Fatalf("check:\n%s\n%s", r.stdout, r.stderr)
+			}
+			check := func(when string) {
+				t.Helper()
+				ids := rowsOf(t, e.srcDB, "SELECT rule_id FROM catalogrule")
+				sameRows(t, "sequence_catalogrule "+when, ids, rowsOf(t, e.dstDB, "SELECT sequence_value FROM sequence_catalogrule"))
+				sameRows(t, "catalogrule "+when, rowsOf(t, e.srcDB, "SELECT rule_id, name, 1, 2147483647 FROM catalogrule"),
+					rowsOf(t, e.dstDB, "SELECT rule_id, name, created_in, updated_in FROM catalogrule"))
+			}
+			e.mustRun("migrate", "data")
+			check("after the copy")
+			for _, q := range []string{
+				"INSERT INTO catalogrule (rule_id, name) SELECT 1000 + seq, 'new' FROM seq_1_to_50",
+				"UPDATE catalogrule SET rule_id = rule_id + 5000 WHERE rule_id BETWEEN 10 AND 20",
+				"UPDATE catalogrule SET name = 'renamed' WHERE rule_id % 3 = 0",
+				"DELETE FROM catalogrule WHERE rule_id % 5 = 0",
+			} {
+				if _, err := e.srcDB.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			e.mustRun("migrate", "delta", "--exit-when-caught-up")
+			check("after the stream")
+		})
+	}
+}
