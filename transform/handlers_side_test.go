@@ -437,3 +437,21 @@ func TestSideOwnersOnDest(t *testing.T) {
 		t.Error("DestSideDeletes with the key changed: no error")
 	}
 }
+
+// Fields a foreign key action may change under a side handler's rows.
+func TestSideReadsAny(t *testing.T) {
+	tp, _ := sideCompile(t, sideStockRules(t), sideM2Gallery(), sideM2ValueToEntity("entity_id"))
+	for _, tc := range []struct {
+		fields []string
+		want   string // "" for none
+	}{
+		{[]string{"attribute_id"}, ""},
+		{[]string{"ENTITY_ID"}, "computed from ENTITY_ID"},
+		{[]string{"attribute_id", "value_id"}, "computed from value_id"},
+	} {
+		err := tp.SideReadsAny(tc.fields)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), valueToEntityTable)) {
+			t.Errorf("%v: %v, want %q", tc.fields, err, tc.want)
+		}
+	}
+}

@@ -45,6 +45,11 @@ type SideSpec struct {
 	// Owner names the columns (among Columns) that hold the handled row's
 	// source key, in the key's order.
 	Owner []string
+	// Reads names the fields of the handled record, besides the bound
+	// field, that side rows are computed from: a row a source foreign key
+	// action changes in one of them (which the stream sees on the
+	// destination only) is refused before streaming.
+	Reads []string
 	// Fill names columns of the handled row's destination table that the
 	// handler sets in other (in the source area) whether the map fills
 	// them or ignores them, as the reference's handler does; the compiler
@@ -110,6 +115,8 @@ type sideOut struct {
 	destKey []int
 	// bound identifies the binding, to accept the same transform twice.
 	bound string
+	// reads are the fields of the handled record its rows are computed from.
+	reads []string
 }
 
 // sideCall is a bound side handler.
@@ -221,7 +228,7 @@ func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field stri
 		fail("destination table %s is written by %s on %s already", st.Name, prev.handler, prev.ref)
 		return
 	}
-	out := &sideOut{table: st, handler: tr.Handler.Name, field: field, ref: tr.Field, bound: bound}
+	out := &sideOut{table: st, handler: tr.Handler.Name, field: field, ref: tr.Field, bound: bound, reads: append([]string{field}, spec.Reads...)}
 	c.sideUsers[strings.ToLower(st.Name)] = out
 	tp.sides = append(tp.sides, out)
 	bf := boundFunc{handler: tr.Handler.Name, field: field,
@@ -488,6 +495,24 @@ func (tp *TablePlan) SideOwnersOnDest() error {
 		if s.destKey == nil {
 			return fmt.Errorf("rows of %s own rows of %s (handler %s on %s), which a row deleted by a foreign key action could not find: the key (%s) is not copied to %s as it is; copy it unchanged, or ignore %s in the map",
 				tp.Source.Name, s.table.Name, s.handler, s.ref, strings.Join(tp.Source.KeyNames(), ","), tp.Dest.Name, tp.Source.Name)
+		}
+	}
+	return nil
+}
+
+// SideReadsAny returns an error naming the side table when a side handler
+// of tp computes its rows from one of fields (of the handled record): a
+// foreign key action that changes them changes rows whose side rows the
+// stream cannot compute again.
+func (tp *TablePlan) SideReadsAny(fields []string) error {
+	for _, s := range tp.sides {
+		for _, r := range s.reads {
+			for _, f := range fields {
+				if strings.EqualFold(r, f) {
+					return fmt.Errorf("handler %s on %s writes rows of %s computed from %s, which the key's action changes where the stream sees the change on the destination only; drop the action, or ignore the field or the handler in the map",
+						s.handler, s.ref, s.table.Name, f)
+				}
+			}
 		}
 	}
 	return nil
