@@ -512,7 +512,7 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 				tr.Handler.Name, tr.Field, handlerRemedy(area, tr.Field))
 			return
 		}
-		b := Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other, Env: c.env}
+		b := Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other, Env: c.env, dest: c.destTable}
 		if sf := lookupSide(tr.Handler.Name); sf != nil {
 			c.bindSide(tp, area, tr, field, sf, params, b)
 			return

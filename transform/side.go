@@ -30,6 +30,9 @@ import (
 //     foreign key action deletes deletes its side rows too (the key must
 //     then be copied to the destination as it is, to be found there).
 //   - A copy that empties the handled table empties the side table too.
+//   - The stream applies a batch that holds side rows in one transaction,
+//     whatever options.apply_workers is (a side row's key would otherwise
+//     put it in another partition's transaction than its owner's).
 //
 // The side table must exist on the destination, its key must hold the owner
 // columns and it must have no other unique index (a row of one owner then
@@ -92,8 +95,9 @@ func lookupSide(name string) SideFactory {
 	return nil
 }
 
-// DestTable returns the destination table named table (without prefix),
-// or nil when there is none (or the binding was made outside Compile).
+// DestTable returns the destination table named table (without prefix, or
+// with it), as the destination has it, or nil when there is none (or the
+// binding was made outside Compile).
 func (b Binding) DestTable(table string) *cdc.Table {
 	if b.dest == nil {
 		return nil
@@ -196,7 +200,6 @@ func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field stri
 		c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%s); %s",
 			tr.Handler.Name, tr.Field, fmt.Sprintf(format, args...), handlerRemedy(area, tr.Field))
 	}
-	b.dest = c.destTable
 	spec, fn, err := sf(params, b)
 	if err != nil {
 		fail("%v", err)
