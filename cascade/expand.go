@@ -441,6 +441,13 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 				x.note(c)
 				out = append(out, c)
+				if tp := x.set.plans[t]; tp != nil {
+					side, err := tp.DestSideDeletes(c) // the rows of side tables it owns
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, side...)
+				}
 				next = x.children(next, c)
 			}
 			// Children the source holds under the parent's values that the

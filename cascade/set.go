@@ -107,6 +107,18 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 		if !ok {
 			continue
 		}
+		if fk.OnDelete == Cascade {
+			if err := ctp.SideOwnersOnDest(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", fk, err))
+				continue
+			}
+		}
+		if fk.OnUpdate != NoAction || fk.OnDelete == SetNull {
+			if err := ctp.SideReadsAny(fk.ChildCols); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", fk, err))
+				continue
+			}
+		}
 		srcCols := make([]int, len(fk.ChildCols))
 		for j, name := range fk.ChildCols {
 			srcCols[j] = ctp.Source.ColumnIndex(name)

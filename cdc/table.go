@@ -87,6 +87,10 @@ type Table struct {
 	// Unique holds the other unique indexes (column indexes each), which make
 	// the order of writes to different keys matter.
 	Unique [][]int
+	// KeyGroups: Key names groups of rows (a side table's owner columns,
+	// see transform.SideSpec), not one row: a delete removes the group and
+	// an upsert replaces it.
+	KeyGroups bool
 }
 
 // ColumnIndex returns the index of the named column (case-insensitive), or -1.

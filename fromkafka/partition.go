@@ -180,7 +180,7 @@ func (s *partitionSource) batch(ctx context.Context, m kafka.Message) (*stream.B
 		b.Changes = []cdc.Change{mk}
 		return b, nil
 	}
-	d, f, err := tp.MapChange(c)
+	d, side, f, err := tp.MapChangeSide(c)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (s *partitionSource) batch(ctx context.Context, m kafka.Message) (*stream.B
 		b.Failed = []cdc.Failure{*f}
 		return b, nil
 	}
-	b.Changes = []cdc.Change{d}
+	b.Changes = append([]cdc.Change{d}, side...)
 	b.Time = c.CommitTime
 	return b, nil
 }

@@ -351,7 +351,7 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 			src = append(src, sc)
 			srcSize += cdc.ValueSize(c.Before) + cdc.ValueSize(c.After)
 		}
-		d, f, err := tp.MapChange(c)
+		d, side, f, err := tp.MapChangeSide(c)
 		if err != nil {
 			return nil, false, err
 		}
@@ -367,6 +367,12 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 		}
 		out.Size += cdc.ValueSize(d.Before) + cdc.ValueSize(d.After)
 		out.Changes = append(out.Changes, d)
+		if len(side) > 0 {
+			// Rows of side tables go in the transaction of the row that
+			// owns them, not in their own key's apply partition.
+			out.Whole = true
+			out.Changes = append(out.Changes, side...)
+		}
 		out.Changes = append(out.Changes, markers...)
 	}
 	return &stream.Batch{Batch: out, Source: src, N: n, Weight: int64(out.Size + srcSize)}, true, nil

@@ -56,14 +56,15 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 				if err != nil {
 					before = nil
 				}
-				if err := writer.Apply(ctx, deleteChange(tp, before), func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+				del := append(deleteChange(tp, before), tp.SideDeletes(f.Key)...)
+				if err := writer.Apply(ctx, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 					return err
 				}
 				continue
 			}
 			src = row
 		}
-		out, err := tp.Row(src)
+		out, side, err := tp.RowSide(src)
 		if err != nil {
 			nf, ferr := tp.Failure(src, err, f.Pos)
 			if ferr != nil {
@@ -77,7 +78,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 			continue
 		}
 		change = cdc.Change{Op: cdc.OpInsert, Table: tp.Dest, After: out}
-		if err := writer.Apply(ctx, []cdc.Change{change}, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+		if err := writer.Apply(ctx, append([]cdc.Change{change}, side...), func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 			return err
 		}
 		log.Info("failed row applied", "table", f.Table, "key", fmt.Sprint(f.Key))

@@ -35,8 +35,9 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 		return pc, nil
 	}
 	dst := make([][]any, 0, len(rows))
+	var side []cdc.Change
 	for _, r := range rows {
-		out, err := tp.Row(r)
+		out, sc, err := tp.RowSide(r)
 		if err != nil {
 			f, ferr := tp.Failure(r, err, pos)
 			if ferr != nil {
@@ -46,8 +47,10 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 			continue
 		}
 		dst = append(dst, out)
+		side = append(side, sc...)
 	}
 	pc.chunk = c.Writer.PrepareChunk(tp.Dest, dst, tp.FullRow)
+	pc.chunk.Side = side
 	return pc, nil
 }
 

@@ -191,8 +191,13 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		// The reference empties tables that were not finished.
 		if c.StateOnly {
 			// nothing written to empty
-		} else if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(tp.Dest.Schema)+"."+rowio.QuoteIdent(tp.Dest.Name)); err != nil {
-			return 0, "", fmt.Errorf("empty destination table %s: %w", tp.Dest.Name, err)
+		} else {
+			// Side tables hold only rows the table's rows own.
+			for _, t := range append([]*cdc.Table{tp.Dest}, tp.SideTables()...) {
+				if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)); err != nil {
+					return 0, "", fmt.Errorf("empty destination table %s: %w", t.Name, err)
+				}
+			}
 		}
 		p = state.TableProgress{Table: st.Name, State: state.TableCopying}
 	}

@@ -33,6 +33,7 @@ func Compile(rules *Rules, source, dest []*cdc.Table) (*Plan, []Problem) {
 	for _, st := range source {
 		c.table(st)
 	}
+	c.checkSides()
 	c.unmappedDest()
 	sort.Strings(c.plan.names)
 	return c.plan, c.problems
@@ -48,6 +49,8 @@ type compiler struct {
 	usedDest             map[string]bool
 	unmappedSrc          []string
 	srcIgnore, dstIgnore []pattern
+	// sideUsers: destination tables side handlers write (lower case).
+	sideUsers map[string]*sideOut
 }
 
 // pattern is a document name or wildcard: '*' matches any run of characters,
@@ -566,7 +569,12 @@ func (c *compiler) bindHandlers(tp *TablePlan, base, dbase string) {
 				tr.Handler.Name, tr.Field, handlerRemedy(area, tr.Field))
 			return
 		}
-		fn, err := f(params, Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other, Env: c.env})
+		b := Binding{Area: area, Table: d, Field: field, Index: idx, Column: rec.Columns[idx], Rec: rec, Other: other, Env: c.env, dest: c.destTable}
+		if sf := lookupSide(tr.Handler.Name); sf != nil {
+			c.bindSide(tp, area, tr, field, sf, params, b)
+			return
+		}
+		fn, err := f(params, b)
 		if err != nil {
 			c.blockingf(area, tp.Source.Name, tr.Handler.At, field, "Handler %s on %s cannot run (%v); %s",
 				tr.Handler.Name, tr.Field, err, handlerRemedy(area, tr.Field))

@@ -33,6 +33,8 @@ type Binding struct {
 	Rec, Other *cdc.Table
 	// Env is what the handler may use beyond its records (never nil).
 	Env *HandlerEnv
+
+	dest func(table string) *cdc.Table // see DestTable
 }
 
 // IndexOf returns the position of the named field in rec, or an error naming it.

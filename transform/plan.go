@@ -67,12 +67,15 @@ type TablePlan struct {
 	keyOnlyBefore bool
 	// fits check values against their destination columns (see fit).
 	fits []fit
+	// sides are the tables side handlers write (see SideSpec).
+	sides []*sideOut
 }
 
 type boundFunc struct {
 	fn      Func
 	handler string
 	field   string
+	side    *sideCall // a side handler's (fn is nil)
 }
 
 // HandlerError is a row a handler could not transform.
@@ -101,6 +104,11 @@ func (tp *TablePlan) Row(src []any) ([]any, error) {
 // images: only their key is used, and a key too large for its column
 // matches no destination row).
 func (tp *TablePlan) row(src []any, check bool) ([]any, error) {
+	return tp.rowSide(src, check, nil)
+}
+
+// rowSide is row; side handlers' rows go into sides (nil: discarded).
+func (tp *TablePlan) rowSide(src []any, check bool, sides [][]any) ([]any, error) {
 	if src == nil {
 		return nil, nil
 	}
@@ -109,7 +117,7 @@ func (tp *TablePlan) row(src []any, check bool) ([]any, error) {
 	if len(tp.srcFuncs) > 0 {
 		rec = append(make([]any, 0, len(src)), src...)
 		for _, f := range tp.srcFuncs {
-			if err := f.fn(rec, out); err != nil {
+			if err := f.call(rec, out, sides); err != nil {
 				return nil, &HandlerError{Table: tp.Source.Name, Field: f.field, Handler: f.handler, Err: err}
 			}
 		}
@@ -120,7 +128,7 @@ func (tp *TablePlan) row(src []any, check bool) ([]any, error) {
 		}
 	}
 	for _, f := range tp.dstFuncs {
-		if err := f.fn(out, rec); err != nil {
+		if err := f.call(out, rec, sides); err != nil {
 			return nil, &HandlerError{Table: tp.Dest.Name, Field: f.field, Handler: f.handler, Err: err}
 		}
 	}
@@ -177,6 +185,11 @@ func isKey(t *cdc.Table, col int) bool {
 // handler runs on the rest); otherwise the whole image is, and when a
 // handler fails on the before image of a delete, the key is copied as it is.
 func (tp *TablePlan) Change(c cdc.Change) (cdc.Change, error) {
+	return tp.change(c, nil)
+}
+
+// change is Change; side handlers' rows of the after image go into sides.
+func (tp *TablePlan) change(c cdc.Change, sides [][]any) (cdc.Change, error) {
 	var before []any
 	var err error
 	if tp.keyOnlyBefore && c.Before != nil {
@@ -187,7 +200,7 @@ func (tp *TablePlan) Change(c cdc.Change) (cdc.Change, error) {
 		}
 		before = tp.KeyRow(c.Before)
 	}
-	after, err := tp.Row(c.After)
+	after, err := tp.rowSide(c.After, true, sides)
 	if err != nil {
 		return cdc.Change{}, err
 	}
@@ -274,12 +287,12 @@ func (tp *TablePlan) KeyIdentity() bool {
 			}
 		}
 		for _, f := range tp.srcFuncs {
-			if strings.EqualFold(f.field, tp.Source.Columns[sk].Name) {
+			if f.changes(tp.Source.Columns[sk].Name) {
 				return false
 			}
 		}
 		for _, f := range tp.dstFuncs {
-			if strings.EqualFold(f.field, tp.Dest.Columns[dk].Name) {
+			if f.changes(tp.Dest.Columns[dk].Name) {
 				return false
 			}
 		}
@@ -296,7 +309,7 @@ func (tp *TablePlan) CopiedTo(src int) int {
 	}
 	name := tp.Source.Columns[src].Name
 	for _, f := range tp.srcFuncs {
-		if strings.EqualFold(f.field, name) {
+		if f.changes(name) {
 			return -1
 		}
 	}
@@ -305,7 +318,7 @@ func (tp *TablePlan) CopiedTo(src int) int {
 			continue
 		}
 		for _, f := range tp.dstFuncs {
-			if strings.EqualFold(f.field, tp.Dest.Columns[d].Name) {
+			if f.changes(tp.Dest.Columns[d].Name) {
 				return -1
 			}
 		}

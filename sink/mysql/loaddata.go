@@ -116,6 +116,10 @@ func appendEscapedField[T string | []byte](buf []byte, s T) []byte {
 // can write them, their fields already encoded (PrepareChunk may run while
 // the previous chunk is written).
 type Chunk struct {
+	// Side are changes of other tables the chunk's rows bring (side
+	// tables, see transform.SideSpec): written in the chunk's transaction.
+	Side []cdc.Change
+
 	t       *cdc.Table
 	rows    [][]any
 	fullRow bool

@@ -305,6 +305,11 @@ func (w *Writer) WriteChunk(ctx context.Context, t *cdc.Table, rows [][]any, ful
 func (w *Writer) WritePrepared(ctx context.Context, ch *Chunk, p state.TableProgress, failed []cdc.Failure) error {
 	defer ch.Release()
 	finish := func(tx *sql.Tx) error {
+		if len(ch.Side) > 0 {
+			if err := w.apply(ctx, tx, compact(ch.Side)); err != nil {
+				return err
+			}
+		}
 		if err := w.state.SaveFailures(ctx, tx, failed); err != nil {
 			return err
 		}
@@ -597,6 +602,11 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 		for j < len(ops) && ops[j].kind == ops[i].kind && ops[j].table == ops[i].table && ops[i].kind != opDeleteRow {
 			j++
 		}
+		if ops[i].kind == opUpsert && ops[i].table.KeyGroups {
+			if err := w.clearGroups(ctx, tx, ops[i:j]); err != nil {
+				return err
+			}
+		}
 		if ops[i].kind == opUpsert && j-i >= minLoadRows {
 			done, err := w.loadUpserts(ctx, tx, ops[i:j])
 			if err != nil {
@@ -623,6 +633,29 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 			}
 			i += n
 		}
+	}
+	return nil
+}
+
+// clearGroups deletes the groups of rows that upserts (of a table whose
+// key names groups, cdc.Table.KeyGroups) replace.
+func (w *Writer) clearGroups(ctx context.Context, tx *sql.Tx, upserts []op) error {
+	t := upserts[0].table
+	dels := make([]op, len(upserts))
+	for i, o := range upserts {
+		dels[i] = op{kind: opDelete, table: t, row: t.KeyOf(o.row)}
+	}
+	var buf []byte
+	for i := 0; i < len(dels); {
+		var n int
+		var err error
+		if buf, n, err = w.statement(buf[:0], dels[i:]); err != nil {
+			return fmt.Errorf("destination table %s: %w", t.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+			return fmt.Errorf("destination table %s: %s: %w", t.Name, opDelete, err)
+		}
+		i += n
 	}
 	return nil
 }
