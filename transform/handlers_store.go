@@ -25,6 +25,23 @@ func init() {
 	Register(`Settings\CategoryRootId`, newSettingsCategoryRootID)
 	Register(`SalesOrderStatusState\SetVisibleOnFront`, newSetVisibleOnFront)
 	Register("SetDefaultWebsiteId", newSetDefaultWebsiteID)
+	RegisterSide("Synonym", func(p Params, b Binding) (SideSpec, SideFunc, error) {
+		s, err := newStoreSynonym(p, b)
+		if err != nil {
+			return SideSpec{}, nil, err
+		}
+		// search_synonyms is keyed by group_id alone: the query's key owns
+		// its one row.
+		return SideSpec{Table: storeSynonymTable, Columns: storeSynonymColumns, Owner: []string{"group_id"},
+				Reads: []string{"query_text", "store_id"}},
+			func(rec, _ []any, emit Emit) error {
+				row, err := s.row(rec)
+				if row != nil {
+					emit(row...)
+				}
+				return err
+			}, nil
+	})
 }
 
 // storeBind checks that handler has no params and finds the other fields of
