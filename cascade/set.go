@@ -29,7 +29,10 @@ type Set struct {
 	// reflects the cascades of changes up to it.
 	skip    map[*cdc.Table]cdc.Position
 	skipMax cdc.Position
-	fks     []string
+	// trips: by source table, the keys whose action on a change of it
+	// cannot be followed (see tripwire).
+	trips map[string][]tripwire
+	fks   []string
 	// colls caches the collations of destination columns (see collation).
 	collMu sync.Mutex
 	colls  map[*cdc.Table]map[int]collation
@@ -94,28 +97,42 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 			continue
 		}
 		e := &edge{fk: fk, parentCols: fk.ParentCols, child: ctp, delAction: fk.OnDelete, updAction: fk.OnUpdate}
+		// A key whose action the stream cannot repeat on the destination
+		// stops the stream when a change of its parent (or of a table whose
+		// actions reach the parent) comes that it acts on — not before:
+		// the real Magento schemas have such keys on tables whose rows
+		// rarely go (EAV entity types, stores), and the rest streams.
+		unfollowable := func(err error) {
+			msg := err.Error()
+			stop := func(*ForeignKey) error {
+				return fmt.Errorf("%s: the source changed a row this key acts on (%s), and %s; then copy again with `migrate data --reset`", fk, actionsOf(fk), msg)
+			}
+			s.trip(fk, ctp.Dest, stop)
+			s.tripAbove(actsOn, fk.Parent, ctp.Dest, func(g *ForeignKey) error {
+				return fmt.Errorf("%s: a change of %s acts on %s, and on through %s: %s; then copy again with `migrate data --reset`", g, g.Parent, g.Child, fk, msg)
+			}, map[string]bool{})
+		}
 		cols := make([]int, len(fk.ChildCols))
-		ok := true
+		var notCopied []string
 		for j, name := range fk.ChildCols {
-			cols[j] = ctp.CopiedTo(ctp.Source.ColumnIndex(name))
-			if cols[j] < 0 {
-				errs = append(errs, fmt.Errorf("%s: column %s.%s is not copied to the destination as it is (ignored, or changed by a handler), so the rows its %s actions change cannot be found there; copy the column unchanged, or ignore %s in the map",
-					fk, fk.Child, name, actionsOf(fk), fk.Child))
-				ok = false
+			if cols[j] = ctp.CopiedTo(ctp.Source.ColumnIndex(name)); cols[j] < 0 {
+				notCopied = append(notCopied, name)
 			}
 		}
-		if !ok {
+		if len(notCopied) > 0 {
+			unfollowable(fmt.Errorf("column %s.%s is not copied to the destination as it is (ignored, or changed by a handler), so the rows its actions change cannot be found there; copy the column unchanged, or ignore %s in the map",
+				fk.Child, strings.Join(notCopied, ","), fk.Child))
 			continue
 		}
 		if fk.OnDelete == Cascade {
 			if err := ctp.SideOwnersOnDest(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", fk, err))
+				unfollowable(err)
 				continue
 			}
 		}
 		if fk.OnUpdate != NoAction || fk.OnDelete == SetNull {
 			if err := ctp.SideReadsAny(fk.ChildCols); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", fk, err))
+				unfollowable(err)
 				continue
 			}
 		}
@@ -141,15 +158,21 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 			}
 		}
 		// The parent's own rows may change by a cascade the binlog does
-		// not show either; following it on needs the parent copied as it is.
+		// not show either; following it on needs the parent copied as it
+		// is. Otherwise its own changes are followed, and a change of a
+		// table whose action reaches it (at any depth) stops the stream
+		// when it comes (Generator.Add): rare in a live store (deleting a
+		// store group, an EAV entity type), and no reason to refuse every
+		// other change before it.
 		if len(actsOn[fk.Parent]) > 0 && e.parentDest == nil {
 			how := "not copied"
 			if plan.Table(fk.Parent) != nil {
 				how = "not copied with columns " + strings.Join(fk.ParentCols, ",") + " as they are"
 			}
-			errs = append(errs, fmt.Errorf("%s: its parent %s is itself changed by a foreign key action (%s) but is %s, so the cascade cannot be followed on to %s; copy %s (those columns unchanged) or ignore %s in the map",
-				fk, fk.Parent, actsOn[fk.Parent][0].Name, how, fk.Child, fk.Parent, fk.Child))
-			continue
+			s.tripAbove(actsOn, fk.Parent, ctp.Dest, func(g *ForeignKey) error {
+				return fmt.Errorf("%s: a change of %s acts through %s on %s, which is %s, and on through %s to the copied %s: the rows it changes there cannot be found; copy %s (those columns unchanged) or ignore %s in the map, then copy again with `migrate data --reset`",
+					g, g.Parent, g.Name, fk.Parent, how, fk.Name, fk.Child, fk.Parent, fk.Child)
+			}, map[string]bool{})
 		}
 		s.bySource[fk.Parent] = append(s.bySource[fk.Parent], e)
 		if e.parentDest != nil {
@@ -166,6 +189,87 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 		return nil, fmt.Errorf("source foreign keys whose actions shiplog cannot repeat on the destination:\n  %w", joinLines(errs))
 	}
 	return s, nil
+}
+
+// tripwire stops the stream at a change of its table that fk's action
+// carries on to rows the stream cannot follow.
+type tripwire struct {
+	fk  *ForeignKey
+	err func(*ForeignKey) error
+	// child is the copied table (destination) the action would reach: a
+	// change its copy already reflects sets nothing off.
+	child *cdc.Table
+}
+
+// trip sets a tripwire on fk's parent.
+func (s *Set) trip(fk *ForeignKey, child *cdc.Table, err func(*ForeignKey) error) {
+	if s.trips == nil {
+		s.trips = map[string][]tripwire{}
+	}
+	s.trips[fk.Parent] = append(s.trips[fk.Parent], tripwire{fk: fk, err: err, child: child})
+}
+
+// TripTables lists the source tables whose changes may stop the stream
+// (see tripwire) and that no followed key has as parent, sorted: a
+// change-log delta must log them too.
+func (s *Set) TripTables() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for t := range s.trips {
+		if len(s.bySource[t]) == 0 {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tripAbove sets tripwires on every table whose foreign key actions reach
+// table t (the keys acting on t, their parents' acting keys, ...).
+func (s *Set) tripAbove(actsOn map[string][]*ForeignKey, t string, child *cdc.Table, err func(*ForeignKey) error, seen map[string]bool) {
+	if seen[t] || len(seen) > maxDepth {
+		return
+	}
+	seen[t] = true
+	for _, g := range actsOn[t] {
+		s.trip(g, child, err)
+		s.tripAbove(actsOn, g.Parent, child, err, seen)
+	}
+}
+
+// Watches reports whether the stream must see the changes of source table
+// name: a parent of keys it follows, or one whose changes it must stop at.
+func (s *Set) Watches(name string) bool {
+	return s != nil && (len(s.bySource[name]) > 0 || len(s.trips[name]) > 0)
+}
+
+// tripped returns the error of a tripwire change c sets off (nil if none):
+// a delete of a row of a table whose key deletes or nulls, or an update of
+// the referenced columns of one whose key acts on update.
+func (s *Set) tripped(c cdc.Change) error {
+	for _, w := range s.trips[c.Table.Name] {
+		if s.skipped(w.child, c.Pos) {
+			continue
+		}
+		switch c.Op {
+		case cdc.OpDelete:
+			if w.fk.OnDelete != NoAction {
+				return w.err(w.fk)
+			}
+		case cdc.OpUpdate:
+			if w.fk.OnUpdate == NoAction || c.Before == nil || c.After == nil {
+				continue
+			}
+			for _, name := range w.fk.ParentCols {
+				if k := c.Table.ColumnIndex(name); k >= 0 && !sameValue(c.Before[k], c.After[k]) {
+					return w.err(w.fk)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Set) reach(t *cdc.Table, seen map[*cdc.Table]bool) map[*cdc.Table]bool {
@@ -354,6 +458,11 @@ func (s *Set) Generator() *Generator {
 func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
 	if g == nil || g.set == nil {
 		return out, nil
+	}
+	if len(g.set.trips) > 0 {
+		if err := g.set.tripped(c); err != nil {
+			return out, err
+		}
 	}
 	cols, ok := g.cols[c.Table]
 	if !ok {

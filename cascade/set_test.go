@@ -141,17 +141,6 @@ func TestCompileRefusals(t *testing.T) {
 		keys  func([]ForeignKey) []ForeignKey
 		want  []string
 	}{
-		{name: "child column changed by a handler",
-			rules: func(r *transform.Rules) {
-				r.Source.Transforms = []transform.Transform{{Field: "child.parent_id", Handler: transform.HandlerSpec{Name: "SetValue", Params: []transform.Param{{Name: "value", Value: "1"}}}}}
-			},
-			want: []string{"foreign key child_parent (child.parent_id -> parent.id)", "column child.parent_id is not copied to the destination as it is", "ON DELETE CASCADE, ON UPDATE CASCADE", "ignore child in the map"}},
-		{name: "child column ignored",
-			rules: func(r *transform.Rules) {
-				r.Source.IgnoreFields = ignore("grandchild.child_id")
-				r.Destination.IgnoreFields = ignore("grandchild.child_id")
-			},
-			want: []string{"foreign key gc_child", "column grandchild.child_id is not copied to the destination as it is", "ON DELETE CASCADE, ON UPDATE SET NULL"}},
 		{name: "child without key",
 			rules: func(r *transform.Rules) { r.Source.IgnoreDocuments = nil; r.FullRowTables = []string{"nokey"} },
 			keys: func(k []ForeignKey) []ForeignKey {
@@ -165,16 +154,6 @@ func TestCompileRefusals(t *testing.T) {
 				return k
 			},
 			want: []string{"foreign key ct_tag", "the parent is in database other", "ignore child_tag in the map"}},
-		{name: "chain through a table that is not copied",
-			rules: func(r *transform.Rules) {
-				r.Source.IgnoreDocuments = append(r.Source.IgnoreDocuments, ignore("mid")...)
-			},
-			want: []string{"foreign key leaf_mid", "its parent mid is itself changed by a foreign key action (mid_parent) but is not copied", "copy mid (those columns unchanged) or ignore leaf in the map"}},
-		{name: "chain through a parent column changed by a handler",
-			rules: func(r *transform.Rules) {
-				r.Source.Transforms = []transform.Transform{{Field: "mid.id", Handler: transform.HandlerSpec{Name: "SetValue", Params: []transform.Param{{Name: "value", Value: "1"}}}}}
-			},
-			want: []string{"foreign key leaf_mid", "its parent mid is itself changed by a foreign key action (mid_parent) but is not copied with columns id as they are"}},
 		{name: "SET DEFAULT",
 			keys: func(k []ForeignKey) []ForeignKey {
 				k[4].OnUpdate = SetDefault
@@ -398,5 +377,100 @@ func TestGeneratorRefusesCascadesPastALaterCopy(t *testing.T) {
 	// A key update cascades into child.parent_id, which no key references either.
 	if err := add(cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(5), "c5"}, After: []any{int64(6), "c5"}, Pos: pos(60)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChainThroughAnUncopiedParentStopsWhenItActs: a key whose parent is
+// itself changed by another key's action but is not copied (or not as it
+// is) compiles — the parent's own changes are followed — and a change of a
+// table whose action reaches it stops the stream when it comes, naming the
+// keys and the remedy; changes that do not act through it pass.
+func TestChainThroughAnUncopiedParentStopsWhenItActs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules func(r *transform.Rules)
+		how   string
+	}{
+		{"mid not copied", func(r *transform.Rules) {
+			r.Source.IgnoreDocuments = append(r.Source.IgnoreDocuments, ignore("mid")...)
+		}, "which is not copied"},
+		{"mid.id changed by a handler", func(r *transform.Rules) {
+			r.Source.Transforms = []transform.Transform{{Field: "mid.id", Handler: transform.HandlerSpec{Name: "SetValue", Params: []transform.Param{{Name: "value", Value: "1"}}}}}
+		}, "which is not copied with columns id as they are"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := base()
+			tc.rules(rules)
+			s, err := Compile(shopKeys(), plan(t, rules))
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			if !s.Watches("parent") || !s.Watches("mid") || s.Watches("leaf") {
+				t.Fatalf("Watches: parent %v, mid %v, leaf %v; want the grandparent and the parent", s.Watches("parent"), s.Watches("mid"), s.Watches("leaf"))
+			}
+			parent := tbl("parent", []int{0}, col("id", "int"), col("code", "varchar"), col("name", "varchar"))
+			mid := tbl("mid", []int{0}, col("id", "int"), col("parent_id", "int"))
+			g := s.Generator()
+			// A direct delete of a mid row is logged: followed.
+			if _, err := g.Add(nil, cdc.Change{Op: cdc.OpDelete, Table: mid, Before: []any{int64(5), int64(1)}}); err != nil {
+				t.Fatalf("a delete of mid: %v", err)
+			}
+			// An update of parent's columns no key references acts on nothing.
+			if _, err := g.Add(nil, cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(1), "c1", "a"}, After: []any{int64(1), "c1", "b"}}); err != nil {
+				t.Fatalf("an update of parent.name: %v", err)
+			}
+			// A delete of a parent row deletes mid rows the binlog does not
+			// show, and their leaves: stop.
+			_, err = g.Add(nil, cdc.Change{Op: cdc.OpDelete, Table: parent, Before: []any{int64(1), "c1", "a"}})
+			for _, w := range []string{"foreign key mid_parent", "a change of parent acts through mid_parent on mid", tc.how, "leaf_mid", "copy mid (those columns unchanged) or ignore leaf in the map", "migrate data --reset"} {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("a delete of parent: %v, want an error naming %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestUnfollowableKeyStopsWhenItActs: a key whose child column is not
+// copied as it is compiles; a change of its parent it acts on stops the
+// stream with the key, the action and the remedy; other changes pass.
+func TestUnfollowableKeyStopsWhenItActs(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rules  func(r *transform.Rules)
+		parent *cdc.Table
+		row    []any
+		want   []string
+	}{
+		{"child column changed by a handler", func(r *transform.Rules) {
+			r.Source.Transforms = []transform.Transform{{Field: "child.parent_id", Handler: transform.HandlerSpec{Name: "SetValue", Params: []transform.Param{{Name: "value", Value: "1"}}}}}
+		}, tbl("parent", []int{0}, col("id", "int"), col("code", "varchar"), col("name", "varchar")), []any{int64(1), "c1", "a"},
+			[]string{"foreign key child_parent (child.parent_id -> parent.id)", "ON DELETE CASCADE, ON UPDATE CASCADE", "column child.parent_id is not copied to the destination as it is", "ignore child in the map", "migrate data --reset"}},
+		{"child column ignored", func(r *transform.Rules) {
+			r.Source.IgnoreFields = ignore("grandchild.child_id")
+			r.Destination.IgnoreFields = ignore("grandchild.child_id")
+		}, tbl("child", []int{0}, col("id", "int"), col("parent_id", "int"), col("parent_code", "varchar")), []any{int64(3), int64(1), "c1"},
+			[]string{"foreign key gc_child", "ON DELETE CASCADE, ON UPDATE SET NULL", "column grandchild.child_id is not copied to the destination as it is"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := base()
+			tc.rules(rules)
+			s, err := Compile(shopKeys(), plan(t, rules))
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			g := s.Generator()
+			upd := append([]any(nil), tc.row...)
+			upd[len(upd)-1] = "other" // a column no key references
+			if _, err := g.Add(nil, cdc.Change{Op: cdc.OpUpdate, Table: tc.parent, Before: tc.row, After: upd}); err != nil {
+				t.Fatalf("an update no key acts on: %v", err)
+			}
+			_, err = g.Add(nil, cdc.Change{Op: cdc.OpDelete, Table: tc.parent, Before: tc.row})
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("a delete of %s: %v, want an error naming %q", tc.parent.Name, err, w)
+				}
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ func (r *Runtime) binlogConfig(flavor string, plan *transform.Plan, fks *cascade
 	return binlog.Config{
 		Host: r.cfg.Source.Host, Port: uint16(r.cfg.Source.Port), User: r.cfg.Source.User, Password: r.cfg.Source.Password,
 		TLS: tlsCfg, ServerID: serverID, Flavor: flavor, Schema: r.cfg.Source.Database,
-		Tables:     func(name string) bool { return plan.Table(name) != nil || fks.IsParent(name) },
+		Tables:     func(name string) bool { return plan.Table(name) != nil || fks.Watches(name) },
 		TablesFold: func(name string) bool { return folded[strings.ToLower(name)] },
 		Unselected: unselected,
 		Logger:     log,

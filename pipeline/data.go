@@ -21,6 +21,9 @@ const (
 	flagAuto     = "auto"
 	// flagSourceSchema holds the source tables (JSON) the copy was planned for.
 	flagSourceSchema = "source_schema"
+	// flagSourceTables holds the names of every source table (JSON) when
+	// the copy was planned: destination documents pair with them by name.
+	flagSourceTables = "source_tables"
 )
 
 // DataOptions tune data mode.

@@ -48,6 +48,10 @@ type Runtime struct {
 	// env is what the handlers of every plan r compiles may use (built by
 	// Open; nil: an empty one).
 	env *transform.HandlerEnv
+	// sourceNames are every source table's name: read by Check (and
+	// recorded by data mode), or from the record when the stream compiles
+	// the recorded tables; destination documents pair with them by name.
+	sourceNames []string
 }
 
 // SetOps gives r the operations object of the command it runs: the modes
@@ -146,6 +150,10 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 	// table that merely has such a name is mapped like any other.
 	logs := deltalog.ChangeLogs(src, r.cfg.Options.SourcePrefix)
 	src = slices.DeleteFunc(src, func(t *cdc.Table) bool { _, ok := logs[t.Name]; return ok })
+	r.sourceNames = r.sourceNames[:0]
+	for _, t := range src {
+		r.sourceNames = append(r.sourceNames, t.Name)
+	}
 	return r.compile(ctx, src)
 }
 
@@ -183,6 +191,7 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 		}
 		rules = m
 	}
+	rules.SourceNames = r.sourceNames
 	rules.SourcePrefix = r.cfg.Options.SourcePrefix
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables
@@ -210,7 +219,17 @@ func (r *Runtime) saveSourceSchema(ctx context.Context, plan *transform.Plan) er
 	if err != nil {
 		return err
 	}
-	return r.state.SetFlag(ctx, nil, flagSourceSchema, string(b))
+	if err := r.state.SetFlag(ctx, nil, flagSourceSchema, string(b)); err != nil {
+		return err
+	}
+	if len(r.sourceNames) == 0 {
+		return nil
+	}
+	names, err := json.Marshal(r.sourceNames)
+	if err != nil {
+		return err
+	}
+	return r.state.SetFlag(ctx, nil, flagSourceTables, string(names))
 }
 
 // streamPlan compiles the plan for delta from the recorded source schema.
@@ -225,6 +244,16 @@ func (r *Runtime) streamPlan(ctx context.Context) (*transform.Plan, []transform.
 	var tables []*cdc.Table
 	if err := json.Unmarshal([]byte(text), &tables); err != nil {
 		return nil, nil, fmt.Errorf("recorded source schema: %w", err)
+	}
+	names, err := r.state.Flag(ctx, flagSourceTables)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.sourceNames = nil
+	if names != "" {
+		if err := json.Unmarshal([]byte(names), &r.sourceNames); err != nil {
+			return nil, nil, fmt.Errorf("recorded source table names: %w", err)
+		}
 	}
 	return r.compile(ctx, tables)
 }

@@ -60,13 +60,34 @@ func (r *Runtime) logSpecs(plan *transform.Plan) ([]deltalog.Spec, map[string]er
 		for _, d := range docs {
 			tp := plan.Table(prefix + d.Table)
 			if tp == nil {
-				problems[d.Table] = fmt.Errorf("listed in %s (group %s) but not copied by the map", r.cfg.Options.DeltalogFile, d.Group)
+				problems[d.Table] = fmt.Errorf("%w (group %s of %s)", errLoggedNotCopied, d.Group, r.cfg.Options.DeltalogFile)
 				continue
 			}
 			spec(tp, d.Key)
 		}
 	}
 	return specs, problems, nil
+}
+
+// errLoggedNotCopied: a table the deltalog file lists that the map does not
+// copy. The reference's file lists the tables of every step (customers,
+// EAV, URL rewrites, ...); the steps shiplog does not run copy nothing, so
+// nothing of theirs can diverge: one warning names them, and they get no
+// change log.
+var errLoggedNotCopied = errors.New("listed in the deltalog file but not copied by the map")
+
+// notCopied takes the tables the deltalog file lists but the map does not
+// copy out of problems, and returns their names, sorted.
+func notCopied(problems map[string]error) []string {
+	var out []string
+	for t, e := range problems {
+		if errors.Is(e, errLoggedNotCopied) {
+			out = append(out, t)
+			delete(problems, t)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (r *Runtime) installer() *deltalog.Installer {
@@ -80,6 +101,10 @@ func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, aut
 	specs, problems, err := r.logSpecs(plan)
 	if err != nil {
 		return err
+	}
+	if skipped := notCopied(problems); len(skipped) > 0 {
+		r.log.Warn(fmt.Sprintf("%d table(s) the deltalog file lists are not copied by the map (they belong to steps shiplog does not run, or the map ignores them): no change log for them: %s",
+			len(skipped), strings.Join(skipped, ", ")), "stage", "deltalog")
 	}
 	failed, err := r.installer().Install(ctx, specs)
 	if err != nil {
@@ -144,6 +169,7 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 	if err != nil {
 		return err
 	}
+	notCopied(problems) // warned about by data mode; nothing of theirs is copied
 	for t, e := range problems {
 		log.Warn("table has no change log; its changes are not streamed", "stage", "delta", "table", t, "reason", e.Error())
 	}

@@ -287,6 +287,17 @@ func (c *compiler) sourceName(base string) string {
 	return base
 }
 
+// knownSource reports whether base (lower case, without prefix) is one of
+// Rules.SourceNames.
+func (c *compiler) knownSource(base string) bool {
+	for _, n := range c.r.SourceNames {
+		if b, ok := cutPrefix(n, c.r.SourcePrefix); ok && strings.EqualFold(b, base) {
+			return true
+		}
+	}
+	return false
+}
+
 // movedOnto reports whether a move rule targets destination field ref.
 func (c *compiler) movedOnto(ref string) bool {
 	for _, m := range c.r.Source.MoveFields {
@@ -610,7 +621,7 @@ func (c *compiler) unmappedDest() {
 		}
 		// Paired by name (or a rename) with a source document the
 		// source's rules ignore, it is mapped for Magento's tool.
-		if c.srcByBase[strings.ToLower(c.sourceName(b))] != nil {
+		if sn := strings.ToLower(c.sourceName(b)); c.srcByBase[sn] != nil || c.knownSource(sn) {
 			continue
 		}
 		names = append(names, dt.Name)

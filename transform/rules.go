@@ -16,6 +16,11 @@ type Rules struct {
 	// IgnoreDestTables are destination tables nothing is expected to fill
 	// (shiplog's own state tables are always ignored).
 	IgnoreDestTables []string
+	// SourceNames are source documents known to exist besides those
+	// compiled (a stream compiles the tables its copy recorded, not the
+	// ones the map ignores): a destination document pairs with them by
+	// name, as with any source document.
+	SourceNames []string `json:"-"`
 	// Env is what handlers may use beyond their records (options, lookups,
 	// class map); nil gives them an empty one.
 	Env *HandlerEnv `json:"-"`
