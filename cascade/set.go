@@ -403,8 +403,9 @@ func (s *Set) skipped(child *cdc.Table, pos cdc.Position) bool {
 }
 
 // ParentKeyOnly checks that every followed key references columns within
-// keyOf(parent) (the columns a change-log delta knows of a deleted row).
-func (s *Set) ParentKeyOnly(keyOf func(parent string) []string) error {
+// keyOf(parent) (the columns a change-log delta knows of a deleted row);
+// with follows, only the keys whose child it accepts.
+func (s *Set) ParentKeyOnly(keyOf func(parent string) []string, follows func(child string) bool) error {
 	if s == nil {
 		return nil
 	}
@@ -412,6 +413,9 @@ func (s *Set) ParentKeyOnly(keyOf func(parent string) []string) error {
 	for parent, edges := range s.bySource {
 		key := keyOf(parent)
 		for _, e := range edges {
+			if follows != nil && !follows(e.child.Source.Name) {
+				continue // the child's changes are not streamed at all
+			}
 			for _, c := range e.parentCols {
 				found := false
 				for _, k := range key {

@@ -146,7 +146,7 @@ func (d triggerDelta) prepareCopy(ctx context.Context, plan *transform.Plan, aut
 	// deleted parent only through the child's destination row; were the
 	// child copied after the delete (no row) and the grandchild before it
 	// (its row kept), the grandchild would stay on the destination for good.
-	specs, _, err := r.logSpecs(plan)
+	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (d triggerDelta) status(ctx context.Context, s *Status) error {
 	if err != nil {
 		return err
 	}
-	specs, _, err := r.logSpecs(plan)
+	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func (r *Runtime) recordIdentities(ctx context.Context, plan *transform.Plan) er
 	if ids, err := r.loadIdentities(ctx); err != nil || ids != nil {
 		return err
 	}
-	specs, _, err := r.logSpecs(plan)
+	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (r *Runtime) recordIdentities(ctx context.Context, plan *transform.Plan) er
 // canReadIdentities reads the identities of the tables logged for plan, to
 // find out whether the source user may (see deltalog.ErrNoProcessPrivilege).
 func (r *Runtime) canReadIdentities(ctx context.Context, plan *transform.Plan) error {
-	specs, _, err := r.logSpecs(plan)
+	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ import (
 // logSpecs are the tables delta logs with triggers: those of the deltalog
 // file, or every copied table. Tables that cannot be logged come back with the
 // reason.
-func (r *Runtime) logSpecs(plan *transform.Plan) ([]deltalog.Spec, map[string]error, error) {
+func (r *Runtime) logSpecs(ctx context.Context, plan *transform.Plan) ([]deltalog.Spec, map[string]error, error) {
 	problems := map[string]error{}
 	var specs []deltalog.Spec
 	prefix := r.cfg.Options.SourcePrefix
@@ -66,7 +67,82 @@ func (r *Runtime) logSpecs(plan *transform.Plan) ([]deltalog.Spec, map[string]er
 			spec(tp, d.Key)
 		}
 	}
-	return specs, problems, nil
+	watch, err := r.watchSpecs(ctx, plan, specs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(specs, watch...), problems, nil
+}
+
+// watchSpecs are the change logs the foreign key actions the stream follows
+// need besides specs: every parent whose actions reach a logged child, and
+// every table whose change must stop the stream (cascade.Set.TripTables),
+// logged by its primary key whether the map copies it or not (triggers do
+// not fire for the rows an action changes: the parent's own change is all
+// the change logs can show). A parent the map does not copy is only
+// watched: its changes are read for the actions they carry, not copied.
+func (r *Runtime) watchSpecs(ctx context.Context, plan *transform.Plan, specs []deltalog.Spec) ([]deltalog.Spec, error) {
+	fks, err := cascade.Load(ctx, r.src, r.cfg.Source.Database)
+	if err != nil {
+		return nil, err
+	}
+	set, err := cascade.Compile(fks, plan)
+	if err != nil || set.Empty() && len(set.TripTables()) == 0 {
+		return nil, nil // refused (triggerCascades says why), or nothing to follow
+	}
+	logged := map[string]bool{}
+	for _, s := range specs {
+		logged[s.Table.Name] = true
+	}
+	// A parent logged for a logged child is streamed too, so its own
+	// parents are needed in turn.
+	var want []string
+	for changed := true; changed; {
+		changed = false
+		for _, parent := range set.Parents() {
+			if logged[parent] {
+				continue
+			}
+			for _, child := range set.ChildrenOf(parent) {
+				if logged[child] {
+					logged[parent], changed = true, true
+					want = append(want, parent)
+					break
+				}
+			}
+		}
+	}
+	for _, t := range set.TripTables() {
+		if !logged[t] && !slices.Contains(want, t) {
+			want = append(want, t)
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	var uncopied []*cdc.Table
+	if slices.ContainsFunc(want, func(t string) bool { return plan.Table(t) == nil }) {
+		all, err := rowio.LoadTables(ctx, r.src, r.cfg.Source.Database, "")
+		if err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+		uncopied = all
+	}
+	prefix := r.cfg.Options.SourcePrefix
+	var out []deltalog.Spec
+	for _, name := range want {
+		t := (*cdc.Table)(nil)
+		if tp := plan.Table(name); tp != nil {
+			t = tp.Source
+		} else if i := slices.IndexFunc(uncopied, func(u *cdc.Table) bool { return u.Name == name }); i >= 0 {
+			t = uncopied[i]
+		}
+		if t == nil || len(t.Key) == 0 {
+			continue // no key to log by: triggerCascades names it
+		}
+		out = append(out, deltalog.Spec{Table: t, Key: t.Key, LogTable: deltalog.LogTableName(prefix, strings.TrimPrefix(name, prefix))})
+	}
+	return out, nil
 }
 
 // errLoggedNotCopied: a table the deltalog file lists that the map does not
@@ -98,13 +174,30 @@ func (r *Runtime) installer() *deltalog.Installer {
 // made during and after it is logged). Tables that cannot be set up are an
 // error unless auto.
 func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, auto bool) error {
-	specs, problems, err := r.logSpecs(plan)
+	specs, problems, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}
 	if skipped := notCopied(problems); len(skipped) > 0 {
 		r.log.Warn(fmt.Sprintf("%d table(s) the deltalog file lists are not copied by the map (they belong to steps shiplog does not run, or the map ignores them): no change log for them: %s",
 			len(skipped), strings.Join(skipped, ", ")), "stage", "deltalog")
+	}
+	if r.cfg.Options.DeltalogFile != "" {
+		logged := map[string]bool{}
+		for _, s := range specs {
+			logged[s.Table.Name] = true
+		}
+		var static []string
+		for _, tp := range plan.Tables() {
+			if !logged[tp.Source.Name] {
+				static = append(static, tp.Source.Name)
+			}
+		}
+		if len(static) > 0 {
+			sort.Strings(static)
+			r.log.Warn(fmt.Sprintf("%d copied table(s) are not in the deltalog file: changes made to them after the copy are not streamed, as with Magento's tool (add them to the file to stream them; verify compares them): %s",
+				len(static), strings.Join(static, ", ")), "stage", "deltalog")
+		}
 	}
 	failed, err := r.installer().Install(ctx, specs)
 	if err != nil {
@@ -144,7 +237,7 @@ func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	specs, _, err := r.logSpecs(plan)
+	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -165,7 +258,7 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 	if err := r.state.SetFlag(ctx, nil, flagMode, "delta"); err != nil {
 		return err
 	}
-	specs, problems, err := r.logSpecs(plan)
+	specs, problems, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -264,7 +357,7 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 			names = append(names, s.Table.Columns[k].Name)
 		}
 		return names
-	}); err != nil {
+	}, func(child string) bool { return logged[child] != nil }); err != nil {
 		errs = append(errs, err.Error())
 	}
 	byDest := map[*cdc.Table]*transform.TablePlan{}
@@ -273,7 +366,7 @@ func (r *Runtime) triggerCascades(ctx context.Context, plan *transform.Plan, spe
 	}
 	for _, parent := range fks.Parents() {
 		for _, child := range fks.ChildrenOf(parent) {
-			if tp := plan.Table(child); tp != nil && !tp.KeyIdentity() {
+			if tp := plan.Table(child); tp != nil && logged[child] != nil && !tp.KeyIdentity() {
 				errs = append(errs, fmt.Sprintf("%s: its rows change by foreign key actions of %s and must be read again by key from the source, but the map changes its key; copy the key unchanged or stream from the binlog", child, parent))
 			}
 		}

@@ -194,7 +194,13 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 					VALUES (1, 1, 'paypal_standard', '`+paymentInfM1+`', '`+m1Encrypt(t, storeM1Key, "4111111111111111")+`'), (2, 1, 'checkmo', NULL, NULL)`,
 			)
 			s.e.mustRun("migrate", "settings")
-			s.e.mustRun("migrate", "data")
+			data := s.e.mustRun("migrate", "data")
+			// The stock deltalog.xml.dist lists the tables Magento's tool
+			// streams; the others copied are said to stay as copied.
+			static := regexp.MustCompile(`copied table\(s\) are not in the deltalog file: [^"]*`).FindString(data.stderr)
+			if delta == "triggers" && (!strings.Contains(static, "cms_page") || !strings.Contains(static, "catalogsearch_query") || strings.Contains(static, "sales_flat_order_payment,")) {
+				t.Errorf("no warning naming the copied tables the deltalog file leaves out: %q", static)
+			}
 			want := map[string][]string{
 				"SELECT path, scope, scope_id, value FROM core_config_data WHERE path IN ('general/locale/code', 'api/config/session_timeout', 'web/seo/use_rewrites') ORDER BY path": {
 					// api/config/* is ignored by settings.xml.dist.
@@ -239,9 +245,14 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 				`UPDATE catalogsearch_query SET synonym_for = 'notebook' WHERE query_id = 8`,
 			)
 			s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
-			want["SELECT page_id, title, page_layout, identifier, content, custom_root_template, layout_update_selected FROM cms_page ORDER BY page_id"][1] =
-				`'2','About','3columns','about','{{block type="Magento\\Cms\\Block\\Widget\\Page\\Link" template="widget/link.phtml"}}',NULL,NULL`
-			want["SELECT group_id, synonyms, store_id, website_id FROM search_synonyms ORDER BY group_id"] = []string{`'8','notebook"laptop",','1','1'`}
+			if delta == "binlog" {
+				// The change logs cover only the deltalog file's tables, as
+				// Magento's tool's do: cms_page and catalogsearch_query stay
+				// as copied there (and were warned about).
+				want["SELECT page_id, title, page_layout, identifier, content, custom_root_template, layout_update_selected FROM cms_page ORDER BY page_id"][1] =
+					`'2','About','3columns','about','{{block type="Magento\\Cms\\Block\\Widget\\Page\\Link" template="widget/link.phtml"}}',NULL,NULL`
+				want["SELECT group_id, synonyms, store_id, website_id FROM search_synonyms ORDER BY group_id"] = []string{`'8','notebook"laptop",','1','1'`}
+			}
 			want["SELECT entity_id, parent_id, method, additional_information FROM sales_order_payment ORDER BY entity_id"] = []string{
 				`'1','1','paypal_express','` + paymentInfM2 + `'`,
 				`'3','1','payflowpro','[]'`,
