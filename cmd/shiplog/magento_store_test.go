@@ -98,6 +98,11 @@ func stockConfigXML(t *testing.T, fx string, src, dst *testenv.MariaDB, options 
 	if err := os.Symlink(filepath.Join(fx, "dmt", "etc"), filepath.Join(root, "etc")); err != nil {
 		t.Fatal(err)
 	}
+	// The stock <log_file> is relative to where the tool runs: here, a
+	// temporary folder, never the package's.
+	if _, ok := options["log_file"]; !ok {
+		options["log_file"] = filepath.Join(root, "migration.log")
+	}
 	text := string(dist)
 	for side, m := range map[string]*testenv.MariaDB{"source": src, "destination": dst} {
 		name := map[string]string{"source": "magento1", "destination": "magento2"}[side]

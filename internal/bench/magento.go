@@ -156,6 +156,7 @@ func (b *bench) stockConfig(fx string) (string, error) {
 		text = strings.Replace(text, fmt.Sprintf(`<database host="localhost" name="%s" user="root" />`, r.name),
 			fmt.Sprintf(`<database host="127.0.0.1" port="%d" name="%s" user="root" />`, r.port, r.name), 1)
 	}
+	text = strings.Replace(text, "<log_file>migration.log</log_file>", "<log_file>"+filepath.Join(b.work, "migration.log")+"</log_file>", 1)
 	text = strings.Replace(text, "<crypt_key />", "<crypt_key>"+magentoM1Key+"</crypt_key>", 1)
 	text = strings.Replace(text, "</options>", fmt.Sprintf("<m2_crypt_key>%s</m2_crypt_key><workers>%d</workers></options>", magentoM2Key, b.workers), 1)
 	p := filepath.Join(root, "config.xml")
