@@ -233,18 +233,38 @@ func TestForeignKeyCascadesOnTheTriggerDelta(t *testing.T) {
 	cascadeStream(t, e, false, 2)
 }
 
-// TestForeignKeyCascadeFromAnUnloggedParentIsRefused: with change logs, a
-// logged child whose rows a parent without a change log cascades into
-// cannot be followed: data mode stops before copying, naming both.
-func TestForeignKeyCascadeFromAnUnloggedParentIsRefused(t *testing.T) {
+// TestForeignKeyCascadeFromAnUncopiedParentIsWatched: with change logs, a
+// parent the map does not copy (tag) whose actions reach a logged child
+// (child_tag) gets a change log of its own: deleting a tag deletes its
+// child_tag rows on the destination too. A key referencing a column outside
+// the parent's log key is refused before the copy, naming it.
+func TestForeignKeyCascadeFromAnUncopiedParentIsWatched(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	mapFile := cascadeEnv(t, e, true)
 	e.config = cascadeConfig(e, mapFile, "delta: {source: triggers}")
 	r := runShiplog(t, e.config, nil, "migrate", "data")
-	expectFailure(t, r, 1, "child_tag", "tag", "deltalog", "foreign key child_code", "parent.code is not in the change log's key")
+	expectFailure(t, r, 1, "foreign key child_code", "parent.code is not in the change log's key")
 	if n := countRows(t, e, "child"); n != 0 {
 		t.Fatalf("refused before the copy, yet the destination's child holds %d rows", n)
+	}
+	if err := e.src.Exec(context.Background(), "shop", "ALTER TABLE child DROP FOREIGN KEY child_code"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "data")
+	var logs int
+	if err := e.srcDB.QueryRow("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop' AND table_name = 'm2_cl_tag'").Scan(&logs); err != nil || logs != 1 {
+		t.Fatalf("change log of the uncopied parent tag: %d (%v), want it created", logs, err)
+	}
+	before := countRows(t, e, "child_tag")
+	if _, err := e.srcDB.Exec("DELETE FROM tag WHERE id IN (3, 4)"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	want := rowsOf(t, e.srcDB, "SELECT * FROM child_tag ORDER BY 1, 2")
+	got := rowsOf(t, e.dstDB, "SELECT * FROM child_tag ORDER BY 1, 2")
+	if len(got) >= before || strings.Join(want, "\n") != strings.Join(got, "\n") {
+		t.Fatalf("child_tag after deleting tags 3 and 4: destination %d rows (were %d), source %d", len(got), before, len(want))
 	}
 }
 
