@@ -132,26 +132,28 @@ func (d triggerDelta) prepareCopy(ctx context.Context, plan *transform.Plan, aut
 	if err := r.canReadIdentities(ctx, plan); err != nil {
 		return nil, err
 	}
-	if err := r.installDeltalog(ctx, plan, auto); err != nil {
-		return nil, err
-	}
-	// Triggers do not see a TRUNCATE or ALTER: delta compares the tables
-	// with what they are now, before the copy reads them.
-	if err := r.recordIdentities(ctx, plan); err != nil {
-		return nil, err
-	}
-	// Foreign key actions the stream cannot follow are refused before the
-	// copy. A parent's copy starts before its children's: triggers do not
-	// log the rows an action changes, so the stream finds a grandchild of a
-	// deleted parent only through the child's destination row; were the
-	// child copied after the delete (no row) and the grandchild before it
-	// (its row kept), the grandchild would stay on the destination for good.
+	// Foreign key actions the stream cannot follow are refused before
+	// anything is installed or recorded (a user who fixes the schema and
+	// runs again starts afresh). A parent's copy starts before its
+	// children's: triggers do not log the rows an action changes, so the
+	// stream finds a grandchild of a deleted parent only through the
+	// child's destination row; were the child copied after the delete (no
+	// row) and the grandchild before it (its row kept), the grandchild
+	// would stay on the destination for good.
 	specs, _, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
 	fks, _, err := r.triggerCascades(ctx, plan, specs, log)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.installDeltalog(ctx, plan, auto); err != nil {
+		return nil, err
+	}
+	// Triggers do not see a TRUNCATE or ALTER: delta compares the tables
+	// with what they are now, before the copy reads them.
+	if err := r.recordIdentities(ctx, plan); err != nil {
 		return nil, err
 	}
 	return fks.CopyOrder(), nil
