@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -141,4 +142,26 @@ func (o Options) MagentoSecrets() []string {
 	}
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// MagentoFile resolves the file named by config.xml option name (any of the
+// reference's *_file options: "eav_map_file", "stores_map_file", ...) as the
+// reference tool finds it: a
+// relative path from the configuration's folder, then each folder above
+// it. ok is false when the option is not set; an error names every place
+// looked at.
+func (c *Config) MagentoFile(name string) (path string, ok bool, err error) {
+	v := strings.TrimSpace(c.Options.Magento[name])
+	if v == "" {
+		return "", false, nil
+	}
+	dir := "."
+	if c.Path != "" {
+		dir = filepath.Dir(c.Path)
+	}
+	p, err := findMagentoFile(dir, v)
+	if err != nil {
+		return "", true, fmt.Errorf("options/%s: %w", name, err)
+	}
+	return p, true, nil
 }

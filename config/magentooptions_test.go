@@ -272,3 +272,27 @@ func TestMagentoShiplogOptions(t *testing.T) {
 		t.Fatalf("delta_source polling: %v, want an error naming delta.source", err)
 	}
 }
+
+// TestMagentoFileOption: a *_file option of the stock config.xml.dist is
+// found from the tool's root; an unset one says so; a missing one names
+// every place looked at.
+func TestMagentoFileOption(t *testing.T) {
+	cleanEnv(t)
+	dmt := filepath.Join(magentoFixtures(t), "dmt")
+	cfg, err := Load(filepath.Join(dmt, "etc", "opensource-to-opensource", "1.9.4.5", "config.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := cfg.MagentoFile("stores_map_file")
+	want, _ := filepath.Abs(filepath.Join(dmt, "etc", "opensource-to-opensource", "map-stores.xml.dist"))
+	if err != nil || !ok || p != want {
+		t.Fatalf("stores_map_file = %q %v %v, want %q", p, ok, err, want)
+	}
+	if _, ok, err := cfg.MagentoFile("no_such_option"); ok || err != nil {
+		t.Fatalf("unset option: %v %v", ok, err)
+	}
+	cfg.Options.Magento["eav_map_file"] = "etc/nowhere.xml"
+	if _, ok, err := cfg.MagentoFile("eav_map_file"); !ok || err == nil || !strings.Contains(err.Error(), "options/eav_map_file") || !strings.Contains(err.Error(), "looked at") {
+		t.Fatalf("missing file: %v %v", ok, err)
+	}
+}
