@@ -28,8 +28,16 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Each step's stages log with its title (step=...), so progress lines
+	// and errors name the step they come from.
+	envOf := func(p Planned) *Env {
+		e := *env
+		e.Log = log.With("step", p.Title)
+		return &e
+	}
 	if mode == ModeDelta {
 		for _, p := range steps {
+			env := envOf(p)
 			log.Debug("step delta", "stage", "delta", "step", p.Title)
 			if err := p.Step.Delta(ctx, env); err != nil {
 				return err
@@ -43,11 +51,11 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 		}
 		return nil
 	}
-	log.Info("integrity check", "stage", "integrity")
+	log.Info("integrity check", "stage", "integrity", "steps", len(steps))
 	var problems []transform.Problem
 	for _, p := range steps {
 		log.Debug("step integrity check", "stage", "integrity", "step", p.Title)
-		found, err := p.Step.Integrity(ctx, env)
+		found, err := p.Step.Integrity(ctx, envOf(p))
 		if err != nil {
 			return err
 		}
@@ -57,8 +65,9 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 		return err
 	}
 	var partial error
-	for _, p := range steps {
-		log.Debug("step data", "stage", "data", "step", p.Title)
+	for i, p := range steps {
+		env := envOf(p)
+		log.Info(fmt.Sprintf("step %d of %d: %s", i+1, len(steps), p.Title), "stage", "data", "step", p.Title)
 		if err := p.Step.Data(ctx, env); err != nil {
 			if !errors.Is(err, ErrPartial) {
 				return err

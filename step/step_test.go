@@ -33,7 +33,10 @@ func (f *fake) record(stage string) error {
 func (f *fake) Integrity(context.Context, *Env) ([]transform.Problem, error) {
 	return f.problems, f.record("integrity")
 }
-func (f *fake) Data(context.Context, *Env) error   { return f.record("data") }
+func (f *fake) Data(_ context.Context, env *Env) error {
+	env.Log.Info("fake data stage")
+	return f.record("data")
+}
 func (f *fake) Volume(context.Context, *Env) error { return f.record("volume") }
 func (f *fake) Delta(ctx context.Context, _ *Env) error {
 	if err := f.record("delta"); err != nil {
@@ -369,4 +372,23 @@ func TestEveryStockStepSaysWhatIsLost(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestStagesLogWithTheStepTitle: what a stage logs names its step, and the
+// data stage of each step is announced with its place in the mode.
+func TestStagesLogWithTheStepTitle(t *testing.T) {
+	w := newWorld(t)
+	if err := w.run(ModeData, stock, false); err != nil {
+		t.Fatal(err)
+	}
+	logs := w.logs.String()
+	for _, want := range []string{
+		`msg="fake data stage" step="EAV Step"`,
+		`msg="fake data stage" step="Map Step"`,
+		`msg="step 1 of 3: EAV Step"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
 }
