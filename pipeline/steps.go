@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // modeRun is what one mode run gives its steps and gets back from them.
@@ -69,4 +71,37 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 		return err
 	}
 	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != ""))
+}
+
+// CheckSteps runs, without writing anything, the integrity stage of every
+// step data mode runs (config.xml's data steps, or the Map step) and, when
+// settings mode has something to do (a settings map, or config.xml lists
+// its steps), of settings mode's steps: `shiplog check` reports what each
+// mode would. A step listed in both modes is checked once per mode.
+func (r *Runtime) CheckSteps(ctx context.Context) ([]transform.Problem, error) {
+	modes := []step.Mode{step.ModeData}
+	settings := r.cfg.Options.SettingsMapFile != ""
+	for _, s := range r.cfg.Steps {
+		settings = settings || step.Mode(s.Mode) == step.ModeSettings
+	}
+	if settings {
+		modes = append([]step.Mode{step.ModeSettings}, modes...)
+	}
+	var all []transform.Problem
+	for _, mode := range modes {
+		log := r.log.With("mode", string(mode))
+		steps, err := r.modeSteps(mode, log, &modeRun{})
+		if err != nil {
+			return nil, err
+		}
+		env := r.stepEnv(mode, log, false)
+		for _, p := range steps {
+			found, err := p.Step.Integrity(ctx, env)
+			if err != nil {
+				return nil, fmt.Errorf("%s (%s mode): %w", p.Title, mode, err)
+			}
+			all = append(all, found...)
+		}
+	}
+	return all, nil
 }

@@ -272,6 +272,10 @@ settings_map: %s
 `, e.src.Port, e.dst.Port, settingsFile))
 	before := rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data")
 
+	// check runs settings mode's integrity too.
+	if r := runShiplog(t, e.config, nil, "check"); r.code != 1 || !strings.Contains(r.stdout, `NoSuchHandler" for path general/locale/timezone`) {
+		t.Fatalf("check: exit %d, want 1 naming the settings handler\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r := runShiplog(t, e.config, nil, "migrate", "settings")
 	expectFailure(t, r, 1, `NoSuchHandler\" for path general/locale/timezone`, "--auto")
 	sameRows(t, "core_config_data (nothing written without --auto)", before, rowsOf(t, e.dstDB, "SELECT scope, scope_id, path, value FROM core_config_data"))
