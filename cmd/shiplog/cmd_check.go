@@ -17,7 +17,7 @@ import (
 func newCheckCmd(a *app) *cobra.Command {
 	return a.runtimeCmd("check", "run the integrity check and print its problems; exit 1 on errors", pipeline.Work{},
 		func(ctx context.Context, r *pipeline.Runtime) error {
-			_, problems, err := r.Check(ctx)
+			problems, err := r.CheckSteps(ctx)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 // source: Migration\Step\DataIntegrity\Integrity reads the adapter's whole
 // document list), stop `migrate data` before anything is written, each key
 // named in the reference's words with its orphaned ids and rows; a NULL key
-// is no orphan. With --auto they are warnings and the migration goes on,
+// is no orphan; `check` reports the same. With --auto they are warnings and the migration goes on,
 // copying the rows as they are.
 func TestStockConfigDataIntegrityStep(t *testing.T) {
 	t.Parallel()
@@ -39,7 +39,13 @@ func TestStockConfigDataIntegrityStep(t *testing.T) {
 	batch := "Foreign key (FK_DATAFLOW_BATCH_PROFILE_ID_DATAFLOW_PROFILE_PROFILE_ID) constraint fails on source database. " +
 		"Orphan records id: 42 from `dataflow_batch`.`profile_id` has no referenced records in `dataflow_profile` (1 row(s);"
 
-	r := runShiplog(t, s.config, nil, "migrate", "data")
+	// check is data mode's integrity check: the same errors, on stdout.
+	r := runShiplog(t, s.config, nil, "check")
+	if r.code != 1 || !strings.Contains(r.stdout, items) || !strings.Contains(r.stdout, batch) {
+		t.Errorf("check: exit %d, want 1 naming the orphans\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runShiplog(t, s.config, nil, "migrate", "data")
 	expectFailure(t, r, 1, "integrity check failed", items, batch, "--auto")
 	if strings.Contains(r.stderr, `Magento step \"Data Integrity Step\" (mode data) is not supported`) {
 		t.Errorf("the Data Integrity step is still skipped:\n%s", r.stderr)
