@@ -190,7 +190,12 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 				`INSERT INTO cms_page (page_id, title, root_template, identifier, content, creation_time, update_time, is_active, sort_order, custom_root_template)
 					VALUES (1, 'Home', 'two_columns_left', 'home', '<p>{{widget type="cms/widget_page_link" anchor_text="About" page_id="2"}}</p>{{widget type="acme/promo" x="1"}}', '2020-01-02 03:04:05', '2020-01-03 03:04:05', 1, 0, 'one_column'),
 					(2, 'About', 'one_column', 'about', '<p>plain</p>', '2020-01-02 03:04:05', '2020-01-03 03:04:05', 1, 1, NULL)`,
+				// The store's website and group and the payments' order:
+				// the stock config's Data Integrity step refuses orphans.
+				`INSERT INTO core_website (website_id, code, name, default_group_id) VALUES (1, 'base', 'Main Website', 1)`,
+				`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (1, 1, 'Main Website Store', 2, 1)`,
 				`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (1, 'default', 1, 1, 'Default Store View', 0, 1)`,
+				`INSERT INTO sales_flat_order (entity_id, store_id, increment_id) VALUES (1, 1, '100000001')`,
 				`INSERT INTO catalogsearch_query (query_id, query_text, num_results, popularity, synonym_for, store_id, display_in_terms, is_active, is_processed, updated_at)
 					VALUES (7, 'mobile', 3, 10, 'phone', 1, 1, 1, 0, '2020-01-01 00:00:00'), (8, 'laptop', 2, 5, NULL, 1, 1, 1, 0, '2020-01-01 00:00:00')`,
 				`INSERT INTO admin_user (user_id, firstname, lastname, email, username, password, created, modified, lognum, is_active, extra)
