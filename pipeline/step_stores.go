@@ -64,9 +64,17 @@ func (s *storesStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Pr
 	if err != nil {
 		return nil, err
 	}
-	s.plans = nil
+	var more []transform.Problem
+	s.plans, more = storesPlans(plan, file, s.r.cfg.Options.SourcePrefix, s.r.cfg.Options.DestPrefix)
+	return append(problems, more...), nil
+}
+
+// storesPlans picks the plans of the Stores step's documents from plan, in
+// storesDocuments order, and reports a document the plan does not copy where
+// the step copies it; plans is nil unless every document has its plan.
+func storesPlans(plan *transform.Plan, file, srcPrefix, dstPrefix string) (plans []*transform.TablePlan, problems []transform.Problem) {
 	for _, d := range storesDocuments {
-		sn, dn := s.r.cfg.Options.SourcePrefix+d[0], s.r.cfg.Options.DestPrefix+d[1]
+		sn, dn := srcPrefix+d[0], dstPrefix+d[1]
 		tp := plan.Table(sn)
 		switch {
 		case tp == nil:
@@ -84,12 +92,12 @@ func (s *storesStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Pr
 				Msg: fmt.Sprintf("Stores step: %s gives %s a handler that writes other tables; the Stores step copies only %s", file, sn, dn)})
 			continue
 		}
-		s.plans = append(s.plans, tp)
+		plans = append(plans, tp)
 	}
-	if len(s.plans) != len(storesDocuments) {
-		s.plans = nil
+	if len(plans) != len(storesDocuments) {
+		return nil, problems
 	}
-	return problems, nil
+	return plans, problems
 }
 
 // Data clears the destination's stores, store groups and websites and copies
