@@ -118,8 +118,8 @@ func (s *storesStep) Data(ctx context.Context, env *step.Env) error {
 		if err := rowio.ReadTable(ctx, s.r.src, tp.Source, func(row []any) error {
 			out, err := tp.Row(row)
 			if err != nil {
-				return fmt.Errorf("Stores step: source %s row %v: %w; nothing was written: fix the row or the map and run settings mode again",
-					tp.Source.Name, tp.KeyRow(row), err)
+				return fmt.Errorf("Stores step: source %s row %s: %w; nothing was written: fix the row or the map and run settings mode again",
+					tp.Source.Name, keyText(tp.Source, row), err)
 			}
 			d.rows = append(d.rows, out)
 			return nil
@@ -179,8 +179,24 @@ func (s *storesStep) Volume(ctx context.Context, _ *step.Env) error {
 	return errors.Join(errs...)
 }
 
-// Delta: the reference's Stores step has none (see storesStep).
-func (s *storesStep) Delta(context.Context, *step.Env) error { return nil }
+// Delta: the reference's Stores step has none (see storesStep). Listed in
+// delta mode all the same, it says so rather than appear to stream.
+func (s *storesStep) Delta(_ context.Context, env *step.Env) error {
+	if env.Log != nil {
+		env.Log.Warn("the Stores step has no delta: changes to stores, store groups and websites are not streamed; run settings mode again to copy them anew",
+			"stage", "delta")
+	}
+	return nil
+}
+
+// keyText names a row of t by its key: "store_id=1".
+func keyText(t *cdc.Table, row []any) string {
+	parts := make([]string, 0, len(t.Key))
+	for _, k := range t.Key {
+		parts = append(parts, fmt.Sprintf("%s=%v", t.Columns[k].Name, str(row[k])))
+	}
+	return strings.Join(parts, ",")
+}
 
 func countRows(ctx context.Context, db *sql.DB, t *cdc.Table) (int64, error) {
 	var n int64

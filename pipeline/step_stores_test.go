@@ -1,13 +1,17 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -176,5 +180,23 @@ func TestStoresPlans(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStoresDeltaSaysItDoesNotStream: listed in delta mode, the Stores step
+// returns at once (the mode goes on with the next step) and warns that
+// stores are not streamed.
+func TestStoresDeltaSaysItDoesNotStream(t *testing.T) {
+	var logs bytes.Buffer
+	env := &step.Env{Mode: step.ModeDelta, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	s := &storesStep{}
+	if err := s.Delta(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Volume(context.Background(), env); err != nil {
+		t.Fatalf("volume in delta mode, with no plan: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "not streamed") {
+		t.Errorf("no warning that stores are not streamed:\n%s", logs.String())
 	}
 }

@@ -100,6 +100,21 @@ func TestStoresStepOnTheReferenceTestDatabases(t *testing.T) {
 	if got := rowsOf(t, e.dstDB, "SELECT store_id FROM store WHERE store_id = 5"); len(got) != 1 {
 		t.Fatalf("settings without stores_map_file wrote the stores: %q", got)
 	}
+	// A row the destination cannot hold (a store name longer than a
+	// narrowed column) stops the step with the error naming it, and nothing
+	// written: the destination's stores stay as they were.
+	if err := m.Exec(ctx, "magento2", "ALTER TABLE store MODIFY name VARCHAR(5) NOT NULL"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runShiplog(t, e.config, nil, "migrate", "settings"); r.code == 0 || !strings.Contains(r.stderr, "Stores step: source core_store row store_id=1: ") {
+		t.Fatalf("settings with a store name too long for Magento 2: exit %d, want a failure naming the row\n%s", r.code, r.stderr)
+	}
+	if got := rowsOf(t, e.dstDB, "SELECT store_id FROM store ORDER BY store_id"); strings.Join(got, " ") != "'0' '5'" {
+		t.Fatalf("a failed copy changed the destination's stores: %q", got)
+	}
+	if err := m.Exec(ctx, "magento2", "ALTER TABLE store MODIFY name VARCHAR(255) NOT NULL"); err != nil {
+		t.Fatal(err)
+	}
 	for run := 1; run <= 2; run++ {
 		r := e.mustRun("migrate", "settings")
 		if !strings.Contains(r.stderr, "stores migrated") || strings.Contains(r.stderr, `\"Stores Step\" (mode settings) is not supported`) {
