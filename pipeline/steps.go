@@ -27,6 +27,7 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "Map", Title: "Map Step", Class: `Migration\Step\Map`, Default: []step.Mode{step.ModeData, step.ModeDelta},
 			New: func() step.Step { return &mapStep{r: r, delta: run.delta} }},
 		{Name: "DataIntegrity", Title: "Data Integrity Step", Class: `Migration\Step\DataIntegrity`, New: func() step.Step { return &dataIntegrityStep{} }},
+		{Name: "Stores", Title: "Stores Step", Class: `Migration\Step\Stores`, New: func() step.Step { return &storesStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {
 			return nil, err

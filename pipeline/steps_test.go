@@ -26,7 +26,7 @@ func TestModeStepsOfAMagentoConfig(t *testing.T) {
 		want  []string
 		warns []string
 	}{
-		{step.ModeSettings, []string{"Settings"}, []string{`Magento step \"Stores Step\" (mode settings) is not supported by shiplog; skipped`}},
+		{step.ModeSettings, []string{"Settings", "Stores"}, nil},
 		{step.ModeData, []string{"Map"}, []string{`Magento step \"EAV Step\" (mode data) is not supported by shiplog; skipped`}},
 		{step.ModeDelta, []string{"Map"}, nil},
 	} {
@@ -39,7 +39,7 @@ func TestModeStepsOfAMagentoConfig(t *testing.T) {
 		for _, p := range steps {
 			got = append(got, p.Def.Name)
 			switch p.Step.(type) {
-			case *settingsStep, *mapStep:
+			case *settingsStep, *mapStep, *storesStep:
 			default:
 				t.Errorf("mode %s: step %s is a %T", tc.mode, p.Def.Name, p.Step)
 			}

@@ -18,7 +18,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 // newMigrateSettingsCmd is `shiplog migrate settings`.
 func newMigrateSettingsCmd(a *app) *cobra.Command {
 	var auto bool
-	settings := a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml", pipeline.Work{},
+	settings := a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml; with config.xml's Stores step, copy stores, groups and websites", pipeline.Work{},
 		func(ctx context.Context, r *pipeline.Runtime) error {
 			_, err := r.Settings(ctx, pipeline.SettingsOptions{Auto: auto})
 			return err
