@@ -47,6 +47,9 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		if err := r.state.Reset(ctx); err != nil {
 			return err
 		}
+		if err := r.state.ResetSteps(ctx, string(step.ModeData)); err != nil {
+			return err
+		}
 	}
 	if done, err := r.state.Flag(ctx, flagDataDone); err != nil {
 		return err

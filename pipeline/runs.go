@@ -172,6 +172,7 @@ func (r *Runtime) StartRun(ctx context.Context, spec RunSpec) (context.Context, 
 	rec.id, err = r.state.StartRun(ctx, rec.conn, spec.Command, spec.Mode, time.Now())
 	rec.runLocked = err == nil
 	rec.lockMu.Unlock()
+	r.runID = rec.id
 	if err != nil {
 		rec.release()
 		return ctx, nil, err
@@ -554,6 +555,7 @@ func (r *Runtime) Runs(ctx context.Context, limit int) ([]state.Run, error) {
 		p, ok := pending[run.ID]
 		if ok && (run.Status == state.RunStarted || (run.Status == state.RunFailed && run.Error != nil && *run.Error == "interrupted")) {
 			p.Command, p.Mode, p.StartedAt = run.Command, run.Mode, run.StartedAt
+			p.StepsRan, p.StepsSkipped = run.StepsRan, run.StepsSkipped
 			runs[i] = p
 		}
 	}

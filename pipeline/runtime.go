@@ -41,6 +41,9 @@ type Runtime struct {
 	// running is the recorded command being run ("run", "migrate delta"),
 	// for the remedies errors give; set by StartRun.
 	running string
+	// runID is the recorded run's id in _shiplog_runs (0: none); set by
+	// StartRun.
+	runID int64
 	// ops is what the modes report to and are held by (pause, throttle,
 	// batch bound, metrics): one of the configuration's throttle settings
 	// from Open until SetOps replaces it.

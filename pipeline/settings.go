@@ -26,6 +26,12 @@ type SettingsResult struct {
 // other rows are added. It runs in one destination transaction.
 func (r *Runtime) Settings(ctx context.Context, o SettingsOptions) (SettingsResult, error) {
 	log := r.log.With("mode", "settings")
+	if o.Reset {
+		log.Info("forgetting which settings steps are done", "stage", "reset")
+		if err := r.state.ResetSteps(ctx, string(step.ModeSettings)); err != nil {
+			return SettingsResult{}, err
+		}
+	}
 	run := &modeRun{}
 	steps, err := r.modeSteps(step.ModeSettings, log, run)
 	if err != nil {
@@ -42,6 +48,8 @@ type SettingsOptions struct {
 	// migrated but recorded in _shiplog_failed_rows (never copied
 	// untransformed), which makes the run a partial success.
 	Auto bool
+	// Reset runs again the steps an earlier run finished (see step.Run).
+	Reset bool
 }
 
 // settingsStep is the reference tool's Settings step (settings mode).

@@ -56,7 +56,7 @@ func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool) *step.Env
 	return &step.Env{
 		Mode: mode, Source: r.src, Destination: r.dst,
 		SourceSchema: r.cfg.Source.Database, DestSchema: r.cfg.Destination.Database,
-		Config: r.cfg, State: r.state, Log: log, Auto: auto,
+		Config: r.cfg, State: r.state, Log: log, Auto: auto, Progress: stepProgress{r},
 	}
 }
 

@@ -56,6 +56,8 @@ func (s *State) Ensure(ctx context.Context) error {
 			failed_rows BIGINT NOT NULL DEFAULT 0,
 			error MEDIUMTEXT NULL,
 			exit_code INT NULL,
+			steps_ran TEXT NULL,
+			steps_skipped TEXT NULL,
 			KEY started_at (started_at)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_lock_holders") + ` (
@@ -66,6 +68,13 @@ func (s *State) Ensure(ctx context.Context) error {
 			started_at DATETIME(6) NOT NULL,
 			connection_id BIGINT NOT NULL,
 			scope VARCHAR(255) NOT NULL DEFAULT ''
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table(stepsTable) + ` (
+			mode VARCHAR(32) NOT NULL,
+			step VARCHAR(64) NOT NULL,
+			stage VARCHAR(16) NOT NULL,
+			done_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (mode, step, stage)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_state") + ` (
 			name VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -159,6 +168,13 @@ func (s *State) widen(ctx context.Context) error {
 			// Tables of older versions: the exit status of a run.
 			order = append(order, "_shiplog_runs")
 			alters["_shiplog_runs"] = []string{"ADD COLUMN exit_code INT NULL AFTER error"}
+		}
+		if _, ok := have[[2]string{"_shiplog_runs", "steps_ran"}]; !ok {
+			// Tables of older versions: the steps a run ran and skipped.
+			if alters["_shiplog_runs"] == nil {
+				order = append(order, "_shiplog_runs")
+			}
+			alters["_shiplog_runs"] = append(alters["_shiplog_runs"], "ADD COLUMN steps_ran TEXT NULL AFTER exit_code", "ADD COLUMN steps_skipped TEXT NULL AFTER steps_ran")
 		}
 	}
 	for _, sc := range stateColumns {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type Run struct {
 	// ExitCode is the command's exit status (nil: not recorded, the run is
 	// live, was killed, or is older than the column).
 	ExitCode *int `json:"exit_code"`
+	// StepsRan and StepsSkipped are the migration steps the run started and
+	// those it skipped as done by an earlier run, in order (none: not a
+	// migration mode).
+	StepsRan     []string `json:"steps_ran"`
+	StepsSkipped []string `json:"steps_skipped"`
 }
 
 const stateTime = "2006-01-02 15:04:05.999999"
@@ -155,7 +161,7 @@ func (s *State) FinishRun(ctx context.Context, r Run) error {
 
 // Runs returns the recorded runs, newest first, at most limit (0: all).
 func (s *State) Runs(ctx context.Context, limit int) ([]Run, error) {
-	q := "SELECT id, command, mode, started_at, ended_at, status, inserted, updated, deleted, failed_rows, error, exit_code FROM " +
+	q := "SELECT id, command, mode, started_at, ended_at, status, inserted, updated, deleted, failed_rows, error, exit_code, steps_ran, steps_skipped FROM " +
 		s.table("_shiplog_runs") + " ORDER BY id DESC"
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
@@ -169,11 +175,12 @@ func (s *State) Runs(ctx context.Context, limit int) ([]Run, error) {
 	for rows.Next() {
 		var r Run
 		var started string
-		var ended, msg sql.NullString
+		var ended, msg, ran, skipped sql.NullString
 		var code sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.Command, &r.Mode, &started, &ended, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.FailedRows, &msg, &code); err != nil {
+		if err := rows.Scan(&r.ID, &r.Command, &r.Mode, &started, &ended, &r.Status, &r.Inserted, &r.Updated, &r.Deleted, &r.FailedRows, &msg, &code, &ran, &skipped); err != nil {
 			return nil, err
 		}
+		r.StepsRan, r.StepsSkipped = splitSteps(ran), splitSteps(skipped)
 		if code.Valid {
 			c := int(code.Int64)
 			r.ExitCode = &c
@@ -190,4 +197,12 @@ func (s *State) Runs(ctx context.Context, limit int) ([]Run, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// splitSteps reads a list of steps NoteRunStep wrote.
+func splitSteps(v sql.NullString) []string {
+	if !v.Valid || v.String == "" {
+		return []string{}
+	}
+	return strings.Split(v.String, ",")
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/shiplog/shiplog/internal/failpoint"
 	"github.com/shiplog/shiplog/transform"
 )
 
@@ -16,7 +18,10 @@ import (
 // reported together (Report); errors stop the mode before anything is
 // written. Then, step by step, its Data and right after it its Volume (a
 // later step may change what an earlier one wrote: its volume is checked
-// before). An error wrapping ErrPartial lets the mode go on and is returned
+// before). With env.Progress, a step whose Data and Volume returned nil is
+// recorded done, and a later run of mode skips the two stages of a step
+// recorded done unless the step always runs (Rerunnable); every step's
+// Integrity runs all the same (later stages need what it found). An error wrapping ErrPartial lets the mode go on and is returned
 // at the end; any other error stops it and is returned as the step returned
 // it.
 //
@@ -67,23 +72,60 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 	var partial error
 	for i, p := range steps {
 		env := envOf(p)
+		skip, err := skipDone(ctx, mode, p, env)
+		if err != nil {
+			return err
+		}
+		if skip {
+			continue
+		}
 		log.Info(fmt.Sprintf("step %d of %d: %s", i+1, len(steps), p.Title), "stage", "data", "step", p.Title)
-		if err := p.Step.Data(ctx, env); err != nil {
-			if !errors.Is(err, ErrPartial) {
-				return err
+		stepErr := p.Step.Data(ctx, env)
+		if stepErr != nil {
+			if !errors.Is(stepErr, ErrPartial) {
+				return stepErr
 			}
 			if partial == nil {
-				partial = err
+				partial = stepErr
 			} else {
-				partial = fmt.Errorf("%w; %w", partial, err)
+				partial = fmt.Errorf("%w; %w", partial, stepErr)
 			}
 		}
 		log.Debug("step volume check", "stage", "volume", "step", p.Title)
 		if err := p.Step.Volume(ctx, env); err != nil {
 			return err
 		}
+		failpoint.Hit(failpoint.StepDataDone)
+		// A partial data stage is not done: the next run runs it again,
+		// which retries its failed rows.
+		if stepErr == nil && env.Progress != nil {
+			if err := env.Progress.MarkDone(ctx, mode, p.Def.Name, StageData); err != nil {
+				return err
+			}
+			failpoint.Hit(failpoint.StepRecorded)
+		}
 	}
 	return partial
+}
+
+// skipDone reports whether step p's data stage is to be skipped, recorded
+// done by an earlier run of mode (and p does not always run), and notes in
+// the run's record that p runs or is skipped.
+func skipDone(ctx context.Context, mode Mode, p Planned, env *Env) (bool, error) {
+	if env.Progress == nil {
+		return false, nil
+	}
+	if r, ok := p.Step.(Rerunnable); !ok || !r.AlwaysRuns() {
+		at, done, err := env.Progress.Done(ctx, mode, p.Def.Name, StageData)
+		if err != nil {
+			return false, err
+		}
+		if done {
+			env.Log.Info(fmt.Sprintf("step %s: already done at %s; skipped", p.Title, at.UTC().Format(time.RFC3339)), "stage", "data")
+			return true, env.Progress.Note(ctx, mode, p.Def.Name, true)
+		}
+	}
+	return false, env.Progress.Note(ctx, mode, p.Def.Name, false)
 }
 
 // Report logs problems and returns ErrIntegrity when errors remain (auto

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/state"
@@ -93,4 +94,36 @@ type Env struct {
 	Log *slog.Logger
 	// Auto is --auto: integrity errors that do not block are warnings.
 	Auto bool
+	// Progress records the steps whose data stage finished, so that a
+	// later run of the mode skips them (nil: nothing recorded, nothing
+	// skipped).
+	Progress Progress
+}
+
+// StageData names a step's data stage (its Data and, right after, its
+// Volume) in Progress.
+const StageData = "data"
+
+// Progress is where Run keeps, per mode, the stages of steps that finished
+// and which steps the current run ran and skipped (shiplog's destination
+// state). Each method blocks until written or read, retries nothing, and
+// returns its error as is; Run stops the mode on one.
+type Progress interface {
+	// Done reports whether stage of the step named step finished in mode,
+	// and when.
+	Done(ctx context.Context, mode Mode, step, stage string) (at time.Time, done bool, err error)
+	// MarkDone records that stage of step finished in mode, now.
+	MarkDone(ctx context.Context, mode Mode, step, stage string) error
+	// Note records in the current run's record that it ran step (its data
+	// stage is starting) or skipped it.
+	Note(ctx context.Context, mode Mode, step string, skipped bool) error
+}
+
+// Rerunnable is a Step that says whether its data stage runs again on
+// every run of its mode although an earlier run finished it: a step that
+// resumes by itself (the Map step continues per table and records where
+// delta starts), or whose Data is idempotent and cheap. A Step without it
+// is skipped once recorded done.
+type Rerunnable interface {
+	AlwaysRuns() bool
 }

@@ -17,13 +17,14 @@ func newMigrateCmd(a *app) *cobra.Command {
 
 // newMigrateSettingsCmd is `shiplog migrate settings`.
 func newMigrateSettingsCmd(a *app) *cobra.Command {
-	var auto bool
+	var auto, reset bool
 	settings := a.runtimeCmd("settings", "merge the source's settings table (core_config_data) into the destination through settings.xml; with config.xml's Stores step, copy stores, groups and websites", pipeline.Work{},
 		func(ctx context.Context, r *pipeline.Runtime) error {
-			_, err := r.Settings(ctx, pipeline.SettingsOptions{Auto: auto})
+			_, err := r.Settings(ctx, pipeline.SettingsOptions{Auto: auto, Reset: reset})
 			return err
 		})
 	settings.Flags().BoolVar(&auto, "auto", false, "go on past settings whose handler cannot run: they are recorded as failed rows, not migrated")
+	settings.Flags().BoolVar(&reset, "reset", false, "run again the steps an earlier run finished (Stores)")
 	return settings
 }
 

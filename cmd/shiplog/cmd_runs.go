@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -40,7 +41,8 @@ func newRunsCmd(a *app) *cobra.Command {
 		Short: "list the recorded runs (migrate settings/data/delta, run, apply, cutover), newest first",
 		Long: `runs lists _shiplog_runs of the destination: one row per command that
 changes data, with its status (started, success, partial, failed), times and
-counts, exit status and the error it ended with. A run still 'started' is
+counts, exit status, the migration steps it ran (and skipped, as done by an
+earlier run) and the error it ended with. A run still 'started' is
 live, or was killed; the next recorded command marks killed ones failed with
 error "interrupted". A run that ended while the destination was unreachable
 keeps its end in a local file (the user's cache folder, shiplog/runs) until
@@ -62,7 +64,7 @@ the next recorded command writes it; runs shows it meanwhile.`,
 					return printJSON(a.stdout, runs)
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tEXIT\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tERROR")
+				fmt.Fprintln(tw, "ID\tCOMMAND\tSTATUS\tEXIT\tSTARTED\tDURATION\tINSERTED\tUPDATED\tDELETED\tFAILED ROWS\tSTEPS\tERROR")
 				for _, run := range runs {
 					dur := "-"
 					if run.EndedAt != nil {
@@ -79,8 +81,12 @@ the next recorded command writes it; runs shows it meanwhile.`,
 					if run.ExitCode != nil {
 						exit = strconv.Itoa(*run.ExitCode)
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", run.ID, run.Command, run.Status, exit,
-						run.StartedAt.Format("2006-01-02 15:04:05Z"), dur, run.Inserted, run.Updated, run.Deleted, run.FailedRows, msg)
+					steps := strings.Join(run.StepsRan, ",")
+					if len(run.StepsSkipped) > 0 {
+						steps = strings.TrimPrefix(steps+" skipped:"+strings.Join(run.StepsSkipped, ","), " ")
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", run.ID, run.Command, run.Status, exit,
+						run.StartedAt.Format("2006-01-02 15:04:05Z"), dur, run.Inserted, run.Updated, run.Deleted, run.FailedRows, cmp.Or(steps, "-"), msg)
 				}
 				return tw.Flush()
 			})

@@ -57,6 +57,7 @@ const commandTree = `
   --skip-ddl - bool="false" hidden=false
 "shiplog migrate settings" hidden=false
   --auto - bool="false" hidden=false
+  --reset - bool="false" hidden=false
 "shiplog replay" hidden=false
   --apply-to - string="" hidden=false
   --format - string="jsonl" hidden=false

@@ -33,6 +33,12 @@ const (
 	// Published: the broker acknowledged a batch, whose checkpoint is not
 	// yet written.
 	Published = "published"
+	// StepDataDone: a migration step's Data and Volume returned, its
+	// progress not yet recorded (step.Run).
+	StepDataDone = "step-data-done"
+	// StepRecorded: a step's finished data stage is recorded, the next step
+	// not started.
+	StepRecorded = "step-recorded"
 )
 
 var (
