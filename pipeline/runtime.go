@@ -196,6 +196,7 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables
 	rules.Env = r.handlerEnv()
+	r.eavValueRules(rules)
 	return rules, nil
 }
 

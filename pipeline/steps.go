@@ -24,6 +24,7 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 			New: func() step.Step { return &settingsStep{r: r, res: &run.settings} }},
 		{Name: "Map", Title: "Map Step", Class: `Migration\Step\Map`, Default: []step.Mode{step.ModeData, step.ModeDelta},
 			New: func() step.Step { return &mapStep{r: r, delta: run.delta} }},
+		{Name: "EAV", Title: "EAV Step", Class: `Migration\Step\Eav`, New: func() step.Step { return &eavStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {
 			return nil, err

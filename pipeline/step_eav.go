@@ -1,0 +1,543 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// The EAV step (the reference's Migration\Step\Eav) merges Magento 1's
+// attributes into Magento 2's. Unlike the reference, which empties
+// eav_attribute and writes it again with Magento 1's ids (renumbering
+// Magento 2's own attributes), shiplog keeps every Magento 2 attribute and
+// its id, adds the Magento 1 attributes Magento 2 lacks with new ids, and
+// keeps the id map in the destination (transform.EavAttributeMapTable). The
+// Map step then translates attribute_id of the value tables it copies
+// through that map (eavValueRules), so no Magento 2 row is rewritten.
+//
+// This slice covers attributes and their catalog/customer extension rows;
+// entity types, attribute sets, groups and options are not migrated yet.
+
+// eavDefaultDocuments are the tables the EAV map is compiled for when no
+// eav_document_groups_file names them (its "documents" group).
+var eavDefaultDocuments = []string{"eav_attribute_group", "eav_attribute_set", "eav_attribute", "eav_entity_attribute",
+	"catalog_eav_attribute", "customer_eav_attribute", "eav_entity_type"}
+
+// eavDefaultExtended are the attribute extension tables and their attribute
+// key (the groups file's "documents_attribute_extended").
+var eavDefaultExtended = map[string]string{"catalog_eav_attribute": "attribute_id", "customer_eav_attribute": "attribute_id"}
+
+// eavValueTable matches the value tables whose attribute_id the Map step
+// translates: catalog products' and categories' (customers' belong to the
+// Customer Attributes step).
+var eavValueTable = regexp.MustCompile(`^catalog_(product|category)_entity_(datetime|decimal|int|text|varchar|gallery|media_gallery)$`)
+
+// eavResult counts what the EAV step did.
+type eavResult struct {
+	Matched, Added, Ignored, Failed int
+	Extended                        int
+	// unmapped are source attributes of entity types Magento 2 lacks.
+	Unmapped int
+}
+
+// eavStep is the EAV step (data mode).
+type eavStep struct {
+	r *Runtime
+	// Found by Integrity, for Data and Volume.
+	plan     *transform.Plan
+	extended map[string]string
+	// ignore holds "entity_type_code\x00attribute_code" of the attributes
+	// the attribute groups file's "ignore" group leaves out.
+	ignore map[string]bool
+	res    eavResult
+}
+
+func eavKey(a, b string) string { return a + "\x00" + b }
+
+// Integrity reads the EAV map (eav_map_file) and groups files and compiles
+// the map over the EAV documents of both sides: its problems are the
+// step's, reported as the Map step's are.
+func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+	r := s.r
+	cfg := r.cfg
+	mapPath, ok, err := cfg.MagentoFile("eav_map_file")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return []transform.Problem{{Severity: transform.Error, Area: "source", Table: "eav_attribute",
+			Msg: "the EAV step needs its map: set options/eav_map_file (the reference ships etc/opensource-to-opensource/map-eav.xml.dist)", Blocking: true}}, nil
+	}
+	rules, err := transform.ReadMap(mapPath)
+	if err != nil {
+		return nil, err
+	}
+	docs := slices.Clone(eavDefaultDocuments)
+	s.extended = eavDefaultExtended
+	if p, ok, err := cfg.MagentoFile("eav_document_groups_file"); err != nil {
+		return nil, err
+	} else if ok {
+		groups, err := deltalog.ReadGroups(p)
+		if err != nil {
+			return nil, fmt.Errorf("options/eav_document_groups_file: %w", err)
+		}
+		docs = nil
+		s.extended = map[string]string{}
+		for _, g := range groups {
+			switch g.Group {
+			case "documents":
+				docs = append(docs, g.Table)
+			case "documents_attribute_extended":
+				s.extended[g.Table] = strings.Join(g.Key, ",")
+			}
+		}
+	}
+	s.ignore = map[string]bool{}
+	if p, ok, err := cfg.MagentoFile("eav_attribute_groups_file"); err != nil {
+		return nil, err
+	} else if ok {
+		groups, err := readAttributeGroups(p)
+		if err != nil {
+			return nil, fmt.Errorf("options/eav_attribute_groups_file: %w", err)
+		}
+		for _, a := range groups["ignore"] {
+			s.ignore[eavKey(a.Type, a.Code)] = true
+		}
+	}
+	pick := func(all []*cdc.Table, prefix string) []*cdc.Table {
+		var out []*cdc.Table
+		for _, t := range all {
+			if base, ok := cutPrefixFold(t.Name, prefix); ok && slices.Contains(docs, strings.ToLower(base)) {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	srcAll, err := rowio.LoadTables(ctx, r.src, cfg.Source.Database, "")
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	dstAll, err := rowio.LoadTables(ctx, r.dst, cfg.Destination.Database, transform.StateTablePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	src, dst := pick(srcAll, cfg.Options.SourcePrefix), pick(dstAll, cfg.Options.DestPrefix)
+	for _, t := range src {
+		rules.SourceNames = append(rules.SourceNames, t.Name)
+	}
+	rules.SourcePrefix, rules.DestPrefix, rules.Env = cfg.Options.SourcePrefix, cfg.Options.DestPrefix, r.handlerEnv()
+	plan, problems := transform.Compile(rules, src, dst)
+	for _, need := range []string{"eav_entity_type", "eav_attribute"} {
+		for side, ts := range map[string][]*cdc.Table{"source": src, "destination": dst} {
+			prefix := map[string]string{"source": cfg.Options.SourcePrefix, "destination": cfg.Options.DestPrefix}[side]
+			if !slices.ContainsFunc(ts, func(t *cdc.Table) bool { return strings.EqualFold(t.Name, prefix+need) }) {
+				problems = append(problems, transform.Problem{Severity: transform.Error, Area: side, Table: prefix + need, Blocking: true,
+					Msg: fmt.Sprintf("the EAV step needs %s table %s: check the %s database (and the %s prefix)", side, prefix+need, side, side)})
+			}
+		}
+	}
+	if plan != nil && plan.Table(cfg.Options.SourcePrefix+"eav_attribute") == nil && !transform.HasErrors(problems) {
+		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: "eav_attribute", Blocking: true,
+			Msg: fmt.Sprintf("the EAV map %s does not map eav_attribute: the EAV step cannot add attributes through it", mapPath)})
+	}
+	s.plan = plan
+	return problems, nil
+}
+
+// attributeRef is one <attribute type="entity type code">code</attribute>
+// of an attribute groups file.
+type attributeRef struct{ Type, Code string }
+
+// readAttributeGroups reads the reference's eav-attribute-groups.xml:
+// groups of attributes, each named by its entity type code and code.
+func readAttributeGroups(path string) (map[string][]attributeRef, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Groups []struct {
+			Name  string `xml:"name,attr"`
+			Attrs []struct {
+				Type string `xml:"type,attr"`
+				Code string `xml:",chardata"`
+			} `xml:"attribute"`
+		} `xml:"group"`
+	}
+	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := map[string][]attributeRef{}
+	for _, g := range doc.Groups {
+		for _, a := range g.Attrs {
+			ref := attributeRef{Type: strings.TrimSpace(a.Type), Code: strings.TrimSpace(a.Code)}
+			if ref.Type == "" || ref.Code == "" {
+				return nil, fmt.Errorf("%s: group %q has an <attribute> without type or code", path, g.Name)
+			}
+			out[g.Name] = append(out[g.Name], ref)
+		}
+	}
+	return out, nil
+}
+
+// Data merges the source's attributes into the destination's and records
+// the id map, in one destination transaction: a killed run leaves nothing
+// half done, and a run again finds the attributes it added by their
+// (entity type, code) and maps them to the same ids.
+func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
+	r, cfg, log := s.r, s.r.cfg, env.Log
+	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
+	srcTypes, err := eavPairs(ctx, r.src, sp+"eav_entity_type", "entity_type_id", "entity_type_code")
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	dstTypeIDs, err := eavPairs(ctx, r.dst, dp+"eav_entity_type", "entity_type_code", "entity_type_id")
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	dstAttrs, err := eavDestAttributes(ctx, r.dst, dp+"eav_attribute")
+	if err != nil {
+		return err
+	}
+	tp := s.plan.Table(sp + "eav_attribute")
+	si := func(name string) int { return tp.Source.ColumnIndex(name) }
+	idCol, typeCol, codeCol := si("attribute_id"), si("entity_type_id"), si("attribute_code")
+	if idCol < 0 || typeCol < 0 || codeCol < 0 {
+		return fmt.Errorf("source table %s lacks attribute_id, entity_type_id or attribute_code", tp.Source.Name)
+	}
+	tx, err := r.dst.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+rowio.QuoteIdent(transform.EavAttributeMapTable)+` (
+		m1_id INT UNSIGNED NOT NULL PRIMARY KEY,
+		m2_id INT UNSIGNED NOT NULL,
+		entity_type_code VARCHAR(50) NOT NULL,
+		attribute_code VARCHAR(255) NOT NULL
+	) COMMENT 'shiplog EAV step: Magento 1 attribute_id -> Magento 2 attribute_id'`); err != nil {
+		return fmt.Errorf("create %s: %w", transform.EavAttributeMapTable, err)
+	}
+	res := eavResult{}
+	added := map[string]int64{} // m1 id -> new m2 id
+	var failures []cdc.Failure
+	err = rowio.ReadTable(ctx, r.src, tp.Source, func(row []any) error {
+		m1, etID, code := str(row[idCol]), str(row[typeCol]), str(row[codeCol])
+		etCode, ok := srcTypes[etID]
+		if !ok {
+			res.Unmapped++
+			log.Warn(fmt.Sprintf("source attribute %s (id %s) has entity_type_id %s, which source eav_entity_type lacks: not migrated", code, m1, etID), "stage", "eav")
+			return nil
+		}
+		if s.ignore[eavKey(etCode, code)] {
+			res.Ignored++
+			return nil
+		}
+		m2et, ok := dstTypeIDs[etCode]
+		if !ok {
+			res.Unmapped++
+			log.Warn(fmt.Sprintf("source attribute %s (id %s) is of entity type %s, which Magento 2 lacks: not migrated (its values fail in the Map step)", code, m1, etCode), "stage", "eav")
+			return nil
+		}
+		m2, found := dstAttrs[eavKey(m2et, code)]
+		if found {
+			res.Matched++
+		} else {
+			out, err := tp.Row(row)
+			if err != nil {
+				f, ferr := tp.Failure(row, err, cdc.Position{})
+				if ferr != nil {
+					return ferr
+				}
+				failures = append(failures, f)
+				res.Failed++
+				return nil
+			}
+			if i := tp.Dest.ColumnIndex("attribute_id"); i >= 0 {
+				out[i] = nil // a new id
+			}
+			if i := tp.Dest.ColumnIndex("entity_type_id"); i >= 0 {
+				out[i] = m2et
+			}
+			id, err := eavInsert(ctx, tx, tp.Dest, out, "ON DUPLICATE KEY UPDATE attribute_id = LAST_INSERT_ID(attribute_id)")
+			if err != nil {
+				return fmt.Errorf("add attribute %s/%s to destination %s: %w", etCode, code, tp.Dest.Name, err)
+			}
+			m2 = strconv.FormatInt(id, 10)
+			added[m1] = id
+			res.Added++
+		}
+		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(transform.EavAttributeMapTable)+
+			" (m1_id, m2_id, entity_type_code, attribute_code) VALUES (?, ?, ?, ?)"+
+			" ON DUPLICATE KEY UPDATE m2_id = VALUES(m2_id), entity_type_code = VALUES(entity_type_code), attribute_code = VALUES(attribute_code)",
+			m1, m2, etCode, code)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// The extension rows (catalog_eav_attribute, customer_eav_attribute) of
+	// the attributes added; Magento 2's own attributes keep theirs.
+	for doc, key := range s.extended {
+		etp := s.plan.Table(sp + doc)
+		if etp == nil || len(added) == 0 {
+			continue
+		}
+		ki, di := etp.Source.ColumnIndex(key), etp.Dest.ColumnIndex(key)
+		if ki < 0 || di < 0 {
+			return fmt.Errorf("%s: key %s is not copied by the EAV map", doc, key)
+		}
+		if err := rowio.ReadTable(ctx, r.src, etp.Source, func(row []any) error {
+			id, ok := added[str(row[ki])]
+			if !ok {
+				return nil
+			}
+			out, err := etp.Row(row)
+			if err != nil {
+				f, ferr := etp.Failure(row, err, cdc.Position{})
+				if ferr != nil {
+					return ferr
+				}
+				failures = append(failures, f)
+				res.Failed++
+				return nil
+			}
+			out[di] = id
+			if _, err := eavInsert(ctx, tx, etp.Dest, out, ""); err != nil {
+				return fmt.Errorf("add %s row of attribute %d: %w", etp.Dest.Name, id, err)
+			}
+			res.Extended++
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(failures) > 0 {
+		if err := r.state.SaveFailures(ctx, tx, failures); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.res = res
+	log.Info("EAV attributes migrated", "stage", "eav", "matched", res.Matched, "added", res.Added, "extension_rows", res.Extended,
+		"ignored", res.Ignored, "unmapped", res.Unmapped, "failed", res.Failed)
+	if res.Failed > 0 {
+		return fmt.Errorf("%w: %d EAV attribute row(s) could not be transformed (see _shiplog_failed_rows)", ErrPartial, res.Failed)
+	}
+	return nil
+}
+
+// eavInsert inserts row (values cdc.Default left to the column's default)
+// into t and returns the insert id.
+func eavInsert(ctx context.Context, tx *sql.Tx, t *cdc.Table, row []any, tail string) (int64, error) {
+	q := []byte("INSERT INTO ")
+	q = rowio.AppendIdent(q, t.Name)
+	var cols, vals []byte
+	for i, v := range row {
+		if v == cdc.Default {
+			continue
+		}
+		if len(cols) > 0 {
+			cols, vals = append(cols, ", "...), append(vals, ", "...)
+		}
+		cols = rowio.AppendIdent(cols, t.Columns[i].Name)
+		var err error
+		if vals, err = rowio.AppendLiteral(vals, v, &t.Columns[i]); err != nil {
+			return 0, fmt.Errorf("%s.%s: %w", t.Name, t.Columns[i].Name, err)
+		}
+	}
+	q = append(append(append(append(append(q, " ("...), cols...), ") VALUES ("...), vals...), ')')
+	if tail != "" {
+		q = append(append(q, ' '), tail...)
+	}
+	res, err := tx.ExecContext(ctx, string(q))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// eavPairs reads two columns of table as a map from the first to the second.
+func eavPairs(ctx context.Context, db *sql.DB, table, from, to string) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT "+rowio.QuoteIdent(from)+", "+rowio.QuoteIdent(to)+" FROM "+rowio.QuoteIdent(table))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v sql.NullString
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		if k.Valid && v.Valid {
+			out[k.String] = v.String
+		}
+	}
+	return out, rows.Err()
+}
+
+// eavDestAttributes reads the destination's attributes: their ids by
+// entity_type_id and attribute_code (eavKey).
+func eavDestAttributes(ctx context.Context, db *sql.DB, table string) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT attribute_id, entity_type_id, attribute_code FROM "+rowio.QuoteIdent(table))
+	if err != nil {
+		return nil, fmt.Errorf("read destination %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, et string
+		var code sql.NullString
+		if err := rows.Scan(&id, &et, &code); err != nil {
+			return nil, fmt.Errorf("read destination %s: %w", table, err)
+		}
+		if code.Valid {
+			out[eavKey(et, code.String)] = id
+		}
+	}
+	return out, rows.Err()
+}
+
+// Volume checks the id map against both sides: every source attribute the
+// step migrates (not ignored, of an entity type both sides have) is in the
+// map, and each map row names a destination attribute of the same entity
+// type code and attribute code.
+func (s *eavStep) Volume(ctx context.Context, env *step.Env) error {
+	r, cfg := s.r, s.r.cfg
+	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
+	srcTypes, err := eavPairs(ctx, r.src, sp+"eav_entity_type", "entity_type_id", "entity_type_code")
+	if err != nil {
+		return err
+	}
+	dstTypes, err := eavPairs(ctx, r.dst, dp+"eav_entity_type", "entity_type_id", "entity_type_code")
+	if err != nil {
+		return err
+	}
+	dstTypeIDs := map[string]string{}
+	for id, code := range dstTypes {
+		dstTypeIDs[code] = id
+	}
+	srcAttrs, err := eavDestAttributes(ctx, r.src, sp+"eav_attribute")
+	if err != nil {
+		return err
+	}
+	dstAttrs, err := eavDestAttributes(ctx, r.dst, dp+"eav_attribute")
+	if err != nil {
+		return err
+	}
+	dstByID := map[string]string{}
+	for k, id := range dstAttrs {
+		et, code, _ := strings.Cut(k, "\x00")
+		dstByID[id] = eavKey(dstTypes[et], code)
+	}
+	mapped := map[string]string{}
+	rows, err := r.dst.QueryContext(ctx, "SELECT m1_id, m2_id FROM "+rowio.QuoteIdent(transform.EavAttributeMapTable))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", transform.EavAttributeMapTable, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m1, m2 string
+		if err := rows.Scan(&m1, &m2); err != nil {
+			return err
+		}
+		mapped[m1] = m2
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var missing, wrong []string
+	want := 0
+	for k, m1 := range srcAttrs {
+		et, code, _ := strings.Cut(k, "\x00")
+		etCode, ok := srcTypes[et]
+		if !ok || s.ignore[eavKey(etCode, code)] {
+			continue
+		}
+		if _, ok := dstTypeIDs[etCode]; !ok {
+			continue
+		}
+		want++
+		m2, ok := mapped[m1]
+		switch {
+		case !ok:
+			missing = append(missing, etCode+"/"+code)
+		case dstByID[m2] != eavKey(etCode, code):
+			wrong = append(wrong, fmt.Sprintf("%s/%s -> %s", etCode, code, m2))
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(wrong)
+	if len(missing) > 0 || len(wrong) > 0 {
+		return fmt.Errorf("EAV volume check: of %d source attributes, %d are not in %s (%s) and %d map to a destination attribute of another code or entity type (%s); run data mode again with --reset",
+			want, len(missing), transform.EavAttributeMapTable, strings.Join(missing, ", "), len(wrong), strings.Join(wrong, ", "))
+	}
+	env.Log.Info("EAV volume check passed", "stage", "volume", "attributes", want)
+	return nil
+}
+
+// Delta: the EAV step has no delta stage (the reference's has none either).
+func (s *eavStep) Delta(context.Context, *step.Env) error { return nil }
+
+// eavValueRules makes the Map step translate attribute_id of the catalog
+// value tables (eavValueTable) through the EAV step's attribute id map:
+// the reference keeps Magento 1's ids in eav_attribute, so its map.xml needs
+// no rule; shiplog keeps Magento 2's, so the Map step must. It adds, when
+// config.xml runs the EAV step in data mode, a source-area
+// EavAttributeIdHandler transform on each such table's attribute_id, after
+// the map's own transforms (which see Magento 1 ids, as they expect). It is
+// called wherever the Map step's rules are made (Runtime.rules), so the copy
+// and the stream of delta translate alike.
+func (r *Runtime) eavValueRules(rules *transform.Rules) {
+	if !r.eavInDataMode() {
+		return
+	}
+	for _, name := range rules.SourceNames {
+		base, ok := cutPrefixFold(name, rules.SourcePrefix)
+		if !ok || !eavValueTable.MatchString(strings.ToLower(base)) {
+			continue
+		}
+		field := base + ".attribute_id"
+		if slices.ContainsFunc(rules.Source.Transforms, func(t transform.Transform) bool {
+			return strings.EqualFold(t.Field, field) && strings.EqualFold(t.Handler.Name, transform.EavAttributeIdHandler)
+		}) {
+			continue
+		}
+		at := transform.Origin{Element: "EAV step: attribute_id through " + transform.EavAttributeMapTable}
+		rules.Source.Transforms = append(rules.Source.Transforms, transform.Transform{Field: field,
+			Handler: transform.HandlerSpec{Name: transform.EavAttributeIdHandler, At: at}, At: at})
+	}
+}
+
+// eavInDataMode reports whether config.xml runs the EAV step in data mode.
+func (r *Runtime) eavInDataMode() bool {
+	reg, err := r.stepRegistry(&modeRun{})
+	if err != nil {
+		return false
+	}
+	for _, s := range r.cfg.Steps {
+		if step.Mode(s.Mode) != step.ModeData {
+			continue
+		}
+		if d, ok := reg.Lookup(s); ok && d.Name == "EAV" {
+			return true
+		}
+	}
+	return false
+}
