@@ -117,7 +117,7 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 			`'70','4','sku','Magento\Catalog\Model\Product\Attribute\Backend\Sku'`,
 		},
 		"SELECT COUNT(*) FROM eav_attribute WHERE attribute_code = 'msrp_enabled'": {"'0'"},
-		"SELECT COUNT(*) FROM eav_attribute": {"'4'"},
+		"SELECT COUNT(*) FROM eav_attribute":                                       {"'4'"},
 		// The added attribute through map-eav.xml.dist: Magento 2's
 		// entity type id, source_model by class-map.xml.dist
 		// (ConvertModel), backend_type varchar for a product multiselect

@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// TestReadAttributeGroups reads the reference's stock
+// eav-attribute-groups.xml.dist (its "ignore" group: msrp_enabled,
+// group_price, is_recurring, recurring_profile of catalog_product) and
+// refuses broken files.
+func TestReadAttributeGroups(t *testing.T) {
+	stock := ""
+	for _, d := range []string{filepath.Join("..", "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
+		p := filepath.Join(d, "dmt", "etc", "opensource-to-opensource", "eav-attribute-groups.xml.dist")
+		if _, err := os.Stat(p); err == nil {
+			stock = p
+			break
+		}
+	}
+	if stock == "" {
+		t.Fatal("the Magento fixtures (../shared/fixtures/magento beside the checkout) are missing")
+	}
+	g, err := readAttributeGroups(stock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []attributeRef{{"catalog_product", "msrp_enabled"}, {"catalog_product", "group_price"}, {"catalog_product", "is_recurring"}, {"catalog_product", "recurring_profile"}}
+	if !slices.Equal(g["ignore"], want) {
+		t.Errorf("ignore group %v, want %v", g["ignore"], want)
+	}
+	if !slices.Contains(g["frontend_input_empty_allowed"], attributeRef{"catalog_category", "url_path"}) {
+		t.Errorf("frontend_input_empty_allowed lacks catalog_category/url_path: %v", g["frontend_input_empty_allowed"])
+	}
+	dir := t.TempDir()
+	for name, tc := range map[string]struct{ text, want string }{
+		"no type":    {`<groups><group name="ignore"><attribute>sku</attribute></group></groups>`, `group "ignore" has an <attribute> without type or code`},
+		"no code":    {`<groups><group name="ignore"><attribute type="catalog_product"> </attribute></group></groups>`, "without type or code"},
+		"broken xml": {`<groups><group name="ignore">`, "unexpected EOF"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".xml")
+			if err := os.WriteFile(p, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readAttributeGroups(p); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("error %v, want %q naming the file", err, tc.want)
+			}
+		})
+	}
+	if _, err := readAttributeGroups(filepath.Join(dir, "missing.xml")); err == nil {
+		t.Error("a missing file read")
+	}
+}
+
+// TestEavValueRules: with the EAV step in config.xml's data mode (by title
+// or by its classes), the Map step's rules translate attribute_id of the
+// catalog value tables the source has, after the map's own transforms, once;
+// without it, nothing is added.
+func TestEavValueRules(t *testing.T) {
+	eavByTitle := config.Step{Mode: "data", Title: "EAV Step", Classes: []string{`Migration\Step\Eav\Integrity`, `Migration\Step\Eav\Data`}}
+	eavByClass := config.Step{Mode: "data", Title: "Attributes", Classes: []string{`Migration\Step\Eav\Integrity`, `Migration\Step\Eav\Data`, `Migration\Step\Eav\Volume`}}
+	mapStep := config.Step{Mode: "data", Title: "Map Step", Classes: []string{`Migration\Step\Map\Data`}}
+	eavInDelta := config.Step{Mode: "delta", Title: "EAV Step"}
+	names := []string{"m1_catalog_product_entity_varchar", "m1_catalog_category_entity_int", "m1_catalog_product_entity_media_gallery",
+		"m1_customer_entity_varchar", "m1_catalog_product_entity", "m1_catalog_product_entity_varchar_old", "catalog_product_entity_text"}
+	own := transform.Transform{Field: "catalog_product_entity_varchar.value", Handler: transform.HandlerSpec{Name: "CleanMultiselect"}}
+	tests := []struct {
+		name  string
+		steps []config.Step
+		want  []string
+	}{
+		{"by title", []config.Step{eavByTitle, mapStep}, []string{"catalog_product_entity_varchar.value",
+			"catalog_product_entity_varchar.attribute_id", "catalog_category_entity_int.attribute_id", "catalog_product_entity_media_gallery.attribute_id"}},
+		{"by classes", []config.Step{eavByClass, mapStep}, []string{"catalog_product_entity_varchar.value",
+			"catalog_product_entity_varchar.attribute_id", "catalog_category_entity_int.attribute_id", "catalog_product_entity_media_gallery.attribute_id"}},
+		{"no EAV step", []config.Step{mapStep}, []string{"catalog_product_entity_varchar.value"}},
+		{"EAV only in delta", []config.Step{eavInDelta, mapStep}, []string{"catalog_product_entity_varchar.value"}},
+		{"no config.xml", nil, []string{"catalog_product_entity_varchar.value"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Runtime{cfg: &config.Config{Steps: tc.steps}}
+			rules := &transform.Rules{SourcePrefix: "m1_", SourceNames: names}
+			rules.Source.Transforms = []transform.Transform{own}
+			r.eavValueRules(rules)
+			r.eavValueRules(rules) // twice: added once
+			var got []string
+			for _, tr := range rules.Source.Transforms {
+				got = append(got, tr.Field)
+				if tr.Field != own.Field && tr.Handler.Name != transform.EavAttributeIdHandler {
+					t.Errorf("%s: handler %s", tr.Field, tr.Handler.Name)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("transforms on %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEAVStepRegistered: config.xml's EAV Step is the EAV step, in no mode
+// by default.
+func TestEAVStepRegistered(t *testing.T) {
+	r := &Runtime{cfg: &config.Config{}}
+	reg, err := r.stepRegistry(&modeRun{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []config.Step{{Mode: "data", Title: "eav step"}, {Mode: "data", Title: "x", Classes: []string{`Migration\Step\Eav\Data`, `Migration\Step\Eav\Volume`}}} {
+		d, ok := reg.Lookup(s)
+		if !ok || d.Name != "EAV" || len(d.Default) != 0 {
+			t.Errorf("%+v: %+v %v", s, d, ok)
+		}
+	}
+	if d, ok := reg.Lookup(config.Step{Mode: "data", Title: "x", Classes: []string{`Migration\Step\Eav\Data`, `Migration\Step\Map\Data`}}); ok {
+		t.Errorf("a step of EAV and Map classes is %s", d.Name)
+	}
+}
+
+// TestLookupStateTable: the EAV step's map, a shiplog table, is looked up
+// without the destination's prefix and found although table lists leave
+// shiplog's tables out.
+func TestLookupStateTable(t *testing.T) {
+	var skips []string
+	m := &cdc.Table{Name: transform.EavAttributeMapTable}
+	other := &cdc.Table{Name: "m2_eav_attribute"}
+	l := &lookupReader{sides: map[string]lookupSide{
+		transform.SideDestination: {schema: "magento2", prefix: "m2_", prefixKey: "dest_prefix"},
+	}, describe: func(_ context.Context, _ *sql.DB, _, skip string) ([]*cdc.Table, error) {
+		skips = append(skips, skip)
+		if skip == transform.StateTablePrefix {
+			return []*cdc.Table{other}, nil
+		}
+		return []*cdc.Table{other, m}, nil
+	}}
+	got, err := l.table(context.Background(), transform.SideDestination, l.sides[transform.SideDestination], transform.EavAttributeMapTable)
+	if err != nil || got != m {
+		t.Fatalf("map table: %v, %v", got, err)
+	}
+	got, err = l.table(context.Background(), transform.SideDestination, l.sides[transform.SideDestination], "eav_attribute")
+	if err != nil || got != other {
+		t.Fatalf("prefixed table: %v, %v", got, err)
+	}
+	if !slices.Equal(skips, []string{"", transform.StateTablePrefix}) {
+		t.Errorf("table lists skipped %q", skips)
+	}
+}
