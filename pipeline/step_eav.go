@@ -106,6 +106,7 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		}
 	}
 	s.ignore = map[string]bool{}
+	emptyInputAllowed := map[string]bool{}
 	if p, ok, err := cfg.MagentoFile("eav_attribute_groups_file"); err != nil {
 		return nil, err
 	} else if ok {
@@ -115,6 +116,9 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		}
 		for _, a := range groups["ignore"] {
 			s.ignore[eavKey(a.Type, a.Code)] = true
+		}
+		for _, a := range groups["frontend_input_empty_allowed"] {
+			emptyInputAllowed[eavKey(a.Type, a.Code)] = true
 		}
 	}
 	pick := func(all []*cdc.Table, prefix string) []*cdc.Table {
@@ -153,8 +157,62 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: "eav_attribute", Blocking: true,
 			Msg: fmt.Sprintf("the EAV map %s does not map eav_attribute: the EAV step cannot add attributes through it", mapPath)})
 	}
+	if !transform.HasErrors(problems) {
+		attrs, err := eavSourceAttributes(ctx, r.src, cfg.Options.SourcePrefix)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, eavEmptyFrontendInput(cfg.Options.SourcePrefix+"eav_attribute", attrs, s.ignore, emptyInputAllowed)...)
+	}
 	s.plan = plan
 	return problems, nil
+}
+
+// eavAttribute is a source attribute as the integrity check reads it.
+type eavAttribute struct {
+	ID, EntityType, Code string
+	// FrontendInput is "" for NULL.
+	FrontendInput string
+}
+
+// eavSourceAttributes reads the source's attributes with their entity type
+// codes (entity types the source lacks give "").
+func eavSourceAttributes(ctx context.Context, db *sql.DB, prefix string) ([]eavAttribute, error) {
+	q := "SELECT a.attribute_id, COALESCE(t.entity_type_code, ''), a.attribute_code, COALESCE(a.frontend_input, '') FROM " +
+		rowio.QuoteIdent(prefix+"eav_attribute") + " a LEFT JOIN " + rowio.QuoteIdent(prefix+"eav_entity_type") +
+		" t ON t.entity_type_id = a.entity_type_id ORDER BY a.attribute_id"
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read source attributes: %w", err)
+	}
+	defer rows.Close()
+	var out []eavAttribute
+	for rows.Next() {
+		var a eavAttribute
+		if err := rows.Scan(&a.ID, &a.EntityType, &a.Code, &a.FrontendInput); err != nil {
+			return nil, fmt.Errorf("read source attributes: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// eavEmptyFrontendInput is the reference's check of frontend_input: an
+// attribute the step migrates (not ignored) must have one, unless the
+// attribute groups file's "frontend_input_empty_allowed" group names it
+// for its entity type. Empty is PHP's: NULL, "" or "0". The problems are
+// errors --auto turns into warnings (the attribute is migrated as it is).
+func eavEmptyFrontendInput(table string, attrs []eavAttribute, ignore, allowed map[string]bool) []transform.Problem {
+	var out []transform.Problem
+	for _, a := range attrs {
+		k := eavKey(a.EntityType, a.Code)
+		if ignore[k] || allowed[k] || (a.FrontendInput != "" && a.FrontendInput != "0") {
+			continue
+		}
+		out = append(out, transform.Problem{Severity: transform.Error, Area: "source", Table: table, Columns: []string{"frontend_input"},
+			Msg: fmt.Sprintf("attribute %s/%s (attribute_id %s) has an empty frontend_input: Magento 2 cannot show it; give it one in the source, or list it in the eav_attribute_groups_file's frontend_input_empty_allowed group", a.EntityType, a.Code, a.ID)})
+	}
+	return out
 }
 
 // attributeRef is one <attribute type="entity type code">code</attribute>

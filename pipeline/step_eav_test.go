@@ -155,3 +155,34 @@ func TestLookupStateTable(t *testing.T) {
 		t.Errorf("table lists skipped %q", skips)
 	}
 }
+
+// TestEavEmptyFrontendInput: the reference's AttributeFrontendInput check.
+// Its cases: url_path of catalog_category is allowed an empty
+// frontend_input by the stock eav-attribute-groups.xml.dist, the same code
+// of another entity type is not; ignored attributes are not checked; NULL,
+// "" and "0" are empty (PHP's empty()).
+func TestEavEmptyFrontendInput(t *testing.T) {
+	ignore := map[string]bool{eavKey("catalog_product", "msrp_enabled"): true}
+	allowed := map[string]bool{eavKey("catalog_category", "url_path"): true}
+	attrs := []eavAttribute{
+		{ID: "1", EntityType: "catalog_category", Code: "url_path"},
+		{ID: "2", EntityType: "catalog_product", Code: "url_path"},
+		{ID: "3", EntityType: "catalog_product", Code: "msrp_enabled"},
+		{ID: "4", EntityType: "catalog_product", Code: "sku", FrontendInput: "text"},
+		{ID: "5", EntityType: "customer", Code: "odd", FrontendInput: "0"},
+		{ID: "6", EntityType: "", Code: "orphan"},
+	}
+	got := eavEmptyFrontendInput("m1_eav_attribute", attrs, ignore, allowed)
+	var ids []string
+	for _, p := range got {
+		ids = append(ids, p.Msg[:strings.Index(p.Msg, " has")])
+		if p.Severity != transform.Error || p.Blocking || p.Table != "m1_eav_attribute" || !slices.Equal(p.Columns, []string{"frontend_input"}) ||
+			!strings.Contains(p.Msg, "frontend_input_empty_allowed") {
+			t.Errorf("problem %+v", p)
+		}
+	}
+	want := []string{"attribute catalog_product/url_path (attribute_id 2)", "attribute customer/odd (attribute_id 5)", "attribute /orphan (attribute_id 6)"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("problems for %q, want %q", ids, want)
+	}
+}

@@ -40,28 +40,12 @@ const eavTestMap = `<?xml version="1.0" encoding="UTF-8"?>
 </map>
 `
 
-// TestEAVStepOnTheReferenceDatabases runs data mode with the stock
-// config.xml.dist (whose data mode lists the EAV Step before the Map Step)
-// on the reference's EAV integration-test databases
-// (tests/integration/resource/eav/{source,dest}.sql). The reference's
-// tests (testsuite/Migration/Step/EAV/{Integrity,Data,Volume}Test.php) only
-// assert that Integrity, Data and Volume pass on them; the rows expected
-// here follow from its Data.php on those databases and the stock
-// eav-attribute-groups.xml.dist:
-//   - sku (catalog_product, Magento 1 id 63) is Magento 2's sku (id 70) and
-//     website_id (customer, 1) is Magento 2's website_id (1): matched by
-//     entity type code and attribute code, Magento 2's rows kept;
-//   - msrp_enabled (118) is in the "ignore" group: not migrated;
-//   - quantity_and_stock_status (Magento 2 only) stays.
-//
-// The test adds what the databases lack (said so where it does): an
-// attribute only Magento 1 has, which the EAV map transforms (ConvertModel
-// by class-map.xml.dist, BackendTypeForMultiselect), and
-// catalog_product_entity_varchar rows the Map step copies, whose
-// attribute_id must name the same attribute (by code, read in SQL on both
-// sides) in Magento 2. A second run (--reset) adds no attribute twice.
-func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
-	t.Parallel()
+// eavReferenceEnv loads the reference's eav integration-test databases
+// (tests/integration/resource/eav/{source,dest}.sql) and what
+// TestEAVStepOnTheReferenceDatabases adds to them, and writes the stock
+// config.xml with options (over the test's map_file and crypt_key).
+func eavReferenceEnv(t *testing.T, options map[string]string) *env {
+	t.Helper()
 	fx := magentoFixtures(t)
 	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "eav")
 	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
@@ -89,7 +73,11 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{t: t, src: src, dst: dst}
-	e.config = stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
+	opts := map[string]string{"map_file": mapFile, "crypt_key": storeM1Key}
+	for k, v := range options {
+		opts[k] = v
+	}
+	e.config = stockConfigXML(t, fx, src, dst, opts)
 	var err error
 	if e.srcDB, err = src.Open("magento1"); err != nil {
 		t.Fatal(err)
@@ -98,6 +86,32 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.srcDB.Close(); e.dstDB.Close() })
+	return e
+}
+
+// TestEAVStepOnTheReferenceDatabases runs data mode with the stock
+// config.xml.dist (whose data mode lists the EAV Step before the Map Step)
+// on the reference's EAV integration-test databases
+// (tests/integration/resource/eav/{source,dest}.sql). The reference's
+// tests (testsuite/Migration/Step/EAV/{Integrity,Data,Volume}Test.php) only
+// assert that Integrity, Data and Volume pass on them; the rows expected
+// here follow from its Data.php on those databases and the stock
+// eav-attribute-groups.xml.dist:
+//   - sku (catalog_product, Magento 1 id 63) is Magento 2's sku (id 70) and
+//     website_id (customer, 1) is Magento 2's website_id (1): matched by
+//     entity type code and attribute code, Magento 2's rows kept;
+//   - msrp_enabled (118) is in the "ignore" group: not migrated;
+//   - quantity_and_stock_status (Magento 2 only) stays.
+//
+// The test adds what the databases lack (said so where it does): an
+// attribute only Magento 1 has, which the EAV map transforms (ConvertModel
+// by class-map.xml.dist, BackendTypeForMultiselect), and
+// catalog_product_entity_varchar rows the Map step copies, whose
+// attribute_id must name the same attribute (by code, read in SQL on both
+// sides) in Magento 2. A second run (--reset) adds no attribute twice.
+func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
+	t.Parallel()
+	e := eavReferenceEnv(t, nil)
 
 	want := map[string][]string{
 		// The id map: matched attributes map to Magento 2's ids; the
@@ -171,5 +185,76 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 	check()
 	if after := rowsOf(t, e.dstDB, "SELECT m1_id, m2_id FROM _shiplog_eav_attribute_map ORDER BY m1_id"); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Errorf("the id map changed on a second run: %v, then %v", before, after)
+	}
+}
+
+// TestEAVStepIntegrity: the EAV step's integrity problems stop data mode
+// before anything is written, reported as the Map step's are. An EAV map
+// with a handler that does not exist (the stock map-eav.xml.dist with
+// ConvertModel renamed) cannot compile; an attribute without a
+// frontend_input fails the reference's AttributeFrontendInput check
+// (Integrity/AttributeFrontendInput.php) unless the attribute groups file
+// allows it; --auto does not go past the map's broken handler (it would
+// copy class names untransformed).
+func TestEAVStepIntegrity(t *testing.T) {
+	t.Parallel()
+	fx := magentoFixtures(t)
+	dist, err := os.ReadFile(filepath.Join(fx, "dmt", "etc", "opensource-to-opensource", "map-eav.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(dist), `<field>eav_attribute.source_model</field>
+                <handler class="\Migration\Handler\EavAttribute\ConvertModel" />`, `<field>eav_attribute.source_model</field>
+                <handler class="\Migration\Handler\EavAttribute\NoSuchModel" />`, 1)
+	if broken == string(dist) {
+		t.Fatal("map-eav.xml.dist has no ConvertModel on eav_attribute.source_model")
+	}
+	mapFile := filepath.Join(t.TempDir(), "map-eav.xml")
+	if err := os.WriteFile(mapFile, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := eavReferenceEnv(t, map[string]string{"eav_map_file": mapFile})
+	if err := e.src.Exec(context.Background(), "magento1",
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES (201, 4, 'no_input', 'varchar', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"migrate", "data"}, {"migrate", "data", "--auto"}} {
+		r := runShiplog(t, e.config, nil, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "integrity check failed") {
+			t.Fatalf("%v: exit %d, want an integrity failure\n%s", args, r.code, r.stderr)
+		}
+		for _, want := range []string{`Unknown handler \"\\Migration\\Handler\\EavAttribute\\NoSuchModel\" on eav_attribute.source_model`} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%v: no %s in\n%s", args, want, r.stderr)
+			}
+		}
+		if strings.Contains(r.stderr, "EAV attributes migrated") {
+			t.Errorf("%v: the EAV step's data stage ran", args)
+		}
+	}
+	if got := rowsOf(t, e.dstDB, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '_shiplog_eav_attribute_map'"); strings.Join(got, "") != "'0'" {
+		t.Errorf("the id map table exists after a failed integrity check")
+	}
+	if got := rowsOf(t, e.dstDB, "SELECT COUNT(*) FROM eav_attribute"); strings.Join(got, "") != "'3'" {
+		t.Errorf("destination eav_attribute has %v rows after a failed integrity check, want its 3", got)
+	}
+	// The map fixed, the empty frontend_input alone is an error --auto
+	// turns into a warning.
+	testMap := filepath.Join(t.TempDir(), "map.xml")
+	if err := os.WriteFile(testMap, []byte(eavTestMap), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.config = stockConfigXML(t, fx, e.src, e.dst, map[string]string{"map_file": testMap, "crypt_key": storeM1Key})
+	const empty = "attribute catalog_product/no_input (attribute_id 201) has an empty frontend_input"
+	r := runShiplog(t, e.config, nil, "migrate", "data")
+	if r.code == 0 || !strings.Contains(r.stderr, "integrity check failed") || !strings.Contains(r.stderr, empty) || strings.Contains(r.stderr, "Unknown handler") {
+		t.Fatalf("migrate data: exit %d, want an integrity failure for %s only\n%s", r.code, empty, r.stderr)
+	}
+	r = runShiplog(t, e.config, nil, "migrate", "data", "--auto")
+	if !strings.Contains(r.stderr, empty) || !strings.Contains(r.stderr, "EAV attributes migrated") {
+		t.Fatalf("migrate data --auto: exit %d, want the EAV step to run with a warning\n%s", r.code, r.stderr)
+	}
+	if got := rowsOf(t, e.dstDB, "SELECT a.frontend_input FROM _shiplog_eav_attribute_map m JOIN eav_attribute a ON a.attribute_id = m.m2_id WHERE m.m1_id = 201"); strings.Join(got, "") != "NULL" {
+		t.Errorf("the attribute without frontend_input: %v, want it migrated as it is", got)
 	}
 }
