@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -101,7 +103,7 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			case "documents":
 				docs = append(docs, g.Table)
 			case "documents_attribute_extended":
-				s.extended[g.Table] = strings.Join(g.Key, ",")
+				s.extended[g.Table] = cmp.Or(strings.Join(g.Key, ","), "attribute_id")
 			}
 		}
 	}
@@ -119,6 +121,12 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		}
 		for _, a := range groups["frontend_input_empty_allowed"] {
 			emptyInputAllowed[eavKey(a.Type, a.Code)] = true
+		}
+	}
+	// The step reads these whatever the groups file lists.
+	for _, d := range append([]string{"eav_entity_type", "eav_attribute"}, slices.Sorted(maps.Keys(s.extended))...) {
+		if !slices.Contains(docs, d) {
+			docs = append(docs, d)
 		}
 	}
 	pick := func(all []*cdc.Table, prefix string) []*cdc.Table {
@@ -144,20 +152,24 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 	}
 	rules.SourcePrefix, rules.DestPrefix, rules.Env = cfg.Options.SourcePrefix, cfg.Options.DestPrefix, r.handlerEnv()
 	plan, problems := transform.Compile(rules, src, dst)
+	missing := map[string]bool{}
 	for _, need := range []string{"eav_entity_type", "eav_attribute"} {
-		for side, ts := range map[string][]*cdc.Table{"source": src, "destination": dst} {
-			prefix := map[string]string{"source": cfg.Options.SourcePrefix, "destination": cfg.Options.DestPrefix}[side]
-			if !slices.ContainsFunc(ts, func(t *cdc.Table) bool { return strings.EqualFold(t.Name, prefix+need) }) {
-				problems = append(problems, transform.Problem{Severity: transform.Error, Area: side, Table: prefix + need, Blocking: true,
-					Msg: fmt.Sprintf("the EAV step needs %s table %s: check the %s database (and the %s prefix)", side, prefix+need, side, side)})
+		for _, side := range []struct {
+			name, prefix string
+			tables       []*cdc.Table
+		}{{"source", cfg.Options.SourcePrefix, src}, {"destination", cfg.Options.DestPrefix, dst}} {
+			if !slices.ContainsFunc(side.tables, func(t *cdc.Table) bool { return strings.EqualFold(t.Name, side.prefix+need) }) {
+				missing[side.name] = true
+				problems = append(problems, transform.Problem{Severity: transform.Error, Area: side.name, Table: side.prefix + need, Blocking: true,
+					Msg: fmt.Sprintf("the EAV step needs %s table %s: check the %s database (and its prefix option)", side.name, side.prefix+need, side.name)})
 			}
 		}
 	}
-	if plan != nil && plan.Table(cfg.Options.SourcePrefix+"eav_attribute") == nil && !transform.HasErrors(problems) {
-		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: "eav_attribute", Blocking: true,
-			Msg: fmt.Sprintf("the EAV map %s does not map eav_attribute: the EAV step cannot add attributes through it", mapPath)})
+	if len(missing) == 0 && (plan == nil || plan.Table(cfg.Options.SourcePrefix+"eav_attribute") == nil) {
+		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: cfg.Options.SourcePrefix + "eav_attribute", Blocking: true,
+			Msg: fmt.Sprintf("the EAV map %s does not map eav_attribute to the destination: the EAV step cannot add attributes through it", mapPath)})
 	}
-	if !transform.HasErrors(problems) {
+	if !missing["source"] {
 		attrs, err := eavSourceAttributes(ctx, r.src, cfg.Options.SourcePrefix)
 		if err != nil {
 			return nil, err
@@ -271,6 +283,9 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 		return err
 	}
 	tp := s.plan.Table(sp + "eav_attribute")
+	if tp == nil {
+		return fmt.Errorf("the EAV map does not map source table %s (see the integrity check)", sp+"eav_attribute")
+	}
 	si := func(name string) int { return tp.Source.ColumnIndex(name) }
 	idCol, typeCol, codeCol := si("attribute_id"), si("entity_type_id"), si("attribute_code")
 	if idCol < 0 || typeCol < 0 || codeCol < 0 {
