@@ -65,6 +65,9 @@ type eavStep struct {
 	// the attribute groups file's "ignore" group leaves out.
 	ignore map[string]bool
 	res    eavResult
+	// failed are the Magento 1 ids of the attributes Data recorded as
+	// failed rows, for Volume.
+	failed map[string]bool
 }
 
 func eavKey(a, b string) string { return a + "\x00" + b }
@@ -177,6 +180,23 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		problems = append(problems, eavEmptyFrontendInput(cfg.Options.SourcePrefix+"eav_attribute", attrs, s.ignore, emptyInputAllowed)...)
 	}
 	s.plan = plan
+	// What Data would do, tried now: rows the map cannot transform (a
+	// class the class map does not know, say) are errors, as the
+	// reference's class map check makes them; --auto records them as
+	// failed rows and migrates the rest.
+	if len(missing) == 0 && plan != nil && plan.Table(cfg.Options.SourcePrefix+"eav_attribute") != nil && !slices.ContainsFunc(problems, func(p transform.Problem) bool { return p.Blocking }) {
+		m, err := s.mergeAttributes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i, f := range m.failures {
+			problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: f.Table,
+				Msg: m.why[i] + "; it is not migrated (--auto: recorded in _shiplog_failed_rows)"})
+		}
+		for _, w := range m.warnings {
+			problems = append(problems, transform.Problem{Severity: transform.Warning, Area: "source", Table: cfg.Options.SourcePrefix + "eav_attribute", Msg: w})
+		}
+	}
 	return problems, nil
 }
 
@@ -263,33 +283,158 @@ func readAttributeGroups(path string) (map[string][]attributeRef, error) {
 	return out, nil
 }
 
-// Data merges the source's attributes into the destination's and records
-// the id map, in one destination transaction: a killed run leaves nothing
-// half done, and a run again finds the attributes it added by their
-// (entity type, code) and maps them to the same ids.
-func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
-	r, cfg, log := s.r, s.r.cfg, env.Log
+// eavAttrPlan is what the step does with one source attribute.
+type eavAttrPlan struct {
+	m1, etCode, code string
+	// m2 is the id of the Magento 2 attribute of the same entity type code
+	// and code; "" when Magento 2 lacks it and add is its row.
+	m2  string
+	add []any
+	// ext are its extension rows (by table plan), for an attribute added.
+	ext []eavExtRow
+}
+
+type eavExtRow struct {
+	tp  *transform.TablePlan
+	row []any
+	key int // the attribute key's index in row
+}
+
+// eavMerge is the step's plan for the source's attributes, made from both
+// sides as they are: Integrity reports what it cannot do, Data does it.
+type eavMerge struct {
+	attrs []eavAttrPlan
+	// failures are source rows the EAV map cannot transform, why says why.
+	failures []cdc.Failure
+	why      []string
+	// failedIDs are the Magento 1 ids of the attributes among failures.
+	failedIDs map[string]bool
+	// warnings are the attributes not migrated for want of an entity type.
+	warnings []string
+	ignored  int
+}
+
+// mergeAttributes plans the merge: each source attribute not ignored is
+// Magento 2's attribute of the same entity type code and attribute code,
+// or a new one, transformed through the EAV map, with the extension rows
+// (catalog_eav_attribute, customer_eav_attribute) the source has for it;
+// Magento 2's own attributes keep their rows.
+func (s *eavStep) mergeAttributes(ctx context.Context) (*eavMerge, error) {
+	r, cfg := s.r, s.r.cfg
 	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
-	srcTypes, err := eavPairs(ctx, r.src, sp+"eav_entity_type", "entity_type_id", "entity_type_code")
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	dstTypeIDs, err := eavPairs(ctx, r.dst, dp+"eav_entity_type", "entity_type_code", "entity_type_id")
-	if err != nil {
-		return fmt.Errorf("destination: %w", err)
-	}
-	dstAttrs, err := eavDestAttributes(ctx, r.dst, dp+"eav_attribute")
-	if err != nil {
-		return err
-	}
 	tp := s.plan.Table(sp + "eav_attribute")
 	if tp == nil {
-		return fmt.Errorf("the EAV map does not map source table %s (see the integrity check)", sp+"eav_attribute")
+		return nil, fmt.Errorf("the EAV map does not map source table %s (see the integrity check)", sp+"eav_attribute")
 	}
 	si := func(name string) int { return tp.Source.ColumnIndex(name) }
 	idCol, typeCol, codeCol := si("attribute_id"), si("entity_type_id"), si("attribute_code")
 	if idCol < 0 || typeCol < 0 || codeCol < 0 {
-		return fmt.Errorf("source table %s lacks attribute_id, entity_type_id or attribute_code", tp.Source.Name)
+		return nil, fmt.Errorf("source table %s lacks attribute_id, entity_type_id or attribute_code", tp.Source.Name)
+	}
+	srcTypes, err := eavPairs(ctx, r.src, sp+"eav_entity_type", "entity_type_id", "entity_type_code")
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	dstTypeIDs, err := eavPairs(ctx, r.dst, dp+"eav_entity_type", "entity_type_code", "entity_type_id")
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	dstAttrs, err := eavDestAttributes(ctx, r.dst, dp+"eav_attribute")
+	if err != nil {
+		return nil, err
+	}
+	m := &eavMerge{failedIDs: map[string]bool{}}
+	fail := func(tp *transform.TablePlan, row []any, err error, what string) error {
+		f, ferr := tp.Failure(row, err, cdc.Position{})
+		if ferr != nil {
+			return ferr
+		}
+		m.failures = append(m.failures, f)
+		m.why = append(m.why, fmt.Sprintf("%s cannot be transformed by the EAV map: %v", what, err))
+		return nil
+	}
+	adding := map[string]int{} // m1 id -> index in m.attrs
+	err = rowio.ReadTable(ctx, r.src, tp.Source, func(row []any) error {
+		a := eavAttrPlan{m1: str(row[idCol]), code: str(row[codeCol])}
+		etID := str(row[typeCol])
+		var ok bool
+		if a.etCode, ok = srcTypes[etID]; !ok {
+			m.warnings = append(m.warnings, fmt.Sprintf("source attribute %s (attribute_id %s) has entity_type_id %s, which source eav_entity_type lacks: not migrated (its values fail in the Map step)", a.code, a.m1, etID))
+			return nil
+		}
+		if s.ignore[eavKey(a.etCode, a.code)] {
+			m.ignored++
+			return nil
+		}
+		m2et, ok := dstTypeIDs[a.etCode]
+		if !ok {
+			m.warnings = append(m.warnings, fmt.Sprintf("source attribute %s/%s (attribute_id %s): Magento 2 has no entity type %s: not migrated (its values fail in the Map step)", a.etCode, a.code, a.m1, a.etCode))
+			return nil
+		}
+		if a.m2, ok = dstAttrs[eavKey(m2et, a.code)]; !ok {
+			out, err := tp.Row(row)
+			if err != nil {
+				m.failedIDs[a.m1] = true
+				return fail(tp, row, err, fmt.Sprintf("attribute %s/%s (attribute_id %s)", a.etCode, a.code, a.m1))
+			}
+			if i := tp.Dest.ColumnIndex("attribute_id"); i >= 0 {
+				out[i] = nil // a new id
+			}
+			if i := tp.Dest.ColumnIndex("entity_type_id"); i >= 0 {
+				out[i] = m2et
+			}
+			a.add = out
+			adding[a.m1] = len(m.attrs)
+		}
+		m.attrs = append(m.attrs, a)
+		return nil
+	})
+	if err != nil || len(adding) == 0 {
+		return m, err
+	}
+	for _, doc := range slices.Sorted(maps.Keys(s.extended)) {
+		key := s.extended[doc]
+		etp := s.plan.Table(sp + doc)
+		if etp == nil {
+			continue
+		}
+		ki, di := etp.Source.ColumnIndex(key), etp.Dest.ColumnIndex(key)
+		if ki < 0 || di < 0 {
+			return nil, fmt.Errorf("%s: its key %s is not copied by the EAV map", doc, key)
+		}
+		if err := rowio.ReadTable(ctx, r.src, etp.Source, func(row []any) error {
+			i, ok := adding[str(row[ki])]
+			if !ok {
+				return nil
+			}
+			a := &m.attrs[i]
+			out, err := etp.Row(row)
+			if err != nil {
+				return fail(etp, row, err, fmt.Sprintf("%s row of attribute %s/%s (attribute_id %s)", doc, a.etCode, a.code, a.m1))
+			}
+			a.ext = append(a.ext, eavExtRow{tp: etp, row: out, key: di})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Data merges the source's attributes into the destination's and records
+// the id map, in one destination transaction: a killed run leaves nothing
+// half done, and a run again finds the attributes it added by their
+// (entity type, code) and maps them to the same ids. Rows the EAV map
+// cannot transform (--auto went past them) are recorded as failed rows of
+// their tables, replacing those of an earlier run.
+func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
+	r, log := s.r, env.Log
+	m, err := s.mergeAttributes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range m.warnings {
+		log.Warn(w, "stage", "eav")
 	}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
@@ -304,113 +449,53 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	) COMMENT 'shiplog EAV step: Magento 1 attribute_id -> Magento 2 attribute_id'`); err != nil {
 		return fmt.Errorf("create %s: %w", transform.EavAttributeMapTable, err)
 	}
-	res := eavResult{}
-	added := map[string]int64{} // m1 id -> new m2 id
-	var failures []cdc.Failure
-	err = rowio.ReadTable(ctx, r.src, tp.Source, func(row []any) error {
-		m1, etID, code := str(row[idCol]), str(row[typeCol]), str(row[codeCol])
-		etCode, ok := srcTypes[etID]
-		if !ok {
-			res.Unmapped++
-			log.Warn(fmt.Sprintf("source attribute %s (id %s) has entity_type_id %s, which source eav_entity_type lacks: not migrated", code, m1, etID), "stage", "eav")
-			return nil
-		}
-		if s.ignore[eavKey(etCode, code)] {
-			res.Ignored++
-			return nil
-		}
-		m2et, ok := dstTypeIDs[etCode]
-		if !ok {
-			res.Unmapped++
-			log.Warn(fmt.Sprintf("source attribute %s (id %s) is of entity type %s, which Magento 2 lacks: not migrated (its values fail in the Map step)", code, m1, etCode), "stage", "eav")
-			return nil
-		}
-		m2, found := dstAttrs[eavKey(m2et, code)]
-		if found {
+	res := eavResult{Ignored: m.ignored, Unmapped: len(m.warnings), Failed: len(m.failures)}
+	attrTable := s.plan.Table(s.r.cfg.Options.SourcePrefix + "eav_attribute")
+	for _, a := range m.attrs {
+		m2 := a.m2
+		if a.add == nil {
 			res.Matched++
 		} else {
-			out, err := tp.Row(row)
+			// The destination's unique key (entity_type_id, attribute_code)
+			// makes a second insert of the same attribute its first one.
+			id, err := eavInsert(ctx, tx, attrTable.Dest, a.add, "ON DUPLICATE KEY UPDATE attribute_id = LAST_INSERT_ID(attribute_id)")
 			if err != nil {
-				f, ferr := tp.Failure(row, err, cdc.Position{})
-				if ferr != nil {
-					return ferr
-				}
-				failures = append(failures, f)
-				res.Failed++
-				return nil
-			}
-			if i := tp.Dest.ColumnIndex("attribute_id"); i >= 0 {
-				out[i] = nil // a new id
-			}
-			if i := tp.Dest.ColumnIndex("entity_type_id"); i >= 0 {
-				out[i] = m2et
-			}
-			id, err := eavInsert(ctx, tx, tp.Dest, out, "ON DUPLICATE KEY UPDATE attribute_id = LAST_INSERT_ID(attribute_id)")
-			if err != nil {
-				return fmt.Errorf("add attribute %s/%s to destination %s: %w", etCode, code, tp.Dest.Name, err)
+				return fmt.Errorf("add attribute %s/%s to destination %s: %w", a.etCode, a.code, attrTable.Dest.Name, err)
 			}
 			m2 = strconv.FormatInt(id, 10)
-			added[m1] = id
 			res.Added++
+			for _, e := range a.ext {
+				e.row[e.key] = id
+				if _, err := eavInsert(ctx, tx, e.tp.Dest, e.row, ""); err != nil {
+					return fmt.Errorf("add the %s row of attribute %s/%s: %w", e.tp.Dest.Name, a.etCode, a.code, err)
+				}
+				res.Extended++
+			}
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(transform.EavAttributeMapTable)+
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(transform.EavAttributeMapTable)+
 			" (m1_id, m2_id, entity_type_code, attribute_code) VALUES (?, ?, ?, ?)"+
 			" ON DUPLICATE KEY UPDATE m2_id = VALUES(m2_id), entity_type_code = VALUES(entity_type_code), attribute_code = VALUES(attribute_code)",
-			m1, m2, etCode, code)
-		return err
-	})
-	if err != nil {
-		return err
+			a.m1, m2, a.etCode, a.code); err != nil {
+			return fmt.Errorf("record attribute %s/%s in %s: %w", a.etCode, a.code, transform.EavAttributeMapTable, err)
+		}
 	}
-	// The extension rows (catalog_eav_attribute, customer_eav_attribute) of
-	// the attributes added; Magento 2's own attributes keep theirs.
-	for doc, key := range s.extended {
-		etp := s.plan.Table(sp + doc)
-		if etp == nil || len(added) == 0 {
-			continue
-		}
-		ki, di := etp.Source.ColumnIndex(key), etp.Dest.ColumnIndex(key)
-		if ki < 0 || di < 0 {
-			return fmt.Errorf("%s: key %s is not copied by the EAV map", doc, key)
-		}
-		if err := rowio.ReadTable(ctx, r.src, etp.Source, func(row []any) error {
-			id, ok := added[str(row[ki])]
-			if !ok {
-				return nil
-			}
-			out, err := etp.Row(row)
-			if err != nil {
-				f, ferr := etp.Failure(row, err, cdc.Position{})
-				if ferr != nil {
-					return ferr
-				}
-				failures = append(failures, f)
-				res.Failed++
-				return nil
-			}
-			out[di] = id
-			if _, err := eavInsert(ctx, tx, etp.Dest, out, ""); err != nil {
-				return fmt.Errorf("add %s row of attribute %d: %w", etp.Dest.Name, id, err)
-			}
-			res.Extended++
-			return nil
-		}); err != nil {
+	sp := s.r.cfg.Options.SourcePrefix
+	for _, doc := range append([]string{"eav_attribute"}, slices.Sorted(maps.Keys(s.extended))...) {
+		if err := r.state.ForgetFailuresOf(ctx, tx, sp+doc); err != nil {
 			return err
 		}
 	}
-	if len(failures) > 0 {
-		if err := r.state.SaveFailures(ctx, tx, failures); err != nil {
-			return err
-		}
+	if err := r.state.SaveFailures(ctx, tx, m.failures); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.res = res
+	s.res, s.failed = res, m.failedIDs
 	log.Info("EAV attributes migrated", "stage", "eav", "matched", res.Matched, "added", res.Added, "extension_rows", res.Extended,
 		"ignored", res.Ignored, "unmapped", res.Unmapped, "failed", res.Failed)
 	if res.Failed > 0 {
-		return fmt.Errorf("%w: %d EAV attribute row(s) could not be transformed (see _shiplog_failed_rows)", ErrPartial, res.Failed)
+		return fmt.Errorf("%w: %d EAV attribute row(s) could not be transformed and are not migrated (see _shiplog_failed_rows; fix them in the source or the EAV map and run data mode again with --reset)", ErrPartial, res.Failed)
 	}
 	return nil
 }
@@ -488,9 +573,10 @@ func eavDestAttributes(ctx context.Context, db *sql.DB, table string) (map[strin
 }
 
 // Volume checks the id map against both sides: every source attribute the
-// step migrates (not ignored, of an entity type both sides have) is in the
-// map, and each map row names a destination attribute of the same entity
-// type code and attribute code.
+// step migrates (not ignored, of an entity type both sides have, not a
+// failed row of this run's Data) is in the map, and names a destination
+// attribute of the same entity type code and attribute code (the
+// reference's Volume compares codes by id, its ids being Magento 1's).
 func (s *eavStep) Volume(ctx context.Context, env *step.Env) error {
 	r, cfg := s.r, s.r.cfg
 	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
@@ -543,8 +629,8 @@ func (s *eavStep) Volume(ctx context.Context, env *step.Env) error {
 		if !ok || s.ignore[eavKey(etCode, code)] {
 			continue
 		}
-		if _, ok := dstTypeIDs[etCode]; !ok {
-			continue
+		if _, ok := dstTypeIDs[etCode]; !ok || s.failed[m1] {
+			continue // warned about, or a failed row
 		}
 		want++
 		m2, ok := mapped[m1]
