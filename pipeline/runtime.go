@@ -176,6 +176,7 @@ func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	r.eavValueRules(rules, src)
 	plan, problems := transform.Compile(rules, src, dst)
 	return plan, problems, nil
 }
@@ -196,7 +197,6 @@ func (r *Runtime) rules() (*transform.Rules, error) {
 	rules.DestPrefix = r.cfg.Options.DestPrefix
 	rules.FullRowTables = r.cfg.Options.FullRowTables
 	rules.Env = r.handlerEnv()
-	r.eavValueRules(rules)
 	return rules, nil
 }
 

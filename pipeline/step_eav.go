@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,11 +40,6 @@ var eavDefaultDocuments = []string{"eav_attribute_group", "eav_attribute_set", "
 // eavDefaultExtended are the attribute extension tables and their attribute
 // key (the groups file's "documents_attribute_extended").
 var eavDefaultExtended = map[string]string{"catalog_eav_attribute": "attribute_id", "customer_eav_attribute": "attribute_id"}
-
-// eavValueTable matches the value tables whose attribute_id the Map step
-// translates: catalog products' and categories' (customers' belong to the
-// Customer Attributes step).
-var eavValueTable = regexp.MustCompile(`^catalog_(product|category)_entity_(datetime|decimal|int|text|varchar|gallery|media_gallery)$`)
 
 // eavResult counts what the EAV step did.
 type eavResult struct {
@@ -654,22 +648,29 @@ func (s *eavStep) Volume(ctx context.Context, env *step.Env) error {
 // Delta: the EAV step has no delta stage (the reference's has none either).
 func (s *eavStep) Delta(context.Context, *step.Env) error { return nil }
 
-// eavValueRules makes the Map step translate attribute_id of the catalog
-// value tables (eavValueTable) through the EAV step's attribute id map:
-// the reference keeps Magento 1's ids in eav_attribute, so its map.xml needs
-// no rule; shiplog keeps Magento 2's, so the Map step must. It adds, when
-// config.xml runs the EAV step in data mode, a source-area
+// eavOwnTables are the tables the EAV step writes itself: their
+// attribute_id is the attribute's own key, never translated.
+var eavOwnTables = []string{"eav_attribute", "catalog_eav_attribute", "customer_eav_attribute"}
+
+// eavValueRules makes the Map step translate attribute_id through the EAV
+// step's attribute id map in every source table it copies that has one
+// (the catalog and customer value tables, eav_attribute_option,
+// eav_attribute_label, catalog_product_super_attribute, weee_tax, ...):
+// the reference keeps Magento 1's ids in eav_attribute, so its map.xml
+// needs no rule; shiplog keeps Magento 2's, so the Map step must. When
+// config.xml runs the EAV step in data mode, it adds a source-area
 // EavAttributeIdHandler transform on each such table's attribute_id, after
-// the map's own transforms (which see Magento 1 ids, as they expect). It is
-// called wherever the Map step's rules are made (Runtime.rules), so the copy
-// and the stream of delta translate alike.
-func (r *Runtime) eavValueRules(rules *transform.Rules) {
+// the map's own transforms (which look attributes up by their Magento 1
+// ids, as they expect). It is called wherever the Map step's plan is
+// compiled against the destination (Runtime.compileToDestination), so the
+// copy, the stream of delta and the Kafka applier translate alike.
+func (r *Runtime) eavValueRules(rules *transform.Rules, src []*cdc.Table) {
 	if !r.eavInDataMode() {
 		return
 	}
-	for _, name := range rules.SourceNames {
-		base, ok := cutPrefixFold(name, rules.SourcePrefix)
-		if !ok || !eavValueTable.MatchString(strings.ToLower(base)) {
+	for _, t := range src {
+		base, ok := cutPrefixFold(t.Name, rules.SourcePrefix)
+		if !ok || rules.IgnoresSource(t.Name) || slices.Contains(eavOwnTables, strings.ToLower(base)) || t.ColumnIndex("attribute_id") < 0 {
 			continue
 		}
 		field := base + ".attribute_id"

@@ -63,26 +63,36 @@ func TestReadAttributeGroups(t *testing.T) {
 }
 
 // TestEavValueRules: with the EAV step in config.xml's data mode (by title
-// or by its classes), the Map step's rules translate attribute_id of the
-// catalog value tables the source has, after the map's own transforms, once;
-// without it, nothing is added.
+// or by its classes), the Map step's rules translate attribute_id of every
+// source table the map copies that has one, after the map's own
+// transforms, once; not of the tables the map ignores, of those without
+// attribute_id, of another installation's (outside the prefix) or of the
+// EAV step's own tables; without the step, nothing is added.
 func TestEavValueRules(t *testing.T) {
 	eavByTitle := config.Step{Mode: "data", Title: "EAV Step", Classes: []string{`Migration\Step\Eav\Integrity`, `Migration\Step\Eav\Data`}}
 	eavByClass := config.Step{Mode: "data", Title: "Attributes", Classes: []string{`Migration\Step\Eav\Integrity`, `Migration\Step\Eav\Data`, `Migration\Step\Eav\Volume`}}
 	mapStep := config.Step{Mode: "data", Title: "Map Step", Classes: []string{`Migration\Step\Map\Data`}}
 	eavInDelta := config.Step{Mode: "delta", Title: "EAV Step"}
-	names := []string{"m1_catalog_product_entity_varchar", "m1_catalog_category_entity_int", "m1_catalog_product_entity_media_gallery",
-		"m1_customer_entity_varchar", "m1_catalog_product_entity", "m1_catalog_product_entity_varchar_old", "catalog_product_entity_text"}
+	withAttr := func(name string) *cdc.Table {
+		return &cdc.Table{Name: name, Columns: []cdc.Column{{Name: "value_id"}, {Name: "attribute_id"}, {Name: "value"}}}
+	}
+	src := []*cdc.Table{
+		withAttr("m1_catalog_product_entity_varchar"), withAttr("m1_eav_attribute_option"), withAttr("m1_weee_tax"),
+		withAttr("m1_catalog_product_index_eav"),                           // ignored by the map
+		withAttr("m1_eav_attribute"), withAttr("m1_CATALOG_EAV_ATTRIBUTE"), // the EAV step's
+		withAttr("other_catalog_product_entity_int"), // outside the prefix
+		{Name: "m1_catalog_product_entity", Columns: []cdc.Column{{Name: "entity_id"}, {Name: "sku"}}},
+	}
 	own := transform.Transform{Field: "catalog_product_entity_varchar.value", Handler: transform.HandlerSpec{Name: "CleanMultiselect"}}
+	translated := []string{"catalog_product_entity_varchar.value",
+		"catalog_product_entity_varchar.attribute_id", "eav_attribute_option.attribute_id", "weee_tax.attribute_id"}
 	tests := []struct {
 		name  string
 		steps []config.Step
 		want  []string
 	}{
-		{"by title", []config.Step{eavByTitle, mapStep}, []string{"catalog_product_entity_varchar.value",
-			"catalog_product_entity_varchar.attribute_id", "catalog_category_entity_int.attribute_id", "catalog_product_entity_media_gallery.attribute_id"}},
-		{"by classes", []config.Step{eavByClass, mapStep}, []string{"catalog_product_entity_varchar.value",
-			"catalog_product_entity_varchar.attribute_id", "catalog_category_entity_int.attribute_id", "catalog_product_entity_media_gallery.attribute_id"}},
+		{"by title", []config.Step{eavByTitle, mapStep}, translated},
+		{"by classes", []config.Step{eavByClass, mapStep}, translated},
 		{"no EAV step", []config.Step{mapStep}, []string{"catalog_product_entity_varchar.value"}},
 		{"EAV only in delta", []config.Step{eavInDelta, mapStep}, []string{"catalog_product_entity_varchar.value"}},
 		{"no config.xml", nil, []string{"catalog_product_entity_varchar.value"}},
@@ -90,10 +100,11 @@ func TestEavValueRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Runtime{cfg: &config.Config{Steps: tc.steps}}
-			rules := &transform.Rules{SourcePrefix: "m1_", SourceNames: names}
+			rules := &transform.Rules{SourcePrefix: "m1_"}
+			rules.Source.IgnoreDocuments = []transform.Rule{{Name: "catalog_product_index_*"}}
 			rules.Source.Transforms = []transform.Transform{own}
-			r.eavValueRules(rules)
-			r.eavValueRules(rules) // twice: added once
+			r.eavValueRules(rules, src)
+			r.eavValueRules(rules, src) // twice: added once
 			var got []string
 			for _, tr := range rules.Source.Transforms {
 				got = append(got, tr.Field)

@@ -289,3 +289,77 @@ func TestEAVStepIntegrity(t *testing.T) {
 		}
 	}
 }
+
+// TestEAVStepWithTheStockMapOnRealSchemas: the EAV step and the Map step
+// of the stock config.xml.dist and map.xml.dist on the real Magento 1.9
+// and 2.4 schemas. Magento 2 has page_layout under another id than
+// Magento 1; map.xml.dist's own handlers on
+// catalog_product_entity_varchar.value (ConvertEavValue on page_layout,
+// SetValueAttributeCondition on custom_design) still see Magento 1's ids
+// (they run before the translation), and every copied row's attribute_id
+// names, in Magento 2, the attribute its Magento 1 id named (by code, read
+// in SQL on both sides), as does eav_attribute_option's, which
+// map.xml.dist copies too. An attribute only Magento 1 has is added, and
+// its values point at it. (url_key is there because map.xml.dist's
+// TruncateSuffix needs it in eav_attribute.)
+func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
+	t.Parallel()
+	s, fx := newStockStore(t)
+	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
+	s.e.config = s.config
+	s.exec(
+		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'catalog/product'), (3, 'catalog_category', 'catalog/category')`,
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES
+			(83, 4, 'page_layout', 'varchar', 'select', 0), (84, 4, 'custom_design', 'varchar', 'select', 0),
+			(85, 4, 'name', 'varchar', 'text', 0), (200, 4, 'shiplog_note', 'varchar', 'text', 1),
+			(41, 3, 'name', 'varchar', 'text', 0), (87, 4, 'url_key', 'varchar', 'text', 0)`,
+		`INSERT INTO catalog_eav_attribute (attribute_id, is_global, is_visible) VALUES (83, 0, 1), (84, 0, 1), (85, 0, 1), (200, 2, 1), (41, 0, 1), (87, 0, 1)`,
+		`INSERT INTO eav_attribute_option (option_id, attribute_id, sort_order) VALUES (7, 200, 0), (8, 83, 1)`,
+		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku) VALUES (1, 4, 4, 'simple', 'P-1')`,
+		`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES
+			(1, 4, 83, 0, 1, 'one_column'), (2, 4, 84, 0, 1, 'default/modern'), (3, 4, 85, 0, 1, 'Phone'), (4, 4, 200, 0, 1, 'a note')`,
+	)
+	// Magento 2's own: the same codes under other ids (catalog_category's
+	// name first, as Magento 2 numbers them), and one Magento 1 lacks.
+	if err := s.dst.Exec(context.Background(), "magento2", "SET FOREIGN_KEY_CHECKS = 0",
+		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (3, 'catalog_category', 'Magento\\Catalog\\Model\\ResourceModel\\Category'), (4, 'catalog_product', 'Magento\\Catalog\\Model\\ResourceModel\\Product')`,
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
+			(45, 3, 'name', 'varchar', 'text'), (73, 4, 'name', 'varchar', 'text'), (84, 4, 'page_layout', 'varchar', 'select'),
+			(85, 4, 'custom_design', 'varchar', 'select'), (83, 4, 'gift_message_available', 'varchar', 'boolean'), (121, 4, 'url_key', 'varchar', 'text')`,
+	); err != nil {
+		t.Fatal(err)
+	}
+	r := runShiplog(t, s.config, nil, "migrate", "data")
+	if r.code != 0 || !strings.Contains(r.stderr, "EAV attributes migrated") {
+		t.Fatalf("migrate data: exit %d\n%s", r.code, r.stderr)
+	}
+	m1 := rowsOf(t, s.e.srcDB, "SELECT v.value_id, a.attribute_code FROM catalog_product_entity_varchar v JOIN eav_attribute a USING (attribute_id) ORDER BY v.value_id")
+	m2 := rowsOf(t, s.e.dstDB, "SELECT v.value_id, a.attribute_code FROM catalog_product_entity_varchar v JOIN eav_attribute a USING (attribute_id) ORDER BY v.value_id")
+	if len(m1) != 4 || strings.Join(m1, " ") != strings.Join(m2, " ") {
+		t.Errorf("catalog_product_entity_varchar attribute codes:\n Magento 1: %v\n Magento 2: %v", m1, m2)
+	}
+	// eav_attribute_option, which map.xml.dist copies, too.
+	m1 = rowsOf(t, s.e.srcDB, "SELECT o.option_id, a.attribute_code FROM eav_attribute_option o JOIN eav_attribute a USING (attribute_id) ORDER BY o.option_id")
+	m2 = rowsOf(t, s.e.dstDB, "SELECT o.option_id, a.attribute_code FROM eav_attribute_option o JOIN eav_attribute a USING (attribute_id) ORDER BY o.option_id")
+	if len(m1) != 2 || strings.Join(m1, " ") != strings.Join(m2, " ") {
+		t.Errorf("eav_attribute_option attribute codes:\n Magento 1: %v\n Magento 2: %v", m1, m2)
+	}
+	s.assertRows(map[string][]string{
+		// ConvertEavValue turned page_layout's value, SetValueAttributeCondition
+		// emptied custom_design's: both found the attribute by its Magento
+		// 1 id; the ids are Magento 2's.
+		"SELECT value_id, attribute_id, value FROM catalog_product_entity_varchar WHERE value_id < 4 ORDER BY value_id": {
+			"'1','84','1column'", "'2','85',NULL", "'3','73','Phone'",
+		},
+		// Magento 2's attributes keep their ids; shiplog_note is added.
+		"SELECT attribute_id, attribute_code FROM eav_attribute WHERE attribute_id < 100 ORDER BY attribute_id": {
+			"'45','name'", "'73','name'", "'83','gift_message_available'", "'84','page_layout'", "'85','custom_design'",
+		},
+		"SELECT a.attribute_code, a.entity_type_id, a.is_user_defined, c.is_global FROM eav_attribute a JOIN catalog_eav_attribute c USING (attribute_id) WHERE a.attribute_code = 'shiplog_note'": {
+			"'shiplog_note','4','1','2'",
+		},
+		"SELECT m1_id, m2_id FROM _shiplog_eav_attribute_map WHERE m1_id < 100 ORDER BY m1_id": {
+			"'41','45'", "'83','84'", "'84','85'", "'85','73'", "'87','121'",
+		},
+	})
+}
