@@ -362,4 +362,14 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 			"'41','45'", "'83','84'", "'84','85'", "'85','73'", "'87','121'",
 		},
 	})
+	// Delta (the binlog) translates the same way: a value added and one
+	// moved to another attribute.
+	s.exec(`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (5, 4, 200, 1, 1, 'later')`,
+		`UPDATE catalog_product_entity_varchar SET attribute_id = 87, value = 'phone-1' WHERE value_id = 3`)
+	s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	m1 = rowsOf(t, s.e.srcDB, "SELECT v.value_id, a.attribute_code, v.value FROM catalog_product_entity_varchar v JOIN eav_attribute a USING (attribute_id) WHERE v.value_id IN (3, 5) ORDER BY v.value_id")
+	m2 = rowsOf(t, s.e.dstDB, "SELECT v.value_id, a.attribute_code, v.value FROM catalog_product_entity_varchar v JOIN eav_attribute a USING (attribute_id) WHERE v.value_id IN (3, 5) ORDER BY v.value_id")
+	if want := []string{"'3','url_key','phone-1'", "'5','shiplog_note','later'"}; strings.Join(m1, " ") != strings.Join(want, " ") || strings.Join(m2, " ") != strings.Join(want, " ") {
+		t.Errorf("after delta, by attribute code:\n Magento 1: %v\n Magento 2: %v\n want:      %v", m1, m2, want)
+	}
 }
