@@ -26,11 +26,13 @@ import (
 // Magento 2's own attributes), shiplog keeps every Magento 2 attribute and
 // its id, adds the Magento 1 attributes Magento 2 lacks with new ids, and
 // keeps the id map in the destination (transform.EavAttributeMapTable). The
-// Map step then translates attribute_id of the value tables it copies
-// through that map (eavValueRules), so no Magento 2 row is rewritten.
+// Map step then translates attribute_id of the tables it copies (values,
+// options, labels, ...) through that map (eavValueRules), so no Magento 2
+// row is rewritten.
 //
 // This slice covers attributes and their catalog/customer extension rows;
-// entity types, attribute sets, groups and options are not migrated yet.
+// entity types, attribute sets and groups are not merged yet (the Map step
+// copies attribute_set_id and attribute_group_id as Magento 1 has them).
 
 // eavDefaultDocuments are the tables the EAV map is compiled for when no
 // eav_document_groups_file names them (its "documents" group).
@@ -45,7 +47,8 @@ var eavDefaultExtended = map[string]string{"catalog_eav_attribute": "attribute_i
 type eavResult struct {
 	Matched, Added, Ignored, Failed int
 	Extended                        int
-	// unmapped are source attributes of entity types Magento 2 lacks.
+	// Unmapped are source attributes of an entity type Magento 2 (or the
+	// source's eav_entity_type) lacks.
 	Unmapped int
 }
 
@@ -98,9 +101,9 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		for _, g := range groups {
 			switch g.Group {
 			case "documents":
-				docs = append(docs, g.Table)
+				docs = append(docs, strings.ToLower(g.Table))
 			case "documents_attribute_extended":
-				s.extended[g.Table] = cmp.Or(strings.Join(g.Key, ","), "attribute_id")
+				s.extended[strings.ToLower(g.Table)] = cmp.Or(strings.Join(g.Key, ","), "attribute_id")
 			}
 		}
 	}
