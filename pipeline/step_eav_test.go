@@ -197,3 +197,18 @@ func TestEavEmptyFrontendInput(t *testing.T) {
 		t.Errorf("problems for %q, want %q", ids, want)
 	}
 }
+
+// TestEAVStepRefusesTheKafkaSink: with sink: kafka the destination database
+// holds shiplog's state only; the EAV step, which writes eav_attribute
+// itself, refuses (a blocking problem) before reading anything.
+func TestEAVStepRefusesTheKafkaSink(t *testing.T) {
+	r := &Runtime{cfg: &config.Config{}}
+	r.dest = stateOnly{r: r}
+	problems, err := (&eavStep{r: r}).Integrity(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || !problems[0].Blocking || !strings.Contains(problems[0].Msg, "sink: kafka") || !strings.Contains(problems[0].Msg, "sink: mysql") {
+		t.Errorf("problems %+v", problems)
+	}
+}
