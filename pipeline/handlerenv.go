@@ -109,11 +109,15 @@ func (l *lookupReader) table(ctx context.Context, side string, s lookupSide, tab
 	if t := l.tables[ref]; t != nil {
 		return t, nil
 	}
-	all, err := l.describe(ctx, s.db, s.schema, transform.StateTablePrefix)
+	// shiplog's own tables (the EAV step's attribute map) have no prefix.
+	skip, name := transform.StateTablePrefix, s.prefix+table
+	if strings.HasPrefix(strings.ToLower(table), transform.StateTablePrefix) {
+		skip, name = "", table
+	}
+	all, err := l.describe(ctx, s.db, s.schema, skip)
 	if err != nil {
 		return nil, fmt.Errorf("read the tables of %s database %s for the map's handlers: %w", side, s.schema, err)
 	}
-	name := s.prefix + table
 	for _, t := range all {
 		if strings.EqualFold(t.Name, name) {
 			if l.tables == nil {

@@ -179,6 +179,7 @@ func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	r.eavValueRules(rules, src)
 	plan, problems := transform.Compile(rules, src, dst)
 	return plan, problems, nil
 }

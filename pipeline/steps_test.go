@@ -12,7 +12,7 @@ import (
 	"github.com/shiplog/shiplog/step"
 )
 
-// TestModeStepsOfAMagentoConfig: shiplog's registry has the Settings and Map
+// TestModeStepsOfAMagentoConfig: shiplog's registry has the Settings, EAV and Map
 // steps of a config.xml modelled on the reference's config.xml.dist (one of
 // them renamed) and skips the others, each mode warning about its own.
 func TestModeStepsOfAMagentoConfig(t *testing.T) {
@@ -27,7 +27,7 @@ func TestModeStepsOfAMagentoConfig(t *testing.T) {
 		warns []string
 	}{
 		{step.ModeSettings, []string{"Settings", "Stores"}, nil},
-		{step.ModeData, []string{"Map"}, []string{`Magento step \"EAV Step\" (mode data) is not supported by shiplog; skipped`}},
+		{step.ModeData, []string{"EAV", "Map"}, nil},
 		{step.ModeDelta, []string{"Map"}, nil},
 	} {
 		var logs bytes.Buffer
@@ -39,7 +39,7 @@ func TestModeStepsOfAMagentoConfig(t *testing.T) {
 		for _, p := range steps {
 			got = append(got, p.Def.Name)
 			switch p.Step.(type) {
-			case *settingsStep, *mapStep, *storesStep:
+			case *settingsStep, *mapStep, *storesStep, *eavStep:
 			default:
 				t.Errorf("mode %s: step %s is a %T", tc.mode, p.Def.Name, p.Step)
 			}
