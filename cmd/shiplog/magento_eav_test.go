@@ -315,6 +315,12 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 			(41, 3, 'name', 'varchar', 'text', 0), (87, 4, 'url_key', 'varchar', 'text', 0)`,
 		`INSERT INTO catalog_eav_attribute (attribute_id, is_global, is_visible) VALUES (83, 0, 1), (84, 0, 1), (85, 0, 1), (200, 2, 1), (41, 0, 1), (87, 0, 1)`,
 		`INSERT INTO eav_attribute_option (option_id, attribute_id, sort_order) VALUES (7, 200, 0), (8, 83, 1)`,
+		// The parents the Data Integrity step checks for (id 0 kept).
+		`SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')`,
+		`INSERT INTO core_website (website_id, code, name, sort_order, default_group_id, is_default) VALUES (0, 'admin', 'Admin', 0, 0, 0), (1, 'base', 'Main Website', 0, 1, 1)`,
+		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (0, 0, 'Default', 0, 0), (1, 1, 'Main Website Store', 2, 1)`,
+		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (0, 'admin', 0, 0, 'Admin', 0, 1), (1, 'default', 1, 1, 'Default Store View', 0, 1)`,
+		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1)`,
 		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku) VALUES (1, 4, 4, 'simple', 'P-1')`,
 		`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES
 			(1, 4, 83, 0, 1, 'one_column'), (2, 4, 84, 0, 1, 'default/modern'), (3, 4, 85, 0, 1, 'Phone'), (4, 4, 200, 0, 1, 'a note')`,
