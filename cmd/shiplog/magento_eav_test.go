@@ -378,4 +378,16 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 	if want := []string{"'3','url_key','phone-1'", "'5','shiplog_note','later'"}; strings.Join(m1, " ") != strings.Join(want, " ") || strings.Join(m2, " ") != strings.Join(want, " ") {
 		t.Errorf("after delta, by attribute code:\n Magento 1: %v\n Magento 2: %v\n want:      %v", m1, m2, want)
 	}
+	// verify compares through the map, the id translation included.
+	if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity_varchar"); r.code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A value under another attribute (name, where url_key belongs) is a
+	// difference.
+	if _, err := s.e.dstDB.Exec("UPDATE catalog_product_entity_varchar SET attribute_id = 73 WHERE value_id = 3"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity_varchar"); r.code == 0 {
+		t.Fatalf("verify passed with a Magento 1 attribute_id on the destination\n%s", r.stdout)
+	}
 }
