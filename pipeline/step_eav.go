@@ -30,9 +30,8 @@ import (
 // options, labels, ...) through that map (eavValueRules), so no Magento 2
 // row is rewritten.
 //
-// This slice covers attributes and their catalog/customer extension rows;
-// entity types, attribute sets and groups are not merged yet (the Map step
-// copies attribute_set_id and attribute_group_id as Magento 1 has them).
+// Attribute sets and groups are merged the same way (step_eavsets.go);
+// entity types are not merged yet.
 
 // eavDefaultDocuments are the tables the EAV map is compiled for when no
 // eav_document_groups_file names them (its "documents" group).
@@ -65,6 +64,9 @@ type eavStep struct {
 	// failed are the Magento 1 ids of the attributes Data recorded as
 	// failed rows, for Volume.
 	failed map[string]bool
+	// failedSets and failedGroups are the Magento 1 ids of the attribute
+	// sets and groups Data recorded as failed rows.
+	failedSets, failedGroups map[string]bool
 }
 
 func eavKey(a, b string) string { return a + "\x00" + b }
@@ -130,7 +132,7 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		}
 	}
 	// The step reads these whatever the groups file lists.
-	for _, d := range append([]string{"eav_entity_type", "eav_attribute"}, slices.Sorted(maps.Keys(s.extended))...) {
+	for _, d := range append(slices.Clone(eavNeeded), slices.Sorted(maps.Keys(s.extended))...) {
 		if !slices.Contains(docs, d) {
 			docs = append(docs, d)
 		}
@@ -159,7 +161,7 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 	rules.SourcePrefix, rules.DestPrefix, rules.Env = cfg.Options.SourcePrefix, cfg.Options.DestPrefix, r.handlerEnv()
 	plan, problems := transform.Compile(rules, src, dst)
 	missing := map[string]bool{}
-	for _, need := range []string{"eav_entity_type", "eav_attribute"} {
+	for _, need := range eavNeeded {
 		for _, side := range []struct {
 			name, prefix string
 			tables       []*cdc.Table
@@ -171,9 +173,11 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			}
 		}
 	}
-	if len(missing) == 0 && (plan == nil || plan.Table(cfg.Options.SourcePrefix+"eav_attribute") == nil) {
-		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: cfg.Options.SourcePrefix + "eav_attribute", Blocking: true,
-			Msg: fmt.Sprintf("the EAV map %s does not map eav_attribute to the destination: the EAV step cannot add attributes through it", mapPath)})
+	for _, doc := range []string{"eav_attribute", "eav_attribute_set", "eav_attribute_group"} {
+		if len(missing) == 0 && (plan == nil || plan.Table(cfg.Options.SourcePrefix+doc) == nil) {
+			problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: cfg.Options.SourcePrefix + doc, Blocking: true,
+				Msg: fmt.Sprintf("the EAV map %s does not map %s to the destination: the EAV step cannot add rows through it", mapPath, doc)})
+		}
 	}
 	if !missing["source"] {
 		attrs, err := eavSourceAttributes(ctx, r.src, cfg.Options.SourcePrefix)
@@ -438,10 +442,8 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Said every run until it is done: what this step does not migrate yet
 	// means other things in Magento 2.
-	log.Warn("the EAV step migrates attributes only (yet): attribute sets, groups and entity types are not merged, so attribute_set_id values the Map step copies (catalog_product_entity, ...) keep Magento 1 ids, and option ids of eav_attribute_option may clash with Magento 2's; check them after the migration", "stage", "eav")
-	for _, w := range m.warnings {
-		log.Warn(w, "stage", "eav")
-	}
+	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only), nor give new Magento 1 product sets Magento 2's default groups and attributes, and option ids of eav_attribute_option may clash with Magento 2's; check them after the migration", "stage", "eav")
+	s.failedSets, s.failedGroups = map[string]bool{}, map[string]bool{}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -457,6 +459,7 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	res := eavResult{Ignored: m.ignored, Unmapped: len(m.warnings), Failed: len(m.failures)}
 	attrTable := s.plan.Table(s.r.cfg.Options.SourcePrefix + "eav_attribute")
+	attrIDs := map[string]string{}
 	for _, a := range m.attrs {
 		m2 := a.m2
 		if a.add == nil {
@@ -484,9 +487,18 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 			a.m1, m2, a.etCode, a.code); err != nil {
 			return fmt.Errorf("record attribute %s/%s in %s: %w", a.etCode, a.code, transform.EavAttributeMapTable, err)
 		}
+		attrIDs[a.m1] = m2
+	}
+	sets, err := s.mergeSetsAndGroups(ctx, tx, attrIDs, m)
+	if err != nil {
+		return err
+	}
+	res.Failed = len(m.failures)
+	for _, w := range m.warnings {
+		log.Warn(w, "stage", "eav")
 	}
 	sp := s.r.cfg.Options.SourcePrefix
-	for _, doc := range append([]string{"eav_attribute"}, slices.Sorted(maps.Keys(s.extended))...) {
+	for _, doc := range append([]string{"eav_attribute", "eav_attribute_set", "eav_attribute_group"}, slices.Sorted(maps.Keys(s.extended))...) {
 		if err := r.state.ForgetFailuresOf(ctx, tx, sp+doc); err != nil {
 			return err
 		}
@@ -500,8 +512,11 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	s.res, s.failed = res, m.failedIDs
 	log.Info("EAV attributes migrated", "stage", "eav", "matched", res.Matched, "added", res.Added, "extension_rows", res.Extended,
 		"ignored", res.Ignored, "unmapped", res.Unmapped, "failed", res.Failed)
+	log.Info("EAV attribute sets and groups migrated", "stage", "eav", "sets_matched", sets.SetsMatched, "sets_added", sets.SetsAdded,
+		"groups_matched", sets.GroupsMatched, "groups_added", sets.GroupsAdded, "entity_attributes_added", sets.Links,
+		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped)
 	if res.Failed > 0 {
-		return fmt.Errorf("%w: %d EAV attribute row(s) could not be transformed and are not migrated (see _shiplog_failed_rows; fix them in the source or the EAV map and run data mode again with --reset)", ErrPartial, res.Failed)
+		return fmt.Errorf("%w: %d EAV row(s) (attributes, sets, groups) could not be transformed and are not migrated (see _shiplog_failed_rows; fix them in the source or the EAV map and run data mode again with --reset)", ErrPartial, res.Failed)
 	}
 	return nil
 }
@@ -653,7 +668,11 @@ func (s *eavStep) Volume(ctx context.Context, env *step.Env) error {
 		return fmt.Errorf("EAV volume check: of %d source attributes, %d are not in %s (%s) and %d map to a destination attribute of another code or entity type (%s); run data mode again with --reset",
 			want, len(missing), transform.EavAttributeMapTable, strings.Join(missing, ", "), len(wrong), strings.Join(wrong, ", "))
 	}
-	env.Log.Info("EAV volume check passed", "stage", "volume", "attributes", want)
+	sets, groups, err := s.volumeSetsAndGroups(ctx)
+	if err != nil {
+		return err
+	}
+	env.Log.Info("EAV volume check passed", "stage", "volume", "attributes", want, "attribute_sets", sets, "attribute_groups", groups)
 	return nil
 }
 
@@ -662,7 +681,19 @@ func (s *eavStep) Delta(context.Context, *step.Env) error { return nil }
 
 // eavOwnTables are the tables the EAV step writes itself: their
 // attribute_id is the attribute's own key, never translated.
-var eavOwnTables = []string{"eav_attribute", "catalog_eav_attribute", "customer_eav_attribute"}
+var eavOwnTables = []string{"eav_attribute", "catalog_eav_attribute", "customer_eav_attribute",
+	"eav_attribute_set", "eav_attribute_group", "eav_entity_attribute"}
+
+// eavNeeded are the tables the EAV step needs on both sides.
+var eavNeeded = []string{"eav_entity_type", "eav_attribute", "eav_attribute_set", "eav_attribute_group", "eav_entity_attribute"}
+
+// eavIDColumns are the id columns eavValueRules translates, with their
+// handlers.
+var eavIDColumns = []struct{ column, handler string }{
+	{"attribute_id", transform.EavAttributeIdHandler},
+	{"attribute_set_id", transform.EavAttributeSetIdHandler},
+	{"attribute_group_id", transform.EavAttributeGroupIdHandler},
+}
 
 // eavValueRules makes the Map step translate attribute_id through the EAV
 // step's attribute id map in every source table it copies that has one
@@ -682,18 +713,23 @@ func (r *Runtime) eavValueRules(rules *transform.Rules, src []*cdc.Table) {
 	}
 	for _, t := range src {
 		base, ok := cutPrefixFold(t.Name, rules.SourcePrefix)
-		if !ok || rules.IgnoresSource(t.Name) || slices.Contains(eavOwnTables, strings.ToLower(base)) || t.ColumnIndex("attribute_id") < 0 {
+		if !ok || rules.IgnoresSource(t.Name) || slices.Contains(eavOwnTables, strings.ToLower(base)) {
 			continue
 		}
-		field := base + ".attribute_id"
-		if slices.ContainsFunc(rules.Source.Transforms, func(t transform.Transform) bool {
-			return strings.EqualFold(t.Field, field) && strings.EqualFold(t.Handler.Name, transform.EavAttributeIdHandler)
-		}) {
-			continue
+		for _, id := range eavIDColumns {
+			if t.ColumnIndex(id.column) < 0 {
+				continue
+			}
+			field := base + "." + id.column
+			if slices.ContainsFunc(rules.Source.Transforms, func(t transform.Transform) bool {
+				return strings.EqualFold(t.Field, field) && strings.EqualFold(t.Handler.Name, id.handler)
+			}) {
+				continue
+			}
+			at := transform.Origin{Element: "EAV step: " + id.column + " through the EAV step's id map"}
+			rules.Source.Transforms = append(rules.Source.Transforms, transform.Transform{Field: field,
+				Handler: transform.HandlerSpec{Name: id.handler, At: at}, At: at})
 		}
-		at := transform.Origin{Element: "EAV step: attribute_id through " + transform.EavAttributeMapTable}
-		rules.Source.Transforms = append(rules.Source.Transforms, transform.Transform{Field: field,
-			Handler: transform.HandlerSpec{Name: transform.EavAttributeIdHandler, At: at}, At: at})
 	}
 }
 

@@ -82,10 +82,20 @@ func TestEavValueRules(t *testing.T) {
 		withAttr("m1_eav_attribute"), withAttr("m1_CATALOG_EAV_ATTRIBUTE"), // the EAV step's
 		withAttr("other_catalog_product_entity_int"), // outside the prefix
 		{Name: "m1_catalog_product_entity", Columns: []cdc.Column{{Name: "entity_id"}, {Name: "sku"}}},
+		// attribute_set_id (and attribute_group_id) through the set and
+		// group maps; not in the EAV step's own set tables.
+		{Name: "m1_catalog_category_entity", Columns: []cdc.Column{{Name: "entity_id"}, {Name: "attribute_set_id"}}},
+		{Name: "m1_acme_layout", Columns: []cdc.Column{{Name: "id"}, {Name: "attribute_group_id"}, {Name: "attribute_id"}, {Name: "attribute_set_id"}}},
+		{Name: "m1_eav_entity_attribute", Columns: []cdc.Column{{Name: "entity_attribute_id"}, {Name: "attribute_set_id"}, {Name: "attribute_group_id"}, {Name: "attribute_id"}}},
+		{Name: "m1_EAV_ATTRIBUTE_GROUP", Columns: []cdc.Column{{Name: "attribute_group_id"}, {Name: "attribute_set_id"}}},
 	}
 	own := transform.Transform{Field: "catalog_product_entity_varchar.value", Handler: transform.HandlerSpec{Name: "CleanMultiselect"}}
 	translated := []string{"catalog_product_entity_varchar.value",
-		"catalog_product_entity_varchar.attribute_id", "eav_attribute_option.attribute_id", "weee_tax.attribute_id"}
+		"catalog_product_entity_varchar.attribute_id", "eav_attribute_option.attribute_id", "weee_tax.attribute_id",
+		"catalog_category_entity.attribute_set_id",
+		"acme_layout.attribute_id", "acme_layout.attribute_set_id", "acme_layout.attribute_group_id"}
+	handlers := map[string]string{"attribute_id": transform.EavAttributeIdHandler, "attribute_set_id": transform.EavAttributeSetIdHandler,
+		"attribute_group_id": transform.EavAttributeGroupIdHandler}
 	tests := []struct {
 		name  string
 		steps []config.Step
@@ -108,7 +118,8 @@ func TestEavValueRules(t *testing.T) {
 			var got []string
 			for _, tr := range rules.Source.Transforms {
 				got = append(got, tr.Field)
-				if tr.Field != own.Field && tr.Handler.Name != transform.EavAttributeIdHandler {
+				_, col, _ := strings.Cut(tr.Field, ".")
+				if tr.Field != own.Field && tr.Handler.Name != handlers[col] {
 					t.Errorf("%s: handler %s", tr.Field, tr.Handler.Name)
 				}
 			}
