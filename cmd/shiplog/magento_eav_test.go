@@ -109,9 +109,33 @@ func eavReferenceEnv(t *testing.T, options map[string]string) *env {
 // catalog_product_entity_varchar rows the Map step copies, whose
 // attribute_id must name the same attribute (by code, read in SQL on both
 // sides) in Magento 2. A second run (--reset) adds no attribute twice.
+//
+// Attribute sets and groups, as the reference's Data.php
+// (migrateAttributeSets, migrateCustomAttributeGroups,
+// createMapAttributeGroupIds, migrateCustomEntityAttributes) and
+// map-eav.xml.dist make them of those databases: both Default sets (product
+// 4, customer 1) are Magento 2's of the same entity type and name; the
+// product set's General and Prices groups are Magento 2's Product Details
+// (7), Design is Magento 2's Design (8), Images (Magento 1 only) is added
+// to the set with its code by SetGroupCode, tab_group_code basic and
+// sort_order +100 (map-eav.xml.dist); sku's place (Default/General) is
+// Magento 2's own, kept. The test adds a Magento 1 only product set
+// (Clothing, with General and a group of its own) and eav_entity_attribute
+// rows: the set is added (sort_order 100, map-eav.xml.dist), General
+// becomes Product Details there too, the attributes in it follow Magento
+// 2's (sort_order +200, as the reference's getCustomAttributeSortOrder),
+// the ignored msrp_enabled is not placed.
 func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 	t.Parallel()
 	e := eavReferenceEnv(t, nil)
+	if err := e.src.Exec(context.Background(), "magento1",
+		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (9, 4, 'Clothing', 3)`,
+		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (20, 9, 'General', 1, 1), (21, 9, 'Clothing Details', 2, 0)`,
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES
+			(100, 4, 4, 5, 200, 3), (101, 4, 9, 20, 63, 1), (102, 4, 9, 21, 200, 2), (103, 4, 9, 20, 118, 5)`,
+	); err != nil {
+		t.Fatal(err)
+	}
 
 	want := map[string][]string{
 		// The id map: matched attributes map to Magento 2's ids; the
@@ -148,6 +172,34 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 			"'0','1','1',NULL",
 		},
 		"SELECT COUNT(*) FROM catalog_eav_attribute": {"'2'"},
+		// Sets: matched by entity type and name (Magento 2's rows kept),
+		// Clothing added.
+		"SELECT m.m1_id, m.entity_type_code, s.attribute_set_name, s.entity_type_id, s.sort_order FROM _shiplog_eav_attribute_set_map m JOIN eav_attribute_set s ON s.attribute_set_id = m.m2_id ORDER BY m.m1_id": {
+			"'1','customer','Default','1','2'", "'4','catalog_product','Default','4','1'", "'9','catalog_product','Clothing','4','100'",
+		},
+		"SELECT m1_id, m2_id FROM _shiplog_eav_attribute_set_map WHERE m1_id IN (1, 4) ORDER BY m1_id": {"'1','1'", "'4','4'"},
+		"SELECT COUNT(*) FROM eav_attribute_set":                                                       {"'3'"},
+		// Groups: by set and (Magento 2's) name.
+		"SELECT m.m1_id, s.attribute_set_name, g.attribute_group_name, g.attribute_group_code, g.tab_group_code, g.sort_order FROM _shiplog_eav_attribute_group_map m JOIN eav_attribute_group g ON g.attribute_group_id = m.m2_id JOIN eav_attribute_set s ON s.attribute_set_id = g.attribute_set_id ORDER BY m.m1_id": {
+			"'1','Default','General',NULL,NULL,'1'",
+			"'20','Clothing','Product Details','product-details','basic','101'",
+			"'21','Clothing','Clothing Details','clothing-details','basic','102'",
+			"'4','Default','Product Details','product-details','basic','10'",
+			"'5','Default','Product Details','product-details','basic','10'",
+			"'6','Default','Design','design','advanced','11'",
+			"'7','Default','Images','images','basic','104'",
+		},
+		"SELECT m1_id, m2_id FROM _shiplog_eav_attribute_group_map WHERE m1_id IN (1, 4, 5, 6) ORDER BY m1_id": {"'1','1'", "'4','7'", "'5','7'", "'6','8'"},
+		"SELECT COUNT(*) FROM eav_attribute_group": {"'6'"},
+		// Attributes in sets, by name and code.
+		"SELECT s.attribute_set_name, g.attribute_group_name, a.attribute_code, ea.sort_order, ea.entity_type_id FROM eav_entity_attribute ea JOIN eav_attribute_set s ON s.attribute_set_id = ea.attribute_set_id JOIN eav_attribute_group g ON g.attribute_group_id = ea.attribute_group_id AND g.attribute_set_id = ea.attribute_set_id JOIN eav_attribute a ON a.attribute_id = ea.attribute_id": {
+			"'Clothing','Clothing Details','shiplog_colors','2','4'",
+			"'Clothing','Product Details','sku','201','4'",
+			"'Default','Product Details','quantity_and_stock_status','3','4'",
+			"'Default','Product Details','shiplog_colors','203','4'",
+			"'Default','Product Details','sku','20','4'",
+		},
+		"SELECT COUNT(*) FROM eav_entity_attribute": {"'5'"},
 	}
 	check := func() {
 		t.Helper()
@@ -177,14 +229,15 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 	check()
 	// Again from the start: the attribute added is found by its code and
 	// keeps its id; nothing is added twice.
-	before := rowsOf(t, e.dstDB, "SELECT m1_id, m2_id FROM _shiplog_eav_attribute_map ORDER BY m1_id")
+	const maps = "SELECT 'a', m1_id, m2_id FROM _shiplog_eav_attribute_map UNION ALL SELECT 's', m1_id, m2_id FROM _shiplog_eav_attribute_set_map UNION ALL SELECT 'g', m1_id, m2_id FROM _shiplog_eav_attribute_group_map"
+	before := rowsOf(t, e.dstDB, maps)
 	r = runShiplog(t, e.config, nil, "migrate", "data", "--reset")
 	if !strings.Contains(r.stderr, "EAV volume check passed") {
 		t.Fatalf("migrate data --reset: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	check()
-	if after := rowsOf(t, e.dstDB, "SELECT m1_id, m2_id FROM _shiplog_eav_attribute_map ORDER BY m1_id"); strings.Join(after, " ") != strings.Join(before, " ") {
-		t.Errorf("the id map changed on a second run: %v, then %v", before, after)
+	if after := rowsOf(t, e.dstDB, maps); strings.Join(after, " ") != strings.Join(before, " ") || len(after) != 3+3+7 {
+		t.Errorf("the id maps changed on a second run: %v, then %v", before, after)
 	}
 }
 
