@@ -355,6 +355,15 @@ func TestEAVStepIntegrity(t *testing.T) {
 // map.xml.dist copies too. An attribute only Magento 1 has is added, and
 // its values point at it. (url_key is there because map.xml.dist's
 // TruncateSuffix needs it in eav_attribute.)
+//
+// Attribute sets: Magento 2 has Default (4) and Bags (9); Magento 1 has
+// Default (4) and Clothing (9). A product of Clothing must be, in Magento
+// 2, a product of Clothing (added with a new id), never of Bags: checked by
+// set name in SQL on both sides, after the copy and after a second run
+// (which adds no set, group or set attribute twice); verify compares
+// attribute_set_id through the set map and finds a product moved to Bags.
+// (Magento 1's General group is Magento 2's Product Details, as the
+// reference's Data step maps it.)
 func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 	t.Parallel()
 	s, fx := newStockStore(t)
@@ -373,8 +382,12 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 		`INSERT INTO core_website (website_id, code, name, sort_order, default_group_id, is_default) VALUES (0, 'admin', 'Admin', 0, 0, 0), (1, 'base', 'Main Website', 0, 1, 1)`,
 		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (0, 0, 'Default', 0, 0), (1, 1, 'Main Website Store', 2, 1)`,
 		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (0, 'admin', 0, 0, 'Admin', 0, 1), (1, 'default', 1, 1, 'Default Store View', 0, 1)`,
-		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1)`,
-		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku) VALUES (1, 4, 4, 'simple', 'P-1')`,
+		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1), (9, 4, 'Clothing', 2), (3, 3, 'Default', 1)`,
+		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (7, 4, 'General', 1, 1), (20, 9, 'General', 1, 1), (21, 9, 'Clothing Details', 2, 0)`,
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (1, 4, 4, 7, 85, 1), (2, 4, 9, 21, 200, 1), (3, 4, 9, 20, 85, 1)`,
+		// (times given: Magento 2 would stamp a NULL with its own)
+		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES
+			(1, 4, 4, 'simple', 'P-1', '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (2, 4, 9, 'simple', 'P-2', '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 		`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES
 			(1, 4, 83, 0, 1, 'one_column'), (2, 4, 84, 0, 1, 'default/modern'), (3, 4, 85, 0, 1, 'Phone'), (4, 4, 200, 0, 1, 'a note')`,
 	)
@@ -385,6 +398,10 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
 			(45, 3, 'name', 'varchar', 'text'), (73, 4, 'name', 'varchar', 'text'), (84, 4, 'page_layout', 'varchar', 'select'),
 			(85, 4, 'custom_design', 'varchar', 'select'), (83, 4, 'gift_message_available', 'varchar', 'boolean'), (121, 4, 'url_key', 'varchar', 'text')`,
+		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1), (9, 4, 'Bags', 2), (3, 3, 'Default', 1)`,
+		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id, attribute_group_code, tab_group_code) VALUES
+			(7, 4, 'Product Details', 10, 1, 'product-details', 'basic'), (30, 9, 'Product Details', 10, 1, 'product-details', 'basic')`,
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (1, 4, 4, 7, 73, 1)`,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +451,43 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 	// verify compares through the map, the id translation included.
 	if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity_varchar"); r.code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Products by attribute set name, on both sides; sets, groups and set
+	// attributes by name and code.
+	const bySet = "SELECT p.entity_id, s.attribute_set_name FROM catalog_product_entity p JOIN eav_attribute_set s ON s.attribute_set_id = p.attribute_set_id ORDER BY p.entity_id"
+	const sets = "SELECT s.attribute_set_name, s.entity_type_id, g.attribute_group_name, a.attribute_code FROM eav_attribute_set s LEFT JOIN eav_attribute_group g ON g.attribute_set_id = s.attribute_set_id LEFT JOIN eav_entity_attribute ea ON ea.attribute_group_id = g.attribute_group_id LEFT JOIN eav_attribute a ON a.attribute_id = ea.attribute_id"
+	wantSets := []string{
+		"'Bags','4','Product Details',NULL", "'Clothing','4','Clothing Details','shiplog_note'", "'Clothing','4','Product Details','name'",
+		"'Default','3',NULL,NULL", "'Default','4','Product Details','name'",
+	}
+	checkSets := func(when string) {
+		t.Helper()
+		m1, m2 := rowsOf(t, s.e.srcDB, bySet), rowsOf(t, s.e.dstDB, bySet)
+		if want := []string{"'1','Default'", "'2','Clothing'"}; strings.Join(m1, " ") != strings.Join(want, " ") || strings.Join(m2, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: catalog_product_entity by attribute set name:\n Magento 1: %v\n Magento 2: %v\n want:      %v", when, m1, m2, want)
+		}
+		if got := rowsOf(t, s.e.dstDB, sets); strings.Join(got, "\n") != strings.Join(wantSets, "\n") {
+			t.Errorf("%s: Magento 2's sets, groups and set attributes:\n got:  %v\n want: %v", when, got, wantSets)
+		}
+		if got := rowsOf(t, s.e.dstDB, "SELECT m1_id, m2_id FROM _shiplog_eav_attribute_set_map WHERE m1_id IN (3, 4)"); strings.Join(got, " ") != "'3','3' '4','4'" {
+			t.Errorf("%s: set map of the Default sets: %v", when, got)
+		}
+	}
+	checkSets("after the copy")
+	if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity"); r.code != 0 {
+		t.Fatalf("verify catalog_product_entity: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A second run adds no set, group or set attribute.
+	if r := runShiplog(t, s.config, nil, "migrate", "data", "--reset"); r.code != 0 {
+		t.Fatalf("migrate data --reset: exit %d\n%s", r.code, r.stderr)
+	}
+	checkSets("after a second run")
+	// A product moved to Bags (Magento 1's Clothing id) is a difference.
+	if _, err := s.e.dstDB.Exec("UPDATE catalog_product_entity SET attribute_set_id = 9, updated_at = updated_at WHERE entity_id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity"); r.code == 0 || !strings.Contains(r.stdout, "different entity_id=2 (attribute_set_id)") {
+		t.Fatalf("verify: exit %d, want product 2's attribute_set_id different\n%s", r.code, r.stdout)
 	}
 	// A value under another attribute (name, where url_key belongs) is a
 	// difference.
