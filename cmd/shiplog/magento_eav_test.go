@@ -190,7 +190,7 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 			"'7','Default','Images','images','basic','104'",
 		},
 		"SELECT m1_id, m2_id FROM _shiplog_eav_attribute_group_map WHERE m1_id IN (1, 4, 5, 6) ORDER BY m1_id": {"'1','1'", "'4','7'", "'5','7'", "'6','8'"},
-		"SELECT COUNT(*) FROM eav_attribute_group": {"'6'"},
+		"SELECT COUNT(*) FROM eav_attribute_group":                                                             {"'6'"},
 		// Attributes in sets, by name and code.
 		"SELECT s.attribute_set_name, g.attribute_group_name, a.attribute_code, ea.sort_order, ea.entity_type_id FROM eav_entity_attribute ea JOIN eav_attribute_set s ON s.attribute_set_id = ea.attribute_set_id JOIN eav_attribute_group g ON g.attribute_group_id = ea.attribute_group_id AND g.attribute_set_id = ea.attribute_set_id JOIN eav_attribute a ON a.attribute_id = ea.attribute_id": {
 			"'Clothing','Clothing Details','shiplog_colors','2','4'",
