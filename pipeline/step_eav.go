@@ -203,6 +203,11 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 		for _, w := range m.warnings {
 			problems = append(problems, transform.Problem{Severity: transform.Warning, Area: "source", Table: cfg.Options.SourcePrefix + "eav_attribute", Msg: w})
 		}
+		setProblems, err := s.trySetsAndGroups(ctx)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, setProblems...)
 	}
 	return problems, nil
 }

@@ -420,3 +420,86 @@ func (s *eavStep) volumeSetsAndGroups(ctx context.Context) (sets, groups int, er
 	}
 	return sets, groups, nil
 }
+
+// trySetsAndGroups is the integrity check's try of the set and group merge:
+// the source sets and groups Magento 2 lacks (by entity type and name; by
+// set and name) must go through the EAV map. Each that cannot is an error
+// (--auto: a failed row when Data runs).
+func (s *eavStep) trySetsAndGroups(ctx context.Context) ([]transform.Problem, error) {
+	r, cfg := s.r, s.r.cfg
+	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
+	setPlan, groupPlan := s.plan.Table(sp+"eav_attribute_set"), s.plan.Table(sp+"eav_attribute_group")
+	if setPlan == nil || groupPlan == nil {
+		return nil, nil // reported by Integrity
+	}
+	srcTypes, err := eavPairs(ctx, r.src, sp+"eav_entity_type", "entity_type_id", "entity_type_code")
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	dstTypeIDs, err := eavPairs(ctx, r.dst, dp+"eav_entity_type", "entity_type_code", "entity_type_id")
+	if err != nil {
+		return nil, fmt.Errorf("destination: %w", err)
+	}
+	dst, err := eavQuery(ctx, r.dst, "SELECT s.attribute_set_id, s.entity_type_id, s.attribute_set_name, g.attribute_group_name FROM "+
+		rowio.QuoteIdent(dp+"eav_attribute_set")+" s LEFT JOIN "+rowio.QuoteIdent(dp+"eav_attribute_group")+" g ON g.attribute_set_id = s.attribute_set_id")
+	if err != nil {
+		return nil, fmt.Errorf("read destination attribute sets and groups: %w", err)
+	}
+	setByName, groupByName := map[string]string{}, map[string]bool{}
+	for _, d := range dst {
+		setByName[eavKey(d[1], d[2])] = d[0]
+		groupByName[eavKey(d[0], d[3])] = true
+	}
+	var problems []transform.Problem
+	try := func(tp *transform.TablePlan, row []any, what string) error {
+		if _, err := tp.Row(row); err != nil {
+			if _, ferr := tp.Failure(row, err, cdc.Position{}); ferr != nil {
+				return ferr
+			}
+			problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: tp.Source.Name,
+				Msg: fmt.Sprintf("%s cannot be transformed by the EAV map: %v; it is not migrated (--auto: recorded in _shiplog_failed_rows)", what, err)})
+		}
+		return nil
+	}
+	sID, sType, sName := setPlan.Source.ColumnIndex("attribute_set_id"), setPlan.Source.ColumnIndex("entity_type_id"), setPlan.Source.ColumnIndex("attribute_set_name")
+	gSet, gName := groupPlan.Source.ColumnIndex("attribute_set_id"), groupPlan.Source.ColumnIndex("attribute_group_name")
+	if sID < 0 || sType < 0 || sName < 0 || gSet < 0 || gName < 0 {
+		return nil, fmt.Errorf("source tables %s and %s lack the columns the EAV step matches them by", setPlan.Source.Name, groupPlan.Source.Name)
+	}
+	matched := map[string]string{} // m1 set id -> m2 id ("" if added)
+	types := map[string]string{}
+	if err := rowio.ReadTable(ctx, r.src, setPlan.Source, func(row []any) error {
+		m1, name := str(row[sID]), str(row[sName])
+		etCode := srcTypes[str(row[sType])]
+		m2et, ok := dstTypeIDs[etCode]
+		if etCode == "" || !ok {
+			return nil // warned about by Data
+		}
+		types[m1] = etCode
+		if m2, ok := setByName[eavKey(m2et, name)]; ok {
+			matched[m1] = m2
+			return nil
+		}
+		matched[m1] = ""
+		return try(setPlan, row, fmt.Sprintf("attribute set %s/%q (attribute_set_id %s)", etCode, name, m1))
+	}); err != nil {
+		return nil, err
+	}
+	if err := rowio.ReadTable(ctx, r.src, groupPlan.Source, func(row []any) error {
+		m1Set := str(row[gSet])
+		m2Set, ok := matched[m1Set]
+		if !ok {
+			return nil
+		}
+		name, _ := eavSourceGroupName(types[m1Set], str(row[gName]))
+		if m2Set != "" && groupByName[eavKey(m2Set, name)] {
+			return nil
+		}
+		in := append([]any(nil), row...)
+		in[gName] = name
+		return try(groupPlan, in, fmt.Sprintf("attribute group %q of attribute set %s", name, m1Set))
+	}); err != nil {
+		return nil, err
+	}
+	return problems, nil
+}

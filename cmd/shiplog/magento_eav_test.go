@@ -296,13 +296,16 @@ func TestEAVStepIntegrity(t *testing.T) {
 	// a note too long for a (narrowed, by the test) destination column.
 	// Each is an error --auto turns into a warning: the first two are
 	// migrated (the unknown class as NULL: auto_resolve), the third is a
-	// failed row.
+	// failed row. So is an attribute set whose name is too long for the
+	// (narrowed) destination column: its group is not migrated either.
 	if err := e.src.Exec(context.Background(), "magento1",
+		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (30, 4, 'A set name too long', 5)`,
+		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (40, 30, 'Extra', 1, 0)`,
 		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, source_model) VALUES (202, 4, 'acme_kind', 'int', 'select', 'acme/source_kind')`,
 		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, note) VALUES (203, 4, 'long_note', 'varchar', 'text', 'a note too long')`); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.dst.Exec(context.Background(), "magento2", "ALTER TABLE eav_attribute MODIFY note VARCHAR(5) NULL"); err != nil {
+	if err := e.dst.Exec(context.Background(), "magento2", "ALTER TABLE eav_attribute MODIFY note VARCHAR(5) NULL", "ALTER TABLE eav_attribute_set MODIFY attribute_set_name VARCHAR(10) NULL"); err != nil {
 		t.Fatal(err)
 	}
 	testMap := filepath.Join(t.TempDir(), "map.xml")
@@ -313,10 +316,11 @@ func TestEAVStepIntegrity(t *testing.T) {
 	const empty = "attribute catalog_product/no_input (attribute_id 201) has an empty frontend_input"
 	r := runShiplog(t, e.config, nil, "migrate", "data")
 	const unknownClass, tooLong = "acme/source_kind", "attribute catalog_product/long_note (attribute_id 203) cannot be transformed by the EAV map"
+	const setTooLong = "(attribute_set_id 30) cannot be transformed by the EAV map"
 	if r.code == 0 || !strings.Contains(r.stderr, "integrity check failed") || strings.Contains(r.stderr, "Unknown handler") {
 		t.Fatalf("migrate data: exit %d, want an integrity failure\n%s", r.code, r.stderr)
 	}
-	for _, want := range []string{empty, unknownClass, tooLong} {
+	for _, want := range []string{empty, unknownClass, tooLong, setTooLong} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("migrate data: no %q in\n%s", want, r.stderr)
 		}
@@ -332,9 +336,13 @@ func TestEAVStepIntegrity(t *testing.T) {
 		"SELECT m.m1_id, a.attribute_code, a.frontend_input, a.source_model FROM _shiplog_eav_attribute_map m JOIN eav_attribute a ON a.attribute_id = m.m2_id WHERE m.m1_id > 200 ORDER BY m.m1_id": {
 			"'201','no_input',NULL,NULL", "'202','acme_kind','select',NULL",
 		},
-		"SELECT COUNT(*) FROM eav_attribute WHERE attribute_code = 'long_note'":                                {"'0'"},
-		"SELECT COUNT(*) FROM _shiplog_failed_rows WHERE table_name = 'eav_attribute' AND error LIKE '%note%'": {"'1'"},
-		"SELECT COUNT(*) FROM _shiplog_eav_attribute_map WHERE m1_id = 203":                                    {"'0'"},
+		"SELECT COUNT(*) FROM eav_attribute WHERE attribute_code = 'long_note'":                                                  {"'0'"},
+		"SELECT COUNT(*) FROM _shiplog_failed_rows WHERE table_name = 'eav_attribute' AND error LIKE '%note%'":                   {"'1'"},
+		"SELECT COUNT(*) FROM _shiplog_eav_attribute_map WHERE m1_id = 203":                                                      {"'0'"},
+		"SELECT COUNT(*) FROM _shiplog_failed_rows WHERE table_name = 'eav_attribute_set' AND error LIKE '%attribute_set_name%'": {"'1'"},
+		"SELECT COUNT(*) FROM _shiplog_eav_attribute_set_map WHERE m1_id = 30":                                                   {"'0'"},
+		"SELECT COUNT(*) FROM _shiplog_eav_attribute_group_map WHERE m1_id = 40":                                                 {"'0'"},
+		"SELECT COUNT(*) FROM eav_attribute_set":                                                                                 {"'2'"},
 	}
 	for q, rows := range want {
 		if got := rowsOf(t, e.dstDB, q); strings.Join(got, "\n") != strings.Join(rows, "\n") {
