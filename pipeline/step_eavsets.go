@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -178,7 +179,7 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 		etCode, ok := srcTypes[etID]
 		m2et, ok2 := dstTypeIDs[etCode]
 		if !ok || !ok2 {
-			m.warnings = append(m.warnings, fmt.Sprintf("source attribute set %q (attribute_set_id %s) has entity type %s, which Magento 2 (or the source's eav_entity_type) lacks: not migrated (rows with its attribute_set_id fail in the Map step)", name, m1, cmpOr(etCode, etID)))
+			m.warnings = append(m.warnings, fmt.Sprintf("source attribute set %q (attribute_set_id %s) has entity type %s, which Magento 2 (or the source's eav_entity_type) lacks: not migrated (rows with its attribute_set_id fail in the Map step)", name, m1, cmp.Or(etCode, etID)))
 			continue
 		}
 		m2, ok := setByName[eavKey(m2et, name)]
@@ -237,6 +238,10 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 	if gID < 0 || gSet < 0 || gName < 0 {
 		return res, fmt.Errorf("source table %s lacks attribute_group_id, attribute_set_id or attribute_group_name", groupPlan.Source.Name)
 	}
+	dgID, dgSet := groupPlan.Dest.ColumnIndex("attribute_group_id"), groupPlan.Dest.ColumnIndex("attribute_set_id")
+	if dgID < 0 || dgSet < 0 {
+		return res, fmt.Errorf("the EAV map does not copy attribute_group_id and attribute_set_id to destination %s", groupPlan.Dest.Name)
+	}
 	var srcGroups [][]any
 	if err := rowio.ReadTable(ctx, r.src, groupPlan.Source, func(row []any) error {
 		srcGroups = append(srcGroups, row)
@@ -269,8 +274,7 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 				m2, ok = groupByCode[eavKey(m2Set, str(out[codeCol]))]
 			}
 			if !ok {
-				out[groupPlan.Dest.ColumnIndex("attribute_group_id")] = nil
-				out[groupPlan.Dest.ColumnIndex("attribute_set_id")] = m2Set
+				out[dgID], out[dgSet] = nil, m2Set
 				id, err := eavInsert(ctx, tx, groupPlan.Dest, out, "ON DUPLICATE KEY UPDATE attribute_group_id = LAST_INSERT_ID(attribute_group_id)")
 				if err != nil {
 					return res, fmt.Errorf("add attribute group %q of attribute set %s to destination %s: %w", name, m2Set, groupPlan.Dest.Name, err)
@@ -338,13 +342,6 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 		res.Links++
 	}
 	return res, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // volumeSetsAndGroups checks the set and group maps against both sides:
