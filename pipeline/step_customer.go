@@ -56,7 +56,10 @@ type customerDoc struct {
 	typeCode string
 	// static are the type's static attributes by source attribute_id.
 	static map[string]customerAttr
-	// valueTable names, for an entity document, the source value tables
+	// cols are the destination columns written: the plan's, then (entity
+	// documents) those of static attributes the map leaves unfilled.
+	cols []cdc.Column
+	// valueTables names, for an entity document, the source value tables
 	// holding its static attributes' values, by backend type.
 	valueTables map[string]string
 }
@@ -64,7 +67,7 @@ type customerDoc struct {
 // customerAttr is a source attribute the step moves into its entity table.
 type customerAttr struct {
 	id, code, backendType string
-	// column is the destination entity table's column index.
+	// column is the attribute's index in the entity document's cols.
 	column int
 }
 
@@ -192,6 +195,10 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 	if err != nil {
 		return nil, err
 	}
+	destTables, err := rowio.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("Customer Attributes step: destination: %w", err)
+	}
 	sp := r.cfg.Options.SourcePrefix
 	var docs []customerDoc
 	for _, n := range names {
@@ -206,7 +213,13 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 				fmt.Sprintf("%s gives %s a handler that writes other tables; the step copies only %s", files[customerMapOption], sp+n, tp.Dest.Name)))
 			continue
 		}
-		d := customerDoc{tp: tp, typeCode: docGroups.typeOf(n), static: map[string]customerAttr{}}
+		d := customerDoc{tp: tp, typeCode: docGroups.typeOf(n), static: map[string]customerAttr{}, cols: slices.Clone(tp.Dest.Columns)}
+		var full *cdc.Table
+		for _, t := range destTables {
+			if strings.EqualFold(t.Name, tp.Dest.Name) {
+				full = t
+			}
+		}
 		d.entity = slices.ContainsFunc(docGroups["source_entity_documents"], func(e string) bool { return strings.EqualFold(e, n) })
 		if d.typeCode == "" {
 			problems = append(problems, customerProblem("source", sp+n,
@@ -230,10 +243,18 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 				}
 				a.column = -1
 				if d.entity {
-					if a.column = tp.Dest.ColumnIndex(code); a.column < 0 {
-						problems = append(problems, customerProblem("destination", tp.Dest.Name,
-							fmt.Sprintf("attribute %s of %s (%s) has no column in %s to move its values into", code, d.typeCode, files[customerAttrGroupsOption], tp.Dest.Name)))
-						continue
+					if a.column = slices.IndexFunc(d.cols, func(c cdc.Column) bool { return strings.EqualFold(c.Name, code) }); a.column < 0 {
+						i := -1
+						if full != nil {
+							i = full.ColumnIndex(code)
+						}
+						if i < 0 {
+							problems = append(problems, customerProblem("destination", tp.Dest.Name,
+								fmt.Sprintf("attribute %s of %s (%s) has no column in %s to move its values into", code, d.typeCode, files[customerAttrGroupsOption], tp.Dest.Name)))
+							continue
+						}
+						a.column = len(d.cols)
+						d.cols = append(d.cols, full.Columns[i])
 					}
 				}
 				d.static[a.id] = a
@@ -422,7 +443,7 @@ func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) 
 	attrCol, valueCol := d.tp.Source.ColumnIndex("attribute_id"), d.tp.Source.ColumnIndex("value")
 	dest := d.tp.Dest
 	head := []byte("INSERT INTO " + rowio.QuoteIdent(dest.Schema) + "." + rowio.QuoteIdent(dest.Name) + " (")
-	for i, c := range dest.Columns {
+	for i, c := range d.cols {
 		if i > 0 {
 			head = append(head, ',')
 		}
@@ -451,6 +472,9 @@ func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) 
 				d.tp.Source.Name, keyText(d.tp.Source, row), err)
 		}
 		if d.entity {
+			for len(out) < len(d.cols) {
+				out = append(out, cdc.Default)
+			}
 			for col, v := range static[str(row[entCol])] {
 				out[col] = v
 			}
@@ -459,11 +483,11 @@ func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) 
 			q = append(q, ',')
 		}
 		q = append(q, '(')
-		for i := range dest.Columns {
+		for i := range d.cols {
 			if i > 0 {
 				q = append(q, ',')
 			}
-			if q, err = rowio.AppendLiteral(q, out[i], &dest.Columns[i]); err != nil {
+			if q, err = rowio.AppendLiteral(q, out[i], &d.cols[i]); err != nil {
 				return fmt.Errorf("Customer Attributes step: %s row %s: %w", dest.Name, keyText(d.tp.Source, row), err)
 			}
 		}
