@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
@@ -388,6 +390,29 @@ func (s *customerStep) staticValues(ctx context.Context, d *customerDoc) (map[st
 	return out, nil
 }
 
+// customerFits checks that a static attribute's value fits its text
+// column: the destination's sessions are not strict, so a longer value
+// would be cut short without an error (the plan checks the columns it
+// fills itself).
+func customerFits(v any, c *cdc.Column) error {
+	s, ok := v.(string)
+	if !ok || (c.DataType != "varchar" && c.DataType != "char") {
+		return nil
+	}
+	lp, rp := strings.IndexByte(c.ColumnType, '('), strings.IndexByte(c.ColumnType, ')')
+	if lp < 0 || rp < lp {
+		return nil
+	}
+	n, err := strconv.Atoi(c.ColumnType[lp+1 : rp])
+	if err != nil {
+		return nil
+	}
+	if l := utf8.RuneCountInString(s); l > n {
+		return fmt.Errorf("the value of %s (%d characters) does not fit in %s", c.Name, l, c.ColumnType)
+	}
+	return nil
+}
+
 // customerBatchBytes bounds one multi-row INSERT.
 const customerBatchBytes = 1 << 20
 
@@ -476,6 +501,10 @@ func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) 
 				out = append(out, cdc.Default)
 			}
 			for col, v := range static[str(row[entCol])] {
+				if err := customerFits(v, &d.cols[col]); err != nil {
+					return fmt.Errorf("Customer Attributes step: source %s row %s: %w; nothing was written: widen the column or fix the value and run data mode again",
+						d.tp.Source.Name, keyText(d.tp.Source, row), err)
+				}
 				out[col] = v
 			}
 		}

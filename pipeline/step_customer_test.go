@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shiplog/shiplog/cdc"
 )
 
 // TestUpgradeCustomerHash: the reference's upgrade_customer_password_hash
@@ -131,5 +133,36 @@ func TestReadCustomerGroups(t *testing.T) {
 	}
 	if _, err := readCustomerGroups(filepath.Join(tmp, "missing.xml")); err == nil {
 		t.Error("a missing file read without error")
+	}
+}
+
+// TestCustomerFits: a static attribute's value longer than its text column
+// is an error (the destination's non-strict session would cut it short);
+// other types and lengths pass.
+func TestCustomerFits(t *testing.T) {
+	hash := cdc.Column{Name: "password_hash", DataType: "varchar", ColumnType: "varchar(128)"}
+	sha512 := strings.Repeat("c", 128) + ":" + strings.Repeat("s", 32)
+	for _, tc := range []struct {
+		name string
+		v    any
+		c    cdc.Column
+		fail bool
+	}{
+		{"SHA-512 hash with its salt", sha512, hash, true},
+		{"SHA-256 hash upgraded", strings.Repeat("b", 64) + ":" + strings.Repeat("s", 32) + ":1", hash, false},
+		{"exactly the length", strings.Repeat("é", 128), hash, false},
+		{"one character more", strings.Repeat("é", 129), hash, true},
+		{"NULL", nil, hash, false},
+		{"char column", "abcd", cdc.Column{Name: "x", DataType: "char", ColumnType: "char(3)"}, true},
+		{"text column", sha512, cdc.Column{Name: "x", DataType: "text", ColumnType: "text"}, false},
+		{"int column", "12", cdc.Column{Name: "x", DataType: "int", ColumnType: "int(10) unsigned"}, false},
+	} {
+		err := customerFits(tc.v, &tc.c)
+		if (err != nil) != tc.fail {
+			t.Errorf("%s: error %v, want failure %v", tc.name, err, tc.fail)
+		}
+		if err != nil && !strings.Contains(err.Error(), tc.c.Name) {
+			t.Errorf("%s: error %q does not name the column", tc.name, err)
+		}
 	}
 }
