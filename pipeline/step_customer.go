@@ -343,7 +343,7 @@ func (d *customerDoc) skips(row []any, attrCol, valueCol int) bool {
 
 // staticValues reads the static attributes' values of d's entities from
 // the source value tables: per entity_id, destination column -> value.
-func (s *customerStep) staticValues(ctx context.Context, d *customerDoc) (map[string]map[int]any, error) {
+func (s *customerStep) staticValues(ctx context.Context, src *sql.Conn, d *customerDoc) (map[string]map[int]any, error) {
 	out := map[string]map[int]any{}
 	upgrade := s.r.cfg.Options.Magento[customerUpgradeHash]
 	upgrade = strings.TrimSpace(upgrade)
@@ -355,8 +355,11 @@ func (s *customerStep) staticValues(ctx context.Context, d *customerDoc) (map[st
 				ids = append(ids, a.id)
 			}
 		}
-		q := "SELECT entity_id, attribute_id, value FROM " + rowio.QuoteIdent(table) + " WHERE attribute_id IN (?" + strings.Repeat(",?", len(ids)-1) + ")"
-		rows, err := s.r.src.QueryContext(ctx, q, ids...)
+		// The value as text in utf8mb4 (dates in their text form),
+		// whatever the source column's type and charset.
+		q := "SELECT entity_id, attribute_id, CAST(value AS CHAR CHARACTER SET utf8mb4) FROM " + rowio.QuoteIdent(table) +
+			" WHERE attribute_id IN (?" + strings.Repeat(",?", len(ids)-1) + ")"
+		rows, err := src.QueryContext(ctx, q, ids...)
 		if err != nil {
 			return nil, fmt.Errorf("Customer Attributes step: reading %s: %w", table, err)
 		}
@@ -388,6 +391,35 @@ func (s *customerStep) staticValues(ctx context.Context, d *customerDoc) (map[st
 		}
 	}
 	return out, nil
+}
+
+// customerReadTable calls fn with every row of t, in canonical form, read
+// over src (a rowio.RawConn in the step's snapshot).
+func customerReadTable(ctx context.Context, src *sql.Conn, t *cdc.Table, fn func(row []any) error) error {
+	// Prepared, as rowio.ReadTable's: the binary protocol reads FLOAT and
+	// DOUBLE exactly.
+	stmt, err := src.PrepareContext(ctx, string(rowio.SelectColumns(nil, t)))
+	if err != nil {
+		return fmt.Errorf("Customer Attributes step: reading %s: %w", t.Name, err)
+	}
+	defer stmt.Close()
+	rows, err := stmt.QueryContext(ctx)
+	if err != nil {
+		return fmt.Errorf("Customer Attributes step: reading %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	for {
+		row, ok, err := rowio.ScanRow(rows, t)
+		if err != nil {
+			return fmt.Errorf("Customer Attributes step: reading %s: %w", t.Name, err)
+		}
+		if !ok {
+			return nil
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
 }
 
 // customerFits checks that a static attribute's value fits its text
@@ -425,8 +457,21 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 	if s.docs == nil {
 		return errors.New("Customer Attributes step: no plan (its integrity stage did not run or failed)")
 	}
+	// Every source document is read in one consistent snapshot: the
+	// entities, their static values and their value rows agree.
+	src, release, err := rowio.RawConn(ctx, s.r.src)
+	if err != nil {
+		return fmt.Errorf("Customer Attributes step: source: %w", err)
+	}
+	defer release()
+	for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := src.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("Customer Attributes step: source snapshot: %w", err)
+		}
+	}
+	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
 	counts := make([]int, len(s.docs))
-	err := s.r.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
 		// The destination pool's sessions have foreign key checks off: the
 		// DELETEs cascade to nothing (orders keep their customer_id).
 		for _, d := range s.docs {
@@ -435,7 +480,7 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 			}
 		}
 		for i := range s.docs {
-			n, err := s.copyDoc(ctx, tx, &s.docs[i])
+			n, err := s.copyDoc(ctx, src, tx, &s.docs[i])
 			if err != nil {
 				return err
 			}
@@ -453,12 +498,12 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 }
 
 // copyDoc copies d's source rows into its destination table in tx.
-func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) (int, error) {
+func (s *customerStep) copyDoc(ctx context.Context, src *sql.Conn, tx *sql.Tx, d *customerDoc) (int, error) {
 	var static map[string]map[int]any
 	entCol := d.tp.Source.ColumnIndex("entity_id")
 	if d.entity {
 		var err error
-		if static, err = s.staticValues(ctx, d); err != nil {
+		if static, err = s.staticValues(ctx, src, d); err != nil {
 			return 0, err
 		}
 		if entCol < 0 {
@@ -487,7 +532,7 @@ func (s *customerStep) copyDoc(ctx context.Context, tx *sql.Tx, d *customerDoc) 
 		q, pending = append(q[:0], head...), 0
 		return nil
 	}
-	err := rowio.ReadTable(ctx, s.r.src, d.tp.Source, func(row []any) error {
+	err := customerReadTable(ctx, src, d.tp.Source, func(row []any) error {
 		if d.skips(row, attrCol, valueCol) {
 			return nil
 		}
