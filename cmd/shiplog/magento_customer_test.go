@@ -100,6 +100,58 @@ func TestCustomerStepOnTheReferenceDatabases(t *testing.T) {
 	check()
 }
 
+// TestCustomerStepIntegrity: on the reference's customer databases, an
+// attribute of the stock customer-attribute-groups.xml.dist the source
+// lacks stops data mode before anything is written, in the reference's
+// words (Model/AttributesDataToSkip.php), and a value longer than its
+// Magento 2 entity column (a SHA-512 hash with its salt, 161 characters in
+// password_hash's 128) stops the step with nothing written rather than cut
+// short.
+func TestCustomerStepIntegrity(t *testing.T) {
+	t.Parallel()
+	fx := magentoFixtures(t)
+	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
+	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
+	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
+	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
+	mapFile := filepath.Join(t.TempDir(), "map.xml")
+	if err := os.WriteFile(mapFile, []byte(customerNothingMap), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
+	onlyCustomerDataSteps(t, config)
+	dstDB, err := dst.Open("magento2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dstDB.Close()
+	before := rowsOf(t, dstDB, "SELECT entity_id, email, firstname FROM customer_entity")
+	ctx := context.Background()
+	if err := src.Exec(ctx, "magento1", "DELETE FROM eav_attribute WHERE attribute_code = 'gender' AND entity_type_id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	r := runShiplog(t, config, nil, "migrate", "data")
+	if r.code == 0 || !strings.Contains(r.stderr, "Attribute gender does not exist in the type customer") {
+		t.Fatalf("migrate data without the gender attribute: exit %d, want the reference's integrity error\n%s", r.code, r.stderr)
+	}
+	if got := rowsOf(t, dstDB, "SELECT entity_id, email, firstname FROM customer_entity"); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Errorf("customer_entity changed by a run that failed its integrity check: %v, then %v", before, got)
+	}
+	if err := src.Exec(ctx, "magento1",
+		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type) VALUES (18, 1, 'gender', 'int')",
+		"UPDATE customer_entity_varchar SET value = CONCAT(REPEAT('c', 128), ':', REPEAT('s', 32)) WHERE value_id = 9",
+	); err != nil {
+		t.Fatal(err)
+	}
+	r = runShiplog(t, config, nil, "migrate", "data")
+	if r.code == 0 || !strings.Contains(r.stderr, "does not fit in varchar(128)") || !strings.Contains(r.stderr, "entity_id=2") {
+		t.Fatalf("migrate data with a SHA-512 hash: exit %d, want the row named and nothing written\n%s", r.code, r.stderr)
+	}
+	if got := rowsOf(t, dstDB, "SELECT entity_id, email, firstname FROM customer_entity"); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Errorf("customer_entity changed by a failed run: %v, then %v", before, got)
+	}
+}
+
 // onlyCustomerDataSteps rewrites config.xml's data mode to list only the
 // Customer Attributes Step (the Map step runs after it all the same).
 func onlyCustomerDataSteps(t *testing.T, path string) {
