@@ -46,6 +46,9 @@ const (
 type customerStep struct {
 	r    *Runtime
 	docs []customerDoc
+	// absent: the source has none of the step's documents; Data does
+	// nothing (Integrity warned).
+	absent bool
 }
 
 // customerDoc is one source document of the step, with its plan.
@@ -151,7 +154,7 @@ func customerProblem(area, table, msg string) transform.Problem {
 // type; here also that the destination entity table has its column.
 func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
 	r := s.r
-	s.docs = nil
+	s.docs, s.absent = nil, false
 	if err := r.dest.rows(); err != nil {
 		return []transform.Problem{customerProblem("destination", "customer_entity",
 			fmt.Sprintf("it writes Magento 2's customer tables itself and cannot run here: %v; run data mode with sink: mysql, or leave the Customer Attributes Step out of config.xml", err))}, nil
@@ -183,6 +186,20 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 	names := docGroups["source_documents"]
 	if len(names) == 0 {
 		return []transform.Problem{customerProblem("source", "", files[customerDocGroupsOption]+" has no source_documents group: nothing to migrate")}, nil
+	}
+	srcTables, err := rowio.LoadTables(ctx, r.src, r.cfg.Source.Database, transform.StateTablePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("Customer Attributes step: source: %w", err)
+	}
+	if !slices.ContainsFunc(names, func(n string) bool {
+		return slices.ContainsFunc(srcTables, func(t *cdc.Table) bool { return strings.EqualFold(t.Name, r.cfg.Options.SourcePrefix+n) })
+	}) {
+		// Not a Magento 1 customer schema (a partial database): nothing to
+		// move, and Magento 2's customers are left as they are.
+		s.absent = true
+		return []transform.Problem{{Severity: transform.Warning, Area: "source", Table: r.cfg.Options.SourcePrefix + names[0],
+			Msg: fmt.Sprintf("Customer Attributes step: the source has none of the documents of %s (%s, ...): no customers to migrate; Magento 2's customer tables are left as they are (the reference stops here)",
+				files[customerDocGroupsOption], r.cfg.Options.SourcePrefix+names[0])}}, nil
 	}
 	var adjust []func(*transform.Rules, []*cdc.Table)
 	if r.eavInDataMode() {
@@ -237,9 +254,12 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 			for _, code := range attrGroups[e] {
 				a, ok := attrs[eavKey(d.typeCode, code)]
 				if !ok {
+					// Without the attribute the source holds no value of
+					// it: nothing is lost, the column keeps its default.
 					if d.entity {
-						problems = append(problems, customerProblem("source", sp+"eav_attribute",
-							fmt.Sprintf("Attribute %s does not exist in the type %s (remove it from %s, or add it to the source)", code, d.typeCode, files[customerAttrGroupsOption])))
+						problems = append(problems, transform.Problem{Severity: transform.Warning, Area: "source", Table: sp + "eav_attribute",
+							Msg: fmt.Sprintf("Customer Attributes step: Attribute %s does not exist in the type %s: the source holds no value of it, so %s.%s keeps its default (the reference stops here; remove it from %s to silence this)",
+								code, d.typeCode, tp.Dest.Name, code, files[customerAttrGroupsOption])})
 					}
 					continue
 				}
@@ -454,6 +474,10 @@ const customerBatchBytes = 1 << 20
 // handler cannot transform (an attribute_id the EAV step did not map)
 // stops the step with nothing written.
 func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		env.Log.Info("no customers to migrate: the source has none of the customer documents", "stage", "data")
+		return nil
+	}
 	if s.docs == nil {
 		return errors.New("Customer Attributes step: no plan (its integrity stage did not run or failed)")
 	}
