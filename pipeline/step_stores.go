@@ -212,8 +212,8 @@ func countRows(ctx context.Context, db *sql.DB, t *cdc.Table) (int64, error) {
 // configuration's prefixes) with the configuration's rules and handler
 // environment: what a step with its own map (stores_map_file, ...) checks
 // and copies. A document either side lacks is left out of the compile and
-// reported as an error.
-func (r *Runtime) compileMapFile(ctx context.Context, file string, src, dst []string) (*transform.Plan, []transform.Problem, error) {
+// reported as an error. Each adjust changes the rules before the compile.
+func (r *Runtime) compileMapFile(ctx context.Context, file string, src, dst []string, adjust ...func(*transform.Rules, []*cdc.Table)) (*transform.Plan, []transform.Problem, error) {
 	m, err := transform.ReadMap(file)
 	if err != nil {
 		return nil, nil, err
@@ -254,6 +254,9 @@ func (r *Runtime) compileMapFile(ctx context.Context, file string, src, dst []st
 	m.SourcePrefix = r.cfg.Options.SourcePrefix
 	m.DestPrefix = r.cfg.Options.DestPrefix
 	m.Env = r.handlerEnv()
+	for _, f := range adjust {
+		f(m, st)
+	}
 	plan, more := transform.Compile(m, st, dt)
 	return plan, append(problems, more...), nil
 }
