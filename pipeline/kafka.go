@@ -32,7 +32,7 @@ func (r *Runtime) fromKafka(ctx context.Context, command string) (*fromkafka.Env
 		return nil, err
 	}
 	return &fromkafka.Env{Config: r.cfg, Log: r.log, Kafka: opts, Dst: r.dst, State: r.state, Writer: r.writer(),
-		Retry: retrier{r.destRetry(ctx, command)}, Compile: r.compileToDestination, Report: r.reportProblems,
+		Retry: retrier{r.destRetry(ctx, command)}, Compile: r.compileSeenSoFar, Report: r.reportProblems,
 		OpenDB: openReplayDB, Lookups: r.lookupRefresh()}, nil
 }
 

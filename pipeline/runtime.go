@@ -171,6 +171,11 @@ func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Pla
 // applier writes there even when its configuration is the publisher's
 // (sink: kafka).
 func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
+	return r.compileWith(ctx, src, nil)
+}
+
+// compileWith is compileToDestination with the rules adjusted by adjust.
+func (r *Runtime) compileWith(ctx context.Context, src []*cdc.Table, adjust func(*transform.Rules)) (*transform.Plan, []transform.Problem, error) {
 	dst, err := rowio.LoadTables(ctx, r.dst, r.cfg.Destination.Database, transform.StateTablePrefix)
 	if err != nil {
 		return nil, nil, fmt.Errorf("destination: %w", err)
@@ -179,9 +184,18 @@ func (r *Runtime) compileToDestination(ctx context.Context, src []*cdc.Table) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if adjust != nil {
+		adjust(rules)
+	}
 	r.eavValueRules(rules, src)
 	plan, problems := transform.Compile(rules, src, dst)
 	return plan, problems, nil
+}
+
+// compileSeenSoFar is compileToDestination for a Kafka applier, which knows
+// the source tables whose schemas the publisher has published so far.
+func (r *Runtime) compileSeenSoFar(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
+	return r.compileWith(ctx, src, func(rules *transform.Rules) { rules.SourceSoFar = true })
 }
 
 // rules are the map rules of the configuration: the map file (map.xml or

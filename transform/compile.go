@@ -628,8 +628,11 @@ func (c *compiler) unmappedDest() {
 	}
 	if len(names) > 0 {
 		sort.Strings(names)
-		c.problems = append(c.problems, Problem{Severity: Error, Area: "destination", Columns: names,
-			Msg: "Destination documents are not mapped: " + strings.Join(names, ",")})
+		sev, msg := Error, "Destination documents are not mapped: "+strings.Join(names, ",")
+		if c.r.SourceSoFar {
+			sev, msg = Warning, msg+" (no source table seen so far maps to them)"
+		}
+		c.problems = append(c.problems, Problem{Severity: sev, Area: "destination", Columns: names, Msg: msg})
 	}
 }
 

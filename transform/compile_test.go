@@ -251,3 +251,24 @@ func TestCompilePairsByNameAcrossIgnores(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileSourceSoFar: a Kafka applier knows the source tables published
+// so far; destination documents none of them maps to are a warning then.
+func TestCompileSourceSoFar(t *testing.T) {
+	src, dst := m1m2()
+	r := goodRules()
+	r.Destination.IgnoreDocuments = nil
+	for _, soFar := range []bool{false, true} {
+		r.SourceSoFar = soFar
+		_, problems := Compile(r, src, dst)
+		var found *Problem
+		for i := range problems {
+			if strings.HasPrefix(problems[i].Msg, "Destination documents are not mapped: m2_new") {
+				found = &problems[i]
+			}
+		}
+		if found == nil || (found.Severity == Error) == soFar {
+			t.Fatalf("SourceSoFar %v: %v", soFar, problems)
+		}
+	}
+}

@@ -21,6 +21,11 @@ type Rules struct {
 	// ones the map ignores): a destination document pairs with them by
 	// name, as with any source document.
 	SourceNames []string `json:"-"`
+	// SourceSoFar says the source tables compiled are those known so far
+	// (a Kafka applier learns them as the publisher's schemas arrive):
+	// destination documents no source document maps to yet are a warning,
+	// not an error.
+	SourceSoFar bool `json:"-"`
 	// Env is what handlers may use beyond their records (options, lookups,
 	// class map); nil gives them an empty one.
 	Env *HandlerEnv `json:"-"`
