@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -148,7 +149,15 @@ func (b *bench) stockConfig(fx string) (string, error) {
 	if err := os.Symlink(filepath.Join(fx, "dmt", "etc"), filepath.Join(root, "etc")); err != nil {
 		return "", err
 	}
-	text := string(dist)
+	// Only the Map step runs in data mode: the scenario measures its
+	// throughput (the bench's Magento 2 database has no EAV rows for the
+	// EAV and Customer steps to merge with).
+	text := regexp.MustCompile(`(?s)<step title="([^"]+)">.*?</step>`).ReplaceAllStringFunc(string(dist), func(st string) string {
+		if strings.HasPrefix(st, `<step title="Map Step">`) || strings.HasPrefix(st, `<step title="Settings Step">`) {
+			return st
+		}
+		return ""
+	})
 	for _, r := range []struct {
 		name string
 		port int
