@@ -337,6 +337,9 @@ func (m *MariaDB) start(ctx context.Context, mariadbd string, o Options, data, t
 	go func() { m.done <- m.cmd.Wait() }()
 	if err := m.waitReady(ctx); err != nil {
 		_ = m.Kill()
+		if errors.Is(err, errPortTaken) {
+			return err
+		}
 		if b, rerr := os.ReadFile(errorLog); rerr == nil && int64(len(b)) >= logStart &&
 			strings.Contains(string(b[logStart:]), "Address already in use") {
 			return fmt.Errorf("%w: %w", errPortTaken, err)
@@ -351,9 +354,16 @@ func (m *MariaDB) waitReady(ctx context.Context) error {
 	for {
 		db, err := sql.Open("mysql", m.DSN(""))
 		if err == nil {
-			err = db.PingContext(ctx)
+			// The server answering on the port must be this one: another
+			// process's server may hold the port (taken between FreePort and
+			// the bind), and a ping alone would find it.
+			var socket string
+			err = db.QueryRowContext(ctx, "SELECT @@socket").Scan(&socket)
 			db.Close()
 			if err == nil {
+				if socket != m.Socket {
+					return fmt.Errorf("%w: port %d answers for another server (socket %s)", errPortTaken, m.Port, socket)
+				}
 				return nil
 			}
 		}
