@@ -126,18 +126,26 @@ func (r *Env) ApplyFromKafkaWith(ctx context.Context, o ApplyOptions) error {
 		backoff = 500 * time.Millisecond
 	)
 	for {
+		started := time.Now()
 		topics, err := a.awaitTopics(ctx, o)
 		if err != nil {
-			return err
-		}
-		if topics == nil {
-			cause = context.Cause(ctx) // nil: nothing to apply (logged)
-			break
-		}
-		started := time.Now()
-		cause = a.consume(ctx, topics, o)
-		if errors.Is(cause, errTopicsChanged) {
-			continue
+			// A broker lost while the topics and table definitions are
+			// read (a cut during a rejoin) is retried like one lost while
+			// consuming; anything else ends the applier.
+			var rj *rejoinError
+			if cause = rejoinable(err); !errors.As(cause, &rj) || ctx.Err() != nil {
+				return err
+			}
+		} else {
+			if topics == nil {
+				cause = context.Cause(ctx) // nil: nothing to apply (logged)
+				break
+			}
+			started = time.Now()
+			cause = a.consume(ctx, topics, o)
+			if errors.Is(cause, errTopicsChanged) {
+				continue
+			}
 		}
 		var rj *rejoinError
 		if !errors.As(cause, &rj) || ctx.Err() != nil {
