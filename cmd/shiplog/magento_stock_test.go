@@ -36,6 +36,13 @@ func magentoFixtures(t *testing.T) string {
 // one connection (the file's SET statements hold for the rest of it).
 func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
 	t.Helper()
+	loadSQLFile(t, m, name, path)
+}
+
+// loadSQLFile creates database name on m and runs the statements init, then
+// the file, on one connection.
+func loadSQLFile(t *testing.T, m *testenv.MariaDB, name, path string, init ...string) {
+	t.Helper()
 	ctx := context.Background()
 	if err := m.Exec(ctx, "", "CREATE DATABASE IF NOT EXISTS `"+name+"`"); err != nil {
 		t.Fatal(err)
@@ -46,6 +53,11 @@ func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
+	for _, q := range init {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := testenv.ExecFile(ctx, db, path); err != nil {
 		t.Fatal(err)
 	}

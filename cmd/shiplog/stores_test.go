@@ -18,22 +18,7 @@ import (
 // AUTO_INCREMENT column would otherwise renumber.
 func loadResourceSQL(t *testing.T, m *testenv.MariaDB, name, path string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := m.Exec(ctx, "", "CREATE DATABASE IF NOT EXISTS `"+name+"`"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := m.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'"); err != nil {
-		t.Fatal(err)
-	}
-	if err := testenv.ExecFile(ctx, db, path); err != nil {
-		t.Fatal(err)
-	}
+	loadSQLFile(t, m, name, path, "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
 }
 
 // TestStoresStepOnTheReferenceTestDatabases runs settings mode with the
