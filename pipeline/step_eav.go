@@ -326,6 +326,18 @@ type eavMerge struct {
 	ignored  int
 }
 
+// fail records a source row of tp the EAV map cannot transform (what names
+// it) as a failed row.
+func (m *eavMerge) fail(tp *transform.TablePlan, row []any, err error, what string) error {
+	f, ferr := tp.Failure(row, err, cdc.Position{})
+	if ferr != nil {
+		return ferr
+	}
+	m.failures = append(m.failures, f)
+	m.why = append(m.why, fmt.Sprintf("%s cannot be transformed by the EAV map: %v", what, err))
+	return nil
+}
+
 // mergeAttributes plans the merge: each source attribute not ignored is
 // Magento 2's attribute of the same entity type code and attribute code,
 // or a new one, transformed through the EAV map, with the extension rows
@@ -356,15 +368,7 @@ func (s *eavStep) mergeAttributes(ctx context.Context) (*eavMerge, error) {
 		return nil, err
 	}
 	m := &eavMerge{failedIDs: map[string]bool{}}
-	fail := func(tp *transform.TablePlan, row []any, err error, what string) error {
-		f, ferr := tp.Failure(row, err, cdc.Position{})
-		if ferr != nil {
-			return ferr
-		}
-		m.failures = append(m.failures, f)
-		m.why = append(m.why, fmt.Sprintf("%s cannot be transformed by the EAV map: %v", what, err))
-		return nil
-	}
+	fail := m.fail
 	adding := map[string]int{} // m1 id -> index in m.attrs
 	err = rowio.ReadTable(ctx, r.src, tp.Source, func(row []any) error {
 		a := eavAttrPlan{m1: str(row[idCol]), code: str(row[codeCol])}

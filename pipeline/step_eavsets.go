@@ -141,15 +141,7 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 	if err != nil {
 		return res, fmt.Errorf("destination: %w", err)
 	}
-	fail := func(tp *transform.TablePlan, row []any, err error, what string) error {
-		f, ferr := tp.Failure(row, err, cdc.Position{})
-		if ferr != nil {
-			return ferr
-		}
-		m.failures = append(m.failures, f)
-		m.why = append(m.why, fmt.Sprintf("%s cannot be transformed by the EAV map: %v", what, err))
-		return nil
-	}
+	fail := m.fail
 
 	// Sets.
 	dstSets, err := eavQuery(ctx, tx, "SELECT attribute_set_id, entity_type_id, attribute_set_name FROM "+rowio.QuoteIdent(dp+"eav_attribute_set"))
