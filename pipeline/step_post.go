@@ -24,6 +24,10 @@ import (
 //     in the product's attribute set (eav_entity_attribute).
 //  3. Products in the root catalog: catalog_category_product rows of the
 //     tree root (category 1), a category Magento 2 does not show.
+//  4. Multiselect product values are moved from catalog_product_entity_text
+//     to catalog_product_entity_varchar, where Magento 2 reads them.
+//  5. Product url_path values (catalog_product_entity_varchar) are deleted:
+//     Magento 2 builds product URLs without them.
 //
 // Why each is safe for the Map step's stream (delta mode, after this step):
 // the stream writes a destination row only when its source row changes, and
@@ -36,11 +40,12 @@ import (
 // (3) remove rows whose source row still exists: if that source row changes
 // later, the stream writes it again, exactly as the reference's delta mode
 // does (its PostProcessing step runs in data mode only); a later data-mode
-// run of this step removes it again. Nothing else of the stream depends on
-// those rows.
+// run of this step removes it again. The same holds for (4), whose moved row
+// the stream may write to the text table again, and (5), whose url_path row
+// it may write again. No stream write needs a row these deleted: the stream
+// writes whole rows (upserts) and deletes by key, which finds nothing.
 //
-// Not done yet: the reference's EntityTypeTextToVarcharMover and
-// ProductUrlPathCleaner, and its changedDocumentRowsCount record of the
+// Not done yet: the reference's changedDocumentRowsCount record of the
 // source/destination row count differences (DeletedRecordsCounter).
 
 // postRootCategory is Magento's category tree root, which holds no products.
@@ -115,6 +120,57 @@ func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Prob
 	var err error
 	s.leftover, s.setLeftover, err = postDocuments(env)
 	return nil, err
+}
+
+// postMoveMultiselect moves the product values of multiselect attributes
+// from catalog_product_entity_text to catalog_product_entity_varchar (an
+// existing varchar value of the same product, attribute and store is
+// replaced), as Magento 2 keeps them, and returns how many it moved (-1:
+// the tables are not there). A value longer than the varchar column is an
+// error: the reference's insert would fail or cut it.
+func postMoveMultiselect(ctx context.Context, tx *sql.Tx, q func(string) string, cols map[string]map[string]bool, prefix string,
+	has func(cleanup, table string, need ...string) bool) (int64, error) {
+	const cleanup = "multiselect values moved from text to varchar"
+	text, varchar := prefix+"catalog_product_entity_text", prefix+"catalog_product_entity_varchar"
+	if !has(cleanup, text, "attribute_id", "store_id", "value") || !has(cleanup, varchar, "attribute_id", "store_id", "value") ||
+		!has(cleanup, prefix+"eav_attribute", "attribute_id", "frontend_input", "entity_type_id") ||
+		!has(cleanup, prefix+"eav_entity_type", "entity_type_id", "entity_type_code") {
+		return -1, nil
+	}
+	key := "entity_id"
+	if cols[strings.ToLower(text)]["row_id"] && cols[strings.ToLower(varchar)]["row_id"] {
+		key = "row_id"
+	} else if !has(cleanup, text, "entity_id") || !has(cleanup, varchar, "entity_id") {
+		return -1, nil
+	}
+	ids := "SELECT ea.attribute_id FROM " + q("eav_attribute") + " ea JOIN " + q("eav_entity_type") +
+		" et ON et.entity_type_id = ea.entity_type_id WHERE et.entity_type_code = 'catalog_product' AND ea.frontend_input = 'multiselect'"
+	var width sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'value'", varchar).Scan(&width); err != nil {
+		return 0, fmt.Errorf("post processing (%s): %s.value: %w", cleanup, varchar, err)
+	}
+	if width.Valid {
+		var n int
+		var attrs sql.NullString
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*), GROUP_CONCAT(DISTINCT attribute_id ORDER BY attribute_id) FROM "+q("catalog_product_entity_text")+
+			" WHERE attribute_id IN ("+ids+") AND CHAR_LENGTH(value) > ?", width.Int64).Scan(&n, &attrs); err != nil {
+			return 0, fmt.Errorf("post processing (%s): %s: %w", cleanup, text, err)
+		}
+		if n > 0 {
+			return 0, fmt.Errorf("post processing (%s): %d value(s) of multiselect attribute(s) %s in %s are longer than %s.value (%d characters) and would be cut; shorten them (or drop options) in the source, or leave PostProcessing Step out of config.xml",
+				cleanup, n, attrs.String, text, varchar, width.Int64)
+		}
+	}
+	fields := "attribute_id, store_id, value, " + key
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+q("catalog_product_entity_varchar")+" ("+fields+") SELECT "+fields+" FROM "+q("catalog_product_entity_text")+
+		" WHERE attribute_id IN ("+ids+") ON DUPLICATE KEY UPDATE value = VALUES(value)"); err != nil {
+		return 0, fmt.Errorf("post processing (%s): %s: %w", cleanup, varchar, err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM "+q("catalog_product_entity_text")+" WHERE attribute_id IN ("+ids+")")
+	if err != nil {
+		return 0, fmt.Errorf("post processing (%s): %s: %w", cleanup, text, err)
+	}
+	return res.RowsAffected()
 }
 
 // Data runs the cleanups in one destination transaction and logs each
@@ -201,6 +257,23 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 	const rootCatalog = "products in root catalog"
 	if has(rootCatalog, prefix+"catalog_category_product", "category_id") {
 		if err := del(rootCatalog, prefix+"catalog_category_product", "DELETE FROM "+q("catalog_category_product")+" WHERE category_id = ?", postRootCategory); err != nil {
+			return err
+		}
+	}
+	const textToVarchar = "multiselect values moved from text to varchar"
+	if n, err := postMoveMultiselect(ctx, tx, q, cols, prefix, has); err != nil {
+		return err
+	} else if n >= 0 {
+		s.deleted = append(s.deleted, postDeleted{Cleanup: textToVarchar, Table: prefix + "catalog_product_entity_text", Rows: n})
+	}
+
+	const urlPath = "product url_path"
+	if has(urlPath, prefix+"catalog_product_entity_varchar", "attribute_id") &&
+		has(urlPath, prefix+"eav_attribute", "attribute_id", "attribute_code", "entity_type_id") &&
+		has(urlPath, prefix+"eav_entity_type", "entity_type_id", "entity_type_code") {
+		if err := del(urlPath, prefix+"catalog_product_entity_varchar", "DELETE FROM "+q("catalog_product_entity_varchar")+
+			" WHERE attribute_id IN (SELECT ea.attribute_id FROM "+q("eav_attribute")+" ea JOIN "+q("eav_entity_type")+
+			" et ON et.entity_type_id = ea.entity_type_id WHERE et.entity_type_code = 'catalog_product' AND ea.attribute_code = 'url_path')"); err != nil {
 			return err
 		}
 	}

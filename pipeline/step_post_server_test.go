@@ -56,7 +56,22 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 	}
 	db.SetMaxOpenConns(0)
 	if err := m.Exec(ctx, "m2", "SET FOREIGN_KEY_CHECKS = 0",
-		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code) VALUES (70, 4, 'sku'), (115, 4, 'quantity_and_stock_status'), (80, 4, 'color'), (1, 1, 'website_id')",
+		"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
+		"INSERT INTO store (store_id, code, website_id, group_id, name) VALUES (0, 'admin', 0, 0, 'Admin'), (1, 'default', 1, 1, 'Default'), (2, 'two', 1, 1, 'Two')",
+		"INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'x'), (3, 'catalog_category', 'x')",
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, frontend_input) VALUES (70, 4, 'sku', 'text'),
+			(115, 4, 'quantity_and_stock_status', 'boolean'), (80, 4, 'color', 'select'), (1, 1, 'website_id', 'select'),
+			(90, 4, 'colors', 'multiselect'), (91, 4, 'description', 'textarea'), (97, 4, 'url_path', 'text'),
+			(98, 3, 'url_path', 'text'), (99, 3, 'tags', 'multiselect')`,
+		"INSERT INTO eav_entity_attribute (entity_type_id, attribute_set_id, attribute_group_id, attribute_id) VALUES (4, 4, 7, 90), (4, 4, 7, 91), (4, 4, 7, 97)",
+		// Multiselect values of products move to varchar (one replaces
+		// an older varchar value); a category's multiselect and a
+		// product textarea stay in text.
+		"INSERT INTO catalog_product_entity_text (value_id, attribute_id, store_id, entity_id, value) VALUES (1, 90, 0, 1, '3,4'), (2, 90, 1, 1, '5'), (3, 91, 0, 1, 'long text')",
+		"INSERT INTO catalog_category_entity_text (value_id, attribute_id, store_id, entity_id, value) VALUES (1, 99, 0, 2, '1,2')",
+		// url_path of products goes; of categories stays.
+		"INSERT INTO catalog_product_entity_varchar (value_id, attribute_id, store_id, entity_id, value) VALUES (1, 90, 0, 1, 'old'), (2, 97, 0, 1, 'a.html'), (3, 97, 1, 1, 'a1.html'), (4, 70, 0, 1, 'keep')",
+		"INSERT INTO catalog_category_entity_varchar (value_id, attribute_id, store_id, entity_id, value) VALUES (1, 98, 0, 2, 'cat')",
 		// The reference's dest.sql: 1111 is in the set but not an attribute.
 		"INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (70, 4, 4, 7, 70, 20), (113, 4, 4, 7, 115, 3), (114, 4, 4, 7, 1111, 4)",
 		// Product 2's set 9 has no attributes.
@@ -95,18 +110,20 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 		}
 	}
 	want := map[string]int64{
-		"eav leftover data eav_entity_attribute":                 1,
-		"eav leftover data catalog_product_entity_int":           1,
-		"eav leftover data customer_entity_varchar":              1,
-		"eav leftover data eav_attribute_option":                 1,
-		"attribute set leftover data catalog_product_entity_int": 2,
-		"products in root catalog catalog_category_product":      2,
+		"eav leftover data eav_entity_attribute":                                    1,
+		"eav leftover data catalog_product_entity_int":                              1,
+		"eav leftover data customer_entity_varchar":                                 1,
+		"eav leftover data eav_attribute_option":                                    1,
+		"attribute set leftover data catalog_product_entity_int":                    2,
+		"products in root catalog catalog_category_product":                         2,
+		"multiselect values moved from text to varchar catalog_product_entity_text": 2,
+		"product url_path catalog_product_entity_varchar":                           2,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("deleted\n got  %v\n want %v", got, want)
 	}
 	if !strings.Contains(logs.String(), "cleanup=\"attribute set leftover data\" table=catalog_product_entity_int rows=2") ||
-		!strings.Contains(logs.String(), "post processing: done\" deleted=8") {
+		!strings.Contains(logs.String(), "post processing: done\" deleted=12") {
 		t.Errorf("the deleted-record counts are not logged:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "level=WARN") {
@@ -114,10 +131,14 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 	}
 	for table, ids := range map[string]string{
 		"catalog_product_entity_int": "1,3", "customer_entity_varchar": "1", "eav_attribute_option": "1",
-		"eav_entity_attribute": "70,113", "catalog_category_product": "2",
+		"eav_entity_attribute": "1,2,3,70,113", "catalog_category_product": "2",
+		"catalog_product_entity_text": "3", "catalog_category_entity_text": "1", "catalog_category_entity_varchar": "1",
 	} {
 		key := map[string]string{"catalog_product_entity_int": "value_id", "customer_entity_varchar": "value_id",
 			"eav_attribute_option": "option_id", "eav_entity_attribute": "entity_attribute_id", "catalog_category_product": "entity_id"}[table]
+		if key == "" {
+			key = "value_id"
+		}
 		var left string
 		if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT("+key+" ORDER BY "+key+") FROM "+table).Scan(&left); err != nil {
 			t.Fatal(err)
@@ -125,6 +146,14 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 		if left != ids {
 			t.Errorf("%s keeps %s, want %s", table, left, ids)
 		}
+	}
+
+	var varchar string
+	if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(CONCAT(attribute_id, '/', store_id, '=', value) ORDER BY attribute_id, store_id) FROM catalog_product_entity_varchar").Scan(&varchar); err != nil {
+		t.Fatal(err)
+	}
+	if varchar != "70/0=keep,90/0=3,4,90/1=5" {
+		t.Errorf("catalog_product_entity_varchar: %s, want the multiselect values moved in and no url_path", varchar)
 	}
 
 	// A second run deletes nothing.
@@ -136,7 +165,24 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 			t.Errorf("second run deleted %d row(s) of %s (%s)", d.Rows, d.Table, d.Cleanup)
 		}
 	}
-	if len(s.deleted) != 32+6+1 {
-		t.Errorf("second run cleaned %d tables, want 39", len(s.deleted))
+	if len(s.deleted) != 32+6+1+2 {
+		t.Errorf("second run cleaned %d tables, want 41", len(s.deleted))
+	}
+
+	// A multiselect value too long for varchar stops the step, and its
+	// transaction leaves every table as it was (the leftover below stays).
+	if err := m.Exec(ctx, "m2", "SET FOREIGN_KEY_CHECKS = 0",
+		"INSERT INTO catalog_product_entity_text (value_id, attribute_id, store_id, entity_id, value) VALUES (9, 90, 2, 1, REPEAT('7,', 150))",
+		"INSERT INTO customer_entity_varchar (value_id, attribute_id, entity_id, value) VALUES (5, 2222, 1, 'y')",
+	); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Data(ctx, env)
+	if err == nil || !strings.Contains(err.Error(), "1 value(s) of multiselect attribute(s) 90 in catalog_product_entity_text are longer than catalog_product_entity_varchar.value (255 characters)") {
+		t.Fatalf("a value too long for varchar: %v", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM customer_entity_varchar WHERE value_id = 5").Scan(&n); err != nil || n != 1 {
+		t.Errorf("the failed run deleted a leftover (%d left, %v): not one transaction", n, err)
 	}
 }
