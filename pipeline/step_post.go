@@ -80,6 +80,9 @@ type postDeleted struct {
 
 // postStep is the PostProcessing step (data mode).
 type postStep struct {
+	// r, when set, says whether the destination holds the rows (not with
+	// sink: kafka).
+	r *Runtime
 	// Found by Integrity: the tables of cleanups 1 and 2.
 	leftover, setLeftover []string
 	// deleted is what the last Data deleted, per cleanup and table, in order.
@@ -114,9 +117,16 @@ func postDocuments(env *step.Env) (leftover, setLeftover []string, err error) {
 	return leftover, setLeftover, nil
 }
 
-// Integrity reads the groups file; the tables are checked by Data, which
+// Integrity reads the groups file (a destination that keeps shiplog's
+// state alone, sink: kafka, is a blocking problem); the tables are checked by Data, which
 // warns about a listed table the destination lacks.
 func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Problem, error) {
+	if s.r != nil && s.r.dest != nil {
+		if err := s.r.dest.rows(); err != nil {
+			return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
+				Msg: fmt.Sprintf("the PostProcessing step cleans Magento 2's tables itself and cannot run here: %v; run data mode with sink: mysql, or leave the PostProcessing Step out of config.xml", err)}}, nil
+		}
+	}
 	var err error
 	s.leftover, s.setLeftover, err = postDocuments(env)
 	return nil, err

@@ -101,3 +101,31 @@ func TestPostProcessingStepIsSupported(t *testing.T) {
 		t.Errorf("default data steps: %+v", steps)
 	}
 }
+
+// TestPostProcessingNeedsTheRows: with sink: kafka the destination holds
+// shiplog's state alone, so the step has nothing to clean and says so as a
+// blocking problem; with sink: mysql it has none.
+func TestPostProcessingNeedsTheRows(t *testing.T) {
+	for _, c := range []struct {
+		dest    destination
+		problem string
+	}{
+		{dest: stateOnly{}, problem: "the PostProcessing step cleans Magento 2's tables itself and cannot run here: with sink: kafka"},
+		{dest: mappedRows{}},
+	} {
+		s := &postStep{r: &Runtime{dest: c.dest}}
+		problems, err := s.Integrity(t.Context(), &step.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.problem == "" {
+			if len(problems) != 0 || len(s.leftover) != len(postDefaultLeftover) {
+				t.Errorf("%T: problems %v, %d leftover tables", c.dest, problems, len(s.leftover))
+			}
+			continue
+		}
+		if len(problems) != 1 || !problems[0].Blocking || !strings.Contains(problems[0].Msg, c.problem) {
+			t.Errorf("%T: problems %+v, want one blocking: %s", c.dest, problems, c.problem)
+		}
+	}
+}
