@@ -220,7 +220,7 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 	has := func(cleanup, table string, need ...string) bool {
 		for _, c := range need {
 			if !cols[strings.ToLower(table)][c] {
-				env.Log.Warn("post processing: a table of the groups file is not in the destination (or lacks a column); not cleaned",
+				env.Log.Warn("post processing: a table the step cleans or reads is not in the destination (or lacks a column); that cleanup skips it",
 					"cleanup", cleanup, "table", table, "column", c)
 				return false
 			}

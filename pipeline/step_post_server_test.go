@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -184,5 +185,52 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM customer_entity_varchar WHERE value_id = 5").Scan(&n); err != nil || n != 1 {
 		t.Errorf("the failed run deleted a leftover (%d left, %v): not one transaction", n, err)
+	}
+
+	// dest_prefix: the step cleans the prefixed tables; a table of the
+	// groups file the destination lacks is a warning naming it, and the
+	// cleanups that need it are not run.
+	if err := m.Exec(ctx, "", "CREATE DATABASE pre"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "pre",
+		"CREATE TABLE m2_eav_attribute (attribute_id INT PRIMARY KEY)",
+		"CREATE TABLE m2_eav_attribute_option (option_id INT PRIMARY KEY, attribute_id INT)",
+		"CREATE TABLE eav_attribute_option (option_id INT PRIMARY KEY, attribute_id INT)",
+		"INSERT INTO m2_eav_attribute VALUES (1)",
+		"INSERT INTO m2_eav_attribute_option VALUES (1, 1), (2, 2)",
+		"INSERT INTO eav_attribute_option VALUES (1, 1), (2, 2)",
+	); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := m.Open("pre")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pre.Close()
+	groups := filepath.Join(t.TempDir(), "groups.xml")
+	if err := os.WriteFile(groups, []byte(`<groups><group name="documents_leftover_values"><document>eav_attribute_option</document><document>weee_tax</document></group></groups>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg = &config.Config{}
+	cfg.Options.DestPrefix = "m2_"
+	cfg.Options.Magento = map[string]string{"eav_document_groups_file": groups, "edition_migrate": "opensource-to-opensource"}
+	logs = testenv.Buffer{}
+	env = &step.Env{Mode: step.ModeData, Destination: pre, DestSchema: "pre", Config: cfg, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	s = &postStep{}
+	if err := s.Data(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.deleted) != 1 || s.deleted[0] != (postDeleted{Cleanup: "eav leftover data", Table: "m2_eav_attribute_option", Rows: 1}) {
+		t.Errorf("with dest_prefix m2_: deleted %+v, want option 2 of m2_eav_attribute_option alone", s.deleted)
+	}
+	var unprefixed int
+	if err := pre.QueryRowContext(ctx, "SELECT COUNT(*) FROM eav_attribute_option").Scan(&unprefixed); err != nil || unprefixed != 2 {
+		t.Errorf("the unprefixed table was cleaned: %d rows left (%v)", unprefixed, err)
+	}
+	for _, w := range []string{"cleanup=\"eav leftover data\" table=m2_weee_tax", "cleanup=\"products in root catalog\" table=m2_catalog_category_product"} {
+		if !strings.Contains(logs.String(), "level=WARN msg=\"post processing: a table the step cleans or reads is not in the destination (or lacks a column); that cleanup skips it\" "+w) {
+			t.Errorf("no warning for %s:\n%s", w, logs.String())
+		}
 	}
 }
