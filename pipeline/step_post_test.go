@@ -13,7 +13,7 @@ import (
 	"github.com/shiplog/shiplog/step"
 )
 
-// TestPostDocuments: the leftover groups of eav_document_groups_file. As the
+// TestPostDocuments: the leftover group of eav_document_groups_file. As the
 // reference's Model\EavLeftoverData, documents_leftover_values_ee counts
 // unless edition_migrate is opensource-to-opensource; without the option
 // the reference's opensource defaults hold; an unreadable file is an error
@@ -30,19 +30,19 @@ func TestPostDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name          string
-		options       map[string]string
-		leftover, set []string
-		err           string
+		name     string
+		options  map[string]string
+		leftover []string
+		err      string
 	}{
-		{name: "no file", options: map[string]string{}, leftover: postDefaultLeftover, set: postDefaultSetLeftover},
+		{name: "no file", options: map[string]string{}, leftover: postDefaultLeftover},
 		{name: "no config"},
 		{name: "opensource", options: map[string]string{"eav_document_groups_file": groups, "edition_migrate": "opensource-to-opensource"},
-			leftover: []string{"catalog_product_entity_int", "weee_tax"}, set: []string{"catalog_product_entity_int"}},
+			leftover: []string{"catalog_product_entity_int", "weee_tax"}},
 		{name: "commerce", options: map[string]string{"eav_document_groups_file": groups, "edition_migrate": "opensource-to-commerce"},
-			leftover: []string{"catalog_product_entity_int", "weee_tax", "magento_rma_item_eav_attribute"}, set: []string{"catalog_product_entity_int"}},
+			leftover: []string{"catalog_product_entity_int", "weee_tax", "magento_rma_item_eav_attribute"}},
 		{name: "edition unset", options: map[string]string{"eav_document_groups_file": groups},
-			leftover: []string{"catalog_product_entity_int", "weee_tax", "magento_rma_item_eav_attribute"}, set: []string{"catalog_product_entity_int"}},
+			leftover: []string{"catalog_product_entity_int", "weee_tax", "magento_rma_item_eav_attribute"}},
 		{name: "missing file", options: map[string]string{"eav_document_groups_file": filepath.Join(dir, "none.xml")}, err: "options/eav_document_groups_file"},
 	} {
 		env := &step.Env{}
@@ -50,7 +50,7 @@ func TestPostDocuments(t *testing.T) {
 			env.Config = &config.Config{Path: filepath.Join(dir, "config.xml")}
 			env.Config.Options.Magento = c.options
 		}
-		leftover, set, err := postDocuments(env)
+		leftover, err := postDocuments(env)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want one naming %s", c.name, err, c.err)
@@ -61,10 +61,10 @@ func TestPostDocuments(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if c.options == nil {
-			c.leftover, c.set = postDefaultLeftover, postDefaultSetLeftover
+			c.leftover = postDefaultLeftover
 		}
-		if !slices.Equal(leftover, c.leftover) || !slices.Equal(set, c.set) {
-			t.Errorf("%s: leftover %v set %v, want %v and %v", c.name, leftover, set, c.leftover, c.set)
+		if !slices.Equal(leftover, c.leftover) {
+			t.Errorf("%s: leftover %v, want %v", c.name, leftover, c.leftover)
 		}
 	}
 }
