@@ -1,0 +1,210 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// The PostProcessing step (the reference's Migration\Step\PostProcessing)
+// runs last in data mode and removes from Magento 2 rows Magento 2 would trip
+// over. It runs the first of the reference's cleanups, in one destination
+// transaction, and logs per table how many rows it deleted:
+//
+//   - EAV leftovers: value, option, label and extension rows (the groups
+//     file's documents_leftover_values, and _ee unless edition_migrate is
+//     opensource-to-opensource) whose attribute_id is not in eav_attribute.
+//
+// Why it is safe for the Map step (its copy and, in delta mode, its stream):
+// Magento 2's schema holds each of these tables to eav_attribute by a foreign
+// key, and shiplog writes with the keys checked, so the Map step can never
+// have written such a row nor write it again (the key refuses it); they come
+// from a Magento 2 database written with the keys off. The copy's and the
+// stream's other writes do not need them: they write whole rows and delete
+// by key.
+//
+// Left out: the reference's other cleanups (attribute-set leftovers,
+// products in the root catalog, multiselect values moved from the text to
+// the varchar table, product url_path values). Each deletes or moves rows
+// the Map step copied from source rows that still exist: the stream writes
+// them again when their source row changes and `shiplog verify` reports them
+// missing (the stock config.xml's EAV test saw exactly that). They belong in
+// the Map step's plan as filters, so the copy, the stream and verify agree;
+// the reference's changedDocumentRowsCount record (DeletedRecordsCounter) is
+// not kept either.
+
+// postDefaultLeftover is the reference's opensource-to-opensource group, used when no eav_document_groups_file is set.
+var postDefaultLeftover = []string{
+	"catalog_category_entity_datetime", "catalog_category_entity_decimal", "catalog_category_entity_int",
+	"catalog_category_entity_text", "catalog_category_entity_varchar", "catalog_eav_attribute",
+	"catalog_product_entity_datetime", "catalog_product_entity_decimal", "catalog_product_entity_gallery",
+	"catalog_product_entity_int", "catalog_product_entity_media_gallery", "catalog_product_entity_text",
+	"catalog_product_entity_varchar", "customer_address_entity_datetime", "customer_address_entity_decimal",
+	"customer_address_entity_int", "customer_address_entity_text", "customer_address_entity_varchar",
+	"customer_eav_attribute", "customer_eav_attribute_website", "customer_entity_datetime",
+	"customer_entity_decimal", "customer_entity_int", "customer_entity_text", "customer_entity_varchar",
+	"customer_form_attribute", "eav_attribute_label", "eav_attribute_option", "eav_entity_attribute",
+	"eav_form_element", "salesrule_product_attribute", "weee_tax",
+}
+
+// postDeleted is what one cleanup deleted from one table.
+type postDeleted struct {
+	Cleanup, Table string
+	Rows           int64
+}
+
+// postStep is the PostProcessing step (data mode).
+type postStep struct {
+	// r, when set, says whether the destination holds the rows (not with
+	// sink: kafka).
+	r *Runtime
+	// Found by Integrity: the tables to clean.
+	leftover []string
+	// deleted is what the last Data deleted, per cleanup and table, in order.
+	deleted []postDeleted
+}
+
+// postDocuments reads the documents_leftover_values group of
+// eav_document_groups_file (the reference's defaults without one); its _ee
+// group counts unless edition_migrate is opensource-to-opensource, as in the
+// reference.
+func postDocuments(env *step.Env) ([]string, error) {
+	if env.Config == nil {
+		return postDefaultLeftover, nil
+	}
+	p, ok, err := env.Config.MagentoFile("eav_document_groups_file")
+	if err != nil || !ok {
+		return postDefaultLeftover, err
+	}
+	groups, err := deltalog.ReadGroups(p)
+	if err != nil {
+		return nil, fmt.Errorf("options/eav_document_groups_file: %w", err)
+	}
+	ee := !strings.EqualFold(env.Config.Options.Magento["edition_migrate"], "opensource-to-opensource")
+	var leftover []string
+	for _, g := range groups {
+		if g.Group == "documents_leftover_values" || g.Group == "documents_leftover_values_ee" && ee {
+			leftover = append(leftover, strings.ToLower(g.Table))
+		}
+	}
+	return leftover, nil
+}
+
+// Integrity reads the groups file (a destination that keeps shiplog's
+// state alone, sink: kafka, is a blocking problem); the tables are checked by Data, which
+// warns about a listed table the destination lacks.
+func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Problem, error) {
+	if s.r != nil && s.r.dest != nil {
+		if err := s.r.dest.rows(); err != nil {
+			return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
+				Msg: fmt.Sprintf("the PostProcessing step cleans Magento 2's tables itself and cannot run here: %v; run data mode with sink: mysql, or leave the PostProcessing Step out of config.xml", err)}}, nil
+		}
+	}
+	var err error
+	s.leftover, err = postDocuments(env)
+	return nil, err
+}
+
+// Data runs the cleanup in one destination transaction and logs each
+// table's deleted-row count. A second run deletes nothing.
+func (s *postStep) Data(ctx context.Context, env *step.Env) error {
+	if s.leftover == nil {
+		if _, err := s.Integrity(ctx, env); err != nil {
+			return err
+		}
+	}
+	prefix := ""
+	if env.Config != nil {
+		prefix = env.Config.Options.DestPrefix
+	}
+	cols, err := postColumns(ctx, env.Destination)
+	if err != nil {
+		return err
+	}
+	tx, err := env.Destination.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("post processing: %w", err)
+	}
+	defer tx.Rollback()
+	s.deleted = nil
+	del := func(cleanup, table, query string, args ...any) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("post processing (%s): %s: %w", cleanup, table, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("post processing (%s): %s: %w", cleanup, table, err)
+		}
+		s.deleted = append(s.deleted, postDeleted{Cleanup: cleanup, Table: table, Rows: n})
+		return nil
+	}
+	has := func(cleanup, table string, need ...string) bool {
+		for _, c := range need {
+			if !cols[strings.ToLower(table)][c] {
+				env.Log.Warn("post processing: a table the step cleans or reads is not in the destination (or lacks a column); that cleanup skips it",
+					"cleanup", cleanup, "table", table, "column", c)
+				return false
+			}
+		}
+		return true
+	}
+	q := func(t string) string { return "`" + strings.ReplaceAll(prefix+t, "`", "``") + "`" }
+
+	const eavLeftover = "eav leftover data"
+	if has(eavLeftover, prefix+"eav_attribute", "attribute_id") {
+		for _, t := range s.leftover {
+			if !has(eavLeftover, prefix+t, "attribute_id") {
+				continue
+			}
+			if err := del(eavLeftover, prefix+t, "DELETE FROM "+q(t)+" WHERE attribute_id IS NOT NULL AND attribute_id NOT IN (SELECT attribute_id FROM "+q("eav_attribute")+")"); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("post processing: commit: %w", err)
+	}
+	var total int64
+	for _, d := range s.deleted {
+		total += d.Rows
+		if d.Rows > 0 {
+			env.Log.Info("post processing: deleted records", "cleanup", d.Cleanup, "table", d.Table, "rows", d.Rows)
+		}
+	}
+	env.Log.Info("post processing: done", "deleted", total)
+	return nil
+}
+
+// postColumns reads the destination's tables and their columns.
+func postColumns(ctx context.Context, db *sql.DB) (map[string]map[string]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT LOWER(table_name), LOWER(column_name) FROM information_schema.columns WHERE table_schema = DATABASE()")
+	if err != nil {
+		return nil, fmt.Errorf("post processing: read the destination's columns: %w", err)
+	}
+	defer rows.Close()
+	cols := map[string]map[string]bool{}
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return nil, err
+		}
+		if cols[t] == nil {
+			cols[t] = map[string]bool{}
+		}
+		cols[t][c] = true
+	}
+	return cols, rows.Err()
+}
+
+// Volume has nothing to compare: the step only deletes.
+func (s *postStep) Volume(context.Context, *step.Env) error { return nil }
+
+// Delta: the reference runs PostProcessing in data mode only.
+func (s *postStep) Delta(context.Context, *step.Env) error { return nil }
