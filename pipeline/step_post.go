@@ -21,12 +21,13 @@ import (
 //     opensource-to-opensource) whose attribute_id is not in eav_attribute.
 //
 // Why it is safe for the Map step (its copy and, in delta mode, its stream):
-// Magento 2's schema holds each of these tables to eav_attribute by a foreign
-// key, and shiplog writes with the keys checked, so the Map step can never
-// have written such a row nor write it again (the key refuses it); they come
-// from a Magento 2 database written with the keys off. The copy's and the
-// stream's other writes do not need them: they write whole rows and delete
-// by key.
+// with the EAV step in data mode, every attribute_id the Map step writes is
+// translated to an attribute the EAV step put in eav_attribute (an unmapped
+// one is a failed row), so the rows deleted here were never written by the
+// copy nor will be by the stream. Without the EAV step the Map step copies
+// Magento 1 attribute_ids as they are (shiplog writes with foreign key checks
+// off, as the reference does): deleting them would be undone by the stream,
+// so the step then refuses to run (Integrity).
 //
 // Left out: the reference's other cleanups (attribute-set leftovers,
 // products in the root catalog, multiselect values moved from the text to
@@ -104,6 +105,10 @@ func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Prob
 			return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
 				Msg: fmt.Sprintf("the PostProcessing step cleans Magento 2's tables itself and cannot run here: %v; run data mode with sink: mysql, or leave the PostProcessing Step out of config.xml", err)}}, nil
 		}
+	}
+	if s.r != nil && !s.r.eavInDataMode() {
+		return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
+			Msg: "the PostProcessing step deletes EAV values whose attribute_id Magento 2 lacks, and without the EAV Step in data mode the Map step copies Magento 1 attribute_ids the stream would write again; list the EAV Step before it in config.xml, or leave the PostProcessing Step out"}}, nil
 	}
 	var err error
 	s.leftover, err = postDocuments(env)

@@ -106,14 +106,20 @@ func TestPostProcessingStepIsSupported(t *testing.T) {
 // shiplog's state alone, so the step has nothing to clean and says so as a
 // blocking problem; with sink: mysql it has none.
 func TestPostProcessingNeedsTheRows(t *testing.T) {
+	withEAV := &config.Config{Steps: []config.Step{{Mode: "data", Title: "EAV Step"}, {Mode: "data", Title: "PostProcessing Step"}}}
 	for _, c := range []struct {
 		dest    destination
+		cfg     *config.Config
 		problem string
 	}{
-		{dest: stateOnly{}, problem: "the PostProcessing step cleans Magento 2's tables itself and cannot run here: with sink: kafka"},
-		{dest: mappedRows{}},
+		{dest: stateOnly{}, cfg: withEAV, problem: "the PostProcessing step cleans Magento 2's tables itself and cannot run here: with sink: kafka"},
+		{dest: mappedRows{}, cfg: withEAV},
+		// Without the EAV step the Map step copies Magento 1 attribute_ids
+		// the stream would write again after the cleanup.
+		{dest: mappedRows{}, cfg: &config.Config{Steps: []config.Step{{Mode: "data", Title: "PostProcessing Step"}}},
+			problem: "without the EAV Step in data mode"},
 	} {
-		s := &postStep{r: &Runtime{dest: c.dest}}
+		s := &postStep{r: &Runtime{dest: c.dest, cfg: c.cfg}}
 		problems, err := s.Integrity(t.Context(), &step.Env{})
 		if err != nil {
 			t.Fatal(err)
