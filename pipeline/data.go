@@ -74,7 +74,10 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 	if err != nil && !errors.Is(err, ErrPartial) {
 		return err
 	}
-	if ferr := r.state.SetFlag(ctx, nil, flagDataDone, time.Now().UTC().Format(time.RFC3339)); ferr != nil {
+	// Retried through a destination outage, as the copy's writes are.
+	if ferr := r.destRetry(ctx, "migrate data").do(ctx, "record data mode done", func(ctx context.Context) error {
+		return r.state.SetFlag(ctx, nil, flagDataDone, time.Now().UTC().Format(time.RFC3339))
+	}, nil); ferr != nil {
 		return ferr
 	}
 	log.Info("data mode complete", "stage", "volume", "steps", len(steps), "seconds", time.Since(start).Seconds())

@@ -56,7 +56,8 @@ func (s *State) NoteRunStep(ctx context.Context, id int64, step string, skipped 
 	if skipped {
 		col = "steps_skipped"
 	}
-	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.table("_shiplog_runs")+" SET "+col+" = CONCAT_WS(',', "+col+", ?) WHERE id = ?", step, id); err != nil {
+	// Once per step (a retried call after a lost COMMIT adds nothing).
+	if _, err := s.db.ExecContext(ctx, "UPDATE "+s.table("_shiplog_runs")+" SET "+col+" = CONCAT_WS(',', "+col+", ?) WHERE id = ? AND NOT FIND_IN_SET(?, IFNULL("+col+", ''))", step, id, step); err != nil {
 		return fmt.Errorf("record step %s of run %d: %w", step, id, err)
 	}
 	return nil
