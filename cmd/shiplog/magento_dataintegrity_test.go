@@ -20,12 +20,8 @@ func TestStockConfigDataIntegrityStep(t *testing.T) {
 	t.Parallel()
 	s, fx := newStockStore(t)
 	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
+	s.exec(storeAdmin...)
 	s.exec(
-		// Magento's admin website, group and store have id 0.
-		`SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')`,
-		`INSERT INTO core_website (website_id, code, name, default_group_id) VALUES (0, 'admin', 'Admin', 0)`,
-		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (0, 0, 'Default', 0, 0)`,
-		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (0, 'admin', 0, 0, 'Admin', 0, 1)`,
 		`INSERT INTO sales_flat_order (entity_id, store_id, increment_id) VALUES (5, 0, '100000005')`,
 		// Items 1-3 lost their orders; 4 has its order. No item has a
 		// store: NULL references nothing.

@@ -19,12 +19,7 @@ func TestStockConfigPostProcessingStep(t *testing.T) {
 	t.Parallel()
 	s, fx := newStockStore(t)
 	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
-	s.exec(
-		`SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')`,
-		`INSERT INTO core_website (website_id, code, name, default_group_id) VALUES (0, 'admin', 'Admin', 0)`,
-		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (0, 0, 'Default', 0, 0)`,
-		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (0, 'admin', 0, 0, 'Admin', 0, 1)`,
-	)
+	s.exec(storeAdmin...)
 	if err := s.dst.Exec(context.Background(), "magento2", "SET FOREIGN_KEY_CHECKS = 0",
 		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code) VALUES (73, 4, 'name')`,
 		`INSERT INTO eav_attribute_option (option_id, attribute_id) VALUES (1, 73), (2, 4444)`,

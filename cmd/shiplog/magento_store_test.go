@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -147,6 +148,22 @@ func newStockStore(t *testing.T) (*stockStore, string) {
 	return s, fx
 }
 
+// storeAdmin are Magento 1's admin website, group and store (id 0, kept
+// by NO_AUTO_VALUE_ON_ZERO); storeAdminAndDefault adds the default ones
+// (id 1): the parents the Data Integrity step checks for.
+var (
+	storeAdmin = []string{
+		`SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')`,
+		`INSERT INTO core_website (website_id, code, name, default_group_id) VALUES (0, 'admin', 'Admin', 0)`,
+		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (0, 0, 'Default', 0, 0)`,
+		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (0, 'admin', 0, 0, 'Admin', 0, 1)`,
+	}
+	storeAdminAndDefault = append(append([]string(nil), storeAdmin...),
+		`INSERT INTO core_website (website_id, code, name, sort_order, default_group_id, is_default) VALUES (1, 'base', 'Main Website', 0, 1, 1)`,
+		`INSERT INTO core_store_group (group_id, website_id, name, root_category_id, default_store_id) VALUES (1, 1, 'Main Website Store', 2, 1)`,
+		`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (1, 'default', 1, 1, 'Default Store View', 0, 1)`)
+)
+
 // exec runs statements on the Magento 1 database with foreign key checks
 // off (the rows reference stores and entities the test does not create).
 func (s *stockStore) exec(stmts ...string) {
@@ -288,10 +305,16 @@ func (s *stockStore) assertDecrypts(q, plain string) {
 // assertRows compares each query's rows on the Magento 2 database.
 func (s *stockStore) assertRows(want map[string][]string) {
 	s.t.Helper()
+	assertQueries(s.t, s.e.dstDB, "", want)
+}
+
+// assertQueries compares the rows each query of want reads on db with its
+// expected rows; what (e.g. "run 2: ") starts each difference reported.
+func assertQueries(t *testing.T, db *sql.DB, what string, want map[string][]string) {
+	t.Helper()
 	for q, rows := range want {
-		got := rowsOf(s.t, s.e.dstDB, q)
-		if strings.Join(got, "\n") != strings.Join(rows, "\n") {
-			s.t.Errorf("%s\n got:\n  %s\nwant:\n  %s", q, strings.Join(got, "\n  "), strings.Join(rows, "\n  "))
+		if got := rowsOf(t, db, q); strings.Join(got, "\n") != strings.Join(rows, "\n") {
+			t.Errorf("%s%s\n got:\n  %s\nwant:\n  %s", what, q, strings.Join(got, "\n  "), strings.Join(rows, "\n  "))
 		}
 	}
 }

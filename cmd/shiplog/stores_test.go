@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,11 +110,7 @@ func TestStoresStepOnTheReferenceTestDatabases(t *testing.T) {
 		if !strings.Contains(r.stderr, "stores migrated") || strings.Contains(r.stderr, `\"Stores Step\" (mode settings) is not supported`) {
 			t.Fatalf("run %d: the Stores step did not run:\n%s", run, r.stderr)
 		}
-		for q, rows := range want {
-			if got := rowsOf(t, e.dstDB, q); strings.Join(got, "\n") != strings.Join(rows, "\n") {
-				t.Errorf("run %d: %s\n got:\n  %s\nwant:\n  %s", run, q, strings.Join(got, "\n  "), strings.Join(rows, "\n  "))
-			}
-		}
+		assertQueries(t, e.dstDB, fmt.Sprintf("run %d: ", run), want)
 	}
 }
 
@@ -180,11 +177,7 @@ func TestStockConfigXMLMigratesStores(t *testing.T) {
 	if r := runShiplog(t, e.config, nil, "migrate", "settings"); r.code == 0 || !strings.Contains(r.stderr, "no wholesale") {
 		t.Fatalf("settings with a refused website: exit %d, want a failure naming the refusal\n%s", r.code, r.stderr)
 	}
-	for q, rows := range installed {
-		if got := rowsOf(t, e.dstDB, q); strings.Join(got, "\n") != strings.Join(rows, "\n") {
-			t.Errorf("after a failed copy: %s\n got:\n  %s\nwant Magento 2's as installed:\n  %s", q, strings.Join(got, "\n  "), strings.Join(rows, "\n  "))
-		}
-	}
+	assertQueries(t, e.dstDB, "after a failed copy (want Magento 2's as installed): ", installed)
 	if err := m.Exec(ctx, "magento2", "DROP TRIGGER refuse_wholesale"); err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +203,6 @@ func TestStockConfigXMLMigratesStores(t *testing.T) {
 	}
 	for run := 1; run <= 2; run++ {
 		e.mustRun("migrate", "settings")
-		for q, rows := range want {
-			if got := rowsOf(t, e.dstDB, q); strings.Join(got, "\n") != strings.Join(rows, "\n") {
-				t.Errorf("run %d: %s\n got:\n  %s\nwant:\n  %s", run, q, strings.Join(got, "\n  "), strings.Join(rows, "\n  "))
-			}
-		}
+		assertQueries(t, e.dstDB, fmt.Sprintf("run %d: ", run), want)
 	}
 }
