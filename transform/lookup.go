@@ -138,7 +138,7 @@ func (l *Lookups) Invalidate(side, table string) {
 type LookupTable struct {
 	l    *Lookups
 	ref  LookupRef
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	rows *LookupRows
 }
 
@@ -149,6 +149,12 @@ func (t *LookupTable) Ref() LookupRef { return t.ref }
 // Invalidate. The rows returned are never changed (a later read makes new
 // ones), so a caller may keep them for one record.
 func (t *LookupTable) Rows() (*LookupRows, error) {
+	t.mu.RLock()
+	rows := t.rows
+	t.mu.RUnlock()
+	if rows != nil {
+		return rows, nil // every row's call, from every worker: shared lock only
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.rows != nil {
@@ -168,7 +174,7 @@ type LookupRows struct {
 	Columns []string
 	Rows    [][]any
 
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	idx map[string]map[string][]int
 }
 
@@ -205,13 +211,20 @@ func (r *LookupRows) Find(cols []string, vals ...string) []int {
 		return nil
 	}
 	key := strings.ToLower(strings.Join(cols, "\x00"))
+	// Handlers call Find for every row, from every copy worker: the index
+	// is read under a shared lock and built once under the exclusive one.
+	r.mu.RLock()
+	ix, ok := r.idx[key]
+	r.mu.RUnlock()
+	if ok {
+		return ix[strings.Join(vals, "\x00")]
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.idx == nil {
 		r.idx = map[string]map[string][]int{}
 	}
-	ix, ok := r.idx[key]
-	if !ok {
+	if ix, ok = r.idx[key]; !ok {
 		ks := make([]int, len(cols))
 		for j, c := range cols {
 			if ks[j] = r.Col(c); ks[j] < 0 {
