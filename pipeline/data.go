@@ -66,11 +66,12 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		return err
 	}
 	start := time.Now()
-	steps, err := r.modeSteps(step.ModeData, log, &modeRun{})
+	run := &modeRun{}
+	steps, err := r.modeSteps(step.ModeData, log, run)
 	if err != nil {
 		return err
 	}
-	err = step.Run(ctx, step.ModeData, steps, r.stepEnv(step.ModeData, log, o.Auto))
+	err = step.Run(ctx, step.ModeData, steps, r.stepEnv(step.ModeData, log, o.Auto, run))
 	if err != nil && !errors.Is(err, ErrPartial) {
 		return err
 	}

@@ -37,7 +37,7 @@ func (r *Runtime) Settings(ctx context.Context, o SettingsOptions) (SettingsResu
 	if err != nil {
 		return run.settings, err
 	}
-	err = step.Run(ctx, step.ModeSettings, steps, r.stepEnv(step.ModeSettings, log, o.Auto))
+	err = step.Run(ctx, step.ModeSettings, steps, r.stepEnv(step.ModeSettings, log, o.Auto, run))
 	return run.settings, err
 }
 

@@ -15,6 +15,9 @@ type modeRun struct {
 	delta DeltaOptions
 	// settings is what the Settings step did.
 	settings SettingsResult
+	// unknown are the steps config.xml lists for the mode that shiplog
+	// does not have, as integrity errors (modeSteps).
+	unknown []transform.Problem
 }
 
 // stepRegistry holds the steps shiplog has, for one mode run. A step of
@@ -39,18 +42,21 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 	return &reg, nil
 }
 
-// modeSteps are the steps mode runs: config.xml's for the mode, in its order
-// (unsupported ones warned about), or the default ones.
+// modeSteps are the steps mode runs: config.xml's for the mode, in its order,
+// or the default ones; the listed steps shiplog does not have are left in
+// run.unknown, for the mode's env (stepEnv) to report.
 func (r *Runtime) modeSteps(mode step.Mode, log *slog.Logger, run *modeRun) ([]step.Planned, error) {
 	reg, err := r.stepRegistry(run)
 	if err != nil {
 		return nil, err
 	}
-	return reg.Select(mode, r.cfg.Steps, log), nil
+	steps, unknown := reg.Select(mode, r.cfg.Steps, log)
+	run.unknown = unknown
+	return steps, nil
 }
 
 // stepEnv is what the steps of mode work with.
-func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool) *step.Env {
+func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool, run *modeRun) *step.Env {
 	// --auto is the reference's auto_resolve option, which handlers read too
 	// (EavAttribute\ConvertModel: an unknown class becomes NULL).
 	if auto && r.env != nil && r.env.Options != nil && r.env.Options["auto_resolve"] == "" {
@@ -59,14 +65,15 @@ func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool) *step.Env
 	return &step.Env{
 		Mode: mode, Source: r.src, Destination: r.dst,
 		SourceSchema: r.cfg.Source.Database, DestSchema: r.cfg.Destination.Database,
-		Config: r.cfg, State: r.state, Log: log, Auto: auto, Progress: stepProgress{r},
+		Config: r.cfg, State: r.state, Log: log, Auto: auto, Progress: stepProgress{r}, Unknown: run.unknown,
 	}
 }
 
 // deltaSteps runs delta mode's steps: the Map step streams (Runtime.delta).
 func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	log := r.log.With("mode", "delta")
-	steps, err := r.modeSteps(step.ModeDelta, log, &modeRun{delta: o})
+	run := &modeRun{delta: o}
+	steps, err := r.modeSteps(step.ModeDelta, log, run)
 	if err != nil {
 		return err
 	}
@@ -75,7 +82,7 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
-	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != ""))
+	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != "", run))
 }
 
 // CheckSteps runs, without writing anything, the integrity stage of every
@@ -95,11 +102,13 @@ func (r *Runtime) CheckSteps(ctx context.Context) ([]transform.Problem, error) {
 	var all []transform.Problem
 	for _, mode := range modes {
 		log := r.log.With("mode", string(mode))
-		steps, err := r.modeSteps(mode, log, &modeRun{})
+		run := &modeRun{}
+		steps, err := r.modeSteps(mode, log, run)
 		if err != nil {
 			return nil, err
 		}
-		env := r.stepEnv(mode, log, false)
+		all = append(all, run.unknown...)
+		env := r.stepEnv(mode, log, false, run)
 		for _, p := range steps {
 			found, err := p.Step.Integrity(ctx, env)
 			if err != nil {

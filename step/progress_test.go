@@ -181,10 +181,10 @@ func TestRunSkipsStepsRecordedDone(t *testing.T) {
 // Env, tests) every step runs.
 func TestRunWithoutProgressSkipsNothing(t *testing.T) {
 	w := newWorld(t)
-	if err := w.run(ModeData, stock, false); err != nil {
+	if err := w.run(ModeData, known, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.run(ModeData, stock, false); err != nil {
+	if err := w.run(ModeData, known, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(strings.Join(w.calls, " "), "EAV.data"); n != 2 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/shiplog/shiplog/config"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // Def describes a step shiplog has.
@@ -84,13 +85,16 @@ type Planned struct {
 
 // Select returns the steps mode runs: those config.xml lists for it (listed:
 // the steps of every mode, in file order), in that order. A listed step no
-// registered step matches is warned about and skipped; a registered step
-// listed twice runs once, where it is first listed. Without a listed step
-// for the mode, the steps whose Default holds mode run, in registration
-// order; with listed ones, a Default step config.xml leaves out runs after
-// them, with a warning. Each step is made anew (Def.New).
-func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) []Planned {
+// registered step matches is left out and returned as an integrity error
+// naming it and what a migration without it lacks (--auto makes it a
+// warning: no step is skipped silently); a registered step listed twice
+// runs once, where it is first listed. Without a listed step for the mode,
+// the steps whose Default holds mode run, in registration order; with
+// listed ones, a Default step config.xml leaves out runs after them, with a
+// warning. Each step is made anew (Def.New).
+func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) ([]Planned, []transform.Problem) {
 	var out []Planned
+	var problems []transform.Problem
 	has := func(name string) bool {
 		return slices.ContainsFunc(out, func(p Planned) bool { return p.Def.Name == name })
 	}
@@ -102,11 +106,12 @@ func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) []P
 		listedMode = true
 		d, ok := r.Lookup(s)
 		if !ok {
-			msg := fmt.Sprintf("Magento step %q (mode %s) is not supported by shiplog; skipped", s.Title, s.Mode)
+			msg := fmt.Sprintf("config.xml lists the Magento step %q for %s mode, which shiplog does not have", strings.TrimSpace(s.Title), s.Mode)
 			if lost := stepLoss(s); lost != "" {
-				msg += ": " + lost
+				msg += ": without it " + lost
 			}
-			log.Warn(msg, "stage", "config")
+			msg += fmt.Sprintf("; remove it from <steps mode=%q> in config.xml, or pass --auto to run the mode without it", s.Mode)
+			problems = append(problems, transform.Problem{Severity: transform.Error, Area: "config", Table: "config.xml", Msg: msg})
 			continue
 		}
 		if has(d.Name) {
@@ -124,7 +129,7 @@ func (r *Registry) Select(mode Mode, listed []config.Step, log *slog.Logger) []P
 		}
 		out = append(out, Planned{Def: d, Title: cmp.Or(d.Title, d.Name), Step: d.New()})
 	}
-	return out
+	return out, problems
 }
 
 // lostWithout says, by the namespace of a Magento step's classes

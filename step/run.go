@@ -41,6 +41,9 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 		return &e
 	}
 	if mode == ModeDelta {
+		if err := Report(log, env.Unknown, env.Auto); err != nil {
+			return err
+		}
 		for _, p := range steps {
 			env := envOf(p)
 			log.Debug("step delta", "stage", "delta", "step", p.Title)
@@ -57,7 +60,7 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 		return nil
 	}
 	log.Info("integrity check", "stage", "integrity", "steps", len(steps))
-	var problems []transform.Problem
+	problems := append([]transform.Problem(nil), env.Unknown...)
 	for _, p := range steps {
 		log.Debug("step integrity check", "stage", "integrity", "step", p.Title)
 		found, err := p.Step.Integrity(ctx, envOf(p))

@@ -94,6 +94,10 @@ type Env struct {
 	Log *slog.Logger
 	// Auto is --auto: integrity errors that do not block are warnings.
 	Auto bool
+	// Unknown are the problems of the mode's step list (steps config.xml
+	// lists that shiplog does not have; Registry.Select), reported with
+	// the integrity stages' (settings, data) or before the first Delta.
+	Unknown []transform.Problem
 	// Progress records the steps whose data stage finished, so that a
 	// later run of the mode skips them (nil: nothing recorded, nothing
 	// skipped).

@@ -82,11 +82,11 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) run(mode Mode, listed []config.Step, auto bool) error {
-	steps := w.reg.Select(mode, listed, w.log)
-	return Run(context.Background(), mode, steps, &Env{Mode: mode, Log: w.log, Auto: auto})
+	steps, unknown := w.reg.Select(mode, listed, w.log)
+	return Run(context.Background(), mode, steps, &Env{Mode: mode, Log: w.log, Auto: auto, Unknown: unknown})
 }
 
-func names(steps []Planned) []string {
+func names(steps []Planned, _ ...[]transform.Problem) []string {
 	var out []string
 	for _, p := range steps {
 		out = append(out, p.Def.Name)
@@ -107,9 +107,14 @@ var stock = []config.Step{
 	{Mode: "delta", Title: "Map Step", Classes: []string{`Migration\Step\Map\Delta`, `Migration\Step\Map\Volume`}},
 }
 
+// known is stock without the steps the world lacks (Stores, Url Rewrite).
+var known = slices.DeleteFunc(slices.Clone(stock), func(s config.Step) bool {
+	return s.Title == "Stores Step" || s.Title == "Url Rewrite Step"
+})
+
 func TestStagesRunInTheReferenceOrder(t *testing.T) {
 	w := newWorld(t)
-	if err := w.run(ModeData, stock, false); err != nil {
+	if err := w.run(ModeData, known, false); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"EAV.integrity", "Map.integrity", "Log.integrity",
@@ -118,14 +123,14 @@ func TestStagesRunInTheReferenceOrder(t *testing.T) {
 		t.Fatalf("stages ran as %q, want %q", w.calls, want)
 	}
 	w.calls = nil
-	if err := w.run(ModeDelta, stock, false); err != nil {
+	if err := w.run(ModeDelta, known, false); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"Log.delta", "Log.volume", "Map.delta", "Map.volume"}; !slices.Equal(w.calls, want) {
 		t.Fatalf("delta stages ran as %q, want %q", w.calls, want)
 	}
 	w.calls = nil
-	if err := w.run(ModeSettings, stock, false); err != nil {
+	if err := w.run(ModeSettings, known, false); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"Settings.integrity", "Settings.data", "Settings.volume"}; !slices.Equal(w.calls, want) {
@@ -137,7 +142,7 @@ func TestIntegrityErrorsOfALaterStepStopBeforeAnyData(t *testing.T) {
 	w := newWorld(t)
 	w.steps["EAV"].problems = []transform.Problem{{Severity: transform.Warning, Table: "eav_attribute", Msg: "EAV warns"}}
 	w.steps["Log"].problems = []transform.Problem{{Severity: transform.Error, Table: "log_visitor", Msg: "Log fails"}}
-	err := w.run(ModeData, stock, false)
+	err := w.run(ModeData, known, false)
 	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "Log fails") || !strings.Contains(err.Error(), "pass --auto") {
 		t.Fatalf("err = %v, want ErrIntegrity naming the problem and --auto", err)
 	}
@@ -194,7 +199,7 @@ func TestStageErrors(t *testing.T) {
 	w = newWorld(t)
 	w.steps["EAV"].err["data"] = fmt.Errorf("%w: 2 rows", ErrPartial)
 	w.steps["Map"].err["data"] = fmt.Errorf("%w: 3 rows", ErrPartial)
-	err := w.run(ModeData, stock, false)
+	err := w.run(ModeData, known, false)
 	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "2 rows") || !strings.Contains(err.Error(), "3 rows") {
 		t.Fatalf("err = %v, want ErrPartial naming both steps' failures", err)
 	}
@@ -206,7 +211,7 @@ func TestStageErrors(t *testing.T) {
 	w = newWorld(t)
 	differs := errors.New("volume differs")
 	w.steps["EAV"].err["volume"] = differs
-	if err := w.run(ModeData, stock, false); !errors.Is(err, differs) {
+	if err := w.run(ModeData, known, false); !errors.Is(err, differs) {
 		t.Fatalf("err = %v, want the volume error", err)
 	}
 	if slices.Contains(w.calls, "Map.data") {
@@ -216,7 +221,7 @@ func TestStageErrors(t *testing.T) {
 	// A delta that fails stops delta mode.
 	w = newWorld(t)
 	w.steps["Log"].err["delta"] = lost
-	if err := w.run(ModeDelta, stock, false); err != lost {
+	if err := w.run(ModeDelta, known, false); err != lost {
 		t.Fatalf("delta err = %v, want %v", err, lost)
 	}
 	if want := []string{"Log.delta"}; !slices.Equal(w.calls, want) {
@@ -229,7 +234,8 @@ func TestDeltaStopsCleanlyWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	// The first step streams until stopped.
 	w.steps["Log"].delta = func(ctx context.Context) error { cancel(); <-ctx.Done(); return nil }
-	if err := Run(ctx, ModeDelta, w.reg.Select(ModeDelta, stock, w.log), &Env{Log: w.log}); err != nil {
+	steps, _ := w.reg.Select(ModeDelta, known, w.log)
+	if err := Run(ctx, ModeDelta, steps, &Env{Log: w.log}); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"Log.delta"}; !slices.Equal(w.calls, want) {
@@ -237,19 +243,46 @@ func TestDeltaStopsCleanlyWhenTheContextEnds(t *testing.T) {
 	}
 }
 
-func TestUnsupportedStepIsWarnedAndSkipped(t *testing.T) {
+// TestUnknownStepIsAnIntegrityError: a step config.xml lists that shiplog
+// does not have stops the mode before any data stage, named with what is
+// lost; --auto runs the mode without it, warned.
+func TestUnknownStepIsAnIntegrityError(t *testing.T) {
 	w := newWorld(t)
-	steps := w.reg.Select(ModeSettings, stock, w.log)
+	steps, unknown := w.reg.Select(ModeSettings, stock, w.log)
 	if got := names(steps); !slices.Equal(got, []string{"Settings"}) {
 		t.Fatalf("settings steps = %q, want [Settings]", got)
 	}
-	want := `level=WARN msg="Magento step \"Stores Step\" (mode settings) is not supported by shiplog; skipped: stores, store groups and websites are not migrated" stage=config`
-	if !strings.Contains(w.logs.String(), want) {
-		t.Fatalf("log lacks %s:\n%s", want, w.logs.String())
+	if len(unknown) != 1 || unknown[0].Severity != transform.Error || unknown[0].Blocking ||
+		!strings.Contains(unknown[0].Msg, `"Stores Step"`) || !strings.Contains(unknown[0].Msg, "stores, store groups and websites are not migrated") ||
+		!strings.Contains(unknown[0].Msg, `<steps mode="settings">`) {
+		t.Fatalf("unknown steps of settings mode = %+v, want one error naming Stores Step, what is lost and the remedy", unknown)
 	}
 	// Steps of the other modes are not this mode's business.
-	if strings.Contains(w.logs.String(), "Url Rewrite") {
-		t.Fatalf("a data-mode step was warned about in settings mode:\n%s", w.logs.String())
+	if strings.Contains(unknown[0].Msg, "Url Rewrite") {
+		t.Fatalf("a data-mode step is a problem of settings mode: %+v", unknown)
+	}
+	err := w.run(ModeSettings, stock, false)
+	if !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "Stores Step") || !strings.Contains(err.Error(), "pass --auto") {
+		t.Fatalf("settings mode with an unknown step: %v, want ErrIntegrity naming it", err)
+	}
+	if want := []string{"Settings.integrity"}; !slices.Equal(w.calls, want) {
+		t.Fatalf("stages ran as %q, want only %q", w.calls, want)
+	}
+	w.calls = nil
+	if err := w.run(ModeSettings, stock, true); err != nil {
+		t.Fatalf("--auto: %v", err)
+	}
+	if !slices.Contains(w.calls, "Settings.data") || !strings.Contains(w.logs.String(), `level=WARN msg="config.xml lists the Magento step \"Stores Step\"`) {
+		t.Fatalf("--auto: stages %q; the unknown step must be warned about:\n%s", w.calls, w.logs.String())
+	}
+	// Delta mode: reported before the first Delta.
+	w = newWorld(t)
+	listed := append(slices.Clone(known), config.Step{Mode: "delta", Title: "OrderGrids Step", Classes: []string{`Migration\Step\OrderGrids\Delta`}})
+	if err := w.run(ModeDelta, listed, false); !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "OrderGrids Step") || len(w.calls) > 0 {
+		t.Fatalf("delta mode with an unknown step: %v (stages %q), want ErrIntegrity before any delta", err, w.calls)
+	}
+	if err := w.run(ModeDelta, listed, true); err != nil || !slices.Contains(w.calls, "Map.delta") {
+		t.Fatalf("delta mode with --auto recorded: %v (stages %q)", err, w.calls)
 	}
 }
 
@@ -281,7 +314,7 @@ func TestConfigXMLOrderIsHonoured(t *testing.T) {
 		// Listed again: runs once, where first listed.
 		{Mode: "data", Title: "Another map", Classes: []string{`Migration\Step\Map\Data`}},
 	}
-	steps := w.reg.Select(ModeData, listed, w.log)
+	steps, _ := w.reg.Select(ModeData, listed, w.log)
 	if got := names(steps); !slices.Equal(got, []string{"Log", "Map", "EAV"}) {
 		t.Fatalf("data steps = %q, want [Log Map EAV]", got)
 	}
@@ -346,17 +379,14 @@ func TestEveryStockStepSaysWhatIsLost(t *testing.T) {
 		t.Fatalf("the stock config lists %d steps, want the reference's 20", len(cfg.Steps))
 	}
 	w := newWorld(t)
-	for _, mode := range []Mode{ModeSettings, ModeData, ModeDelta} {
-		w.reg.Select(mode, cfg.Steps, w.log)
-	}
 	skipped := 0
-	for _, l := range strings.Split(w.logs.String(), "\n") {
-		if !strings.Contains(l, "is not supported by shiplog; skipped") {
-			continue
-		}
-		skipped++
-		if !strings.Contains(l, "skipped: ") || !strings.Contains(l, "not") {
-			t.Errorf("a skipped step does not say what is lost: %s", l)
+	for _, mode := range []Mode{ModeSettings, ModeData, ModeDelta} {
+		_, unknown := w.reg.Select(mode, cfg.Steps, w.log)
+		for _, p := range unknown {
+			skipped++
+			if !strings.Contains(p.Msg, "without it ") || !strings.Contains(p.Msg, "not") {
+				t.Errorf("an unknown step does not say what is lost: %s", p.Msg)
+			}
 		}
 	}
 	if skipped == 0 {
@@ -378,7 +408,7 @@ func fileExists(p string) bool {
 // data stage of each step is announced with its place in the mode.
 func TestStagesLogWithTheStepTitle(t *testing.T) {
 	w := newWorld(t)
-	if err := w.run(ModeData, stock, false); err != nil {
+	if err := w.run(ModeData, known, false); err != nil {
 		t.Fatal(err)
 	}
 	logs := w.logs.String()

@@ -87,9 +87,29 @@ type stockStore struct {
 	config   string
 }
 
+// stepsShiplogLacks are the steps of the stock config.xml that shiplog
+// does not have yet: each is an integrity error of its mode (--auto: a
+// warning).
+var stepsShiplogLacks = []string{"Url Rewrite Step", "Log Step", "Ratings Step", "ConfigurablePrices step",
+	"OrderGrids Step", "Tier Price Step", "SalesIncrement Step", "Inventory Step"}
+
 // stockConfigXML writes config.xml in a folder whose etc/ is the tool's, so
-// the stock relative paths resolve as they do from the tool's root.
+// the stock relative paths resolve as they do from the tool's root. The
+// steps shiplog lacks are taken out of <steps>, as the error about them
+// tells a user to do (stockConfigXMLAsShipped keeps them).
 func stockConfigXML(t *testing.T, fx string, src, dst *testenv.MariaDB, options map[string]string) string {
+	t.Helper()
+	return writeStockConfigXML(t, fx, src, dst, options, false)
+}
+
+// stockConfigXMLAsShipped is stockConfigXML with every step of the stock
+// file.
+func stockConfigXMLAsShipped(t *testing.T, fx string, src, dst *testenv.MariaDB, options map[string]string) string {
+	t.Helper()
+	return writeStockConfigXML(t, fx, src, dst, options, true)
+}
+
+func writeStockConfigXML(t *testing.T, fx string, src, dst *testenv.MariaDB, options map[string]string, allSteps bool) string {
 	t.Helper()
 	dist, err := os.ReadFile(filepath.Join(fx, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "config.xml.dist"))
 	if err != nil {
@@ -105,6 +125,15 @@ func stockConfigXML(t *testing.T, fx string, src, dst *testenv.MariaDB, options 
 		options["log_file"] = filepath.Join(root, "migration.log")
 	}
 	text := string(dist)
+	if !allSteps {
+		for _, title := range stepsShiplogLacks {
+			step := regexp.MustCompile(`(?s)\s*<step title="` + regexp.QuoteMeta(title) + `">.*?</step>`)
+			if !step.MatchString(text) {
+				t.Fatalf("the stock config.xml.dist has no step %q", title)
+			}
+			text = step.ReplaceAllLiteralString(text, "")
+		}
+	}
 	for side, m := range map[string]*testenv.MariaDB{"source": src, "destination": dst} {
 		name := map[string]string{"source": "magento1", "destination": "magento2"}[side]
 		old := fmt.Sprintf(`<database host="localhost" name="%s" user="root" />`, name)
