@@ -142,6 +142,28 @@ func isSha512Hash(h string) bool {
 	return len(hash) == 128
 }
 
+// customerStaticValue is what the entity table's column of a static
+// attribute gets for a source value: the value, or for password_hash the
+// upgraded hash (upgrade_customer_password_hash). A SHA-512 "hash:salt" (161
+// characters) does not fit Magento 2's password_hash varchar(128): the
+// column gets the hash part, what the reference's non-strict server leaves
+// of it, and the whole value stays in customer_entity_varchar (customerDoc
+// skips), where the reference's Magento 2 authentication plugin reads it and
+// re-hashes the password at the customer's next login.
+func customerStaticValue(code, v string, upgrade bool) string {
+	if code != "password_hash" {
+		return v
+	}
+	if isSha512Hash(v) {
+		hash, _, _ := strings.Cut(v, ":")
+		return hash
+	}
+	if upgrade {
+		return upgradeCustomerHash(v)
+	}
+	return v
+}
+
 // customerProblem is a blocking error of the step's integrity check.
 func customerProblem(area, table, msg string) transform.Problem {
 	return transform.Problem{Severity: transform.Error, Blocking: true, Area: area, Table: table, Msg: "Customer Attributes step: " + msg}
@@ -393,10 +415,7 @@ func (s *customerStep) staticValues(ctx context.Context, src *sql.Conn, d *custo
 			a := d.static[attr]
 			var val any
 			if v.Valid {
-				val = v.String
-				if doUpgrade && a.code == "password_hash" {
-					val = upgradeCustomerHash(v.String)
-				}
+				val = customerStaticValue(a.code, v.String, doUpgrade)
 			}
 			if out[ent] == nil {
 				out[ent] = map[int]any{}

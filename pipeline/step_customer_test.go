@@ -166,3 +166,31 @@ func TestCustomerFits(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerStaticValue: what the entity row's column gets. A SHA-512
+// hash keeps its hash part (the reference's non-strict server cuts the
+// 161-character value to the column's 128; the whole value stays in the
+// value table, where its authentication plugin reads it).
+func TestCustomerStaticValue(t *testing.T) {
+	sha512 := strings.Repeat("d", 128)
+	md5 := strings.Repeat("a", 32)
+	for _, tc := range []struct {
+		code, in string
+		upgrade  bool
+		want     string
+	}{
+		{"firstname", "Ada", true, "Ada"},
+		{"firstname", sha512 + ":salt", true, sha512 + ":salt"},
+		{"password_hash", md5 + ":XY", true, md5 + ":XY:0"},
+		{"password_hash", md5 + ":XY", false, md5 + ":XY"},
+		{"password_hash", sha512 + ":" + strings.Repeat("s", 32), true, sha512},
+		{"password_hash", sha512 + ":" + strings.Repeat("s", 32), false, sha512},
+		{"password_hash", sha512, false, sha512},
+		{"password_hash", "$2y$10$abcdefghijklmnopqrstuv", true, "$2y$10$abcdefghijklmnopqrstuv"},
+		{"password_hash", "", true, ""},
+	} {
+		if got := customerStaticValue(tc.code, tc.in, tc.upgrade); got != tc.want {
+			t.Errorf("customerStaticValue(%q, %q, %v) = %q, want %q", tc.code, tc.in, tc.upgrade, got, tc.want)
+		}
+	}
+}

@@ -101,10 +101,12 @@ func TestCustomerStepOnTheReferenceDatabases(t *testing.T) {
 // lacks is warned about in the reference's words
 // (Model/AttributesDataToSkip.php, where it is an error: without the
 // attribute the source holds no value of it, so nothing is lost and its
-// column keeps its default), and a value longer than its
-// Magento 2 entity column (a SHA-512 hash with its salt, 161 characters in
-// password_hash's 128) stops the step with nothing written rather than cut
-// short.
+// column keeps its default); a SHA-512 password hash with its salt (161
+// characters) leaves its hash part in password_hash's 128 and the whole
+// value in customer_entity_varchar, where the reference's authentication
+// plugin reads it; a value longer than its Magento 2 entity column (a
+// 41-character prefix in varchar(40)) stops the step with nothing written
+// rather than cut short.
 func TestCustomerStepIntegrity(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
@@ -143,8 +145,23 @@ func TestCustomerStepIntegrity(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = runShiplog(t, config, nil, "migrate", "data", "--reset")
-	if r.code == 0 || !strings.Contains(r.stderr, "does not fit in varchar(128)") || !strings.Contains(r.stderr, "entity_id=2") {
-		t.Fatalf("migrate data with a SHA-512 hash: exit %d, want the row named and nothing written\n%s", r.code, r.stderr)
+	if r.code != 0 {
+		t.Fatalf("migrate data with a SHA-512 hash: exit %d\n%s", r.code, r.stderr)
+	}
+	sha := strings.Repeat("c", 128)
+	if got := rowsOf(t, dstDB, "SELECT password_hash FROM customer_entity WHERE entity_id = 2"); strings.Join(got, " ") != "'"+sha+"'" {
+		t.Errorf("customer 2's password_hash column = %v, want the SHA-512 hash part", got)
+	}
+	if got := rowsOf(t, dstDB, "SELECT value FROM customer_entity_varchar WHERE entity_id = 2"); strings.Join(got, " ") != "'"+sha+":"+strings.Repeat("s", 32)+"'" {
+		t.Errorf("customer 2's values = %v, want the whole SHA-512 hash with its salt (and no other static value)", got)
+	}
+	before = rowsOf(t, dstDB, "SELECT entity_id, email, firstname FROM customer_entity")
+	if err := src.Exec(ctx, "magento1", "INSERT INTO customer_entity_varchar (entity_type_id, attribute_id, entity_id, value) VALUES (1, 4, 2, REPEAT('p', 41))"); err != nil {
+		t.Fatal(err)
+	}
+	r = runShiplog(t, config, nil, "migrate", "data", "--reset")
+	if r.code == 0 || !strings.Contains(r.stderr, "does not fit in varchar(40)") || !strings.Contains(r.stderr, "entity_id=2") {
+		t.Fatalf("migrate data with a 41-character prefix: exit %d, want the row named and nothing written\n%s", r.code, r.stderr)
 	}
 	if got := rowsOf(t, dstDB, "SELECT entity_id, email, firstname FROM customer_entity"); strings.Join(got, " ") != strings.Join(before, " ") {
 		t.Errorf("customer_entity changed by a failed run: %v, then %v", before, got)
