@@ -108,11 +108,14 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	// Parents start before their children (After): tables go in order of
 	// depth, so a worker never waits on a table no worker has taken.
 	tables = c.ordered(tables)
+	if progress, err = c.recopyAfterNewSnapshot(ctx, log, tables, progress); err != nil {
+		return Result{}, err
+	}
 	c.started = make(map[string]chan struct{}, len(tables))
 	for _, tp := range tables {
 		ch := make(chan struct{})
-		if p, ok := progress[tp.Source.Name]; ok && !p.SnapshotPos.IsZero() {
-			close(ch) // its first snapshot was taken before
+		if p, ok := progress[tp.Source.Name]; ok && p.State == state.TableDone {
+			close(ch) // copied before
 		}
 		c.started[tp.Source.Name] = ch
 	}
@@ -152,6 +155,71 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	}
 	res.Tables, res.Rows, res.Failed = len(tables), rowsTotal.Load(), c.failed.Load()
 	return res, nil
+}
+
+// recopyAfterNewSnapshot forgets the progress of the tables that follow
+// (After, transitively) a table whose unfinished copy takes a new snapshot
+// now (resumed after a kill, or restarted: a table without a key): they
+// were copied from snapshots taken before it, and a cascade that source
+// foreign keys ran between the two (deleting rows of the table its new
+// snapshot no longer has, and their children in the earlier copies) would
+// leave rows in them the stream cannot reach, since the rows that lead to
+// them never reach the destination. Copied again after it, each holds what
+// its parents' copies hold. It returns progress without them.
+func (c *Copier) recopyAfterNewSnapshot(ctx context.Context, log *slog.Logger, tables []*transform.TablePlan, progress map[string]state.TableProgress) (map[string]state.TableProgress, error) {
+	if len(c.After) == 0 {
+		return progress, nil
+	}
+	children := map[string][]string{}
+	for child, parents := range c.After {
+		for _, p := range parents {
+			children[p] = append(children[p], child)
+		}
+	}
+	forget := map[string]string{} // table -> the table whose new snapshot it follows
+	var walk func(t, cause string, depth int)
+	walk = func(t, cause string, depth int) {
+		if depth > 64 {
+			return
+		}
+		for _, ch := range children[t] {
+			if _, ok := forget[ch]; ok {
+				continue
+			}
+			if _, ok := progress[ch]; ok {
+				forget[ch] = cause
+			}
+			walk(ch, cause, depth+1)
+		}
+	}
+	for _, tp := range tables {
+		// Started (a snapshot taken: its position, or with change logs
+		// its segment count, is recorded) and not finished.
+		if p, ok := progress[tp.Source.Name]; ok && p.State != state.TableDone && (p.Segments > 0 || !p.SnapshotPos.IsZero()) {
+			walk(tp.Source.Name, tp.Source.Name, 0)
+		}
+	}
+	if len(forget) == 0 {
+		return progress, nil
+	}
+	names := make([]string, 0, len(forget))
+	for t := range forget {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		log.Info("copying again: it follows the foreign keys of a table whose copy resumes in a new snapshot", "stage", "data", "table", t, "after", forget[t])
+	}
+	if err := c.State.ForgetProgress(ctx, names...); err != nil {
+		return nil, err
+	}
+	out := make(map[string]state.TableProgress, len(progress))
+	for t, p := range progress {
+		if _, ok := forget[t]; !ok {
+			out[t] = p
+		}
+	}
+	return out, nil
 }
 
 // ordered sorts tables by their depth in After (parents first), keeping

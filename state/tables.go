@@ -63,6 +63,17 @@ func (s *State) Progress(ctx context.Context) (map[string]TableProgress, error) 
 	return out, rows.Err()
 }
 
+// ForgetProgress removes the snapshot progress of tables: their copy starts
+// afresh.
+func (s *State) ForgetProgress(ctx context.Context, tables ...string) error {
+	for _, t := range tables {
+		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.table("_shiplog_tables")+" WHERE table_name = ?", t); err != nil {
+			return fmt.Errorf("forget the progress of %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
 // SaveProgress records p inside tx (with the chunk it describes) or, when tx is
 // nil, on its own.
 func (s *State) SaveProgress(ctx context.Context, tx *sql.Tx, p TableProgress) error {

@@ -17,6 +17,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/shiplog/shiplog/internal/failpoint"
 	"github.com/shiplog/shiplog/internal/testenv"
 )
 
@@ -546,5 +547,67 @@ func TestForeignKeyCascadesThroughATree(t *testing.T) {
 	}
 	if r := runShiplog(t, e.config, nil, "verify"); r.code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestResumedCopyRecopiesTheTablesFollowingIt: a copy killed in the middle
+// of a child table resumes in a new snapshot; a parent deleted between the
+// two snapshots cascaded (on the source) to children the first snapshot had
+// not reached yet and to their grandchildren, which the grandchild's copy
+// (taken between them) holds. The stream cannot reach those grandchildren:
+// the children that lead to them never reach the destination. The resumed
+// copy therefore copies the tables that follow the child's keys again, after
+// its new snapshot; both delta sources end equal to the source.
+func TestResumedCopyRecopiesTheTablesFollowingIt(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"binlog", "triggers"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, "")
+			ctx := context.Background()
+			ddl := []string{
+				"CREATE TABLE parent (id INT PRIMARY KEY, v INT)",
+				"CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE)",
+				"CREATE TABLE grandchild (id INT PRIMARY KEY, child_id INT, FOREIGN KEY (child_id) REFERENCES child (id) ON DELETE CASCADE)",
+			}
+			e.both(ddl...)
+			// Parent 10 has the last children only; grandchildren hang on them.
+			if err := e.src.Exec(ctx, "shop",
+				"INSERT INTO parent SELECT seq, seq FROM seq_1_to_10",
+				"INSERT INTO child SELECT seq, IF(seq > 2900, 10, 1 + seq % 9) FROM seq_1_to_3000",
+				"INSERT INTO grandchild SELECT seq, 2900 + seq FROM seq_1_to_30"); err != nil {
+				t.Fatal(err)
+			}
+			e.config = e.writeConfig(fmt.Sprintf("source: {host: 127.0.0.1, port: %d, user: root, database: shop}\ndestination: {host: 127.0.0.1, port: %d, user: root, database: shop_new}\ndelta: {source: %s}\noptions: {bulk_size: 10, workers: 2}\n",
+				e.src.Port, e.dst.Port, source))
+			// Killed once the child has copied ~900 of its rows: the
+			// grandchild (30 rows, started after the child's snapshot) is done.
+			r := runShiplog(t, e.config, []string{failpoint.Env + "=" + failpoint.CopyChunkCommitted + ":100"}, "migrate", "data")
+			if r.code == 0 {
+				t.Fatalf("migrate data was not killed:\n%s", r.stderr)
+			}
+			state := rowsOf(t, e.dstDB, "SELECT table_name, state, rows_copied < 3000 FROM _shiplog_tables ORDER BY table_name")
+			if strings.Join(state, " ") != "'child','copying','1' 'grandchild','done','1' 'parent','done','1'" {
+				t.Fatalf("at the kill: %v; the test needs the child part-copied and the grandchild copied", state)
+			}
+			if err := e.src.Exec(ctx, "shop", "DELETE FROM parent WHERE id = 10"); err != nil {
+				t.Fatal(err)
+			}
+			r = runShiplog(t, e.config, nil, "migrate", "data")
+			if r.code != 0 {
+				t.Fatalf("migrate data (resumed): exit %d\n%s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "copying again: it follows the foreign keys of a table whose copy resumes in a new snapshot") || !strings.Contains(r.stderr, "table=grandchild after=child") {
+				t.Errorf("the resumed copy did not say it copies the grandchild again:\n%s", r.stderr)
+			}
+			e.mustRun("migrate", "delta", "--exit-when-caught-up")
+			for _, q := range []string{"SELECT * FROM parent ORDER BY id", "SELECT * FROM child ORDER BY id", "SELECT * FROM grandchild ORDER BY id"} {
+				want, got := rowsOf(t, e.srcDB, q), rowsOf(t, e.dstDB, q)
+				if strings.Join(want, " ") != strings.Join(got, " ") {
+					sameRowsLog(t, q, want, got)
+					t.Errorf("%s: %d rows on the source, %d on the destination", q, len(want), len(got))
+				}
+			}
+		})
 	}
 }
