@@ -69,6 +69,8 @@ type TablePlan struct {
 	fits []fit
 	// sides are the tables side handlers write (see SideSpec).
 	sides []*sideOut
+	// route, when set, routes each source row (see Router).
+	route Router
 }
 
 type boundFunc struct {
