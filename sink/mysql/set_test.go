@@ -16,16 +16,16 @@ import (
 func TestSetOrderedWithItsRowsWrites(t *testing.T) {
 	tb := &cdc.Table{Schema: "db", Name: "e", Key: []int{0}, Columns: []cdc.Column{
 		{Name: "id", DataType: "int"}, {Name: "email", DataType: "varchar", Charset: "utf8mb4"},
-		{Name: "first", DataType: "varchar", Charset: "utf8mb4", KeepExisting: true}}}
+		{Name: "first", DataType: "varchar", Charset: "utf8mb4", KeepExisting: true}, {Name: "updated_at", DataType: "timestamp"}}}
 	ins := func(id int64, e string) cdc.Change {
-		return cdc.Change{Op: cdc.OpInsert, Table: tb, After: []any{id, []byte(e), cdc.Default}}
+		return cdc.Change{Op: cdc.OpInsert, Table: tb, After: []any{id, []byte(e), cdc.Default, nil}}
 	}
 	upd := func(id int64, e string) cdc.Change {
-		return cdc.Change{Op: cdc.OpUpdate, Table: tb, Before: []any{id, nil, nil}, After: []any{id, []byte(e), cdc.Default}}
+		return cdc.Change{Op: cdc.OpUpdate, Table: tb, Before: []any{id, nil, nil, nil}, After: []any{id, []byte(e), cdc.Default, nil}}
 	}
-	del := func(id int64) cdc.Change { return cdc.Change{Op: cdc.OpDelete, Table: tb, Before: []any{id, nil, nil}} }
+	del := func(id int64) cdc.Change { return cdc.Change{Op: cdc.OpDelete, Table: tb, Before: []any{id, nil, nil, nil}} }
 	set := func(id int64, v any) cdc.Change {
-		return cdc.Change{Op: cdc.OpSet, Table: tb, After: []any{id, nil, v}, Set: []int{2}}
+		return cdc.Change{Op: cdc.OpSet, Table: tb, After: []any{id, nil, v, nil}, Set: []int{2}}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -53,9 +53,9 @@ func TestSetOrderedWithItsRowsWrites(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"Ann", "UPDATE `db`.`e` SET `first`=_utf8mb4'Ann' WHERE `id`=7"},
-		{cdc.Default, "UPDATE `db`.`e` SET `first`=DEFAULT WHERE `id`=7"},
-		{nil, "UPDATE `db`.`e` SET `first`=NULL WHERE `id`=7"},
+		{"Ann", "UPDATE `db`.`e` SET `first`=_utf8mb4'Ann',`updated_at`=`updated_at` WHERE `id`=7"},
+		{cdc.Default, "UPDATE `db`.`e` SET `first`=DEFAULT,`updated_at`=`updated_at` WHERE `id`=7"},
+		{nil, "UPDATE `db`.`e` SET `first`=NULL,`updated_at`=`updated_at` WHERE `id`=7"},
 	} {
 		buf, n, err := w.statement(nil, compact([]cdc.Change{set(7, tc.v)}))
 		if err != nil || n != 1 || string(buf) != tc.want {

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -823,6 +824,17 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 			buf = append(buf, '=')
 			if buf, err = rowio.AppendLiteral(buf, o.row[i], &t.Columns[i]); err != nil {
 				return buf, 0, err
+			}
+		}
+		// Assigned, a column ON UPDATE CURRENT_TIMESTAMP keeps its value,
+		// as it does when the row's own writes (upserts of every column)
+		// change it.
+		for i, c := range t.Columns {
+			if (c.DataType == "timestamp" || c.DataType == "datetime") && !c.Generated && !slices.Contains(o.set, i) {
+				buf = append(buf, ',')
+				buf = rowio.AppendIdent(buf, c.Name)
+				buf = append(buf, '=')
+				buf = rowio.AppendIdent(buf, c.Name)
 			}
 		}
 		buf = append(buf, " WHERE "...)
