@@ -199,47 +199,8 @@ func TestCustomerStepWithTheStockConfigOnRealSchemas(t *testing.T) {
 	s, fx := newStockStore(t)
 	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
 	s.e.config = s.config
-	// The parents the Data Integrity step checks for.
-	s.exec(storeAdminAndDefault...)
-	s.exec(
-		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (1, 'customer', 'customer/customer'), (2, 'customer_address', 'customer/address')`,
-		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES
-			(5, 1, 'firstname', 'varchar', 'text', 0), (7, 1, 'lastname', 'varchar', 'text', 0), (11, 1, 'dob', 'datetime', 'date', 0),
-			(12, 1, 'password_hash', 'varchar', 'hidden', 0), (13, 1, 'default_billing', 'int', 'text', 0), (3, 1, 'created_in', 'varchar', 'text', 0),
-			(200, 1, 'shiplog_tier', 'varchar', 'text', 1), (201, 1, 'shiplog_points', 'int', 'text', 1),
-			(20, 2, 'firstname', 'varchar', 'text', 0), (22, 2, 'lastname', 'varchar', 'text', 0), (25, 2, 'street', 'text', 'multiline', 0),
-			(26, 2, 'city', 'varchar', 'text', 0), (27, 2, 'country_id', 'varchar', 'select', 0), (29, 2, 'region_id', 'int', 'hidden', 0),
-			(31, 2, 'telephone', 'varchar', 'text', 0), (202, 2, 'shiplog_floor', 'int', 'text', 1)`,
-		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES "+customerOtherStatic,
-		`INSERT INTO customer_eav_attribute (attribute_id, is_visible) VALUES (5, 1), (7, 1), (11, 1), (12, 0), (13, 0), (3, 1), (200, 1), (201, 1), (20, 1), (22, 1), (25, 1), (26, 1), (27, 1), (29, 1), (31, 1), (202, 1)`,
-		`INSERT INTO customer_entity (entity_id, entity_type_id, attribute_set_id, website_id, email, group_id, store_id, created_at, updated_at, is_active) VALUES
-			(1, 1, 0, 1, 'ada@example.com', 1, 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05', 1)`,
-		`INSERT INTO customer_entity_varchar (value_id, entity_type_id, attribute_id, entity_id, value) VALUES
-			(1, 1, 5, 1, 'Ada'), (2, 1, 7, 1, 'Lovelace'), (3, 1, 12, 1, '0123456789abcdef0123456789abcdef:XY'), (4, 1, 3, 1, 'Default Store View'), (5, 1, 200, 1, 'gold')`,
-		`INSERT INTO customer_entity_datetime (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 1, 11, 1, '1815-12-10 00:00:00')`,
-		`INSERT INTO customer_entity_int (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 1, 13, 1, 7), (2, 1, 201, 1, 1200)`,
-		`INSERT INTO customer_address_entity (entity_id, entity_type_id, attribute_set_id, parent_id, created_at, updated_at, is_active) VALUES
-			(7, 2, 0, 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05', 1)`,
-		`INSERT INTO customer_address_entity_varchar (value_id, entity_type_id, attribute_id, entity_id, value) VALUES
-			(1, 2, 20, 7, 'Ada'), (2, 2, 22, 7, 'Lovelace'), (3, 2, 26, 7, 'London'), (4, 2, 27, 7, 'GB'), (5, 2, 31, 7, '555-0100')`,
-		`INSERT INTO customer_address_entity_text (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 2, 25, 7, '12 St James''s Square')`,
-		`INSERT INTO customer_address_entity_int (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 2, 29, 7, 0), (2, 2, 202, 7, 3)`,
-	)
-	// Magento 2's own customer attributes: the static ones, and
-	// shiplog_tier under another id than Magento 1's.
-	if err := s.dst.Exec(context.Background(), "magento2", "SET FOREIGN_KEY_CHECKS = 0",
-		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (1, 'customer', 'Magento\\Customer\\Model\\ResourceModel\\Customer'), (2, 'customer_address', 'Magento\\Customer\\Model\\ResourceModel\\Address')`,
-		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
-			(5, 1, 'firstname', 'static', 'text'), (7, 1, 'lastname', 'static', 'text'), (11, 1, 'dob', 'static', 'date'),
-			(12, 1, 'password_hash', 'static', 'hidden'), (13, 1, 'default_billing', 'static', 'text'), (3, 1, 'created_in', 'varchar', 'text'),
-			(150, 1, 'shiplog_tier', 'varchar', 'text'),
-			(20, 2, 'firstname', 'static', 'text'), (22, 2, 'lastname', 'static', 'text'), (25, 2, 'street', 'static', 'multiline'),
-			(26, 2, 'city', 'static', 'text'), (27, 2, 'country_id', 'static', 'select'), (29, 2, 'region_id', 'static', 'hidden'),
-			(31, 2, 'telephone', 'static', 'text')`,
-		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES "+customerOtherStatic,
-	); err != nil {
-		t.Fatal(err)
-	}
+	stockCustomersM1(s)
+	stockCustomersM2(t, s, "magento2")
 	r := runShiplog(t, s.config, nil, "migrate", "data")
 	if r.code != 0 || !strings.Contains(r.stderr, "customer volume check passed") {
 		t.Fatalf("migrate data: exit %d\n%s", r.code, r.stderr)
@@ -266,5 +227,58 @@ func TestCustomerStepWithTheStockConfigOnRealSchemas(t *testing.T) {
 	m1 := rowsOf(t, s.e.srcDB, "SELECT a.attribute_code, v.value FROM customer_entity_varchar v JOIN eav_attribute a USING (attribute_id) WHERE a.attribute_code = 'shiplog_tier'")
 	if strings.Join(m1, " ") != "'shiplog_tier','gold'" {
 		t.Errorf("Magento 1 side: %v", m1)
+	}
+}
+
+// stockCustomersM1 writes TestCustomerStepWithTheStockConfigOnRealSchemas's
+// Magento 1 customer (1, with address 7), its attributes and stores.
+func stockCustomersM1(s *stockStore) {
+	s.t.Helper()
+	// The parents the Data Integrity step checks for.
+	s.exec(storeAdminAndDefault...)
+	s.exec(
+		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (1, 'customer', 'customer/customer'), (2, 'customer_address', 'customer/address')`,
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES
+			(5, 1, 'firstname', 'varchar', 'text', 0), (7, 1, 'lastname', 'varchar', 'text', 0), (11, 1, 'dob', 'datetime', 'date', 0),
+			(12, 1, 'password_hash', 'varchar', 'hidden', 0), (13, 1, 'default_billing', 'int', 'text', 0), (3, 1, 'created_in', 'varchar', 'text', 0),
+			(200, 1, 'shiplog_tier', 'varchar', 'text', 1), (201, 1, 'shiplog_points', 'int', 'text', 1),
+			(20, 2, 'firstname', 'varchar', 'text', 0), (22, 2, 'lastname', 'varchar', 'text', 0), (25, 2, 'street', 'text', 'multiline', 0),
+			(26, 2, 'city', 'varchar', 'text', 0), (27, 2, 'country_id', 'varchar', 'select', 0), (29, 2, 'region_id', 'int', 'hidden', 0),
+			(31, 2, 'telephone', 'varchar', 'text', 0), (202, 2, 'shiplog_floor', 'int', 'text', 1)`,
+		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES "+customerOtherStatic,
+		`INSERT INTO customer_eav_attribute (attribute_id, is_visible) VALUES (5, 1), (7, 1), (11, 1), (12, 0), (13, 0), (3, 1), (200, 1), (201, 1), (20, 1), (22, 1), (25, 1), (26, 1), (27, 1), (29, 1), (31, 1), (202, 1)`,
+		`INSERT INTO customer_entity (entity_id, entity_type_id, attribute_set_id, website_id, email, group_id, store_id, created_at, updated_at, is_active) VALUES
+			(1, 1, 0, 1, 'ada@example.com', 1, 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05', 1)`,
+		`INSERT INTO customer_entity_varchar (value_id, entity_type_id, attribute_id, entity_id, value) VALUES
+			(1, 1, 5, 1, 'Ada'), (2, 1, 7, 1, 'Lovelace'), (3, 1, 12, 1, '0123456789abcdef0123456789abcdef:XY'), (4, 1, 3, 1, 'Default Store View'), (5, 1, 200, 1, 'gold')`,
+		`INSERT INTO customer_entity_datetime (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 1, 11, 1, '1815-12-10 00:00:00')`,
+		`INSERT INTO customer_entity_int (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 1, 13, 1, 7), (2, 1, 201, 1, 1200)`,
+		`INSERT INTO customer_address_entity (entity_id, entity_type_id, attribute_set_id, parent_id, created_at, updated_at, is_active) VALUES
+			(7, 2, 0, 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05', 1)`,
+		`INSERT INTO customer_address_entity_varchar (value_id, entity_type_id, attribute_id, entity_id, value) VALUES
+			(1, 2, 20, 7, 'Ada'), (2, 2, 22, 7, 'Lovelace'), (3, 2, 26, 7, 'London'), (4, 2, 27, 7, 'GB'), (5, 2, 31, 7, '555-0100')`,
+		`INSERT INTO customer_address_entity_text (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 2, 25, 7, '12 St James''s Square')`,
+		`INSERT INTO customer_address_entity_int (value_id, entity_type_id, attribute_id, entity_id, value) VALUES (1, 2, 29, 7, 0), (2, 2, 202, 7, 3)`,
+	)
+}
+
+// stockCustomersM2 writes Magento 2's customer attributes into database db
+// of the destination server.
+func stockCustomersM2(t *testing.T, s *stockStore, db string) {
+	t.Helper()
+	// Magento 2's own customer attributes: the static ones, and
+	// shiplog_tier under another id than Magento 1's.
+	if err := s.dst.Exec(context.Background(), db, "SET FOREIGN_KEY_CHECKS = 0",
+		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (1, 'customer', 'Magento\\Customer\\Model\\ResourceModel\\Customer'), (2, 'customer_address', 'Magento\\Customer\\Model\\ResourceModel\\Address')`,
+		`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input) VALUES
+			(5, 1, 'firstname', 'static', 'text'), (7, 1, 'lastname', 'static', 'text'), (11, 1, 'dob', 'static', 'date'),
+			(12, 1, 'password_hash', 'static', 'hidden'), (13, 1, 'default_billing', 'static', 'text'), (3, 1, 'created_in', 'varchar', 'text'),
+			(150, 1, 'shiplog_tier', 'varchar', 'text'),
+			(20, 2, 'firstname', 'static', 'text'), (22, 2, 'lastname', 'static', 'text'), (25, 2, 'street', 'static', 'multiline'),
+			(26, 2, 'city', 'static', 'text'), (27, 2, 'country_id', 'static', 'select'), (29, 2, 'region_id', 'static', 'hidden'),
+			(31, 2, 'telephone', 'static', 'text')`,
+		"INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES "+customerOtherStatic,
+	); err != nil {
+		t.Fatal(err)
 	}
 }
