@@ -98,6 +98,9 @@ func (r *Runtime) withStepStreams(ctx context.Context, plan *transform.Plan, pro
 // this file). It needs Integrity's documents.
 func (s *customerStep) streamPlan() (*transform.Plan, error) {
 	entities := map[string]*transform.TablePlan{}
+	// columns are the entity documents' static attributes' columns, by
+	// type code and source attribute_id.
+	columns := map[string]map[string]int{}
 	var tps []*transform.TablePlan
 	for i := range s.docs {
 		d := &s.docs[i]
@@ -119,6 +122,10 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 			return nil, fmt.Errorf("%w: Customer Attributes step: destination %s is not keyed by entity_id alone: value rows cannot be routed into its rows", ErrIntegrity, tp.Dest.Name)
 		}
 		entities[d.typeCode] = tp
+		columns[d.typeCode] = map[string]int{}
+		for id, a := range d.static {
+			columns[d.typeCode][id] = a.column
+		}
 		tps = append(tps, tp)
 	}
 	upgrade := strings.TrimSpace(s.r.cfg.Options.Magento[customerUpgradeHash])
@@ -139,13 +146,18 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 			return nil, fmt.Errorf("%w: Customer Attributes step: %s holds values of %s's static attributes but is not a value table of its entity document (entity_id, attribute_id, value)",
 				ErrIntegrity, src.Name, d.typeCode)
 		}
-		static := d.static
+		static, cols := d.static, columns[d.typeCode]
+		for id, a := range static {
+			if _, ok := cols[id]; !ok {
+				return nil, fmt.Errorf("%w: Customer Attributes step: attribute %s of %s has no column in %s", ErrIntegrity, a.code, d.typeCode, ent.Dest.Name)
+			}
+		}
 		tps = append(tps, d.tp.WithRoute(func(row []any, gone bool) (transform.Route, error) {
 			a, ok := static[str(row[attrCol])]
 			if !ok {
 				return transform.Route{Kind: transform.Carry}, nil
 			}
-			r := transform.Route{Kind: transform.SetColumn, Table: ent.Dest, Col: a.column, Key: []any{row[entCol]}, Value: cdc.Default}
+			r := transform.Route{Kind: transform.SetColumn, Table: ent.Dest, Col: cols[a.id], Key: []any{row[entCol]}, Value: cdc.Default}
 			if gone {
 				return r, nil
 			}
@@ -156,7 +168,7 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 			if sv, ok := v.(string); ok && doUpgrade && a.code == "password_hash" {
 				v = upgradeCustomerHash(sv)
 			}
-			if err := customerFits(v, &ent.Dest.Columns[a.column]); err != nil {
+			if err := customerFits(v, &ent.Dest.Columns[r.Col]); err != nil {
 				return r, fmt.Errorf("%w; nothing of the change is written: widen the column or fix the value", err)
 			}
 			r.Value = v
