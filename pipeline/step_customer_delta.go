@@ -173,7 +173,7 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 			}
 			r.Value = v
 			return r, nil
-		}))
+		}, attrCol, entCol))
 	}
 	return transform.NewPlan(tps...)
 }

@@ -28,7 +28,7 @@ func (r *Runtime) logSpecs(ctx context.Context, plan *transform.Plan) ([]deltalo
 	prefix := r.cfg.Options.SourcePrefix
 	spec := func(tp *transform.TablePlan, keyNames []string) {
 		base := strings.TrimPrefix(tp.Source.Name, prefix)
-		s := deltalog.Spec{Table: tp.Source, LogTable: deltalog.LogTableName(prefix, base)}
+		s := deltalog.Spec{Table: tp.Source, LogTable: deltalog.LogTableName(prefix, base), Carry: tp.RouteReads()}
 		if len(keyNames) == 0 {
 			if !tp.FullRow {
 				s.Key = tp.Source.Key

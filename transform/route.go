@@ -72,11 +72,27 @@ type Route struct {
 // written for the row); a Router is called from several goroutines at once.
 type Router func(row []any, gone bool) (Route, error)
 
-// WithRoute returns a copy of tp whose rows go where r routes them.
-func (tp *TablePlan) WithRoute(r Router) *TablePlan {
+// WithRoute returns a copy of tp whose rows go where r routes them. reads
+// are the source columns (indexes into Source.Columns) r reads from an image
+// of a row gone: a source whose deletes carry only the key must carry them
+// too (see RouteReads).
+func (tp *TablePlan) WithRoute(r Router, reads ...int) *TablePlan {
 	c := *tp
 	c.route = r
+	c.routeReads = slices.Clone(reads)
 	return &c
+}
+
+// RouteReads are the source columns besides the key that tp's Router reads
+// from the image of a row gone (nil without a Router).
+func (tp *TablePlan) RouteReads() []int {
+	var out []int
+	for _, i := range tp.routeReads {
+		if !slices.Contains(tp.Source.Key, i) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Routed reports whether tp has a Router.

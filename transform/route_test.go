@@ -46,7 +46,7 @@ func routeFixture(t *testing.T) (ent, val *TablePlan) {
 			return Route{Kind: Skip}, nil
 		}
 		return Route{Kind: Carry}, nil
-	})
+	}, 1, 2, 0)
 	return ent, val
 }
 
@@ -142,6 +142,9 @@ func TestRouteOfAndWithKept(t *testing.T) {
 		if err != nil || r.Kind != tc.want {
 			t.Errorf("route of %v: %v %v, want %v", tc.row, r.Kind, err, tc.want)
 		}
+	}
+	if got := fmt.Sprint(val.RouteReads(), ent.RouteReads()); got != "[1 2] []" {
+		t.Errorf("columns the router reads (the key left out): %s", got)
 	}
 	if r, err := ent.RouteOf([]any{int64(1), "x"}, false); err != nil || r.Kind != Carry || ent.Routed() || !val.Routed() {
 		t.Errorf("a plan without a router carries every row: %v %v", r.Kind, err)

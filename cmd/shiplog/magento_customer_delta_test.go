@@ -109,7 +109,7 @@ func TestCustomerDeltaWithTheStockConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh := filepath.Join(t.TempDir(), "config.xml")
+			fresh := filepath.Join(filepath.Dir(s.config), "config-fresh.xml") // beside it: etc/ resolves the same
 			text := strings.Replace(string(b), `name="magento2"`, `name="magento2b"`, 1)
 			if text == string(b) {
 				t.Fatal("config.xml names no magento2 database")
