@@ -63,6 +63,10 @@ type Change struct {
 	Cascade *Cascade
 	// Set are the columns an OpSet change sets (indexes into Table.Columns).
 	Set []int
+	// Create, on an OpSet, creates the row when the table does not hold
+	// it: its key and the columns set, the others their defaults (the row's
+	// own insert, applied later, fills them and keeps what was set).
+	Create bool
 }
 
 // Cascade is the action of one source foreign key on its child table.

@@ -128,6 +128,11 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 		}
 		tps = append(tps, tp)
 	}
+	// Change logs are read in rounds, table by table, bounded per table: a
+	// value row may come a round before its entity's insert, so a set
+	// creates the entity row it misses (the insert fills the rest). The
+	// binlog keeps source order: a set's entity row is there.
+	create := !s.r.source.copyPositions()
 	upgrade := strings.TrimSpace(s.r.cfg.Options.Magento[customerUpgradeHash])
 	doUpgrade := upgrade != "" && upgrade != "0" && !strings.EqualFold(upgrade, "false")
 	for i := range s.docs {
@@ -171,7 +176,7 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 			if err := customerFits(v, &ent.Dest.Columns[r.Col]); err != nil {
 				return r, fmt.Errorf("%w; nothing of the change is written: widen the column or fix the value", err)
 			}
-			r.Value = v
+			r.Value, r.Create = v, create
 			return r, nil
 		}, attrCol, entCol))
 	}

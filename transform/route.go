@@ -63,6 +63,11 @@ type Route struct {
 	Col   int
 	Key   []any
 	Value any
+	// Create asks for the row to be created when Table does not hold it
+	// (cdc.Change.Create): for a source whose changes of two tables may come
+	// out of order (a change log read in rounds), where the row's own insert
+	// may follow the set.
+	Create bool
 }
 
 // Router decides the route of a source row image of its plan's table. gone
@@ -179,7 +184,7 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 			row[k] = r.Key[i]
 		}
 		row[r.Col] = r.Value
-		out = append(out, cdc.Change{Op: cdc.OpSet, Table: r.Table, After: row, Set: []int{r.Col}, CommitTime: c.CommitTime, Pos: c.Pos})
+		out = append(out, cdc.Change{Op: cdc.OpSet, Table: r.Table, After: row, Set: []int{r.Col}, Create: r.Create, CommitTime: c.CommitTime, Pos: c.Pos})
 	}
 	switch {
 	case c.Before == nil || c.After == nil:

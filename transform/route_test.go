@@ -149,6 +149,18 @@ func TestRouteOfAndWithKept(t *testing.T) {
 	if r, err := ent.RouteOf([]any{int64(1), "x"}, false); err != nil || r.Kind != Carry || ent.Routed() || !val.Routed() {
 		t.Errorf("a plan without a router carries every row: %v %v", r.Kind, err)
 	}
+	creates := val.WithRoute(func(row []any, gone bool) (Route, error) {
+		return Route{Kind: SetColumn, Table: ent.Dest, Col: 2, Key: []any{row[1]}, Value: row[3], Create: !gone}, nil
+	})
+	for _, c := range []cdc.Change{
+		{Op: cdc.OpInsert, Table: val.Source, After: []any{int64(1), int64(7), int64(1), "a"}},
+		{Op: cdc.OpDelete, Table: val.Source, Before: []any{int64(1), int64(7), int64(1), "a"}},
+	} {
+		out, _, err := creates.MapRouted(c)
+		if err != nil || len(out) != 1 || out[0].Create != (c.Op == cdc.OpInsert) {
+			t.Errorf("%s: the set's Create must be the route's: %+v %v", c.Op, out, err)
+		}
+	}
 	bad := val.WithRoute(func([]any, bool) (Route, error) {
 		return Route{Kind: SetColumn, Table: ent.Dest, Col: 0, Key: []any{int64(1)}}, nil
 	})

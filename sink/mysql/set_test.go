@@ -62,4 +62,12 @@ func TestSetOrderedWithItsRowsWrites(t *testing.T) {
 			t.Errorf("statement %q (%d, %v), want %q", buf, n, err, tc.want)
 		}
 	}
+	// A set that creates its row when missing (a change-log round may bring
+	// a value row before its entity's insert).
+	c := set(7, "Ann")
+	c.Create = true
+	want := "INSERT INTO `db`.`e` (`id`,`first`) VALUES (7,_utf8mb4'Ann') ON DUPLICATE KEY UPDATE `first`=VALUES(`first`),`updated_at`=`updated_at`"
+	if buf, n, err := w.statement(nil, compact([]cdc.Change{c})); err != nil || n != 1 || string(buf) != want {
+		t.Errorf("statement %q (%d, %v), want %q", buf, n, err, want)
+	}
 }

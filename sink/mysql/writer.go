@@ -459,8 +459,9 @@ type op struct {
 	dead  bool
 	// pos is the position of the change the operation comes from.
 	pos cdc.Position
-	// set are the columns an opSet sets.
-	set []int
+	// set are the columns an opSet sets; create: it creates a row missing.
+	set    []int
+	create bool
 	// key is the encoded key of upserts and deletes of keyed tables without
 	// other unique indexes (what compaction and partitioning go by).
 	key string
@@ -534,7 +535,7 @@ func compact(changes []cdc.Change) []op {
 		case cdc.OpDelete:
 			add(op{kind: opDelete, table: t, row: t.KeyOf(c.Before)})
 		case cdc.OpSet:
-			add(op{kind: opSet, table: t, row: c.After, set: c.Set})
+			add(op{kind: opSet, table: t, row: c.After, set: c.Set, create: c.Create})
 		}
 	}
 	out := ops[:0]
@@ -813,6 +814,9 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 		return buf, 1, nil
 	case opSet:
 		o := ops[0]
+		if o.create {
+			return setOrCreate(buf, name, o)
+		}
 		buf = append(buf, "UPDATE "...)
 		buf = append(buf, name...)
 		buf = append(buf, " SET "...)
@@ -860,4 +864,51 @@ func isKey(t *cdc.Table, i int) bool {
 		}
 	}
 	return false
+}
+
+// setOrCreate is the statement of an opSet that creates its row when
+// missing: the key and the columns set are inserted, or set on the row the
+// key finds (its timestamp columns assigned to themselves, as a plain set
+// does).
+func setOrCreate(buf, name []byte, o op) ([]byte, int, error) {
+	t := o.table
+	cols := append(append([]int(nil), t.Key...), o.set...)
+	buf = append(buf, "INSERT INTO "...)
+	buf = append(buf, name...)
+	buf = append(buf, " ("...)
+	for n, i := range cols {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+	}
+	buf = append(buf, ") VALUES ("...)
+	var err error
+	for n, i := range cols {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, err = rowio.AppendLiteral(buf, o.row[i], &t.Columns[i]); err != nil {
+			return buf, 0, err
+		}
+	}
+	buf = append(buf, ") ON DUPLICATE KEY UPDATE "...)
+	for n, i := range o.set {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+		buf = append(buf, "=VALUES("...)
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+		buf = append(buf, ')')
+	}
+	for i, c := range t.Columns {
+		if (c.DataType == "timestamp" || c.DataType == "datetime") && !c.Generated && !slices.Contains(cols, i) {
+			buf = append(buf, ',')
+			buf = rowio.AppendIdent(buf, c.Name)
+			buf = append(buf, '=')
+			buf = rowio.AppendIdent(buf, c.Name)
+		}
+	}
+	return buf, 1, nil
 }
