@@ -234,6 +234,9 @@ func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, aut
 // UninstallDeltalog removes shiplog's triggers and change-log tables.
 func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 	plan, _, err := r.Check(ctx)
+	if err == nil {
+		plan, _, err = r.withStepStreams(ctx, plan, nil)
+	}
 	if err != nil {
 		return err
 	}
