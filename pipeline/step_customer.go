@@ -648,7 +648,7 @@ func (s *customerStep) markStatic(ctx context.Context, tx *sql.Tx) error {
 // (SHA-512 password hashes kept, as Data keeps them).
 func (s *customerStep) Volume(ctx context.Context, env *step.Env) error {
 	if env.Mode == step.ModeDelta {
-		return nil // nothing streamed (see Delta); counts would only show the source's changes
+		return nil // the stream runs on (the Map step's delta): counts taken meanwhile would differ
 	}
 	var errs []error
 	for _, d := range s.docs {

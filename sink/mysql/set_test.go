@@ -23,7 +23,9 @@ func TestSetOrderedWithItsRowsWrites(t *testing.T) {
 	upd := func(id int64, e string) cdc.Change {
 		return cdc.Change{Op: cdc.OpUpdate, Table: tb, Before: []any{id, nil, nil, nil}, After: []any{id, []byte(e), cdc.Default, nil}}
 	}
-	del := func(id int64) cdc.Change { return cdc.Change{Op: cdc.OpDelete, Table: tb, Before: []any{id, nil, nil, nil}} }
+	del := func(id int64) cdc.Change {
+		return cdc.Change{Op: cdc.OpDelete, Table: tb, Before: []any{id, nil, nil, nil}}
+	}
 	set := func(id int64, v any) cdc.Change {
 		return cdc.Change{Op: cdc.OpSet, Table: tb, After: []any{id, nil, v, nil}, Set: []int{2}}
 	}
