@@ -11,6 +11,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/deltalog"
+	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
@@ -184,11 +185,40 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 }
 
 // customerSnapshotPos is the binlog position of the source snapshot src
-// (just started) reads: MariaDB reports it for the snapshot itself.
+// (just started) reads: MariaDB reports it for the snapshot itself; on
+// MySQL the snapshot is started again under a short global read lock that
+// pins the position (as the Map step's copier does).
 func customerSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, error) {
+	pos, found, err := mariadbSnapshotPos(ctx, src)
+	if err != nil || found {
+		return pos, err
+	}
+	for _, q := range []string{"ROLLBACK", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "FLUSH TABLES WITH READ LOCK", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := src.ExecContext(ctx, q); err != nil {
+			_, _ = src.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
+			return pos, fmt.Errorf("Customer Attributes step: source snapshot: %s: %w", q, err)
+		}
+	}
+	ms, ok, err := rowio.ReadMasterStatus(ctx, src)
+	if _, uerr := src.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); uerr != nil && err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return pos, fmt.Errorf("Customer Attributes step: the snapshot's binlog position: %w", err)
+	}
+	if !ok || ms.File == "" {
+		return pos, errors.New("Customer Attributes step: the source reports no binlog position for its snapshot (is log_bin on?): the stream could not tell which customer changes the copy holds; " +
+			"use delta.source: triggers, or leave the step out of delta mode in config.xml")
+	}
+	return cdc.Position{File: ms.File, Pos: ms.Pos}, nil
+}
+
+// mariadbSnapshotPos reads MariaDB's binlog_snapshot_file and _position
+// (found is false elsewhere).
+func mariadbSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, bool, error) {
 	rows, err := src.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {
-		return cdc.Position{}, fmt.Errorf("Customer Attributes step: the snapshot's binlog position: %w", err)
+		return cdc.Position{}, false, fmt.Errorf("Customer Attributes step: the snapshot's binlog position: %w", err)
 	}
 	defer rows.Close()
 	var pos cdc.Position
@@ -196,26 +226,22 @@ func customerSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, erro
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return pos, err
+			return pos, false, err
 		}
 		switch strings.ToLower(name) {
 		case "binlog_snapshot_file":
 			pos.File, seen = value, seen+1
 		case "binlog_snapshot_position":
 			if _, err := fmt.Sscan(value, &pos.Pos); err != nil {
-				return pos, fmt.Errorf("Customer Attributes step: binlog_snapshot_position %q: %w", value, err)
+				return pos, false, fmt.Errorf("Customer Attributes step: binlog_snapshot_position %q: %w", value, err)
 			}
 			seen++
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return pos, err
+		return pos, false, err
 	}
-	if seen != 2 || pos.File == "" {
-		return pos, errors.New("Customer Attributes step: the source reports no binlog position for its snapshot (MariaDB's binlog_snapshot_file; is log_bin on?): the stream could not tell which customer changes the copy holds; " +
-			"use a MariaDB source, or delta.source: triggers, or leave the step out of delta mode in config.xml")
-	}
-	return pos, nil
+	return pos, seen == 2 && pos.File != "", nil
 }
 
 // prepareStream runs before the step's snapshot when its documents are
