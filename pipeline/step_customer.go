@@ -152,7 +152,7 @@ func customerProblem(area, table, msg string) transform.Problem {
 // destination), and checks, as the reference does, that every attribute of
 // customer_attribute_groups_file exists in the source under its entity
 // type; here also that the destination entity table has its column.
-func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+func (s *customerStep) Integrity(ctx context.Context, env *step.Env) ([]transform.Problem, error) {
 	r := s.r
 	s.docs, s.absent = nil, false
 	if err := r.dest.rows(); err != nil {
@@ -312,6 +312,13 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 			return 1
 		})
 		s.docs = docs
+		if env != nil && env.Mode == step.ModeData {
+			found, err := s.overlap(ctx, files[customerMapOption])
+			if err != nil {
+				return nil, err
+			}
+			problems = append(problems, found...)
+		}
 	}
 	return problems, nil
 }

@@ -336,3 +336,29 @@ func (m *mapper) routed(out *cdc.Batch, tp *transform.TablePlan, c cdc.Change, m
 	out.Changes = append(out.Changes, markers...)
 	return true, nil
 }
+
+// overlap finds the step's documents that the Map step's map copies too
+// (the stock map.xml ignores them): the Map step would write the same rows
+// after this step, and the stream could not carry both plans.
+func (s *customerStep) overlap(ctx context.Context, custFile string) ([]transform.Problem, error) {
+	r := s.r
+	plan, _, err := r.Check(ctx)
+	if err != nil || plan == nil {
+		return nil, err // the Map step's own integrity check reports it
+	}
+	mapName := r.cfg.Options.MapFile
+	if mapName == "" {
+		mapName = "the map"
+	}
+	var out []transform.Problem
+	for _, d := range s.docs {
+		for _, tp := range plan.Tables() {
+			if strings.EqualFold(tp.Source.Name, d.tp.Source.Name) || strings.EqualFold(tp.Dest.Name, d.tp.Dest.Name) {
+				out = append(out, customerProblem("source", d.tp.Source.Name,
+					fmt.Sprintf("%s copies %s into %s, and %s migrates %s into %s: ignore the document in %s (the reference's map.xml.dist does)",
+						mapName, tp.Source.Name, tp.Dest.Name, custFile, d.tp.Source.Name, d.tp.Dest.Name, mapName)))
+			}
+		}
+	}
+	return out, nil
+}

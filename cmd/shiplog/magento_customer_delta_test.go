@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // customerTables are the Magento 2 tables the Customer Attributes step
@@ -141,5 +143,59 @@ func TestCustomerDeltaWithTheStockConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// customerOverlapMap copies customer_entity (ignoring its source and
+// destination fields that differ) besides the Customer Attributes step.
+const customerOverlapMap = `<?xml version="1.0" encoding="UTF-8"?>
+<map>
+  <source>
+    <document_rules>
+      <ignore><document>customer_address*</document></ignore>
+      <ignore><document>customer_entity_*</document></ignore>
+      <ignore><document>eav_*</document></ignore>
+    </document_rules>
+  </source>
+  <destination>
+    <document_rules>
+      <ignore><document>customer_address*</document></ignore>
+      <ignore><document>customer_entity_*</document></ignore>
+      <ignore><document>eav_*</document></ignore>
+    </document_rules>
+  </destination>
+</map>
+`
+
+// TestCustomerStepRefusesAMapThatCopiesItsDocuments: a map.xml that copies
+// one of the step's documents too (the stock one ignores them) is an
+// integrity error naming both files, before anything is written: the Map
+// step would write the same rows after the step, and the stream could not
+// carry both plans.
+func TestCustomerStepRefusesAMapThatCopiesItsDocuments(t *testing.T) {
+	t.Parallel()
+	fx := magentoFixtures(t)
+	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
+	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
+	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
+	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
+	mapFile := filepath.Join(t.TempDir(), "map.xml")
+	if err := os.WriteFile(mapFile, []byte(customerOverlapMap), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
+	onlyCustomerDataSteps(t, config)
+	r := runShiplog(t, config, nil, "migrate", "data")
+	if r.code == 0 || !strings.Contains(r.stderr, mapFile+" copies customer_entity into customer_entity, and ") || !strings.Contains(r.stderr, "map-customer.xml.dist migrates customer_entity") {
+		t.Fatalf("migrate data with a map copying customer_entity: exit %d, want an integrity error naming both files\n%s", r.code, r.stderr)
+	}
+	dstDB, err := dst.Open("magento2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dstDB.Close()
+	// dest.sql has null1@null.com of its own; Magento 1's null2 is not written.
+	if got := rowsOf(t, dstDB, "SELECT COUNT(*) FROM customer_entity WHERE email = 'null2@null.com'"); strings.Join(got, "") != "'0'" {
+		t.Errorf("the refused run wrote Magento 1's customers: %v", got)
 	}
 }
