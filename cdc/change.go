@@ -20,6 +20,13 @@ const (
 	// emit it: the pipeline adds it after a parent's change and replaces it
 	// by the row changes it stands for before a sink sees the batch.
 	OpCascade
+	// OpSet sets columns of one existing destination row, found by its key:
+	// After holds the key's values and, at the indexes Set names, the
+	// columns' new values (cdc.Default: the column's default); the row's
+	// other columns are left as they are, and a row the table does not hold
+	// is left absent. Readers never emit it: a plan routes a source row into
+	// another table's column with it (transform.Route).
+	OpSet
 )
 
 func (o Op) String() string {
@@ -34,6 +41,8 @@ func (o Op) String() string {
 		return "read"
 	case OpCascade:
 		return "cascade"
+	case OpSet:
+		return "set"
 	}
 	return "unknown"
 }
@@ -52,6 +61,12 @@ type Change struct {
 	Pos Position
 	// Cascade is set on OpCascade changes only.
 	Cascade *Cascade
+	// Set are the columns an OpSet change sets (indexes into Table.Columns).
+	Set []int
+	// Create, on an OpSet, creates the row when the table does not hold
+	// it: its key and the columns set, the others their defaults (the row's
+	// own insert, applied later, fills them and keeps what was set).
+	Create bool
 }
 
 // Cascade is the action of one source foreign key on its child table.

@@ -33,6 +33,11 @@ type Spec struct {
 	// Key holds the indexes (into Table.Columns) of the columns that identify
 	// a row: the deltalog document's key, or the table's key.
 	Key []int
+	// Carry holds the indexes of other columns whose values the log keeps
+	// with the key (a delete's OLD values): a row gone from the source is
+	// read from nowhere else, and its delete's before image holds them (a
+	// plan that routes rows by them needs them; see transform.Route).
+	Carry []int
 	// LogTable is the change-log table: <prefix>m2_cl_<table>, cut to 64.
 	LogTable string
 }
@@ -102,14 +107,16 @@ func (in *Installer) install(ctx context.Context, s Spec) error {
 	}
 	// The log table: one row per change, in order.
 	var cols, keys []string
-	for _, k := range s.Key {
+	for i, k := range s.logged() {
 		c := s.Table.Columns[k]
 		def := rowio.QuoteIdent(c.Name) + " " + c.ColumnType
 		if c.Charset != "" && c.Charset != "binary" && c.Kind() != cdc.KindJSON {
 			def += " CHARACTER SET " + c.Charset
 		}
 		cols = append(cols, def+" NULL")
-		keys = append(keys, rowio.QuoteIdent(c.Name))
+		if i < len(s.Key) {
+			keys = append(keys, rowio.QuoteIdent(c.Name))
+		}
 	}
 	ddl := "CREATE TABLE IF NOT EXISTS " + in.q(s.LogTable) + " (\n" +
 		"  seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,\n  " +
@@ -216,9 +223,26 @@ func ddlHead(ddl string) string {
 	return ddl
 }
 
+// logged are the columns a log row holds: the key's, then Carry.
+func (s *Spec) logged() []int {
+	return append(append([]int(nil), s.Key...), s.Carry...)
+}
+
 // checkLogTable refuses a change-log table left by another tool (Magento's has
-// no sequence column and keeps one row per key, which loses changes).
+// no sequence column and keeps one row per key, which loses changes), or set
+// up without the Carry columns s needs.
 func (in *Installer) checkLogTable(ctx context.Context, s Spec) error {
+	for _, k := range s.Carry {
+		var n int
+		name := s.Table.Columns[k].Name
+		if err := in.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?`,
+			in.Schema, s.LogTable, name).Scan(&n); err != nil {
+			return fmt.Errorf("check %s: %w", s.LogTable, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s was set up without column %s, which the plan routing %s's rows needs in its deletes: run `shiplog deltalog uninstall`, then data mode again with --reset", s.LogTable, name, s.Table.Name)
+		}
+	}
 	var n int
 	err := in.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = 'seq' AND EXTRA LIKE '%auto_increment%'`, in.Schema, s.LogTable).Scan(&n)
@@ -257,7 +281,7 @@ func (in *Installer) triggers(ctx context.Context, table string) ([]trigger, err
 // (the old key's row is gone).
 func (in *Installer) triggerDDL(s Spec, event, name, follows string) string {
 	var cols []string
-	for _, k := range s.Key {
+	for _, k := range s.logged() {
 		cols = append(cols, rowio.QuoteIdent(s.Table.Columns[k].Name))
 	}
 	values := func(row string) string {
@@ -278,7 +302,7 @@ func (in *Installer) triggerDDL(s Spec, event, name, follows string) string {
 		body = insert("OLD")
 	case "UPDATE":
 		var same []string
-		for _, c := range cols {
+		for _, c := range cols[:len(s.Key)] {
 			same = append(same, "OLD."+c+" <=> NEW."+c)
 		}
 		body = "BEGIN\n  " + insert("NEW") + ";\n  IF NOT (" + strings.Join(same, " AND ") + ") THEN\n    " + insert("OLD") + ";\n  END IF;\nEND"

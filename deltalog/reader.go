@@ -147,17 +147,32 @@ func (r *Reader) check(ctx context.Context, entries []tableLog) error {
 
 // tableLog is what one round read from one log table.
 type tableLog struct {
-	spec   *Spec
-	seqs   []uint64
-	keys   [][]any // distinct keys, in order of their last log row
+	spec *Spec
+	seqs []uint64
+	keys [][]any // distinct keys, in order of their last log row
+	// carry are the Spec.Carry values of each key's last log row.
+	carry  [][]any
 	maxSeq uint64
 }
 
+// readLogs reads every change log in one consistent snapshot: a source
+// transaction that changed several logged tables is in a round whole or
+// not at all (a row whose change another table's row needs, as a routed
+// customer value needs its entity row, never comes a round before it).
 func (r *Reader) readLogs(ctx context.Context, limit int) ([]tableLog, error) {
+	conn, release, err := rowio.RawConn(ctx, r.DB)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "COMMIT")
 	var out []tableLog
 	for i := range r.Specs {
 		s := &r.Specs[i]
-		t, err := r.readLog(ctx, s, limit)
+		t, err := r.readLog(ctx, conn, s, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -168,19 +183,14 @@ func (r *Reader) readLogs(ctx context.Context, limit int) ([]tableLog, error) {
 	return out, nil
 }
 
-func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, error) {
+func (r *Reader) readLog(ctx context.Context, conn *sql.Conn, s *Spec, limit int) (tableLog, error) {
 	t := tableLog{spec: s}
 	var cols []string
-	for _, k := range s.Key {
+	for _, k := range s.logged() {
 		cols = append(cols, rowio.QuoteIdent(s.Table.Columns[k].Name))
 	}
-	conn, release, err := rowio.RawConn(ctx, r.DB)
-	if err != nil {
-		return t, err
-	}
-	defer release()
 	keyTable := &cdc.Table{Schema: s.Table.Schema, Name: s.LogTable}
-	for _, k := range s.Key {
+	for _, k := range s.logged() {
 		keyTable.Columns = append(keyTable.Columns, s.Table.Columns[k])
 	}
 	stmt, err := conn.PrepareContext(ctx, "SELECT seq, "+strings.Join(cols, ", ")+" FROM "+
@@ -195,7 +205,7 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 	}
 	defer rows.Close()
 	at := map[string]int{}
-	vals := make([]any, 1+len(s.Key))
+	vals := make([]any, 1+len(s.Key)+len(s.Carry))
 	ptrs := make([]any, len(vals))
 	for i := range ptrs {
 		ptrs[i] = &vals[i]
@@ -208,12 +218,13 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 		if err != nil {
 			return t, fmt.Errorf("read %s: seq: %w", s.LogTable, err)
 		}
-		key := make([]any, len(s.Key))
-		for i := range key {
-			if key[i], err = rowio.Normalize(vals[1+i], &keyTable.Columns[i]); err != nil {
+		logged := make([]any, len(vals)-1)
+		for i := range logged {
+			if logged[i], err = rowio.Normalize(vals[1+i], &keyTable.Columns[i]); err != nil {
 				return t, fmt.Errorf("read %s: %w", s.LogTable, err)
 			}
 		}
+		key := logged[:len(s.Key):len(s.Key)]
 		t.seqs = append(t.seqs, seq)
 		t.maxSeq = max(t.maxSeq, seq)
 		enc, err := rowio.EncodeKey(key)
@@ -225,17 +236,18 @@ func (r *Reader) readLog(ctx context.Context, s *Spec, limit int) (tableLog, err
 		}
 		at[enc] = len(t.keys)
 		t.keys = append(t.keys, key)
+		t.carry = append(t.carry, logged[len(s.Key):])
 	}
 	if err := rows.Err(); err != nil {
 		return t, err
 	}
-	kept := t.keys[:0]
-	for _, k := range t.keys {
+	kept, carry := t.keys[:0], t.carry[:0]
+	for i, k := range t.keys {
 		if k != nil {
-			kept = append(kept, k)
+			kept, carry = append(kept, k), append(carry, t.carry[i])
 		}
 	}
-	t.keys = kept
+	t.keys, t.carry = kept, carry
 	return t, nil
 }
 
@@ -286,7 +298,7 @@ func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, er
 			upserts = append(upserts, cdc.Change{Op: cdc.OpInsert, Table: t, After: row, CommitTime: now})
 			b.Size += cdc.ValueSize(row)
 		}
-		for _, key := range e.keys {
+		for n, key := range e.keys {
 			enc, err := rowio.EncodeKey(key)
 			if err != nil {
 				return b, err
@@ -297,6 +309,9 @@ func (r *Reader) changes(ctx context.Context, entries []tableLog) (cdc.Batch, er
 			before := make([]any, len(t.Columns))
 			for i, k := range e.spec.Key {
 				before[k] = key[i]
+			}
+			for i, k := range e.spec.Carry {
+				before[k] = e.carry[n][i]
 			}
 			b.Changes = append(b.Changes, cdc.Change{Op: cdc.OpDelete, Table: t, Before: before, CommitTime: now})
 		}

@@ -328,6 +328,9 @@ func (r *Runtime) checkFrozen(ctx context.Context, flavor string, final cdc.Posi
 // holds a change (or a statement) of a table the plan copies.
 func (r *Runtime) copiedTablesWritten(ctx context.Context, flavor string, from, to cdc.Position) (bool, error) {
 	plan, _, err := r.streamPlan(ctx)
+	if err == nil {
+		plan, _, err = r.withStepStreams(ctx, plan, nil)
+	}
 	if err != nil {
 		return false, err
 	}

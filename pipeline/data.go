@@ -119,7 +119,13 @@ func (m *mapStep) Data(ctx context.Context, env *step.Env) error {
 	// Change logs go in before the copy, as in the reference tool, so every
 	// change made during and after it is logged; foreign keys whose actions
 	// the stream cannot repeat are refused now, not after the copy.
-	copyOrder, err := r.source.prepareCopy(ctx, plan, o.Auto, log)
+	// With the documents other steps stream (their change logs, identities
+	// and foreign keys).
+	streamed, _, err := r.withStepStreams(ctx, plan, nil)
+	if err != nil {
+		return err
+	}
+	copyOrder, err := r.source.prepareCopy(ctx, streamed, o.Auto, log)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	} else {
 		plan, problems, err = r.streamPlan(ctx)
 	}
+	if err == nil {
+		plan, problems, err = r.withStepStreams(ctx, plan, problems)
+	}
 	if err != nil {
 		return err
 	}
@@ -350,6 +353,16 @@ func (m *mapper) item(b cdc.Batch) (it *stream.Batch, ok bool, err error) {
 			sc.Table = tp.Source
 			src = append(src, sc)
 			srcSize += cdc.ValueSize(c.Before) + cdc.ValueSize(c.After)
+		}
+		if tp.Routed() {
+			ok, err := m.routed(&out, tp, c, markers)
+			if err != nil {
+				return nil, false, err
+			}
+			if ok {
+				n++
+			}
+			continue
 		}
 		d, side, f, err := tp.MapChangeSide(c)
 		if err != nil {

@@ -180,6 +180,9 @@ func (d triggerDelta) status(ctx context.Context, s *Status) error {
 		return err
 	}
 	plan, _, err := r.streamPlan(ctx)
+	if err == nil {
+		plan, _, err = r.withStepStreams(ctx, plan, nil)
+	}
 	if err != nil {
 		return err
 	}

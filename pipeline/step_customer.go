@@ -174,7 +174,7 @@ func customerProblem(area, table, msg string) transform.Problem {
 // destination), and checks, as the reference does, that every attribute of
 // customer_attribute_groups_file exists in the source under its entity
 // type; here also that the destination entity table has its column.
-func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+func (s *customerStep) Integrity(ctx context.Context, env *step.Env) ([]transform.Problem, error) {
 	r := s.r
 	s.docs, s.absent = nil, false
 	if err := r.dest.rows(); err != nil {
@@ -334,6 +334,13 @@ func (s *customerStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.
 			return 1
 		})
 		s.docs = docs
+		if env != nil && env.Mode == step.ModeData {
+			found, err := s.overlap(ctx, files[customerMapOption])
+			if err != nil {
+				return nil, err
+			}
+			problems = append(problems, found...)
+		}
 	}
 	return problems, nil
 }
@@ -500,6 +507,12 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 	if s.docs == nil {
 		return errors.New("Customer Attributes step: no plan (its integrity stage did not run or failed)")
 	}
+	streams := s.r.customerStreams()
+	if streams {
+		if err := s.prepareStream(ctx); err != nil {
+			return err
+		}
+	}
 	// Every source document is read in one consistent snapshot: the
 	// entities, their static values and their value rows agree.
 	src, release, err := rowio.RawConn(ctx, s.r.src)
@@ -513,6 +526,12 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 		}
 	}
 	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+	var pos cdc.Position
+	if streams && s.r.source.copyPositions() {
+		if pos, err = customerSnapshotPos(ctx, src); err != nil {
+			return err
+		}
+	}
 	counts := make([]int, len(s.docs))
 	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
 		// The destination pool's sessions have foreign key checks off: the
@@ -529,7 +548,13 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 			}
 			counts[i] = n
 		}
-		return s.markStatic(ctx, tx)
+		if err := s.markStatic(ctx, tx); err != nil {
+			return err
+		}
+		if streams {
+			return s.recordStream(ctx, tx, pos, counts)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -649,7 +674,7 @@ func (s *customerStep) markStatic(ctx context.Context, tx *sql.Tx) error {
 // (SHA-512 password hashes kept, as Data keeps them).
 func (s *customerStep) Volume(ctx context.Context, env *step.Env) error {
 	if env.Mode == step.ModeDelta {
-		return nil // nothing streamed (see Delta); counts would only show the source's changes
+		return nil // the stream runs on (the Map step's delta): counts taken meanwhile would differ
 	}
 	var errs []error
 	for _, d := range s.docs {
@@ -689,15 +714,15 @@ func (s *customerStep) Volume(ctx context.Context, env *step.Env) error {
 	return nil
 }
 
-// Delta: the reference's delta of this step reads the delta_customer
-// change logs. shiplog's stream carries only the Map step's plan, and the
-// stock map.xml ignores the customer documents, so customers changed after
-// data mode are not streamed yet: said at every delta run rather than
-// appearing to stream them.
+// Delta: the step's documents are streamed by the Map step's stream, with
+// its tables, in one checkpoint (see step_customer_delta.go): nothing is
+// left to do here but to make sure that stream runs.
 func (s *customerStep) Delta(_ context.Context, env *step.Env) error {
+	if !s.r.stepInMode("Map", step.ModeDelta) {
+		return errors.New("Customer Attributes step: its documents are streamed with the Map step's tables, and config.xml does not run the Map step in delta mode: add it to <steps mode=\"delta\">")
+	}
 	if env.Log != nil {
-		env.Log.Warn("the Customer Attributes step's delta is not supported yet: changes to customers and customer addresses made after data mode are not streamed; run data mode again with --reset to copy them anew",
-			"stage", "delta")
+		env.Log.Info("customers and customer addresses are streamed with the Map step's tables", "stage", "delta")
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func (r *Runtime) logSpecs(ctx context.Context, plan *transform.Plan) ([]deltalo
 	prefix := r.cfg.Options.SourcePrefix
 	spec := func(tp *transform.TablePlan, keyNames []string) {
 		base := strings.TrimPrefix(tp.Source.Name, prefix)
-		s := deltalog.Spec{Table: tp.Source, LogTable: deltalog.LogTableName(prefix, base)}
+		s := deltalog.Spec{Table: tp.Source, LogTable: deltalog.LogTableName(prefix, base), Carry: tp.RouteReads()}
 		if len(keyNames) == 0 {
 			if !tp.FullRow {
 				s.Key = tp.Source.Key
@@ -234,6 +234,9 @@ func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, aut
 // UninstallDeltalog removes shiplog's triggers and change-log tables.
 func (r *Runtime) UninstallDeltalog(ctx context.Context) error {
 	plan, _, err := r.Check(ctx)
+	if err == nil {
+		plan, _, err = r.withStepStreams(ctx, plan, nil)
+	}
 	if err != nil {
 		return err
 	}

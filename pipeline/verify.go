@@ -75,6 +75,9 @@ func (r *Runtime) verifyPlan(ctx context.Context, o *verify.Options) (*transform
 		return nil, fmt.Errorf("verify compares a destination database: %w; verify the applier's destination instead", err)
 	}
 	plan, problems, err := r.streamPlan(ctx)
+	if err == nil {
+		plan, problems, err = r.withStepStreams(ctx, plan, problems)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,10 @@ type TablePlan struct {
 	fits []fit
 	// sides are the tables side handlers write (see SideSpec).
 	sides []*sideOut
+	// route, when set, routes each source row (see Router); routeReads are
+	// the source columns it reads from a row gone.
+	route      Router
+	routeReads []int
 }
 
 type boundFunc struct {

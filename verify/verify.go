@@ -447,6 +447,18 @@ func (tr *tableRun) chunk(ctx context.Context, rows [][]any, after []any, last b
 	keys := make([][]any, 0, len(rows))
 	inChunk := make(map[string]struct{}, len(rows))
 	for _, r := range rows {
+		if tp.Routed() {
+			// A row the plan routes elsewhere is not in its table (the
+			// route's kind only: gone asks for no value check).
+			rt, err := tp.RouteOf(r, true)
+			if err != nil {
+				return err
+			}
+			if rt.Kind != transform.Carry && !rt.AlsoCarry {
+				tr.rep.Rows--
+				continue
+			}
+		}
 		p, err := tr.prepare(r)
 		if err != nil {
 			return err

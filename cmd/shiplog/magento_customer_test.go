@@ -257,14 +257,8 @@ func TestCustomerStepWithTheStockConfigOnRealSchemas(t *testing.T) {
 	s, fx := newStockStore(t)
 	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
 	s.e.config = s.config
-	// The parents the Data Integrity step checks for.
-	s.exec(storeAdminAndDefault...)
-	s.exec(customerStoreM1...)
-	// Magento 2's own customer attributes: the static ones, and
-	// shiplog_tier under another id than Magento 1's.
-	if err := s.dst.Exec(context.Background(), "magento2", append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, customerStoreM2...)...); err != nil {
-		t.Fatal(err)
-	}
+	stockCustomersM1(s)
+	stockCustomersM2(t, s, "magento2")
 	r := runShiplog(t, s.config, nil, "migrate", "data")
 	if r.code != 0 || !strings.Contains(r.stderr, "customer volume check passed") {
 		t.Fatalf("migrate data: exit %d\n%s", r.code, r.stderr)
@@ -291,5 +285,23 @@ func TestCustomerStepWithTheStockConfigOnRealSchemas(t *testing.T) {
 	m1 := rowsOf(t, s.e.srcDB, "SELECT a.attribute_code, v.value FROM customer_entity_varchar v JOIN eav_attribute a USING (attribute_id) WHERE a.attribute_code = 'shiplog_tier'")
 	if strings.Join(m1, " ") != "'shiplog_tier','gold'" {
 		t.Errorf("Magento 1 side: %v", m1)
+	}
+}
+
+// stockCustomersM1 writes TestCustomerStepWithTheStockConfigOnRealSchemas's
+// Magento 1 customer (1, with address 7), its attributes and stores.
+func stockCustomersM1(s *stockStore) {
+	s.t.Helper()
+	// The parents the Data Integrity step checks for.
+	s.exec(storeAdminAndDefault...)
+	s.exec(customerStoreM1...)
+}
+
+// stockCustomersM2 writes Magento 2's customer attributes into database db
+// of the destination server.
+func stockCustomersM2(t *testing.T, s *stockStore, db string) {
+	t.Helper()
+	if err := s.dst.Exec(context.Background(), db, append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, customerStoreM2...)...); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -447,6 +448,8 @@ const (
 	// deletes of one row matched by all its columns.
 	opInsert
 	opDeleteRow
+	// opSet updates some columns of an existing row (cdc.OpSet).
+	opSet
 )
 
 type op struct {
@@ -456,6 +459,9 @@ type op struct {
 	dead  bool
 	// pos is the position of the change the operation comes from.
 	pos cdc.Position
+	// set are the columns an opSet sets; create: it creates a row missing.
+	set    []int
+	create bool
 	// key is the encoded key of upserts and deletes of keyed tables without
 	// other unique indexes (what compaction and partitioning go by).
 	key string
@@ -479,12 +485,21 @@ func compact(changes []cdc.Change) []op {
 		// unique value the other row still holds, and update the wrong row.
 		if len(o.table.Key) > 0 && len(o.table.Unique) == 0 {
 			key := o.row
-			if o.kind == opUpsert {
+			if o.kind == opUpsert || o.kind == opSet {
 				key = o.table.KeyOf(o.row)
 			}
 			kb = rowio.AppendKey(kb[:0], key)
 			o.key = string(kb)
 			k := tk{o.table, o.key}
+			if o.kind == opSet {
+				// A set changes part of the row its key's writes before it
+				// left: those stand (a later write must not drop the insert
+				// it sets a column of), and one after it keeps what it set
+				// (upserts leave the columns sets fill).
+				delete(last, k)
+				ops = append(ops, o)
+				return
+			}
 			if i, ok := last[k]; ok {
 				ops[i].dead = true
 			}
@@ -519,6 +534,8 @@ func compact(changes []cdc.Change) []op {
 			add(op{kind: opUpsert, table: t, row: c.After})
 		case cdc.OpDelete:
 			add(op{kind: opDelete, table: t, row: t.KeyOf(c.Before)})
+		case cdc.OpSet:
+			add(op{kind: opSet, table: t, row: c.After, set: c.Set, create: c.Create})
 		}
 	}
 	out := ops[:0]
@@ -549,10 +566,18 @@ func group(ops []op) []op {
 	}
 	var order []*cdc.Table
 	buckets := map[*cdc.Table]*bucket{}
+	// A key may have several operations when sets are among them: their
+	// order stands.
+	sets := map[*cdc.Table]bool{}
+	for _, o := range ops {
+		if o.kind == opSet {
+			sets[o.table] = true
+		}
+	}
 	for _, o := range ops {
 		b := buckets[o.table]
 		if b == nil {
-			b = &bucket{exact: exactKey(o.table)}
+			b = &bucket{exact: exactKey(o.table) && !sets[o.table]}
 			buckets[o.table] = b
 			order = append(order, o.table)
 		}
@@ -599,7 +624,7 @@ func (w *Writer) apply(ctx context.Context, tx *sql.Tx, ops []op) error {
 	buf := make([]byte, 0, 64<<10)
 	for i := 0; i < len(ops); {
 		j := i + 1
-		for j < len(ops) && ops[j].kind == ops[i].kind && ops[j].table == ops[i].table && ops[i].kind != opDeleteRow {
+		for j < len(ops) && ops[j].kind == ops[i].kind && ops[j].table == ops[i].table && ops[i].kind != opDeleteRow && ops[i].kind != opSet {
 			j++
 		}
 		if ops[i].kind == opUpsert && ops[i].table.KeyGroups {
@@ -670,6 +695,8 @@ func (k opKind) String() string {
 		return "insert"
 	case opDeleteRow:
 		return "delete row"
+	case opSet:
+		return "set"
 	}
 	return "?"
 }
@@ -785,6 +812,47 @@ func (w *Writer) statement(buf []byte, ops []op) ([]byte, int, error) {
 		}
 		buf = append(buf, " LIMIT 1"...)
 		return buf, 1, nil
+	case opSet:
+		o := ops[0]
+		if o.create {
+			return setOrCreate(buf, name, o)
+		}
+		buf = append(buf, "UPDATE "...)
+		buf = append(buf, name...)
+		buf = append(buf, " SET "...)
+		for n, i := range o.set {
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+			buf = append(buf, '=')
+			if buf, err = rowio.AppendLiteral(buf, o.row[i], &t.Columns[i]); err != nil {
+				return buf, 0, err
+			}
+		}
+		// Assigned, a column ON UPDATE CURRENT_TIMESTAMP keeps its value,
+		// as it does when the row's own writes (upserts of every column)
+		// change it.
+		for i, c := range t.Columns {
+			if (c.DataType == "timestamp" || c.DataType == "datetime") && !c.Generated && !slices.Contains(o.set, i) {
+				buf = append(buf, ',')
+				buf = rowio.AppendIdent(buf, c.Name)
+				buf = append(buf, '=')
+				buf = rowio.AppendIdent(buf, c.Name)
+			}
+		}
+		buf = append(buf, " WHERE "...)
+		for n, k := range t.Key {
+			if n > 0 {
+				buf = append(buf, " AND "...)
+			}
+			buf = rowio.AppendIdent(buf, t.Columns[k].Name)
+			buf = append(buf, '=')
+			if buf, err = rowio.AppendLiteral(buf, o.row[k], &t.Columns[k]); err != nil {
+				return buf, 0, err
+			}
+		}
+		return buf, 1, nil
 	}
 	return buf, 0, fmt.Errorf("unknown operation %d", ops[0].kind)
 }
@@ -796,4 +864,51 @@ func isKey(t *cdc.Table, i int) bool {
 		}
 	}
 	return false
+}
+
+// setOrCreate is the statement of an opSet that creates its row when
+// missing: the key and the columns set are inserted, or set on the row the
+// key finds (its timestamp columns assigned to themselves, as a plain set
+// does).
+func setOrCreate(buf, name []byte, o op) ([]byte, int, error) {
+	t := o.table
+	cols := append(append([]int(nil), t.Key...), o.set...)
+	buf = append(buf, "INSERT INTO "...)
+	buf = append(buf, name...)
+	buf = append(buf, " ("...)
+	for n, i := range cols {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+	}
+	buf = append(buf, ") VALUES ("...)
+	var err error
+	for n, i := range cols {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, err = rowio.AppendLiteral(buf, o.row[i], &t.Columns[i]); err != nil {
+			return buf, 0, err
+		}
+	}
+	buf = append(buf, ") ON DUPLICATE KEY UPDATE "...)
+	for n, i := range o.set {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+		buf = append(buf, "=VALUES("...)
+		buf = rowio.AppendIdent(buf, t.Columns[i].Name)
+		buf = append(buf, ')')
+	}
+	for i, c := range t.Columns {
+		if (c.DataType == "timestamp" || c.DataType == "datetime") && !c.Generated && !slices.Contains(cols, i) {
+			buf = append(buf, ',')
+			buf = rowio.AppendIdent(buf, c.Name)
+			buf = append(buf, '=')
+			buf = rowio.AppendIdent(buf, c.Name)
+		}
+	}
+	return buf, 1, nil
 }
