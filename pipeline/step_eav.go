@@ -208,6 +208,15 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			return nil, err
 		}
 		problems = append(problems, setProblems...)
+		attrMap := map[string]string{}
+		for _, a := range m.attrs {
+			attrMap[a.m1] = a.m2 // "" for one to be added: it has no options in Magento 2 yet
+		}
+		optProblems, err := s.optionProblems(ctx, m, attrMap)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, optProblems...)
 	}
 	return problems, nil
 }
@@ -451,7 +460,7 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Said every run until it is done: what this step does not migrate yet
 	// means other things in Magento 2.
-	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only), nor give new Magento 1 product sets Magento 2's default groups and attributes, and option ids of eav_attribute_option may clash with Magento 2's; check them after the migration", "stage", "eav")
+	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only), nor give new Magento 1 product sets Magento 2's default groups and attributes; check them after the migration", "stage", "eav")
 	s.failedSets, s.failedGroups = map[string]bool{}, map[string]bool{}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
@@ -502,6 +511,11 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	if err != nil {
 		return err
 	}
+	opts, optWarnings, err := s.mergeOptions(ctx, tx, m, attrIDs)
+	if err != nil {
+		return err
+	}
+	m.warnings = append(m.warnings, optWarnings...)
 	res.Failed = len(m.failures)
 	for _, w := range m.warnings {
 		log.Warn(w, "stage", "eav")
@@ -524,6 +538,8 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	log.Info("EAV attribute sets and groups migrated", "stage", "eav", "sets_matched", sets.SetsMatched, "sets_added", sets.SetsAdded,
 		"groups_matched", sets.GroupsMatched, "groups_added", sets.GroupsAdded, "entity_attributes_added", sets.Links,
 		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped)
+	log.Info("EAV attribute options: Magento 1's are copied by the Map step under their ids", "stage", "eav", "swatches_deleted", opts.SwatchesDeleted,
+		"default_values_set", opts.DefaultsSet, "magento2_options_replaced_of_attributes_magento1_lacks", opts.OptionsLost)
 	if res.Failed > 0 {
 		return fmt.Errorf("%w: %d EAV row(s) (attributes, sets, groups) could not be transformed and are not migrated (see _shiplog_failed_rows; fix them in the source or the EAV map and run data mode again with --reset)", ErrPartial, res.Failed)
 	}
