@@ -460,7 +460,7 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Said every run until it is done: what this step does not migrate yet
 	// means other things in Magento 2.
-	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only), nor give new Magento 1 product sets Magento 2's default groups and attributes; check them after the migration", "stage", "eav")
+	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only); check them after the migration", "stage", "eav")
 	s.failedSets, s.failedGroups = map[string]bool{}, map[string]bool{}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
@@ -537,7 +537,8 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 		"ignored", res.Ignored, "unmapped", res.Unmapped, "failed", res.Failed)
 	log.Info("EAV attribute sets and groups migrated", "stage", "eav", "sets_matched", sets.SetsMatched, "sets_added", sets.SetsAdded,
 		"groups_matched", sets.GroupsMatched, "groups_added", sets.GroupsAdded, "entity_attributes_added", sets.Links,
-		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped)
+		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped,
+		"default_product_set_groups_copied", sets.ProtoGroups, "default_product_set_attributes_copied", sets.ProtoLinks)
 	log.Info("EAV attribute options: Magento 1's are copied by the Map step under their ids", "stage", "eav", "swatches_deleted", opts.SwatchesDeleted,
 		"default_values_set", opts.DefaultsSet, "magento2_options_replaced_of_attributes_magento1_lacks", opts.OptionsLost)
 	if res.Failed > 0 {
