@@ -217,6 +217,11 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			return nil, err
 		}
 		problems = append(problems, optProblems...)
+		typeProblems, err := s.typeProblems(ctx)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, typeProblems...)
 	}
 	return problems, nil
 }
@@ -460,7 +465,6 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Said every run until it is done: what this step does not migrate yet
 	// means other things in Magento 2.
-	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only); check them after the migration", "stage", "eav")
 	s.failedSets, s.failedGroups = map[string]bool{}, map[string]bool{}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
@@ -516,12 +520,16 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 		return err
 	}
 	m.warnings = append(m.warnings, optWarnings...)
+	types, err := s.mergeEntityTypes(ctx, tx, m)
+	if err != nil {
+		return err
+	}
 	res.Failed = len(m.failures)
 	for _, w := range m.warnings {
 		log.Warn(w, "stage", "eav")
 	}
 	sp := s.r.cfg.Options.SourcePrefix
-	for _, doc := range append([]string{"eav_attribute", "eav_attribute_set", "eav_attribute_group"}, slices.Sorted(maps.Keys(s.extended))...) {
+	for _, doc := range append([]string{"eav_attribute", "eav_attribute_set", "eav_attribute_group", "eav_entity_type"}, slices.Sorted(maps.Keys(s.extended))...) {
 		if err := r.state.ForgetFailuresOf(ctx, tx, sp+doc); err != nil {
 			return err
 		}
@@ -539,6 +547,7 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 		"groups_matched", sets.GroupsMatched, "groups_added", sets.GroupsAdded, "entity_attributes_added", sets.Links,
 		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped,
 		"default_product_set_groups_copied", sets.ProtoGroups, "default_product_set_attributes_copied", sets.ProtoLinks)
+	log.Info("EAV entity types: Magento 1's default attribute sets and increment settings written", "stage", "eav", "entity_types", types)
 	log.Info("EAV attribute options: Magento 1's are copied by the Map step under their ids", "stage", "eav", "swatches_deleted", opts.SwatchesDeleted,
 		"default_values_set", opts.DefaultsSet, "magento2_options_replaced_of_attributes_magento1_lacks", opts.OptionsLost)
 	if res.Failed > 0 {

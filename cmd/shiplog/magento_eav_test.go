@@ -136,6 +136,8 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (20, 9, 'General', 1, 1), (21, 9, 'Clothing Details', 2, 0)`,
 		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES
 			(100, 4, 4, 5, 200, 3), (101, 4, 9, 20, 63, 1), (102, 4, 9, 21, 200, 2), (103, 4, 9, 20, 118, 5)`,
+		// Magento 1's products default to Clothing, numbered on 10 digits.
+		`UPDATE eav_entity_type SET default_attribute_set_id = 9, increment_pad_length = 10 WHERE entity_type_code = 'catalog_product'`,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +211,14 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 			"'Default','Product Details','sku','20','4'",
 		},
 		"SELECT COUNT(*) FROM eav_entity_attribute": {"'6'"},
+		// Entity types (the reference's migrateEntityTypes writes Magento
+		// 1's rows through map-eav.xml.dist): Magento 2's rows and ids,
+		// with Magento 1's default set (Clothing, by its Magento 2 id) and
+		// increment settings; the classes stay Magento 2's.
+		"SELECT t.entity_type_id, t.entity_type_code, s.attribute_set_name, t.increment_pad_length, t.increment_pad_char, t.entity_model FROM eav_entity_type t JOIN eav_attribute_set s ON s.attribute_set_id = t.default_attribute_set_id": {
+			`'1','customer','Default','8','0','Magento\Customer\Model\ResourceModel\Customer'`,
+			`'4','catalog_product','Clothing','10','0','Magento\Catalog\Model\ResourceModel\Product'`,
+		},
 	}
 	check := func() {
 		t.Helper()
