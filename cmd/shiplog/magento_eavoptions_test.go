@@ -34,7 +34,9 @@ const (
 // the Magento 2-only swatch_kind's option are deleted, the one of
 // manufacturer's Acme (option 1 on both sides, the same option) kept;
 // color's Magento 2 default_value 4 (Green) becomes Magento 1's 3 (Red);
-// swatch_kind's lost option is warned about. A map that leaves
+// swatch_kind's lost option is warned about. An attribute added to Magento
+// 1 during delta fails its values with the remedy, migrate data --reset,
+// which migrates them. A map that leaves
 // eav_attribute_option_value out is an integrity error (values would carry
 // Magento 2's labels).
 func TestEAVStepOptionsOnRealSchemas(t *testing.T) {
@@ -136,6 +138,23 @@ func TestEAVStepOptionsOnRealSchemas(t *testing.T) {
 	if r := runShiplog(t, s.config, nil, "verify", "--tables", "eav_attribute_option,eav_attribute_option_value,catalog_product_entity_int,catalog_product_entity_varchar"); r.code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+
+	// An attribute added to Magento 1 during delta: its value is a failed
+	// row naming the remedy, which then migrates it.
+	s.exec(`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES (201, 4, 'late_note', 'varchar', 'text', 1)`,
+		`INSERT INTO catalog_eav_attribute (attribute_id, is_global, is_visible) VALUES (201, 1, 1)`,
+		`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (3, 4, 201, 0, 1, 'late')`)
+	r = runShiplog(t, s.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	if r.code == 0 {
+		t.Fatalf("migrate delta: exit 0 with a value of an attribute the EAV step has not migrated\n%s", r.stderr)
+	}
+	if got := rowsOf(t, s.e.dstDB, "SELECT COUNT(*) FROM _shiplog_failed_rows WHERE table_name = 'catalog_product_entity_varchar' AND error LIKE '%attribute_id 201 is not in%shiplog migrate data --reset%'"); strings.Join(got, "") != "'1'" {
+		t.Fatalf("failed rows of late_note's value naming the remedy: %v", got)
+	}
+	s.e.mustRun("migrate", "data", "--reset")
+	const late = "SELECT t.entity_id, a.attribute_code, t.value FROM catalog_product_entity_varchar t JOIN eav_attribute a USING (attribute_id) WHERE a.attribute_code = 'late_note'"
+	same("after the remedy", late, []string{"'1','late_note','late'"})
+	check("after the remedy")
 
 	// A map that leaves the option labels out: an integrity error, nothing
 	// written.
