@@ -67,7 +67,14 @@ type eavOptionsInput struct {
 	dstCodes map[string]string
 	// swatches are Magento 2's swatches: swatch_id -> option_id.
 	swatches map[string]string
+	// dstSource are Magento 2's source_model by attribute id (absent:
+	// NULL).
+	dstSource map[string]string
 }
+
+// eavTableSource is Magento 2's source model of options kept in
+// eav_attribute_option (NULL means it too).
+const eavTableSource = `Magento\Eav\Model\Entity\Attribute\Source\Table`
 
 // eavDefaultFix is a Magento 2 attribute's default_value to be replaced.
 type eavDefaultFix struct {
@@ -85,6 +92,9 @@ type eavOptionsPlan struct {
 	// lost counts the Magento 2 options the copy deletes by attribute
 	// (entity type/code), of attributes no Magento 1 attribute maps to.
 	lost map[string]int
+	// otherSource are the matched attributes whose Magento 1 options
+	// Magento 2's source model does not read ("entity type/code (model)").
+	otherSource []string
 }
 
 // planEavOptions plans what the EAV step does about options (see above).
@@ -120,7 +130,14 @@ func planEavOptions(in eavOptionsInput) eavOptionsPlan {
 			p.swatches = append(p.swatches, id)
 		}
 	}
+	hasOptions := map[string]bool{}
+	for _, o := range in.src {
+		hasOptions[o.attr] = true
+	}
 	for _, m2 := range slices.Sorted(maps.Keys(in.matched)) {
+		if model := in.dstSource[m2]; hasOptions[in.matched[m2]] && model != "" && strings.TrimLeft(model, `\`) != eavTableSource {
+			p.otherSource = append(p.otherSource, fmt.Sprintf("%s (%s)", in.dstCodes[m2], model))
+		}
 		def, ok := in.dstDefault[m2]
 		if !ok || !namesOptions(def, own[m2]) {
 			continue
@@ -168,7 +185,7 @@ func (s *eavStep) eavOptionsIn(ctx context.Context, q queryer, m *eavMerge, attr
 	r, cfg := s.r, s.r.cfg
 	sp, dp := cfg.Options.SourcePrefix, cfg.Options.DestPrefix
 	in := eavOptionsInput{attrMap: attrMap, matched: map[string]string{}, srcDefault: map[string]string{}, dstDefault: map[string]string{},
-		dstCodes: map[string]string{}, swatches: map[string]string{}}
+		dstCodes: map[string]string{}, swatches: map[string]string{}, dstSource: map[string]string{}}
 	for _, a := range m.attrs {
 		if a.add == nil && a.m2 != "" {
 			in.matched[a.m2] = a.m1
@@ -193,9 +210,9 @@ func (s *eavStep) eavOptionsIn(ctx context.Context, q queryer, m *eavMerge, attr
 	if in.dst, err = opts(q, dp+"eav_attribute_option"); err != nil {
 		return in, fmt.Errorf("destination: %w", err)
 	}
-	defaults := func(db queryer, prefix string, into map[string]string, codes map[string]string) error {
+	defaults := func(db queryer, prefix string, into map[string]string, codes, sources map[string]string) error {
 		table := prefix + "eav_attribute"
-		rows, err := db.QueryContext(ctx, "SELECT a.attribute_id, a.default_value, COALESCE(t.entity_type_code, ''), a.attribute_code FROM "+
+		rows, err := db.QueryContext(ctx, "SELECT a.attribute_id, a.default_value, COALESCE(t.entity_type_code, ''), a.attribute_code, a.source_model FROM "+
 			rowio.QuoteIdent(table)+" a LEFT JOIN "+rowio.QuoteIdent(prefix+"eav_entity_type")+" t USING (entity_type_id)")
 		if err != nil {
 			return fmt.Errorf("read %s: %w", table, err)
@@ -203,12 +220,15 @@ func (s *eavStep) eavOptionsIn(ctx context.Context, q queryer, m *eavMerge, attr
 		defer rows.Close()
 		for rows.Next() {
 			var id, et, code string
-			var def sql.NullString
-			if err := rows.Scan(&id, &def, &et, &code); err != nil {
+			var def, source sql.NullString
+			if err := rows.Scan(&id, &def, &et, &code, &source); err != nil {
 				return fmt.Errorf("read %s: %w", table, err)
 			}
 			if def.Valid {
 				into[id] = def.String
+			}
+			if sources != nil && source.Valid {
+				sources[id] = source.String
 			}
 			if codes != nil {
 				codes[id] = et + "/" + code
@@ -216,10 +236,10 @@ func (s *eavStep) eavOptionsIn(ctx context.Context, q queryer, m *eavMerge, attr
 		}
 		return rows.Err()
 	}
-	if err := defaults(r.src, sp, in.srcDefault, nil); err != nil {
+	if err := defaults(r.src, sp, in.srcDefault, nil, nil); err != nil {
 		return in, fmt.Errorf("source: %w", err)
 	}
-	if err := defaults(q, dp, in.dstDefault, in.dstCodes); err != nil {
+	if err := defaults(q, dp, in.dstDefault, in.dstCodes, in.dstSource); err != nil {
 		return in, fmt.Errorf("destination: %w", err)
 	}
 	swatch := dp + "eav_attribute_option_swatch"
@@ -295,6 +315,9 @@ func (s *eavStep) optionProblems(ctx context.Context, m *eavMerge, attrMap map[s
 	if w := lostOptionsWarning(p.lost); w != "" {
 		out = append(out, transform.Problem{Severity: transform.Warning, Area: "destination", Table: dp + "eav_attribute_option", Msg: w})
 	}
+	if w := otherSourceWarning(p.otherSource); w != "" {
+		out = append(out, transform.Problem{Severity: transform.Warning, Area: "destination", Table: dp + "eav_attribute", Columns: []string{"source_model"}, Msg: w})
+	}
 	return out, nil
 }
 
@@ -352,5 +375,18 @@ func (s *eavStep) mergeOptions(ctx context.Context, tx *sql.Tx, m *eavMerge, att
 	if w := lostOptionsWarning(p.lost); w != "" {
 		warnings = append(warnings, w)
 	}
+	if w := otherSourceWarning(p.otherSource); w != "" {
+		warnings = append(warnings, w)
+	}
 	return res, warnings, nil
+}
+
+// otherSourceWarning says which attributes' values name Magento 1's options
+// that Magento 2's source model does not read.
+func otherSourceWarning(attrs []string) string {
+	if len(attrs) == 0 {
+		return ""
+	}
+	return "these attributes have options in Magento 1, which the Map step copies with the values naming them, but Magento 2's attribute reads its values through another source model: " +
+		strings.Join(attrs, ", ") + "; their values will not show Magento 1's option labels: check them in Magento 2's admin (source_model NULL or " + eavTableSource + " reads eav_attribute_option)"
 }

@@ -32,6 +32,9 @@ func TestPlanEavOptions(t *testing.T) {
 			dstDefault: map[string]string{"20": "1", "30": "4", "40": "5"},
 			dstCodes:   map[string]string{"20": "customer/gender", "30": "catalog_product/color", "40": "catalog_product/swatch_kind", "41": "catalog_product/fabric"},
 			swatches:   map[string]string{"10": "1", "11": "2", "12": "4", "13": "99"},
+			// gender reads the options (the Table model, with or without
+			// a leading backslash), color by NULL.
+			dstSource: map[string]string{"20": `\Magento\Eav\Model\Entity\Attribute\Source\Table`, "40": `Magento\Eav\Model\Entity\Attribute\Source\Table`},
 		}
 	}
 	tests := []struct {
@@ -40,6 +43,7 @@ func TestPlanEavOptions(t *testing.T) {
 		swatches []string
 		defaults []eavDefaultFix
 		lost     map[string]int
+		other    []string
 	}{
 		{
 			// Option 1 is Magento 1's Male under the same id: its swatch
@@ -85,6 +89,20 @@ func TestPlanEavOptions(t *testing.T) {
 			lost:     map[string]int{"catalog_product/swatch_kind": 2},
 		},
 		{
+			// Magento 2's color reads its values through another model:
+			// Magento 1's options would not show; a model on an attribute
+			// without Magento 1 options (swatch_kind, unmatched) is fine.
+			name: "other source model",
+			change: func(in *eavOptionsInput) {
+				in.dstSource["30"] = `Acme\Color\Source`
+				in.dstSource["40"] = `Acme\Kind\Source`
+			},
+			swatches: []string{"11", "12", "13"},
+			defaults: []eavDefaultFix{{attr: "30", code: "catalog_product/color", from: "4", to: "3"}},
+			lost:     map[string]int{"catalog_product/swatch_kind": 2},
+			other:    []string{`catalog_product/color (Acme\Color\Source)`},
+		},
+		{
 			// Empty sides: nothing.
 			name:   "empty",
 			change: func(in *eavOptionsInput) { *in = eavOptionsInput{} },
@@ -103,6 +121,9 @@ func TestPlanEavOptions(t *testing.T) {
 			}
 			if !slices.Equal(p.defaults, tc.defaults) {
 				t.Errorf("defaults %+v, want %+v", p.defaults, tc.defaults)
+			}
+			if !slices.Equal(p.otherSource, tc.other) {
+				t.Errorf("other source models %v, want %v", p.otherSource, tc.other)
 			}
 			if !maps.Equal(p.lost, tc.lost) {
 				t.Errorf("lost %v, want %v", p.lost, tc.lost)
