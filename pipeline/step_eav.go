@@ -30,8 +30,11 @@ import (
 // options, labels, ...) through that map (eavValueRules), so no Magento 2
 // row is rewritten.
 //
-// Attribute sets and groups are merged the same way (step_eavsets.go);
-// entity types are not merged yet.
+// Attribute sets and groups are merged the same way (step_eavsets.go, with
+// step_eavsetproto.go for product sets only Magento 1 has); entity types
+// keep Magento 2's rows with Magento 1's default set and increment settings
+// (step_eavtypes.go); options stay Magento 1's, ids included, as the
+// reference leaves them (step_eavoptions.go).
 
 // eavDefaultDocuments are the tables the EAV map is compiled for when no
 // eav_document_groups_file names them (its "documents" group).
