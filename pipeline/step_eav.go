@@ -30,8 +30,11 @@ import (
 // options, labels, ...) through that map (eavValueRules), so no Magento 2
 // row is rewritten.
 //
-// Attribute sets and groups are merged the same way (step_eavsets.go);
-// entity types are not merged yet.
+// Attribute sets and groups are merged the same way (step_eavsets.go, with
+// step_eavsetproto.go for product sets only Magento 1 has); entity types
+// keep Magento 2's rows with Magento 1's default set and increment settings
+// (step_eavtypes.go); options stay Magento 1's, ids included, as the
+// reference leaves them (step_eavoptions.go).
 
 // eavDefaultDocuments are the tables the EAV map is compiled for when no
 // eav_document_groups_file names them (its "documents" group).
@@ -208,6 +211,20 @@ func (s *eavStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			return nil, err
 		}
 		problems = append(problems, setProblems...)
+		attrMap := map[string]string{}
+		for _, a := range m.attrs {
+			attrMap[a.m1] = a.m2 // "" for one to be added: it has no options in Magento 2 yet
+		}
+		optProblems, err := s.optionProblems(ctx, m, attrMap)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, optProblems...)
+		typeProblems, err := s.typeProblems(ctx)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, typeProblems...)
 	}
 	return problems, nil
 }
@@ -451,7 +468,6 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Said every run until it is done: what this step does not migrate yet
 	// means other things in Magento 2.
-	log.Warn("the EAV step does not merge entity types yet (eav_entity_type keeps Magento 2's rows only), nor give new Magento 1 product sets Magento 2's default groups and attributes, and option ids of eav_attribute_option may clash with Magento 2's; check them after the migration", "stage", "eav")
 	s.failedSets, s.failedGroups = map[string]bool{}, map[string]bool{}
 	tx, err := r.dst.BeginTx(ctx, nil)
 	if err != nil {
@@ -502,12 +518,21 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 	if err != nil {
 		return err
 	}
+	opts, optWarnings, err := s.mergeOptions(ctx, tx, m, attrIDs)
+	if err != nil {
+		return err
+	}
+	m.warnings = append(m.warnings, optWarnings...)
+	types, err := s.mergeEntityTypes(ctx, tx, m)
+	if err != nil {
+		return err
+	}
 	res.Failed = len(m.failures)
 	for _, w := range m.warnings {
 		log.Warn(w, "stage", "eav")
 	}
 	sp := s.r.cfg.Options.SourcePrefix
-	for _, doc := range append([]string{"eav_attribute", "eav_attribute_set", "eav_attribute_group"}, slices.Sorted(maps.Keys(s.extended))...) {
+	for _, doc := range append([]string{"eav_attribute", "eav_attribute_set", "eav_attribute_group", "eav_entity_type"}, slices.Sorted(maps.Keys(s.extended))...) {
 		if err := r.state.ForgetFailuresOf(ctx, tx, sp+doc); err != nil {
 			return err
 		}
@@ -523,7 +548,11 @@ func (s *eavStep) Data(ctx context.Context, env *step.Env) error {
 		"ignored", res.Ignored, "unmapped", res.Unmapped, "failed", res.Failed)
 	log.Info("EAV attribute sets and groups migrated", "stage", "eav", "sets_matched", sets.SetsMatched, "sets_added", sets.SetsAdded,
 		"groups_matched", sets.GroupsMatched, "groups_added", sets.GroupsAdded, "entity_attributes_added", sets.Links,
-		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped)
+		"entity_attributes_kept", sets.LinksKept, "entity_attributes_skipped", sets.LinksSkipped,
+		"default_product_set_groups_copied", sets.ProtoGroups, "default_product_set_attributes_copied", sets.ProtoLinks)
+	log.Info("EAV entity types: Magento 1's default attribute sets and increment settings written", "stage", "eav", "entity_types", types)
+	log.Info("EAV attribute options: Magento 1's are copied by the Map step under their ids", "stage", "eav", "swatches_deleted", opts.SwatchesDeleted,
+		"default_values_set", opts.DefaultsSet, "magento2_options_replaced_of_attributes_magento1_lacks", opts.OptionsLost)
 	if res.Failed > 0 {
 		return fmt.Errorf("%w: %d EAV row(s) (attributes, sets, groups) could not be transformed and are not migrated (see _shiplog_failed_rows; fix them in the source or the EAV map and run data mode again with --reset)", ErrPartial, res.Failed)
 	}

@@ -37,6 +37,10 @@ const eavProductGroupSortShift = 200
 // eavSetsResult counts what the set and group merge did.
 type eavSetsResult struct {
 	SetsMatched, SetsAdded, GroupsMatched, GroupsAdded int
+	// ProtoGroups and ProtoLinks are the groups and eav_entity_attribute
+	// rows copied from Magento 2's Default product set into the product
+	// sets added (step_eavsetproto.go).
+	ProtoGroups, ProtoLinks int
 	// Links are eav_entity_attribute rows added; LinksKept the source's
 	// whose set already holds the attribute in Magento 2; LinksSkipped
 	// those of an attribute, set or group not migrated.
@@ -164,6 +168,7 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 	}); err != nil {
 		return res, err
 	}
+	var proto *eavSetPrototype      // Magento 2's Default product set, read when a product set is added
 	setIDs := map[string]string{}   // m1 -> m2
 	setTypes := map[string]string{} // m1 -> entity type code
 	for _, row := range srcSets {
@@ -199,6 +204,11 @@ func (s *eavStep) mergeSetsAndGroups(ctx context.Context, tx *sql.Tx, attrIDs ma
 			m2 = strconv.FormatInt(id, 10)
 			setByName[eavKey(m2et, name)] = m2
 			res.SetsAdded++
+			if etCode == "catalog_product" {
+				if err := s.copyProductSetPrototype(ctx, tx, &proto, setPlan.Dest.Name, groupPlan.Dest, m2et, m2, name, &res, m); err != nil {
+					return res, err
+				}
+			}
 		}
 		setIDs[m1], setTypes[m1] = m2, etCode
 		if _, err := tx.ExecContext(ctx, "INSERT INTO "+rowio.QuoteIdent(transform.EavAttributeSetMapTable)+

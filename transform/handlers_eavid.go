@@ -74,7 +74,9 @@ func newEavIDMap(handler, table, what, noun string, zeroStays bool, p Params, b 
 		}
 		m2, ok := rows.First("m1_id", v, "m2_id")
 		if !ok {
-			return fmt.Errorf("Magento 1 %s %s is not in the EAV step's %s map (%s): the %s is left out or unknown, or the EAV step has not run before the Map step; the row is not copied with an id that names another Magento 2 %s", what, v, noun, table, noun, noun)
+			return fmt.Errorf("Magento 1 %s %s is not in the EAV step's %s map (%s), so the row is not copied (that id would name another Magento 2 %s). "+
+				"If the %s was added to Magento 1 after data mode ran, run `shiplog migrate data --reset`: the EAV step adds it to Magento 2 and the copy starts again; "+
+				"if the EAV step left it out (eav_attribute_groups_file's ignore group, or a failed row: see its warnings), its rows stay out, as the reference leaves them", what, v, noun, table, noun, noun)
 		}
 		if unsigned {
 			n, err := strconv.ParseUint(m2, 10, 64)

@@ -50,6 +50,8 @@ func TestEavAttributeId(t *testing.T) {
 		{"signed column", signed, int64(63), int64(70), ""},
 		{"ignored attribute fails", table, uint64(118), nil, "attribute_id 118 is not in the EAV step's attribute map"},
 		{"unknown attribute fails", table, uint64(9999), nil, "attribute_id 9999 is not in"},
+		// The remedy for an attribute added to Magento 1 after data mode.
+		{"remedy named", table, uint64(9999), nil, "If the attribute was added to Magento 1 after data mode ran, run `shiplog migrate data --reset`"},
 		{"broken map row", table, uint64(300), nil, `m2_id "x"`},
 		{"NULL stays", table, nil, nil, ""},
 	}

@@ -121,10 +121,13 @@ func eavReferenceEnv(t *testing.T, options map[string]string) *env {
 // sort_order +100 (map-eav.xml.dist); sku's place (Default/General) is
 // Magento 2's own, kept. The test adds a Magento 1 only product set
 // (Clothing, with General and a group of its own) and eav_entity_attribute
-// rows: the set is added (sort_order 100, map-eav.xml.dist), General
-// becomes Product Details there too, the attributes in it follow Magento
-// 2's (sort_order +200, as the reference's getCustomAttributeSortOrder),
-// the ignored msrp_enabled is not placed.
+// rows: the set is added (sort_order 100, map-eav.xml.dist) as a copy of
+// Magento 2's Default product set (createProductAttributeSetStructures:
+// its groups Product Details and Design with their codes, tabs and sort
+// orders, and its attributes sku and quantity_and_stock_status in their
+// places); General is that copy's Product Details, where sku keeps Magento
+// 2's place; Clothing Details is added (sort_order +100), with
+// shiplog_colors; the ignored msrp_enabled is not placed.
 func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 	t.Parallel()
 	e := eavReferenceEnv(t, nil)
@@ -133,6 +136,8 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (20, 9, 'General', 1, 1), (21, 9, 'Clothing Details', 2, 0)`,
 		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES
 			(100, 4, 4, 5, 200, 3), (101, 4, 9, 20, 63, 1), (102, 4, 9, 21, 200, 2), (103, 4, 9, 20, 118, 5)`,
+		// Magento 1's products default to Clothing, numbered on 10 digits.
+		`UPDATE eav_entity_type SET default_attribute_set_id = 9, increment_pad_length = 10 WHERE entity_type_code = 'catalog_product'`,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +187,7 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 		// Groups: by set and (Magento 2's) name.
 		"SELECT m.m1_id, s.attribute_set_name, g.attribute_group_name, g.attribute_group_code, g.tab_group_code, g.sort_order FROM _shiplog_eav_attribute_group_map m JOIN eav_attribute_group g ON g.attribute_group_id = m.m2_id JOIN eav_attribute_set s ON s.attribute_set_id = g.attribute_set_id ORDER BY m.m1_id": {
 			"'1','Default','General',NULL,NULL,'1'",
-			"'20','Clothing','Product Details','product-details','basic','101'",
+			"'20','Clothing','Product Details','product-details','basic','10'",
 			"'21','Clothing','Clothing Details','clothing-details','basic','102'",
 			"'4','Default','Product Details','product-details','basic','10'",
 			"'5','Default','Product Details','product-details','basic','10'",
@@ -190,16 +195,30 @@ func TestEAVStepOnTheReferenceDatabases(t *testing.T) {
 			"'7','Default','Images','images','basic','104'",
 		},
 		"SELECT m1_id, m2_id FROM _shiplog_eav_attribute_group_map WHERE m1_id IN (1, 4, 5, 6) ORDER BY m1_id": {"'1','1'", "'4','7'", "'5','7'", "'6','8'"},
-		"SELECT COUNT(*) FROM eav_attribute_group":                                                             {"'6'"},
+		"SELECT COUNT(*) FROM eav_attribute_group":                                                             {"'7'"},
+		// Clothing's groups: the copy of Magento 2's Default (Design
+		// too, which Magento 1's Clothing lacks) and its own.
+		"SELECT g.attribute_group_name, g.sort_order, g.default_id, g.attribute_group_code, g.tab_group_code FROM eav_attribute_group g JOIN eav_attribute_set s USING (attribute_set_id) WHERE s.attribute_set_name = 'Clothing'": {
+			"'Clothing Details','102','0','clothing-details','basic'", "'Design','11','1','design','advanced'", "'Product Details','10','1','product-details','basic'",
+		},
 		// Attributes in sets, by name and code.
 		"SELECT s.attribute_set_name, g.attribute_group_name, a.attribute_code, ea.sort_order, ea.entity_type_id FROM eav_entity_attribute ea JOIN eav_attribute_set s ON s.attribute_set_id = ea.attribute_set_id JOIN eav_attribute_group g ON g.attribute_group_id = ea.attribute_group_id AND g.attribute_set_id = ea.attribute_set_id JOIN eav_attribute a ON a.attribute_id = ea.attribute_id": {
 			"'Clothing','Clothing Details','shiplog_colors','2','4'",
-			"'Clothing','Product Details','sku','201','4'",
+			"'Clothing','Product Details','quantity_and_stock_status','3','4'",
+			"'Clothing','Product Details','sku','20','4'",
 			"'Default','Product Details','quantity_and_stock_status','3','4'",
 			"'Default','Product Details','shiplog_colors','203','4'",
 			"'Default','Product Details','sku','20','4'",
 		},
-		"SELECT COUNT(*) FROM eav_entity_attribute": {"'5'"},
+		"SELECT COUNT(*) FROM eav_entity_attribute": {"'6'"},
+		// Entity types (the reference's migrateEntityTypes writes Magento
+		// 1's rows through map-eav.xml.dist): Magento 2's rows and ids,
+		// with Magento 1's default set (Clothing, by its Magento 2 id) and
+		// increment settings; the classes stay Magento 2's.
+		"SELECT t.entity_type_id, t.entity_type_code, s.attribute_set_name, t.increment_pad_length, t.increment_pad_char, t.entity_model FROM eav_entity_type t JOIN eav_attribute_set s ON s.attribute_set_id = t.default_attribute_set_id": {
+			`'1','customer','Default','8','0','Magento\Customer\Model\ResourceModel\Customer'`,
+			`'4','catalog_product','Clothing','10','0','Magento\Catalog\Model\ResourceModel\Product'`,
+		},
 	}
 	check := func() {
 		t.Helper()
