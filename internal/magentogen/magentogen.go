@@ -74,6 +74,7 @@ var attrs = []attr{
 	{code: "url_key", typ: TypeCategory, backend: "varchar", input: "text", m1: 43, m2: 119},
 	{code: "description", typ: TypeCategory, backend: "text", input: "textarea", m1: 44, m2: 47},
 	{code: "meta_title", typ: TypeCategory, backend: "varchar", input: "text", m1: 46, m2: 49},
+	{code: "url_path", typ: TypeCategory, backend: "varchar", input: "text", m1: 57, m2: 120},
 	{code: "include_in_menu", typ: TypeCategory, backend: "int", input: "select", m1: 67, m2: 69},
 	{code: "custom_design_from", typ: TypeCategory, backend: "datetime", input: "date", m1: 59, m2: 61},
 	{code: "filter_price_range", typ: TypeCategory, backend: "decimal", input: "text", m1: 70, m2: 72},
@@ -91,6 +92,7 @@ var attrs = []attr{
 	{code: "news_from_date", typ: TypeProduct, backend: "datetime", input: "date", m1: 93, m2: 94},
 	{code: "status", typ: TypeProduct, backend: "int", input: "select", m1: 96, m2: 97},
 	{code: "url_key", typ: TypeProduct, backend: "varchar", input: "text", m1: 97, m2: 121},
+	{code: "url_path", typ: TypeProduct, backend: "varchar", input: "text", m1: 98, m2: 122},
 	{code: "visibility", typ: TypeProduct, backend: "int", input: "select", m1: 102, m2: 99},
 	{code: "tax_class_id", typ: TypeProduct, backend: "int", input: "select", m1: 121, m2: 136},
 	// The Gear set's own (user-defined, one per backend type).
@@ -143,6 +145,7 @@ var attrs = []attr{
 	{code: "vat_request_success", typ: TypeAddress, backend: "int", input: "text", m1: 40, m2: 40, m2Static: true},
 	{code: "floor", typ: TypeAddress, backend: "int", input: "text", m1: 990, user: true},
 	{code: "delivery_note", typ: TypeAddress, backend: "text", input: "textarea", m1: 991, user: true},
+	{code: "door_code", typ: TypeAddress, backend: "varchar", input: "text", m1: 994, user: true},
 	{code: "verified_at", typ: TypeAddress, backend: "datetime", input: "date", m1: 992, user: true},
 	{code: "delivery_fee", typ: TypeAddress, backend: "decimal", input: "text", m1: 993, user: true},
 }
@@ -404,6 +407,7 @@ func categories(b *builder) {
 			continue
 		}
 		val("varchar", c, 0, "url_key", fmt.Sprintf("category-%d", c))
+		val("varchar", c, 0, "url_path", fmt.Sprintf("category-%d.html", c))
 		val("varchar", c, 0, "meta_title", fmt.Sprintf("Meta of category %d", c))
 		val("varchar", c, 2, "name", fmt.Sprintf("Catégorie %d", c))
 		val("text", c, 0, "description", fmt.Sprintf("<p>All about category %d</p>", c))
@@ -434,6 +438,7 @@ func product(b *builder, p, total int) {
 	}
 	val("varchar", 0, "name", fmt.Sprintf("Product %d", p))
 	val("varchar", 0, "url_key", fmt.Sprintf("product-%d", p))
+	val("varchar", 0, "url_path", fmt.Sprintf("product-%d.html", p))
 	val("varchar", 0, "meta_title", fmt.Sprintf("Buy product %d", p))
 	if p%4 == 0 {
 		val("varchar", 2, "name", fmt.Sprintf("Produit %d", p))
@@ -544,6 +549,7 @@ func customer(b *builder, c int) {
 		av("int", "region_id", 0)
 		av("int", "floor", a%9)
 		av("text", "delivery_note", fmt.Sprintf("Ring twice at %d", a))
+		av("varchar", "door_code", fmt.Sprintf("#%d", a*3))
 		av("datetime", "verified_at", fmt.Sprintf("2020-%02d-15 08:00:00", 1+a%12))
 		av("decimal", "delivery_fee", float64(a%5)+0.99)
 		if i == 0 {
