@@ -9,6 +9,8 @@
 // The attribute ids are Magento's own where the two versions number an
 // attribute differently (Magento 1's name is 71, Magento 2's 73): a value
 // copied with its Magento 1 attribute_id lands under another attribute.
+// url_path values end in the store's URL suffix (.html), as Magento 1
+// writes them.
 package magentogen
 
 import (
@@ -93,6 +95,11 @@ var attrs = []attr{
 	{code: "status", typ: TypeProduct, backend: "int", input: "select", m1: 96, m2: 97},
 	{code: "url_key", typ: TypeProduct, backend: "varchar", input: "text", m1: 97, m2: 121},
 	{code: "url_path", typ: TypeProduct, backend: "varchar", input: "text", m1: 98, m2: 122},
+	{code: "image", typ: TypeProduct, backend: "varchar", input: "media_image", m1: 85, m2: 87},
+	{code: "small_image", typ: TypeProduct, backend: "varchar", input: "media_image", m1: 86, m2: 88},
+	{code: "thumbnail", typ: TypeProduct, backend: "varchar", input: "media_image", m1: 87, m2: 89},
+	{code: "media_gallery", typ: TypeProduct, backend: "varchar", input: "gallery", m1: 88, m2: 90, m2Static: true},
+	{code: "gallery", typ: TypeProduct, backend: "varchar", input: "gallery", m1: 95, m2: 96},
 	{code: "visibility", typ: TypeProduct, backend: "int", input: "select", m1: 102, m2: 99},
 	{code: "tax_class_id", typ: TypeProduct, backend: "int", input: "select", m1: 121, m2: 136},
 	// The Gear set's own (user-defined, one per backend type).
@@ -474,6 +481,22 @@ func product(b *builder, p, total int) {
 	val("int", 0, "tax_class_id", 2)
 	if !configurable {
 		val("int", 0, "color", 1+p%len(colorOptions))
+	}
+	if p%5 == 1 {
+		// An image: the media gallery entry (value_id = the product's id),
+		// its labels, the image roles.
+		img := fmt.Sprintf("/p/r/product-%d.jpg", p)
+		for _, code := range []string{"image", "small_image", "thumbnail"} {
+			val("varchar", 0, code, img)
+		}
+		b.add("catalog_product_entity_media_gallery", "value_id, attribute_id, entity_id, value", p, id(TypeProduct, "media_gallery"), p, img)
+		b.add("catalog_product_entity_media_gallery_value", "value_id, store_id, label, position, disabled", p, 0, fmt.Sprintf("Product %d", p), 1, 0)
+		if p%10 == 1 {
+			b.add("catalog_product_entity_media_gallery_value", "value_id, store_id, label, position, disabled", p, 2, fmt.Sprintf("Produit %d", p), 1, 0)
+		}
+	}
+	if p%50 == 7 {
+		b.add("catalog_product_entity_gallery", "entity_type_id, attribute_id, store_id, entity_id, position, value", TypeProduct, id(TypeProduct, "gallery"), 0, p, 1, fmt.Sprintf("/g/product-%d.jpg", p))
 	}
 	if set == SetGear {
 		val("datetime", 0, "gear_release", fmt.Sprintf("2019-%02d-%02d 12:00:00", 1+p%12, 1+p%28))
