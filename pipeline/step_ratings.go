@@ -19,19 +19,19 @@ const (
 )
 
 // ratingsStep is the reference tool's Ratings step (data mode). Magento 2's
-// rating has is_active, which Magento 1's lacks (the stock map ignores it,
-// so the Map step leaves the destination's default): the step marks active
+// rating has is_active, which Magento 1's lacks (the stock map.xml sets it
+// to 0 with SetValue as the Map step copies ratings): the step marks active
 // every rating shown in at least one store view, that is with a
 // rating_store row of a store other than the admin store (0), in one
 // destination statement. As in the reference, no rating is made inactive:
-// a rating in no store view keeps the is_active it has (Magento 2's default
-// is 1; such a rating is shown nowhere either way), and the count of those
-// is logged.
+// a rating in no store view keeps the is_active it has (0 after the stock
+// map), and the count of those is logged.
 //
 // It works on the destination only, after the Map step copied rating and
-// rating_store; it has no delta (nor has the reference's): a rating added
-// in Magento 1 later is streamed by the Map step and gets Magento 2's
-// default is_active.
+// rating_store. It has no delta (nor has the reference's, whose change logs
+// do not cover rating): a rating the Map step's stream writes after data
+// mode gets the map's is_active again, which Data warns about with the
+// statement that marks the ratings anew.
 type ratingsStep struct {
 	r *Runtime
 }
@@ -120,7 +120,30 @@ func (s *ratingsStep) Data(ctx context.Context, env *step.Env) error {
 		return err
 	}
 	env.Log.Info("ratings of store views marked active", "stage", "data", "table", rating, "changed", changed, "in_no_store_view", nowhere)
+	if s.r.cfg.Options.MapFile != "" {
+		m, err := transform.ReadMap(s.r.cfg.Options.MapFile)
+		if err != nil {
+			return err
+		}
+		if ratingsMapSetsIsActive(m) {
+			env.Log.Warn(fmt.Sprintf("Ratings step: %s sets %s.is_active (the stock map's SetValue 0), and the Ratings step does not run in delta: a rating the delta stream writes again (changed in Magento 1 after data mode) is inactive in Magento 2 until marked again; after the last delta run, run on Magento 2: %s",
+				s.r.cfg.Options.MapFile, rating, ratingsActivate(rating, ratingStore)), "stage", "data")
+		}
+	}
 	return nil
+}
+
+// ratingsMapSetsIsActive reports whether the Map step's rules write
+// rating.is_active with a handler other than GetDestinationValue: the
+// stream then overwrites what the Ratings step set.
+func ratingsMapSetsIsActive(m *transform.Rules) bool {
+	for _, tr := range append(append([]transform.Transform(nil), m.Source.Transforms...), m.Destination.Transforms...) {
+		name := strings.ToLower(tr.Handler.Name)
+		if strings.EqualFold(tr.Field, ratingDoc+".is_active") && !strings.HasSuffix(name, "getdestinationvalue") {
+			return true
+		}
+	}
+	return false
 }
 
 // Volume checks that every rating of a store view is active, as the
@@ -158,7 +181,8 @@ func (s *ratingsStep) Volume(ctx context.Context, env *step.Env) error {
 // delta mode all the same, it says what is not followed.
 func (s *ratingsStep) Delta(_ context.Context, env *step.Env) error {
 	if env.Log != nil {
-		env.Log.Warn("the Ratings step has no delta: a rating whose store views change in Magento 1 after data mode keeps the is_active data mode gave it (a new rating gets Magento 2's default, active); run data mode again to mark them anew",
+		rating, ratingStore := s.ratingsTables()
+		env.Log.Warn("the Ratings step has no delta: ratings and store views changed in Magento 1 after data mode are not marked active again (a rating the Map step streams gets the map's is_active); after the last delta run, run on Magento 2: "+ratingsActivate(rating, ratingStore),
 			"stage", "delta")
 	}
 	return nil

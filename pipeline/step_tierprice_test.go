@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
 )
@@ -286,7 +287,7 @@ func TestTierPriceSourceCount(t *testing.T) {
 func TestTierPriceDeltaSaysNothingIsFollowed(t *testing.T) {
 	var logs bytes.Buffer
 	env := &step.Env{Mode: step.ModeDelta, Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	for _, s := range []step.Step{&tierPriceStep{}, &ratingsStep{}} {
+	for _, s := range []step.Step{&tierPriceStep{}, &ratingsStep{r: &Runtime{cfg: &config.Config{}}}} {
 		logs.Reset()
 		if err := s.Delta(context.Background(), env); err != nil {
 			t.Fatal(err)
