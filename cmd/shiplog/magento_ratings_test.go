@@ -74,7 +74,7 @@ func TestRatingsAndTierPricesWithTheStockConfigOnRealSchemas(t *testing.T) {
 			"'2','1','0','1.0000','18.000000','0'",
 		},
 		// New ids, one per row: the sources' value_ids overlap.
-		"SELECT COUNT(DISTINCT value_id) FROM catalog_product_entity_tier_price": {"'5'"},
+		"SELECT COUNT(DISTINCT value_id) FROM catalog_product_entity_tier_price":                    {"'5'"},
 		"SELECT COUNT(*) FROM catalog_product_entity_tier_price WHERE percentage_value IS NOT NULL": {"'0'"},
 	}
 	s.assertRows(tierPrices)
