@@ -34,6 +34,8 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "EAV", Title: "EAV Step", Class: `Migration\Step\Eav`, New: func() step.Step { return &eavStep{r: r} }},
 		{Name: "Customer", Title: "Customer Attributes Step", Class: `Migration\Step\Customer`, New: func() step.Step { return &customerStep{r: r} }},
 		{Name: "PostProcessing", Title: "PostProcessing Step", Class: `Migration\Step\PostProcessing`, New: func() step.Step { return &postStep{r: r} }},
+		{Name: "Ratings", Title: "Ratings Step", Class: `Migration\Step\Ratings`, New: func() step.Step { return &ratingsStep{r: r} }},
+		{Name: "TierPrice", Title: "Tier Price Step", Class: `Migration\Step\TierPrice`, New: func() step.Step { return &tierPriceStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {
 			return nil, err

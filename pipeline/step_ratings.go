@@ -1,0 +1,189 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/shiplog/shiplog/rowio"
+	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// The documents the Ratings step reads and writes (before the destination
+// prefix).
+const (
+	ratingDoc      = "rating"
+	ratingStoreDoc = "rating_store"
+)
+
+// ratingsStep is the reference tool's Ratings step (data mode). Magento 2's
+// rating has is_active, which Magento 1's lacks (the stock map.xml sets it
+// to 0 with SetValue as the Map step copies ratings): the step marks active
+// every rating shown in at least one store view, that is with a
+// rating_store row of a store other than the admin store (0), in one
+// destination statement. As in the reference, no rating is made inactive:
+// a rating in no store view keeps the is_active it has (0 after the stock
+// map), and the count of those is logged.
+//
+// It works on the destination only, after the Map step copied rating and
+// rating_store. It has no delta (nor has the reference's, whose change logs
+// do not cover rating): a rating the Map step's stream writes after data
+// mode gets the map's is_active again, which Data warns about with the
+// statement that marks the ratings anew.
+type ratingsStep struct {
+	r *Runtime
+}
+
+// AlwaysRuns: marking the ratings again is idempotent and one statement.
+func (*ratingsStep) AlwaysRuns() bool { return true }
+
+// ratingsTables are the destination's rating and rating_store, quoted with
+// schema and prefix.
+func (s *ratingsStep) ratingsTables() (rating, ratingStore string) {
+	q := func(doc string) string {
+		return rowio.QuoteIdent(s.r.cfg.Destination.Database) + "." + rowio.QuoteIdent(s.r.cfg.Options.DestPrefix+doc)
+	}
+	return q(ratingDoc), q(ratingStoreDoc)
+}
+
+// Integrity checks that the destination has rating and rating_store, and
+// rating its is_active field; each missing one is an error in the
+// reference's words.
+func (s *ratingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+	prefix := s.r.cfg.Options.DestPrefix
+	cols := map[string][]string{}
+	rows, err := s.r.dst.QueryContext(ctx,
+		"SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?)",
+		s.r.cfg.Destination.Database, prefix+ratingDoc, prefix+ratingStoreDoc)
+	if err != nil {
+		return nil, fmt.Errorf("Ratings step: reading the destination's %s and %s: %w", prefix+ratingDoc, prefix+ratingStoreDoc, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			return nil, err
+		}
+		cols[strings.ToLower(t)] = append(cols[strings.ToLower(t)], strings.ToLower(c))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return ratingsProblems(cols, prefix), nil
+}
+
+// ratingsProblems are the Ratings step's integrity problems given the
+// destination's columns of its documents (lower-case table -> columns).
+func ratingsProblems(cols map[string][]string, prefix string) []transform.Problem {
+	rating, store := strings.ToLower(prefix+ratingDoc), strings.ToLower(prefix+ratingStoreDoc)
+	if cols[rating] == nil || cols[store] == nil {
+		return []transform.Problem{{Severity: transform.Error, Blocking: true, Area: "destination",
+			Msg: fmt.Sprintf(`Ratings step: "%s" or "%s" documents do not exist in the destination resource (Magento 2's schema has both: is the destination a Magento 2 database?)`, prefix+ratingDoc, prefix+ratingStoreDoc)}}
+	}
+	for _, c := range cols[rating] {
+		if c == "is_active" {
+			return nil
+		}
+	}
+	return []transform.Problem{{Severity: transform.Error, Blocking: true, Area: "destination", Table: prefix + ratingDoc,
+		Msg: fmt.Sprintf(`Ratings step: "is_active" field does not exist in "%s" document of the destination resource (Magento 2.1 and later have it)`, prefix+ratingDoc)}}
+}
+
+// ratingsActivate is the statement marking active every rating of a store
+// view (rating_store.store_id > 0).
+func ratingsActivate(rating, ratingStore string) string {
+	return "UPDATE " + rating + " SET `is_active` = 1 WHERE `is_active` <> 1 AND `rating_id` IN (SELECT `rating_id` FROM " + ratingStore + " WHERE `store_id` > 0)"
+}
+
+// Data marks the ratings of store views active, in one destination
+// transaction with the count of ratings in no store view it logs.
+func (s *ratingsStep) Data(ctx context.Context, env *step.Env) error {
+	rating, ratingStore := s.ratingsTables()
+	var changed, nowhere int64
+	err := s.r.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, ratingsActivate(rating, ratingStore))
+		if err != nil {
+			return fmt.Errorf("Ratings step: marking ratings active in %s: %w", rating, err)
+		}
+		if changed, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		q := "SELECT COUNT(*) FROM " + rating + " WHERE `rating_id` NOT IN (SELECT `rating_id` FROM " + ratingStore + " WHERE `store_id` > 0)"
+		if err := tx.QueryRowContext(ctx, q).Scan(&nowhere); err != nil {
+			return fmt.Errorf("Ratings step: counting ratings in no store view: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	env.Log.Info("ratings of store views marked active", "stage", "data", "table", rating, "changed", changed, "in_no_store_view", nowhere)
+	if s.r.cfg.Options.MapFile != "" {
+		m, err := transform.ReadMap(s.r.cfg.Options.MapFile)
+		if err != nil {
+			return err
+		}
+		if ratingsMapSetsIsActive(m) {
+			env.Log.Warn(fmt.Sprintf("Ratings step: %s sets %s.is_active (the stock map's SetValue 0), and the Ratings step does not run in delta: a rating the delta stream writes again (changed in Magento 1 after data mode) is inactive in Magento 2 until marked again; after the last delta run, run on Magento 2: %s",
+				s.r.cfg.Options.MapFile, rating, ratingsActivate(rating, ratingStore)), "stage", "data")
+		}
+	}
+	return nil
+}
+
+// ratingsMapSetsIsActive reports whether the Map step's rules write
+// rating.is_active with a handler other than GetDestinationValue: the
+// stream then overwrites what the Ratings step set.
+func ratingsMapSetsIsActive(m *transform.Rules) bool {
+	for _, tr := range append(append([]transform.Transform(nil), m.Source.Transforms...), m.Destination.Transforms...) {
+		name := strings.ToLower(tr.Handler.Name)
+		if strings.EqualFold(tr.Field, ratingDoc+".is_active") && !strings.HasSuffix(name, "getdestinationvalue") {
+			return true
+		}
+	}
+	return false
+}
+
+// Volume checks that every rating of a store view is active, as the
+// reference's does; the ones that are not are named.
+func (s *ratingsStep) Volume(ctx context.Context, env *step.Env) error {
+	if env.Mode == step.ModeDelta {
+		return nil // nothing done (see Delta)
+	}
+	rating, ratingStore := s.ratingsTables()
+	q := "SELECT DISTINCT s.`rating_id` FROM " + ratingStore + " s LEFT JOIN " + rating + " r ON r.`rating_id` = s.`rating_id` WHERE s.`store_id` > 0 AND (r.`is_active` IS NULL OR r.`is_active` <> 1) ORDER BY s.`rating_id` LIMIT 20"
+	rows, err := s.r.dst.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("Ratings step: checking %s: %w", rating, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return fmt.Errorf("Ratings step: mismatch of entities in the documents: %s, %s: rating_id %s (first 20) are in a store view but not active, or not in %s (run data mode again)",
+			rating, ratingStore, strings.Join(ids, ","), rating)
+	}
+	return nil
+}
+
+// Delta: the reference's Ratings step has none (see ratingsStep). Listed in
+// delta mode all the same, it says what is not followed.
+func (s *ratingsStep) Delta(_ context.Context, env *step.Env) error {
+	if env.Log != nil {
+		rating, ratingStore := s.ratingsTables()
+		env.Log.Warn("the Ratings step has no delta: ratings and store views changed in Magento 1 after data mode are not marked active again (a rating the Map step streams gets the map's is_active); after the last delta run, run on Magento 2: "+ratingsActivate(rating, ratingStore),
+			"stage", "delta")
+	}
+	return nil
+}

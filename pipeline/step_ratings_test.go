@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shiplog/shiplog/transform"
+)
+
+// TestRatingsProblems: the reference's Ratings Integrity — both documents
+// in the destination, and rating with is_active (Magento 2.0 had none) —
+// in its words, with the destination prefix.
+func TestRatingsProblems(t *testing.T) {
+	m2 := map[string][]string{"rating": {"rating_id", "entity_id", "rating_code", "position", "is_active"}, "rating_store": {"rating_id", "store_id"}}
+	for _, tc := range []struct {
+		name   string
+		cols   map[string][]string
+		prefix string
+		want   string
+	}{
+		{name: "Magento 2.4", cols: m2},
+		{name: "prefixed", cols: map[string][]string{"m2_rating": m2["rating"], "m2_rating_store": m2["rating_store"]}, prefix: "m2_"},
+		{name: "prefix not applied", cols: m2, prefix: "m2_", want: `"m2_rating" or "m2_rating_store" documents do not exist in the destination resource`},
+		{name: "no rating_store", cols: map[string][]string{"rating": m2["rating"]}, want: `"rating" or "rating_store" documents do not exist in the destination resource`},
+		{name: "no rating", cols: map[string][]string{"rating_store": m2["rating_store"]}, want: `"rating" or "rating_store" documents do not exist`},
+		{name: "nothing", cols: map[string][]string{}, want: `documents do not exist`},
+		{name: "no is_active", cols: map[string][]string{"rating": {"rating_id", "rating_code"}, "rating_store": m2["rating_store"]},
+			want: `"is_active" field does not exist in "rating" document of the destination resource`},
+	} {
+		got := ratingsProblems(tc.cols, tc.prefix)
+		switch {
+		case tc.want == "" && len(got) > 0:
+			t.Errorf("%s: problems %v", tc.name, got)
+		case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0].Msg, tc.want) || !got[0].Blocking):
+			t.Errorf("%s: problems %v, want one blocking error with %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRatingsActivate: ratings of a store view (store_id > 0: the admin
+// store's 0 does not count, as in the reference) are marked active; none
+// is marked inactive.
+func TestRatingsActivate(t *testing.T) {
+	got := ratingsActivate("`m2`.`rating`", "`m2`.`rating_store`")
+	want := "UPDATE `m2`.`rating` SET `is_active` = 1 WHERE `is_active` <> 1 AND `rating_id` IN (SELECT `rating_id` FROM `m2`.`rating_store` WHERE `store_id` > 0)"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestRatingsMapSetsIsActive: the stock map.xml.dist sets rating.is_active
+// (SetValue 0), which the stream writes again after the Ratings step ran:
+// Data warns. A map that keeps the destination's value, or has no rule,
+// does not overwrite it.
+func TestRatingsMapSetsIsActive(t *testing.T) {
+	stock := magentoFixture(t, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist")
+	custom := func(handler string) string {
+		p := filepath.Join(t.TempDir(), "map.xml")
+		body := ""
+		if handler != "" {
+			body = `<field_rules><transform><field>rating.is_active</field><handler class="` + handler + `"/></transform></field_rules>`
+		}
+		if err := os.WriteFile(p, []byte(`<map><source/><destination>`+body+`</destination></map>`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, file string
+		want       bool
+	}{
+		{"stock map", stock, true},
+		{"GetDestinationValue", custom(`\Migration\Handler\GetDestinationValue`), false},
+		{"no rule", custom(""), false},
+	} {
+		m, err := transform.ReadMap(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ratingsMapSetsIsActive(m); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
