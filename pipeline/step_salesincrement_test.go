@@ -62,7 +62,7 @@ func TestIncrementNumber(t *testing.T) {
 // reference's SalesIncrement DataTest expects on its sales_increment
 // fixture (tests/integration/testsuite/Migration/Step/SalesIncrement/DataTest.php:
 // meta ids 1-10 type by type, store by store — order, invoice, creditmemo,
-// shipment, rma_item — and prefix '' for store 0, '1' for store 1), with
+// shipment, rma_item — and an empty prefix for store 0, "1" for store 1), with
 // the fixture's numbers (source.sql's eav_entity_store: order 11 of store 1
 // at 100000003, invoice 16 and shipment 19 at 100000001; its row of entity
 // type 1 is no sales type; dest.sql's eav_entity_type ids).
