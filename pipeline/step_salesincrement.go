@@ -51,7 +51,7 @@ const (
 //     into 1, and its volume check then fails;
 //   - several eav_entity_store rows of one type and store: the highest
 //     number is kept (the reference takes whichever comes first);
-//   - the admin store's profile prefix is ” (as the reference's own
+//   - the admin store's profile prefix is empty (as the reference's own
 //     integration test expects; its code at HEAD writes '0').
 //
 // The sequence tables are created with DDL, which MySQL commits at once;
