@@ -108,7 +108,7 @@ func gridSelect(g orderGrid, cols []string, prefix, where string) string {
 		case expr == gridPayment:
 			expr = fmt.Sprintf(gridPayment, q("sales_order_payment"))
 		}
-		b.WriteString(expr)
+		b.WriteString(expr + " AS " + rowio.QuoteIdent(c))
 	}
 	b.WriteString(" FROM " + q(g.entity) + " AS " + g.alias)
 	addrOf := g.alias

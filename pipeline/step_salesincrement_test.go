@@ -115,7 +115,7 @@ func TestSalesColumnProblems(t *testing.T) {
 func TestGridSelect(t *testing.T) {
 	q := gridSelect(orderGrids[0], []string{"entity_id", "payment_method", "shipping_name", "unknown_col"}, "m2_", "o.entity_id IN (?)")
 	for _, w := range []string{
-		"SELECT o.entity_id, (SELECT pay.method FROM `m2_sales_order_payment` AS pay WHERE pay.parent_id = o.entity_id LIMIT 1), TRIM(CONCAT(IFNULL(ship.firstname, ''), ' ', IFNULL(ship.lastname, ''))), NULL FROM `m2_sales_order` AS o",
+		"SELECT o.entity_id AS `entity_id`, (SELECT pay.method FROM `m2_sales_order_payment` AS pay WHERE pay.parent_id = o.entity_id LIMIT 1) AS `payment_method`, TRIM(CONCAT(IFNULL(ship.firstname, ''), ' ', IFNULL(ship.lastname, ''))) AS `shipping_name`, NULL AS `unknown_col` FROM `m2_sales_order` AS o",
 		"LEFT JOIN `m2_sales_order_address` AS ship ON o.shipping_address_id = ship.entity_id",
 		"LEFT JOIN `m2_sales_order_address` AS bill ON o.billing_address_id = bill.entity_id WHERE o.entity_id IN (?)",
 	} {
@@ -128,7 +128,7 @@ func TestGridSelect(t *testing.T) {
 	}
 	q = gridSelect(orderGrids[3], []string{"order_id", "billing_address"}, "", "")
 	for _, w := range []string{
-		"SELECT o.entity_id, TRIM(CONCAT(IFNULL(bill.street, ''), ', ', IFNULL(bill.city, ''), ', ', IFNULL(bill.region, ''), ', ', IFNULL(bill.postcode, ''))) FROM `sales_creditmemo` AS d",
+		"SELECT o.entity_id AS `order_id`, TRIM(CONCAT(IFNULL(bill.street, ''), ', ', IFNULL(bill.city, ''), ', ', IFNULL(bill.region, ''), ', ', IFNULL(bill.postcode, ''))) AS `billing_address` FROM `sales_creditmemo` AS d",
 		"LEFT JOIN `sales_order` AS o ON d.order_id = o.entity_id",
 		"AS bill ON d.billing_address_id = bill.entity_id",
 	} {
@@ -137,7 +137,7 @@ func TestGridSelect(t *testing.T) {
 		}
 	}
 	ins := gridInsert(orderGrids[1], []string{"entity_id", "state"}, "", "d.entity_id IN (?)")
-	if !strings.HasPrefix(ins, "INSERT INTO `sales_invoice_grid` (`entity_id`, `state`) SELECT d.entity_id, d.state FROM `sales_invoice` AS d") ||
+	if !strings.HasPrefix(ins, "INSERT INTO `sales_invoice_grid` (`entity_id`, `state`) SELECT d.entity_id AS `entity_id`, d.state AS `state` FROM `sales_invoice` AS d") ||
 		!strings.HasSuffix(ins, "ON DUPLICATE KEY UPDATE `entity_id` = VALUES(`entity_id`), `state` = VALUES(`state`)") {
 		t.Errorf("invoice grid insert:\n%s", ins)
 	}
