@@ -154,6 +154,9 @@ type orderGridsStep struct {
 	// cols are each grid's destination columns (Integrity), in orderGrids
 	// order.
 	cols [][]string
+	// absent: the source has none of Magento 1's grids (a partial
+	// database); the step does nothing.
+	absent bool
 }
 
 // AlwaysRuns: the Map step copies the sales tables again on a run again
@@ -171,14 +174,26 @@ func (s *orderGridsStep) Integrity(ctx context.Context, _ *step.Env) ([]transfor
 	}
 	sp, dp := s.r.cfg.Options.SourcePrefix, s.r.cfg.Options.DestPrefix
 	var problems []transform.Problem
-	s.cols = make([][]string, len(orderGrids))
-	ok := true
+	s.cols, s.absent = make([][]string, len(orderGrids)), false
+	srcCols := make([][]string, len(orderGrids))
+	found := false
 	for i, g := range orderGrids {
-		src, err := salesColumns(ctx, s.r.src, sp+g.source)
+		cols, err := salesColumns(ctx, s.r.src, sp+g.source)
 		if err != nil {
 			return nil, err
 		}
-		if !containsFold(src, "entity_id") {
+		srcCols[i], found = cols, found || len(cols) > 0
+	}
+	if !found {
+		// Not a Magento 1 sales schema (a partial database), as the
+		// Customer Attributes step treats one without customers.
+		s.cols, s.absent = nil, true
+		return []transform.Problem{{Severity: transform.Warning, Area: "source", Table: sp + orderGrids[0].source,
+			Msg: fmt.Sprintf("OrderGrids step: the source has none of Magento 1's sales grids (%s, ...): no grids to rebuild; Magento 2's are left as they are (the reference stops here)", sp+orderGrids[0].source)}}, nil
+	}
+	ok := true
+	for i, g := range orderGrids {
+		if !containsFold(srcCols[i], "entity_id") {
 			problems = append(problems, transform.Problem{Severity: transform.Error, Blocking: true, Area: "source", Table: sp + g.source,
 				Msg: fmt.Sprintf("OrderGrids step: source document %s (or its entity_id) does not exist; the step rebuilds %s for the documents it lists", sp+g.source, dp+g.dest)})
 			ok = false
@@ -209,6 +224,10 @@ func (s *orderGridsStep) Integrity(ctx context.Context, _ *step.Env) ([]transfor
 // Data clears each grid and writes the rows of the documents the source's
 // grid lists, page by page, in one transaction per grid.
 func (s *orderGridsStep) Data(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		env.Log.Info("no order grids to rebuild: the source has none of Magento 1's sales grids", "stage", "data")
+		return nil
+	}
 	if s.cols == nil {
 		return errors.New("OrderGrids step: no plan (its integrity stage did not run or failed)")
 	}
@@ -275,7 +294,7 @@ func gridIDPages(ctx context.Context, db *sql.DB, table string, fn func(ids []an
 // reference does (data mode; in delta mode the counts would only show the
 // source's changes).
 func (s *orderGridsStep) Volume(ctx context.Context, env *step.Env) error {
-	if env.Mode == step.ModeDelta {
+	if env.Mode == step.ModeDelta || s.absent {
 		return nil
 	}
 	sp, dp := s.r.cfg.Options.SourcePrefix, s.r.cfg.Options.DestPrefix
@@ -306,6 +325,10 @@ func (s *orderGridsStep) startDelta(ctx context.Context, env *step.Env) error {
 		problems, err := s.Integrity(ctx, env)
 		if err != nil {
 			return err
+		}
+		if s.absent {
+			env.Log.Warn("OrderGrids step: the source has none of Magento 1's sales grids: no grids to refresh", "stage", "delta")
+			return nil
 		}
 		if s.cols == nil {
 			msgs := make([]string, len(problems))

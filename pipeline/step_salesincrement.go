@@ -59,6 +59,9 @@ const (
 // again does the same, so the step always runs (AlwaysRuns).
 type salesIncrementStep struct {
 	r *Runtime
+	// absent: the destination has neither sequence document (not a
+	// Magento 2 sales schema: a partial database); the step does nothing.
+	absent bool
 }
 
 // AlwaysRuns: the step is cheap and idempotent, and a data mode run again
@@ -161,15 +164,27 @@ func (s *salesIncrementStep) Integrity(ctx context.Context, _ *step.Env) ([]tran
 	}
 	var problems []transform.Problem
 	dp, sp := s.r.cfg.Options.DestPrefix, s.r.cfg.Options.SourcePrefix
-	for _, d := range []struct {
+	s.absent = false
+	docs := []struct {
 		name string
 		want []string
-	}{{"sales_sequence_profile", salesSequenceProfileColumns}, {"sales_sequence_meta", salesSequenceMetaColumns}} {
+	}{{"sales_sequence_profile", salesSequenceProfileColumns}, {"sales_sequence_meta", salesSequenceMetaColumns}}
+	have := make([][]string, len(docs))
+	for i, d := range docs {
 		cols, err := salesColumns(ctx, s.r.dst, dp+d.name)
 		if err != nil {
 			return nil, err
 		}
-		problems = append(problems, salesColumnProblems("SalesIncrement step", "destination", dp+d.name, d.want, cols)...)
+		have[i] = cols
+	}
+	if len(have[0]) == 0 && len(have[1]) == 0 {
+		// As the Customer Attributes step treats a partial database.
+		s.absent = true
+		return []transform.Problem{{Severity: transform.Warning, Area: "destination", Table: dp + "sales_sequence_meta",
+			Msg: fmt.Sprintf("SalesIncrement step: the destination has neither %s nor %s: no sales sequences to migrate (the reference stops here)", dp+"sales_sequence_meta", dp+"sales_sequence_profile")}}, nil
+	}
+	for i, d := range docs {
+		problems = append(problems, salesColumnProblems("SalesIncrement step", "destination", dp+d.name, d.want, have[i])...)
 	}
 	for _, d := range []struct{ name, col string }{{"core_store", "store_id"}, {"eav_entity_store", "increment_last_id"}} {
 		cols, err := salesColumns(ctx, s.r.src, sp+d.name)
@@ -325,6 +340,10 @@ type logWarner interface {
 // Data creates every sequence table anew with its number, then replaces
 // the meta and profile rows in one transaction.
 func (s *salesIncrementStep) Data(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		env.Log.Info("no sales sequences to migrate: the destination has no sequence documents", "stage", "data")
+		return nil
+	}
 	seqs, err := s.sequences(ctx, env.Log)
 	if err != nil {
 		return err
@@ -392,6 +411,9 @@ func (s *salesIncrementStep) createSequence(ctx context.Context, q salesSequence
 // Volume compares each table's highest value with Magento 1's number: equal
 // after data mode (the reference's check); in delta mode not below it.
 func (s *salesIncrementStep) Volume(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		return nil
+	}
 	seqs, err := s.sequences(ctx, nil)
 	if err != nil {
 		return err
@@ -422,6 +444,23 @@ func (s *salesIncrementStep) Volume(ctx context.Context, env *step.Env) error {
 // now (a table past it stays), once, when delta mode starts: the stream
 // does not carry eav_entity_store yet, which the warning says.
 func (s *salesIncrementStep) startDelta(ctx context.Context, env *step.Env) error {
+	problems, err := s.Integrity(ctx, env)
+	if err != nil {
+		return err
+	}
+	if s.absent {
+		env.Log.Warn("SalesIncrement step: the destination has no sequence documents: no sales sequences to keep up", "stage", "delta")
+		return nil
+	}
+	var msgs []string
+	for _, p := range problems {
+		if p.Severity == transform.Error {
+			msgs = append(msgs, p.Msg)
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("SalesIncrement step (delta): %s", strings.Join(msgs, "; "))
+	}
 	seqs, err := s.sequences(ctx, env.Log)
 	if err != nil {
 		return err
