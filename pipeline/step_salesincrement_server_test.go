@@ -15,6 +15,7 @@ import (
 	"github.com/shiplog/shiplog/config"
 	"github.com/shiplog/shiplog/internal/testenv"
 	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // salesSchemas loads the real Magento 1 and Magento 2 schemas into
@@ -211,5 +212,65 @@ func assertSalesRows(t *testing.T, db *sql.DB, q string, want []string) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("%s\n got:\n  %s\nwant:\n  %s", q, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestOrderGridsIntegrity: on the real schemas the OrderGrids step's
+// integrity finds nothing; a sales column a grid is built from that the
+// destination lacks, a missing Magento 2 grid and a missing Magento 1 grid
+// are blocking errors naming them (the reference's Integrity names a grid
+// field its query would fill and the table lacks); with none of Magento
+// 1's grids the step warns and does nothing.
+func TestOrderGridsIntegrity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, src, dst := salesSchemas(t)
+	r := &Runtime{cfg: &config.Config{}, src: src, dst: dst}
+	r.dest = mappedRows{r: r}
+	s := &orderGridsStep{r: r}
+	problems, err := s.Integrity(ctx, nil)
+	if err != nil || len(problems) != 0 || s.cols == nil {
+		t.Fatalf("the real schemas: %v %v", problems, err)
+	}
+	if err := m.Exec(ctx, "m2", "ALTER TABLE sales_order DROP COLUMN store_name", "DROP TABLE sales_shipment_grid"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, "m1", "SET FOREIGN_KEY_CHECKS = 0", "DROP TABLE sales_flat_creditmemo_grid"); err != nil {
+		t.Fatal(err)
+	}
+	problems, err = s.Integrity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, p := range problems {
+		if !p.Blocking {
+			t.Errorf("not blocking: %s", p.Msg)
+		}
+		msgs = append(msgs, p.Msg)
+	}
+	got := strings.Join(msgs, "\n")
+	for _, w := range []string{
+		"OrderGrids step: sales_order_grid cannot be built from the destination's sales tables: Error 1054 (42S22): Unknown column 'o.store_name'",
+		"OrderGrids step: sales_invoice_grid cannot be built from the destination's sales tables: Error 1054 (42S22): Unknown column 'o.store_name'",
+		"OrderGrids step: destination document sales_shipment_grid (or its entity_id) does not exist",
+		"OrderGrids step: source document sales_flat_creditmemo_grid (or its entity_id) does not exist",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("no %q in:\n%s", w, got)
+		}
+	}
+	if len(problems) != 4 || s.cols != nil {
+		t.Errorf("%d problems, plan %v; want 4 and none:\n%s", len(problems), s.cols != nil, got)
+	}
+	if err := s.Data(ctx, &step.Env{Mode: step.ModeData}); err == nil || !strings.Contains(err.Error(), "no plan") {
+		t.Errorf("data without a plan: %v", err)
+	}
+	if err := m.Exec(ctx, "m1", "SET FOREIGN_KEY_CHECKS = 0", "DROP TABLE sales_flat_order_grid, sales_flat_invoice_grid, sales_flat_shipment_grid"); err != nil {
+		t.Fatal(err)
+	}
+	problems, err = s.Integrity(ctx, nil)
+	if err != nil || len(problems) != 1 || problems[0].Severity != transform.Warning || !strings.Contains(problems[0].Msg, "the source has none of Magento 1's sales grids") {
+		t.Errorf("no grids in the source: %v %v", problems, err)
 	}
 }
