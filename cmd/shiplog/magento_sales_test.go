@@ -67,20 +67,33 @@ var salesGridCheck = map[string][]string{
 // 1's grids, built from the migrated sales tables — checked by a join
 // written here and, for the joined columns, by values worked out by hand
 // from the reference's column expressions (OrderGrids/Helper.php: names
-// and addresses trimmed after concatenating IFNULL(...,'') parts, the first
+// and addresses trimmed after concatenating parts that are empty when NULL, the first
 // payment's method); the next increment id of each type and store
 // continues Magento 1's (read as Magento 2 numbers: the sequence table's
 // AUTO_INCREMENT), and the sequence meta/profile rows name every table.
 //
-// Delta mode (binlog): Magento 1 takes order 100000003 and order 2 moves
+// Delta mode (binlog, and the change-log triggers): Magento 1 takes order 100000003 and order 2 moves
 // on. The first delta run raises the order sequence at its start and
 // warns that both steps apply their delta only then: the grid does not
 // show what that run streamed; the second run's start rebuilds the grids
 // from it.
 func TestStockConfigSalesSteps(t *testing.T) {
 	t.Parallel()
+	for _, source := range []string{"binlog", "triggers"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			testStockConfigSalesSteps(t, source)
+		})
+	}
+}
+
+func testStockConfigSalesSteps(t *testing.T, deltaSource string) {
 	s, fx := newStockStore(t)
-	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
+	opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
+	if deltaSource == "triggers" {
+		opts["delta_source"] = "triggers"
+	}
+	s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
 	s.e.config = s.config
 	s.exec(salesStoreM1...)
 	if err := s.dst.Exec(context.Background(), "magento2", "SET FOREIGN_KEY_CHECKS = 0",
