@@ -34,6 +34,9 @@ const (
 // statement that marks the ratings anew.
 type ratingsStep struct {
 	r *Runtime
+	// absent: neither side has the rating documents (a partial
+	// database): nothing to do (Integrity warned).
+	absent bool
 }
 
 // AlwaysRuns: marking the ratings again is idempotent and one statement.
@@ -52,6 +55,7 @@ func (s *ratingsStep) ratingsTables() (rating, ratingStore string) {
 // rating its is_active field; each missing one is an error in the
 // reference's words.
 func (s *ratingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
+	s.absent = false
 	prefix := s.r.cfg.Options.DestPrefix
 	cols := map[string][]string{}
 	rows, err := s.r.dst.QueryContext(ctx,
@@ -70,6 +74,19 @@ func (s *ratingsStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.P
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if cols[strings.ToLower(prefix+ratingDoc)] == nil && cols[strings.ToLower(prefix+ratingStoreDoc)] == nil {
+		// Not a Magento 2 catalogue (a partial database): when the source
+		// has no ratings either, nothing is lost.
+		has, err := tableExists(ctx, s.r.src, s.r.cfg.Source.Database, s.r.cfg.Options.SourcePrefix+ratingDoc)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			s.absent = true
+			return []transform.Problem{{Severity: transform.Warning, Area: "source", Table: s.r.cfg.Options.SourcePrefix + ratingDoc,
+				Msg: fmt.Sprintf("Ratings step: neither the source nor the destination has %s: no ratings to migrate (the reference stops here)", ratingDoc)}}, nil
+		}
 	}
 	return ratingsProblems(cols, prefix), nil
 }
@@ -100,6 +117,9 @@ func ratingsActivate(rating, ratingStore string) string {
 // Data marks the ratings of store views active, in one destination
 // transaction with the count of ratings in no store view it logs.
 func (s *ratingsStep) Data(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		return nil
+	}
 	rating, ratingStore := s.ratingsTables()
 	var changed, nowhere int64
 	err := s.r.inTx(ctx, func(tx *sql.Tx) error {
@@ -149,7 +169,7 @@ func ratingsMapSetsIsActive(m *transform.Rules) bool {
 // Volume checks that every rating of a store view is active, as the
 // reference's does; the ones that are not are named.
 func (s *ratingsStep) Volume(ctx context.Context, env *step.Env) error {
-	if env.Mode == step.ModeDelta {
+	if env.Mode == step.ModeDelta || s.absent {
 		return nil // nothing done (see Delta)
 	}
 	rating, ratingStore := s.ratingsTables()

@@ -77,6 +77,9 @@ type tierPriceStep struct {
 	// plans are the source documents' plans in tierPriceSources order
 	// (found by Integrity, for Data).
 	plans []*transform.TablePlan
+	// absent: the source has neither price document (a partial
+	// database): nothing to do (Integrity warned).
+	absent bool
 }
 
 // Integrity compiles the tier price map over the source documents and the
@@ -97,6 +100,17 @@ func (s *tierPriceStep) Integrity(ctx context.Context, env *step.Env) ([]transfo
 	hasGroup, err := tableExists(ctx, s.r.src, s.r.cfg.Source.Database, srcPrefix+groupPriceDoc)
 	if err != nil {
 		return nil, err
+	}
+	hasTier, err := tableExists(ctx, s.r.src, s.r.cfg.Source.Database, srcPrefix+tierPriceDoc)
+	if err != nil {
+		return nil, err
+	}
+	s.absent = !hasTier && !hasGroup
+	if s.absent {
+		// Not a Magento 1 catalogue (a partial database): no prices to
+		// migrate, and Magento 2's are left as they are.
+		return []transform.Problem{{Severity: transform.Warning, Area: "source", Table: srcPrefix + tierPriceDoc,
+			Msg: fmt.Sprintf("Tier Price step: the source has neither %s nor %s: no tier prices to migrate; Magento 2's are left as they are (the reference stops here)", srcPrefix+tierPriceDoc, srcPrefix+groupPriceDoc)}}, nil
 	}
 	docs, note := tierPriceSources(s.r.cfg.Options.Magento["edition_number"], hasGroup)
 	var problems []transform.Problem
@@ -223,6 +237,10 @@ func tierPriceInsert(dest *cdc.Table, cols []cdc.Column, rows [][]any) (string, 
 // quantity-1 tier price of the same product, website and customer group)
 // replaces it, as in the reference, and the count of those is logged.
 func (s *tierPriceStep) Data(ctx context.Context, env *step.Env) error {
+	if s.absent {
+		env.Log.Info("no tier prices to migrate: the source has none of the price documents", "stage", "data")
+		return nil
+	}
 	if s.plans == nil {
 		return errors.New("Tier Price step: no plan (its integrity stage did not run or failed)")
 	}
@@ -329,7 +347,7 @@ func tierPriceSourceCount(docs []string) string {
 // Volume counts the source's distinct prices (tierPriceSourceCount) and the
 // destination's rows; a difference is an error, as in the reference.
 func (s *tierPriceStep) Volume(ctx context.Context, env *step.Env) error {
-	if env.Mode == step.ModeDelta {
+	if env.Mode == step.ModeDelta || s.absent {
 		return nil // nothing followed (see Delta); counts would only show the source's changes
 	}
 	if s.plans == nil {

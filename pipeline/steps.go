@@ -36,6 +36,8 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "PostProcessing", Title: "PostProcessing Step", Class: `Migration\Step\PostProcessing`, New: func() step.Step { return &postStep{r: r} }},
 		{Name: "Ratings", Title: "Ratings Step", Class: `Migration\Step\Ratings`, New: func() step.Step { return &ratingsStep{r: r} }},
 		{Name: "TierPrice", Title: "Tier Price Step", Class: `Migration\Step\TierPrice`, New: func() step.Step { return &tierPriceStep{r: r} }},
+		{Name: "OrderGrids", Title: "OrderGrids Step", Class: `Migration\Step\OrderGrids`, New: func() step.Step { return &orderGridsStep{r: r} }},
+		{Name: "SalesIncrement", Title: "SalesIncrement Step", Class: `Migration\Step\SalesIncrement`, New: func() step.Step { return &salesIncrementStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {
 			return nil, err
@@ -84,7 +86,11 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
-	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != "", run))
+	env := r.stepEnv(step.ModeDelta, log, auto != "", run)
+	if err := startDeltas(ctx, steps, env); err != nil {
+		return err
+	}
+	return step.Run(ctx, step.ModeDelta, steps, env)
 }
 
 // CheckSteps runs, without writing anything, the integrity stage of every

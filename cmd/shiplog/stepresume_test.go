@@ -256,9 +256,9 @@ func TestDataStepsResumeAfterAKill(t *testing.T) {
 }
 
 // TestStockDataStepsResumeAfterAKill: data mode with the stock config.xml's
-// steps (Data Integrity, EAV, Customer Attributes, Map, Ratings, Tier Price,
-// PostProcessing) on
-// the real schemas, with a customer and attributes Magento 2 has under other
+// steps (Data Integrity, EAV, Customer Attributes, Map, Ratings, OrderGrids,
+// Tier Price, SalesIncrement, PostProcessing) on the real schemas, with a
+// customer and attributes Magento 2 has under other
 // ids and ones it lacks, killed after each step's data stage returned (not
 // yet recorded: the next run runs it again) and after the EAV step's was
 // recorded. Every next run ends as a run without a kill: no attribute, set
@@ -322,18 +322,15 @@ func TestStockDataStepsResumeAfterAKill(t *testing.T) {
 		},
 	}, []stepKill{
 		// The EAV step committed its merge; the next run merges again
-		// (upserts on the unique keys: nothing twice).
-		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
-		{point: failpoint.StepRecorded, hit: 2, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
-		// The customers were copied; the next run clears and copies them again.
-		{point: failpoint.StepDataDone, hit: 3, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
-		// The Map step always runs (it resumes per table).
-		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
-		{point: failpoint.StepDataDone, hit: 5, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
-		// The tier prices were copied; the next run clears and copies them
-		// again (the Ratings step always runs: it is one idempotent UPDATE).
-		{point: failpoint.StepDataDone, hit: 6, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Ratings"}, ran: []string{"Map", "Ratings", "TierPrice", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
-		{point: failpoint.StepDataDone, hit: 7, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Ratings", "TierPrice"}, ran: []string{"Map", "Ratings", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "TierPrice"}},
+		// (upserts on the unique keys: nothing twice); the customers are
+		// cleared and copied again.
+		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
+		{point: failpoint.StepRecorded, hit: 2, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
+		// The Map step always runs (it resumes per table), as do Ratings, OrderGrids and SalesIncrement (they redo their work).
+		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		// The tier prices were copied; the next run clears and copies them again.
+		{point: failpoint.StepDataDone, hit: 7, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Ratings", "OrderGrids"}, ran: []string{"Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		{point: failpoint.StepDataDone, hit: 9, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement"}, ran: []string{"Map", "Ratings", "OrderGrids", "SalesIncrement", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "TierPrice"}},
 	})
 	// Checked by code on both sides, not through shiplog's maps (the
 	// customer values, some moved into the entity tables, are checked by
