@@ -33,6 +33,8 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "Stores", Title: "Stores Step", Class: `Migration\Step\Stores`, New: func() step.Step { return &storesStep{r: r} }},
 		{Name: "EAV", Title: "EAV Step", Class: `Migration\Step\Eav`, New: func() step.Step { return &eavStep{r: r} }},
 		{Name: "Customer", Title: "Customer Attributes Step", Class: `Migration\Step\Customer`, New: func() step.Step { return &customerStep{r: r} }},
+		{Name: "Log", Title: "Log Step", Class: `Migration\Step\Log`, New: func() step.Step { return &logStep{r: r} }},
+		{Name: "Inventory", Title: "Inventory Step", Class: `Migration\Step\Inventory`, New: func() step.Step { return &inventoryStep{r: r} }},
 		{Name: "PostProcessing", Title: "PostProcessing Step", Class: `Migration\Step\PostProcessing`, New: func() step.Step { return &postStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {
