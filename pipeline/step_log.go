@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/shiplog/shiplog/cdc"
@@ -58,8 +59,12 @@ type logStep struct {
 
 type logDoc struct {
 	tp *transform.TablePlan
-	// customer is the destination column customer_id's index, for the
-	// visitor document's join with log_customer (-1: no join).
+	// dest is what the copy writes: the plan's destination columns, and
+	// customer_id when the map ignores it (the stock map does: no source
+	// field fills it, the join does).
+	dest *cdc.Table
+	// customer is the index in dest of customer_id, for the visitor
+	// document's join with log_customer (-1: no join).
 	customer int
 }
 
@@ -151,13 +156,21 @@ func (s *logStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 			problems = append(problems, logProblem(sp+d, fmt.Sprintf("%s gives %s a handler that writes other tables; the Log step copies only %s", mapFile, sp+d, tp.Dest.Name)))
 			continue
 		}
-		doc := logDoc{tp: tp, customer: -1}
+		doc := logDoc{tp: tp, dest: tp.Dest, customer: -1}
 		if strings.EqualFold(d, logVisitorDoc) {
 			ok, err := tableExists(ctx, s.r.src, s.r.cfg.Source.Database, sp+logCustomerDoc)
 			if err != nil {
 				return nil, err
 			}
-			doc.customer = tp.Dest.ColumnIndex("customer_id")
+			all, err := tableColumns(ctx, s.r.dst, tp.Dest.Schema, tp.Dest.Name)
+			if err != nil {
+				return nil, err
+			}
+			if doc.customer = tp.Dest.ColumnIndex("customer_id"); doc.customer < 0 && slices.Contains(all, "customer_id") {
+				dest := *tp.Dest
+				dest.Columns = append(slices.Clip(tp.Dest.Columns), cdc.Column{Name: "customer_id", DataType: "int", ColumnType: "int", Nullable: true})
+				doc.dest, doc.customer = &dest, len(tp.Dest.Columns)
+			}
 			switch {
 			case !ok:
 				problems = append(problems, logProblem(sp+logCustomerDoc, fmt.Sprintf("source document %s does not exist; the visitors' customers come from it", sp+logCustomerDoc)))
@@ -210,7 +223,7 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+dest); err != nil {
 				return fmt.Errorf("Log step: clearing %s: %w", d.tp.Dest.Name, err)
 			}
-			w := &batchInsert{tx: tx, t: d.tp.Dest}
+			w := &batchInsert{tx: tx, t: d.dest}
 			n, dropped, err := s.copyDoc(ctx, d, w)
 			if err != nil {
 				return err
@@ -262,7 +275,9 @@ func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noS
 			return fmt.Errorf("Log step: source %s row %s: %w; nothing was written: fix the row or the map and run data mode again",
 				src.Name, keyText(src, row), err)
 		}
-		if d.customer >= 0 {
+		if d.customer >= len(out) {
+			out = append(out, customer)
+		} else if d.customer >= 0 {
 			out[d.customer] = customer
 		}
 		n++
