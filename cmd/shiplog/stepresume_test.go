@@ -256,7 +256,7 @@ func TestDataStepsResumeAfterAKill(t *testing.T) {
 }
 
 // TestStockDataStepsResumeAfterAKill: data mode with the stock config.xml's
-// steps (Data Integrity, EAV, Customer Attributes, Map, PostProcessing) on
+// steps (Data Integrity, EAV, Customer Attributes, Map, Log, Inventory, PostProcessing) on
 // the real schemas, with a customer and attributes Magento 2 has under other
 // ids and ones it lacks, killed after each step's data stage returned (not
 // yet recorded: the next run runs it again) and after the EAV step's was
@@ -322,13 +322,16 @@ func TestStockDataStepsResumeAfterAKill(t *testing.T) {
 	}, []stepKill{
 		// The EAV step committed its merge; the next run merges again
 		// (upserts on the unique keys: nothing twice).
-		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
-		{point: failpoint.StepRecorded, hit: 2, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
+		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "Log", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
+		{point: failpoint.StepRecorded, hit: 2, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Log", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
 		// The customers were copied; the next run clears and copies them again.
-		{point: failpoint.StepDataDone, hit: 3, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
+		{point: failpoint.StepDataDone, hit: 3, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Log", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
 		// The Map step always runs (it resumes per table).
-		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
-		{point: failpoint.StepDataDone, hit: 5, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Log", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		// The Log step's copy, not recorded, runs again; recorded, it is
+		// skipped; the Inventory step always runs (idempotent).
+		{point: failpoint.StepDataDone, hit: 5, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Log", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		{point: failpoint.StepRecorded, hit: 5, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Log"}, ran: []string{"Map", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "Log"}},
 	})
 	// Checked by code on both sides, not through shiplog's maps (the
 	// customer values, some moved into the entity tables, are checked by
