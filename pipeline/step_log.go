@@ -43,7 +43,10 @@ const (
 // Magento 2.4's customer_visitor.session_id is a deprecated varchar(1); a
 // Magento 1 session id does not fit. The reference's non-strict session
 // keeps its first character; here the column is left NULL and the count of
-// such visitors is warned about.
+// such visitors is warned about. A visitor without first_visit_at (NULL in
+// Magento 1) gets its last_visit_at as created_at, which is NOT NULL in
+// Magento 2 (the server would otherwise stamp the time of the copy, or
+// refuse the row, by its timestamp settings), also counted in a warning.
 //
 // Delta: the reference's delta copies log_visitor's changes. shiplog's
 // stream carries only the Map step's plan (the stock map ignores the log
@@ -216,7 +219,7 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 		return errors.New("Log step: no plan (its integrity stage did not run or failed)")
 	}
 	counts := make([]int, len(s.docs))
-	var noSession int
+	var noSession, noFirst int
 	err := s.r.inTx(ctx, func(tx *sql.Tx) error {
 		for i, d := range s.docs {
 			dest := rowio.QuoteIdent(d.tp.Dest.Schema) + "." + rowio.QuoteIdent(d.tp.Dest.Name)
@@ -224,10 +227,11 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 				return fmt.Errorf("Log step: clearing %s: %w", d.tp.Dest.Name, err)
 			}
 			w := &batchInsert{tx: tx, t: d.dest}
-			n, dropped, err := s.copyDoc(ctx, d, w)
+			n, dropped, first, err := s.copyDoc(ctx, d, w)
 			if err != nil {
 				return err
 			}
+			noFirst += first
 			if err := w.flush(ctx); err != nil {
 				return fmt.Errorf("Log step: copying into %s: %w", d.tp.Dest.Name, err)
 			}
@@ -251,6 +255,10 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 		env.Log.Warn("Log step: session ids that do not fit the destination's session_id column (Magento 2.4's is a deprecated varchar(1)) were left NULL",
 			"stage", "data", "visitors", noSession)
 	}
+	if noFirst > 0 {
+		env.Log.Warn("Log step: visitors without first_visit_at got their last_visit_at as created_at (NOT NULL in Magento 2)",
+			"stage", "data", "visitors", noFirst)
+	}
 	if len(s.clear) > 0 {
 		env.Log.Info("log documents cleared", "stage", "data", "tables", strings.Join(s.clear, ","))
 	}
@@ -258,12 +266,18 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 }
 
 // copyDoc copies d's source rows into w; the visitor document's rows get
-// their customer from log_customer. It returns the rows copied and how
-// many had their session id left NULL.
-func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noSession int, err error) {
+// their customer from log_customer. It returns the rows copied, how many
+// had their session id left NULL and how many their created_at taken from
+// last_visit_at.
+func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noSession, noFirst int, err error) {
 	src := d.tp.Source
 	session := src.ColumnIndex("session_id")
+	first, last := src.ColumnIndex("first_visit_at"), src.ColumnIndex("last_visit_at")
 	add := func(row []any, customer any) error {
+		if first >= 0 && last >= 0 && row[first] == nil && row[last] != nil {
+			row[first] = row[last]
+			noFirst++
+		}
 		out, err := d.tp.Row(row)
 		var he *transform.HandlerError
 		if errors.As(err, &he) && he.Handler == transform.FitHandler && strings.EqualFold(he.Field, "session_id") && session >= 0 {
@@ -285,7 +299,7 @@ func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noS
 	}
 	if d.customer < 0 {
 		err = rowio.ReadTable(ctx, s.r.src, src, func(row []any) error { return add(row, nil) })
-		return n, noSession, err
+		return n, noSession, noFirst, err
 	}
 	// The visitor's rows, each with the customer of its latest login.
 	joined := &cdc.Table{Schema: src.Schema, Name: src.Name,
@@ -299,29 +313,29 @@ func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noS
 	q = append(q, " FROM "+rowio.QuoteIdent(src.Schema)+"."+rowio.QuoteIdent(src.Name)+" lv ORDER BY lv.visitor_id"...)
 	conn, release, err := rowio.RawConn(ctx, s.r.src)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer release()
 	stmt, err := conn.PrepareContext(ctx, string(q))
 	if err != nil {
-		return 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
+		return 0, 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
 	}
 	defer stmt.Close()
 	rows, err := stmt.QueryContext(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
+		return 0, 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
 	}
 	defer rows.Close()
 	for {
 		row, ok, err := rowio.ScanRow(rows, joined)
 		if err != nil {
-			return n, noSession, fmt.Errorf("Log step: reading %s: %w", src.Name, err)
+			return n, noSession, noFirst, fmt.Errorf("Log step: reading %s: %w", src.Name, err)
 		}
 		if !ok {
-			return n, noSession, nil
+			return n, noSession, noFirst, nil
 		}
 		if err := add(row[:len(src.Columns)], row[len(src.Columns)]); err != nil {
-			return n, noSession, err
+			return n, noSession, noFirst, err
 		}
 	}
 }

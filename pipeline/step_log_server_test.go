@@ -21,7 +21,8 @@ import (
 // (two databases of one server) with the stock map and groups files, and
 // a groups file that lists documents to clear: missing options, a document
 // to clear that does not exist, a source without log_customer are
-// integrity errors; Data clears the listed documents (the reference's
+// integrity errors; a visitor without first_visit_at gets last_visit_at
+// as created_at; Data clears the listed documents (the reference's
 // DataTest expects clearDocument for the destination document and each
 // document to clear) and copies the visitors; Volume finds a visitor added
 // after the copy and a document to clear that was filled again.
@@ -128,7 +129,7 @@ func TestLogStepEdgeCases(t *testing.T) {
 
 	exec("m1",
 		`INSERT INTO log_visitor (visitor_id, session_id, first_visit_at, last_visit_at, last_url_id, store_id) VALUES
-			(5, 'long-session-id', '2020-01-01 10:00:00', '2020-01-01 11:00:00', 1, 1), (6, NULL, '2020-01-02 10:00:00', '2020-01-02 10:00:00', 0, 1)`,
+			(5, 'long-session-id', '2020-01-01 10:00:00', '2020-01-01 11:00:00', 1, 1), (6, NULL, '2020-01-02 10:00:00', '2020-01-02 10:00:00', 0, 1), (8, NULL, NULL, '2020-01-04 10:00:00', 0, 1)`,
 		`INSERT INTO log_customer (log_id, visitor_id, customer_id, login_at, store_id) VALUES (1, 6, 3, '2020-01-02 10:01:00', 1), (2, 6, 4, '2020-01-02 10:00:30', 1)`)
 	exec("m2",
 		`INSERT INTO customer_visitor (visitor_id, customer_id, created_at, last_visit_at) VALUES (1, 1, '2021-01-01 00:00:00', '2021-01-01 00:00:00')`,
@@ -140,11 +141,12 @@ func TestLogStepEdgeCases(t *testing.T) {
 	// log_id wins (customer 4), as Magento 1 appends a row per login.
 	assertRowsIn(t, dst, map[string][]string{
 		"SELECT visitor_id, customer_id, session_id, created_at, last_visit_at FROM customer_visitor": {
-			`'5',NULL,NULL,'2020-01-01 10:00:00','2020-01-01 11:00:00'`, `'6','4',NULL,'2020-01-02 10:00:00','2020-01-02 10:00:00'`},
+			`'5',NULL,NULL,'2020-01-01 10:00:00','2020-01-01 11:00:00'`, `'6','4',NULL,'2020-01-02 10:00:00','2020-01-02 10:00:00'`,
+			`'8',NULL,NULL,'2020-01-04 10:00:00','2020-01-04 10:00:00'`}, // no first visit: the last
 		"SELECT COUNT(*) FROM search_query": {`'0'`},
 	})
-	if !strings.Contains(logs.String(), "visitors=1") {
-		t.Errorf("no warning counting the session id left NULL:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "left NULL\" stage=data visitors=1") || !strings.Contains(logs.String(), "as created_at (NOT NULL in Magento 2)\" stage=data visitors=1") {
+		t.Errorf("no warnings counting the session id left NULL and the created_at from last_visit_at:\n%s", logs.String())
 	}
 	if err := s.Volume(ctx, env); err != nil {
 		t.Errorf("Volume after the copy: %v", err)
@@ -152,7 +154,7 @@ func TestLogStepEdgeCases(t *testing.T) {
 	exec("m1", `INSERT INTO log_visitor (visitor_id, last_visit_at, store_id) VALUES (7, '2020-01-03 00:00:00', 1)`)
 	exec("m2", `INSERT INTO search_query (query_id, query_text, store_id) VALUES (1, 'x', 1)`)
 	err = s.Volume(ctx, env)
-	if err == nil || !strings.Contains(err.Error(), "customer_visitor: source log_visitor has 3, destination 2") || !strings.Contains(err.Error(), "search_query in the destination is not cleared") {
+	if err == nil || !strings.Contains(err.Error(), "customer_visitor: source log_visitor has 4, destination 3") || !strings.Contains(err.Error(), "search_query in the destination is not cleared") {
 		t.Errorf("Volume after a visitor was added and search_query filled: %v", err)
 	}
 	// Delta mode: the warning, and no volume check.
