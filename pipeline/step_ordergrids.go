@@ -315,12 +315,12 @@ func (s *orderGridsStep) Volume(ctx context.Context, env *step.Env) error {
 	return errors.Join(errs...)
 }
 
-// startDelta rebuilds, once when delta mode starts, the grid rows of every
+// DeltaStart (step.DeltaStarter) rebuilds, once when delta mode starts, the grid rows of every
 // document the destination's sales tables hold (upserted, a page of ids at
 // a time): what earlier delta runs streamed into the sales tables reaches
 // the grids. What this run streams does not, until the next delta run —
 // the warning says so.
-func (s *orderGridsStep) startDelta(ctx context.Context, env *step.Env) error {
+func (s *orderGridsStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	if s.cols == nil {
 		problems, err := s.Integrity(ctx, env)
 		if err != nil {
@@ -359,5 +359,5 @@ func (s *orderGridsStep) startDelta(ctx context.Context, env *step.Env) error {
 	return nil
 }
 
-// Delta does nothing more: the work is startDelta's (see deltaStarter).
+// Delta does nothing more: the work is DeltaStart's (step.DeltaStarter).
 func (s *orderGridsStep) Delta(context.Context, *step.Env) error { return nil }

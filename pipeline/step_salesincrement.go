@@ -440,10 +440,10 @@ func (s *salesIncrementStep) Volume(ctx context.Context, env *step.Env) error {
 	return errors.Join(errs...)
 }
 
-// startDelta raises every sequence table to Magento 1's number as it is
+// DeltaStart (step.DeltaStarter) raises every sequence table to Magento 1's number as it is
 // now (a table past it stays), once, when delta mode starts: the stream
 // does not carry eav_entity_store yet, which the warning says.
-func (s *salesIncrementStep) startDelta(ctx context.Context, env *step.Env) error {
+func (s *salesIncrementStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	problems, err := s.Integrity(ctx, env)
 	if err != nil {
 		return err
@@ -493,34 +493,6 @@ func (s *salesIncrementStep) startDelta(ctx context.Context, env *step.Env) erro
 	return nil
 }
 
-// Delta does nothing more: the work is startDelta's, which runs before the
+// Delta does nothing more: the work is DeltaStart's, which runs before the
 // stream (the Map step's Delta) blocks.
 func (s *salesIncrementStep) Delta(context.Context, *step.Env) error { return nil }
-
-// deltaStarter is a step whose delta work is done once, when delta mode
-// starts, before any step's Delta: the Map step's Delta blocks while it
-// streams, and config.xml lists the SalesIncrement and OrderGrids steps
-// after it. Until the stream carries their documents, such a step says at
-// every run what it does not follow.
-type deltaStarter interface {
-	startDelta(ctx context.Context, env *step.Env) error
-}
-
-// startDeltas runs the startDelta of the steps that have one, in order,
-// each with its title in its log lines.
-func startDeltas(ctx context.Context, steps []step.Planned, env *step.Env) error {
-	for _, p := range steps {
-		s, ok := p.Step.(deltaStarter)
-		if !ok {
-			continue
-		}
-		e := *env
-		if e.Log != nil {
-			e.Log = e.Log.With("step", p.Title)
-		}
-		if err := s.startDelta(ctx, &e); err != nil {
-			return err
-		}
-	}
-	return nil
-}

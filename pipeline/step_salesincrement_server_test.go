@@ -159,7 +159,7 @@ func TestSalesIncrementOnTheReferenceFixture(t *testing.T) {
 	logs.Reset()
 	denv := *env
 	denv.Mode = step.ModeDelta
-	if err := startDeltas(ctx, []step.Planned{{Title: "SalesIncrement Step", Step: s}}, &denv); err != nil {
+	if err := step.Run(ctx, step.ModeDelta, []step.Planned{{Title: "SalesIncrement Step", Step: s}}, &denv); err != nil {
 		t.Fatal(err)
 	}
 	assertSalesRows(t, dst, "SELECT MAX(sequence_value) FROM sequence_order_1", []string{"'9'"})

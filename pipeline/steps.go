@@ -33,6 +33,8 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "Stores", Title: "Stores Step", Class: `Migration\Step\Stores`, New: func() step.Step { return &storesStep{r: r} }},
 		{Name: "EAV", Title: "EAV Step", Class: `Migration\Step\Eav`, New: func() step.Step { return &eavStep{r: r} }},
 		{Name: "Customer", Title: "Customer Attributes Step", Class: `Migration\Step\Customer`, New: func() step.Step { return &customerStep{r: r} }},
+		{Name: "Log", Title: "Log Step", Class: `Migration\Step\Log`, New: func() step.Step { return &logStep{r: r} }},
+		{Name: "Inventory", Title: "Inventory Step", Class: `Migration\Step\Inventory`, New: func() step.Step { return &inventoryStep{r: r} }},
 		{Name: "PostProcessing", Title: "PostProcessing Step", Class: `Migration\Step\PostProcessing`, New: func() step.Step { return &postStep{r: r} }},
 		{Name: "Ratings", Title: "Ratings Step", Class: `Migration\Step\Ratings`, New: func() step.Step { return &ratingsStep{r: r} }},
 		{Name: "TierPrice", Title: "Tier Price Step", Class: `Migration\Step\TierPrice`, New: func() step.Step { return &tierPriceStep{r: r} }},
@@ -86,11 +88,7 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	if err != nil {
 		return err
 	}
-	env := r.stepEnv(step.ModeDelta, log, auto != "", run)
-	if err := startDeltas(ctx, steps, env); err != nil {
-		return err
-	}
-	return step.Run(ctx, step.ModeDelta, steps, env)
+	return step.Run(ctx, step.ModeDelta, steps, r.stepEnv(step.ModeDelta, log, auto != "", run))
 }
 
 // CheckSteps runs, without writing anything, the integrity stage of every

@@ -25,7 +25,8 @@ import (
 // at the end; any other error stops it and is returned as the step returned
 // it.
 //
-// Delta mode: step by step, its Delta, then its Volume. A Delta that returns
+// Delta mode: every DeltaStarter's DeltaStart, then step by step, its Delta,
+// then its Volume. A Delta that returns
 // nil once ctx has ended is a clean stop: Run returns nil without running the
 // later steps.
 func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
@@ -43,6 +44,13 @@ func Run(ctx context.Context, mode Mode, steps []Planned, env *Env) error {
 	if mode == ModeDelta {
 		if err := Report(log, env.Unknown, env.Auto); err != nil {
 			return err
+		}
+		for _, p := range steps {
+			if ds, ok := p.Step.(DeltaStarter); ok {
+				if err := ds.DeltaStart(ctx, envOf(p)); err != nil {
+					return err
+				}
+			}
 		}
 		for _, p := range steps {
 			env := envOf(p)

@@ -123,6 +123,15 @@ type Progress interface {
 	Note(ctx context.Context, mode Mode, step string, skipped bool) error
 }
 
+// DeltaStarter is a Step with something to do or say when delta mode
+// starts, before any step's Delta: a step listed after one whose Delta
+// streams until stopped (the Map step's) would otherwise never run in a
+// delta run. Run calls DeltaStart of every such step of the mode, in order,
+// before the first Delta; an error stops the mode, as a Delta's does.
+type DeltaStarter interface {
+	DeltaStart(ctx context.Context, env *Env) error
+}
+
 // Rerunnable is a Step that says whether its data stage runs again on
 // every run of its mode although an earlier run finished it: a step that
 // resumes by itself (the Map step continues per table and records where

@@ -422,3 +422,39 @@ func TestStagesLogWithTheStepTitle(t *testing.T) {
 		}
 	}
 }
+
+// starter is a fake step that also has a DeltaStart.
+type starter struct{ *fake }
+
+func (s starter) DeltaStart(context.Context, *Env) error { return s.record("deltastart") }
+
+// TestDeltaStartRunsBeforeAStreamingStep: a step listed after one whose
+// Delta streams until stopped still gets its DeltaStart, before the first
+// Delta; its error stops the mode before any Delta.
+func TestDeltaStartRunsBeforeAStreamingStep(t *testing.T) {
+	for _, failStart := range []bool{false, true} {
+		var calls []string
+		ctx, cancel := context.WithCancel(context.Background())
+		m := &fake{name: "Map", calls: &calls, err: map[string]error{},
+			delta: func(ctx context.Context) error { cancel(); <-ctx.Done(); return nil }}
+		l := &fake{name: "Log", calls: &calls, err: map[string]error{}}
+		if failStart {
+			l.err["deltastart"] = errors.New("boom")
+		}
+		steps := []Planned{{Title: "Map Step", Step: m}, {Title: "Log Step", Step: starter{l}}}
+		err := Run(ctx, ModeDelta, steps, &Env{Log: slog.New(slog.DiscardHandler)})
+		want := []string{"Log.deltastart", "Map.delta"}
+		if failStart {
+			want = want[:1]
+			if err == nil || err.Error() != "boom" {
+				t.Fatalf("DeltaStart failed: Run returned %v, want boom", err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(calls, want) {
+			t.Fatalf("failStart=%v: delta stages ran as %q, want %q", failStart, calls, want)
+		}
+		cancel()
+	}
+}

@@ -89,7 +89,7 @@ func TestCustomerDeltaWithTheStockConfig(t *testing.T) {
 				t.Fatalf("the source's foreign keys did not cascade: %v", got)
 			}
 			r = s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
-			if strings.Contains(r.stderr, "not supported yet") {
+			if strings.Contains(r.stderr, "Customer Attributes step's delta is not supported yet") {
 				t.Errorf("delta still warns that customers are not streamed:\n%s", r.stderr)
 			}
 			s.assertRows(map[string][]string{
