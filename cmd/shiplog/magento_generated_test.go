@@ -24,6 +24,14 @@ func execConn(t *testing.T, db *sql.DB, stmts ...string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The connection goes back to db's pool: what stmts set for the
+	// session must not hold for the next user (foreign key checks off
+	// would keep a later DELETE from cascading).
+	defer func() {
+		if _, err := c.ExecContext(ctx, "SET SESSION foreign_key_checks = DEFAULT, sql_mode = DEFAULT"); err != nil {
+			t.Errorf("resetting the session: %v", err)
+		}
+	}()
 	for _, s := range stmts {
 		if _, err := c.ExecContext(ctx, s); err != nil {
 			first, _, _ := strings.Cut(s, "\n")
@@ -123,7 +131,7 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			// finish first, delta brings them all the same.
 			d := startDaemon(t, s.config, "migrate", "data", "--auto")
 			mapStep := regexp.MustCompile(`msg="step 4 of \d+: Map Step"`)
-			waitFor(t, "the Map step", 60*time.Second, func() bool { return mapStep.MatchString(d.stderr.String()) })
+			waitFor(t, "the Map step", 5*time.Minute, func() bool { return mapStep.MatchString(d.stderr.String()) })
 			execConn(t, s.e.srcDB, append([]string{"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')", "SET FOREIGN_KEY_CHECKS = 0"},
 				append(magentogen.Products(products+4, products+4, products),
 					"UPDATE catalog_product_entity_decimal SET value = 42.5 WHERE entity_id = 20 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = 'price')",
@@ -145,16 +153,20 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			// Changes after the copy, for delta: products added with
 			// values, values changed, added and deleted per store, a
 			// product's row changed, a category link added.
-			// Customers change only before data mode: the Customer
-			// Attributes step has no delta stage yet. When it has, add
-			// here a customer with an address (magentogen's customer rows),
-			// a changed loyalty_* value and a deleted address: the
-			// comparison by code of customer_entity_* and
-			// customer_address_entity_* below then covers them, and the
-			// static ones need a check of customer_entity's and
-			// customer_address_entity's columns.
+			// Customers (the Customer Attributes step's delta): two added
+			// with their addresses, a firstname changed in its value row
+			// alone, a loyalty value changed, an address's city changed, a
+			// customer deleted (Magento 1's foreign keys delete its
+			// addresses and values). The comparison by code below covers
+			// the value tables; the static columns are checked after it.
 			execConn(t, s.e.srcDB, append([]string{"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')", "SET FOREIGN_KEY_CHECKS = 0"},
-				magentogen.Products(products+1, products+3, products)...)...)
+				append(magentogen.Products(products+1, products+3, products), magentogen.Customers(61, 62)...)...)...)
+			execConn(t, s.e.srcDB, "SET FOREIGN_KEY_CHECKS = 1", // the delete cascades
+				"UPDATE customer_entity_varchar SET value = 'Renamed7' WHERE entity_id = 7 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 1 AND attribute_code = 'firstname')",
+				"UPDATE customer_entity_int SET value = 4242 WHERE entity_id = 8 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 1 AND attribute_code = 'loyalty_points')",
+				"UPDATE customer_address_entity_varchar SET value = 'Lviv' WHERE entity_id = 90 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 2 AND attribute_code = 'city')",
+				"DELETE FROM customer_entity WHERE entity_id = 10",
+			)
 			execConn(t, s.e.srcDB,
 				"UPDATE catalog_product_entity_varchar SET value = 'Renamed 5' WHERE entity_id = 5 AND store_id = 0 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = 'name')",
 				"UPDATE catalog_product_entity_decimal SET value = 99.99 WHERE entity_id = 7 AND attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = 'price')",
@@ -234,6 +246,36 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 				"SELECT category_id, product_id FROM catalog_category_product WHERE product_id = 12 ORDER BY category_id":     {"'3','12'", "'4','12'"},
 			})
 
+			// The customers' static attributes, in the entity tables'
+			// columns: each Magento 2 column against the source value row
+			// of its code, read in SQL on the source side.
+			for _, c := range []struct{ table, typ, code, col, value string }{
+				{"customer_entity", "1", "firstname", "firstname", "value"},
+				{"customer_entity", "1", "lastname", "lastname", "value"},
+				{"customer_entity", "1", "dob", "dob", "DATE(value)"},
+				{"customer_address_entity", "2", "city", "city", "value"},
+				{"customer_address_entity", "2", "street", "street", "value"},
+			} {
+				backend := "varchar"
+				switch c.code {
+				case "dob":
+					backend = "datetime"
+				case "street":
+					backend = "text"
+				}
+				src := rowsOf(t, s.e.srcDB, fmt.Sprintf("SELECT e.entity_id, %s FROM %s e LEFT JOIN %s_%s v ON v.entity_id = e.entity_id AND v.attribute_id = (SELECT attribute_id FROM eav_attribute WHERE entity_type_id = %s AND attribute_code = '%s') ORDER BY e.entity_id",
+					strings.ReplaceAll(c.value, "value", "v.value"), c.table, c.table, backend, c.typ, c.code))
+				dst := rowsOf(t, s.e.dstDB, fmt.Sprintf("SELECT entity_id, %s FROM %s ORDER BY entity_id", c.col, c.table))
+				if len(src) < 50 || strings.Join(src, " ") != strings.Join(dst, " ") {
+					t.Errorf("%s.%s: Magento 1's %s values vs Magento 2's column:\n%s", c.table, c.col, c.code, rowsDiff(src, dst))
+				}
+			}
+			s.assertRows(map[string][]string{
+				"SELECT firstname FROM customer_entity WHERE entity_id = 7":            {"'Renamed7'"},
+				"SELECT COUNT(*) FROM customer_entity WHERE entity_id IN (10, 61, 62)": {"'2'"},
+				"SELECT COUNT(*) FROM customer_address_entity WHERE parent_id = 10":    {"'0'"},
+			})
+
 			// (c) Products keep their attribute set by name.
 			const bySet = "SELECT p.entity_id, s.attribute_set_name FROM catalog_product_entity p LEFT JOIN eav_attribute_set s ON s.attribute_set_id = p.attribute_set_id"
 			if d := rowsDiff(rowsOf(t, s.e.srcDB, bySet), rowsOf(t, s.e.dstDB, bySet)); d != "" {
@@ -269,11 +311,11 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			// (The comparison by code finds a value left under its
 			// Magento 1 attribute_id: 71, Magento 1's name, is nothing in
 			// Magento 2.)
-			execConn(t, s.e.dstDB, "UPDATE catalog_product_entity_varchar SET attribute_id = 71 WHERE entity_id = 1 AND store_id = 0 AND value = 'Product 1'")
+			execConn(t, s.e.dstDB, "SET FOREIGN_KEY_CHECKS = 0", "UPDATE catalog_product_entity_varchar SET attribute_id = 71 WHERE entity_id = 1 AND store_id = 0 AND value = 'Product 1'")
 			if d := rowsDiff(valuesByCode(t, s.e.srcDB, "catalog_product_entity_varchar", true, ""), valuesByCode(t, s.e.dstDB, "catalog_product_entity_varchar", true, "")); !strings.Contains(d, "'1','0',NULL,NULL,'Product 1'") {
 				t.Errorf("a Magento 1 attribute_id on the destination is not found by code:\n%s", d)
 			}
-			execConn(t, s.e.dstDB, "UPDATE catalog_product_entity_varchar SET attribute_id = 73 WHERE entity_id = 1 AND store_id = 0 AND value = 'Product 1'")
+			execConn(t, s.e.dstDB, "SET FOREIGN_KEY_CHECKS = 0", "UPDATE catalog_product_entity_varchar SET attribute_id = 73 WHERE entity_id = 1 AND store_id = 0 AND value = 'Product 1'")
 
 			execConn(t, s.e.srcDB, "DELETE FROM catalog_product_entity WHERE entity_id = 10")
 			r := runShiplog(t, s.config, nil, "migrate", "delta", "--exit-when-caught-up")

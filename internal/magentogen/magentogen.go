@@ -278,6 +278,16 @@ func Products(from, last, total int) []string {
 	return b.statements()
 }
 
+// Customers are the rows of customers from to last (ids), with their
+// addresses, as Magento1 writes them, for a test that adds customers later.
+func Customers(from, last int) []string {
+	b := newBuilder()
+	for c := from; c <= last; c++ {
+		customer(b, c)
+	}
+	return b.statements()
+}
+
 func stores(b *builder) {
 	for _, w := range [][]any{{0, "admin", "Admin", 0, 0, 0}, {1, "base", "Main Website", 1, 1, 1}, {2, "outlet", "Outlet Website", 2, 2, 0}} {
 		b.add("core_website", "website_id, code, name, sort_order, default_group_id, is_default", w...)
