@@ -358,6 +358,15 @@ func sameValue(a, b any) bool {
 	return string(rowio.AppendKey(nil, []any{a})) == string(rowio.AppendKey(nil, []any{b}))
 }
 
+// allCols are the indexes of a row of n columns.
+func allCols(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // flush replaces a run of markers by their row changes, level by level.
 func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Change) ([]cdc.Change, error) {
 	for depth := 0; len(level) > 0; depth++ {
@@ -434,6 +443,12 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 			}
 			for i, r := range rows {
+				if x.o.Refresh != nil && now[i] != nil && sameValues(r, now[i], allCols(len(r))) && len(r) == len(now[i]) {
+					// The source holds it as the destination does: nothing
+					// changed it, nor its children by it (an upsert of a
+					// row the destination keys otherwise could duplicate it).
+					continue
+				}
 				c := cdc.Change{Table: t, Before: r, CommitTime: m.CommitTime, Pos: m.Pos}
 				switch {
 				case x.o.Refresh != nil && now[i] == nil, x.o.Refresh == nil && m.Cascade.Delete:

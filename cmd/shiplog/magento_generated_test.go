@@ -283,12 +283,15 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			if got := rowsOf(t, s.e.dstDB, "SELECT COUNT(*) FROM catalog_product_entity_media_gallery_value_to_entity WHERE entity_id IN (16, 21)"); strings.Join(got, "") != "'2'" {
 				t.Fatalf("products 16 and 21 have no image on the destination to delete: %v", got)
 			}
-			execConn(t, s.e.srcDB,
+			execConn(t, s.e.srcDB, "SET FOREIGN_KEY_CHECKS = 1", // (a pooled connection may have them off)
 				"INSERT INTO catalog_product_entity_media_gallery_value (value_id, store_id, label, position, disabled) VALUES (21, 3, 'Outlet 21', 2, 0)",
 				"INSERT INTO catalog_product_entity_media_gallery (value_id, attribute_id, entity_id, value) SELECT 9015, attribute_id, 15, '/p/r/new-15.jpg' FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = 'media_gallery'",
 				"INSERT INTO catalog_product_entity_media_gallery_value (value_id, store_id, label, position, disabled) VALUES (9015, 0, 'New 15', 1, 0)",
 				"DELETE FROM catalog_product_entity WHERE entity_id IN (10, 16)",
 				"DELETE FROM catalog_product_entity WHERE entity_id IN (15, 21)")
+			if got := rowsOf(t, s.e.srcDB, "SELECT (SELECT COUNT(*) FROM catalog_product_entity_media_gallery WHERE entity_id IN (15, 16, 21)) + (SELECT COUNT(*) FROM catalog_product_entity_varchar WHERE entity_id IN (10, 15, 16, 21))"); strings.Join(got, "") != "'0'" {
+				t.Fatalf("the source kept rows of the deleted products: %v (did its foreign keys act?)", got)
+			}
 			if r := runShiplog(t, s.config, nil, "migrate", "delta", "--exit-when-caught-up"); r.code != 0 {
 				t.Fatalf("delta after products' cascaded deletes: exit %d\n%s", r.code, r.stderr)
 			}
