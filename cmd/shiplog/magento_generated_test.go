@@ -277,18 +277,23 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			// (Gallery\InsertValueToEntity): the gallery rows of a deleted
 			// product are found through it, and go with their labels and
 			// value_to_entity rows. Product 10 has no image, 16 has one
-			// (magentogen: every fifth product from 1), and one product
-			// of each kind is deleted after a change of its gallery in the
-			// same stretch (21: a label added; 15, imageless, gets one).
+			// (magentogen: every fifth product from 1); 21 gets a label and
+			// 15, imageless, an image before (streamed first). Product 26
+			// is deleted with foreign key checks off: its rows stay on the
+			// source, and must stay on the destination too.
 			if got := rowsOf(t, s.e.dstDB, "SELECT COUNT(*) FROM catalog_product_entity_media_gallery_value_to_entity WHERE entity_id IN (16, 21)"); strings.Join(got, "") != "'2'" {
 				t.Fatalf("products 16 and 21 have no image on the destination to delete: %v", got)
 			}
 			execConn(t, s.e.srcDB, "SET FOREIGN_KEY_CHECKS = 1", // (a pooled connection may have them off)
 				"INSERT INTO catalog_product_entity_media_gallery_value (value_id, store_id, label, position, disabled) VALUES (21, 3, 'Outlet 21', 2, 0)",
 				"INSERT INTO catalog_product_entity_media_gallery (value_id, attribute_id, entity_id, value) SELECT 9015, attribute_id, 15, '/p/r/new-15.jpg' FROM eav_attribute WHERE entity_type_id = 4 AND attribute_code = 'media_gallery'",
-				"INSERT INTO catalog_product_entity_media_gallery_value (value_id, store_id, label, position, disabled) VALUES (9015, 0, 'New 15', 1, 0)",
+				"INSERT INTO catalog_product_entity_media_gallery_value (value_id, store_id, label, position, disabled) VALUES (9015, 0, 'New 15', 1, 0)")
+			s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
+			execConn(t, s.e.srcDB, "SET FOREIGN_KEY_CHECKS = 1",
 				"DELETE FROM catalog_product_entity WHERE entity_id IN (10, 16)",
-				"DELETE FROM catalog_product_entity WHERE entity_id IN (15, 21)")
+				"DELETE FROM catalog_product_entity WHERE entity_id IN (15, 21)",
+				"SET FOREIGN_KEY_CHECKS = 0",
+				"DELETE FROM catalog_product_entity WHERE entity_id = 26")
 			if got := rowsOf(t, s.e.srcDB, "SELECT (SELECT COUNT(*) FROM catalog_product_entity_media_gallery WHERE entity_id IN (15, 16, 21)) + (SELECT COUNT(*) FROM catalog_product_entity_varchar WHERE entity_id IN (10, 15, 16, 21))"); strings.Join(got, "") != "'0'" {
 				t.Fatalf("the source kept rows of the deleted products: %v (did its foreign keys act?)", got)
 			}
@@ -309,7 +314,18 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 				"SELECT COUNT(*) FROM catalog_category_product WHERE product_id IN (10, 15, 16, 21)":                            {"'0'"},
 				"SELECT COUNT(*) FROM catalog_product_entity_media_gallery_value_to_entity WHERE entity_id IN (1, 6, 26)":       {"'3'"},
 				"SELECT COUNT(*) FROM catalog_product_entity_media_gallery WHERE value_id IN (1, 6, 26)":                        {"'3'"},
+				// (26: the checks were off, its rows stay.)
+				"SELECT COUNT(*) FROM catalog_product_entity WHERE entity_id = 26": {"'0'"},
 			})
+			for _, q := range []string{
+				"SELECT COUNT(*) FROM catalog_product_entity_media_gallery_value WHERE value_id = 26",
+				"SELECT COUNT(*) FROM catalog_product_entity_varchar WHERE entity_id = 26",
+				"SELECT COUNT(*) FROM catalog_product_entity_int WHERE entity_id = 26",
+			} {
+				if src, dst := rowsOf(t, s.e.srcDB, q), rowsOf(t, s.e.dstDB, q); strings.Join(src, "") == "'0'" || strings.Join(src, "") != strings.Join(dst, "") {
+					t.Errorf("%s (product 26, deleted with foreign key checks off): source %v, destination %v; want the same, not 0", q, src, dst)
+				}
+			}
 			if r := runShiplog(t, s.config, nil, "verify"); r.code != 0 {
 				t.Errorf("verify after the deletes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
