@@ -554,7 +554,8 @@ func (s *Set) Generator() *Generator {
 
 // Add appends to out the markers of source change c (a change of a parent
 // whose key action reaches a copied child), in the order of the set's keys,
-// and returns out. c.Before must hold the referenced columns.
+// and returns out. c.Before must hold the referenced columns. A change made
+// with foreign_key_checks=0 (c.NoFKChecks) gets none: the keys did nothing.
 func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
 	if g == nil || g.set == nil || c.NoFKChecks {
 		// (With foreign_key_checks=0 the source's keys did nothing.)

@@ -94,3 +94,38 @@ func TestKeyHeldByASideTableIsFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeWithForeignKeyChecksOffCascadesNothing: a change the source
+// made with foreign_key_checks=0 gets no marker, and sets off no tripwire
+// (the key did nothing); the same change with the checks on does both.
+func TestChangeWithForeignKeyChecksOffCascadesNothing(t *testing.T) {
+	rules := base()
+	rules.Source.IgnoreFields = ignore("grandchild.child_id") // gc_child: a tripwire on child
+	rules.Destination.IgnoreFields = ignore("grandchild.child_id")
+	s, err := Compile(shopKeys(), plan(t, rules))
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	parent := tbl("parent", []int{0}, col("id", "int"), col("code", "varchar"))
+	child := tbl("child", []int{0}, col("id", "int"), col("parent_id", "int"), col("parent_code", "varchar"), col("v", "int"))
+	for _, tc := range []struct {
+		name string
+		c    cdc.Change
+	}{
+		{"a parent's delete", cdc.Change{Op: cdc.OpDelete, Table: parent, Before: []any{int64(1), "c1"}}},
+		{"a parent's key update", cdc.Change{Op: cdc.OpUpdate, Table: parent, Before: []any{int64(1), "c1"}, After: []any{int64(9), "c9"}}},
+		{"a tripwire's delete", cdc.Change{Op: cdc.OpDelete, Table: child, Before: []any{int64(3), int64(1), "c1", int64(0)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			on, errOn := s.Generator().Add(nil, tc.c)
+			if len(on) == 0 && errOn == nil {
+				t.Fatalf("with the checks on: no marker and no error")
+			}
+			tc.c.NoFKChecks = true
+			off, errOff := s.Generator().Add(nil, tc.c)
+			if len(off) != 0 || errOff != nil {
+				t.Fatalf("with the checks off: markers %+v, error %v; want none", off, errOff)
+			}
+		})
+	}
+}
