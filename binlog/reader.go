@@ -645,6 +645,10 @@ func (s *stream) unselected(ctx context.Context, schema, table string) error {
 	return nil
 }
 
+// rowsNoForeignKeyChecks is the rows event flag (MySQL's and MariaDB's
+// NO_FOREIGN_KEY_CHECKS_F) of a statement run with foreign_key_checks=0.
+const rowsNoForeignKeyChecks = 0x0002
+
 // rows converts a rows event of a selected table into changes.
 func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replication.RowsEvent) error {
 	if e.Table == nil || !s.selected(string(e.Table.Schema), string(e.Table.Table)) {
@@ -663,6 +667,9 @@ func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replic
 				ErrRowImageNotFull, info.table.Schema, info.table.Name, len(skipped))
 		}
 	}
+	// The statement ran with foreign_key_checks=0: its deletes and
+	// updates did not cascade on the source.
+	noFK := e.Flags&rowsNoForeignKeyChecks != 0
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert, replication.EnumRowsEventTypeDelete:
 		op := cdc.OpInsert
@@ -674,7 +681,7 @@ func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replic
 			if err != nil {
 				return err
 			}
-			c := cdc.Change{Op: op, Table: info.table}
+			c := cdc.Change{Op: op, Table: info.table, NoFKChecks: noFK}
 			if op == cdc.OpInsert {
 				c.After = row
 			} else {
@@ -695,7 +702,7 @@ func (s *stream) rows(ctx context.Context, h *replication.EventHeader, e *replic
 			if err != nil {
 				return err
 			}
-			s.add(cdc.Change{Op: cdc.OpUpdate, Table: info.table, Before: before, After: after}, cdc.ValueSize(before)+cdc.ValueSize(after))
+			s.add(cdc.Change{Op: cdc.OpUpdate, Table: info.table, Before: before, After: after, NoFKChecks: noFK}, cdc.ValueSize(before)+cdc.ValueSize(after))
 		}
 	default:
 		return fmt.Errorf("rows event of unknown type on `%s`.`%s`", info.table.Schema, info.table.Name)

@@ -150,7 +150,7 @@ func keyOf(t *cdc.Table, row []any) string {
 
 // note lays change c over the destination's state.
 func (x *expander) note(c cdc.Change) {
-	if _, ok := x.set.plans[c.Table]; !ok {
+	if _, ok := x.set.plans[c.Table]; !ok && x.set.sides[c.Table] == nil {
 		return
 	}
 	ov := x.overlay[c.Table]
@@ -358,6 +358,15 @@ func sameValue(a, b any) bool {
 	return string(rowio.AppendKey(nil, []any{a})) == string(rowio.AppendKey(nil, []any{b}))
 }
 
+// allCols are the indexes of a row of n columns.
+func allCols(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // flush replaces a run of markers by their row changes, level by level.
 func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Change) ([]cdc.Change, error) {
 	for depth := 0; len(level) > 0; depth++ {
@@ -419,6 +428,14 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 				rows = kept
 			}
+			if si := x.set.sides[t]; si != nil && x.o.Refresh != nil {
+				// What the source did to the rows owning them is read
+				// (the side rows go with them, or stay).
+				for _, r := range rows {
+					next = si.edge.refreshMarker(next, m, r, si.edge.parentDest, x.set)
+				}
+				continue
+			}
 			var now [][]any
 			if x.o.Refresh != nil && len(rows) > 0 {
 				if now, err = x.o.Refresh(ctx, t, rows); err != nil {
@@ -426,6 +443,12 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 				}
 			}
 			for i, r := range rows {
+				if x.o.Refresh != nil && now[i] != nil && sameValues(r, now[i], allCols(len(r))) && len(r) == len(now[i]) {
+					// The source holds it as the destination does: nothing
+					// changed it, nor its children by it (an upsert of a
+					// row the destination keys otherwise could duplicate it).
+					continue
+				}
 				c := cdc.Change{Table: t, Before: r, CommitTime: m.CommitTime, Pos: m.Pos}
 				switch {
 				case x.o.Refresh != nil && now[i] == nil, x.o.Refresh == nil && m.Cascade.Delete:
@@ -445,6 +468,9 @@ func (x *expander) flush(ctx context.Context, out []cdc.Change, level []cdc.Chan
 					side, err := tp.DestSideDeletes(c) // the rows of side tables it owns
 					if err != nil {
 						return nil, err
+					}
+					for _, sc := range side {
+						x.note(sc)
 					}
 					out = append(out, side...)
 				}
@@ -540,7 +566,9 @@ func (x *expander) find(ctx context.Context, level []cdc.Change) (map[indexKey]m
 	}
 	var keyed []cdc.Change
 	for _, m := range level {
-		if inKey(m.Table, m.Cascade.Cols) {
+		// (An owner's rows are found through its side rows, which the
+		// destination holds: one the destination lacks is no child.)
+		if inKey(m.Table, m.Cascade.Cols) && !x.set.owners[m.Cascade] {
 			keyed = append(keyed, m)
 		}
 	}
@@ -677,11 +705,20 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 	}
 	for _, t := range order {
 		tp := s.plans[t]
-		var pair [2][][]any
+		si := s.sides[t]
+		if si != nil {
+			tp = si.owner // the rows owning the side rows
+		}
+		pair := out[tp]
 		for ck, w := range by[t] {
 			cols := colsOf(ck)
-			srcCols, err := sourceCols(tp, cols)
-			if err != nil {
+			var srcCols []int
+			var err error
+			if si != nil {
+				for _, c := range cols {
+					srcCols = append(srcCols, si.src[c])
+				}
+			} else if srcCols, err = sourceCols(tp, cols); err != nil {
 				return nil, err
 			}
 			rows, err := read(src, tp.Source, srcCols, w.vals)
@@ -691,6 +728,15 @@ func (s *Set) Touched(ctx context.Context, src, dst *sql.DB, markers []cdc.Chang
 			pair[0] = append(pair[0], rows...)
 			if rows, err = read(dst, t, cols, w.vals); err != nil {
 				return nil, fmt.Errorf("destination: %w", err)
+			}
+			if si != nil && len(rows) > 0 {
+				owners := make([][]any, len(rows))
+				for i, r := range rows {
+					owners[i] = t.KeyOf(r)
+				}
+				if rows, err = read(dst, tp.Dest, si.edge.onDelete.Cols, owners); err != nil {
+					return nil, fmt.Errorf("destination: %w", err)
+				}
 			}
 			pair[1] = append(pair[1], rows...)
 		}

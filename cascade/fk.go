@@ -13,7 +13,9 @@
 // own earlier changes) are deleted or updated as the source's action did,
 // and the same is done for their children in turn. The result is a batch of
 // ordinary row changes, so compaction, apply partitions, checkpoints and the
-// snapshot hand-off treat them like any other.
+// snapshot hand-off treat them like any other. A child whose key columns a
+// side handler moved into its side table (transform.SideSpec.Holds) is
+// reached through the side rows holding the parent's values.
 package cascade
 
 import (

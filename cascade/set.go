@@ -33,6 +33,11 @@ type Set struct {
 	// cannot be followed (see tripwire).
 	trips map[string][]tripwire
 	fks   []string
+	// sides: the side tables (transform.SideSpec) through which followed
+	// keys find their child rows, with their owners.
+	sides map[*cdc.Table]*sideInfo
+	// owners: the actions of owner edges (see sideInfo).
+	owners map[*cdc.Cascade]bool
 	// colls caches the collations of destination columns (see collation).
 	collMu sync.Mutex
 	colls  map[*cdc.Table]map[int]collation
@@ -54,6 +59,31 @@ type edge struct {
 	srcOnUpdate *cdc.Cascade
 	delAction   Action
 	updAction   Action
+	// via, when set, is the side table holding the key's child columns,
+	// which the child's destination table lacks (a side handler moved
+	// them): the marker names the side table, and its rows deleted delete
+	// the child rows owning them (sideInfo's owner edge).
+	via *cdc.Table
+}
+
+// target is the destination table an edge's markers name.
+func (e *edge) target() *cdc.Table {
+	if e.via != nil {
+		return e.via
+	}
+	return e.child.Dest
+}
+
+// sideInfo is a side table a followed key reaches its child rows through:
+// each side row deleted by the key's action deletes the child row owning
+// it (an edge from the side table's owner columns to the columns of the
+// child's destination table holding its source key), as the source's
+// action deleted the child row holding the values.
+type sideInfo struct {
+	owner *transform.TablePlan
+	edge  *edge
+	// src: by side column, the child's source column it holds.
+	src map[int]int
 }
 
 // Compile binds the source's foreign keys to the plan. A key whose action
@@ -120,9 +150,26 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 			}
 		}
 		if len(notCopied) > 0 {
-			unfollowable(fmt.Errorf("column %s.%s is not copied to the destination as it is (ignored, or changed by a handler), so the rows its actions change cannot be found there; copy the column unchanged, or ignore %s in the map",
-				fk.Child, strings.Join(notCopied, ","), fk.Child))
-			continue
+			side, sideCols, owner, held := ctp.SideHolding(fk.ChildCols)
+			if !held || fk.OnDelete != Cascade {
+				unfollowable(fmt.Errorf("column %s.%s is not copied to the destination as it is (ignored, or changed by a handler), so the rows its actions change cannot be found there; copy the column unchanged, or ignore %s in the map",
+					fk.Child, strings.Join(notCopied, ","), fk.Child))
+				continue
+			}
+			// The side table holds the columns: a parent's delete finds
+			// the child rows by the side rows holding its values. An update
+			// of the referenced columns would change the side rows, which
+			// the stream cannot compute from the destination: it stops.
+			if fk.OnUpdate != NoAction {
+				msg := fmt.Sprintf("column %s.%s is not copied to the destination as it is but held by %s, whose rows the stream cannot compute again when the action changes it",
+					fk.Child, strings.Join(notCopied, ","), side.Name)
+				s.tripOn(fk, ctp.Dest, false, true, func(*ForeignKey) error {
+					return fmt.Errorf("%s: the source changed the referenced columns of a row this key acts on (ON UPDATE %s), and %s; then copy again with `migrate data --reset`", fk, fk.OnUpdate, msg)
+				})
+			}
+			e.via = side
+			cols = sideCols
+			s.addSide(side, sideCols, owner, ctp, fk)
 		}
 		if fk.OnDelete == Cascade {
 			if err := ctp.SideOwnersOnDest(); err != nil {
@@ -130,7 +177,7 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 				continue
 			}
 		}
-		if fk.OnUpdate != NoAction || fk.OnDelete == SetNull {
+		if (fk.OnUpdate != NoAction && e.via == nil) || fk.OnDelete == SetNull {
 			if err := ctp.SideReadsAny(fk.ChildCols); err != nil {
 				unfollowable(err)
 				continue
@@ -144,7 +191,7 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 			e.onDelete = &cdc.Cascade{Constraint: fk.Name, Cols: cols, Delete: fk.OnDelete == Cascade}
 			e.srcOnDelete = &cdc.Cascade{Constraint: fk.Name, Cols: srcCols, Delete: fk.OnDelete == Cascade}
 		}
-		if fk.OnUpdate != NoAction {
+		if fk.OnUpdate != NoAction && e.via == nil {
 			e.onUpdate = &cdc.Cascade{Constraint: fk.Name, Cols: cols}
 			e.srcOnUpdate = &cdc.Cascade{Constraint: fk.Name, Cols: srcCols}
 		}
@@ -185,10 +232,44 @@ func Compile(fks []ForeignKey, plan *transform.Plan) (*Set, error) {
 	for t := range s.plans {
 		s.closure[t] = s.reach(t, map[*cdc.Table]bool{})
 	}
+	for t := range s.sides {
+		s.closure[t] = s.reach(t, map[*cdc.Table]bool{})
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("source foreign keys whose actions shiplog cannot repeat on the destination:\n  %w", joinLines(errs))
 	}
 	return s, nil
+}
+
+// addSide notes side table side, whose columns cols hold fk's child
+// columns, as one through which fk's deletes reach the rows of ctp (owner:
+// the columns of ctp.Dest holding the side rows' owner key).
+func (s *Set) addSide(side *cdc.Table, cols, owner []int, ctp *transform.TablePlan, fk *ForeignKey) {
+	if s.sides == nil {
+		s.sides = map[*cdc.Table]*sideInfo{}
+		s.owners = map[*cdc.Cascade]bool{}
+	}
+	si := s.sides[side]
+	if si == nil {
+		var ownerCols, childCols []string
+		for _, k := range side.Key {
+			ownerCols = append(ownerCols, side.Columns[k].Name)
+		}
+		for _, k := range owner {
+			childCols = append(childCols, ctp.Dest.Columns[k].Name)
+		}
+		name := "(" + side.Name + " rows owned by " + ctp.Dest.Name + ")"
+		e := &edge{fk: &ForeignKey{Name: name, Child: ctp.Source.Name, Parent: side.Name, ChildCols: childCols, ParentCols: ownerCols, OnDelete: Cascade},
+			parentCols: ownerCols, parentDest: append([]int(nil), side.Key...), child: ctp, delAction: Cascade,
+			onDelete: &cdc.Cascade{Constraint: name, Cols: owner, Delete: true}}
+		si = &sideInfo{owner: ctp, edge: e, src: map[int]int{}}
+		s.sides[side] = si
+		s.owners[e.onDelete] = true
+		s.byDest[side] = append(s.byDest[side], e)
+	}
+	for j, c := range cols {
+		si.src[c] = ctp.Source.ColumnIndex(fk.ChildCols[j])
+	}
 }
 
 // tripwire stops the stream at a change of its table that fk's action
@@ -199,14 +280,23 @@ type tripwire struct {
 	// child is the copied table (destination) the action would reach: a
 	// change its copy already reflects sets nothing off.
 	child *cdc.Table
+	// onDelete, onUpdate: the kinds of change it is set off by (when
+	// fk's action acts on them).
+	onDelete, onUpdate bool
 }
 
 // trip sets a tripwire on fk's parent.
 func (s *Set) trip(fk *ForeignKey, child *cdc.Table, err func(*ForeignKey) error) {
+	s.tripOn(fk, child, true, true, err)
+}
+
+// tripOn sets a tripwire on fk's parent that deletes (del) or updates
+// (upd) set off.
+func (s *Set) tripOn(fk *ForeignKey, child *cdc.Table, del, upd bool, err func(*ForeignKey) error) {
 	if s.trips == nil {
 		s.trips = map[string][]tripwire{}
 	}
-	s.trips[fk.Parent] = append(s.trips[fk.Parent], tripwire{fk: fk, err: err, child: child})
+	s.trips[fk.Parent] = append(s.trips[fk.Parent], tripwire{fk: fk, err: err, child: child, onDelete: del, onUpdate: upd})
 }
 
 // TripTables lists the source tables whose changes may stop the stream
@@ -255,11 +345,11 @@ func (s *Set) tripped(c cdc.Change) error {
 		}
 		switch c.Op {
 		case cdc.OpDelete:
-			if w.fk.OnDelete != NoAction {
+			if w.fk.OnDelete != NoAction && w.onDelete {
 				return w.err(w.fk)
 			}
 		case cdc.OpUpdate:
-			if w.fk.OnUpdate == NoAction || c.Before == nil || c.After == nil {
+			if w.fk.OnUpdate == NoAction || !w.onUpdate || c.Before == nil || c.After == nil {
 				continue
 			}
 			for _, name := range w.fk.ParentCols {
@@ -278,7 +368,7 @@ func (s *Set) reach(t *cdc.Table, seen map[*cdc.Table]bool) map[*cdc.Table]bool 
 	}
 	seen[t] = true
 	for _, e := range s.byDest[t] {
-		s.reach(e.child.Dest, seen)
+		s.reach(e.target(), seen)
 	}
 	return seen
 }
@@ -345,6 +435,12 @@ func (s *Set) SkipUpTo(pos map[string]cdc.Position) {
 			}
 		}
 	}
+	// Side rows are copied with their owners.
+	for t, si := range s.sides {
+		if p, ok := pos[si.owner.Source.Name]; ok {
+			s.skip[t] = p
+		}
+	}
 }
 
 // checkSkips returns an error when a parent change at pos cascades, along
@@ -379,7 +475,7 @@ func (s *Set) checkSkips(edges []*edge, pos cdc.Position, del bool, changed []in
 		if skipped && v == nil {
 			v = e
 		}
-		if err := s.checkSkips(s.byDest[e.child.Dest], pos, nextDel, next, v, depth+1); err != nil {
+		if err := s.checkSkips(s.byDest[e.target()], pos, nextDel, next, v, depth+1); err != nil {
 			return err
 		}
 	}
@@ -458,9 +554,11 @@ func (s *Set) Generator() *Generator {
 
 // Add appends to out the markers of source change c (a change of a parent
 // whose key action reaches a copied child), in the order of the set's keys,
-// and returns out. c.Before must hold the referenced columns.
+// and returns out. c.Before must hold the referenced columns. A change made
+// with foreign_key_checks=0 (c.NoFKChecks) gets none: the keys did nothing.
 func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
-	if g == nil || g.set == nil {
+	if g == nil || g.set == nil || c.NoFKChecks {
+		// (With foreign_key_checks=0 the source's keys did nothing.)
 		return out, nil
 	}
 	if len(g.set.trips) > 0 {
@@ -517,9 +615,24 @@ func (g *Generator) Add(out []cdc.Change, c cdc.Change) ([]cdc.Change, error) {
 		return out, nil
 	}
 	for i, e := range g.set.bySource[c.Table.Name] {
+		if g.Source && e.via != nil && c.Op == cdc.OpDelete && !g.set.skipped(e.child.Dest, c.Pos) && !hasNull(c.Before, cols[i]) {
+			// A Kafka applier finds a marker's rows by the child's columns,
+			// which the destination lacks.
+			return out, fmt.Errorf("%s: the source deleted a row this key acts on (ON DELETE CASCADE), and column %s.%s is not copied to the destination as it is (held by %s), so a Kafka applier cannot find the rows it deleted; then copy again with `migrate data --reset`",
+				e.fk, e.fk.Child, strings.Join(e.fk.ChildCols, ","), e.via.Name)
+		}
 		out = e.marker(out, c, c.Before, c.After, cols[i], g.set, g.Source)
 	}
 	return out, nil
+}
+
+func hasNull(row []any, cols []int) bool {
+	for _, k := range cols {
+		if row[k] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // refreshMarker appends a marker asking for the children of row (values
@@ -539,7 +652,7 @@ func (e *edge) refreshMarker(out []cdc.Change, c cdc.Change, row []any, cols []i
 	if s.skipped(e.child.Dest, c.Pos) {
 		return out
 	}
-	return append(out, cdc.Change{Op: cdc.OpCascade, Table: e.child.Dest, Before: old, Cascade: cas, CommitTime: c.CommitTime, Pos: c.Pos})
+	return append(out, cdc.Change{Op: cdc.OpCascade, Table: e.target(), Before: old, Cascade: cas, CommitTime: c.CommitTime, Pos: c.Pos})
 }
 
 // marker appends the marker of a parent change with images before and
@@ -582,7 +695,7 @@ func (e *edge) marker(out []cdc.Change, c cdc.Change, before, after []any, cols 
 	if s.skipped(e.child.Dest, c.Pos) {
 		return out
 	}
-	t := e.child.Dest
+	t := e.target()
 	if src {
 		t = e.child.Source
 		if cas == e.onDelete {
@@ -623,6 +736,9 @@ func (s *Set) KafkaCheck() error {
 	var errs []error
 	for _, edges := range s.bySource {
 		for _, e := range edges {
+			if e.via != nil {
+				continue // Generator.Add stops at its deletes (Source)
+			}
 			if next := s.byDest[e.child.Dest]; len(next) > 0 {
 				errs = append(errs, fmt.Errorf("%s: the rows it changes in %s are parents of %s, whose rows a Kafka applier cannot follow in order (only one level of cascades goes through Kafka)",
 					e.fk, e.fk.Child, next[0].fk))

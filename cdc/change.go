@@ -67,6 +67,10 @@ type Change struct {
 	// it: its key and the columns set, the others their defaults (the row's
 	// own insert, applied later, fills them and keeps what was set).
 	Create bool
+	// NoFKChecks: the source made the change with foreign_key_checks=0
+	// (the binlog's rows event says so), so its foreign keys' actions
+	// changed no child row. Readers that cannot tell leave it false.
+	NoFKChecks bool
 }
 
 // Cascade is the action of one source foreign key on its child table.

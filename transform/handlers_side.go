@@ -37,7 +37,8 @@ func newInsertValueToEntity(p Params, b Binding) (SideSpec, SideFunc, error) {
 		!strings.EqualFold(b.Env.Option("edition_migrate"), "opensource-to-opensource") {
 		col = "row_id"
 	}
-	spec := SideSpec{Table: valueToEntityTable, Columns: []string{"value_id", col}, Owner: []string{"value_id"}, Reads: []string{"entity_id"}}
+	spec := SideSpec{Table: valueToEntityTable, Columns: []string{"value_id", col}, Owner: []string{"value_id"}, Reads: []string{"entity_id"},
+		Holds: map[string]string{col: "entity_id"}}
 	return spec, func(rec, _ []any, emit Emit) error {
 		emit(rec[b.Index], rec[entity])
 		return nil

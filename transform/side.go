@@ -59,6 +59,11 @@ type SideSpec struct {
 	// adds those the plan lacks, and calls the factory again so that
 	// b.Other has them.
 	Fill []string
+	// Holds maps side columns (among Columns) to the field of the handled
+	// record each holds as it is: a source foreign key on such a field
+	// that the map does not copy finds its rows on the destination
+	// through the side table (see TablePlan.SideHolding).
+	Holds map[string]string
 }
 
 // Emit writes the side row of the handled row: values in the order of
@@ -121,6 +126,9 @@ type sideOut struct {
 	bound string
 	// reads are the fields of the handled record its rows are computed from.
 	reads []string
+	// holds: by field of the handled record (lower case), the side column
+	// holding it as it is (SideSpec.Holds).
+	holds map[string]int
 }
 
 // sideCall is a bound side handler.
@@ -232,6 +240,17 @@ func (c *compiler) bindSide(tp *TablePlan, area string, tr Transform, field stri
 		return
 	}
 	out := &sideOut{table: st, handler: tr.Handler.Name, field: field, ref: tr.Field, bound: bound, reads: append([]string{field}, spec.Reads...)}
+	for col, f := range spec.Holds {
+		i := st.ColumnIndex(col)
+		if i < 0 || b.Rec.ColumnIndex(f) < 0 {
+			fail("it declares that column %s of %s holds field %s, which one of them lacks", col, st.Name, f)
+			return
+		}
+		if out.holds == nil {
+			out.holds = map[string]int{}
+		}
+		out.holds[strings.ToLower(f)] = i
+	}
 	c.sideUsers[strings.ToLower(st.Name)] = out
 	tp.sides = append(tp.sides, out)
 	bf := boundFunc{handler: tr.Handler.Name, field: field,
@@ -501,6 +520,32 @@ func (tp *TablePlan) SideOwnersOnDest() error {
 		}
 	}
 	return nil
+}
+
+// SideHolding returns the side table of tp that holds the handled fields
+// as they are (SideSpec.Holds) with its columns holding them, and the
+// destination columns of tp.Dest holding the side table's owner key: the
+// rows of tp whose fields hold some values are found on the destination by
+// the side rows holding them. ok is false when no side table holds them all
+// or tp's destination rows do not hold the owner key.
+func (tp *TablePlan) SideHolding(fields []string) (side *cdc.Table, cols, owner []int, ok bool) {
+	for _, s := range tp.sides {
+		if s.destKey == nil || len(s.holds) == 0 {
+			continue
+		}
+		cols = cols[:0]
+		for _, f := range fields {
+			i, held := s.holds[strings.ToLower(f)]
+			if !held {
+				break
+			}
+			cols = append(cols, i)
+		}
+		if len(cols) == len(fields) {
+			return s.table, cols, append([]int(nil), s.destKey...), true
+		}
+	}
+	return nil, nil, nil, false
 }
 
 // SideReadsAny returns an error naming the side table when a side handler
