@@ -181,9 +181,34 @@ func openPool(ctx context.Context, c *gomysql.Config, dest bool, init []string) 
 	}
 	db := sql.OpenDB(ic)
 	db.SetMaxIdleConns(16)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingStarting(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return db, nil
+}
+
+// startRetries bounds pingStarting: four more tries, 0.2 s to 1.6 s apart
+// (3 s in all).
+const startRetries = 4
+
+// pingStarting checks a new pool can connect. A connection a network blip
+// cuts (a link flapping, a server restarting: mysqlsink.IsTransient) is
+// tried again a few times, so a daemon restarted into a short outage does
+// not exit; a server that accepts no MySQL handshake within timeouts.connect
+// (ErrNoHandshake), a refused login and anything else fail at once.
+func pingStarting(ctx context.Context, db *sql.DB) error {
+	wait := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := db.PingContext(ctx)
+		if err == nil || attempt == startRetries || errors.Is(err, ErrNoHandshake) || !mysqlsink.IsTransient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
