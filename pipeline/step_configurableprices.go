@@ -366,7 +366,7 @@ func (s *configurablePricesStep) Volume(context.Context, *step.Env) error { retu
 // nothing: the stock config runs no ConfigurablePrices delta.
 func (s *configurablePricesStep) DeltaStart(_ context.Context, env *step.Env) error {
 	if env.Log != nil {
-		env.Log.Warn("the ConfigurablePrices step has no delta here: super attribute prices changed in Magento 1 after data mode are not followed, and the Map step's stream writes a child's own Magento 1 price over its computed one when that row changes; run data mode again with --reset to compute them anew",
+		env.Log.Warn("the ConfigurablePrices step has no delta here: super attribute prices changed in Magento 1 after data mode are not followed, and the Map step's stream writes a child's own Magento 1 price over its computed one when that row changes; run `migrate data --reset` to compute them anew",
 			"stage", "delta")
 	}
 	return nil

@@ -1,8 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/shiplog/shiplog/step"
 )
 
 // TestCfgPicker: of the price query's rows (ordered by child, store,
@@ -68,5 +73,25 @@ func TestCfgMissing(t *testing.T) {
 	dst := cfgMissing("destination", "", cfgDestFields, map[string][]string{"catalog_product_entity_decimal": {"value_id", "row_id", "attribute_id", "store_id", "value"}})
 	if len(dst) != 1 || !strings.Contains(dst[0].Msg, "Destination fields are missing. Document: catalog_product_entity_decimal. Fields: entity_id") {
 		t.Errorf("destination with row_id instead of entity_id: %+v", dst)
+	}
+}
+
+// TestCfgDeltaWarns: listed in delta mode (the stock config does not list
+// it), the step says at the start of every delta run what it does not
+// follow and the remedy, and its Delta returns at once.
+func TestCfgDeltaWarns(t *testing.T) {
+	var buf bytes.Buffer
+	env := &step.Env{Mode: step.ModeDelta, Log: slog.New(slog.NewTextHandler(&buf, nil))}
+	s := &configurablePricesStep{}
+	if err := s.DeltaStart(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delta(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"level=WARN", "super attribute prices changed in Magento 1 after data mode are not followed", "migrate data --reset"} {
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("delta start logged %q, want %q in it", buf.String(), w)
+		}
 	}
 }
