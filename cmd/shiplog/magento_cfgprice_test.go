@@ -130,3 +130,27 @@ func TestConfigurablePricesWithTheStockConfigOnRealSchemas(t *testing.T) {
 	s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	s.assertRows(prices)
 }
+
+// TestConfigurablePricesIntegrityWithoutPriceAttribute: super attribute
+// prices in a source whose eav_attribute has no catalog_product price
+// attribute cannot be computed: `check` and data mode report it as a
+// blocking integrity error naming both documents (the reference would take
+// whatever its price query found, or nothing, without a word).
+func TestConfigurablePricesIntegrityWithoutPriceAttribute(t *testing.T) {
+	t.Parallel()
+	s, fx := newStockStore(t)
+	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
+	s.e.config = s.config
+	s.exec(storeAdminAndDefault...)
+	s.exec(`INSERT INTO catalog_product_super_attribute_pricing (value_id, product_super_attribute_id, value_index, is_percent, pricing_value, website_id) VALUES (1, 1, '5', 0, 10, 0)`)
+	want := `ConfigurablePrices step: the source has super attribute prices (catalog_product_super_attribute_pricing) but no catalog_product attribute "price" in eav_attribute`
+	r := runShiplog(t, s.config, nil, "check")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("check: exit %d, want 1 with %q\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	s.e.mustRun("migrate", "settings")
+	r = runShiplog(t, s.config, nil, "migrate", "data")
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("migrate data: exit %d, want a failure with %q\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+}
