@@ -49,7 +49,7 @@ func TestStockConfigDataIntegrityStep(t *testing.T) {
 	}
 	// The steps shiplog lacks are errors of the same check (--auto:
 	// warnings), in check and in migrate data.
-	unknown := `config.xml lists the Magento step \"Url Rewrite Step\" for data mode, which shiplog does not have: without it URL rewrites are not migrated`
+	unknown := `config.xml lists the Magento step \"ConfigurablePrices step\" for data mode, which shiplog does not have: without it configurable products' super attribute prices are not migrated`
 	if !strings.Contains(r.stderr, `level=ERROR msg="`+unknown) || !strings.Contains(checkOut, strings.ReplaceAll(unknown, `\"`, `"`)) {
 		t.Errorf("the steps shiplog lacks are not integrity errors:\n%s", r.stderr)
 	}
@@ -66,7 +66,7 @@ func TestStockConfigDataIntegrityStep(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("migrate data --auto: exit %d, want 0\n%s", r.code, r.stderr)
 	}
-	for _, w := range []string{items, batch, `config.xml lists the Magento step "Url Rewrite Step" for data mode`} {
+	for _, w := range []string{items, batch, `config.xml lists the Magento step "ConfigurablePrices step" for data mode`} {
 		if !strings.Contains(r.stderr, `level=WARN msg="`+strings.ReplaceAll(w, `"`, `\"`)) {
 			t.Errorf("--auto: no warning %s:\n%s", w, r.stderr)
 		}
