@@ -4,8 +4,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/shiplog/shiplog/internal/magentogen"
 )
 
 // TestUrlRewritesWithTheStockConfigOnRealSchemas: core_url_rewrite rows of
@@ -61,5 +64,74 @@ func TestUrlRewritesWithTheStockConfigOnRealSchemas(t *testing.T) {
 			`'15','cms-page','1','home','cms/page/view/page_id/1','0','1',NULL,'1',NULL`,
 		},
 		"SELECT url_rewrite_id, category_id, product_id FROM catalog_url_rewrite_product_category": {"'11','3','1'"},
+	})
+}
+
+// TestUrlRewritesOfAGeneratedStore: a generated Magento 1.9 store
+// (internal/magentogen: three store views, categories and products with URL
+// keys, each product in a category) given the rewrites Magento 1's indexer
+// makes of its URL keys — per store view a category's, a product's and a
+// product-in-category's — and an active CMS page of all stores, migrated
+// with the stock config.xml. Then, read in SQL on both sides: every
+// core_url_rewrite row is in url_rewrite under its id with the entity, path,
+// store and metadata the reference's Transformer gives it, every system
+// product-in-category rewrite is a catalog_url_rewrite_product_category row
+// (whose foreign keys hold: the Map step copied the products and
+// categories), and the CMS page has one rewrite in store 1.
+func TestUrlRewritesOfAGeneratedStore(t *testing.T) {
+	t.Parallel()
+	s, fx := newStockStore(t)
+	s.config = stockConfigXML(t, fx, s.src, s.dst, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
+	s.e.config = s.config
+	execConn(t, s.e.srcDB, append(append([]string(nil), magentogen.Prelude...), magentogen.Magento1(magentogen.Options{Products: 60})...)...)
+	execConn(t, s.e.dstDB, append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, magentogen.Magento2()...)...)
+	key := func(typ int) string {
+		return fmt.Sprintf("(SELECT attribute_id FROM eav_attribute WHERE entity_type_id = %d AND attribute_code = 'url_key')", typ)
+	}
+	execConn(t, s.e.srcDB,
+		`INSERT INTO core_url_rewrite (store_id, category_id, product_id, id_path, request_path, target_path, is_system, options)
+			SELECT s.store_id, v.entity_id, NULL, CONCAT('category/', v.entity_id), CONCAT(v.value, '.html'), CONCAT('catalog/category/view/id/', v.entity_id), 1, ''
+			FROM catalog_category_entity_varchar v JOIN core_store s ON s.store_id > 0 WHERE v.store_id = 0 AND v.attribute_id = `+key(3),
+		`INSERT INTO core_url_rewrite (store_id, category_id, product_id, id_path, request_path, target_path, is_system, options)
+			SELECT s.store_id, NULL, v.entity_id, CONCAT('product/', v.entity_id), CONCAT(v.value, '.html'), CONCAT('catalog/product/view/id/', v.entity_id), 1, ''
+			FROM catalog_product_entity_varchar v JOIN core_store s ON s.store_id > 0 WHERE v.store_id = 0 AND v.attribute_id = `+key(4),
+		`INSERT INTO core_url_rewrite (store_id, category_id, product_id, id_path, request_path, target_path, is_system, options)
+			SELECT s.store_id, l.category_id, l.product_id, CONCAT('product/', l.product_id, '/', l.category_id), CONCAT(c.value, '/', p.value, '.html'),
+				CONCAT('catalog/product/view/id/', l.product_id, '/category/', l.category_id), 1, ''
+			FROM catalog_category_product l JOIN core_store s ON s.store_id > 0
+			JOIN catalog_category_entity_varchar c ON c.entity_id = l.category_id AND c.store_id = 0 AND c.attribute_id = `+key(3)+`
+			JOIN catalog_product_entity_varchar p ON p.entity_id = l.product_id AND p.store_id = 0 AND p.attribute_id = `+key(4),
+		`INSERT INTO cms_page (page_id, title, identifier, is_active) VALUES (1, 'Home', 'home', 1)`,
+		`INSERT INTO cms_page_store (page_id, store_id) VALUES (1, 0)`,
+	)
+	// The generated store's rewrites: at least one of each kind per view.
+	kinds := rowsOf(t, s.e.srcDB, "SELECT COUNT(DISTINCT store_id), SUM(product_id IS NULL), SUM(category_id IS NULL), SUM(product_id IS NOT NULL AND category_id IS NOT NULL) FROM core_url_rewrite")
+	if len(kinds) != 1 || strings.Contains(kinds[0], "'0'") {
+		t.Fatalf("generated rewrites (stores, category, product, product in category): %v", kinds)
+	}
+
+	s.e.mustRun("migrate", "settings")
+	s.e.mustRun("migrate", "data", "--auto")
+
+	m1 := rowsOf(t, s.e.srcDB, `SELECT url_rewrite_id, IF(product_id IS NULL, 'category', 'product'), IFNULL(product_id, category_id), request_path, target_path, store_id,
+		IF(product_id IS NOT NULL AND category_id IS NOT NULL, CONCAT('{"category_id":"', category_id, '"}'), NULL) FROM core_url_rewrite ORDER BY url_rewrite_id`)
+	m2 := rowsOf(t, s.e.dstDB, `SELECT url_rewrite_id, entity_type, entity_id, request_path, target_path, store_id, metadata FROM url_rewrite WHERE entity_type <> 'cms-page' ORDER BY url_rewrite_id`)
+	if len(m1) < 3*60 || strings.Join(m1, "\n") != strings.Join(m2, "\n") {
+		t.Errorf("url_rewrite (%d rows) differs from core_url_rewrite (%d rows)", len(m2), len(m1))
+		for i := range m1 {
+			if i >= len(m2) || m1[i] != m2[i] {
+				t.Fatalf("first difference at %d: %s", i, m1[i])
+			}
+		}
+	}
+	links1 := rowsOf(t, s.e.srcDB, "SELECT url_rewrite_id, category_id, product_id FROM core_url_rewrite WHERE product_id IS NOT NULL AND category_id IS NOT NULL ORDER BY url_rewrite_id")
+	links2 := rowsOf(t, s.e.dstDB, "SELECT url_rewrite_id, category_id, product_id FROM catalog_url_rewrite_product_category ORDER BY url_rewrite_id")
+	if len(links1) == 0 || strings.Join(links1, "\n") != strings.Join(links2, "\n") {
+		t.Errorf("catalog_url_rewrite_product_category: %d rows, want the %d product-in-category rewrites", len(links2), len(links1))
+	}
+	s.assertRows(map[string][]string{
+		"SELECT entity_id, request_path, target_path, store_id, is_autogenerated FROM url_rewrite WHERE entity_type = 'cms-page'": {"'1','home','cms/page/view/page_id/1','1','1'"},
+		// Every link's product and category is in Magento 2.
+		"SELECT COUNT(*) FROM catalog_url_rewrite_product_category l LEFT JOIN catalog_product_entity p ON p.entity_id = l.product_id LEFT JOIN catalog_category_entity c ON c.entity_id = l.category_id WHERE p.entity_id IS NULL OR c.entity_id IS NULL": {"'0'"},
 	})
 }
