@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -64,6 +65,32 @@ func TestUrlRewritesWithTheStockConfigOnRealSchemas(t *testing.T) {
 			`'15','cms-page','1','home','cms/page/view/page_id/1','0','1',NULL,'1',NULL`,
 		},
 		"SELECT url_rewrite_id, category_id, product_id FROM catalog_url_rewrite_product_category": {"'11','3','1'"},
+	})
+
+	// Listed in delta mode (the reference's Version191to2000Delta; the
+	// stock file does not list it), the step copies the rewrites anew when
+	// delta mode starts, and says what waits for the next run.
+	b, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDelta := strings.Replace(string(b), `<steps mode="delta">`, `<steps mode="delta">
+        <step title="Url Rewrite Step">
+            <delta>Migration\Step\UrlRewrite\Version191to2000Delta</delta>
+        </step>`, 1)
+	if withDelta == string(b) {
+		t.Fatal("config.xml has no delta steps")
+	}
+	if err := os.WriteFile(s.config, []byte(withDelta), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.exec(`UPDATE core_url_rewrite SET request_path = 'boots.html' WHERE url_rewrite_id = 10`, `DELETE FROM core_url_rewrite WHERE url_rewrite_id = 14`)
+	delta := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
+	if !strings.Contains(delta.stderr, "the Url Rewrite step's delta is applied once, when delta mode starts") {
+		t.Errorf("delta: no warning of what the Url Rewrite step's delta follows:\n%s", delta.stderr)
+	}
+	s.assertRows(map[string][]string{
+		"SELECT url_rewrite_id, request_path FROM url_rewrite ORDER BY url_rewrite_id": {"'10','boots.html'", "'11','shoes/p-1.html'", "'12','p-1.html'", "'13','shoes/old-p-2.html'", "'16','home'", "'17','sale'"},
 	})
 }
 
