@@ -40,6 +40,7 @@ func (r *Runtime) stepRegistry(run *modeRun) (*step.Registry, error) {
 		{Name: "TierPrice", Title: "Tier Price Step", Class: `Migration\Step\TierPrice`, New: func() step.Step { return &tierPriceStep{r: r} }},
 		{Name: "OrderGrids", Title: "OrderGrids Step", Class: `Migration\Step\OrderGrids`, New: func() step.Step { return &orderGridsStep{r: r} }},
 		{Name: "SalesIncrement", Title: "SalesIncrement Step", Class: `Migration\Step\SalesIncrement`, New: func() step.Step { return &salesIncrementStep{r: r} }},
+		{Name: "UrlRewrite", Title: "Url Rewrite Step", Class: `Migration\Step\UrlRewrite`, New: func() step.Step { return &urlRewriteStep{r: r} }},
 		{Name: "ConfigurablePrices", Title: "ConfigurablePrices step", Class: `Migration\Step\ConfigurablePrices`, New: func() step.Step { return &configurablePricesStep{r: r} }},
 	} {
 		if err := reg.Register(d); err != nil {

@@ -90,7 +90,7 @@ type stockStore struct {
 // stepsShiplogLacks are the steps of the stock config.xml that shiplog
 // does not have yet: each is an integrity error of its mode (--auto: a
 // warning).
-var stepsShiplogLacks = []string{"Url Rewrite Step"}
+var stepsShiplogLacks = []string{}
 
 // stockConfigXML writes config.xml in a folder whose etc/ is the tool's, so
 // the stock relative paths resolve as they do from the tool's root. The

@@ -256,8 +256,9 @@ func TestDataStepsResumeAfterAKill(t *testing.T) {
 }
 
 // TestStockDataStepsResumeAfterAKill: data mode with the stock config.xml's
-// steps (Data Integrity, EAV, Customer Attributes, Map, Log, Ratings,
-// ConfigurablePrices, OrderGrids, Tier Price, SalesIncrement, Inventory, PostProcessing) on the
+// steps (Data Integrity, EAV, Customer Attributes, Map, Url Rewrite, Log,
+// Ratings, ConfigurablePrices, OrderGrids, Tier Price, SalesIncrement,
+// Inventory, PostProcessing) on the
 // real schemas, with a customer and attributes Magento 2 has under other
 // ids and ones it lacks, killed after each step's data stage returned (not
 // yet recorded: the next run runs it again) and after the EAV step's was
@@ -324,16 +325,15 @@ func TestStockDataStepsResumeAfterAKill(t *testing.T) {
 		// The EAV step committed its merge; the next run merges again
 		// (upserts on the unique keys: nothing twice); the customers are
 		// cleared and copied again.
-		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
-		{point: failpoint.StepRecorded, hit: 2, recorded: []string{"DataIntegrity", "EAV"}, ran: []string{"Customer", "Map", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV"}},
+		{point: failpoint.StepDataDone, hit: 2, recorded: []string{"DataIntegrity"}, ran: []string{"EAV", "Customer", "Map", "UrlRewrite", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity"}},
 		// The Map step always runs (it resumes per table), as do Ratings,
 		// OrderGrids, SalesIncrement and Inventory (they redo their work).
-		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
-		// The Log step's copy, recorded, is skipped.
-		{point: failpoint.StepRecorded, hit: 5, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Log"}, ran: []string{"Map", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "Log"}},
+		{point: failpoint.StepRecorded, hit: 4, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map"}, ran: []string{"Map", "UrlRewrite", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer"}},
+		// The Url Rewrite and Log steps' copies, recorded, are skipped.
+		{point: failpoint.StepRecorded, hit: 6, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "UrlRewrite", "Log"}, ran: []string{"Map", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "UrlRewrite", "Log"}},
 		// The tier prices were copied; the next run clears and copies them again.
-		{point: failpoint.StepDataDone, hit: 9, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Log", "Ratings", "ConfigurablePrices", "OrderGrids"}, ran: []string{"Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "Log", "ConfigurablePrices"}},
-		{point: failpoint.StepDataDone, hit: 12, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory"}, ran: []string{"Map", "Ratings", "OrderGrids", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "Log", "ConfigurablePrices", "TierPrice"}},
+		{point: failpoint.StepDataDone, hit: 10, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "UrlRewrite", "Log", "Ratings", "ConfigurablePrices", "OrderGrids"}, ran: []string{"Map", "Ratings", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "UrlRewrite", "Log", "ConfigurablePrices"}},
+		{point: failpoint.StepDataDone, hit: 13, recorded: []string{"DataIntegrity", "EAV", "Customer", "Map", "UrlRewrite", "Log", "Ratings", "ConfigurablePrices", "OrderGrids", "TierPrice", "SalesIncrement", "Inventory"}, ran: []string{"Map", "Ratings", "OrderGrids", "SalesIncrement", "Inventory", "PostProcessing"}, skipped: []string{"DataIntegrity", "EAV", "Customer", "UrlRewrite", "Log", "ConfigurablePrices", "TierPrice"}},
 	})
 	// Checked by code on both sides, not through shiplog's maps (the
 	// customer values, some moved into the entity tables, are checked by
