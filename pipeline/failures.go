@@ -64,6 +64,16 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 			}
 			src = row
 		}
+		if rt, err := tp.RouteOf(src, false); err != nil {
+			return err
+		} else if rt.Kind == transform.Skip {
+			// The plan leaves the row out now (the PostProcessing step's routes).
+			del := append(deleteChange(tp, tp.KeyRow(src)), tp.SideDeletes(tp.Source.KeyOf(src))...)
+			if err := writer.Apply(ctx, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+				return err
+			}
+			continue
+		}
 		out, side, err := tp.RowSide(src)
 		if err != nil {
 			nf, ferr := tp.Failure(src, err, f.Pos)

@@ -163,7 +163,11 @@ func (r *Runtime) Check(ctx context.Context) (*transform.Plan, []transform.Probl
 // compile builds the plan of the given source tables for what the
 // destination gets (see destination.plan).
 func (r *Runtime) compile(ctx context.Context, src []*cdc.Table) (*transform.Plan, []transform.Problem, error) {
-	return r.dest.plan(ctx, src)
+	plan, problems, err := r.dest.plan(ctx, src)
+	if err == nil {
+		plan, err = r.postRoutes(ctx, plan)
+	}
+	return plan, problems, err
 }
 
 // compileToDestination builds the plan of the given source tables against

@@ -29,15 +29,20 @@ import (
 // off, as the reference does): deleting them would be undone by the stream,
 // so the step then refuses to run (Integrity).
 //
-// Left out: the reference's other cleanups (attribute-set leftovers,
-// products in the root catalog, multiselect values moved from the text to
-// the varchar table, product url_path values). Each deletes or moves rows
-// the Map step copied from source rows that still exist: the stream writes
-// them again when their source row changes and `shiplog verify` reports them
-// missing (the stock config.xml's EAV test saw exactly that). They belong in
-// the Map step's plan as filters, so the copy, the stream and verify agree;
-// the reference's changedDocumentRowsCount record (DeletedRecordsCounter) is
-// not kept either.
+// Products in the root catalog and product url_path values are left out of
+// the Map step's plan instead (step_post_routes.go): the copy never writes
+// them, the stream never writes them again, verify does not expect them.
+// Data counts, per document, the source rows those routes leave out, and
+// logs them with the rows it deleted (the reference's deleted-records count).
+//
+// Left out: the reference's attribute-set leftovers (a product's value rows
+// of attributes outside its attribute set: whether a row goes depends on
+// another table's row, the product's set, which the stream may change after
+// the value row was written) and the multiselect values moved from
+// catalog_product_entity_text to _varchar (a row of one source table
+// written as a row of a destination table another plan writes, under that
+// table's auto-increment value_id; the route primitive cannot express it
+// yet). Both stay in the tables the Map step copies them to.
 
 // postDefaultLeftover is the reference's opensource-to-opensource group, used when no eav_document_groups_file is set.
 var postDefaultLeftover = []string{
@@ -68,6 +73,9 @@ type postStep struct {
 	leftover []string
 	// deleted is what the last Data deleted, per cleanup and table, in order.
 	deleted []postDeleted
+	// routed counts the source rows the step's routes leave out of the
+	// Map step's copy, per cleanup and table (last Data).
+	routed []postDeleted
 }
 
 // postDocuments reads the documents_leftover_values group of
@@ -173,17 +181,27 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 		}
 	}
 
+	if err := s.countRouted(ctx, env, prefix); err != nil {
+		return err
+	}
+
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("post processing: commit: %w", err)
 	}
-	var total int64
+	var total, left int64
 	for _, d := range s.deleted {
 		total += d.Rows
 		if d.Rows > 0 {
 			env.Log.Info("post processing: deleted records", "cleanup", d.Cleanup, "table", d.Table, "rows", d.Rows)
 		}
 	}
-	env.Log.Info("post processing: done", "deleted", total)
+	for _, d := range s.routed {
+		left += d.Rows
+		if d.Rows > 0 {
+			env.Log.Info("post processing: records left out by the Map step", "cleanup", d.Cleanup, "table", d.Table, "rows", d.Rows)
+		}
+	}
+	env.Log.Info("post processing: done", "deleted", total, "left_out", left)
 	return nil
 }
 
@@ -213,3 +231,46 @@ func (s *postStep) Volume(context.Context, *step.Env) error { return nil }
 
 // Delta: the reference runs PostProcessing in data mode only.
 func (s *postStep) Delta(context.Context, *step.Env) error { return nil }
+
+// countRouted counts, per cleanup, the source rows the step's routes on the
+// Map step's plan leave out (none when the routes are not in force).
+func (s *postStep) countRouted(ctx context.Context, env *step.Env, destPrefix string) error {
+	s.routed = nil
+	if s.r == nil || env.Source == nil || !s.r.postRoutesInForce() {
+		return nil
+	}
+	prefix := ""
+	if env.Config != nil {
+		prefix = env.Config.Options.SourcePrefix
+	}
+	count := func(cleanup, where string, args ...any) error {
+		t := prefix + postRouteTables[cleanup]
+		var found int
+		if err := env.Source.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", t).Scan(&found); err != nil || found == 0 {
+			return err
+		}
+		var n int64
+		if err := env.Source.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+strings.ReplaceAll(t, "`", "``")+"` WHERE "+where, args...).Scan(&n); err != nil {
+			return fmt.Errorf("post processing (%s): count the source rows of %s left out: %w", cleanup, t, err)
+		}
+		s.routed = append(s.routed, postDeleted{Cleanup: cleanup, Table: destPrefix + postRouteTables[cleanup], Rows: n})
+		return nil
+	}
+	if err := count(postRootCatalog, "category_id = ?", postRootCategory); err != nil {
+		return err
+	}
+	ids, err := postURLPathIDs(ctx, env.Source, prefix)
+	if err != nil {
+		return err
+	}
+	list := make([]any, 0, len(ids))
+	marks := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+		marks = append(marks, "?")
+	}
+	if len(list) > 0 {
+		return count(postURLPath, "attribute_id IN ("+strings.Join(marks, ", ")+")", list...)
+	}
+	return nil
+}

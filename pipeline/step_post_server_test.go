@@ -24,8 +24,9 @@ import (
 // PostProcessing/Model/EavLeftoverDataTest.php on resource/post_processing/
 // dest.sql: getLeftoverAttributeIds() == [1111]). The step deletes, per
 // table, exactly the rows of attributes that do not exist; it leaves what
-// the reference's later cleanups (left out, see step_post.go) would delete
-// or move: values outside the product's attribute set, products in the root
+// the reference's later cleanups would delete or move (routes on the Map
+// step's plan, which this Data alone does not run, or left out; see
+// step_post.go): values outside the product's attribute set, products in the root
 // category, multiselect values in the text table, product url_path values.
 // A second run deletes nothing.
 func TestPostProcessingOnTheMagento2Schema(t *testing.T) {

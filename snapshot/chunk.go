@@ -37,6 +37,16 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 	dst := make([][]any, 0, len(rows))
 	var side []cdc.Change
 	for _, r := range rows {
+		// A routed plan (transform.WithRoute) leaves out what its Router
+		// skips, as the stream and verify do; rows routed into another
+		// table's column are written by the step that owns the plan.
+		if rt, err := tp.RouteOf(r, false); err != nil {
+			return pc, err
+		} else if rt.Kind == transform.Skip {
+			continue
+		} else if rt.Kind != transform.Carry {
+			return pc, fmt.Errorf("table %s: a row routed to %s cannot be copied by the copier (the step that routes it copies it)", tp.Source.Name, rt.Kind)
+		}
 		out, sc, err := tp.RowSide(r)
 		if err != nil {
 			f, ferr := tp.Failure(r, err, pos)

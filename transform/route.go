@@ -16,7 +16,9 @@ import (
 // stream and verify ask the same Router, so they agree on every row:
 //
 //   - Carry: the row is copied, streamed and compared as the plan maps it.
-//   - Skip: the row exists nowhere on the destination.
+//   - Skip: the row exists nowhere on the destination (an insert routed
+//     to Skip deletes its mapping: it may be a change log's upsert of a
+//     row carried before).
 //   - SetColumn: the row is column Col of the row of Table whose key is
 //     Key. Written (insert, update), the column gets Value; gone (delete,
 //     or an update that routes the row elsewhere), it gets Value as the
@@ -199,6 +201,15 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 		switch r.Kind {
 		case Carry:
 			err = carry(c)
+		case Skip:
+			// An insert without a before image may be an upsert of a row
+			// a change log read as it is now (deltalog.Reader): its
+			// earlier version may have been carried, so its mapping is
+			// deleted where it may be (a delete of a row not there is
+			// none).
+			if c.Before == nil && !tp.FullRow {
+				err = carry(cdc.Change{Op: cdc.OpDelete, Table: c.Table, Before: c.After, CommitTime: c.CommitTime, Pos: c.Pos})
+			}
 		case SetColumn:
 			set(r)
 			if r.AlsoCarry {

@@ -93,7 +93,10 @@ func TestMapRouted(t *testing.T) {
 			"set e[7 <nil> " + def + "] cols [2]; insert v[1 7 3 Ann]", ""},
 		{"copied row becomes a static one", cdc.Change{Op: cdc.OpUpdate, Before: row(1, 7, 3, "Ann"), After: row(1, 7, 1, "Ann")},
 			"delete v[1 <nil> <nil> <nil>]; set e[7 <nil> Ann] cols [2]", ""},
-		{"skipped row", cdc.Change{Op: cdc.OpInsert, After: row(2, 7, 2, "x")}, "", ""},
+		// An insert of a skipped row deletes its mapping: a change log reads
+		// an updated row as an upsert without its before image, and the
+		// row's earlier version (attr 3) may be in the destination.
+		{"skipped row inserted (or upserted)", cdc.Change{Op: cdc.OpInsert, After: row(2, 7, 2, "x")}, "delete v[2 <nil> <nil> <nil>]", ""},
 		{"skipped row deleted", cdc.Change{Op: cdc.OpDelete, Before: row(2, 7, 2, "x")}, "", ""},
 		{"skipped row becomes copied", cdc.Change{Op: cdc.OpUpdate, Before: row(2, 7, 2, "x"), After: row(2, 7, 3, "x")}, "insert v[2 7 3 x]", ""},
 		{"copied row inserted", cdc.Change{Op: cdc.OpInsert, After: row(3, 7, 3, "y")}, "insert v[3 7 3 y]", ""},

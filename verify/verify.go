@@ -669,6 +669,17 @@ func (tr *tableRun) evaluate(ctx context.Context, cands []cand) ([]cand, []Diffe
 		saved := tr.identity
 		tr.identity = false // a recheck compares whatever key the row maps to
 		for _, r := range rows {
+			if tp.Routed() {
+				// As chunk: a row routed elsewhere is not expected here.
+				rt, err := tp.RouteOf(r, true)
+				if err != nil {
+					tr.identity = saved
+					return nil, nil, err
+				}
+				if rt.Kind != transform.Carry && !rt.AlsoCarry {
+					continue
+				}
+			}
 			p, err := tr.prepare(r)
 			if err != nil {
 				tr.identity = saved

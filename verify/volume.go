@@ -74,10 +74,24 @@ func (v VolumeReport) Detail() string {
 // and extra rows; otherwise the whole tables are counted. known, when not
 // nil, are the source's ranges as the copy read them in the same snapshot
 // (VolumeRangeRows apart): the source is then not counted again.
-func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan, known *KeyRanges) (VolumeReport, error) {
-	var v VolumeReport
+func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.TablePlan, known *KeyRanges) (v VolumeReport, err error) {
 	if known != nil && known.Every != VolumeRangeRows {
 		known = nil
+	}
+	if tp.Routed() {
+		// Only the rows the Router carries are expected: the source is
+		// read (in src's snapshot) and routed, the whole tables compared.
+		v.Ranges = 1
+		if v.SourceRows, err = routedRows(ctx, src, tp); err != nil {
+			return v, err
+		}
+		if err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Dest)).Scan(&v.DestRows); err != nil {
+			return v, fmt.Errorf("count destination table %s: %w", tp.Dest.Name, err)
+		}
+		if v.SourceRows != v.DestRows {
+			v.RangesDiffering = 1
+		}
+		return v, nil
 	}
 	if !tp.KeyIdentity() {
 		v.Ranges = 1
@@ -259,4 +273,33 @@ func rangeKeys(ctx context.Context, conn *sql.Conn, kt *cdc.Table, after, upTo [
 		return nil, err
 	}
 	return queryRows(ctx, conn, kt, string(rowio.AppendOrderByKey(q, kt)))
+}
+
+// routedRows counts the source rows of routed plan tp its Router keeps in
+// tp's destination table (Carry, or AlsoCarry), reading them in key order.
+func routedRows(ctx context.Context, src *sql.Conn, tp *transform.TablePlan) (int64, error) {
+	if len(tp.Source.Key) == 0 {
+		return 0, fmt.Errorf("table %s: a routed table without a key cannot be counted", tp.Source.Name)
+	}
+	var n int64
+	var after []any
+	for {
+		rows, err := rowio.ReadChunk(ctx, src, tp.Source, after, VolumeRangeRows)
+		if err != nil {
+			return 0, fmt.Errorf("source table %s: %w", tp.Source.Name, err)
+		}
+		for _, r := range rows {
+			rt, err := tp.RouteOf(r, false)
+			if err != nil {
+				return 0, err
+			}
+			if rt.Kind == transform.Carry || rt.AlsoCarry {
+				n++
+			}
+		}
+		if len(rows) < VolumeRangeRows {
+			return n, nil
+		}
+		after = tp.Source.KeyOf(rows[len(rows)-1])
+	}
 }

@@ -195,6 +195,11 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 					if static[f[2]+","+f[3]] {
 						continue
 					}
+					// The PostProcessing step leaves products' url_path out
+					// (the reference's ProductUrlPathCleaner).
+					if vt.name == "catalog_product_entity_varchar" && f[2] == "'4'" && f[3] == "'url_path'" {
+						continue
+					}
 					// map.xml.dist's TruncateSuffix cuts the store's URL
 					// suffix (catalog/seo/*_url_suffix: .html) from url_path.
 					if f[3] == "'url_path'" {
