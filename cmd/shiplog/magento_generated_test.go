@@ -366,7 +366,8 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 			})
 			for _, q := range []string{
 				"SELECT COUNT(*) FROM catalog_product_entity_media_gallery_value WHERE value_id = 26",
-				"SELECT COUNT(*) FROM catalog_product_entity_varchar WHERE entity_id = 26",
+				// (url_path values are left out by the PostProcessing step's route.)
+				"SELECT COUNT(*) FROM catalog_product_entity_varchar v JOIN eav_attribute a USING (attribute_id) WHERE v.entity_id = 26 AND a.attribute_code <> 'url_path'",
 				"SELECT COUNT(*) FROM catalog_product_entity_int WHERE entity_id = 26",
 			} {
 				if src, dst := rowsOf(t, s.e.srcDB, q), rowsOf(t, s.e.dstDB, q); strings.Join(src, "") == "'0'" || strings.Join(src, "") != strings.Join(dst, "") {
