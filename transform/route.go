@@ -25,6 +25,15 @@ import (
 //     Router gives it for a row gone (its default, say). The row of Table
 //     must exist (another plan writes it, with the column among those it
 //     keeps: WithKept); a set of a row it does not hold changes nothing.
+//   - Upsert: the row, as the plan maps it, is a row of another
+//     destination table, Table, keyed there by Table.Key (a unique key of
+//     that table): Project turns the plan's destination row into Table's.
+//     Written, the row is upserted there by that key (in the copy's chunk
+//     transaction, as a side row); gone, it is deleted there by that key
+//     (so a source whose deletes carry only the key must carry the columns
+//     the key is mapped from: WithRoute's reads). Magento's multiselect
+//     product values that the reference moves from the _text to the
+//     _varchar value table.
 //
 // An update whose before and after images route differently is the delete
 // of the before image followed by the insert of the after image.
@@ -39,6 +48,8 @@ const (
 	Skip
 	// SetColumn: the row is one column of another table's row.
 	SetColumn
+	// Upsert: the row is a row of another table, by that table's key.
+	Upsert
 )
 
 func (k RouteKind) String() string {
@@ -49,6 +60,8 @@ func (k RouteKind) String() string {
 		return "skip"
 	case SetColumn:
 		return "set column"
+	case Upsert:
+		return "upsert into another table"
 	}
 	return "unknown"
 }
@@ -74,6 +87,11 @@ type Route struct {
 	// out of order (a change log read in rounds), where the row's own insert
 	// may follow the set.
 	Create bool
+	// Project (Upsert only) turns a destination row of the plan (its
+	// Dest's columns, as Row maps it; a gone row's columns the source did
+	// not carry are nil) into a row of Table (Table's columns). Table.Key
+	// is the key the row is upserted and deleted by.
+	Project func(dst []any) []any
 }
 
 // Router decides the route of a source row image of its plan's table. gone
@@ -123,7 +141,20 @@ func (tp *TablePlan) RouteOf(src []any, gone bool) (Route, error) {
 			return r, fmt.Errorf("table %s: row %v is routed to a column that is not a non-key column of its table (a Router's bug)", tp.Source.Name, tp.Source.KeyOf(src))
 		}
 	}
+	if r.Kind == Upsert && (r.Table == nil || r.Project == nil || len(r.Table.Key) == 0) {
+		return r, fmt.Errorf("table %s: row %v is routed to another table without that table, its key or a projection (a Router's bug)", tp.Source.Name, tp.Source.KeyOf(src))
+	}
 	return r, nil
+}
+
+// Moved maps source row src, routed r (Upsert), to its row of r.Table,
+// for a copy: nil and the plan's error as Row's when it cannot be mapped.
+func (tp *TablePlan) Moved(src []any, r Route) ([]any, error) {
+	out, err := tp.Row(src)
+	if err != nil {
+		return nil, err
+	}
+	return r.Project(out), nil
 }
 
 // WithKept returns a copy of tp that also writes cols, columns of its
@@ -192,6 +223,30 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 		row[r.Col] = r.Value
 		out = append(out, cdc.Change{Op: cdc.OpSet, Table: r.Table, After: row, Set: []int{r.Col}, Create: r.Create, CommitTime: c.CommitTime, Pos: c.Pos})
 	}
+	// move writes change c of a row routed r (Upsert) into r.Table.
+	move := func(c cdc.Change, r Route) error {
+		d, side, ff, err := tp.MapChangeSide(c)
+		if err != nil || ff != nil {
+			f = ff
+			return err
+		}
+		m := cdc.Change{Op: d.Op, Table: r.Table, CommitTime: c.CommitTime, Pos: c.Pos}
+		if c.Before != nil {
+			// The whole before image (a delete maps its key only): the
+			// row is found in r.Table by columns the plan's key is not.
+			b, err := tp.row(c.Before, false)
+			if err != nil {
+				return fmt.Errorf("table %s: row %v gone from %s cannot be mapped to its key there: %w", tp.Source.Name, tp.Source.KeyOf(c.Before), r.Table.Name, err)
+			}
+			m.Before = r.Project(b)
+		}
+		if d.After != nil {
+			m.After = r.Project(d.After)
+		}
+		out = append(out, m)
+		out = append(out, side...)
+		return nil
+	}
 	switch {
 	case c.Before == nil || c.After == nil:
 		r := ra
@@ -215,6 +270,14 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 			if r.AlsoCarry {
 				err = carry(c)
 			}
+		case Upsert:
+			// As Skip: the row's earlier version may have been carried.
+			if c.Before == nil && !tp.FullRow {
+				if err = carry(cdc.Change{Op: cdc.OpDelete, Table: c.Table, Before: c.After, CommitTime: c.CommitTime, Pos: c.Pos}); err != nil || f != nil {
+					return nil, f, err
+				}
+			}
+			err = move(c, r)
 		}
 		return out, f, err
 	case rb.Kind == Carry && ra.Kind == Carry:
@@ -226,6 +289,9 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 			err = carry(c)
 		}
 		return out, f, err
+	case rb.Kind == Upsert && ra.Kind == Upsert && rb.Table == ra.Table:
+		err = move(c, ra)
+		return out, f, err
 	}
 	// Routed differently: the before image leaves, the after image comes.
 	if rb.Kind == SetColumn || rb.Kind == Carry {
@@ -236,6 +302,11 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 	if rb.Kind == SetColumn {
 		set(rb)
 	}
+	if rb.Kind == Upsert {
+		if err := move(cdc.Change{Op: cdc.OpDelete, Table: c.Table, Before: c.Before, CommitTime: c.CommitTime, Pos: c.Pos}, rb); err != nil || f != nil {
+			return nil, f, err
+		}
+	}
 	if rb.Kind == Carry || rb.Kind == SetColumn && rb.AlsoCarry {
 		if err := carry(cdc.Change{Op: cdc.OpDelete, Table: c.Table, Before: c.Before, CommitTime: c.CommitTime, Pos: c.Pos}); err != nil || f != nil {
 			return nil, f, err
@@ -243,6 +314,11 @@ func (tp *TablePlan) MapRouted(c cdc.Change) (out []cdc.Change, f *cdc.Failure, 
 	}
 	if ra.Kind == Carry || ra.Kind == SetColumn && ra.AlsoCarry {
 		if err := carry(cdc.Change{Op: cdc.OpInsert, Table: c.Table, After: c.After, CommitTime: c.CommitTime, Pos: c.Pos}); err != nil || f != nil {
+			return nil, f, err
+		}
+	}
+	if ra.Kind == Upsert {
+		if err := move(cdc.Change{Op: cdc.OpInsert, Table: c.Table, After: c.After, CommitTime: c.CommitTime, Pos: c.Pos}, ra); err != nil || f != nil {
 			return nil, f, err
 		}
 	}
