@@ -73,6 +73,25 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 				return err
 			}
 			continue
+		} else if rt.Kind == transform.Upsert {
+			// A row of another table (the PostProcessing step's mover).
+			out, nf, err := tp.MapRouted(cdc.Change{Op: cdc.OpInsert, Table: tp.Source, After: src, Pos: f.Pos})
+			if err != nil {
+				return err
+			}
+			if nf != nil {
+				remaining++
+				if err := writer.Apply(ctx, nil, func(tx *sql.Tx) error { return r.state.SaveFailures(ctx, tx, []cdc.Failure{*nf}) }); err != nil {
+					return err
+				}
+				log.Warn("failed row still fails", "table", f.Table, "key", fmt.Sprint(f.Key), "handler", nf.Handler, "error", nf.Reason)
+				continue
+			}
+			if err := writer.Apply(ctx, out, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+				return err
+			}
+			log.Info("failed row applied", "table", f.Table, "key", fmt.Sprint(f.Key))
+			continue
 		}
 		out, side, err := tp.RowSide(src)
 		if err != nil {

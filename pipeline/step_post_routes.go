@@ -72,6 +72,19 @@ func (r *Runtime) postRoutes(ctx context.Context, plan *transform.Plan) (*transf
 				tp = tp.WithRoute(postSkipWhen(col, ids), col)
 				changed = true
 			}
+		case postTextTable:
+			var varchar *transform.TablePlan
+			for _, v := range plan.Tables() {
+				if strings.EqualFold(strings.TrimPrefix(v.Source.Name, prefix), postVarcharTable) {
+					varchar = v
+				}
+			}
+			moved, err := r.postMoverRoute(ctx, tp, varchar)
+			if err != nil {
+				return nil, err
+			}
+			changed = changed || moved != tp
+			tp = moved
 		}
 		tps = append(tps, tp)
 	}

@@ -44,6 +44,20 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 			return pc, err
 		} else if rt.Kind == transform.Skip {
 			continue
+		} else if rt.Kind == transform.Upsert {
+			// A row of another table: written by that table's key in the
+			// chunk's transaction.
+			m, err := tp.Moved(r, rt)
+			if err != nil {
+				f, ferr := tp.Failure(r, err, pos)
+				if ferr != nil {
+					return pc, ferr
+				}
+				pc.failed = append(pc.failed, f)
+				continue
+			}
+			side = append(side, cdc.Change{Op: cdc.OpInsert, Table: rt.Table, After: m, Pos: pos})
+			continue
 		} else if rt.Kind != transform.Carry {
 			return pc, fmt.Errorf("table %s: a row routed to %s cannot be copied by the copier (the step that routes it copies it)", tp.Source.Name, rt.Kind)
 		}

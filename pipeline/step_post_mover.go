@@ -1,0 +1,168 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/transform"
+)
+
+// The PostProcessing step's multiselect mover (the reference's
+// EntityTypeTextToVarcharMover: after the copy, Magento 2 keeps the values
+// of multiselect product attributes in catalog_product_entity_varchar, so
+// the rows the copy put in _text are inserted into _varchar, on duplicate
+// of its unique key updated, and deleted from _text) is an Upsert route on
+// the Map step's plan of catalog_product_entity_text: a source row of a
+// multiselect product attribute is never written to _text but, mapped as
+// the plan maps it (its attribute_id through the EAV step's id map), into
+// _varchar by the unique key (entity_id, attribute_id, store_id); deleted
+// from the source, it is deleted there by that key. Copy, stream (binlog
+// and change logs, whose deletes carry the key's columns) and verify agree.
+//
+// Its value_id: the reference lets the auto-increment give one, after the
+// copy. Here the copy and the stream of _varchar's own rows (whose value_ids
+// are Magento 1's, positive) go on after a row is moved, and an
+// auto-incremented id could be one a later Magento 1 row brings: that
+// row's upsert would overwrite the moved one. A moved row gets the negated
+// value_id of its _text row instead (value_id is a signed int in Magento
+// 2), which no copied row has; a row already there by the unique key keeps
+// its value_id (the column is not updated on duplicate).
+//
+// Which attributes are multiselect is read from the source's eav_attribute
+// (frontend_input, which the EAV step copies as it is).
+
+const (
+	postMultiselect  = "multiselect product values"
+	postTextTable    = "catalog_product_entity_text"
+	postVarcharTable = "catalog_product_entity_varchar"
+)
+
+// postMoverRoute returns text (the plan of catalog_product_entity_text)
+// with the mover's route into varchar's destination table, or text itself
+// when the source has no multiselect product attribute.
+func (r *Runtime) postMoverRoute(ctx context.Context, text, varchar *transform.TablePlan) (*transform.TablePlan, error) {
+	prefix := r.cfg.Options.SourcePrefix
+	col := text.Source.ColumnIndex("attribute_id")
+	reads := []int{col, text.Source.ColumnIndex("entity_id"), text.Source.ColumnIndex("store_id")}
+	if slices.Contains(reads, -1) {
+		return nil, fmt.Errorf("%w: PostProcessing step: source %s lacks attribute_id, entity_id or store_id: %s cannot be moved to %s; leave the PostProcessing Step out of config.xml", ErrIntegrity, text.Source.Name, postMultiselect, postVarcharTable)
+	}
+	ids, err := postMultiselectIDs(ctx, r.src, prefix)
+	if err != nil || len(ids) == 0 {
+		return text, err
+	}
+	if varchar == nil {
+		return nil, fmt.Errorf("%w: PostProcessing step: the map does not copy %s: %s of %s have nowhere to go; copy it, or leave the PostProcessing Step out of config.xml", ErrIntegrity, postVarcharTable, postMultiselect, text.Source.Name)
+	}
+	moved, project, err := postMovedTable(text.Dest, varchar.Dest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PostProcessing step: %v; leave the PostProcessing Step out of config.xml", ErrIntegrity, err)
+	}
+	route := transform.Route{Kind: transform.Upsert, Table: moved, Project: project}
+	return text.WithRoute(func(row []any, _ bool) (transform.Route, error) {
+		if col < len(row) && row[col] != nil && ids[str(row[col])] {
+			return route, nil
+		}
+		return transform.Route{Kind: transform.Carry}, nil
+	}, reads...), nil
+}
+
+// postMovedTable is varchar's destination table as the mover writes it:
+// keyed by (entity_id, attribute_id, store_id), value_id not updated on
+// duplicate; and the projection of a text destination row into it.
+func postMovedTable(text, varchar *cdc.Table) (*cdc.Table, func([]any) []any, error) {
+	t := *varchar
+	t.Columns = slices.Clone(varchar.Columns)
+	t.Key = nil
+	for _, k := range []string{"entity_id", "attribute_id", "store_id"} {
+		i := t.ColumnIndex(k)
+		if i < 0 {
+			return nil, nil, fmt.Errorf("destination %s has no %s column", varchar.Name, k)
+		}
+		t.Key = append(t.Key, i)
+	}
+	from := make([]int, len(t.Columns))
+	id := -1
+	for i := range t.Columns {
+		from[i] = text.ColumnIndex(t.Columns[i].Name)
+		if from[i] < 0 {
+			return nil, nil, fmt.Errorf("destination %s has column %s, which %s lacks: its rows cannot be moved there", varchar.Name, t.Columns[i].Name, text.Name)
+		}
+		if strings.EqualFold(t.Columns[i].Name, "value_id") {
+			id = i
+			t.Columns[i].KeepExisting = true
+		}
+	}
+	return &t, func(d []any) []any {
+		out := make([]any, len(from))
+		for i, j := range from {
+			if j < len(d) {
+				out[i] = d[j]
+			}
+		}
+		if id >= 0 {
+			out[id] = negateID(out[id])
+		}
+		return out
+	}, nil
+}
+
+// negateID is -v for a positive integer v (nil, the auto-increment, else).
+func negateID(v any) any {
+	switch x := v.(type) {
+	case int64:
+		if x > 0 {
+			return -x
+		}
+	case uint64:
+		if x > 0 && x <= 1<<62 {
+			return -int64(x)
+		}
+	case int32:
+		if x > 0 {
+			return -int64(x)
+		}
+	case uint32:
+		if x > 0 {
+			return -int64(x)
+		}
+	case int:
+		if x > 0 {
+			return -int64(x)
+		}
+	}
+	return nil
+}
+
+// postMultiselectIDs are the source's attribute_ids of multiselect product
+// attributes (none when the source has no EAV tables).
+func postMultiselectIDs(ctx context.Context, src *sql.DB, prefix string) (map[string]bool, error) {
+	q := func(t string) string { return "`" + strings.ReplaceAll(prefix+t, "`", "``") + "`" }
+	var n int
+	if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
+		prefix+"eav_attribute", prefix+"eav_entity_type").Scan(&n); err != nil {
+		return nil, fmt.Errorf("PostProcessing step: source: %w", err)
+	}
+	ids := map[string]bool{}
+	if n < 2 {
+		return ids, nil
+	}
+	rows, err := src.QueryContext(ctx, "SELECT a.attribute_id FROM "+q("eav_attribute")+" a JOIN "+q("eav_entity_type")+
+		" t ON t.entity_type_id = a.entity_type_id WHERE a.frontend_input = 'multiselect' AND t.entity_type_code = 'catalog_product'")
+	if err != nil {
+		return nil, fmt.Errorf("PostProcessing step: source's multiselect product attributes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = true
+	}
+	return ids, rows.Err()
+}
