@@ -48,7 +48,7 @@ func (r *Runtime) postRoutes(ctx context.Context, plan *transform.Plan) (*transf
 	}
 	prefix := r.cfg.Options.SourcePrefix
 	var tps []*transform.TablePlan
-	changed := false
+	changed, mover := false, false
 	for _, tp := range plan.Tables() {
 		name := strings.ToLower(strings.TrimPrefix(tp.Source.Name, prefix))
 		switch name {
@@ -83,10 +83,18 @@ func (r *Runtime) postRoutes(ctx context.Context, plan *transform.Plan) (*transf
 			if err != nil {
 				return nil, err
 			}
-			changed = changed || moved != tp
+			mover = mover || moved != tp
 			tp = moved
 		}
 		tps = append(tps, tp)
+	}
+	if mover {
+		changed = true
+		for i, tp := range tps {
+			if strings.EqualFold(strings.TrimPrefix(tp.Source.Name, prefix), postVarcharTable) {
+				tps[i] = postMovedRowsNotOwn(tp)
+			}
+		}
 	}
 	if !changed {
 		return plan, nil

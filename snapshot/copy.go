@@ -261,8 +261,15 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 			// nothing written to empty
 		} else {
 			// Side tables hold only rows the table's rows own.
+			// Rows other plans' routes write into Dest are not its own
+			// (transform.TablePlan.WithOwnRows).
+			own, _ := tp.OwnRows()
 			for _, t := range append([]*cdc.Table{tp.Dest}, tp.SideTables()...) {
-				if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)); err != nil {
+				where := ""
+				if t == tp.Dest && own != "" {
+					where = " WHERE " + own
+				}
+				if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)+where); err != nil {
 					return 0, "", fmt.Errorf("empty destination table %s: %w", t.Name, err)
 				}
 			}

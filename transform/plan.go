@@ -73,6 +73,10 @@ type TablePlan struct {
 	// the source columns it reads from a row gone.
 	route      Router
 	routeReads []int
+	// ownWhere and own, when set, tell the plan's rows of Dest from rows
+	// other plans' routes write there (see WithOwnRows).
+	ownWhere string
+	own      func(destKey []any) bool
 }
 
 type boundFunc struct {

@@ -157,6 +157,26 @@ func (tp *TablePlan) Moved(src []any, r Route) ([]any, error) {
 	return r.Project(out), nil
 }
 
+// WithOwnRows returns a copy of tp whose rows of Dest are those that SQL
+// condition where selects and own reports true for (by Dest's key): the
+// other rows are written there by another plan's route (Upsert), and the
+// copy's emptying of Dest, the volume check and verify's search for extra
+// rows leave them alone.
+func (tp *TablePlan) WithOwnRows(where string, own func(destKey []any) bool) *TablePlan {
+	c := *tp
+	c.ownWhere, c.own = where, own
+	return &c
+}
+
+// OwnRows is the SQL condition selecting the plan's rows of Dest ("" for
+// all) and whether a row of Dest of key destKey is the plan's.
+func (tp *TablePlan) OwnRows() (where string, own func(destKey []any) bool) {
+	if tp.own == nil {
+		return "", func([]any) bool { return true }
+	}
+	return tp.ownWhere, tp.own
+}
+
 // WithKept returns a copy of tp that also writes cols, columns of its
 // destination table the plan does not fill: rows it inserts give them their
 // defaults, and its updates leave them as they are (cdc.Column's

@@ -588,8 +588,9 @@ func (tr *tableRun) walkExtras(ctx context.Context, after, upTo []any, known map
 		if err != nil {
 			return fmt.Errorf("destination: %w", err)
 		}
+		_, own := tr.tp.OwnRows()
 		for _, k := range keys {
-			if _, ok := known[tr.dstKeyText(k)]; ok {
+			if _, ok := known[tr.dstKeyText(k)]; ok || !own(k) {
 				continue
 			}
 			c := cand{dstKey: k}

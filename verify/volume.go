@@ -78,14 +78,20 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 	if known != nil && known.Every != VolumeRangeRows {
 		known = nil
 	}
-	if tp.Routed() {
+	own, _ := tp.OwnRows()
+	if tp.Routed() || own != "" {
 		// Only the rows the Router carries are expected: the source is
-		// read (in src's snapshot) and routed, the whole tables compared.
+		// read (in src's snapshot) and routed, the whole tables compared
+		// (on the destination, the plan's own rows only).
 		v.Ranges = 1
 		if v.SourceRows, err = routedRows(ctx, src, tp); err != nil {
 			return v, err
 		}
-		if err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Dest)).Scan(&v.DestRows); err != nil {
+		where := ""
+		if own != "" {
+			where = " WHERE " + own
+		}
+		if err := dst.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+tableName(tp.Dest)+where).Scan(&v.DestRows); err != nil {
 			return v, fmt.Errorf("count destination table %s: %w", tp.Dest.Name, err)
 		}
 		if v.SourceRows != v.DestRows {
