@@ -63,12 +63,37 @@ func (r *Runtime) postMoverRoute(ctx context.Context, text, varchar *transform.T
 		return nil, fmt.Errorf("%w: PostProcessing step: %v; leave the PostProcessing Step out of config.xml", ErrIntegrity, err)
 	}
 	route := transform.Route{Kind: transform.Upsert, Table: moved, Project: project}
+	isMoved := func(row []any) bool { return col < len(row) && row[col] != nil && ids[str(row[col])] }
+	// verify compares the moved rows in _varchar by its unique key
+	// (value_id aside); the extra rows there are those of negative value_id.
+	vdest := *text.Dest
+	vdest.Name, vdest.Schema = varchar.Dest.Name, varchar.Dest.Schema
+	vdest.Columns = slices.Clone(text.Dest.Columns)
+	vdest.Key = nil
+	for _, k := range []string{"entity_id", "attribute_id", "store_id"} {
+		if i := vdest.ColumnIndex(k); i >= 0 {
+			vdest.Key = append(vdest.Key, i)
+		}
+	}
+	if i := vdest.ColumnIndex("value_id"); i >= 0 {
+		vdest.Columns[i].KeepExisting = true
+	}
+	check, err := text.AsRowsOf(&vdest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PostProcessing step: %v", ErrIntegrity, err)
+	}
+	check = check.WithRoute(func(row []any, _ bool) (transform.Route, error) {
+		if isMoved(row) {
+			return transform.Route{Kind: transform.Carry}, nil
+		}
+		return transform.Route{Kind: transform.Skip}, nil
+	}, col).WithOwnRows("`value_id` < 0", func([]any) bool { return true })
 	return text.WithRoute(func(row []any, _ bool) (transform.Route, error) {
-		if col < len(row) && row[col] != nil && ids[str(row[col])] {
+		if isMoved(row) {
 			return route, nil
 		}
 		return transform.Route{Kind: transform.Carry}, nil
-	}, reads...), nil
+	}, reads...).WithAlsoVerify(check), nil
 }
 
 // postMovedTable is varchar's destination table as the mover writes it:

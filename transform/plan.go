@@ -77,6 +77,8 @@ type TablePlan struct {
 	// other plans' routes write there (see WithOwnRows).
 	ownWhere string
 	own      func(destKey []any) bool
+	// alsoVerify are plans verify runs with this one (WithAlsoVerify).
+	alsoVerify []*TablePlan
 }
 
 type boundFunc struct {

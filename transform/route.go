@@ -177,6 +177,36 @@ func (tp *TablePlan) OwnRows() (where string, own func(destKey []any) bool) {
 	return tp.ownWhere, tp.own
 }
 
+// WithAlsoVerify returns a copy of tp that verify runs with plans: the
+// rows tp routes into another table (Upsert), as a plan of their own
+// (AsRowsOf) that compares them there.
+func (tp *TablePlan) WithAlsoVerify(plans ...*TablePlan) *TablePlan {
+	c := *tp
+	c.alsoVerify = slices.Clone(plans)
+	return &c
+}
+
+// AlsoVerify are the plans verify runs with tp.
+func (tp *TablePlan) AlsoVerify() []*TablePlan { return tp.alsoVerify }
+
+// AsRowsOf returns a copy of tp (without its Router) whose destination is
+// dest: a table of dest's name with tp.Dest's columns, by position, and its
+// own key — for verify to compare the rows tp routes into dest's table.
+func (tp *TablePlan) AsRowsOf(dest *cdc.Table) (*TablePlan, error) {
+	if len(dest.Columns) != len(tp.Dest.Columns) || len(dest.Key) == 0 {
+		return nil, fmt.Errorf("table %s: %s is not a destination shaped as %s", tp.Source.Name, dest.Name, tp.Dest.Name)
+	}
+	for i := range dest.Columns {
+		if !strings.EqualFold(dest.Columns[i].Name, tp.Dest.Columns[i].Name) {
+			return nil, fmt.Errorf("table %s: column %d of %s is %s, not %s", tp.Source.Name, i, dest.Name, dest.Columns[i].Name, tp.Dest.Columns[i].Name)
+		}
+	}
+	c := *tp
+	c.Dest = dest
+	c.route, c.routeReads, c.alsoVerify = nil, nil, nil
+	return &c, nil
+}
+
 // WithKept returns a copy of tp that also writes cols, columns of its
 // destination table the plan does not fill: rows it inserts give them their
 // defaults, and its updates leave them as they are (cdc.Column's

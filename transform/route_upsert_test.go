@@ -81,3 +81,37 @@ func TestMapRoutedUpsert(t *testing.T) {
 		t.Error("an Upsert route without a projection must be refused")
 	}
 }
+
+// TestOwnRowsAndAsRowsOf: the plan of rows moved into another table, for
+// verify, and a plan's own rows of its destination.
+func TestOwnRowsAndAsRowsOf(t *testing.T) {
+	src := tbl("t", []int{0}, col("value_id", "int"), col("entity_id", "int"), col("value", "varchar"))
+	dst := tbl("t", []int{0}, col("value_id", "int"), col("entity_id", "int"), col("value", "varchar"))
+	plan, problems := Compile(&Rules{}, []*cdc.Table{src}, []*cdc.Table{dst})
+	if HasErrors(problems) {
+		t.Fatalf("compile: %v", problems)
+	}
+	tp := plan.Table("t")
+	if where, own := tp.OwnRows(); where != "" || !own([]any{int64(-1)}) {
+		t.Errorf("a plan without own rows owns every row: %q", where)
+	}
+	neg := tp.WithOwnRows("`value_id` >= 0", func(k []any) bool { return k[0].(int64) >= 0 })
+	if where, own := neg.OwnRows(); where != "`value_id` >= 0" || own([]any{int64(-1)}) || !own([]any{int64(1)}) {
+		t.Errorf("own rows: %q", where)
+	}
+	w := tbl("w", []int{1}, col("value_id", "int"), col("entity_id", "int"), col("value", "varchar"))
+	rows, err := tp.WithRoute(func([]any, bool) (Route, error) { return Route{Kind: Skip}, nil }).AsRowsOf(w)
+	if err != nil || rows.Dest != w || rows.Routed() {
+		t.Fatalf("rows of w: %v %v", rows, err)
+	}
+	if got, err := rows.Row([]any{int64(1), int64(7), "a"}); err != nil || len(got) != 3 || got[1] != int64(7) {
+		t.Errorf("mapped row of w: %v %v", got, err)
+	}
+	other := tbl("w", []int{1}, col("id", "int"), col("entity_id", "int"), col("value", "varchar"))
+	if _, err := tp.AsRowsOf(other); err == nil {
+		t.Error("a destination of other columns must be refused")
+	}
+	if also := tp.WithAlsoVerify(rows).AlsoVerify(); len(also) != 1 || also[0] != rows {
+		t.Errorf("plans verified with tp: %v", also)
+	}
+}

@@ -221,18 +221,22 @@ func Run(ctx context.Context, src, dst *sql.DB, plan *transform.Plan, o Options)
 			o.Logger.Warn("destination table missing", "stage", "verify", "table", tp.Source.Name, "destination", tp.Dest.Name)
 			continue
 		}
-		trep, err := newTableRun(tp, &o, src, dst).run(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("verify %s: %w", tp.Source.Name, err)
+		// Rows the plan routes into another table are compared there by
+		// plans of their own (transform.TablePlan.AlsoVerify).
+		for _, tp := range append([]*transform.TablePlan{tp}, tp.AlsoVerify()...) {
+			trep, err := newTableRun(tp, &o, src, dst).run(ctx)
+			if err != nil {
+				return rep, fmt.Errorf("verify %s: %w", tp.Source.Name, err)
+			}
+			rep.Tables = append(rep.Tables, trep)
+			rep.Rows += trep.Rows
+			rep.Chunks += trep.Chunks
+			for k, n := range trep.Counts {
+				rep.Counts[k] += n
+			}
+			o.Logger.Info("table verified", "stage", "verify", "table", tp.Source.Name, "destination", tp.Dest.Name,
+				"rows", trep.Rows, "chunks", trep.Chunks, "differences", len(trep.Differences))
 		}
-		rep.Tables = append(rep.Tables, trep)
-		rep.Rows += trep.Rows
-		rep.Chunks += trep.Chunks
-		for k, n := range trep.Counts {
-			rep.Counts[k] += n
-		}
-		o.Logger.Info("table verified", "stage", "verify", "table", tp.Source.Name, "destination", tp.Dest.Name,
-			"rows", trep.Rows, "chunks", trep.Chunks, "differences", len(trep.Differences))
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
@@ -581,6 +585,14 @@ func (tr *tableRun) walkExtras(ctx context.Context, after, upTo []any, known map
 		q, err := rangeWhere(q, kt, page, upTo)
 		if err != nil {
 			return err
+		}
+		if own, _ := tr.tp.OwnRows(); own != "" {
+			// Only the plan's own rows can be extra.
+			if page == nil && upTo == nil {
+				q = append(q, " WHERE ("+own+")"...)
+			} else {
+				q = append(q, " AND ("+own+")"...)
+			}
 		}
 		q = rowio.AppendOrderByKey(q, kt)
 		q = append(q, fmt.Sprintf(" LIMIT %d", tr.o.ChunkRows)...)

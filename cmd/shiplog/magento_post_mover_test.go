@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -89,6 +90,14 @@ func TestStockConfigPostProcessingMover(t *testing.T) {
 			})
 			if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity_text,catalog_product_entity_varchar"); r.code != 0 {
 				t.Errorf("verify after delta: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			// verify compares the moved rows in _varchar: one changed
+			// there by hand differs.
+			if _, err := s.e.dstDB.Exec("UPDATE catalog_product_entity_varchar SET value = 'x' WHERE value = '7'"); err != nil {
+				t.Fatal(err)
+			}
+			if r := runShiplog(t, s.config, nil, "verify", "--tables", "catalog_product_entity_text"); r.code == 0 || !strings.Contains(r.stdout+r.stderr, "catalog_product_entity_varchar") {
+				t.Errorf("verify passed with a moved value changed on the destination (or did not name _varchar): exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}
 		})
 	}
