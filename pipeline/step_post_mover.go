@@ -178,28 +178,5 @@ func negateID(v any) any {
 // postMultiselectIDs are the source's attribute_ids of multiselect product
 // attributes (none when the source has no EAV tables).
 func postMultiselectIDs(ctx context.Context, src *sql.DB, prefix string) (map[string]bool, error) {
-	q := func(t string) string { return "`" + strings.ReplaceAll(prefix+t, "`", "``") + "`" }
-	var n int
-	if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
-		prefix+"eav_attribute", prefix+"eav_entity_type").Scan(&n); err != nil {
-		return nil, fmt.Errorf("PostProcessing step: source: %w", err)
-	}
-	ids := map[string]bool{}
-	if n < 2 {
-		return ids, nil
-	}
-	rows, err := src.QueryContext(ctx, "SELECT a.attribute_id FROM "+q("eav_attribute")+" a JOIN "+q("eav_entity_type")+
-		" t ON t.entity_type_id = a.entity_type_id WHERE a.frontend_input = 'multiselect' AND t.entity_type_code = 'catalog_product'")
-	if err != nil {
-		return nil, fmt.Errorf("PostProcessing step: source's multiselect product attributes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids[id] = true
-	}
-	return ids, rows.Err()
+	return postProductAttributeIDs(ctx, src, prefix, "a.frontend_input = 'multiselect'", "multiselect product attributes")
 }

@@ -122,6 +122,13 @@ func postSkipWhen(col int, values map[string]bool) transform.Router {
 // postURLPathIDs are the source's attribute_ids of the product url_path
 // attribute (none when the source has no EAV tables).
 func postURLPathIDs(ctx context.Context, src *sql.DB, prefix string) (map[string]bool, error) {
+	return postProductAttributeIDs(ctx, src, prefix, "a.attribute_code = 'url_path'", "product url_path attribute")
+}
+
+// postProductAttributeIDs are the source's attribute_ids of catalog_product
+// attributes that where (a condition on eav_attribute a) selects; what
+// names them in an error. None when the source has no EAV tables.
+func postProductAttributeIDs(ctx context.Context, src *sql.DB, prefix, where, what string) (map[string]bool, error) {
 	q := func(t string) string { return "`" + strings.ReplaceAll(prefix+t, "`", "``") + "`" }
 	var n int
 	if err := src.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
@@ -133,9 +140,9 @@ func postURLPathIDs(ctx context.Context, src *sql.DB, prefix string) (map[string
 		return ids, nil
 	}
 	rows, err := src.QueryContext(ctx, "SELECT a.attribute_id FROM "+q("eav_attribute")+" a JOIN "+q("eav_entity_type")+
-		" t ON t.entity_type_id = a.entity_type_id WHERE a.attribute_code = 'url_path' AND t.entity_type_code = 'catalog_product'")
+		" t ON t.entity_type_id = a.entity_type_id WHERE "+where+" AND t.entity_type_code = 'catalog_product'")
 	if err != nil {
-		return nil, fmt.Errorf("PostProcessing step: source's product url_path attribute: %w", err)
+		return nil, fmt.Errorf("PostProcessing step: source's %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
