@@ -5,8 +5,6 @@ package pipeline
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,34 +27,8 @@ import (
 func TestDataIntegrityOnTheMagento1Schema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema string
-	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if p := filepath.Join(d, "schema", "m1-schema.sql"); fileThere(p) {
-			schema = p
-			break
-		}
-	}
-	if schema == "" {
-		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
-	}
 	m := testenv.MariaDBT(t, testenv.Options{})
-	if err := m.Exec(ctx, "", "CREATE DATABASE m1"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := m.Open("m1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if err := testenv.ExecFile(ctx, db, schema); err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(0)
+	db := loadMagentoSchema(t, m, magentoFixtures(t), "m1", "m1-schema.sql")
 	var logs testenv.Buffer
 	env := &step.Env{Mode: step.ModeData, Source: db, SourceSchema: "m1", Log: slog.New(slog.NewTextHandler(&logs, nil))}
 
@@ -132,9 +104,4 @@ func TestDataIntegrityOnTheMagento1Schema(t *testing.T) {
 			t.Errorf("deadline problem: %s", p.Msg)
 		}
 	}
-}
-
-func fileThere(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

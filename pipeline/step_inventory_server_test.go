@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,34 +27,8 @@ import (
 func TestInventoryStepIntegrityAndVolume(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema string
-	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if p := filepath.Join(d, "schema", "m2-schema.sql"); fileThere(p) {
-			schema = p
-			break
-		}
-	}
-	if schema == "" {
-		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
-	}
 	m := testenv.MariaDBT(t, testenv.Options{})
-	if err := m.Exec(ctx, "", "CREATE DATABASE m2"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := m.Open("m2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if err := testenv.ExecFile(ctx, db, schema); err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(0)
+	db := loadMagentoSchema(t, m, magentoFixtures(t), "m2", "m2-schema.sql")
 	exec := func(stmts ...string) {
 		t.Helper()
 		if err := m.Exec(ctx, "m2", append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, stmts...)...); err != nil {
@@ -147,7 +120,7 @@ func TestInventoryStepIntegrityAndVolume(t *testing.T) {
 		"SELECT type, code, stock_id FROM inventory_stock_sales_channel ORDER BY code":      {`'website','base','1'`, `'website','second','1'`},
 		"SELECT shipment_id, source_code FROM inventory_shipment_source":                    {`'10','east'`},
 	})
-	err = s.Volume(ctx, env)
+	err := s.Volume(ctx, env)
 	if err == nil || !strings.Contains(err.Error(), "inventory_source_item: cataloginventory_stock_item has 4, inventory_source_item 2") {
 		t.Errorf("Volume with a stock item without its product and one of website 1: %v", err)
 	}

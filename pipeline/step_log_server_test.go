@@ -4,7 +4,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,39 +28,9 @@ import (
 func TestLogStepEdgeCases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx string
-	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if fileThere(filepath.Join(d, "schema", "m2-schema.sql")) {
-			fx = d
-			break
-		}
-	}
-	if fx == "" {
-		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
-	}
+	fx := magentoFixtures(t)
 	m := testenv.MariaDBT(t, testenv.Options{})
-	open := func(name, schema string) *sql.DB {
-		t.Helper()
-		if err := m.Exec(ctx, "", "CREATE DATABASE "+name); err != nil {
-			t.Fatal(err)
-		}
-		db, err := m.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		db.SetMaxOpenConns(1)
-		if err := testenv.ExecFile(ctx, db, filepath.Join(fx, "schema", schema)); err != nil {
-			t.Fatal(err)
-		}
-		db.SetMaxOpenConns(0)
-		return db
-	}
-	src, dst := open("m1", "m1-schema.sql"), open("m2", "m2-schema.sql")
+	src, dst := loadMagentoSchema(t, m, fx, "m1", "m1-schema.sql"), loadMagentoSchema(t, m, fx, "m2", "m2-schema.sql")
 	exec := func(db string, stmts ...string) {
 		t.Helper()
 		if err := m.Exec(ctx, db, append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, stmts...)...); err != nil {
@@ -153,7 +122,7 @@ func TestLogStepEdgeCases(t *testing.T) {
 	}
 	exec("m1", `INSERT INTO log_visitor (visitor_id, last_visit_at, store_id) VALUES (7, '2020-01-03 00:00:00', 1)`)
 	exec("m2", `INSERT INTO search_query (query_id, query_text, store_id) VALUES (1, 'x', 1)`)
-	err = s.Volume(ctx, env)
+	err := s.Volume(ctx, env)
 	if err == nil || !strings.Contains(err.Error(), "customer_visitor: source log_visitor has 4, destination 3") || !strings.Contains(err.Error(), "search_query in the destination is not cleared") {
 		t.Errorf("Volume after a visitor was added and search_query filled: %v", err)
 	}

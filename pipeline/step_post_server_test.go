@@ -32,34 +32,9 @@ import (
 func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fixtures string
-	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if fileThere(filepath.Join(d, "schema", "m2-schema.sql")) {
-			fixtures = d
-			break
-		}
-	}
-	if fixtures == "" {
-		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
-	}
+	fixtures := magentoFixtures(t)
 	m := testenv.MariaDBT(t, testenv.Options{})
-	if err := m.Exec(ctx, "", "CREATE DATABASE m2"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := m.Open("m2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if err := testenv.ExecFile(ctx, db, filepath.Join(fixtures, "schema", "m2-schema.sql")); err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(0)
+	db := loadMagentoSchema(t, m, fixtures, "m2", "m2-schema.sql")
 	if err := m.Exec(ctx, "m2", "SET FOREIGN_KEY_CHECKS = 0",
 		"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
 		"INSERT INTO store (store_id, code, website_id, group_id, name) VALUES (0, 'admin', 0, 0, 'Admin'), (1, 'default', 1, 1, 'Default'), (2, 'two', 1, 1, 'Two')",

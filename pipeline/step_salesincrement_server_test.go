@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,40 +21,9 @@ import (
 // databases m1 and m2 of one server and returns their pools.
 func salesSchemas(t *testing.T) (*testenv.MariaDB, *sql.DB, *sql.DB) {
 	t.Helper()
-	ctx := context.Background()
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fixtures string
-	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if fileThere(filepath.Join(d, "schema", "m2-schema.sql")) {
-			fixtures = d
-			break
-		}
-	}
-	if fixtures == "" {
-		t.Fatal("the Magento fixtures (../shared/fixtures/magento) are missing")
-	}
+	fixtures := magentoFixtures(t)
 	m := testenv.MariaDBT(t, testenv.Options{})
-	var dbs []*sql.DB
-	for _, s := range []struct{ db, file string }{{"m1", "m1-schema.sql"}, {"m2", "m2-schema.sql"}} {
-		if err := m.Exec(ctx, "", "CREATE DATABASE "+s.db); err != nil {
-			t.Fatal(err)
-		}
-		db, err := m.Open(s.db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		db.SetMaxOpenConns(1)
-		if err := testenv.ExecFile(ctx, db, filepath.Join(fixtures, "schema", s.file)); err != nil {
-			t.Fatal(err)
-		}
-		db.SetMaxOpenConns(0)
-		dbs = append(dbs, db)
-	}
-	return m, dbs[0], dbs[1]
+	return m, loadMagentoSchema(t, m, fixtures, "m1", "m1-schema.sql"), loadMagentoSchema(t, m, fixtures, "m2", "m2-schema.sql")
 }
 
 // TestSalesIncrementOnTheReferenceFixture: the SalesIncrement step on rows
