@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/shiplog/shiplog/internal/testenv"
 )
 
 // customerTables are the Magento 2 tables the Customer Attributes step
@@ -37,13 +35,7 @@ func TestCustomerDeltaWithTheStockConfig(t *testing.T) {
 	for _, delta := range []string{"binlog", "triggers"} {
 		t.Run(delta, func(t *testing.T) {
 			t.Parallel()
-			s, fx := newStockStore(t)
-			opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
-			if delta == "triggers" {
-				opts["delta_source"] = "triggers"
-			}
-			s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
-			s.e.config = s.config
+			s, fx := newStockStoreStreaming(t, delta)
 			stockCustomersM1(s)
 			stockCustomersM2(t, s, "magento2")
 			// Customer 3, with address 9, deleted after data mode.
@@ -178,14 +170,7 @@ const customerOverlapMap = `<?xml version="1.0" encoding="UTF-8"?>
 func TestCustomerStepRefusesAMapThatCopiesItsDocuments(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
-	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
-	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
-	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
-	mapFile := filepath.Join(t.TempDir(), "map.xml")
-	if err := os.WriteFile(mapFile, []byte(customerOverlapMap), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	src, dst, mapFile := customerReferenceDBs(t, fx, customerOverlapMap)
 	config := stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
 	onlyCustomerDataSteps(t, config)
 	r := runShiplog(t, config, nil, "migrate", "data")

@@ -17,6 +17,22 @@ import (
 // TestCustomerStepOnTheReferenceDatabases: the reference's customer test
 // databases hold only customer and EAV tables, which the Customer
 // Attributes step migrates; the Map step copies nothing.
+// customerReferenceDBs loads the reference's customer integration-test
+// databases (tests/integration/resource/customer/{source,dest}.sql) into
+// magento1 and magento2 of two servers and writes mapText as a map file.
+func customerReferenceDBs(t *testing.T, fx, mapText string) (src, dst *testenv.MariaDB, mapFile string) {
+	t.Helper()
+	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
+	src, dst = testenv.SourceAndDest(t, "magento1", "magento2")
+	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
+	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
+	mapFile = filepath.Join(t.TempDir(), "map.xml")
+	if err := os.WriteFile(mapFile, []byte(mapText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return src, dst, mapFile
+}
+
 const customerNothingMap = `<?xml version="1.0" encoding="UTF-8"?>
 <map>
   <source><document_rules><ignore><document>*</document></ignore></document_rules></source>
@@ -38,14 +54,7 @@ const customerNothingMap = `<?xml version="1.0" encoding="UTF-8"?>
 func TestCustomerStepOnTheReferenceDatabases(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
-	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
-	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
-	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
-	mapFile := filepath.Join(t.TempDir(), "map.xml")
-	if err := os.WriteFile(mapFile, []byte(customerNothingMap), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	src, dst, mapFile := customerReferenceDBs(t, fx, customerNothingMap)
 	e := &env{t: t, src: src, dst: dst}
 	e.config = stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
 	onlyCustomerDataSteps(t, e.config)
@@ -110,14 +119,7 @@ func TestCustomerStepOnTheReferenceDatabases(t *testing.T) {
 func TestCustomerStepIntegrity(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	res := filepath.Join(fx, "dmt", "tests", "integration", "resource", "customer")
-	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
-	loadSchemaFile(t, src, "magento1", filepath.Join(res, "source.sql"))
-	loadSchemaFile(t, dst, "magento2", filepath.Join(res, "dest.sql"))
-	mapFile := filepath.Join(t.TempDir(), "map.xml")
-	if err := os.WriteFile(mapFile, []byte(customerNothingMap), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	src, dst, mapFile := customerReferenceDBs(t, fx, customerNothingMap)
 	config := stockConfigXML(t, fx, src, dst, map[string]string{"map_file": mapFile, "crypt_key": storeM1Key})
 	onlyCustomerDataSteps(t, config)
 	dstDB, err := dst.Open("magento2")

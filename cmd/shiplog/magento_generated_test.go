@@ -111,13 +111,7 @@ func TestStockConfigXMLMigratesAGeneratedStore(t *testing.T) {
 		t.Run(delta, func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
-			s, fx := newStockStore(t)
-			opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
-			if delta == "triggers" {
-				opts["delta_source"] = "triggers"
-			}
-			s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
-			s.e.config = s.config
+			s, _ := newStockStoreStreaming(t, delta)
 			const products = 300
 			execConn(t, s.e.srcDB, append(append([]string(nil), magentogen.Prelude...), magentogen.Magento1(magentogen.Options{Products: products})...)...)
 			execConn(t, s.e.dstDB, append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, magentogen.Magento2()...)...)

@@ -76,13 +76,7 @@ func TestStockConfigPostProcessingRoutes(t *testing.T) {
 	for _, delta := range []string{"binlog", "triggers"} {
 		t.Run(delta, func(t *testing.T) {
 			t.Parallel()
-			s, fx := newStockStore(t)
-			opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
-			if delta == "triggers" {
-				opts["delta_source"] = "triggers"
-			}
-			s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
-			s.e.config = s.config
+			s, _ := newStockStoreStreaming(t, delta)
 			s.exec(storeAdminAndDefault...)
 			s.exec(
 				`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'catalog/product'), (3, 'catalog_category', 'catalog/category')`,

@@ -88,13 +88,7 @@ func TestStockConfigSalesSteps(t *testing.T) {
 }
 
 func testStockConfigSalesSteps(t *testing.T, deltaSource string) {
-	s, fx := newStockStore(t)
-	opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
-	if deltaSource == "triggers" {
-		opts["delta_source"] = "triggers"
-	}
-	s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
-	s.e.config = s.config
+	s, _ := newStockStoreStreaming(t, deltaSource)
 	s.exec(salesStoreM1...)
 	if err := s.dst.Exec(context.Background(), "magento2", "SET FOREIGN_KEY_CHECKS = 0",
 		`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model, increment_model, increment_per_store) VALUES

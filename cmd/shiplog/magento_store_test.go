@@ -157,6 +157,20 @@ func writeStockConfigXML(t *testing.T, fx string, src, dst *testenv.MariaDB, opt
 	return p
 }
 
+// newStockStoreStreaming is newStockStore with the stock config.xml written
+// for delta.source source ("binlog" or "triggers").
+func newStockStoreStreaming(t *testing.T, source string) (*stockStore, string) {
+	t.Helper()
+	s, fx := newStockStore(t)
+	opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
+	if source == "triggers" {
+		opts["delta_source"] = "triggers"
+	}
+	s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
+	s.e.config = s.config
+	return s, fx
+}
+
 // newStockStore loads the real schemas on two servers.
 func newStockStore(t *testing.T) (*stockStore, string) {
 	t.Helper()
@@ -219,13 +233,7 @@ func TestStockConfigXMLMigratesAStore(t *testing.T) {
 	for _, delta := range []string{"binlog", "triggers"} {
 		t.Run(delta, func(t *testing.T) {
 			t.Parallel()
-			s, fx := newStockStore(t)
-			opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
-			if delta == "triggers" {
-				opts["delta_source"] = "triggers"
-			}
-			s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
-			s.e.config = s.config
+			s, _ := newStockStoreStreaming(t, delta)
 			s.exec(
 				`INSERT INTO core_config_data (scope, scope_id, path, value) VALUES
 					('default', 0, 'general/locale/code', 'uk_UA'),
