@@ -57,7 +57,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 					before = nil
 				}
 				del := append(deleteChange(tp, before), tp.SideDeletes(f.Key)...)
-				if err := writer.Apply(ctx, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+				if err := r.applyFollowed(ctx, writer, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 					return err
 				}
 				continue
@@ -69,7 +69,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 		} else if rt.Kind == transform.Skip {
 			// The plan leaves the row out now (the PostProcessing step's routes).
 			del := append(deleteChange(tp, tp.KeyRow(src)), tp.SideDeletes(tp.Source.KeyOf(src))...)
-			if err := writer.Apply(ctx, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+			if err := r.applyFollowed(ctx, writer, del, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 				return err
 			}
 			continue
@@ -87,7 +87,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 				log.Warn("failed row still fails", "table", f.Table, "key", fmt.Sprint(f.Key), "handler", nf.Handler, "error", nf.Reason)
 				continue
 			}
-			if err := writer.Apply(ctx, out, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+			if err := r.applyFollowed(ctx, writer, out, func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 				return err
 			}
 			log.Info("failed row applied", "table", f.Table, "key", fmt.Sprint(f.Key))
@@ -107,7 +107,7 @@ func (r *Runtime) retryFailures(ctx context.Context, plan *transform.Plan) error
 			continue
 		}
 		change = cdc.Change{Op: cdc.OpInsert, Table: tp.Dest, After: out}
-		if err := writer.Apply(ctx, append([]cdc.Change{change}, side...), func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
+		if err := r.applyFollowed(ctx, writer, append([]cdc.Change{change}, side...), func(tx *sql.Tx) error { return r.state.ForgetFailure(ctx, tx, f) }); err != nil {
 			return err
 		}
 		log.Info("failed row applied", "table", f.Table, "key", fmt.Sprint(f.Key))

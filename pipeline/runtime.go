@@ -55,6 +55,9 @@ type Runtime struct {
 	// recorded by data mode), or from the record when the stream compiles
 	// the recorded tables; destination documents pair with them by name.
 	sourceNames []string
+	// followers keep the steps' derived destination rows in step with the
+	// stream (follow.go); registered when delta mode starts.
+	followers []follower
 }
 
 // SetOps gives r the operations object of the command it runs: the modes

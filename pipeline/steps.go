@@ -81,6 +81,7 @@ func (r *Runtime) stepEnv(mode step.Mode, log *slog.Logger, auto bool, run *mode
 func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	log := r.log.With("mode", "delta")
 	run := &modeRun{delta: o}
+	r.followers = nil // the steps' DeltaStart register them anew
 	steps, err := r.modeSteps(step.ModeDelta, log, run)
 	if err != nil {
 		return err

@@ -42,6 +42,9 @@ type mysqlSink struct {
 	// in parts (cdc.Batch.Partial); a stop before its last part rolls it
 	// back, and the next run reads the transaction again.
 	open *mysqlsink.TxStream
+	// follow holds the changes of open's parts that followers read
+	// (follow.go).
+	follow []cdc.Change
 }
 
 // Deliver applies b. A write in flight finishes even when asked to stop, so
@@ -58,7 +61,18 @@ func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) (err error) {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partTimeout)
 		defer cancel()
 		var err error
-		s.open, err = deliverPart(wctx, s.w, s.open, b.Batch)
+		// The followers run once, before the commit, with the followed
+		// changes of every part.
+		s.follow = append(s.follow, s.r.followed(b.Changes)...)
+		var then func(context.Context, *sql.Tx) error
+		if !b.Partial && len(s.follow) > 0 {
+			follow := s.follow
+			then = func(ctx context.Context, tx *sql.Tx) error { return s.r.runFollowers(ctx, tx, follow) }
+		}
+		s.open, err = deliverPart(wctx, s.w, s.open, b.Batch, then)
+		if s.open == nil {
+			s.follow = nil
+		}
 		if err == nil && s.open == nil {
 			s.log.Info("the large source transaction is committed", "stage", "delta", "position", b.Pos.String())
 			s.r.lookupRefresh().WrittenAll()
@@ -85,7 +99,7 @@ func (s *mysqlSink) Deliver(ctx context.Context, b *stream.Batch) (err error) {
 			}
 			b.Changes, expanded = changes, true
 		}
-		return s.w.Write(ctx, b.Batch)
+		return s.w.WriteThen(ctx, b.Batch, s.r.followThen(b.Changes))
 	}, s.w.Recover)
 }
 
@@ -128,7 +142,7 @@ func (s *mysqlSink) Close() error {
 // part. It returns the transaction still open, or nil once committed or on
 // error (then rolled back: the next run reads the source transaction again
 // from its start, as nothing of it is checkpointed).
-func deliverPart(ctx context.Context, w *mysqlsink.Writer, open *mysqlsink.TxStream, b cdc.Batch) (_ *mysqlsink.TxStream, err error) {
+func deliverPart(ctx context.Context, w *mysqlsink.Writer, open *mysqlsink.TxStream, b cdc.Batch, then func(context.Context, *sql.Tx) error) (_ *mysqlsink.TxStream, err error) {
 	defer func() {
 		if err != nil && open != nil {
 			err = errors.Join(err, open.Rollback())
@@ -150,6 +164,11 @@ func deliverPart(ctx context.Context, w *mysqlsink.Writer, open *mysqlsink.TxStr
 	}
 	if b.Partial {
 		return open, nil
+	}
+	if then != nil {
+		if err := open.Exec(ctx, then); err != nil {
+			return nil, fmt.Errorf("a large source transaction ending at %s: %w (nothing of it is committed; the stream reads it again from its start)", b.Pos, err)
+		}
 	}
 	if err := open.Commit(ctx, b.Pos, b.Time); err != nil {
 		return nil, fmt.Errorf("commit a large source transaction at %s: %w", b.Pos, err)

@@ -72,6 +72,15 @@ func (s *TxStream) Apply(ctx context.Context, b cdc.Batch) error {
 	return nil
 }
 
+// Exec runs f in the transaction, after the parts applied so far; on error
+// the transaction is rolled back and the TxStream is done.
+func (s *TxStream) Exec(ctx context.Context, f func(context.Context, *sql.Tx) error) error {
+	if err := f(ctx, s.tx); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
 // Commit records pos (the position after the source transaction, and after
 // any whole transactions applied with it) as every apply partition's
 // checkpoint and commits. On error nothing of the TxStream is applied.

@@ -176,6 +176,18 @@ func (w *Writer) Recover(ctx context.Context) error {
 // applied in one transaction (partition 0's) whatever Parts is, recording
 // every partition's checkpoint.
 func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
+	return w.WriteThen(ctx, b, nil)
+}
+
+// WriteThen is Write, and when then is not nil, b is applied whole (in one
+// transaction, as b.Whole) and then runs in that transaction after the
+// changes, before the checkpoint: what it writes commits with the batch or
+// not at all. then may run more than once (a failed transaction is tried
+// again): it must be idempotent.
+func (w *Writer) WriteThen(ctx context.Context, b cdc.Batch, then func(context.Context, *sql.Tx) error) error {
+	if then != nil {
+		b.Whole = true
+	}
 	ops := compact(b.Changes)
 	parts := make([][]op, w.parts)
 	for _, o := range ops {
@@ -225,6 +237,11 @@ func (w *Writer) Write(ctx context.Context, b cdc.Batch) error {
 		return w.inTx(ctx, len(active) > 1, func(tx *sql.Tx) error {
 			if err := w.apply(ctx, tx, parts[p]); err != nil {
 				return err
+			}
+			if i == 0 && then != nil {
+				if err := then(ctx, tx); err != nil {
+					return err
+				}
 			}
 			if i == 0 {
 				for _, q := range idle {
