@@ -48,11 +48,26 @@ func (c *Changed) Add(ch cdc.Change) {
 	if tp == nil {
 		return
 	}
-	ct := c.tables[tp.Source.Name]
+	// Rows the plan routes into another table are compared there by plans
+	// of their own (transform.TablePlan.AlsoVerify), as Run does.
+	for i, tp := range append([]*transform.TablePlan{tp}, tp.AlsoVerify()...) {
+		name := tp.Source.Name
+		if i > 0 {
+			name += " -> " + tp.Dest.Name
+		}
+		c.add(name, tp, ch, i > 0)
+	}
+}
+
+// add records the rows of ch for plan tp, under name. routedOnly: only the
+// images tp carries (an AlsoVerify plan's rows of Dest are those its route
+// carries; a key of another image may be another plan's row there).
+func (c *Changed) add(name string, tp *transform.TablePlan, ch cdc.Change, routedOnly bool) {
+	ct := c.tables[name]
 	if ct == nil {
 		ct = &changedTable{tr: newTableRun(tp, &c.o, nil, nil), cands: map[string]cand{}}
 		ct.full = tp.FullRow || len(tp.Source.Key) == 0 || len(tp.Dest.Key) == 0
-		c.tables[tp.Source.Name] = ct
+		c.tables[name] = ct
 		if ct.full {
 			c.rows++
 		}
@@ -63,6 +78,11 @@ func (c *Changed) Add(ch cdc.Change) {
 	for _, img := range [][]any{ch.Before, ch.After} {
 		if img == nil {
 			continue
+		}
+		if routedOnly && tp.Routed() {
+			if rt, err := tp.RouteOf(img, true); err != nil || rt.Kind != transform.Carry && !rt.AlsoCarry {
+				continue
+			}
 		}
 		// The destination key the stream wrote or deleted this image under.
 		out, err := tp.Row(img)
