@@ -182,23 +182,7 @@ func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, aut
 		r.log.Warn(fmt.Sprintf("%d table(s) the deltalog file lists are not copied by the map (they belong to steps shiplog does not run, or the map ignores them): no change log for them: %s",
 			len(skipped), strings.Join(skipped, ", ")), "stage", "deltalog")
 	}
-	if r.cfg.Options.DeltalogFile != "" {
-		logged := map[string]bool{}
-		for _, s := range specs {
-			logged[s.Table.Name] = true
-		}
-		var static []string
-		for _, tp := range plan.Tables() {
-			if !logged[tp.Source.Name] {
-				static = append(static, tp.Source.Name)
-			}
-		}
-		if len(static) > 0 {
-			sort.Strings(static)
-			r.log.Warn(fmt.Sprintf("%d copied table(s) are not in the deltalog file: changes made to them after the copy are not streamed, as with Magento's tool (add them to the file to stream them; verify compares them): %s",
-				len(static), strings.Join(static, ", ")), "stage", "deltalog")
-		}
-	}
+	r.warnUnlogged(plan, specs, r.log, "deltalog")
 	failed, err := r.installer().Install(ctx, specs)
 	if err != nil {
 		return err
@@ -229,6 +213,31 @@ func (r *Runtime) installDeltalog(ctx context.Context, plan *transform.Plan, aut
 		return nil
 	}
 	return fmt.Errorf("%w: change logs could not be set up for %s", ErrIntegrity, strings.Join(msgs, "; "))
+}
+
+// warnUnlogged warns when the deltalog file leaves copied tables of plan
+// out of specs (the change logs): their changes after the copy are not
+// streamed. Data mode says it when it installs the logs, and every delta
+// start again, so that a daemon's log shows it.
+func (r *Runtime) warnUnlogged(plan *transform.Plan, specs []deltalog.Spec, log *slog.Logger, stage string) {
+	if r.cfg.Options.DeltalogFile == "" {
+		return
+	}
+	logged := map[string]bool{}
+	for _, s := range specs {
+		logged[s.Table.Name] = true
+	}
+	var static []string
+	for _, tp := range plan.Tables() {
+		if !logged[tp.Source.Name] {
+			static = append(static, tp.Source.Name)
+		}
+	}
+	if len(static) > 0 {
+		sort.Strings(static)
+		log.Warn(fmt.Sprintf("%d copied table(s) are not in the deltalog file: changes made to them after the copy are not streamed, as with Magento's tool (add them to the file and run `migrate data --reset` to stream them; verify compares them): %s",
+			len(static), strings.Join(static, ", ")), "stage", stage)
+	}
 }
 
 // UninstallDeltalog removes shiplog's triggers and change-log tables.
@@ -269,6 +278,7 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 	for t, e := range problems {
 		log.Warn("table has no change log; its changes are not streamed", "stage", "delta", "table", t, "reason", e.Error())
 	}
+	r.warnUnlogged(plan, specs, log, "delta")
 	fks, refresh, err := r.triggerCascades(ctx, plan, specs, log)
 	if err != nil {
 		return err
