@@ -208,7 +208,7 @@ func (f *gridFollower) values(ctx context.Context, tx *sql.Tx, changes []cdc.Cha
 		}
 	}
 	if len(lost) > 0 {
-		f.log.Warn(fmt.Sprintf("OrderGrids step: %d row(s) of %s deleted on their own (entity_id %v) are logged by the change-log triggers without their %s: the grid rows of their orders keep what those rows gave them until the next delta run starts (its refresh rebuilds every grid row)",
+		f.log.Warn(fmt.Sprintf("OrderGrids step: %d row(s) of %s deleted (entity_id %v) come from the change-log triggers without their %s (a delete is logged by its key): if their orders stay, the orders' grid rows keep what those rows gave them until the next delta run starts (its refresh rebuilds every grid row)",
 			len(lost), f.r.cfg.Options.DestPrefix+rd.table, lost, rd.col), "stage", "delta")
 	}
 	q := "SELECT DISTINCT " + rowio.QuoteIdent(rd.col) + " FROM " + rowio.QuoteIdent(f.r.cfg.Options.DestPrefix+rd.table) + " WHERE "
