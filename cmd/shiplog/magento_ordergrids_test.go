@@ -55,14 +55,16 @@ var gridsMatchSales = map[string][]string{
 // (its order grid row, and the order status its shipment's and credit
 // memo's grid rows show); an invoice added to the new order (its grid row
 // takes the order's customer, payment and address); order 2's billing
-// address renamed (an address changes its order's grid row); order 6
-// deleted with Magento 1's foreign keys on, which take its invoice with it
-// (both grid rows go: Magento 1's grids lose them too, so a fresh data
-// migration would not have them — the reference's delta keeps them).
-// Every grid is checked against the sales tables by joins written here,
-// and the changed rows against values worked out by hand; each would be
-// wrong without the follower (the grids are rebuilt when delta starts,
-// before the stream writes these changes).
+// address renamed and order 3's payment method changed (an address or a
+// payment changes its order's grid row); order 6 deleted with Magento 1's
+// foreign keys on, which take its invoice with it (both grid rows go:
+// Magento 1's grids lose them too, so a fresh data migration would not
+// have them — the reference's delta keeps them). A stray grid row of no
+// order goes when delta starts. Every grid is checked against the sales
+// tables by joins written here, and the changed rows against values
+// worked out by hand; each would be wrong without the follower (the
+// grids are rebuilt when delta starts, before the stream writes these
+// changes).
 func TestStockConfigOrderGridsFollowTheStream(t *testing.T) {
 	t.Parallel()
 	for _, source := range []string{"binlog", "triggers"} {
@@ -112,6 +114,7 @@ func testOrderGridsFollowTheStream(t *testing.T, deltaSource string) {
 			VALUES (2, 5, 1, '100000002', 1, 40, 40, 4, 5, '2020-02-03 10:00:00', '2020-02-03 10:00:00')`,
 		`INSERT INTO sales_flat_invoice_grid (entity_id, order_id, store_id) VALUES (2, 5, 1)`,
 		`UPDATE sales_flat_order_address SET firstname = 'Cyd' WHERE entity_id = 3`,
+		`UPDATE sales_flat_order_payment SET method = 'free' WHERE entity_id = 2`,
 	)
 	// With foreign key checks on: Magento 1 deletes the invoice and both
 	// grid rows with the order.
@@ -119,16 +122,27 @@ func testOrderGridsFollowTheStream(t *testing.T, deltaSource string) {
 		t.Fatal(err)
 	}
 
+	// A grid row whose order the destination does not hold (as one left
+	// by apply --from-kafka, which keeps no grids): delta's start deletes
+	// it.
+	if err := s.dst.Exec(context.Background(), "magento2",
+		`INSERT INTO sales_order_grid (entity_id, increment_id, store_id, status) VALUES (99, '100000099', 1, 'pending')`); err != nil {
+		t.Fatal(err)
+	}
+
 	delta := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	if strings.Contains(delta.stderr, "applied once, when delta mode starts: orders") || strings.Contains(delta.stderr, "level=ERROR") {
 		t.Errorf("migrate delta:\n%s", delta.stderr)
+	}
+	if w := `msg="order grid refreshed from the sales tables" mode=delta step="OrderGrids Step" stage=delta table=sales_order_grid documents=4 deleted=1`; !strings.Contains(delta.stderr, w) {
+		t.Errorf("migrate delta did not log %s:\n%s", w, delta.stderr)
 	}
 	s.assertRows(gridsMatchSales)
 	s.assertRows(map[string][]string{
 		"SELECT entity_id, status, customer_name, billing_name, shipping_name, billing_address, payment_method, updated_at FROM sales_order_grid": {
 			`'1','closed','Ann Lee','Ann Lee','Bob Lee','1 Main St, Springfield, IL, 62701','checkmo','2020-02-02 10:00:00'`,
 			`'2','pending','Solo','Cyd','',', Ogdenville, ,',NULL,'2020-01-03 10:00:00'`,
-			`'3','canceled','Zoé Roux','','',', , ,','checkmo','2020-01-04 10:00:00'`,
+			`'3','canceled','Zoé Roux','','',', , ,','free','2020-01-04 10:00:00'`,
 			`'5','pending','Fay Orr','Fay Orr','Gus Orr','5 Elm St, Capital City, CA, 90001','purchaseorder','2020-02-01 10:00:00'`,
 		},
 		"SELECT entity_id, order_id, order_increment_id, customer_name, billing_name, shipping_address, payment_method FROM sales_invoice_grid": {
