@@ -40,10 +40,18 @@ const (
 	gridPayment = "(SELECT pay.method FROM %s AS pay WHERE pay.parent_id = o.entity_id LIMIT 1)"
 )
 
+// The sales tables every grid's query reads besides its document's own
+// (gridSelect): the order o, its addresses ship and bill, its payment.
+const (
+	gridOrders    = "sales_order"
+	gridAddresses = "sales_order_address"
+	gridPayments  = "sales_order_payment"
+)
+
 // orderGrids are the four grids, in the reference's order, with the
 // columns its OrderGrids step fills (src/Migration/Step/OrderGrids/Helper.php).
 var orderGrids = []orderGrid{
-	{source: "sales_flat_order_grid", dest: "sales_order_grid", entity: "sales_order", alias: "o", columns: map[string]string{
+	{source: "sales_flat_order_grid", dest: "sales_order_grid", entity: gridOrders, alias: "o", columns: map[string]string{
 		"entity_id": "o.entity_id", "status": "o.status", "store_id": "o.store_id", "store_name": "o.store_name",
 		"customer_id": "o.customer_id", "base_grand_total": "o.base_grand_total", "base_total_paid": "o.base_total_paid",
 		"grand_total": "o.grand_total", "total_paid": "o.total_paid", "increment_id": "o.increment_id",
@@ -106,17 +114,17 @@ func gridSelect(g orderGrid, cols []string, prefix, where string) string {
 		case !ok:
 			expr = "NULL"
 		case expr == gridPayment:
-			expr = fmt.Sprintf(gridPayment, q("sales_order_payment"))
+			expr = fmt.Sprintf(gridPayment, q(gridPayments))
 		}
 		b.WriteString(expr + " AS " + rowio.QuoteIdent(c))
 	}
 	b.WriteString(" FROM " + q(g.entity) + " AS " + g.alias)
 	addrOf := g.alias
-	if g.alias != "o" {
-		b.WriteString(" LEFT JOIN " + q("sales_order") + " AS o ON " + g.alias + ".order_id = o.entity_id")
+	if g.entity != gridOrders {
+		b.WriteString(" LEFT JOIN " + q(gridOrders) + " AS o ON " + g.alias + ".order_id = o.entity_id")
 	}
-	b.WriteString(" LEFT JOIN " + q("sales_order_address") + " AS ship ON " + addrOf + ".shipping_address_id = ship.entity_id")
-	b.WriteString(" LEFT JOIN " + q("sales_order_address") + " AS bill ON " + addrOf + ".billing_address_id = bill.entity_id")
+	b.WriteString(" LEFT JOIN " + q(gridAddresses) + " AS ship ON " + addrOf + ".shipping_address_id = ship.entity_id")
+	b.WriteString(" LEFT JOIN " + q(gridAddresses) + " AS bill ON " + addrOf + ".billing_address_id = bill.entity_id")
 	if where != "" {
 		b.WriteString(" WHERE " + where)
 	}
@@ -315,11 +323,13 @@ func (s *orderGridsStep) Volume(ctx context.Context, env *step.Env) error {
 	return errors.Join(errs...)
 }
 
-// DeltaStart (step.DeltaStarter) rebuilds, once when delta mode starts, the grid rows of every
-// document the destination's sales tables hold (upserted, a page of ids at
-// a time): what earlier delta runs streamed into the sales tables reaches
-// the grids. What this run streams does not, until the next delta run —
-// the warning says so.
+// DeltaStart (step.DeltaStarter) rebuilds, once when delta mode starts,
+// the grid rows of every document the destination's sales tables hold
+// (upserted, a page of ids at a time) and deletes those of documents it
+// no longer holds — what apply --from-kafka, or an OrderGrids step left
+// out of an earlier run, left behind — then registers the
+// follower that keeps them in step with what this run streams
+// (gridFollower).
 func (s *orderGridsStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	if s.cols == nil {
 		problems, err := s.Integrity(ctx, env)
@@ -342,8 +352,7 @@ func (s *orderGridsStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	for i, g := range orderGrids {
 		n := 0
 		err := gridIDPages(ctx, s.r.dst, dp+g.entity, func(ids []any) error {
-			where := g.alias + ".entity_id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
-			if _, err := s.r.dst.ExecContext(ctx, gridInsert(g, s.cols[i], dp, where), ids...); err != nil {
+			if _, err := s.r.dst.ExecContext(ctx, gridInsert(g, s.cols[i], dp, gridIn(g.alias+".entity_id", len(ids))), ids...); err != nil {
 				return fmt.Errorf("OrderGrids step: refreshing %s: %w", dp+g.dest, err)
 			}
 			n += len(ids)
@@ -352,12 +361,27 @@ func (s *orderGridsStep) DeltaStart(ctx context.Context, env *step.Env) error {
 		if err != nil {
 			return err
 		}
-		env.Log.Info("order grid refreshed from the sales tables", "stage", "delta", "table", dp+g.dest, "documents", n)
+		// Rows of documents the destination no longer holds go, as the
+		// follower's (gridFollower says why).
+		res, err := s.r.dst.ExecContext(ctx, "DELETE gr FROM "+rowio.QuoteIdent(dp+g.dest)+" AS gr LEFT JOIN "+rowio.QuoteIdent(dp+g.entity)+
+			" AS d ON d.entity_id = gr.entity_id WHERE d.entity_id IS NULL")
+		if err != nil {
+			return fmt.Errorf("OrderGrids step: deleting the %s rows of documents %s no longer holds: %w", dp+g.dest, dp+g.entity, err)
+		}
+		gone, _ := res.RowsAffected()
+		env.Log.Info("order grid refreshed from the sales tables", "stage", "delta", "table", dp+g.dest, "documents", n, "deleted", gone)
 	}
-	env.Log.Warn("the OrderGrids step's delta is applied once, when delta mode starts: orders, invoices, shipments, credit memos, their addresses and payments that this delta run streams reach the sales tables but not the grids (sales_order_grid, sales_invoice_grid, sales_shipment_grid, sales_creditmemo_grid) until the next delta run starts; run delta mode once more (e.g. --exit-when-caught-up) before Magento 2 goes live. Grid rows of documents deleted in Magento 1 stay, as in the reference",
-		"stage", "delta")
+	f := newGridFollower(s.r, s.cols, env.Log)
+	s.r.follow(f)
+	env.Log.Info("order grids follow the stream: each batch that writes these tables refreshes the grid rows of its documents in its transaction",
+		"stage", "delta", "tables", strings.Join(f.followedTables(), ","))
+	if s.r.cfg.Sink == "both" {
+		env.Log.Warn("the OrderGrids step keeps the grids of this destination only: apply --from-kafka writes the sales tables published to Kafka without following them into the grids (sales_order_grid, sales_invoice_grid, sales_shipment_grid, sales_creditmemo_grid): a destination it writes has its grids refreshed only when this step's delta starts against it (migrate delta with sink: mysql or both)",
+			"stage", "delta")
+	}
 	return nil
 }
 
-// Delta does nothing more: the work is DeltaStart's (step.DeltaStarter).
+// Delta does nothing more: the work is DeltaStart's (step.DeltaStarter)
+// and its follower's.
 func (s *orderGridsStep) Delta(context.Context, *step.Env) error { return nil }
