@@ -72,8 +72,8 @@ var orderGrids = []orderGrid{
 		"store_currency_code": "d.store_currency_code", "order_currency_code": "d.order_currency_code",
 		"base_currency_code": "d.base_currency_code", "global_currency_code": "d.global_currency_code",
 		"billing_name": gridName("bill"), "billing_address": gridAddress("bill"), "shipping_address": gridAddress("ship"),
-		"shipping_information": "o.shipping_description", "subtotal": "d.subtotal",
-		"shipping_and_handling": "d.shipping_amount", "grand_total": "d.grand_total",
+		"shipping_information": "o.shipping_description", "subtotal": "o.base_subtotal",
+		"shipping_and_handling": "o.base_shipping_amount", "grand_total": "d.grand_total",
 		"base_grand_total": "d.base_grand_total", "created_at": "d.created_at", "updated_at": "d.updated_at",
 	}},
 	{source: "sales_flat_shipment_grid", dest: "sales_shipment_grid", entity: "sales_shipment", alias: "d", columns: map[string]string{

@@ -34,7 +34,7 @@ var salesStoreM1 = append(append([]string(nil), storeAdminAndDefault...),
 		(3, 2, 'billing', 'Cy', NULL, NULL, 'Ogdenville', NULL, NULL)`,
 	`INSERT INTO sales_flat_order_payment (entity_id, parent_id, method) VALUES (1, 1, 'checkmo'), (2, 3, 'checkmo')`,
 	`INSERT INTO sales_flat_invoice (entity_id, order_id, store_id, increment_id, state, grand_total, base_grand_total, subtotal, shipping_amount,
-		billing_address_id, shipping_address_id, created_at, updated_at) VALUES (1, 1, 1, '100000001', 2, 100, 100, 90, 10, 1, 2, '2020-01-01 11:00:00', '2020-01-01 11:00:00')`,
+		billing_address_id, shipping_address_id, created_at, updated_at) VALUES (1, 1, 1, '100000001', 2, 100, 100, 88, 12, 1, 2, '2020-01-01 11:00:00', '2020-01-01 11:00:00')`,
 	`INSERT INTO sales_flat_shipment (entity_id, order_id, store_id, increment_id, total_qty, billing_address_id, shipping_address_id, created_at, updated_at)
 		VALUES (1, 1, 1, '100000001', 2, 1, 2, '2020-01-01 12:00:00', '2020-01-01 12:00:00')`,
 	`INSERT INTO sales_flat_creditmemo (entity_id, order_id, store_id, increment_id, state, base_grand_total, subtotal, shipping_amount, adjustment_positive,
@@ -124,6 +124,9 @@ func testStockConfigSalesSteps(t *testing.T, deltaSource string) {
 			`'2','100000002','1','pending','Solo','Cy','',', Ogdenville, ,',', , ,',NULL,'20.0000','20.0000','0.0000',NULL,'0'`,
 			`'3','200000001','2','canceled','Zoé Roux','','',', , ,',', , ,','checkmo','7.5000','7.5000','0.0000','Free','1'`,
 		},
+		// subtotal and shipping_and_handling are the order's (base_subtotal,
+		// base_shipping_amount), not the invoice's own 88 and 12: the
+		// reference's OrderGrids Helper::getSalesInvoiceColumnsGrid.
 		"SELECT entity_id, increment_id, order_id, order_increment_id, store_name, customer_name, billing_name, payment_method, grand_total, subtotal, shipping_and_handling, state FROM sales_invoice_grid": {
 			`'1','100000001','1','100000001','Main Website','Ann Lee','Ann Lee','checkmo','100.0000','90.0000','10.0000','2'`,
 		},
