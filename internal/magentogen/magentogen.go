@@ -24,6 +24,10 @@ type Options struct {
 	Products int
 	// Customers is how many customers, each with one or two addresses; 50.
 	Customers int
+	// Orders is how many orders, with their invoices, shipments, credit
+	// memos and grid rows (see sales.go); 0: none, and no sales entity
+	// types or eav_entity_store rows either.
+	Orders int
 }
 
 func (o Options) withDefaults() Options {
@@ -264,7 +268,50 @@ func Magento1(o Options) []string {
 	for c := 1; c <= o.Customers; c++ {
 		customer(b, c)
 	}
-	return b.statements()
+	var extra []string
+	if o.Orders > 0 {
+		for i := 1; i <= o.Orders; i++ {
+			order(b, i, o)
+		}
+		extra = salesTypes(b)
+		entityStore(b, o.Orders)
+	}
+	return append(b.statements(), extra...)
+}
+
+// Magento1Chunks gives the rows of Magento1(o) to fn in slices of about
+// chunk products, customers or orders each (a large store is not held in
+// memory whole); the rows are Magento1's, the statements cut otherwise.
+func Magento1Chunks(o Options, chunk int, fn func(stmts []string) error) error {
+	o = o.withDefaults()
+	chunk = max(chunk, 1)
+	b := newBuilder()
+	stores(b)
+	eav1(b)
+	categories(b)
+	b.add("cataloginventory_stock", "stock_id, stock_name", 1, "Default")
+	if err := fn(b.statements()); err != nil {
+		return err
+	}
+	for p := 1; p <= o.Products; p += chunk {
+		if err := fn(Products(p, min(p+chunk-1, o.Products), o.Products)); err != nil {
+			return err
+		}
+	}
+	for c := 1; c <= o.Customers; c += chunk {
+		if err := fn(Customers(c, min(c+chunk-1, o.Customers))); err != nil {
+			return err
+		}
+	}
+	if o.Orders == 0 {
+		return nil
+	}
+	for i := 1; i <= o.Orders; i += chunk {
+		if err := fn(Orders(i, min(i+chunk-1, o.Orders), o)); err != nil {
+			return err
+		}
+	}
+	return fn(EntityStore(o.Orders))
 }
 
 // Products are the rows of products from to last (ids), as Magento1 writes
