@@ -41,7 +41,7 @@ func parseInserts(t *testing.T, stmts []string) (map[string][]row, []string) {
 	return out, other
 }
 
-// parseTuples parses "(a, 'b''c', NULL),\n(...)": strings unquoted, numbers
+// parseTuples parses "(a, 'b”c', NULL),\n(...)": strings unquoted, numbers
 // kept as their text, NULL as nil.
 func parseTuples(t *testing.T, s string) [][]any {
 	t.Helper()
