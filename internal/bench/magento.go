@@ -44,15 +44,9 @@ func runMagento(ctx context.Context, f flags) (results []result, notes []string,
 	if b.root, err = testenv.ModuleRoot(); err != nil {
 		return nil, nil, err
 	}
-	fx := ""
-	for _, d := range []string{filepath.Join(b.root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
-		if _, err := os.Stat(filepath.Join(d, "schema", "m1-schema.sql")); err == nil {
-			fx = d
-			break
-		}
-	}
-	if fx == "" {
-		return nil, nil, fmt.Errorf("the Magento fixtures (../shared/fixtures/magento) are missing")
+	fx, err := magentoFixtures(b.root)
+	if err != nil {
+		return nil, nil, err
 	}
 	if b.work, err = os.MkdirTemp("", "shiplog-bench-"); err != nil {
 		return nil, nil, err
@@ -92,7 +86,7 @@ func runMagento(ctx context.Context, f flags) (results []result, notes []string,
 
 	step("shiplog migrate data: the stock config.xml (map, handlers) into the Magento 2 schema")
 	mapped := result{group: "Map step", tool: "stock map.xml + handlers", unit: "rows/s", work: rows}
-	cfg, err := b.stockConfig(fx)
+	cfg, err := b.stockConfig(fx, false)
 	if err == nil {
 		mapped.seconds, mapped.rssKB, mapped.cpu, mapped.err = b.runShiplog(ctx, cfg, "magento-map.log", "migrate", "data", "--auto")
 	} else {
@@ -121,6 +115,16 @@ func runMagento(ctx context.Context, f flags) (results []result, notes []string,
 	return results, notes, nil
 }
 
+// magentoFixtures finds the Magento fixtures beside the module.
+func magentoFixtures(root string) (string, error) {
+	for _, d := range []string{filepath.Join(root, "..", "shared", "fixtures", "magento"), "/work/shared/fixtures/magento"} {
+		if _, err := os.Stat(filepath.Join(d, "schema", "m1-schema.sql")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("the Magento fixtures (../shared/fixtures/magento) are missing")
+}
+
 // loadSchema creates db on m and runs a schema file in it.
 func loadSchema(ctx context.Context, m *testenv.MariaDB, db, file string) error {
 	if err := m.Exec(ctx, "", "CREATE DATABASE `"+db+"`"); err != nil {
@@ -136,8 +140,9 @@ func loadSchema(ctx context.Context, m *testenv.MariaDB, db, file string) error 
 }
 
 // stockConfig writes config.xml beside a link to the tool's etc/ folder, so
-// the stock relative paths resolve as from the tool's root.
-func (b *bench) stockConfig(fx string) (string, error) {
+// the stock relative paths resolve as from the tool's root; with allSteps,
+// every step as shipped, otherwise Settings and Map alone.
+func (b *bench) stockConfig(fx string, allSteps bool) (string, error) {
 	dist, err := os.ReadFile(filepath.Join(fx, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "config.xml.dist"))
 	if err != nil {
 		return "", err
@@ -146,18 +151,21 @@ func (b *bench) stockConfig(fx string) (string, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return "", err
 	}
-	if err := os.Symlink(filepath.Join(fx, "dmt", "etc"), filepath.Join(root, "etc")); err != nil {
+	if err := os.Symlink(filepath.Join(fx, "dmt", "etc"), filepath.Join(root, "etc")); err != nil && !os.IsExist(err) {
 		return "", err
 	}
-	// Only the Map step runs in data mode: the scenario measures its
-	// throughput (the bench's Magento 2 database has no EAV rows for the
-	// EAV and Customer steps to merge with).
-	text := regexp.MustCompile(`(?s)<step title="([^"]+)">.*?</step>`).ReplaceAllStringFunc(string(dist), func(st string) string {
-		if strings.HasPrefix(st, `<step title="Map Step">`) || strings.HasPrefix(st, `<step title="Settings Step">`) {
-			return st
-		}
-		return ""
-	})
+	text := string(dist)
+	if !allSteps {
+		// Only the Map step runs in data mode: the scenario measures its
+		// throughput (the bench's Magento 2 database has no EAV rows for
+		// the EAV and Customer steps to merge with).
+		text = regexp.MustCompile(`(?s)<step title="([^"]+)">.*?</step>`).ReplaceAllStringFunc(text, func(st string) string {
+			if strings.HasPrefix(st, `<step title="Map Step">`) || strings.HasPrefix(st, `<step title="Settings Step">`) {
+				return st
+			}
+			return ""
+		})
+	}
 	for _, r := range []struct {
 		name string
 		port int

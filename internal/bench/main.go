@@ -26,6 +26,12 @@
 //	go run ./internal/bench -rows 20000 -burst-seconds 5
 //	go run ./internal/bench -hugetx-rows 2000000   (only: one 2M-row UPDATE, peak RSS of migrate delta)
 //	go run ./internal/bench -magento-rows 100000   (only: the Map step with the stock handlers vs the identity copy)
+//	go run ./internal/bench -store-only -store-products 10000 -store-customers 5000 -store-orders 20000
+//	                                               (only: the Magento store section, at a tenth of its size)
+//
+// Last (unless -store=false), the Magento store section (store.go): a
+// generated Magento 1.9 store migrated with the stock config.xml, every
+// step, against the identity copy of the same rows, each on its own servers.
 package main
 
 import (
@@ -59,6 +65,8 @@ type flags struct {
 	lagRate, lagSeconds, scaleRows, workers           int
 	hugeTxRows, magentoRows                           int
 	hugeTxWhole                                       bool
+	store, storeOnly                                  bool
+	storeProducts, storeCustomers, storeOrders        int
 }
 
 // result is one line of the final table.
@@ -95,6 +103,11 @@ func main() {
 	flag.IntVar(&f.hugeTxRows, "hugetx-rows", 0, "run only the huge-transaction scenario: one UPDATE of this many rows applied by migrate delta, its peak RSS against the 250 MiB target")
 	flag.BoolVar(&f.hugeTxWhole, "hugetx-whole", false, "with -hugetx-rows: also measure the transaction held whole, for comparison")
 	flag.IntVar(&f.magentoRows, "magento-rows", 0, "run only the Map-step scenario: this many rows in each of 4 handler-heavy tables of the real Magento 1 schema, migrated with the stock config.xml and its handlers, against the identity copy of the same rows")
+	flag.BoolVar(&f.store, "store", true, "also run the Magento store section: a generated store migrated with the stock config.xml (every step), against the identity copy of the same rows")
+	flag.BoolVar(&f.storeOnly, "store-only", false, "run only the Magento store section")
+	flag.IntVar(&f.storeProducts, "store-products", 100_000, "products of the Magento store section's generated store")
+	flag.IntVar(&f.storeCustomers, "store-customers", 50_000, "customers of the Magento store section's generated store")
+	flag.IntVar(&f.storeOrders, "store-orders", 200_000, "orders of the Magento store section's generated store (with invoices, shipments, credit memos)")
 	flag.Parse()
 	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
@@ -125,14 +138,28 @@ func main() {
 		}
 		return
 	}
-	results, notes, lag, err := run(ctx, f)
-	if len(results) > 0 {
-		printTable(os.Stdout, results, notes)
-		printTargets(os.Stdout, targets(results, lag))
+	if f.storeOnly {
+		f.store = true
+	} else {
+		results, notes, lag, err := run(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, notes)
+			printTargets(os.Stdout, targets(results, lag))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench failed:", err)
-		os.Exit(1)
+	if f.store {
+		results, notes, err := runStore(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, notes)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed (Magento store):", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -1189,7 +1216,11 @@ func printTable(w io.Writer, results []result, notes []string) {
 			if s, ok := shiplog[r.group]; ok && s.seconds > 0 && r.work > 0 {
 				ratio = fmt.Sprintf("%.2fx", (r.seconds/r.work)/(s.seconds/s.work))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.0f %s\t%s\t%s\t%s\t%s\t%s\t\n", r.group, r.tool, r.seconds, r.work/r.seconds, r.unit, ratio, formatKB(r.rssKB), secs(r.cpu), secs(r.srcCPU), secs(r.dstCPU))
+			through := "-"
+			if r.work > 0 {
+				through = fmt.Sprintf("%.0f %s", r.work/r.seconds, r.unit)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.group, r.tool, r.seconds, through, ratio, formatKB(r.rssKB), secs(r.cpu), secs(r.srcCPU), secs(r.dstCPU))
 		}
 	}
 	tw.Flush()

@@ -41,8 +41,9 @@ func parseInserts(t *testing.T, stmts []string) (map[string][]row, []string) {
 	return out, other
 }
 
-// parseTuples parses "(a, 'b''c', NULL),\n(...)": strings unquoted, numbers
-// kept as their text, NULL as nil.
+// parseTuples parses a VALUES list of tuples: strings unquoted (a quote
+// inside doubled, a backslash escaping), numbers kept as their text, NULL
+// as nil.
 func parseTuples(t *testing.T, s string) [][]any {
 	t.Helper()
 	var rows [][]any
