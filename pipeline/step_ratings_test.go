@@ -1,12 +1,8 @@
 package pipeline
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/shiplog/shiplog/transform"
 )
 
 // TestRatingsProblems: the reference's Ratings Integrity — both documents
@@ -47,40 +43,5 @@ func TestRatingsActivate(t *testing.T) {
 	want := "UPDATE `m2`.`rating` SET `is_active` = 1 WHERE `is_active` <> 1 AND `rating_id` IN (SELECT `rating_id` FROM `m2`.`rating_store` WHERE `store_id` > 0)"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
-	}
-}
-
-// TestRatingsMapSetsIsActive: the stock map.xml.dist sets rating.is_active
-// (SetValue 0), which the stream writes again after the Ratings step ran:
-// Data warns. A map that keeps the destination's value, or has no rule,
-// does not overwrite it.
-func TestRatingsMapSetsIsActive(t *testing.T) {
-	stock := magentoFixture(t, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist")
-	custom := func(handler string) string {
-		p := filepath.Join(t.TempDir(), "map.xml")
-		body := ""
-		if handler != "" {
-			body = `<field_rules><transform><field>rating.is_active</field><handler class="` + handler + `"/></transform></field_rules>`
-		}
-		if err := os.WriteFile(p, []byte(`<map><source/><destination>`+body+`</destination></map>`), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	for _, tc := range []struct {
-		name, file string
-		want       bool
-	}{
-		{"stock map", stock, true},
-		{"GetDestinationValue", custom(`\Migration\Handler\GetDestinationValue`), false},
-		{"no rule", custom(""), false},
-	} {
-		m, err := transform.ReadMap(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := ratingsMapSetsIsActive(m); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }

@@ -1,0 +1,123 @@
+//go:build !unit
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Steps whose destination rows derive from rows the Map step streams keep
+// them in step in the batch's transaction (stream followers): checked here
+// on the real schemas through the stock config.xml, with both delta
+// sources, right after one `migrate delta --exit-when-caught-up` (or, where
+// the step's delta start would catch up anyway, while the stream runs).
+
+// newStockStoreFollowed is newStockStoreStreaming with the stock
+// deltalog.xml.dist plus a group of docs (document -> key): Magento's
+// change logs do not cover every document the Map step copies, and the
+// change-log source streams only those the file lists.
+func newStockStoreFollowed(t *testing.T, source string, docs map[string]string) *stockStore {
+	t.Helper()
+	s, fx := newStockStore(t)
+	opts := map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key}
+	if source == "triggers" {
+		opts["delta_source"] = "triggers"
+		if len(docs) > 0 {
+			opts["delta_document_groups_file"] = deltalogWith(t, fx, docs)
+		}
+	}
+	s.config = stockConfigXML(t, fx, s.src, s.dst, opts)
+	s.e.config = s.config
+	return s
+}
+
+// deltalogWith writes the stock deltalog.xml.dist with one more group
+// holding docs (document -> key) and returns its path.
+func deltalogWith(t *testing.T, fx string, docs map[string]string) string {
+	t.Helper()
+	stock, err := os.ReadFile(filepath.Join(fx, "dmt", "etc", "opensource-to-opensource", "deltalog.xml.dist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(docs))
+	for d := range docs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	group := "<group name=\"delta_test_followed\">\n"
+	for _, d := range names {
+		group += fmt.Sprintf("        <document key=\"%s\">%s</document>\n", docs[d], d)
+	}
+	text := strings.Replace(string(stock), "</groups>", "    "+group+"    </group>\n</groups>", 1)
+	if text == string(stock) {
+		t.Fatal("the stock deltalog.xml.dist has no </groups>")
+	}
+	p := filepath.Join(t.TempDir(), "deltalog.xml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ratingsActiveCheck counts, written here apart from the step's statement,
+// the ratings whose is_active is not what the reference's Ratings\Data
+// leaves when no rating lost its store views: 1 exactly when a rating_store
+// row of a store other than admin (0) names it.
+const ratingsActiveCheck = `SELECT COUNT(*) FROM rating r
+	WHERE r.is_active <> EXISTS (SELECT 1 FROM rating_store s WHERE s.rating_id = r.rating_id AND s.store_id > 0)`
+
+// TestRatingsFollowTheStream: the stock config.xml runs the Ratings step in
+// data mode only, and its map writes rating.is_active 0 (SetValue); the
+// ratings and store views Magento 1 changes after data mode are streamed
+// by the Map step, and the Ratings follower marks active, in the same
+// transaction, those with a store view — without it, rating 1 (changed
+// position) would be inactive again after the run. With the change logs,
+// rating and rating_store are added to the deltalog file (the stock one
+// leaves them out, as the reference's does).
+func TestRatingsFollowTheStream(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"binlog", "triggers"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			s := newStockStoreFollowed(t, source, map[string]string{"rating": "rating_id", "rating_store": "rating_id,store_id"})
+			s.exec(storeAdminAndDefault...)
+			s.exec(
+				`INSERT INTO core_store (store_id, code, website_id, group_id, name, sort_order, is_active) VALUES (2, 'french', 1, 1, 'French Store View', 1, 1)`,
+				`INSERT INTO rating_entity (entity_id, entity_code) VALUES (1, 'product'), (2, 'product_review'), (3, 'review')`,
+				`INSERT INTO rating (rating_id, entity_id, rating_code, position) VALUES (1, 1, 'Quality', 0), (2, 1, 'Price', 0), (3, 1, 'Value', 0), (4, 1, 'Unused', 0)`,
+				`INSERT INTO rating_store (rating_id, store_id) VALUES (1, 0), (1, 1), (1, 2), (2, 0), (3, 2)`,
+			)
+			s.e.mustRun("migrate", "settings")
+			s.e.mustRun("migrate", "data")
+			ratings := "SELECT rating_id, rating_code, position, is_active FROM rating"
+			s.assertRows(map[string][]string{
+				ratings:            {"'1','Quality','0','1'", "'2','Price','0','0'", "'3','Value','0','1'", "'4','Unused','0','0'"},
+				ratingsActiveCheck: {"'0'"},
+			})
+
+			// Rating 1 (store views) and 2 (admin only) change; rating 5
+			// comes with a store view, 6 with the admin store only; the
+			// unused rating 4 gets a store view (its rating row unwritten).
+			s.exec(
+				`UPDATE rating SET position = 3 WHERE rating_id = 1`,
+				`UPDATE rating SET position = 2 WHERE rating_id = 2`,
+				`INSERT INTO rating (rating_id, entity_id, rating_code, position) VALUES (5, 1, 'Fresh', 1), (6, 1, 'Hidden', 1)`,
+				`INSERT INTO rating_store (rating_id, store_id) VALUES (5, 1), (6, 0), (4, 2)`,
+			)
+			d := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
+			if strings.Contains(d.stderr, "Ratings step") {
+				t.Errorf("delta warns about the Ratings step, which the stream now follows:\n%s", d.stderr)
+			}
+			s.assertRows(map[string][]string{
+				ratings: {"'1','Quality','3','1'", "'2','Price','2','0'", "'3','Value','0','1'", "'4','Unused','0','1'",
+					"'5','Fresh','1','1'", "'6','Hidden','1','0'"},
+				ratingsActiveCheck: {"'0'"},
+			})
+		})
+	}
+}
