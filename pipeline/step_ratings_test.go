@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/shiplog/shiplog/config"
 )
 
 // TestRatingsProblems: the reference's Ratings Integrity — both documents
@@ -43,5 +46,53 @@ func TestRatingsActivate(t *testing.T) {
 	want := "UPDATE `m2`.`rating` SET `is_active` = 1 WHERE `is_active` <> 1 AND `rating_id` IN (SELECT `rating_id` FROM `m2`.`rating_store` WHERE `store_id` > 0)"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestFollowRatings: the Ratings follower is registered when config.xml runs
+// the step in data mode (the stock config.xml: the Map step's stream would
+// undo its work) or in delta mode, with sink: mysql; not when config.xml
+// leaves the step out (the stream's is_active is what data mode left).
+// With sink: kafka none is (apply --from-kafka runs no follower): a
+// warning with the statement to run after the last apply.
+func TestFollowRatings(t *testing.T) {
+	ratings := func(mode string) config.Step {
+		return config.Step{Mode: mode, Title: "Ratings Step", Classes: []string{`Migration\Step\Ratings\Data`}}
+	}
+	mapStep := config.Step{Mode: "data", Title: "Map Step", Classes: []string{`Migration\Step\Map\Data`}}
+	for _, tc := range []struct {
+		name   string
+		sink   string
+		steps  []config.Step
+		follow bool
+		warn   string
+	}{
+		{"data mode", "mysql", []config.Step{mapStep, ratings("data")}, true, ""},
+		{"delta mode", "mysql", []config.Step{mapStep, ratings("delta")}, true, ""},
+		{"sink both", "both", []config.Step{mapStep, ratings("data")}, true, ""},
+		{"not listed", "mysql", []config.Step{mapStep}, false, ""},
+		{"kafka", "kafka", []config.Step{mapStep, ratings("data")}, false, "run on Magento 2: UPDATE `m2`.`pre_rating` SET `is_active` = 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Runtime{cfg: &config.Config{Sink: tc.sink, Steps: tc.steps,
+				Destination: config.Database{Database: "m2"}, Options: config.Options{DestPrefix: "pre_"}}}
+			r.dest = newDestination(r)
+			var logs strings.Builder
+			r.followRatings(slog.New(slog.NewTextHandler(&logs, nil)))
+			if got := len(r.followers) == 1; got != tc.follow || len(r.followers) > 1 {
+				t.Fatalf("followers %d, want one: %v", len(r.followers), tc.follow)
+			}
+			if tc.follow {
+				f := r.followers[0]
+				for table, want := range map[string]bool{"rating": true, "rating_store": true, "rating_option_vote": false, "pre_rating": false} {
+					if f.follows(table) != want {
+						t.Errorf("follows(%q) = %v, want %v", table, !want, want)
+					}
+				}
+			}
+			if got := logs.String(); (tc.warn == "") != (got == "") || !strings.Contains(got, tc.warn) {
+				t.Errorf("log %q, want a warning with %q", got, tc.warn)
+			}
+		})
 	}
 }
