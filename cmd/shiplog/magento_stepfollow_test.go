@@ -187,3 +187,83 @@ func TestSalesSequencesFollowTheStream(t *testing.T) {
 		})
 	}
 }
+
+// TestInventoryFollowsTheStream: with Magento 2's Inventory (MSI) tables,
+// the stock items, products and shipments the Map step streams after data
+// mode reach inventory_source_item and inventory_shipment_source in the
+// same transaction — one `migrate delta --exit-when-caught-up` (whose start
+// catches up only with what the destination had then: without the
+// follower, none of these changes would be in MSI's tables after it). A
+// stock item deleted in Magento 1, a product given another sku and a
+// deleted shipment leave no source item or shipment source behind, as a
+// fresh migration would have none. Checked against Magento 1's rows by
+// queries written here (the reference's Inventory\Model\SourceItem and
+// ShipmentSource: website 0's stock items with their product's sku, in the
+// default source; every shipment from the default source).
+func TestInventoryFollowsTheStream(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"binlog", "triggers"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			s := newStockStoreFollowed(t, source, nil)
+			s.exec(storeAdminAndDefault...)
+			s.exec(
+				`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'catalog/product')`,
+				`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1)`,
+				`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (7, 4, 'General', 1, 1)`,
+				`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES
+					(1, 4, 4, 'simple', 'P-1', '2020-01-02 03:04:05', '2020-01-02 03:04:05'),
+					(2, 4, 4, 'simple', 'P-2', '2020-01-02 03:04:05', '2020-01-02 03:04:05'),
+					(3, 4, 4, 'simple', 'P-3', '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
+				`INSERT INTO cataloginventory_stock (stock_id, stock_name) VALUES (1, 'Default')`,
+				`INSERT INTO cataloginventory_stock_item (item_id, product_id, stock_id, qty, is_in_stock) VALUES (1, 1, 1, 10.5, 1), (2, 2, 1, 0, 0), (3, 3, 1, 7, 0)`,
+				`INSERT INTO sales_flat_order (entity_id, store_id, increment_id) VALUES (1, 1, '100000001')`,
+				`INSERT INTO sales_flat_shipment (entity_id, store_id, order_id, increment_id) VALUES (1, 1, 1, '100000001'), (2, 1, 1, '100000002')`,
+			)
+			if err := s.dst.Exec(context.Background(), "magento2", append([]string{
+				`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'Magento\\Catalog\\Model\\ResourceModel\\Product')`,
+				`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1)`,
+				`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id, attribute_group_code, tab_group_code) VALUES
+					(7, 4, 'Product Details', 10, 1, 'product-details', 'basic')`,
+			}, msiTables...)...); err != nil {
+				t.Fatal(err)
+			}
+			s.e.mustRun("migrate", "settings")
+			s.e.mustRun("migrate", "data")
+			items := "SELECT source_code, sku, quantity, status FROM inventory_source_item ORDER BY sku"
+			shipments := "SELECT shipment_id, source_code FROM inventory_shipment_source ORDER BY shipment_id"
+			s.assertRows(map[string][]string{
+				items:     {`'default','P-1','10.5000','1'`, `'default','P-2','0.0000','0'`, `'default','P-3','7.0000','0'`},
+				shipments: {`'1','default'`, `'2','default'`},
+			})
+
+			s.exec(
+				`UPDATE cataloginventory_stock_item SET qty = 3, is_in_stock = 1 WHERE product_id = 3`,
+				`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES (4, 4, 4, 'simple', 'P-4', '2020-01-03 03:04:05', '2020-01-03 03:04:05')`,
+				`INSERT INTO cataloginventory_stock_item (item_id, product_id, stock_id, qty, is_in_stock) VALUES (4, 4, 1, 2, 1)`,
+				`DELETE FROM cataloginventory_stock_item WHERE product_id = 2`,
+				`UPDATE catalog_product_entity SET sku = 'P-1b' WHERE entity_id = 1`,
+				`INSERT INTO sales_flat_shipment (entity_id, store_id, order_id, increment_id) VALUES (3, 1, 1, '100000003')`,
+				`DELETE FROM sales_flat_shipment WHERE entity_id = 2`,
+			)
+			d := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
+			if !strings.Contains(d.stderr, "inventory caught up at delta start") || strings.Contains(d.stderr, "is not streamed") {
+				t.Errorf("delta: the Inventory step's word at delta start:\n%s", d.stderr)
+			}
+			s.assertRows(map[string][]string{
+				items:     {`'default','P-1b','10.5000','1'`, `'default','P-3','3.0000','1'`, `'default','P-4','2.0000','1'`},
+				shipments: {`'1','default'`, `'3','default'`},
+			})
+			m1 := rowsOf(t, s.e.srcDB, "SELECT p.sku, si.qty, si.is_in_stock FROM cataloginventory_stock_item si JOIN catalog_product_entity p ON p.entity_id = si.product_id")
+			m2 := rowsOf(t, s.e.dstDB, "SELECT sku, quantity, status FROM inventory_source_item WHERE source_code = 'default'")
+			if strings.Join(m1, "\n") != strings.Join(m2, "\n") {
+				t.Errorf("stock items after delta:\n Magento 1: %v\n Magento 2 source items: %v", m1, m2)
+			}
+			m1 = rowsOf(t, s.e.srcDB, "SELECT entity_id FROM sales_flat_shipment")
+			m2 = rowsOf(t, s.e.dstDB, "SELECT shipment_id FROM inventory_shipment_source WHERE source_code = 'default'")
+			if strings.Join(m1, "\n") != strings.Join(m2, "\n") {
+				t.Errorf("shipments after delta:\n Magento 1: %v\n Magento 2 shipment sources: %v", m1, m2)
+			}
+		})
+	}
+}
