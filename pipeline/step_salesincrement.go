@@ -583,8 +583,11 @@ func (f *salesSequenceFollower) follow(ctx context.Context, tx *sql.Tx, changes 
 				return fmt.Errorf("%s row with store_id %v: %w", doc, v, err)
 			}
 			n, has, err := f.s.lastIncrement(ctx, typeID, store)
-			if err != nil || !has {
+			if err != nil {
 				return err
+			}
+			if !has {
+				continue // Magento 1 numbered none: nothing to stay ahead of
 			}
 			table := dp + salesSequenceTable(typ, store)
 			var exists int
