@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
@@ -45,17 +46,18 @@ var inventoryReads = []string{"cataloginventory_stock_item", "catalog_product_en
 // database only: MSI is there when any of its tables is, and then all must
 // be. The default source is "default" (the source MSI's install creates)
 // when it exists, else the first by code, as the reference reads it.
-// Source items of stock items deleted in Magento 1 stay, as in the
-// reference; a NULL quantity becomes 0, what the reference's non-strict
+// Data leaves source items of stock items deleted in Magento 1, as the
+// reference does (the delta's follower does not: see inventoryFollower); a NULL quantity becomes 0, what the reference's non-strict
 // session writes into the NOT NULL column. Reservations (inventory_reservation)
 // are not written, as in the reference: Magento 1 has none.
 //
 // Delta: the reference rewrites the source items and shipment sources of the
-// stock items and shipments its change logs name. shiplog's stream carries
-// the Map step's plan only; at every delta start (DeltaStart) the step
-// brings MSI's tables up to the destination's stock items and shipments as
-// they are then — one INSERT ... SELECT each — and warns that what the Map
-// step streams during the run reaches them at the next delta start.
+// stock items and shipments its change logs name. Here, at every delta start
+// (DeltaStart) the step brings MSI's tables up to the destination's stock
+// items and shipments as they are then (what a crash between runs left),
+// and registers a follower that keeps them in step with the stock items,
+// products and shipments the Map step streams, in the batch's transaction
+// (inventoryFollower).
 type inventoryStep struct {
 	r *Runtime
 	// msi: the destination has MSI's tables (found by Integrity).
@@ -286,9 +288,14 @@ func (s *inventoryStep) Volume(ctx context.Context, env *step.Env) error {
 }
 
 // DeltaStart brings MSI's tables up to the destination's stock items and
-// shipments as they are when delta starts, and says at every delta run that
-// the stream does not follow them further (see inventoryStep).
+// shipments as they are when delta starts, and registers the follower that
+// keeps them up while the stream runs (see inventoryStep).
 func (s *inventoryStep) DeltaStart(ctx context.Context, env *step.Env) error {
+	if err := s.r.dest.rows(); err != nil {
+		env.Log.Warn("the Inventory step's delta does not run here: "+err.Error()+"; apply --from-kafka writes cataloginventory_stock_item and sales_shipment without following them into Magento 2's Inventory (MSI) tables inventory_source_item and inventory_shipment_source: after the last apply, bring those up with the Inventory step's data mode against Magento 2 (sink: mysql)",
+			"stage", "delta")
+		return nil
+	}
 	problems, err := s.Integrity(ctx, env)
 	if err != nil {
 		return err
@@ -309,10 +316,102 @@ func (s *inventoryStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	if err != nil {
 		return err
 	}
-	env.Log.Warn("the Inventory step's delta is not streamed: inventory_source_item and inventory_shipment_source were brought up to cataloginventory_stock_item and sales_shipment as the destination has them at delta start; stock items and shipments the Map step streams during this run reach them at the next delta start (or run data mode again)",
+	env.Log.Info("inventory caught up at delta start; the stream's stock items, products and shipments follow into MSI's tables",
 		"stage", "delta", "source_items", c.items, "shipment_sources", c.shipped)
+	s.r.follow(&inventoryFollower{s: s})
 	return nil
 }
 
-// Delta does nothing: DeltaStart did the step's delta.
+// Delta does nothing: DeltaStart did the step's delta and registered its
+// follower.
 func (s *inventoryStep) Delta(context.Context, *step.Env) error { return nil }
+
+// inventoryFollower keeps MSI's tables in step with what the stream writes,
+// in the batch's transaction, as the step's Data fills them:
+//   - the stock items (of website 0) of the products whose stock item or
+//     product row the batch wrote get their source item in the default
+//     source upserted (quantity, status, the product's sku);
+//   - when the batch deletes a stock item or a product, or updates a
+//     product (its sku may have changed), the source items of the default
+//     source that no stock item of website 0 backs any more are deleted,
+//     as a fresh migration would not have them (the reference's delta
+//     leaves them: its select joins the stock items that remain; so does
+//     data mode, as the reference's Data). A deleted row's image holds its
+//     key alone, so this is one anti-join over the default source's items.
+//     An updated stock item does not run it (stock items are updated with
+//     every order): one given another product_id, which Magento never does
+//     (the product is the item's identity), would leave its old product's
+//     source item;
+//   - the shipments the batch wrote get their shipment source (the default
+//     source); a deleted shipment's goes.
+type inventoryFollower struct{ s *inventoryStep }
+
+func (*inventoryFollower) name() string { return "Inventory step" }
+
+func (*inventoryFollower) follows(table string) bool {
+	return table == "cataloginventory_stock_item" || table == "catalog_product_entity" || table == "sales_shipment"
+}
+
+func (f *inventoryFollower) follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
+	r := f.s.r
+	q := func(name string) string {
+		return rowio.QuoteIdent(r.cfg.Destination.Database) + "." + rowio.QuoteIdent(r.cfg.Options.DestPrefix+name)
+	}
+	in := func(vals []any) string { return "(?" + strings.Repeat(", ?", len(vals)-1) + ")" }
+	exec := func(what, stmt string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	source, err := f.s.defaultSource(ctx, tx)
+	if err != nil {
+		return err
+	}
+	stock, products := r.changesOf(changes, "cataloginventory_stock_item"), r.changesOf(changes, "catalog_product_entity")
+	// A deleted row's image holds its key alone (the stream deletes by
+	// key; the change logs have nothing more): the product of a deleted
+	// stock item, or the sku a product had, is not known, so the source
+	// items no stock item backs are looked for over the whole default
+	// source, once a batch.
+	orphans := false
+	for _, c := range stock {
+		orphans = orphans || c.Op == cdc.OpDelete
+	}
+	for _, c := range products {
+		orphans = orphans || c.Op == cdc.OpDelete || c.Op == cdc.OpUpdate
+	}
+	if orphans {
+		isi := q("inventory_source_item")
+		if err := exec("deleting from "+isi+" the source items no stock item backs any more",
+			"DELETE FROM "+isi+" WHERE source_code = ? AND NOT EXISTS (SELECT 1 FROM "+q("cataloginventory_stock_item")+" si JOIN "+q("catalog_product_entity")+" p ON p.entity_id = si.product_id"+
+				" WHERE si.website_id = 0 AND p.sku = "+isi+".sku)", source); err != nil {
+			return err
+		}
+	}
+	if ids := append(changedValues(stock, "product_id"), changedValues(products, "entity_id")...); len(ids) > 0 {
+		if err := exec("upserting "+q("inventory_source_item"),
+			"INSERT INTO "+q("inventory_source_item")+" (source_code, quantity, status, sku)"+
+				" SELECT ?, COALESCE(si.qty, 0), si.is_in_stock, p.sku FROM "+q("cataloginventory_stock_item")+" si"+
+				" JOIN "+q("catalog_product_entity")+" p ON p.entity_id = si.product_id WHERE si.website_id = 0 AND si.product_id IN "+in(ids)+
+				" ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), status = VALUES(status)",
+			append([]any{source}, ids...)...); err != nil {
+			return err
+		}
+	}
+	if ships := changedValues(r.changesOf(changes, "sales_shipment"), "entity_id"); len(ships) > 0 {
+		if err := exec("deleting the sources of deleted shipments from "+q("inventory_shipment_source"),
+			"DELETE FROM "+q("inventory_shipment_source")+" WHERE shipment_id IN "+in(ships)+
+				" AND shipment_id NOT IN (SELECT entity_id FROM "+q("sales_shipment")+" WHERE entity_id IN "+in(ships)+")",
+			append(append([]any{}, ships...), ships...)...); err != nil {
+			return err
+		}
+		if err := exec("upserting "+q("inventory_shipment_source"),
+			"INSERT INTO "+q("inventory_shipment_source")+" (shipment_id, source_code) SELECT entity_id, ? FROM "+q("sales_shipment")+" WHERE entity_id IN "+in(ships)+
+				" ON DUPLICATE KEY UPDATE source_code = VALUES(source_code)",
+			append([]any{source}, ships...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

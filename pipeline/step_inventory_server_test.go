@@ -38,6 +38,7 @@ func TestInventoryStepIntegrityAndVolume(t *testing.T) {
 	cfg := &config.Config{}
 	cfg.Destination.Database = "m2"
 	r := &Runtime{cfg: cfg, dst: db}
+	r.dest = newDestination(r)
 	var logs testenv.Buffer
 	env := &step.Env{Mode: step.ModeData, Destination: db, DestSchema: "m2", Config: cfg, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	s := &inventoryStep{r: r}

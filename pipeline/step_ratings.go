@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
@@ -28,10 +29,12 @@ const (
 // map), and the count of those is logged.
 //
 // It works on the destination only, after the Map step copied rating and
-// rating_store. It has no delta (nor has the reference's, whose change logs
-// do not cover rating): a rating the Map step's stream writes after data
-// mode gets the map's is_active again, which Data warns about with the
-// statement that marks the ratings anew.
+// rating_store. The reference has no delta (its change logs do not cover
+// rating); here a rating the Map step's stream writes after data mode would
+// get the map's is_active again, undoing data mode's work. So whenever
+// config.xml runs the step in data mode (or delta mode), the Map step's
+// stream is followed (ratingsFollower, registered by followRatings when
+// delta mode starts, whether or not the step is listed in delta mode).
 type ratingsStep struct {
 	r *Runtime
 	// absent: neither side has the rating documents (a partial
@@ -140,30 +143,7 @@ func (s *ratingsStep) Data(ctx context.Context, env *step.Env) error {
 		return err
 	}
 	env.Log.Info("ratings of store views marked active", "stage", "data", "table", rating, "changed", changed, "in_no_store_view", nowhere)
-	if s.r.cfg.Options.MapFile != "" {
-		m, err := transform.ReadMap(s.r.cfg.Options.MapFile)
-		if err != nil {
-			return err
-		}
-		if ratingsMapSetsIsActive(m) {
-			env.Log.Warn(fmt.Sprintf("Ratings step: %s sets %s.is_active (the stock map's SetValue 0), and the Ratings step does not run in delta: a rating the delta stream writes again (changed in Magento 1 after data mode) is inactive in Magento 2 until marked again; after the last delta run, run on Magento 2: %s",
-				s.r.cfg.Options.MapFile, rating, ratingsActivate(rating, ratingStore)), "stage", "data")
-		}
-	}
 	return nil
-}
-
-// ratingsMapSetsIsActive reports whether the Map step's rules write
-// rating.is_active with a handler other than GetDestinationValue: the
-// stream then overwrites what the Ratings step set.
-func ratingsMapSetsIsActive(m *transform.Rules) bool {
-	for _, tr := range append(append([]transform.Transform(nil), m.Source.Transforms...), m.Destination.Transforms...) {
-		name := strings.ToLower(tr.Handler.Name)
-		if strings.EqualFold(tr.Field, ratingDoc+".is_active") && !strings.HasSuffix(name, "getdestinationvalue") {
-			return true
-		}
-	}
-	return false
 }
 
 // Volume checks that every rating of a store view is active, as the
@@ -197,13 +177,56 @@ func (s *ratingsStep) Volume(ctx context.Context, env *step.Env) error {
 	return nil
 }
 
-// Delta: the reference's Ratings step has none (see ratingsStep). Listed in
-// delta mode all the same, it says what is not followed.
-func (s *ratingsStep) Delta(_ context.Context, env *step.Env) error {
-	if env.Log != nil {
-		rating, ratingStore := s.ratingsTables()
-		env.Log.Warn("the Ratings step has no delta: ratings and store views changed in Magento 1 after data mode are not marked active again (a rating the Map step streams gets the map's is_active); after the last delta run, run on Magento 2: "+ratingsActivate(rating, ratingStore),
+// Delta does nothing: the follower registered when delta mode starts
+// (followRatings) keeps the ratings the stream writes marked.
+func (s *ratingsStep) Delta(context.Context, *step.Env) error { return nil }
+
+// followRatings registers, when delta mode starts, the follower that marks
+// active the ratings of store views the Map step's stream writes, when
+// config.xml runs the Ratings step in data mode (or in delta mode): what
+// data mode marked must stay marked while the stream writes rating and
+// rating_store again, with the map's is_active (the stock map's
+// SetValue 0). The step is usually not listed in delta mode (the stock
+// config.xml does not list it: the reference has no delta), so its own
+// DeltaStart would not run; the decision is config.xml's data steps', as
+// for the PostProcessing step's routes. With sink: kafka nothing follows
+// the stream (apply --from-kafka runs no follower): said at each start.
+func (r *Runtime) followRatings(log logWarner) {
+	if !r.stepInMode("Ratings", step.ModeData) && !r.stepInMode("Ratings", step.ModeDelta) {
+		return
+	}
+	s := &ratingsStep{r: r}
+	rating, ratingStore := s.ratingsTables()
+	if err := r.dest.rows(); err != nil {
+		log.Warn("the Ratings step's delta does not run here: "+err.Error()+"; apply --from-kafka writes ratings with the map's is_active and does not mark the ratings of store views active again: after the last apply, run on Magento 2: "+ratingsActivate(rating, ratingStore),
 			"stage", "delta")
+		return
+	}
+	r.follow(&ratingsFollower{r: r, rating: rating, ratingStore: ratingStore})
+}
+
+// ratingsFollower marks active, in the batch's transaction, the ratings the
+// batch wrote (in rating or rating_store) that have a store view, as the
+// step's Data does; none is made inactive.
+type ratingsFollower struct {
+	r                   *Runtime
+	rating, ratingStore string // quoted, with schema and prefix
+}
+
+func (*ratingsFollower) name() string { return "Ratings step" }
+
+func (*ratingsFollower) follows(table string) bool {
+	return table == ratingDoc || table == ratingStoreDoc
+}
+
+func (f *ratingsFollower) follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
+	ids := append(changedValues(f.r.changesOf(changes, ratingDoc), "rating_id"), changedValues(f.r.changesOf(changes, ratingStoreDoc), "rating_id")...)
+	if len(ids) == 0 {
+		return nil
+	}
+	q := ratingsActivate(f.rating, f.ratingStore) + " AND `rating_id` IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	if _, err := tx.ExecContext(ctx, q, ids...); err != nil {
+		return fmt.Errorf("marking the ratings of store views active in %s: %w", f.rating, err)
 	}
 	return nil
 }

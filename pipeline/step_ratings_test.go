@@ -1,12 +1,11 @@
 package pipeline
 
 import (
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/shiplog/shiplog/transform"
+	"github.com/shiplog/shiplog/config"
 )
 
 // TestRatingsProblems: the reference's Ratings Integrity — both documents
@@ -50,37 +49,50 @@ func TestRatingsActivate(t *testing.T) {
 	}
 }
 
-// TestRatingsMapSetsIsActive: the stock map.xml.dist sets rating.is_active
-// (SetValue 0), which the stream writes again after the Ratings step ran:
-// Data warns. A map that keeps the destination's value, or has no rule,
-// does not overwrite it.
-func TestRatingsMapSetsIsActive(t *testing.T) {
-	stock := magentoFixture(t, "dmt", "etc", "opensource-to-opensource", "1.9.4.5", "map.xml.dist")
-	custom := func(handler string) string {
-		p := filepath.Join(t.TempDir(), "map.xml")
-		body := ""
-		if handler != "" {
-			body = `<field_rules><transform><field>rating.is_active</field><handler class="` + handler + `"/></transform></field_rules>`
-		}
-		if err := os.WriteFile(p, []byte(`<map><source/><destination>`+body+`</destination></map>`), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+// TestFollowRatings: the Ratings follower is registered when config.xml runs
+// the step in data mode (the stock config.xml: the Map step's stream would
+// undo its work) or in delta mode, with sink: mysql; not when config.xml
+// leaves the step out (the stream's is_active is what data mode left).
+// With sink: kafka none is (apply --from-kafka runs no follower): a
+// warning with the statement to run after the last apply.
+func TestFollowRatings(t *testing.T) {
+	ratings := func(mode string) config.Step {
+		return config.Step{Mode: mode, Title: "Ratings Step", Classes: []string{`Migration\Step\Ratings\Data`}}
 	}
+	mapStep := config.Step{Mode: "data", Title: "Map Step", Classes: []string{`Migration\Step\Map\Data`}}
 	for _, tc := range []struct {
-		name, file string
-		want       bool
+		name   string
+		sink   string
+		steps  []config.Step
+		follow bool
+		warn   string
 	}{
-		{"stock map", stock, true},
-		{"GetDestinationValue", custom(`\Migration\Handler\GetDestinationValue`), false},
-		{"no rule", custom(""), false},
+		{"data mode", "mysql", []config.Step{mapStep, ratings("data")}, true, ""},
+		{"delta mode", "mysql", []config.Step{mapStep, ratings("delta")}, true, ""},
+		{"sink both", "both", []config.Step{mapStep, ratings("data")}, true, ""},
+		{"not listed", "mysql", []config.Step{mapStep}, false, ""},
+		{"kafka", "kafka", []config.Step{mapStep, ratings("data")}, false, "run on Magento 2: UPDATE `m2`.`pre_rating` SET `is_active` = 1"},
 	} {
-		m, err := transform.ReadMap(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := ratingsMapSetsIsActive(m); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Runtime{cfg: &config.Config{Sink: tc.sink, Steps: tc.steps,
+				Destination: config.Database{Database: "m2"}, Options: config.Options{DestPrefix: "pre_"}}}
+			r.dest = newDestination(r)
+			var logs strings.Builder
+			r.followRatings(slog.New(slog.NewTextHandler(&logs, nil)))
+			if got := len(r.followers) == 1; got != tc.follow || len(r.followers) > 1 {
+				t.Fatalf("followers %d, want one: %v", len(r.followers), tc.follow)
+			}
+			if tc.follow {
+				f := r.followers[0]
+				for table, want := range map[string]bool{"rating": true, "rating_store": true, "rating_option_vote": false, "pre_rating": false} {
+					if f.follows(table) != want {
+						t.Errorf("follows(%q) = %v, want %v", table, !want, want)
+					}
+				}
+			}
+			if got := logs.String(); (tc.warn == "") != (got == "") || !strings.Contains(got, tc.warn) {
+				t.Errorf("log %q, want a warning with %q", got, tc.warn)
+			}
+		})
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
@@ -245,23 +247,30 @@ func salesColumns(ctx context.Context, db *sql.DB, table string) ([]string, erro
 // sequences reads what the step writes: Magento 1's stores, the entity
 // type ids and the last increment ids.
 func (s *salesIncrementStep) sequences(ctx context.Context, log logWarner) ([]salesSequence, error) {
+	seqs, _, err := s.sequenceTypes(ctx, log)
+	return seqs, err
+}
+
+// sequenceTypes is sequences with the entity type ids (by type code) that
+// key eav_entity_store.
+func (s *salesIncrementStep) sequenceTypes(ctx context.Context, log logWarner) ([]salesSequence, map[string]int64, error) {
 	sp, dp := s.r.cfg.Options.SourcePrefix, s.r.cfg.Options.DestPrefix
 	var stores []int64
 	rows, err := s.r.src.QueryContext(ctx, "SELECT store_id FROM "+rowio.QuoteIdent(sp+"core_store")+" ORDER BY store_id")
 	if err != nil {
-		return nil, fmt.Errorf("SalesIncrement step: reading %s: %w", sp+"core_store", err)
+		return nil, nil, fmt.Errorf("SalesIncrement step: reading %s: %w", sp+"core_store", err)
 	}
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		stores = append(stores, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	typeIDs := map[string]int64{}
@@ -272,7 +281,7 @@ func (s *salesIncrementStep) sequences(ctx context.Context, log logWarner) ([]sa
 		table := side.prefix + "eav_entity_type"
 		cols, err := salesColumns(ctx, side.db, table)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !containsFold(cols, "entity_type_code") {
 			continue
@@ -280,14 +289,14 @@ func (s *salesIncrementStep) sequences(ctx context.Context, log logWarner) ([]sa
 		rows, err := side.db.QueryContext(ctx, "SELECT entity_type_id, entity_type_code FROM "+rowio.QuoteIdent(table)+
 			" WHERE entity_type_code IN ('"+strings.Join(salesSequenceTypes, "','")+"')")
 		if err != nil {
-			return nil, fmt.Errorf("SalesIncrement step: reading %s: %w", table, err)
+			return nil, nil, fmt.Errorf("SalesIncrement step: reading %s: %w", table, err)
 		}
 		for rows.Next() {
 			var id int64
 			var code string
 			if err := rows.Scan(&id, &code); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
 			if _, ok := typeIDs[code]; !ok {
 				typeIDs[code] = id
@@ -295,7 +304,7 @@ func (s *salesIncrementStep) sequences(ctx context.Context, log logWarner) ([]sa
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, t := range salesSequenceTypes[:4] {
@@ -309,27 +318,27 @@ func (s *salesIncrementStep) sequences(ctx context.Context, log logWarner) ([]sa
 	table := sp + "eav_entity_store"
 	rows, err = s.r.src.QueryContext(ctx, "SELECT entity_type_id, store_id, increment_prefix, increment_last_id FROM "+rowio.QuoteIdent(table))
 	if err != nil {
-		return nil, fmt.Errorf("SalesIncrement step: reading %s: %w", table, err)
+		return nil, nil, fmt.Errorf("SalesIncrement step: reading %s: %w", table, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var k salesIncrementKey
 		var prefix, last sql.NullString
 		if err := rows.Scan(&k.typeID, &k.storeID, &prefix, &last); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n, ok, err := incrementNumber(prefix, last)
 		if err != nil {
-			return nil, fmt.Errorf("SalesIncrement step: %s row of entity type %d, store %d: %w; correct increment_last_id in Magento 1 and run again", table, k.typeID, k.storeID, err)
+			return nil, nil, fmt.Errorf("SalesIncrement step: %s row of entity type %d, store %d: %w; correct increment_last_id in Magento 1 and run again", table, k.typeID, k.storeID, err)
 		}
 		if ok && n > increments[k] {
 			increments[k] = n
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return salesSequences(salesSequenceTypes, stores, typeIDs, increments, dp), nil
+	return salesSequences(salesSequenceTypes, stores, typeIDs, increments, dp), typeIDs, nil
 }
 
 // logWarner is the part of a logger the helpers warn through.
@@ -440,9 +449,11 @@ func (s *salesIncrementStep) Volume(ctx context.Context, env *step.Env) error {
 	return errors.Join(errs...)
 }
 
-// DeltaStart (step.DeltaStarter) raises every sequence table to Magento 1's number as it is
-// now (a table past it stays), once, when delta mode starts: the stream
-// does not carry eav_entity_store yet, which the warning says.
+// DeltaStart (step.DeltaStarter) raises every sequence table to Magento 1's
+// number as it is now (a table past it stays), once, when delta mode starts
+// — it repairs what a crash between runs or an earlier stream left — and
+// registers the follower that keeps the sequences ahead while the Map step
+// streams the sales documents (salesSequenceFollower).
 func (s *salesIncrementStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	problems, err := s.Integrity(ctx, env)
 	if err != nil {
@@ -461,7 +472,7 @@ func (s *salesIncrementStep) DeltaStart(ctx context.Context, env *step.Env) erro
 	if len(msgs) > 0 {
 		return fmt.Errorf("SalesIncrement step (delta): %s", strings.Join(msgs, "; "))
 	}
-	seqs, err := s.sequences(ctx, env.Log)
+	seqs, typeIDs, err := s.sequenceTypes(ctx, env.Log)
 	if err != nil {
 		return err
 	}
@@ -475,24 +486,151 @@ func (s *salesIncrementStep) DeltaStart(ctx context.Context, env *step.Env) erro
 			return err
 		}
 		if len(cols) == 0 {
-			env.Log.Warn("SalesIncrement step: a Magento 1 store has no Magento 2 sequence table (a store added after data mode?); its next increment ids may repeat Magento 1's: run data mode again with --reset",
-				"stage", "delta", "table", q.table)
+			env.Log.Warn(salesNoSequenceTable, "stage", "delta", "table", q.table)
 			continue
 		}
-		res, err := s.r.dst.ExecContext(ctx, "INSERT IGNORE INTO "+rowio.QuoteIdent(q.table)+" (sequence_value) SELECT ? FROM DUAL WHERE ? > (SELECT IFNULL(MAX(sequence_value), 0) FROM "+rowio.QuoteIdent(q.table)+")", q.last, q.last)
+		up, err := salesRaise(ctx, s.r.dst, q.table, q.last)
 		if err != nil {
-			return fmt.Errorf("SalesIncrement step: raising %s to %d: %w", q.table, q.last, err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		if up {
 			raised++
 		}
 	}
 	env.Log.Info("sales sequences caught up with Magento 1's last increment ids", "stage", "delta", "raised", raised)
-	env.Log.Warn("the SalesIncrement step's delta is applied once, when delta mode starts: Magento 1 increment ids taken while this delta run streams do not move Magento 2's sequences until the next delta run starts; run delta mode once more (e.g. --exit-when-caught-up) after the last Magento 1 order, before Magento 2 takes orders",
-		"stage", "delta")
+	s.r.follow(&salesSequenceFollower{s: s, typeIDs: typeIDs, log: env.Log, warned: map[string]bool{}})
 	return nil
 }
 
-// Delta does nothing more: the work is DeltaStart's, which runs before the
-// stream (the Map step's Delta) blocks.
+// salesNoSequenceTable is the warning about a store without a sequence
+// table.
+const salesNoSequenceTable = "SalesIncrement step: a Magento 1 store has no Magento 2 sequence table (a store added after data mode?); its next increment ids may repeat Magento 1's: run data mode again with --reset"
+
+// execer is what salesRaise writes through: the destination or a batch's
+// transaction.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// salesRaise raises sequence table to n (a table past n stays); up: it was
+// below.
+func salesRaise(ctx context.Context, db execer, table string, n uint64) (up bool, err error) {
+	t := rowio.QuoteIdent(table)
+	res, err := db.ExecContext(ctx, "INSERT IGNORE INTO "+t+" (sequence_value) SELECT ? FROM DUAL WHERE ? > (SELECT IFNULL(MAX(sequence_value), 0) FROM "+t+")", n, n)
+	if err != nil {
+		return false, fmt.Errorf("SalesIncrement step: raising %s to %d: %w", table, n, err)
+	}
+	k, _ := res.RowsAffected()
+	return k > 0, nil
+}
+
+// Delta does nothing more: DeltaStart caught up and registered the
+// follower, which runs with the stream (the Map step's Delta).
 func (s *salesIncrementStep) Delta(context.Context, *step.Env) error { return nil }
+
+// salesFollowedDocs are the destination sales documents numbered by
+// sequences, by their sequence's entity type (magento_rma: Commerce's
+// returns).
+var salesFollowedDocs = map[string]string{
+	"sales_order": "order", "sales_invoice": "invoice", "sales_creditmemo": "creditmemo", "sales_shipment": "shipment", "magento_rma": "rma_item",
+}
+
+// salesSequenceFollower keeps the sequences ahead of the documents the
+// stream writes: for the stores of the written orders, invoices, credit
+// memos, shipments (and returns), in the batch's transaction, it raises
+// sequence_<type>_<store> to Magento 1's number for the type and store as
+// eav_entity_store has it now, never lowering it — the number data mode and
+// DeltaStart write and Volume checks. Magento 1 takes the number (in
+// eav_entity_store) before or with the document, so the number read is at
+// least that of every document of the batch; being read after the batch,
+// it may be ahead of the stream, which only raises the sequence further
+// (Magento 2's next id stays clear of every Magento 1 id). The documents'
+// increment_id is not parsed instead: it would need the store's prefix from
+// eav_entity_store all the same, and Magento 1 writes ids no sequence
+// numbers (an edited order's "100000042-1").
+type salesSequenceFollower struct {
+	s *salesIncrementStep
+	// typeIDs are the entity type ids keying eav_entity_store, by type.
+	typeIDs map[string]int64
+	log     logWarner
+	// warned: tables whose absence was said (once a run).
+	warned map[string]bool
+}
+
+func (*salesSequenceFollower) name() string { return "SalesIncrement step" }
+
+func (*salesSequenceFollower) follows(table string) bool {
+	_, ok := salesFollowedDocs[table]
+	return ok
+}
+
+func (f *salesSequenceFollower) follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
+	dp := f.s.r.cfg.Options.DestPrefix
+	docs := make([]string, 0, len(salesFollowedDocs))
+	for d := range salesFollowedDocs {
+		docs = append(docs, d)
+	}
+	slices.Sort(docs)
+	for _, doc := range docs {
+		typ := salesFollowedDocs[doc]
+		typeID, known := f.typeIDs[typ]
+		if !known {
+			continue // DeltaStart warned: no Magento 1 numbers to follow
+		}
+		for _, v := range changedValues(f.s.r.changesOf(changes, doc), "store_id") {
+			store, err := strconv.ParseInt(str(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s row with store_id %v: %w", doc, v, err)
+			}
+			n, has, err := f.s.lastIncrement(ctx, typeID, store)
+			if err != nil {
+				return err
+			}
+			if !has {
+				continue // Magento 1 numbered none: nothing to stay ahead of
+			}
+			table := dp + salesSequenceTable(typ, store)
+			var exists int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table).Scan(&exists); err != nil {
+				return fmt.Errorf("looking for %s: %w", table, err)
+			}
+			if exists == 0 {
+				if !f.warned[table] {
+					f.warned[table] = true
+					f.log.Warn(salesNoSequenceTable, "stage", "delta", "table", table)
+				}
+				continue
+			}
+			if _, err := salesRaise(ctx, tx, table, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// lastIncrement is the number of Magento 1's last increment id of entity
+// type typeID in store (the highest of its eav_entity_store rows; has:
+// there is one).
+func (s *salesIncrementStep) lastIncrement(ctx context.Context, typeID, store int64) (n uint64, has bool, err error) {
+	table := s.r.cfg.Options.SourcePrefix + "eav_entity_store"
+	rows, err := s.r.src.QueryContext(ctx, "SELECT increment_prefix, increment_last_id FROM "+rowio.QuoteIdent(table)+" WHERE entity_type_id = ? AND store_id = ?", typeID, store)
+	if err != nil {
+		return 0, false, fmt.Errorf("reading Magento 1's %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var prefix, last sql.NullString
+		if err := rows.Scan(&prefix, &last); err != nil {
+			return 0, false, err
+		}
+		k, ok, err := incrementNumber(prefix, last)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s row of entity type %d, store %d: %w; correct increment_last_id in Magento 1", table, typeID, store, err)
+		}
+		if ok && k > n {
+			n, has = k, true
+		}
+	}
+	return n, has, rows.Err()
+}
