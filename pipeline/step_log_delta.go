@@ -3,7 +3,7 @@ package pipeline
 import (
 	"context"
 	"database/sql"
-		"fmt"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -217,9 +217,13 @@ func (s *logStep) loginsPlan(src *cdc.Table) (*transform.TablePlan, []transform.
 		}
 		return nil, out, nil
 	}
-	dest, err := logLoginsDest(src, r.cfg.Destination.Database, logLoginsTable)
-	if err != nil {
-		return nil, nil, err
+	// The same table under its own name, its columns in the plan's order.
+	dest := &cdc.Table{Schema: r.cfg.Destination.Database, Name: logLoginsTable, KeyName: "PRIMARY"}
+	for _, c := range tp.Dest.Columns {
+		dest.Columns = append(dest.Columns, compiled.Columns[compiled.ColumnIndex(c.Name)])
+	}
+	for _, k := range compiled.Key {
+		dest.Key = append(dest.Key, dest.ColumnIndex(compiled.Columns[k].Name))
 	}
 	if tp, err = tp.AsRowsOf(dest); err != nil {
 		return nil, nil, fmt.Errorf("Log step: %w", err)
@@ -240,7 +244,14 @@ func logLoginsDDL(t *cdc.Table) string {
 	for _, c := range t.Columns {
 		q += rowio.QuoteIdent(c.Name) + " " + c.ColumnType + " NOT NULL, "
 	}
-	return q + "PRIMARY KEY (" + rowio.QuoteIdent(t.Columns[0].Name) + ", " + rowio.QuoteIdent(t.Columns[1].Name) + ")) ENGINE=InnoDB"
+	q += "PRIMARY KEY ("
+	for i, k := range t.Key {
+		if i > 0 {
+			q += ", "
+		}
+		q += rowio.QuoteIdent(t.Columns[k].Name)
+	}
+	return q + ")) ENGINE=InnoDB"
 }
 
 // logListedSpecs adds to logSpecs' specs the Log step's logins, which the
