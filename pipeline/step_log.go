@@ -553,6 +553,11 @@ func (s *logStep) Volume(ctx context.Context, env *step.Env) error {
 			errs = append(errs, fmt.Errorf("Log step: log document %s in the destination is not cleared (%d rows)", name, n))
 		}
 	}
+	if s.logins != nil && s.r.logStreams() {
+		if err := s.volumeLogins(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

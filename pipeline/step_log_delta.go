@@ -485,3 +485,23 @@ func (s *logStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	env.Log.Info("Log step: visitors and logins are streamed; customer_visitor.customer_id follows each batch", "stage", "delta")
 	return nil
 }
+
+// volumeLogins compares the logins with a visitor in the source with their
+// destination copy (data mode's Volume, streaming).
+func (s *logStep) volumeLogins(ctx context.Context) error {
+	tp := s.logins
+	var sc int64
+	q := "SELECT COUNT(*) FROM " + rowio.QuoteIdent(tp.Source.Schema) + "." + rowio.QuoteIdent(tp.Source.Name) + " WHERE `visitor_id` IS NOT NULL"
+	if err := s.r.src.QueryRowContext(ctx, q).Scan(&sc); err != nil {
+		return fmt.Errorf("Log step: counting %s: %w", tp.Source.Name, err)
+	}
+	dc, err := countRows(ctx, s.r.dst, tp.Dest)
+	if err != nil {
+		return err
+	}
+	if sc != dc {
+		return fmt.Errorf("Log step: mismatch of entities in %s: source %s has %d logins with a visitor, destination %d (run data mode again with --reset)",
+			tp.Dest.Name, tp.Source.Name, sc, dc)
+	}
+	return nil
+}
