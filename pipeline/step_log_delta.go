@@ -435,7 +435,8 @@ func logCustomerUpdate(visitors, logins *cdc.Table, where string) string {
 // after checking that data mode left the logins' copy and repairing any
 // visitor whose customer is not its latest login's (none, unless the
 // destination was written outside shiplog). With sink: kafka the step does
-// not run (Integrity refuses it).
+// not run (Integrity refuses it); with sink: both it warns that the Kafka
+// side gets no visitors.
 func (s *logStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	r := s.r
 	if !r.logStreams() {
@@ -482,6 +483,10 @@ func (s *logStep) DeltaStart(ctx context.Context, env *step.Env) error {
 			"table", visitors.Name, "visitors", n)
 	}
 	r.follow(&logFollower{visitors: visitors, logins: s.logins.Dest, prefix: r.cfg.Options.DestPrefix})
+	if strings.EqualFold(r.cfg.Sink, "both") {
+		env.Log.Warn("Log step: with sink: both the visitors' and logins' changes are also published to Kafka, where `apply --from-kafka` neither applies them (its map ignores log_*) nor derives customer_visitor.customer_id (it runs no follower); this destination database gets them",
+			"stage", "delta")
+	}
 	env.Log.Info("Log step: visitors and logins are streamed; customer_visitor.customer_id follows each batch", "stage", "delta")
 	return nil
 }
