@@ -254,9 +254,10 @@ func logLoginsDDL(t *cdc.Table) string {
 	return q + ")) ENGINE=InnoDB"
 }
 
-// logListedSpecs adds to logSpecs' specs the Log step's logins, which the
-// stock deltalog.xml.dist does not list (the reference's delta ignores
-// them): logged by log_customer's key, carrying visitor_id.
+// logUnlisted are the plans logSpecs logs besides the deltalog file's
+// documents (listed reports those): the Log step's logins, which the stock
+// deltalog.xml.dist does not list (the reference's delta ignores them),
+// logged by log_customer's key, carrying visitor_id.
 func (r *Runtime) logUnlisted(plan *transform.Plan, listed func(table string) bool) []*transform.TablePlan {
 	tp := plan.Table(r.cfg.Options.SourcePrefix + logCustomerDoc)
 	if tp == nil || listed(tp.Source.Name) || !strings.EqualFold(tp.Dest.Name, logLoginsTable) {
