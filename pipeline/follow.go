@@ -9,6 +9,7 @@ import (
 
 	"github.com/shiplog/shiplog/cdc"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
+	"github.com/shiplog/shiplog/transform"
 )
 
 // Followers: the delta of a step whose destination rows are derived from
@@ -74,11 +75,10 @@ func (r *Runtime) isFollowed(t *cdc.Table) bool {
 	if t == nil {
 		return false
 	}
-	name, ok := cutPrefixFold(t.Name, r.cfg.Options.DestPrefix)
+	name, ok := r.followName(t.Name)
 	if !ok {
 		return false
 	}
-	name = strings.ToLower(name)
 	for _, f := range r.followers {
 		if f.follows(name) {
 			return true
@@ -87,14 +87,25 @@ func (r *Runtime) isFollowed(t *cdc.Table) bool {
 	return false
 }
 
+// followName is destination table name as follows gets it: without the
+// destination prefix, lower case; shiplog's own tables (which have no
+// prefix) by their whole name.
+func (r *Runtime) followName(name string) (string, bool) {
+	if hasPrefixFold(name, transform.StateTablePrefix) {
+		return strings.ToLower(name), true
+	}
+	n, ok := cutPrefixFold(name, r.cfg.Options.DestPrefix)
+	return strings.ToLower(n), ok
+}
+
 // runFollowers runs, in tx, every follower with the changes of changes
 // (already those of followed tables, see followed) it reads.
 func (r *Runtime) runFollowers(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
 	for _, f := range r.followers {
 		var mine []cdc.Change
 		for i := range changes {
-			name, ok := cutPrefixFold(changes[i].Table.Name, r.cfg.Options.DestPrefix)
-			if ok && f.follows(strings.ToLower(name)) {
+			name, ok := r.followName(changes[i].Table.Name)
+			if ok && f.follows(name) {
 				mine = append(mine, changes[i])
 			}
 		}

@@ -528,7 +528,7 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
 	var pos cdc.Position
 	if streams && s.r.source.copyPositions() {
-		if pos, err = customerSnapshotPos(ctx, src); err != nil {
+		if pos, err = customerSnapshotPos(ctx, src, "Customer Attributes step"); err != nil {
 			return err
 		}
 	}

@@ -65,8 +65,18 @@ func (r *Runtime) customerStreams() bool { return r.stepInMode("Customer", step.
 // steps whose documents the stream carries: the Customer Attributes step's
 // when config.xml runs it in delta mode. Its problems are the steps'
 // integrity problems added to problems. A document both plan is an
-// integrity error naming both files.
+// integrity error naming both files. The Log step's too (withLogStream).
 func (r *Runtime) withStepStreams(ctx context.Context, plan *transform.Plan, problems []transform.Problem) (*transform.Plan, []transform.Problem, error) {
+	plan, problems, err := r.withCustomerStream(ctx, plan, problems)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.withLogStream(ctx, plan, problems)
+}
+
+// withCustomerStream is plan with the Customer Attributes step's stream
+// plans, when config.xml runs it in delta mode.
+func (r *Runtime) withCustomerStream(ctx context.Context, plan *transform.Plan, problems []transform.Problem) (*transform.Plan, []transform.Problem, error) {
 	if plan == nil || !r.customerStreams() {
 		return plan, problems, nil
 	}
@@ -194,18 +204,19 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 }
 
 // customerSnapshotPos is the binlog position of the source snapshot src
-// (just started) reads: MariaDB reports it for the snapshot itself; on
+// (just started) reads (who names the step in errors): MariaDB reports it
+// for the snapshot itself; on
 // MySQL the snapshot is started again under a short global read lock that
 // pins the position (as the Map step's copier does).
-func customerSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, error) {
-	pos, found, err := mariadbSnapshotPos(ctx, src)
+func customerSnapshotPos(ctx context.Context, src *sql.Conn, who string) (cdc.Position, error) {
+	pos, found, err := mariadbSnapshotPos(ctx, src, who)
 	if err != nil || found {
 		return pos, err
 	}
 	for _, q := range []string{"ROLLBACK", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "FLUSH TABLES WITH READ LOCK", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := src.ExecContext(ctx, q); err != nil {
 			_, _ = src.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
-			return pos, fmt.Errorf("Customer Attributes step: source snapshot: %s: %w", q, err)
+			return pos, fmt.Errorf("%s: source snapshot: %s: %w", who, q, err)
 		}
 	}
 	ms, ok, err := rowio.ReadMasterStatus(ctx, src)
@@ -213,10 +224,10 @@ func customerSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, erro
 		err = uerr
 	}
 	if err != nil {
-		return pos, fmt.Errorf("Customer Attributes step: the snapshot's binlog position: %w", err)
+		return pos, fmt.Errorf("%s: the snapshot's binlog position: %w", who, err)
 	}
 	if !ok || ms.File == "" {
-		return pos, errors.New("Customer Attributes step: the source reports no binlog position for its snapshot (is log_bin on?): the stream could not tell which customer changes the copy holds; " +
+		return pos, errors.New(who + ": the source reports no binlog position for its snapshot (is log_bin on?): the stream could not tell which of its changes the copy holds; " +
 			"use delta.source: triggers, or leave the step out of delta mode in config.xml")
 	}
 	return cdc.Position{File: ms.File, Pos: ms.Pos}, nil
@@ -224,10 +235,10 @@ func customerSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, erro
 
 // mariadbSnapshotPos reads MariaDB's binlog_snapshot_file and _position
 // (found is false elsewhere).
-func mariadbSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, bool, error) {
+func mariadbSnapshotPos(ctx context.Context, src *sql.Conn, who string) (cdc.Position, bool, error) {
 	rows, err := src.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {
-		return cdc.Position{}, false, fmt.Errorf("Customer Attributes step: the snapshot's binlog position: %w", err)
+		return cdc.Position{}, false, fmt.Errorf("%s: the snapshot's binlog position: %w", who, err)
 	}
 	defer rows.Close()
 	var pos cdc.Position
@@ -242,7 +253,7 @@ func mariadbSnapshotPos(ctx context.Context, src *sql.Conn) (cdc.Position, bool,
 			pos.File, seen = value, seen+1
 		case "binlog_snapshot_position":
 			if _, err := fmt.Sscan(value, &pos.Pos); err != nil {
-				return pos, false, fmt.Errorf("Customer Attributes step: binlog_snapshot_position %q: %w", value, err)
+				return pos, false, fmt.Errorf("%s: binlog_snapshot_position %q: %w", who, value, err)
 			}
 			seen++
 		}

@@ -48,10 +48,13 @@ const (
 // Magento 2 (the server would otherwise stamp the time of the copy, or
 // refuse the row, by its timestamp settings), also counted in a warning.
 //
-// Delta: the reference's delta copies log_visitor's changes. shiplog's
-// stream carries only the Map step's plan (the stock map ignores the log
-// documents), so visitors logged after data mode are not followed: said at
-// every delta run (DeltaStart).
+// Both rules are handlers the step adds to the map's plan of log_visitor
+// (logVisitorRules), so the stream and verify transform a visitor as the
+// copy does.
+//
+// Delta: see step_log_delta.go. With config.xml running the step in delta
+// mode, Data also copies log_customer into the destination's
+// _shiplog_log_customer and records where the stream starts.
 type logStep struct {
 	r *Runtime
 	// docs are the source documents' plans, in the groups file's order.
@@ -61,6 +64,9 @@ type logStep struct {
 	// absent: the source has none of the log documents (a partial
 	// database): nothing to migrate (Integrity warned).
 	absent bool
+	// logins is the plan of log_customer into _shiplog_log_customer (nil
+	// unless config.xml runs the step in delta mode).
+	logins *transform.TablePlan
 }
 
 type logDoc struct {
@@ -114,7 +120,11 @@ func logProblem(table, msg string) transform.Problem {
 // documents to clear exist in the destination and that log_customer, which
 // the visitors' copy joins, exists in the source.
 func (s *logStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Problem, error) {
-	s.docs, s.clear = nil, nil
+	s.docs, s.clear, s.logins = nil, nil, nil
+	if err := s.destRows(); err != nil {
+		return []transform.Problem{{Severity: transform.Error, Blocking: true, Area: "destination", Table: "customer_visitor",
+			Msg: fmt.Sprintf("Log step: it writes Magento 2's customer_visitor itself (and, in delta mode, keeps its customers in step with the logins in the destination), and cannot run here: %v; run with sink: mysql, or leave the Log Step out of config.xml", err)}}, nil
+	}
 	mapFile, okMap, err := s.r.cfg.MagentoFile(logMapOption)
 	if err != nil {
 		return nil, err
@@ -160,7 +170,7 @@ func (s *logStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 	for _, d := range src {
 		dst = append(dst, logDestName(rules, d))
 	}
-	plan, found, err := s.r.compileMapFile(ctx, mapFile, src, dst)
+	plan, found, err := s.r.compileMapFile(ctx, mapFile, src, dst, logVisitorRules)
 	if err != nil {
 		return nil, err
 	}
@@ -217,12 +227,55 @@ func (s *logStep) Integrity(ctx context.Context, _ *step.Env) ([]transform.Probl
 	if len(docs) == len(src) {
 		s.docs = docs
 	}
+	if s.docs != nil && s.r.logStreams() {
+		found, err := s.integrityLogins(ctx)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, found...)
+	}
 	return problems, nil
+}
+
+// destRows is nil when the destination database holds the mapped rows
+// (see destination.rows).
+func (s *logStep) destRows() error {
+	if s.r.dest == nil {
+		return nil
+	}
+	return s.r.dest.rows()
+}
+
+// integrityLogins plans the logins' copy for the stream (when a document
+// joins log_customer).
+func (s *logStep) integrityLogins(ctx context.Context) ([]transform.Problem, error) {
+	if !slices.ContainsFunc(s.docs, func(d logDoc) bool { return d.customer >= 0 }) {
+		return nil, nil
+	}
+	name := s.r.cfg.Options.SourcePrefix + logCustomerDoc
+	all, err := rowio.LoadTables(ctx, s.r.src, s.r.cfg.Source.Database, transform.StateTablePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("Log step: source: %w", err)
+	}
+	for _, t := range all {
+		if strings.EqualFold(t.Name, name) {
+			tp, problems, err := s.loginsPlan(t)
+			if err != nil || problems != nil {
+				return problems, err
+			}
+			s.logins = tp
+			return nil, nil
+		}
+	}
+	return nil, nil // Integrity reported log_customer missing
 }
 
 // Data clears each source document's destination document and copies the
 // source's rows into it, then empties the documents to clear, in one
-// destination transaction: a failed run leaves the log as it was.
+// destination transaction: a failed run leaves the log as it was. The
+// documents are read in one source snapshot; when config.xml runs the step
+// in delta mode, the logins are copied too (_shiplog_log_customer) and the
+// stream's start recorded with them (step_log_delta.go).
 func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 	if s.absent {
 		return nil
@@ -230,16 +283,43 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 	if s.docs == nil {
 		return errors.New("Log step: no plan (its integrity stage did not run or failed)")
 	}
+	streams := s.logins != nil && s.r.logStreams()
+	if streams {
+		if err := s.prepareStream(ctx); err != nil {
+			return err
+		}
+		if _, err := s.r.dst.ExecContext(ctx, logLoginsDDL(s.logins.Dest)); err != nil {
+			return fmt.Errorf("Log step: creating %s: %w", s.logins.Dest.Name, err)
+		}
+	}
+	src, release, err := rowio.RawConn(ctx, s.r.src)
+	if err != nil {
+		return fmt.Errorf("Log step: source: %w", err)
+	}
+	defer release()
+	for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		if _, err := src.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("Log step: source snapshot: %w", err)
+		}
+	}
+	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+	var pos cdc.Position
+	if streams && s.r.source.copyPositions() {
+		if pos, err = customerSnapshotPos(ctx, src, "Log step"); err != nil {
+			return err
+		}
+	}
 	counts := make([]int, len(s.docs))
+	logins := 0
 	var noSession, noFirst int
-	err := s.r.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
 		for i, d := range s.docs {
 			dest := rowio.QuoteIdent(d.tp.Dest.Schema) + "." + rowio.QuoteIdent(d.tp.Dest.Name)
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+dest); err != nil {
 				return fmt.Errorf("Log step: clearing %s: %w", d.tp.Dest.Name, err)
 			}
 			w := &batchInsert{tx: tx, t: d.dest}
-			n, dropped, first, err := s.copyDoc(ctx, d, w)
+			n, dropped, first, err := s.copyDoc(ctx, src, d, w)
 			if err != nil {
 				return err
 			}
@@ -255,13 +335,27 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 				return fmt.Errorf("Log step: clearing %s: %w", name, err)
 			}
 		}
-		return nil
+		if !streams {
+			return nil
+		}
+		var err error
+		if logins, err = s.copyLogins(ctx, src, tx); err != nil {
+			return err
+		}
+		rows := map[string]int{s.logins.Source.Name: logins}
+		for i, d := range s.docs {
+			rows[d.tp.Source.Name] = counts[i]
+		}
+		return s.recordStream(ctx, tx, pos, rows)
 	})
 	if err != nil {
 		return err
 	}
 	for i, d := range s.docs {
 		env.Log.Info("log migrated", "stage", "data", "table", d.tp.Dest.Name, "rows", counts[i])
+	}
+	if streams {
+		env.Log.Info("logins copied for the delta stream", "stage", "data", "table", s.logins.Dest.Name, "rows", logins)
 	}
 	if noSession > 0 {
 		env.Log.Warn("Log step: session ids that do not fit the destination's session_id column (Magento 2.4's is a deprecated varchar(1)) were left NULL",
@@ -277,29 +371,30 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 	return nil
 }
 
-// copyDoc copies d's source rows into w; the visitor document's rows get
-// their customer from log_customer. It returns the rows copied, how many
-// had their session id left NULL and how many their created_at taken from
-// last_visit_at.
-func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noSession, noFirst int, err error) {
-	src := d.tp.Source
-	session := src.ColumnIndex("session_id")
-	first, last := src.ColumnIndex("first_visit_at"), src.ColumnIndex("last_visit_at")
+// copyDoc copies d's source rows, read on src, into w; the visitor
+// document's rows get their customer from log_customer. It returns the rows
+// copied, how many had their session id left NULL and how many their
+// created_at taken from last_visit_at (the plan's handlers do both,
+// logVisitorRules).
+func (s *logStep) copyDoc(ctx context.Context, src *sql.Conn, d logDoc, w *batchInsert) (n, noSession, noFirst int, err error) {
+	st := d.tp.Source
+	session := st.ColumnIndex("session_id")
+	var sessionCol *cdc.Column
+	if i := d.tp.Dest.ColumnIndex("session_id"); i >= 0 && session >= 0 {
+		sessionCol = &d.tp.Dest.Columns[i]
+	}
+	first, last := st.ColumnIndex("first_visit_at"), st.ColumnIndex("last_visit_at")
 	add := func(row []any, customer any) error {
 		if first >= 0 && last >= 0 && row[first] == nil && row[last] != nil {
-			row[first] = row[last]
 			noFirst++
 		}
-		out, err := d.tp.Row(row)
-		var he *transform.HandlerError
-		if errors.As(err, &he) && he.Handler == transform.FitHandler && strings.EqualFold(he.Field, "session_id") && session >= 0 {
-			row[session] = nil
+		if sessionCol != nil && logTooLong(row[session], sessionCol) {
 			noSession++
-			out, err = d.tp.Row(row)
 		}
+		out, err := d.tp.Row(row)
 		if err != nil {
 			return fmt.Errorf("Log step: source %s row %s: %w; nothing was written: fix the row or the map and run data mode again",
-				src.Name, keyText(src, row), err)
+				st.Name, keyText(st, row), err)
 		}
 		if d.customer >= len(out) {
 			out = append(out, customer)
@@ -310,44 +405,59 @@ func (s *logStep) copyDoc(ctx context.Context, d logDoc, w *batchInsert) (n, noS
 		return w.add(ctx, out)
 	}
 	if d.customer < 0 {
-		err = rowio.ReadTable(ctx, s.r.src, src, func(row []any) error { return add(row, nil) })
+		err = logRead(ctx, src, st, "SELECT "+logColumnList(st, "")+" FROM "+rowio.QuoteIdent(st.Schema)+"."+rowio.QuoteIdent(st.Name), st,
+			func(row []any) error { return add(row, nil) })
 		return n, noSession, noFirst, err
 	}
 	// The visitor's rows, each with the customer of its latest login.
-	joined := &cdc.Table{Schema: src.Schema, Name: src.Name,
-		Columns: append(append([]cdc.Column(nil), src.Columns...), cdc.Column{Name: "customer_id", DataType: "int", ColumnType: "int(11)", Nullable: true})}
-	lc := rowio.QuoteIdent(src.Schema) + "." + rowio.QuoteIdent(s.r.cfg.Options.SourcePrefix+logCustomerDoc)
-	q := []byte("SELECT ")
-	for _, c := range src.Columns {
-		q = append(q, "lv."+rowio.QuoteIdent(c.Name)+", "...)
+	joined := &cdc.Table{Schema: st.Schema, Name: st.Name,
+		Columns: append(append([]cdc.Column(nil), st.Columns...), cdc.Column{Name: "customer_id", DataType: "int", ColumnType: "int(11)", Nullable: true})}
+	lc := rowio.QuoteIdent(st.Schema) + "." + rowio.QuoteIdent(s.r.cfg.Options.SourcePrefix+logCustomerDoc)
+	q := "SELECT " + logColumnList(st, "lv.") +
+		", (SELECT lc.customer_id FROM " + lc + " lc WHERE lc.visitor_id = lv.visitor_id ORDER BY lc.log_id DESC LIMIT 1)" +
+		" FROM " + rowio.QuoteIdent(st.Schema) + "." + rowio.QuoteIdent(st.Name) + " lv ORDER BY lv.visitor_id"
+	err = logRead(ctx, src, st, q, joined, func(row []any) error {
+		return add(row[:len(st.Columns)], row[len(st.Columns)])
+	})
+	return n, noSession, noFirst, err
+}
+
+// logColumnList is t's columns, quoted, each after alias.
+func logColumnList(t *cdc.Table, alias string) string {
+	var b strings.Builder
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(alias + rowio.QuoteIdent(c.Name))
 	}
-	q = append(q, "(SELECT lc.customer_id FROM "+lc+" lc WHERE lc.visitor_id = lv.visitor_id ORDER BY lc.log_id DESC LIMIT 1)"...)
-	q = append(q, " FROM "+rowio.QuoteIdent(src.Schema)+"."+rowio.QuoteIdent(src.Name)+" lv ORDER BY lv.visitor_id"...)
-	conn, release, err := rowio.RawConn(ctx, s.r.src)
+	return b.String()
+}
+
+// logRead runs query q (prepared: the binary protocol reads every type
+// exactly) on src and calls fn with each row, scanned as shape; doc names
+// the document in errors.
+func logRead(ctx context.Context, src *sql.Conn, doc *cdc.Table, q string, shape *cdc.Table, fn func(row []any) error) error {
+	stmt, err := src.PrepareContext(ctx, q)
 	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer release()
-	stmt, err := conn.PrepareContext(ctx, string(q))
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
+		return fmt.Errorf("Log step: reading %s: %w", doc.Name, err)
 	}
 	defer stmt.Close()
 	rows, err := stmt.QueryContext(ctx)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("Log step: reading %s with %s: %w", src.Name, logCustomerDoc, err)
+		return fmt.Errorf("Log step: reading %s: %w", doc.Name, err)
 	}
 	defer rows.Close()
 	for {
-		row, ok, err := rowio.ScanRow(rows, joined)
+		row, ok, err := rowio.ScanRow(rows, shape)
 		if err != nil {
-			return n, noSession, noFirst, fmt.Errorf("Log step: reading %s: %w", src.Name, err)
+			return fmt.Errorf("Log step: reading %s: %w", doc.Name, err)
 		}
 		if !ok {
-			return n, noSession, noFirst, nil
+			return nil
 		}
-		if err := add(row[:len(src.Columns)], row[len(src.Columns)]); err != nil {
-			return n, noSession, noFirst, err
+		if err := fn(row); err != nil {
+			return err
 		}
 	}
 }
@@ -412,8 +522,9 @@ func (b *batchInsert) flush(ctx context.Context) error {
 
 // Volume counts each source document's rows and its destination document's
 // (they must be equal) and checks that the documents to clear are empty, as
-// the reference does (data mode). In delta mode there is nothing to check:
-// nothing is streamed (see logStep).
+// the reference does (data mode). In delta mode there is nothing to check
+// here: the Map step's stream ends the mode (DeltaStart checks the
+// visitors' customers when delta mode starts).
 func (s *logStep) Volume(ctx context.Context, env *step.Env) error {
 	if env.Mode == step.ModeDelta || s.absent {
 		return nil
@@ -442,19 +553,14 @@ func (s *logStep) Volume(ctx context.Context, env *step.Env) error {
 			errs = append(errs, fmt.Errorf("Log step: log document %s in the destination is not cleared (%d rows)", name, n))
 		}
 	}
+	if s.logins != nil && s.r.logStreams() {
+		if err := s.volumeLogins(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// DeltaStart says, at every delta run, what the Log step's delta does not
-// follow: the Map step streams until stopped, so this step's Delta would
-// not run while it streams.
-func (s *logStep) DeltaStart(_ context.Context, env *step.Env) error {
-	if env.Log != nil {
-		env.Log.Warn("the Log step's delta is not supported yet: visitors logged in Magento 1 after data mode (log_visitor, log_customer) are not copied to customer_visitor; run data mode again with --reset to copy the log anew",
-			"stage", "delta")
-	}
-	return nil
-}
-
-// Delta does nothing: DeltaStart said what is not followed.
+// Delta does nothing more: the Map step's Delta streams the step's
+// documents, and DeltaStart registered the follower (step_log_delta.go).
 func (s *logStep) Delta(context.Context, *step.Env) error { return nil }

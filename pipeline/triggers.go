@@ -66,6 +66,11 @@ func (r *Runtime) logSpecs(ctx context.Context, plan *transform.Plan) ([]deltalo
 			}
 			spec(tp, d.Key)
 		}
+		for _, tp := range r.logUnlisted(plan, func(t string) bool {
+			return slices.ContainsFunc(docs, func(d deltalog.Document) bool { return strings.EqualFold(prefix+d.Table, t) })
+		}) {
+			spec(tp, nil)
+		}
 	}
 	watch, err := r.watchSpecs(ctx, plan, specs)
 	if err != nil {
