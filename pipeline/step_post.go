@@ -18,7 +18,9 @@ import (
 //
 //   - EAV leftovers: value, option, label and extension rows (the groups
 //     file's documents_leftover_values, and _ee unless edition_migrate is
-//     opensource-to-opensource) whose attribute_id is not in eav_attribute.
+//     opensource-to-opensource) whose attribute_id is not in eav_attribute;
+//   - attribute-set leftovers: product values of attributes outside their
+//     product's attribute set (step_post_asleft.go).
 //
 // Why it is safe for the Map step (its copy and, in delta mode, its stream):
 // with the EAV step in data mode, every attribute_id the Map step writes is
@@ -69,8 +71,9 @@ type postStep struct {
 	// r, when set, says whether the destination holds the rows (not with
 	// sink: kafka).
 	r *Runtime
-	// Found by Integrity: the tables to clean.
-	leftover []string
+	// Found by Integrity: the tables to clean (EAV leftovers, attribute-set
+	// leftovers).
+	leftover, setLeftover []string
 	// deleted is what the last Data deleted, per cleanup and table, in order.
 	deleted []postDeleted
 	// routed counts the source rows the step's routes leave out of the
@@ -119,7 +122,10 @@ func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Prob
 			Msg: "the PostProcessing step deletes EAV values whose attribute_id Magento 2 lacks, and without the EAV Step in data mode the Map step copies Magento 1 attribute_ids the stream would write again; list the EAV Step before it in config.xml, or leave the PostProcessing Step out"}}, nil
 	}
 	var err error
-	s.leftover, err = postDocuments(env)
+	if s.leftover, err = postDocuments(env); err != nil {
+		return nil, err
+	}
+	s.setLeftover, err = postSetLeftoverDocuments(env)
 	return nil, err
 }
 
@@ -176,6 +182,20 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 				continue
 			}
 			if err := del(eavLeftover, prefix+t, "DELETE FROM "+q(t)+" WHERE attribute_id IS NOT NULL AND attribute_id NOT IN (SELECT attribute_id FROM "+q("eav_attribute")+")"); err != nil {
+				return err
+			}
+		}
+	}
+
+	if len(s.setLeftover) > 0 && has(postSetLeftover, prefix+"eav_entity_attribute", "attribute_set_id", "attribute_id") &&
+		has(postSetLeftover, prefix+"catalog_product_entity", "attribute_set_id") {
+		for _, t := range s.setLeftover {
+			key := postSetLeftoverKey(cols, prefix, t)
+			if key == "" {
+				has(postSetLeftover, prefix+t, "attribute_id", "value", "entity_id")
+				continue
+			}
+			if err := del(postSetLeftover, prefix+t, postSetLeftoverDelete(prefix, t, key, 0)); err != nil {
 				return err
 			}
 		}
