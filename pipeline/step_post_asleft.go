@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/deltalog"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/step"
@@ -254,11 +256,238 @@ func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() *pos
 		return nil, fmt.Errorf("%w: PostProcessing step: %s -> %s lacks value, attribute_id or %s: its %s cannot be left out; leave the PostProcessing Step out of config.xml", ErrIntegrity, tp.Source.Name, tp.Dest.Name, key, postSetLeftover)
 	}
 	return tp.WithRoute(func(row []any, gone bool) (transform.Route, error) {
-		if !gone && value < len(row) && row[value] != nil {
+		// A row gone is judged alike: verify asks with gone set; and a
+		// leftover by the state is not on the destination (deleted in
+		// the batch that made it one, or by data mode), so its delete
+		// has nothing to do.
+		if value < len(row) && row[value] != nil {
 			if d, err := tp.Row(row); err == nil && d[attr] != nil && d[prod] != nil && state().leftover(str(d[prod]), str(d[attr])) {
 				return transform.Route{Kind: transform.Skip}, nil
 			}
 		}
 		return tp.RouteOf(row, gone)
 	}, tp.RouteReads()...), nil
+}
+
+// In delta mode the stream can make a value row a leftover, or no longer
+// one, without writing it: a product's set changes, or a product arrives in
+// the batch that brings its values (whose routes could not see it). A
+// follower (postSetFollower) of catalog_product_entity and the value tables
+// keeps the destination right in each batch's transaction:
+//
+//   - for every product written (insert, update, a change log's upsert) and
+//     every product whose value rows the batch wrote, it deletes the
+//     product's leftovers (the data mode statement, for those products);
+//   - for every product written, it reads the product's value rows from
+//     the source as they are now, maps them through the Map step's plans
+//     and their routes (the state already holds the product's set as the
+//     batch leaves it) and upserts those carried (or moved: the multiselect
+//     mover): the values of attributes its new set links come back. Every
+//     product written, not only those whose set changed: a change log's
+//     upsert has no before image, the binlog's is mapped to the key alone,
+//     and the state the follower updates cannot tell a retried transaction
+//     from a committed one.
+//     Reading the source ahead of the stream is safe as the source lookups
+//     are: the events after it apply again, idempotently. A row that fails
+//     to map is left out: the plan made it a failed row when it was copied
+//     or streamed (the route maps a row before deciding, and a row it
+//     cannot map is carried).
+//
+// It updates the state (r.postSets) from the batch's transaction before the
+// transaction commits; a batch whose transaction fails is retried or stops
+// the stream, and its retry runs the follower again.
+//
+// The Kafka sink runs no follower, but then the step cannot run in data mode
+// either (Integrity), so no route is in force there.
+
+// postSetFollower is the follower of the attribute-set leftovers.
+type postSetFollower struct {
+	r      *Runtime
+	st     *postSetState
+	key    string
+	tables map[string]string // value tables (unprefixed, lower case) -> key column
+	// plans are the stream plan's plans of the value tables.
+	plans []*transform.TablePlan
+}
+
+// postSetLeftoverFollow, when the routes are in force, reads the
+// destination's product sets for the stream that plan streams, makes the
+// routes use them and registers the follower that keeps them (see above).
+// A destination whose value tables are keyed by row_id (Magento Commerce's
+// staging) cannot be followed: it is an error naming the remedy.
+func (r *Runtime) postSetLeftoverFollow(ctx context.Context, plan *transform.Plan) error {
+	if plan == nil || !r.postRoutesInForce() {
+		return nil
+	}
+	tables, err := r.postSetLeftoverTables(ctx)
+	if err != nil || len(tables) == 0 {
+		return err
+	}
+	f := &postSetFollower{r: r, tables: tables}
+	for _, tp := range plan.Tables() {
+		name, ok := cutPrefixFold(tp.Source.Name, r.cfg.Options.SourcePrefix)
+		if key := tables[strings.ToLower(name)]; ok && key != "" && tp.Routed() {
+			if key != "entity_id" {
+				return fmt.Errorf("%w: PostProcessing step: destination %s is keyed to its product by %s (Magento Commerce's staging): the stream cannot keep its %s (it reads a product's values from the source by entity_id); leave the PostProcessing Step out of config.xml and delete them after cutover", ErrIntegrity, tp.Dest.Name, key, postSetLeftover)
+			}
+			f.key = key
+			f.plans = append(f.plans, tp)
+		}
+	}
+	if len(f.plans) == 0 {
+		return nil
+	}
+	if f.st, err = postLoadSetState(ctx, r.dst, r.cfg.Options.DestPrefix, f.key); err != nil {
+		return err
+	}
+	r.postSets.Store(f.st)
+	r.follow(f)
+	return nil
+}
+
+func (f *postSetFollower) name() string { return "PostProcessing step (" + postSetLeftover + ")" }
+
+func (f *postSetFollower) follows(table string) bool {
+	return table == "catalog_product_entity" || f.tables[table] != ""
+}
+
+func (f *postSetFollower) follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
+	r, prefix := f.r, f.r.cfg.Options.DestPrefix
+	clean := map[string][]any{} // value table -> products to clean
+	var written []any
+	for _, c := range r.changesOf(changes, "catalog_product_entity") {
+		k := c.Table.ColumnIndex(f.key)
+		if k < 0 {
+			return fmt.Errorf("destination %s has no %s", c.Table.Name, f.key)
+		}
+		switch {
+		case c.Op == cdc.OpDelete:
+			f.st.mu.Lock()
+			delete(f.st.sets, str(c.Before[k]))
+			f.st.mu.Unlock()
+		case c.After != nil && c.After[k] != nil:
+			written = append(written, c.After[k])
+		}
+	}
+	if len(written) > 0 {
+		if err := f.readSets(ctx, tx, written); err != nil {
+			return err
+		}
+		for t := range f.tables {
+			clean[t] = append(clean[t], written...)
+		}
+	}
+	for t := range f.tables {
+		if ch := r.changesOf(changes, t); len(ch) > 0 {
+			clean[t] = append(clean[t], changedValues(ch, f.key)...)
+		}
+	}
+	if len(written) > 0 {
+		if err := f.reread(ctx, tx, written); err != nil {
+			return err
+		}
+	}
+	for t, keys := range clean {
+		for start := 0; start < len(keys); start += 500 {
+			part := keys[start:min(start+500, len(keys))]
+			if _, err := tx.ExecContext(ctx, postSetLeftoverDelete(prefix, t, f.key, len(part)), part...); err != nil {
+				return fmt.Errorf("%s%s: delete leftovers: %w", prefix, t, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readSets reads the sets of products from tx into the state (a product
+// tx does not hold is forgotten).
+func (f *postSetFollower) readSets(ctx context.Context, tx *sql.Tx, products []any) error {
+	got := map[string]string{}
+	for start := 0; start < len(products); start += 500 {
+		part := products[start:min(start+500, len(products))]
+		if err := postScanPairs(ctx, tx, "SELECT `"+f.key+"`, attribute_set_id FROM "+rowio.QuoteIdent(f.r.cfg.Options.DestPrefix+"catalog_product_entity")+
+			" WHERE `"+f.key+"` IN ("+strings.Repeat("?, ", len(part)-1)+"?)", func(k, set string) { got[k] = set }, part...); err != nil {
+			return fmt.Errorf("read the product sets: %w", err)
+		}
+	}
+	f.st.mu.Lock()
+	defer f.st.mu.Unlock()
+	for _, p := range products {
+		if set, ok := got[str(p)]; ok {
+			f.st.sets[str(p)] = set
+		} else {
+			delete(f.st.sets, str(p))
+		}
+	}
+	return nil
+}
+
+// reread upserts, in tx, the source value rows of products that the plans
+// carry (or move) now.
+func (f *postSetFollower) reread(ctx context.Context, tx *sql.Tx, products []any) error {
+	conn, release, err := rowio.RawConn(ctx, f.r.src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	defer release()
+	for _, tp := range f.plans {
+		k := tp.Source.ColumnIndex("entity_id")
+		if k < 0 {
+			return fmt.Errorf("source %s has no entity_id", tp.Source.Name)
+		}
+		keys := make([][]any, len(products))
+		for i, p := range products {
+			keys[i] = []any{p}
+		}
+		rows, err := rowio.ReadRowsByKey(ctx, conn, tp.Source, []int{k}, keys)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			route, err := tp.RouteOf(row, false)
+			if err != nil {
+				return err
+			}
+			var out []any
+			table := tp.Dest
+			switch route.Kind {
+			case transform.Skip:
+				continue
+			case transform.Carry:
+				out, err = tp.Row(row)
+			case transform.Upsert:
+				out, err = tp.Moved(row, route)
+				table = route.Table
+			default:
+				return fmt.Errorf("source %s: row %v is routed %s, which the follower cannot write", tp.Source.Name, tp.Source.KeyOf(row), route.Kind)
+			}
+			if err != nil {
+				continue // a failed row already (see above)
+			}
+			if err := postUpsert(ctx, tx, table, out); err != nil {
+				return fmt.Errorf("source %s: row %v into %s: %w", tp.Source.Name, tp.Source.KeyOf(row), table.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// postUpsert inserts row into t, updating on a duplicate key the columns
+// that are not t's key and not kept (cdc.Column.KeepExisting).
+func postUpsert(ctx context.Context, tx *sql.Tx, t *cdc.Table, row []any) error {
+	var set []string
+	for i, c := range t.Columns {
+		if !c.KeepExisting && !slices.Contains(t.Key, i) && i < len(row) && row[i] != cdc.Default {
+			n := rowio.QuoteIdent(c.Name)
+			set = append(set, n+" = VALUES("+n+")")
+		}
+	}
+	tail := ""
+	if len(set) > 0 {
+		tail = "ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
+	} else if len(t.Key) > 0 {
+		n := rowio.QuoteIdent(t.Columns[t.Key[0]].Name)
+		tail = "ON DUPLICATE KEY UPDATE " + n + " = " + n
+	}
+	_, err := eavInsert(ctx, tx, t, row, tail)
+	return err
 }
