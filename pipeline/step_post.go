@@ -37,14 +37,10 @@ import (
 // Data counts, per document, the source rows those routes leave out, and
 // logs them with the rows it deleted (the reference's deleted-records count).
 //
-// Left out: the reference's attribute-set leftovers (a product's value rows
-// of attributes outside its attribute set: whether a row goes depends on
-// another table's row, the product's set, which the stream may change after
-// the value row was written) and the multiselect values moved from
-// catalog_product_entity_text to _varchar (a row of one source table
-// written as a row of a destination table another plan writes, under that
-// table's auto-increment value_id; the route primitive cannot express it
-// yet). Both stay in the tables the Map step copies them to.
+// The multiselect values moved from catalog_product_entity_text to _varchar
+// are an Upsert route (step_post_mover.go); the attribute-set leftovers are
+// deleted here, are a Skip route, and are followed by the stream
+// (step_post_asleft.go).
 
 // postDefaultLeftover is the reference's opensource-to-opensource group, used when no eav_document_groups_file is set.
 var postDefaultLeftover = []string{
