@@ -98,10 +98,11 @@ func postSetLeftoverDelete(prefix, table, key string, products int) string {
 //
 //   - a plan compiled for the copy or verify reads the destination's
 //     catalog_product_entity (key, attribute_set_id) and eav_entity_attribute
-//     once, when compiled. Data mode's copy is planned before the products
-//     are copied: it routes every row Carry (a product the destination lacks
-//     keeps its values, as the reference's join), and the step's Data deletes
-//     the leftovers after the copy. A verify run while the stream changes a
+//     once, when it first routes a value row. Data mode's copy may read it
+//     before the products are all copied: a product the destination lacks
+//     keeps its values (as the reference's join), and the step's Data
+//     deletes the leftovers after the copy; the copy's volume check asks the
+//     same snapshot. A verify run while the stream changes a
 //     product's set may judge that product's values by the set it read: it
 //     reports them (missing or extra rows), it never hides a row — run it
 //     again.
@@ -207,12 +208,22 @@ func (r *Runtime) postSetLeftoverRoutes(ctx context.Context, tps []*transform.Ta
 	if err != nil || len(tables) == 0 {
 		return false, err
 	}
-	var snap *postSetState
-	state := func() *postSetState {
+	// The snapshot is read when a row is first routed, not at compile: a
+	// plan compiled to stream (which routes by r.postSets) or to report
+	// status never reads it. ctx is the compile's, that of the command
+	// that uses the plan.
+	var (
+		once    sync.Once
+		snap    *postSetState
+		snapErr error
+		snapKey string
+	)
+	state := func() (*postSetState, error) {
 		if live := r.postSets.Load(); live != nil {
-			return live
+			return live, nil
 		}
-		return snap
+		once.Do(func() { snap, snapErr = postLoadSetState(ctx, r.dst, r.cfg.Options.DestPrefix, snapKey) })
+		return snap, snapErr
 	}
 	routed := false
 	for i, tp := range tps {
@@ -221,10 +232,10 @@ func (r *Runtime) postSetLeftoverRoutes(ctx context.Context, tps []*transform.Ta
 		if !ok || key == "" || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(tp.Dest.Name), strings.ToLower(r.cfg.Options.DestPrefix)), strings.ToLower(name)) {
 			continue
 		}
-		if snap == nil {
-			if snap, err = postLoadSetState(ctx, r.dst, r.cfg.Options.DestPrefix, key); err != nil {
-				return false, err
-			}
+		if snapKey == "" {
+			snapKey = key
+		} else if snapKey != key {
+			return false, fmt.Errorf("%w: PostProcessing step: destination %s is keyed to its product by %s, another value table by %s: its %s cannot be judged; leave the PostProcessing Step out of config.xml", ErrIntegrity, tp.Dest.Name, key, snapKey, postSetLeftover)
 		}
 		routedTP, err := postSetLeftoverRoute(tp, key, state)
 		if err != nil {
@@ -249,7 +260,7 @@ func (r *Runtime) postSetLeftoverRoutes(ctx context.Context, tps []*transform.Ta
 
 // postSetLeftoverRoute is tp routing a row that is an attribute-set leftover
 // (by the state state gives) to Skip, and the others as tp does.
-func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() *postSetState) (*transform.TablePlan, error) {
+func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() (*postSetState, error)) (*transform.TablePlan, error) {
 	value := tp.Source.ColumnIndex("value")
 	attr, prod := tp.Dest.ColumnIndex("attribute_id"), tp.Dest.ColumnIndex(key)
 	if value < 0 || attr < 0 || prod < 0 {
@@ -261,8 +272,14 @@ func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() *pos
 		// the batch that made it one, or by data mode), so its delete
 		// has nothing to do.
 		if value < len(row) && row[value] != nil {
-			if d, err := tp.Row(row); err == nil && d[attr] != nil && d[prod] != nil && state().leftover(str(d[prod]), str(d[attr])) {
-				return transform.Route{Kind: transform.Skip}, nil
+			if d, err := tp.Row(row); err == nil && d[attr] != nil && d[prod] != nil {
+				st, err := state()
+				if err != nil {
+					return transform.Route{}, err
+				}
+				if st.leftover(str(d[prod]), str(d[attr])) {
+					return transform.Route{Kind: transform.Skip}, nil
+				}
 			}
 		}
 		return tp.RouteOf(row, gone)

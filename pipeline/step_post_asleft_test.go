@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,7 +38,7 @@ func TestPostSetLeftoverRoute(t *testing.T) {
 		sets:    map[string]string{"1": "4", "2": "9", "3": "12"},
 		members: map[string]map[string]bool{"4": {"73": true, "97": true}, "9": {"73": true, "80": true}},
 	}
-	routed, err := postSetLeftoverRoute(tp, "entity_id", func() *postSetState { return st })
+	routed, err := postSetLeftoverRoute(tp, "entity_id", func() (*postSetState, error) { return st, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +72,21 @@ func TestPostSetLeftoverRoute(t *testing.T) {
 	if got, _ := routed.RouteOf([]any{int64(5), uint64(80), uint64(0), uint64(2), int64(5)}, false); got.Kind != transform.Skip {
 		t.Errorf("after product 2 moved to set 4: %v, want skip", got.Kind)
 	}
+	// The destination's sets unreadable: the route's error stops what asked.
+	broken, err := postSetLeftoverRoute(tp, "entity_id", func() (*postSetState, error) { return nil, errors.New("no eav_entity_attribute") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := broken.RouteOf([]any{int64(1), uint64(73), uint64(0), uint64(1), int64(5)}, false); err == nil || !strings.Contains(err.Error(), "no eav_entity_attribute") {
+		t.Errorf("unreadable sets: %v, want the error", err)
+	}
+	if got, err := broken.RouteOf([]any{int64(4), uint64(80), uint64(0), uint64(1), nil}, false); err != nil || got.Kind != transform.Carry {
+		t.Errorf("unreadable sets, a NULL value: %v %v, want carry without reading them", got.Kind, err)
+	}
 	// A plan without the columns the route reads is an integrity error.
 	noValue := []*cdc.Table{{Schema: "s", Name: "catalog_product_entity_int", Key: []int{0}, Columns: []cdc.Column{{Name: "value_id", DataType: "int"}, {Name: "entity_id", DataType: "int"}}}}
 	plan, _ = transform.Compile(nil, noValue, noValue)
-	if _, err := postSetLeftoverRoute(plan.Table("catalog_product_entity_int"), "entity_id", func() *postSetState { return st }); err == nil || !strings.Contains(err.Error(), "leave the PostProcessing Step out") {
+	if _, err := postSetLeftoverRoute(plan.Table("catalog_product_entity_int"), "entity_id", func() (*postSetState, error) { return st, nil }); err == nil || !strings.Contains(err.Error(), "leave the PostProcessing Step out") {
 		t.Errorf("a table without value and attribute_id: %v, want an integrity error naming the remedy", err)
 	}
 }
