@@ -106,7 +106,7 @@ func postDocuments(env *step.Env) ([]string, error) {
 // Integrity reads the groups file (a destination that keeps shiplog's
 // state alone, sink: kafka, is a blocking problem); the tables are checked by Data, which
 // warns about a listed table the destination lacks.
-func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Problem, error) {
+func (s *postStep) Integrity(ctx context.Context, env *step.Env) ([]transform.Problem, error) {
 	if s.r != nil && s.r.dest != nil {
 		if err := s.r.dest.rows(); err != nil {
 			return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
@@ -121,8 +121,10 @@ func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Prob
 	if s.leftover, err = postDocuments(env); err != nil {
 		return nil, err
 	}
-	s.setLeftover, err = postSetLeftoverDocuments(env)
-	return nil, err
+	if s.setLeftover, err = postSetLeftoverDocuments(env); err != nil {
+		return nil, err
+	}
+	return nil, s.r.postDataModeSets(ctx, env)
 }
 
 // Data runs the cleanup in one destination transaction and logs each
@@ -203,6 +205,9 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("post processing: commit: %w", err)
+	}
+	if s.r != nil {
+		s.r.postSets.Store(nil) // the copy is cleaned: plans compiled from now on read the sets as they are
 	}
 	var total, left int64
 	for _, d := range s.deleted {

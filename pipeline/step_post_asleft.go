@@ -96,13 +96,12 @@ func postSetLeftoverDelete(prefix, table, key string, products int) string {
 // source row is left out when it is a leftover by the destination's product
 // sets and set members, looked up in a postSetState. Which state:
 //
-//   - a plan compiled for the copy or verify reads the destination's
+//   - in data mode, until the step's Data, the sets as they were when data
+//     mode started (postDataModeSets): the copy carries the values of a
+//     product the destination lacked then, and Data deletes the leftovers;
+//   - a plan compiled for verify (or anything else) reads the destination's
 //     catalog_product_entity (key, attribute_set_id) and eav_entity_attribute
-//     once, when it first routes a value row. Data mode's copy may read it
-//     before the products are all copied: a product the destination lacks
-//     keeps its values (as the reference's join), and the step's Data
-//     deletes the leftovers after the copy; the copy's volume check asks the
-//     same snapshot. A verify run while the stream changes a
+//     once, when it first routes a value row. A verify run while the stream changes a
 //     product's set may judge that product's values by the set it read: it
 //     reports them (missing or extra rows), it never hides a row — run it
 //     again.
@@ -256,6 +255,33 @@ func (r *Runtime) postSetLeftoverRoutes(ctx context.Context, tps []*transform.Ta
 		routed = true
 	}
 	return routed, nil
+}
+
+// postDataModeSets, in data mode with the routes in force, reads the
+// destination's product sets as they are before the Map step copies (the
+// step's Integrity runs before any step's Data) and makes every plan's
+// route use them until the step's Data has deleted the leftovers: the copy
+// of a fresh run then carries every value row (no product is there yet),
+// and Data deletes and counts the leftovers, whatever order the tables
+// are copied in; the copy's volume check asks the same sets. r may be nil.
+func (r *Runtime) postDataModeSets(ctx context.Context, env *step.Env) error {
+	if r == nil || env.Mode != step.ModeData || !r.postRoutesInForce() {
+		return nil
+	}
+	tables, err := r.postSetLeftoverTables(ctx)
+	if err != nil || len(tables) == 0 {
+		return err
+	}
+	key := ""
+	for _, k := range tables {
+		key = k
+	}
+	st, err := postLoadSetState(ctx, r.dst, r.cfg.Options.DestPrefix, key)
+	if err != nil {
+		return err
+	}
+	r.postSets.Store(st)
+	return nil
 }
 
 // postSetLeftoverRoute is tp routing a row that is an attribute-set leftover
