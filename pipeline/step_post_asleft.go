@@ -287,8 +287,9 @@ func (r *Runtime) postDataModeSets(ctx context.Context, env *step.Env) error {
 // postSetLeftoverRoute is tp routing a row that is an attribute-set leftover
 // (by the state state gives) to Skip, and the others as tp does.
 func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() (*postSetState, error)) (*transform.TablePlan, error) {
-	value := tp.Source.ColumnIndex("value")
-	attr, prod := tp.Dest.ColumnIndex("attribute_id"), tp.Dest.ColumnIndex(key)
+	// The value is judged as the plan writes it (a handler may empty it:
+	// the reference reads Magento 2's rows).
+	value, attr, prod := tp.Dest.ColumnIndex("value"), tp.Dest.ColumnIndex("attribute_id"), tp.Dest.ColumnIndex(key)
 	if value < 0 || attr < 0 || prod < 0 {
 		return nil, fmt.Errorf("%w: PostProcessing step: %s -> %s lacks value, attribute_id or %s: its %s cannot be left out; leave the PostProcessing Step out of config.xml", ErrIntegrity, tp.Source.Name, tp.Dest.Name, key, postSetLeftover)
 	}
@@ -297,15 +298,13 @@ func postSetLeftoverRoute(tp *transform.TablePlan, key string, state func() (*po
 		// leftover by the state is not on the destination (deleted in
 		// the batch that made it one, or by data mode), so its delete
 		// has nothing to do.
-		if value < len(row) && row[value] != nil {
-			if d, err := tp.Row(row); err == nil && d[attr] != nil && d[prod] != nil {
-				st, err := state()
-				if err != nil {
-					return transform.Route{}, err
-				}
-				if st.leftover(str(d[prod]), str(d[attr])) {
-					return transform.Route{Kind: transform.Skip}, nil
-				}
+		if d, err := tp.Row(row); err == nil && d[value] != nil && d[attr] != nil && d[prod] != nil {
+			st, err := state()
+			if err != nil {
+				return transform.Route{}, err
+			}
+			if st.leftover(str(d[prod]), str(d[attr])) {
+				return transform.Route{Kind: transform.Skip}, nil
 			}
 		}
 		return tp.RouteOf(row, gone)
