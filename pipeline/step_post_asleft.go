@@ -96,9 +96,8 @@ func postSetLeftoverDelete(prefix, table, key string, products int) string {
 // source row is left out when it is a leftover by the destination's product
 // sets and set members, looked up in a postSetState. Which state:
 //
-//   - in data mode, until the step's Data, the sets as they were when data
-//     mode started (postDataModeSets): the copy carries the values of a
-//     product the destination lacked then, and Data deletes the leftovers;
+//   - in data mode, until the step's Data, no product (postDataModeSets):
+//     the copy carries every row, and Data deletes the leftovers;
 //   - a plan compiled for verify (or anything else) reads the destination's
 //     catalog_product_entity (key, attribute_set_id) and eav_entity_attribute
 //     once, when it first routes a value row. A verify run while the stream changes a
@@ -257,13 +256,13 @@ func (r *Runtime) postSetLeftoverRoutes(ctx context.Context, tps []*transform.Ta
 	return routed, nil
 }
 
-// postDataModeSets, in data mode with the routes in force, reads the
-// destination's product sets as they are before the Map step copies (the
-// step's Integrity runs before any step's Data) and makes every plan's
-// route use them until the step's Data has deleted the leftovers: the copy
-// of a fresh run then carries every value row (no product is there yet),
-// and Data deletes and counts the leftovers, whatever order the tables
-// are copied in; the copy's volume check asks the same sets. r may be nil.
+// postDataModeSets, in data mode with the routes in force, makes every
+// plan's route carry every value row until the step's Data has deleted the
+// leftovers (the step's Integrity runs before any step's Data): the EAV
+// step's Data changes the set members and the Map step copies the products,
+// so no set read before the copy is right. A fresh copy thus carries all
+// the leftovers, and Data deletes and counts them; the copy's volume check
+// asks the same routes. r may be nil.
 func (r *Runtime) postDataModeSets(ctx context.Context, env *step.Env) error {
 	if r == nil || env.Mode != step.ModeData || !r.postRoutesInForce() {
 		return nil
@@ -272,15 +271,7 @@ func (r *Runtime) postDataModeSets(ctx context.Context, env *step.Env) error {
 	if err != nil || len(tables) == 0 {
 		return err
 	}
-	key := ""
-	for _, k := range tables {
-		key = k
-	}
-	st, err := postLoadSetState(ctx, r.dst, r.cfg.Options.DestPrefix, key)
-	if err != nil {
-		return err
-	}
-	r.postSets.Store(st)
+	r.postSets.Store(&postSetState{sets: map[string]string{}, members: map[string]map[string]bool{}})
 	return nil
 }
 
