@@ -100,10 +100,10 @@ func postSetLeftoverDelete(prefix, table, key string, products int) string {
 //     the copy carries every row, and Data deletes the leftovers;
 //   - a plan compiled for verify (or anything else) reads the destination's
 //     catalog_product_entity (key, attribute_set_id) and eav_entity_attribute
-//     once, when it first routes a value row. A verify run while the stream changes a
-//     product's set may judge that product's values by the set it read: it
-//     reports them (missing or extra rows), it never hides a row — run it
-//     again.
+//     once, when it first routes a value row. A verify run while the
+//     stream changes a product's set judges that product's values by the
+//     set it read: it may report them (missing or extra rows), or miss a
+//     difference of them until it runs again.
 //   - while delta mode streams, the state read when the stream started
 //     (r.postSets), which the step's follower (postSetFollower) keeps in step
 //     with the destination, in each batch's transaction.
