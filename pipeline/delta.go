@@ -84,6 +84,9 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if err == nil {
 		plan, problems, err = r.withStepStreams(ctx, plan, problems)
 	}
+	if err == nil {
+		err = r.postSetLeftoverFollow(ctx, plan)
+	}
 	if err != nil {
 		return err
 	}

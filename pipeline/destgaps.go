@@ -12,6 +12,7 @@ import (
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/transform"
+	"github.com/shiplog/shiplog/verify"
 )
 
 // destGapMinRows: a copied table that lost fewer rows than this on the
@@ -85,6 +86,17 @@ func (r *Runtime) checkDestinationTables(ctx context.Context, plan *transform.Pl
 				return fmt.Errorf("destination: %w", err)
 			}
 			if have >= half || copied-have < destGapMinRows {
+				continue
+			}
+		}
+		// A routed plan does not write every source row (the PostProcessing
+		// step leaves some out, or deletes them after the copy): the rows
+		// it carries now decide.
+		if tp.Routed() {
+			if gap, err := r.routedGap(ctx, tp, have); err != nil || !gap {
+				if err != nil {
+					return err
+				}
 				continue
 			}
 		}
@@ -178,4 +190,21 @@ func (r *Runtime) rebaseCopied(ctx context.Context, plan *transform.Plan, source
 		}
 	}
 	return nil
+}
+
+// routedGap reports whether the destination's have rows of routed plan tp
+// are fewer than half the source rows its routes carry now (and, unless
+// none is left, destGapMinRows fewer). It reads the whole source table,
+// for a suspect only.
+func (r *Runtime) routedGap(ctx context.Context, tp *transform.TablePlan, have int64) (bool, error) {
+	conn, release, err := rowio.RawConn(ctx, r.src)
+	if err != nil {
+		return false, fmt.Errorf("source: %w", err)
+	}
+	defer release()
+	vol, err := verify.Volume(ctx, conn, r.dst, tp, nil)
+	if err != nil {
+		return false, fmt.Errorf("source rows %s carries: %w", tp.Source.Name, err)
+	}
+	return 2*have < vol.SourceRows && (have == 0 || vol.SourceRows-have >= destGapMinRows), nil
 }

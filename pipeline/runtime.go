@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
@@ -58,6 +59,10 @@ type Runtime struct {
 	// followers keep the steps' derived destination rows in step with the
 	// stream (follow.go); registered when delta mode starts.
 	followers []follower
+	// postSets, set when delta mode starts, are the destination's product
+	// attribute sets the PostProcessing step's follower keeps in step with
+	// the stream (step_post_asleft.go).
+	postSets atomic.Pointer[postSetState]
 }
 
 // SetOps gives r the operations object of the command it runs: the modes

@@ -18,7 +18,9 @@ import (
 //
 //   - EAV leftovers: value, option, label and extension rows (the groups
 //     file's documents_leftover_values, and _ee unless edition_migrate is
-//     opensource-to-opensource) whose attribute_id is not in eav_attribute.
+//     opensource-to-opensource) whose attribute_id is not in eav_attribute;
+//   - attribute-set leftovers: product values of attributes outside their
+//     product's attribute set (step_post_asleft.go).
 //
 // Why it is safe for the Map step (its copy and, in delta mode, its stream):
 // with the EAV step in data mode, every attribute_id the Map step writes is
@@ -35,14 +37,10 @@ import (
 // Data counts, per document, the source rows those routes leave out, and
 // logs them with the rows it deleted (the reference's deleted-records count).
 //
-// Left out: the reference's attribute-set leftovers (a product's value rows
-// of attributes outside its attribute set: whether a row goes depends on
-// another table's row, the product's set, which the stream may change after
-// the value row was written) and the multiselect values moved from
-// catalog_product_entity_text to _varchar (a row of one source table
-// written as a row of a destination table another plan writes, under that
-// table's auto-increment value_id; the route primitive cannot express it
-// yet). Both stay in the tables the Map step copies them to.
+// The multiselect values moved from catalog_product_entity_text to _varchar
+// are an Upsert route (step_post_mover.go); the attribute-set leftovers are
+// deleted here, are a Skip route, and are followed by the stream
+// (step_post_asleft.go).
 
 // postDefaultLeftover is the reference's opensource-to-opensource group, used when no eav_document_groups_file is set.
 var postDefaultLeftover = []string{
@@ -69,8 +67,9 @@ type postStep struct {
 	// r, when set, says whether the destination holds the rows (not with
 	// sink: kafka).
 	r *Runtime
-	// Found by Integrity: the tables to clean.
-	leftover []string
+	// Found by Integrity: the tables to clean (EAV leftovers, attribute-set
+	// leftovers).
+	leftover, setLeftover []string
 	// deleted is what the last Data deleted, per cleanup and table, in order.
 	deleted []postDeleted
 	// routed counts the source rows the step's routes leave out of the
@@ -107,7 +106,7 @@ func postDocuments(env *step.Env) ([]string, error) {
 // Integrity reads the groups file (a destination that keeps shiplog's
 // state alone, sink: kafka, is a blocking problem); the tables are checked by Data, which
 // warns about a listed table the destination lacks.
-func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Problem, error) {
+func (s *postStep) Integrity(ctx context.Context, env *step.Env) ([]transform.Problem, error) {
 	if s.r != nil && s.r.dest != nil {
 		if err := s.r.dest.rows(); err != nil {
 			return []transform.Problem{{Severity: transform.Error, Area: "destination", Table: "eav_attribute", Blocking: true,
@@ -119,8 +118,13 @@ func (s *postStep) Integrity(_ context.Context, env *step.Env) ([]transform.Prob
 			Msg: "the PostProcessing step deletes EAV values whose attribute_id Magento 2 lacks, and without the EAV Step in data mode the Map step copies Magento 1 attribute_ids the stream would write again; list the EAV Step before it in config.xml, or leave the PostProcessing Step out"}}, nil
 	}
 	var err error
-	s.leftover, err = postDocuments(env)
-	return nil, err
+	if s.leftover, err = postDocuments(env); err != nil {
+		return nil, err
+	}
+	if s.setLeftover, err = postSetLeftoverDocuments(env); err != nil {
+		return nil, err
+	}
+	return nil, s.r.postDataModeSets(ctx, env)
 }
 
 // Data runs the cleanup in one destination transaction and logs each
@@ -181,12 +185,29 @@ func (s *postStep) Data(ctx context.Context, env *step.Env) error {
 		}
 	}
 
+	if len(s.setLeftover) > 0 && has(postSetLeftover, prefix+"eav_entity_attribute", "attribute_set_id", "attribute_id") &&
+		has(postSetLeftover, prefix+"catalog_product_entity", "attribute_set_id") {
+		for _, t := range s.setLeftover {
+			key := postSetLeftoverKey(cols, prefix, t)
+			if key == "" {
+				has(postSetLeftover, prefix+t, "attribute_id", "value", "entity_id")
+				continue
+			}
+			if err := del(postSetLeftover, prefix+t, postSetLeftoverDelete(prefix, t, key, 0)); err != nil {
+				return err
+			}
+		}
+	}
+
 	if err := s.countRouted(ctx, env, prefix); err != nil {
 		return err
 	}
 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("post processing: commit: %w", err)
+	}
+	if s.r != nil {
+		s.r.postSets.Store(nil) // the copy is cleaned: plans compiled from now on read the sets as they are
 	}
 	var total, left int64
 	for _, d := range s.deleted {

@@ -96,7 +96,11 @@ func (r *Runtime) postRoutes(ctx context.Context, plan *transform.Plan) (*transf
 			}
 		}
 	}
-	if !changed {
+	set, err := r.postSetLeftoverRoutes(ctx, tps)
+	if err != nil {
+		return nil, err
+	}
+	if !changed && !set {
 		return plan, nil
 	}
 	return transform.NewPlan(tps...)

@@ -23,10 +23,12 @@ import (
 // the reference's expectation (tests/integration/testsuite/Migration/Step/
 // PostProcessing/Model/EavLeftoverDataTest.php on resource/post_processing/
 // dest.sql: getLeftoverAttributeIds() == [1111]). The step deletes, per
-// table, exactly the rows of attributes that do not exist; it leaves what
-// the reference's later cleanups would delete or move (routes on the Map
-// step's plan, which this Data alone does not run, or left out; see
-// step_post.go): values outside the product's attribute set, products in the root
+// table, exactly the rows of attributes that do not exist, then the
+// non-NULL product values of attributes outside their product's attribute
+// set (store-level ones too; a product's NULL values and the values of a
+// product that does not exist stay); it leaves what the reference's later
+// cleanups would delete or move (routes on the Map step's plan, which this
+// Data alone does not run; see step_post.go): products in the root
 // category, multiselect values in the text table, product url_path values.
 // A second run deletes nothing.
 func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
@@ -61,7 +63,13 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 			(2, 80, 0, 1, 5),      -- color is not in set 4: set leftover
 			(3, 80, 1, 1, NULL),   -- not in the set but NULL: stays (the reference skips NULL values)
 			(4, 1111, 0, 1, 7),    -- no such attribute: EAV leftover
-			(5, 115, 0, 2, 3)      -- set 9 lacks it: set leftover`,
+			(5, 115, 0, 2, 3),     -- set 9 lacks it: set leftover
+			(6, 80, 2, 1, 9),      -- store-level value outside the set: set leftover too
+			(7, 80, 0, 3, 4)       -- product 3 does not exist: kept (the reference joins the product)`,
+		`INSERT INTO catalog_product_entity_decimal (value_id, attribute_id, store_id, entity_id, value) VALUES
+			(1, 91, 0, 1, 1.5),    -- in set 4: stays
+			(2, 91, 0, 2, 2.5),    -- set 9 has nothing: set leftover
+			(3, 91, 1, 2, NULL)    -- NULL: stays`,
 		"INSERT INTO customer_entity_varchar (value_id, attribute_id, entity_id, value) VALUES (1, 1, 1, 'x'), (2, 2222, 1, 'y')",
 		"INSERT INTO eav_attribute_option (option_id, attribute_id) VALUES (1, 80), (2, 3333)",
 		"INSERT INTO catalog_category_product (entity_id, category_id, product_id) VALUES (1, 1, 1), (2, 2, 1), (3, 1, 2)",
@@ -94,19 +102,24 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 		"eav leftover data catalog_product_entity_int": 1,
 		"eav leftover data customer_entity_varchar":    1,
 		"eav leftover data eav_attribute_option":       1,
+		// AttributeSetLeftoverDataCleaner (no integration test in the
+		// reference; its Model\AttributeSetLeftoverData's query): int 2,
+		// 5 and 6, decimal 2.
+		"attribute set leftover data catalog_product_entity_int":     3,
+		"attribute set leftover data catalog_product_entity_decimal": 1,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("deleted\n got  %v\n want %v", got, want)
 	}
 	if !strings.Contains(logs.String(), "cleanup=\"eav leftover data\" table=customer_entity_varchar rows=1") ||
-		!strings.Contains(logs.String(), "post processing: done\" deleted=4") {
+		!strings.Contains(logs.String(), "post processing: done\" deleted=8") {
 		t.Errorf("the deleted-record counts are not logged:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "level=WARN") {
 		t.Errorf("the stock groups file names tables the Magento 2 schema lacks:\n%s", logs.String())
 	}
 	for table, ids := range map[string]string{
-		"catalog_product_entity_int": "1,2,3,5", "customer_entity_varchar": "1", "eav_attribute_option": "1",
+		"catalog_product_entity_int": "1,3,7", "catalog_product_entity_decimal": "1,3", "customer_entity_varchar": "1", "eav_attribute_option": "1",
 		"eav_entity_attribute": "1,2,3,70,113", "catalog_category_product": "1,2,3",
 		"catalog_product_entity_text": "1,2,3", "catalog_category_entity_text": "1", "catalog_category_entity_varchar": "1",
 	} {
@@ -141,8 +154,8 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 			t.Errorf("second run deleted %d row(s) of %s (%s)", d.Rows, d.Table, d.Cleanup)
 		}
 	}
-	if len(s.deleted) != 32 {
-		t.Errorf("second run cleaned %d tables, want 32", len(s.deleted))
+	if len(s.deleted) != 38 {
+		t.Errorf("second run cleaned %d tables, want 32 + 6", len(s.deleted))
 	}
 
 	// dest_prefix: the step cleans the prefixed tables; a table of the

@@ -400,7 +400,10 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 		`INSERT INTO eav_attribute_option (option_id, attribute_id, sort_order) VALUES (7, 200, 0), (8, 83, 1)`,
 		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1), (9, 4, 'Clothing', 2), (3, 3, 'Default', 1)`,
 		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (7, 4, 'General', 1, 1), (20, 9, 'General', 1, 1), (21, 9, 'Clothing Details', 2, 0)`,
-		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (1, 4, 4, 7, 85, 1), (2, 4, 9, 21, 200, 1), (3, 4, 9, 20, 85, 1)`,
+		// Default links every attribute P-1 has values of (values outside
+		// it are the PostProcessing step's leftovers).
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (1, 4, 4, 7, 85, 1), (2, 4, 9, 21, 200, 1), (3, 4, 9, 20, 85, 1),
+			(4, 4, 4, 7, 83, 2), (5, 4, 4, 7, 84, 3), (6, 4, 4, 7, 200, 4), (7, 4, 4, 7, 87, 5)`,
 		// (times given: Magento 2 would stamp a NULL with its own)
 		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES
 			(1, 4, 4, 'simple', 'P-1', '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (2, 4, 9, 'simple', 'P-2', '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
@@ -471,10 +474,11 @@ func TestEAVStepWithTheStockMapOnRealSchemas(t *testing.T) {
 	// Products by attribute set name, on both sides; sets, groups and set
 	// attributes by name and code.
 	const bySet = "SELECT p.entity_id, s.attribute_set_name FROM catalog_product_entity p JOIN eav_attribute_set s ON s.attribute_set_id = p.attribute_set_id ORDER BY p.entity_id"
-	const sets = "SELECT s.attribute_set_name, s.entity_type_id, g.attribute_group_name, a.attribute_code FROM eav_attribute_set s LEFT JOIN eav_attribute_group g ON g.attribute_set_id = s.attribute_set_id LEFT JOIN eav_entity_attribute ea ON ea.attribute_group_id = g.attribute_group_id LEFT JOIN eav_attribute a ON a.attribute_id = ea.attribute_id"
+	const sets = "SELECT s.attribute_set_name, s.entity_type_id, g.attribute_group_name, a.attribute_code FROM eav_attribute_set s LEFT JOIN eav_attribute_group g ON g.attribute_set_id = s.attribute_set_id LEFT JOIN eav_entity_attribute ea ON ea.attribute_group_id = g.attribute_group_id LEFT JOIN eav_attribute a ON a.attribute_id = ea.attribute_id ORDER BY 1, 2, 3, 4"
 	wantSets := []string{
 		"'Bags','4','Product Details',NULL", "'Clothing','4','Clothing Details','shiplog_note'", "'Clothing','4','Product Details','name'",
-		"'Default','3',NULL,NULL", "'Default','4','Product Details','name'",
+		"'Default','3',NULL,NULL", "'Default','4','Product Details','custom_design'", "'Default','4','Product Details','name'",
+		"'Default','4','Product Details','page_layout'", "'Default','4','Product Details','shiplog_note'", "'Default','4','Product Details','url_key'",
 	}
 	checkSets := func(when string) {
 		t.Helper()

@@ -56,6 +56,10 @@ func TestEAVStepOptionsOnRealSchemas(t *testing.T) {
 			(1, 1, 0, 'Acme'), (3, 3, 0, 'Red'), (4, 4, 0, 'Blue'), (5, 4, 1, 'Bleu'), (6, 5, 0, 'Cotton'), (7, 6, 0, 'Wool')`,
 		`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (4, 4, 'Default', 1)`,
 		`INSERT INTO eav_attribute_group (attribute_group_id, attribute_set_id, attribute_group_name, sort_order, default_id) VALUES (7, 4, 'General', 1, 1)`,
+		// The set links the attributes the products have values of (values
+		// outside it are the PostProcessing step's leftovers).
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES
+			(1, 4, 4, 7, 81, 1), (2, 4, 4, 7, 92, 2), (3, 4, 4, 7, 200, 3), (4, 4, 4, 7, 87, 4)`,
 		`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES
 			(1, 4, 4, 'simple', 'P-1', '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (2, 4, 4, 'simple', 'P-2', '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 		`INSERT INTO catalog_product_entity_int (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES
@@ -143,6 +147,7 @@ func TestEAVStepOptionsOnRealSchemas(t *testing.T) {
 	// row naming the remedy, which then migrates it.
 	s.exec(`INSERT INTO eav_attribute (attribute_id, entity_type_id, attribute_code, backend_type, frontend_input, is_user_defined) VALUES (201, 4, 'late_note', 'varchar', 'text', 1)`,
 		`INSERT INTO catalog_eav_attribute (attribute_id, is_global, is_visible) VALUES (201, 1, 1)`,
+		`INSERT INTO eav_entity_attribute (entity_attribute_id, entity_type_id, attribute_set_id, attribute_group_id, attribute_id, sort_order) VALUES (5, 4, 4, 7, 201, 5)`,
 		`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (3, 4, 201, 0, 1, 'late')`)
 	r = runShiplog(t, s.config, nil, "migrate", "delta", "--exit-when-caught-up")
 	if r.code == 0 {

@@ -336,7 +336,14 @@ func TestStockDataStepsResumeAfterAKill(t *testing.T) {
 	// customer values, some moved into the entity tables, are checked by
 	// TestCustomerStepWithTheStockConfigOnRealSchemas).
 	for _, table := range []string{"catalog_product_entity_varchar", "catalog_product_entity_int"} {
-		if got, want := byCode(s.e.dstDB, table), byCode(s.e.srcDB, table); got != want || got == "" {
+		want := byCode(s.e.srcDB, table)
+		if table == "catalog_product_entity_varchar" {
+			// P-2's url_key is outside its set (Clothing links
+			// shiplog_color alone): the PostProcessing step deletes it
+			// (the reference's AttributeSetLeftoverDataCleaner).
+			want = strings.Replace(want, " '2','catalog_product','url_key'", "", 1)
+		}
+		if got := byCode(s.e.dstDB, table); got != want || got == "" {
 			t.Errorf("%s by attribute code after the kills:\n Magento 2: %s\n Magento 1: %s", table, got, want)
 		}
 	}
