@@ -61,6 +61,8 @@ type MariaDB struct {
 	cmd     *exec.Cmd
 	keepDir bool
 	done    chan error
+	// template is the data folder it started from (see Reset).
+	template *dataTemplate
 }
 
 // ErrNoMariaDB is returned when the MariaDB server binaries are not installed.
@@ -152,7 +154,7 @@ type templateBlock struct {
 // tables, and o.Schemas. mariadb-install-db takes seconds, so it runs once
 // per process, into a temporary folder read into memory (about 10 MB: its
 // redo log is mostly zeros) and removed; each server gets a copy of that.
-func installDataDir(installDB, data string, o Options, parent string) error {
+func installDataDir(installDB, data string, o Options, parent string) (*dataTemplate, error) {
 	key := ""
 	if len(o.Schemas) > 0 {
 		key = fmt.Sprint(o.Schemas, o.ExtraArgs)
@@ -175,8 +177,12 @@ func installDataDir(installDB, data string, o Options, parent string) error {
 		}
 	})
 	if tp.err != nil {
-		return tp.err
+		return nil, tp.err
 	}
+	return tp, tp.writeUnder(data)
+}
+
+func (tp *dataTemplate) writeUnder(data string) error {
 	for _, f := range tp.files {
 		if err := f.writeUnder(data); err != nil {
 			return err
@@ -347,7 +353,7 @@ func startMariaDB(ctx context.Context, o Options, parent string) (*MariaDB, erro
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return nil, err
 		}
-		if err := installDataDir(installDB, data, o, parent); err != nil {
+		if m.template, err = installDataDir(installDB, data, o, parent); err != nil {
 			m.cleanup()
 			return nil, err
 		}
