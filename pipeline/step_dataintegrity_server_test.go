@@ -27,7 +27,7 @@ import (
 func TestDataIntegrityOnTheMagento1Schema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m := magentoServer(t, magentoFixtures(t), "m1")
 	db := loadMagentoSchema(t, m, magentoFixtures(t), "m1", "m1-schema.sql")
 	var logs testenv.Buffer
 	env := &step.Env{Mode: step.ModeData, Source: db, SourceSchema: "m1", Log: slog.New(slog.NewTextHandler(&logs, nil))}

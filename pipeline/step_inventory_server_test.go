@@ -27,7 +27,7 @@ import (
 func TestInventoryStepIntegrityAndVolume(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m := magentoServer(t, magentoFixtures(t), "m2")
 	db := loadMagentoSchema(t, m, magentoFixtures(t), "m2", "m2-schema.sql")
 	exec := func(stmts ...string) {
 		t.Helper()

@@ -29,7 +29,7 @@ func TestLogStepEdgeCases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fx := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m := magentoServer(t, fx, "m1", "m2")
 	src, dst := loadMagentoSchema(t, m, fx, "m1", "m1-schema.sql"), loadMagentoSchema(t, m, fx, "m2", "m2-schema.sql")
 	exec := func(db string, stmts ...string) {
 		t.Helper()

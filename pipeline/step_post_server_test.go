@@ -35,7 +35,7 @@ func TestPostProcessingOnTheMagento2Schema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fixtures := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m := magentoServer(t, fixtures, "m2")
 	db := loadMagentoSchema(t, m, fixtures, "m2", "m2-schema.sql")
 	if err := m.Exec(ctx, "m2", "SET FOREIGN_KEY_CHECKS = 0",
 		"SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",

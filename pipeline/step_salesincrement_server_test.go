@@ -22,7 +22,7 @@ import (
 func salesSchemas(t *testing.T) (*testenv.MariaDB, *sql.DB, *sql.DB) {
 	t.Helper()
 	fixtures := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{})
+	m := magentoServer(t, fixtures, "m1", "m2")
 	return m, loadMagentoSchema(t, m, fixtures, "m1", "m1-schema.sql"), loadMagentoSchema(t, m, fixtures, "m2", "m2-schema.sql")
 }
 

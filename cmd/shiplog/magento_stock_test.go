@@ -32,6 +32,17 @@ func magentoFixtures(t *testing.T) string {
 	return ""
 }
 
+// m1Schema and m2Schema are the real Magento 1 and 2 schemas as database
+// db of a server that starts with them (a copy of a data folder they were
+// loaded into once: see testenv.Options.Schemas).
+func m1Schema(fx, db string) testenv.Schema {
+	return testenv.Schema{DB: db, File: filepath.Join(fx, "schema", "m1-schema.sql")}
+}
+
+func m2Schema(fx, db string) testenv.Schema {
+	return testenv.Schema{DB: db, File: filepath.Join(fx, "schema", "m2-schema.sql")}
+}
+
 // loadSchemaFile creates database name on m and runs a schema file in it on
 // one connection (the file's SET statements hold for the rest of it).
 func loadSchemaFile(t *testing.T, m *testenv.MariaDB, name, path string) {
@@ -75,9 +86,7 @@ func loadSQLFile(t *testing.T, m *testenv.MariaDB, name, path string, init ...st
 func TestStockMagentoMapCheck(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
-	loadSchemaFile(t, m, "magento1", filepath.Join(fx, "schema", "m1-schema.sql"))
-	loadSchemaFile(t, m, "magento2", filepath.Join(fx, "schema", "m2-schema.sql"))
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true, Schemas: []testenv.Schema{m1Schema(fx, "magento1"), m2Schema(fx, "magento2")}})
 	config := stockConfigXML(t, fx, m, m, map[string]string{"crypt_key": storeM1Key, "m2_crypt_key": storeM2Key})
 	r := runShiplog(t, config, nil, "check")
 	if r.code != 0 {
@@ -160,9 +169,7 @@ func TestStockMagentoMapCheck(t *testing.T) {
 func TestStockSettingsXMLDistOnRealSchemas(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
-	loadSchemaFile(t, m, "m1", filepath.Join(fx, "schema", "m1-schema.sql"))
-	loadSchemaFile(t, m, "m2", filepath.Join(fx, "schema", "m2-schema.sql"))
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true, Schemas: []testenv.Schema{m1Schema(fx, "m1"), m2Schema(fx, "m2")}})
 	if err := m.Exec(context.Background(), "m1", `INSERT INTO core_config_data (scope, scope_id, path, value) VALUES
 		('default', 0, 'general/locale/code', 'uk_UA'),
 		('default', 0, 'payment/payflow_advanced/pwd', 'm1-ciphertext'),

@@ -171,13 +171,13 @@ func newStockStoreStreaming(t *testing.T, source string) (*stockStore, string) {
 	return s, fx
 }
 
-// newStockStore loads the real schemas on two servers.
+// newStockStore starts a source (ROW binlog) and a destination with the real
+// schemas, as testenv.SourceAndDest starts its servers.
 func newStockStore(t *testing.T) (*stockStore, string) {
 	t.Helper()
 	fx := magentoFixtures(t)
-	src, dst := testenv.SourceAndDest(t, "magento1", "magento2")
-	loadSchemaFile(t, src, "magento1", filepath.Join(fx, "schema", "m1-schema.sql"))
-	loadSchemaFile(t, dst, "magento2", filepath.Join(fx, "schema", "m2-schema.sql"))
+	src := testenv.MariaDBT(t, testenv.Options{Binlog: true, ServerID: 1, Schemas: []testenv.Schema{m1Schema(fx, "magento1")}})
+	dst := testenv.MariaDBT(t, testenv.Options{ServerID: 2, Schemas: []testenv.Schema{m2Schema(fx, "magento2")}})
 	s := &stockStore{t: t, src: src, dst: dst, e: &env{t: t, src: src, dst: dst}}
 	var err error
 	if s.e.srcDB, err = src.Open("magento1"); err != nil {

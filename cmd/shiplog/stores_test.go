@@ -126,9 +126,7 @@ func TestStoresStepOnTheReferenceTestDatabases(t *testing.T) {
 func TestStockConfigXMLMigratesStores(t *testing.T) {
 	t.Parallel()
 	fx := magentoFixtures(t)
-	m := testenv.MariaDBT(t, testenv.Options{Binlog: true})
-	loadSchemaFile(t, m, "magento1", filepath.Join(fx, "schema", "m1-schema.sql"))
-	loadSchemaFile(t, m, "magento2", filepath.Join(fx, "schema", "m2-schema.sql"))
+	m := testenv.MariaDBT(t, testenv.Options{Binlog: true, Schemas: []testenv.Schema{m1Schema(fx, "magento1"), m2Schema(fx, "magento2")}})
 	ctx := context.Background()
 	if err := m.Exec(ctx, "magento1", "SET FOREIGN_KEY_CHECKS = 0", "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
 		`INSERT INTO core_website (website_id, code, name, sort_order, default_group_id, is_default) VALUES

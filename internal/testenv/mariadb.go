@@ -44,7 +44,14 @@ type Options struct {
 	// Disk keeps a test's server (MariaDBT) on disk, where the other tests'
 	// servers are in memory (see memoryDir).
 	Disk bool
+	// Schemas are databases the server starts with (when its data folder is
+	// new): see schemaTemplate.
+	Schemas []Schema
 }
+
+// Schema is a database named DB made by the statements of the SQL file File
+// (run as ExecFile runs them, on one connection).
+type Schema struct{ DB, File string }
 
 // MariaDB is a running server started by this package.
 type MariaDB struct {
@@ -54,6 +61,8 @@ type MariaDB struct {
 	cmd     *exec.Cmd
 	keepDir bool
 	done    chan error
+	// template is the data folder it started from (see Reset).
+	template *dataTemplate
 }
 
 // ErrNoMariaDB is returned when the MariaDB server binaries are not installed.
@@ -112,9 +121,15 @@ func FreePort() (int, error) {
 	return 0, errors.New("no free port not handed out before")
 }
 
-// template is a fresh data folder as mariadb-install-db makes it, made once
-// per process and held in memory (see installDataDir).
-var template struct {
+// templates are data folders held in memory, each made once per process:
+// "" a fresh one as mariadb-install-db makes it (see installDataDir), other
+// keys one with schemas loaded (see schemaTemplate).
+var templates struct {
+	sync.Mutex
+	m map[string]*dataTemplate
+}
+
+type dataTemplate struct {
 	once  sync.Once
 	files []templateFile
 	err   error
@@ -136,15 +151,39 @@ type templateBlock struct {
 }
 
 // installDataDir fills the empty folder data with a fresh server's system
-// tables. mariadb-install-db takes seconds, so it runs once per process,
-// into a temporary folder read into memory (about 10 MB: its redo log is
-// mostly zeros) and removed; each server gets a copy of that.
-func installDataDir(installDB, data string) error {
-	template.once.Do(func() { template.files, template.err = makeTemplate(installDB) })
-	if template.err != nil {
-		return template.err
+// tables, and o.Schemas. mariadb-install-db takes seconds, so it runs once
+// per process, into a temporary folder read into memory (about 10 MB: its
+// redo log is mostly zeros) and removed; each server gets a copy of that.
+func installDataDir(installDB, data string, o Options, parent string) (*dataTemplate, error) {
+	key := ""
+	if len(o.Schemas) > 0 {
+		key = fmt.Sprint(o.Schemas, o.ExtraArgs)
 	}
-	for _, f := range template.files {
+	templates.Lock()
+	if templates.m == nil {
+		templates.m = map[string]*dataTemplate{}
+	}
+	tp := templates.m[key]
+	if tp == nil {
+		tp = &dataTemplate{}
+		templates.m[key] = tp
+	}
+	templates.Unlock()
+	tp.once.Do(func() {
+		if key == "" {
+			tp.files, tp.err = makeTemplate(installDB)
+		} else {
+			tp.files, tp.err = schemaTemplate(o, parent)
+		}
+	})
+	if tp.err != nil {
+		return nil, tp.err
+	}
+	return tp, tp.writeUnder(data)
+}
+
+func (tp *dataTemplate) writeUnder(data string) error {
+	for _, f := range tp.files {
 		if err := f.writeUnder(data); err != nil {
 			return err
 		}
@@ -172,13 +211,63 @@ func makeTemplate(installDB string) ([]templateFile, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %w: %s", err, firstLines(string(out), 4))
 	}
+	return readTemplate(data)
+}
+
+// schemaTemplate is a data folder with o.Schemas loaded (the real Magento
+// schemas: 340-360 tables each, seconds to load under load), for the
+// servers started with the same schemas and extra arguments. It is the
+// whole folder of a server that loaded them without a binary log and was
+// shut down cleanly: the system tablespace and the tables' files must come
+// from one server, and no copy replays the load from a binary log.
+func schemaTemplate(o Options, parent string) ([]templateFile, error) {
+	// Not the test's context: the template outlives the test that makes it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("shiplog-mariadb-%d-", os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// Dir set: Stop shuts it down with SIGTERM, cleanly, and keeps the folder.
+	m, err := startMariaDB(ctx, Options{Dir: dir, ExtraArgs: o.ExtraArgs}, parent)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range o.Schemas {
+		err = m.Exec(ctx, "", "CREATE DATABASE `"+s.DB+"`")
+		if err == nil {
+			err = m.execFile(ctx, s)
+		}
+		if err != nil {
+			_ = m.Kill()
+			return nil, err
+		}
+	}
+	_ = m.Stop()
+	return readTemplate(filepath.Join(dir, "data"))
+}
+
+func (m *MariaDB) execFile(ctx context.Context, s Schema) error {
+	db, err := m.Open(s.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	return ExecFile(ctx, db, s.File)
+}
+
+// readTemplate reads the data folder data into memory, but for the
+// buffer pool's dump (a copy need not load the template's pages).
+func readTemplate(data string) ([]templateFile, error) {
 	var files []templateFile
-	err = filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(data, path)
-		if err != nil || rel == "." {
+		if err != nil || rel == "." || rel == "ib_buffer_pool" {
 			return err
 		}
 		info, err := d.Info()
@@ -264,7 +353,7 @@ func startMariaDB(ctx context.Context, o Options, parent string) (*MariaDB, erro
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			return nil, err
 		}
-		if err := installDataDir(installDB, data); err != nil {
+		if m.template, err = installDataDir(installDB, data, o, parent); err != nil {
 			m.cleanup()
 			return nil, err
 		}
