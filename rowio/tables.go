@@ -18,9 +18,9 @@ func LoadTables(ctx context.Context, db *sql.DB, schema, skipPrefix string) ([]*
 	rows, err := db.QueryContext(ctx, `SELECT c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE,
 		c.IS_NULLABLE, c.EXTRA, c.COLUMN_DEFAULT IS NOT NULL, IFNULL(c.CHARACTER_SET_NAME, '')
 		FROM information_schema.COLUMNS c
-		JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-		WHERE c.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE'
-		ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`, schema)
+		WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME IN (SELECT t.TABLE_NAME FROM information_schema.TABLES t
+			WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE')
+		ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`, schema, schema)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", schema, err)
 	}
