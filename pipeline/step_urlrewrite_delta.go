@@ -611,46 +611,41 @@ func (f *urlRewriteFollower) insertCMS(ctx context.Context, tx *sql.Tx, cms cmsR
 	return out, nil
 }
 
-// refresh derives every row anew from the rewrites' copy and Magento 2's
-// CMS pages, in tx (the follower's work over every key): url_rewrite and
-// catalog_url_rewrite_product_category are cleared first. It returns the
-// rewrites left out (failed rows).
-func (f *urlRewriteFollower) refresh(ctx context.Context, tx *sql.Tx) (int, error) {
-	for _, t := range []string{f.links, f.rewrites} {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
-			return 0, fmt.Errorf("clearing %s: %w", t, err)
-		}
-	}
+// refresh derives every rewrite of the copy and the CMS pages' rewrites
+// anew, in tx (the follower's work over every key). url_rewrite rows of
+// other ids (none unless Magento 2 made them since data mode) are kept, as
+// the reference's delta keeps them. It returns the rewrites left out
+// (failed rows) and the rows kept.
+func (f *urlRewriteFollower) refresh(ctx context.Context, tx *sql.Tx) (left, others int, err error) {
 	rows, err := tx.QueryContext(ctx, "SELECT `url_rewrite_id` FROM "+f.shadow+" ORDER BY `url_rewrite_id`")
 	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", f.shadow, err)
+		return 0, 0, fmt.Errorf("reading %s: %w", f.shadow, err)
 	}
 	var ids []any
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, err
+			return 0, 0, err
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", f.shadow, err)
+		return 0, 0, fmt.Errorf("reading %s: %w", f.shadow, err)
 	}
 	if err := f.derive(ctx, tx, ids, nil, nil, true, true, cdc.Position{}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var n int
-	err = tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+f.shadow+" s WHERE NOT EXISTS (SELECT 1 FROM "+f.rewrites+" u WHERE u.`url_rewrite_id` = s.`url_rewrite_id`)").Scan(&n)
-	return n, err
+	err = tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+f.shadow+" s WHERE NOT EXISTS (SELECT 1 FROM "+f.rewrites+" u WHERE u.`url_rewrite_id` = s.`url_rewrite_id`)),"+
+		" (SELECT COUNT(*) FROM "+f.rewrites+" u WHERE u.`entity_type` <> 'cms-page' AND NOT EXISTS (SELECT 1 FROM "+f.shadow+" s WHERE s.`url_rewrite_id` = u.`url_rewrite_id`))").Scan(&left, &others)
+	return left, others, err
 }
 
 // DeltaStart (step.DeltaStarter) checks the step's documents and the
 // rewrites' copy data mode left, derives url_rewrite and
 // catalog_url_rewrite_product_category anew from that copy (repairing
-// what was written outside the stream since: a Kafka apply, Magento 2
-// itself), and registers the follower that keeps them in step with each
+// what was written to them outside the stream since), and registers the follower that keeps them in step with each
 // batch (see the top of this file).
 func (s *urlRewriteStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	r := s.r
@@ -682,16 +677,19 @@ func (s *urlRewriteStep) DeltaStart(ctx context.Context, env *step.Env) error {
 		return fmt.Errorf("Url Rewrite step (delta): the destination has no %s, the copy of the rewrites that data mode leaves when config.xml lists the Url Rewrite step in delta mode (was it listed after data mode ran?); run `shiplog migrate data --reset` to copy the rewrites again", urlRewriteShadow)
 	}
 	f := s.newFollower(env)
-	var left int
+	var left, others int
 	if err := r.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		left, err = f.refresh(ctx, tx)
+		left, others, err = f.refresh(ctx, tx)
 		return err
 	}); err != nil {
 		return fmt.Errorf("Url Rewrite step (delta): deriving the rewrites from %s: %w", urlRewriteShadow, err)
 	}
 	if left > 0 {
 		env.Log.Warn("Url Rewrite step: rewrites whose request path and store another url_rewrite row has were left out (failed rows of "+f.srcRewrites+", see _shiplog_failed_rows)", "stage", "delta", "rewrites", left)
+	}
+	if others > 0 {
+		env.Log.Warn("Url Rewrite step: url_rewrite rows that are neither Magento 1's rewrites nor CMS pages' (made in Magento 2 since data mode?) are kept, as the reference's delta keeps them", "stage", "delta", "rows", others)
 	}
 	r.follow(f)
 	if strings.EqualFold(r.cfg.Sink, "both") {
