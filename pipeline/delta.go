@@ -246,7 +246,7 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 	if err := ops.ended(ctx, err, "position", target.String()); err != nil {
 		return err
 	}
-	return m.partialErr(retryErr)
+	return r.followPartial(m.partialErr(retryErr))
 }
 
 // mapper turns source batches into destination batches through the plan. It runs

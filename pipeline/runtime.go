@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/config"
@@ -58,6 +59,8 @@ type Runtime struct {
 	// followers keep the steps' derived destination rows in step with the
 	// stream (follow.go); registered when delta mode starts.
 	followers []follower
+	// followFailed counts the failed rows followers recorded (followPartial).
+	followFailed atomic.Int64
 }
 
 // SetOps gives r the operations object of the command it runs: the modes

@@ -303,8 +303,9 @@ type urlRewriteFollower struct {
 	// prefix is the destination's table prefix.
 	prefix      string
 	autoResolve bool
-	state       *state.State
-	log         *slog.Logger
+	// failed records failed rows in the batch's transaction.
+	failed func(context.Context, *sql.Tx, []cdc.Failure) error
+	log    *slog.Logger
 }
 
 func (s *urlRewriteStep) newFollower(env *step.Env) *urlRewriteFollower {
@@ -318,7 +319,7 @@ func (s *urlRewriteStep) newFollower(env *step.Env) *urlRewriteFollower {
 		pages:       s.dstTable(cmsPageDoc),
 		pageStores:  s.dstTable(cmsPageStoreDoc),
 		srcRewrites: r.cfg.Options.SourcePrefix + urlRewriteSrcDoc, srcPages: r.cfg.Options.SourcePrefix + cmsPageDoc,
-		prefix: r.cfg.Options.DestPrefix, autoResolve: s.autoResolve(env), state: r.state, log: env.Log,
+		prefix: r.cfg.Options.DestPrefix, autoResolve: s.autoResolve(env), failed: r.followerFailed, log: env.Log,
 	}
 }
 
@@ -433,7 +434,7 @@ func (f *urlRewriteFollower) derive(ctx context.Context, tx *sql.Tx, ids, produc
 		failures = append(failures, failed...)
 	}
 	if len(failures) > 0 {
-		return f.state.SaveFailures(ctx, tx, failures)
+		return f.failed(ctx, tx, failures)
 	}
 	return nil
 }
@@ -655,7 +656,9 @@ func (s *urlRewriteStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	}
 	var msgs []string
 	for _, p := range problems {
-		if p.Severity == transform.Error && (p.Blocking || !env.Auto) {
+		// The CMS pages' duplicates (not blocking) are the refresh's
+		// failed rows, as the stream's.
+		if p.Severity == transform.Error && p.Blocking {
 			msgs = append(msgs, p.Msg)
 		}
 	}
