@@ -131,7 +131,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if retryErr != nil && !errors.Is(retryErr, ErrPartial) {
 		return retryErr
 	}
-	return r.source.stream(ctx, deltaRun{o: o, plan: plan, guard: guard, from: from, accept: accept, retryErr: retryErr, log: log})
+	return r.followPartial(r.source.stream(ctx, deltaRun{o: o, plan: plan, guard: guard, from: from, accept: accept, retryErr: retryErr, log: log}))
 }
 
 // stream is delta from the binlog.
@@ -246,7 +246,7 @@ func (d *binlogDelta) stream(ctx context.Context, run deltaRun) error {
 	if err := ops.ended(ctx, err, "position", target.String()); err != nil {
 		return err
 	}
-	return r.followPartial(m.partialErr(retryErr))
+	return m.partialErr(retryErr)
 }
 
 // mapper turns source batches into destination batches through the plan. It runs

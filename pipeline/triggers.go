@@ -336,7 +336,7 @@ func (d triggerDelta) stream(ctx context.Context, run deltaRun) error {
 	if err := ops.ended(ctx, err, "changes_per_second", int64(rate)); err != nil {
 		return err
 	}
-	return r.followPartial(src.m.partialErr(retryErr))
+	return src.m.partialErr(retryErr)
 }
 
 // triggerCascades compiles the source's foreign key actions for the
