@@ -84,8 +84,9 @@ func TestUrlRewriteDeltaStreams(t *testing.T) {
 				`SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')`,
 				`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (3, 'catalog_category', 'catalog/category'), (4, 'catalog_product', 'catalog/product')`,
 				`INSERT INTO eav_attribute_set (attribute_set_id, entity_type_id, attribute_set_name, sort_order) VALUES (3, 3, 'Default', 1), (4, 4, 'Default', 1)`,
-				`INSERT INTO catalog_category_entity (entity_id, entity_type_id, attribute_set_id, parent_id, path, position, level, children_count) VALUES
-					(1, 3, 3, 0, '1', 0, 0, 2), (2, 3, 3, 1, '1/2', 1, 1, 1), (3, 3, 3, 2, '1/2/3', 1, 2, 0)`,
+				`INSERT INTO catalog_category_entity (entity_id, entity_type_id, attribute_set_id, parent_id, path, position, level, children_count, created_at, updated_at) VALUES
+					(1, 3, 3, 0, '1', 0, 0, 2, '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (2, 3, 3, 1, '1/2', 1, 1, 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05'),
+					(3, 3, 3, 2, '1/2/3', 1, 2, 0, '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 				`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES
 					(1, 4, 4, 'simple', 'P-1', '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (2, 4, 4, 'simple', 'P-2', '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 				`INSERT INTO core_url_rewrite (url_rewrite_id, store_id, category_id, product_id, id_path, request_path, target_path, is_system, options, description) VALUES
@@ -94,7 +95,8 @@ func TestUrlRewriteDeltaStreams(t *testing.T) {
 					(12, 1, NULL, 1, 'product/1', 'p-1.html', 'catalog/product/view/id/1', 1, '', NULL),
 					(13, 1, 3, 2, '1700000000_1', 'shoes/old-p-2.html', 'shoes/p-2.html', 0, 'RP', 'renamed'),
 					(14, 1, NULL, NULL, 'custom/1', 'sale', 'promotions.html', 0, 'R', NULL)`,
-				`INSERT INTO cms_page (page_id, title, identifier, is_active) VALUES (1, 'Home', 'home', 1), (2, 'Sale', 'sale', 1), (3, 'Old', 'old', 0)`,
+				`INSERT INTO cms_page (page_id, title, identifier, is_active, creation_time, update_time) VALUES (1, 'Home', 'home', 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05'),
+					(2, 'Sale', 'sale', 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05'), (3, 'Old', 'old', 0, '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 				`INSERT INTO cms_page_store (page_id, store_id) VALUES (1, 0), (2, 1), (3, 1)`,
 			)
 			if err := s.dst.Exec(context.Background(), "magento2",
@@ -134,7 +136,8 @@ func TestUrlRewriteDeltaStreams(t *testing.T) {
 				// Magento 2's own row has this path.
 				`INSERT INTO core_url_rewrite (url_rewrite_id, store_id, category_id, product_id, id_path, request_path, target_path, is_system, options, description) VALUES
 					(17, 1, NULL, NULL, 'custom/3', 'm2-made.html', 'elsewhere.html', 0, '', NULL)`,
-				`INSERT INTO cms_page (page_id, title, identifier, is_active) VALUES (4, 'Promo', 'promo', 1), (5, 'Promo too', 'promo', 1)`,
+				`INSERT INTO cms_page (page_id, title, identifier, is_active, creation_time, update_time) VALUES (4, 'Promo', 'promo', 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05'),
+					(5, 'Promo too', 'promo', 1, '2020-01-02 03:04:05', '2020-01-02 03:04:05')`,
 				`INSERT INTO cms_page_store (page_id, store_id) VALUES (4, 1), (5, 1)`,
 			)
 			// Product 2 goes; Magento 1's foreign key takes its rewrite 13.
@@ -185,6 +188,11 @@ func TestUrlRewriteDeltaStreams(t *testing.T) {
 				cmsRewritesInM2: wantCMS,
 				linksInM2:       wantLinks,
 			})
+			if r := runShiplog(t, s.config, nil, "verify"); r.code != 0 {
+				t.Errorf("verify after delta: exit %d\n%s%s", r.code, r.stdout, grepLines(r.stderr, "rewrite", "differ", "mismatch"))
+			} else if !strings.Contains(r.stdout+r.stderr, "core_url_rewrite -> _shiplog_core_url_rewrite: 7 rows, 1 chunks: ok") {
+				t.Errorf("verify does not name _shiplog_core_url_rewrite:\n%s%s", r.stdout, r.stderr)
+			}
 		})
 	}
 }
