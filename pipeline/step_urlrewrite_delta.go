@@ -650,6 +650,9 @@ func (f *urlRewriteFollower) refresh(ctx context.Context, tx *sql.Tx) (left, oth
 // batch (see the top of this file).
 func (s *urlRewriteStep) DeltaStart(ctx context.Context, env *step.Env) error {
 	r := s.r
+	if !r.urlRewriteStreams() {
+		return nil
+	}
 	problems, err := s.Integrity(ctx, env)
 	if err != nil {
 		return err
