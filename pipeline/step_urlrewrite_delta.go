@@ -337,8 +337,8 @@ func (f *urlRewriteFollower) follows(table string) bool {
 const urlRewriteChunk = 500
 
 // urlRewriteSelect is the url_rewrite row of each rewrite of the copy (alias
-// s), as convertURLRewrite makes it (its unit test holds both to the same
-// cases).
+// s), as convertURLRewrite makes it for data mode
+// (TestURLRewriteFollowerConvertsAsDataMode holds both to the same cases).
 const urlRewriteSelect = "SELECT s.`url_rewrite_id`," +
 	" CASE WHEN s.`product_id` <> 0 THEN 'product' WHEN s.`category_id` <> 0 THEN 'category' ELSE 'custom' END," +
 	" CASE WHEN s.`product_id` <> 0 THEN s.`product_id` WHEN s.`category_id` <> 0 THEN s.`category_id` ELSE 0 END," +
