@@ -134,7 +134,7 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	if retryErr != nil && !errors.Is(retryErr, ErrPartial) {
 		return retryErr
 	}
-	return r.source.stream(ctx, deltaRun{o: o, plan: plan, guard: guard, from: from, accept: accept, retryErr: retryErr, log: log})
+	return r.followPartial(r.source.stream(ctx, deltaRun{o: o, plan: plan, guard: guard, from: from, accept: accept, retryErr: retryErr, log: log}))
 }
 
 // stream is delta from the binlog.

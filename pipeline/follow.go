@@ -130,6 +130,26 @@ func (r *Runtime) followThen(changes []cdc.Change) func(context.Context, *sql.Tx
 	return func(ctx context.Context, tx *sql.Tx) error { return r.runFollowers(ctx, tx, mine) }
 }
 
+// followerFailed records in tx, for a follower, rows it could not derive
+// (the failed-row retry tries their source rows again), and counts them for
+// the run's result (followPartial).
+func (r *Runtime) followerFailed(ctx context.Context, tx *sql.Tx, failures []cdc.Failure) error {
+	if err := r.state.SaveFailures(ctx, tx, failures); err != nil {
+		return err
+	}
+	r.followFailed.Add(int64(len(failures)))
+	return nil
+}
+
+// followPartial is err (a stream's end), or ErrPartial when it is nil and
+// followers recorded failed rows.
+func (r *Runtime) followPartial(err error) error {
+	if n := r.followFailed.Load(); n > 0 && err == nil {
+		return fmt.Errorf("%w: %d row(s) derived by the steps' followers could not be written (see _shiplog_failed_rows; the next run retries them)", ErrPartial, n)
+	}
+	return err
+}
+
 // changedValues returns the distinct non-NULL values of column col (by
 // name, case-insensitively) in the before and after images of changes of
 // table t — the keys a follower refreshes. For a set (cdc.OpSet) only the

@@ -63,6 +63,8 @@ type Runtime struct {
 	// attribute sets the PostProcessing step's follower keeps in step with
 	// the stream (step_post_asleft.go).
 	postSets atomic.Pointer[postSetState]
+	// followFailed counts the failed rows followers recorded (followPartial).
+	followFailed atomic.Int64
 }
 
 // SetOps gives r the operations object of the command it runs: the modes

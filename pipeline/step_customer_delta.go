@@ -65,13 +65,16 @@ func (r *Runtime) customerStreams() bool { return r.stepInMode("Customer", step.
 // steps whose documents the stream carries: the Customer Attributes step's
 // when config.xml runs it in delta mode. Its problems are the steps'
 // integrity problems added to problems. A document both plan is an
-// integrity error naming both files. The Log step's too (withLogStream).
+// integrity error naming both files. The Log and Url Rewrite steps' too.
 func (r *Runtime) withStepStreams(ctx context.Context, plan *transform.Plan, problems []transform.Problem) (*transform.Plan, []transform.Problem, error) {
 	plan, problems, err := r.withCustomerStream(ctx, plan, problems)
 	if err != nil {
 		return nil, nil, err
 	}
-	return r.withLogStream(ctx, plan, problems)
+	if plan, problems, err = r.withLogStream(ctx, plan, problems); err != nil {
+		return nil, nil, err
+	}
+	return r.withURLRewriteStream(ctx, plan, problems)
 }
 
 // withCustomerStream is plan with the Customer Attributes step's stream

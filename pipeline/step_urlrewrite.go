@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/step"
 	"github.com/shiplog/shiplog/transform"
@@ -55,10 +56,15 @@ var (
 // is 1 (or --auto), and then the first is kept and the others are listed in
 // a warning.
 //
-// The stock config lists the step in data mode only. Listed in delta mode,
-// it copies the rewrites anew when delta mode starts (DeltaStart).
+// The stock config lists the step in data mode only: the rewrites are then
+// copied once, and data mode says that Magento 1's later changes are not
+// followed. Listed in delta mode, the step streams them
+// (step_urlrewrite_delta.go).
 type urlRewriteStep struct {
 	r *Runtime
+	// shadow is the plan of core_url_rewrite into its destination copy
+	// (nil unless config.xml lists the step in delta mode).
+	shadow *transform.TablePlan
 	// absent: neither side has the rewrite documents (a partial
 	// database): nothing to do (Integrity warned).
 	absent bool
@@ -171,6 +177,13 @@ func (s *urlRewriteStep) Integrity(ctx context.Context, env *step.Env) ([]transf
 	res, err := s.readCMS(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if s.r.urlRewriteStreams() {
+		found, err := s.integrityStream(ctx)
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, found...)
 	}
 	if len(res.dups) > 0 && !s.autoResolve(env) {
 		problems = append(problems, transform.Problem{Severity: transform.Error, Area: "source", Table: sp + cmsPageDoc,
@@ -427,8 +440,39 @@ func (s *urlRewriteStep) Data(ctx context.Context, env *step.Env) error {
 	if len(cms.dups) > 0 && !s.autoResolve(env) {
 		return fmt.Errorf("Url Rewrite step: duplicate CMS page rewrites: %s; set option %s to 1 to keep the first of each", cms.dupText(20), urlRewriteDupOption)
 	}
+	streams := s.shadow != nil && s.r.urlRewriteStreams()
+	var src queryer = s.r.src
+	var pos cdc.Position
+	if streams {
+		if err := s.prepareStream(ctx); err != nil {
+			return err
+		}
+		if _, err := s.r.dst.ExecContext(ctx, urlRewriteShadowDDL(s.shadow.Dest)); err != nil {
+			return fmt.Errorf("Url Rewrite step: creating %s: %w", s.shadow.Dest.Name, err)
+		}
+		// The rewrites and their copy are read in one snapshot, whose
+		// position the stream starts from.
+		conn, release, err := rowio.RawConn(ctx, s.r.src)
+		if err != nil {
+			return fmt.Errorf("Url Rewrite step: source: %w", err)
+		}
+		defer release()
+		for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("Url Rewrite step: source snapshot: %w", err)
+			}
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
+		if s.r.source.copyPositions() {
+			if pos, err = customerSnapshotPos(ctx, conn, "Url Rewrite step"); err != nil {
+				return err
+			}
+		}
+		src = conn
+	}
 	dest, prodCat := s.dstTable(urlRewriteDoc), s.dstTable(urlRewriteProdCatDoc)
 	var copied, links, unknown, custom int64
+	shadowRows := 0
 	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range []string{prodCat, dest} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
@@ -437,7 +481,7 @@ func (s *urlRewriteStep) Data(ctx context.Context, env *step.Env) error {
 		}
 		w := newMultiInsert(tx, dest, urlRewriteCols, 10)
 		pc := newMultiInsert(tx, prodCat, "(`url_rewrite_id`, `category_id`, `product_id`)", 3)
-		err := s.readCore(ctx, func(c coreURLRewrite) error {
+		err := s.readCore(ctx, src, func(c coreURLRewrite) error {
 			out, link, odd := convertURLRewrite(c)
 			if odd {
 				unknown++
@@ -480,13 +524,26 @@ func (s *urlRewriteStep) Data(ctx context.Context, env *step.Env) error {
 		if err := w.flush(ctx); err != nil {
 			return urlRewriteWriteErr(dest, err)
 		}
-		return nil
+		if !streams {
+			return nil
+		}
+		conn := src.(*sql.Conn)
+		if shadowRows, err = s.copyShadow(ctx, conn, tx); err != nil {
+			return err
+		}
+		return s.recordStream(ctx, tx, pos, shadowRows)
 	})
 	if err != nil {
 		return err
 	}
 	env.Log.Info("url rewrites migrated", "stage", "data", "table", dest, "rewrites", copied, "cms_pages", len(cms.rows),
 		"product_category", links, "custom", custom)
+	if streams {
+		env.Log.Info("url rewrites copied for the delta stream", "stage", "data", "table", s.shadow.Dest.Name, "rows", shadowRows)
+	} else if env.Mode == step.ModeData {
+		env.Log.Warn("Url Rewrite step: the rewrites are copied once; what Magento 1 changes in core_url_rewrite (and the CMS pages' rewrites) after this copy is not followed by delta mode: config.xml lists the step in data mode only (as the stock config.xml.dist does). To stream them, list it in delta mode too (<delta>Migration\\Step\\UrlRewrite\\Version191to2000Delta</delta>) and run `migrate data --reset`",
+			"stage", "data")
+	}
 	if unknown > 0 {
 		env.Log.Warn("Url Rewrite step: rewrites whose options are none of '', R, RP became no redirect (redirect_type 0), as in the reference", "stage", "data", "rewrites", unknown)
 	}
@@ -523,10 +580,11 @@ func idList(ids []int64, max int) string {
 	return strings.Join(parts, ",")
 }
 
-// readCore calls f with each core_url_rewrite row in url_rewrite_id order.
-func (s *urlRewriteStep) readCore(ctx context.Context, f func(coreURLRewrite) error) error {
+// readCore calls f with each core_url_rewrite row, read on src, in
+// url_rewrite_id order.
+func (s *urlRewriteStep) readCore(ctx context.Context, src queryer, f func(coreURLRewrite) error) error {
 	core := s.srcTable(urlRewriteSrcDoc)
-	rows, err := s.r.src.QueryContext(ctx, "SELECT `url_rewrite_id`, `store_id`, `category_id`, `product_id`, `is_system`, `request_path`, `target_path`, `options`, `description` FROM "+core+" ORDER BY `url_rewrite_id`")
+	rows, err := src.QueryContext(ctx, "SELECT `url_rewrite_id`, `store_id`, `category_id`, `product_id`, `is_system`, `request_path`, `target_path`, `options`, `description` FROM "+core+" ORDER BY `url_rewrite_id`")
 	if err != nil {
 		return fmt.Errorf("Url Rewrite step: reading %s: %w", core, err)
 	}
@@ -577,6 +635,15 @@ func (s *urlRewriteStep) volume(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("Url Rewrite step: mismatch of entities in the document: %s has %d rows, expected %d (%d of %s and %d CMS pages'); run data mode again with --reset",
 			s.r.cfg.Options.DestPrefix+urlRewriteDoc, dest, want, core, s.r.cfg.Options.SourcePrefix+urlRewriteSrcDoc, len(cms.rows)))
 	}
+	if s.shadow != nil && s.r.urlRewriteStreams() {
+		n, err := countRows(ctx, s.r.dst, s.shadow.Dest)
+		if err != nil {
+			return err
+		}
+		if n != core {
+			errs = append(errs, fmt.Errorf("Url Rewrite step: mismatch of entities in %s: %d rows, %s has %d; run data mode again with --reset", urlRewriteShadow, n, s.r.cfg.Options.SourcePrefix+urlRewriteSrcDoc, core))
+		}
+	}
 	if destLinks != links {
 		errs = append(errs, fmt.Errorf("Url Rewrite step: mismatch of entities in the document: %s has %d rows, expected %d; run data mode again with --reset",
 			s.r.cfg.Options.DestPrefix+urlRewriteProdCatDoc, destLinks, links))
@@ -584,44 +651,6 @@ func (s *urlRewriteStep) volume(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// DeltaStart (step.DeltaStarter) copies the rewrites anew, once when delta
-// mode starts, as Data does (url_rewrite and
-// catalog_url_rewrite_product_category cleared and filled in one
-// transaction), and checks them as Volume does: what Magento 1 changed
-// before this delta run (rewrites of products, categories and CMS pages,
-// added, changed or deleted) reaches Magento 2. What changes while the run
-// streams does not, until the next delta run starts — the warning says so.
-// The reference's Version191to2000Delta upserts the changed rows instead,
-// keeping rewrites Magento 2 made itself; here those are replaced, as in
-// data mode, and the warning says that too.
-func (s *urlRewriteStep) DeltaStart(ctx context.Context, env *step.Env) error {
-	problems, err := s.Integrity(ctx, env)
-	if err != nil {
-		return err
-	}
-	var msgs []string
-	for _, p := range problems {
-		if p.Severity == transform.Error && (p.Blocking || !env.Auto) {
-			msgs = append(msgs, p.Msg)
-		}
-	}
-	if len(msgs) > 0 {
-		return fmt.Errorf("Url Rewrite step (delta): %s", strings.Join(msgs, "; "))
-	}
-	if s.absent {
-		env.Log.Warn("Url Rewrite step: neither side has the rewrite documents: no rewrites to copy", "stage", "delta")
-		return nil
-	}
-	if err := s.Data(ctx, env); err != nil {
-		return err
-	}
-	if err := s.volume(ctx); err != nil {
-		return err
-	}
-	env.Log.Warn("the Url Rewrite step's delta is applied once, when delta mode starts: url_rewrite and catalog_url_rewrite_product_category were copied anew from core_url_rewrite and the CMS pages (rewrites Magento 2 made itself are replaced, as in data mode); rewrites Magento 1 changes while this delta run streams reach Magento 2 at the next delta run's start: run delta mode once more (e.g. --exit-when-caught-up) before Magento 2 goes live",
-		"stage", "delta")
-	return nil
-}
-
-// Delta does nothing more: the work is DeltaStart's (step.DeltaStarter).
+// Delta does nothing more: the Map step's Delta streams core_url_rewrite,
+// and DeltaStart registered the follower (step_urlrewrite_delta.go).
 func (s *urlRewriteStep) Delta(context.Context, *step.Env) error { return nil }

@@ -209,34 +209,16 @@ func TestUrlRewriteOnTheReferenceFixture(t *testing.T) {
 	})
 	sameRows(t, "catalog_url_rewrite_product_category", urlRewriteRows(t, dst, links), []string{"'7','3','2'", "'8','1','2'", "'9','3','2'", "'10','1','2'"})
 
-	// Listed in delta mode, the step copies the rewrites anew when delta
-	// mode starts (Magento 1's changes since: a path changed, the custom
-	// redirect deleted, a page deactivated) and says what it does not follow.
-	if err := m.Exec(ctx, "m1",
-		"UPDATE core_url_rewrite SET request_path = 'newcat/virtual-product-2.html' WHERE url_rewrite_id = 9",
-		"DELETE FROM core_url_rewrite WHERE url_rewrite_id = 11",
-		"UPDATE cms_page SET is_active = 0 WHERE page_id = 1"); err != nil {
+	// Not listed in delta mode (this config lists no steps), delta mode's
+	// start leaves the rewrites alone: Magento 1's changes since are not
+	// followed (data mode said so; TestUrlRewriteDeltaStreams in
+	// cmd/shiplog streams them with the step listed).
+	if err := m.Exec(ctx, "m1", "DELETE FROM core_url_rewrite WHERE url_rewrite_id = 11"); err != nil {
 		t.Fatal(err)
 	}
-	logs.Reset()
+	before := urlRewriteRows(t, dst, all)
 	if err := s.DeltaStart(ctx, &step.Env{Mode: step.ModeDelta, Source: src, Destination: dst, Log: env.Log}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "the Url Rewrite step's delta is applied once, when delta mode starts") {
-		t.Errorf("delta start: %s", logs.String())
-	}
-	sameRows(t, "url_rewrite after delta start", urlRewriteRows(t, dst, "SELECT url_rewrite_id, entity_type, entity_id, request_path, store_id FROM url_rewrite ORDER BY url_rewrite_id"), []string{
-		`'7','product','2','newcat/virtual-product.html','1'`,
-		`'8','product','2','virtual-product.html','1'`,
-		`'9','product','2','newcat/virtual-product-2.html','2'`,
-		`'10','product','2','virtual-product.html','2'`,
-		`'14','cms-page','2','about-us','1'`,
-	})
-	sameRows(t, "catalog_url_rewrite_product_category after delta start", urlRewriteRows(t, dst, links), []string{"'7','3','2'", "'8','1','2'", "'9','3','2'", "'10','1','2'"})
-
-	// A duplicate unresolved stops delta's start, nothing written.
-	cfg.Options.Magento[urlRewriteDupOption] = "0"
-	if err := s.DeltaStart(ctx, &step.Env{Mode: step.ModeDelta, Source: src, Destination: dst, Log: env.Log}); err == nil || !strings.Contains(err.Error(), "Url Rewrite step (delta)") {
-		t.Errorf("delta start with an unresolved duplicate: %v", err)
-	}
+	sameRows(t, "url_rewrite after a delta start without the step in delta mode", urlRewriteRows(t, dst, all), before)
 }

@@ -82,6 +82,7 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	log := r.log.With("mode", "delta")
 	run := &modeRun{delta: o}
 	r.followers = nil // the steps' DeltaStart register them anew
+	r.followFailed.Store(0)
 	r.followRatings(log)
 	steps, err := r.modeSteps(step.ModeDelta, log, run)
 	if err != nil {

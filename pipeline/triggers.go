@@ -66,9 +66,10 @@ func (r *Runtime) logSpecs(ctx context.Context, plan *transform.Plan) ([]deltalo
 			}
 			spec(tp, d.Key)
 		}
-		for _, tp := range r.logUnlisted(plan, func(t string) bool {
+		listed := func(t string) bool {
 			return slices.ContainsFunc(docs, func(d deltalog.Document) bool { return strings.EqualFold(prefix+d.Table, t) })
-		}) {
+		}
+		for _, tp := range append(r.logUnlisted(plan, listed), r.urlRewriteUnlisted(plan, listed)...) {
 			spec(tp, nil)
 		}
 	}

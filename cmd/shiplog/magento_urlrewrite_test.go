@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -67,31 +66,19 @@ func TestUrlRewritesWithTheStockConfigOnRealSchemas(t *testing.T) {
 		"SELECT url_rewrite_id, category_id, product_id FROM catalog_url_rewrite_product_category": {"'11','3','1'"},
 	})
 
-	// Listed in delta mode (the reference's Version191to2000Delta; the
-	// stock file does not list it), the step copies the rewrites anew when
-	// delta mode starts, and says what waits for the next run.
-	b, err := os.ReadFile(s.config)
-	if err != nil {
-		t.Fatal(err)
+	// The stock config lists the step in data mode only: data mode says
+	// its rewrites are not followed.
+	if !strings.Contains(data.stderr, "is not followed by delta mode") {
+		t.Errorf("data mode does not say the rewrites are not followed:\n%s", data.stderr)
 	}
-	withDelta := strings.Replace(string(b), `<steps mode="delta">`, `<steps mode="delta">
-        <step title="Url Rewrite Step">
-            <delta>Migration\Step\UrlRewrite\Version191to2000Delta</delta>
-        </step>`, 1)
-	if withDelta == string(b) {
-		t.Fatal("config.xml has no delta steps")
+	// Listed in delta mode after data mode ran, the step has no copy of
+	// the rewrites to stream from: delta refuses to start and names the
+	// remedy (TestUrlRewriteDeltaStreams lists it before data mode).
+	listURLRewriteInDelta(t, s.config)
+	delta := runShiplog(t, s.config, nil, "migrate", "delta", "--exit-when-caught-up")
+	if delta.code == 0 || !strings.Contains(delta.stderr, "_shiplog_core_url_rewrite") || !strings.Contains(delta.stderr, "migrate data --reset") {
+		t.Errorf("delta with the step listed after data mode: exit %d, want a refusal naming _shiplog_core_url_rewrite and migrate data --reset:\n%s", delta.code, delta.stderr)
 	}
-	if err := os.WriteFile(s.config, []byte(withDelta), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.exec(`UPDATE core_url_rewrite SET request_path = 'boots.html' WHERE url_rewrite_id = 10`, `DELETE FROM core_url_rewrite WHERE url_rewrite_id = 14`)
-	delta := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
-	if !strings.Contains(delta.stderr, "the Url Rewrite step's delta is applied once, when delta mode starts") {
-		t.Errorf("delta: no warning of what the Url Rewrite step's delta follows:\n%s", delta.stderr)
-	}
-	s.assertRows(map[string][]string{
-		"SELECT url_rewrite_id, request_path FROM url_rewrite ORDER BY url_rewrite_id": {"'10','boots.html'", "'11','shoes/p-1.html'", "'12','p-1.html'", "'13','shoes/old-p-2.html'", "'16','home'", "'17','sale'"},
-	})
 }
 
 // TestUrlRewritesOfAGeneratedStore: a generated Magento 1.9 store
