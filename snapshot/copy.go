@@ -71,6 +71,9 @@ type Copier struct {
 	failed atomic.Int64
 	// started[t] is closed once table t's snapshot position is taken.
 	started map[string]chan struct{}
+	// estimates[schema][table] are the source's row estimates (Run reads
+	// them once, before any job starts).
+	estimates map[string]map[string]int64
 }
 
 // Result summarises a copy.
@@ -103,6 +106,7 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	c.estimates = nil
 	tables := c.Plan.Tables()
 	workers := c.Workers
 	if workers <= 0 {

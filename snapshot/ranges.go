@@ -75,6 +75,36 @@ func (c *Copier) splittable(tp *transform.TablePlan) bool {
 	return true
 }
 
+// rowEstimates returns the server's estimate of the rows of every table of
+// schema (information_schema, read once per schema).
+func (c *Copier) rowEstimates(ctx context.Context, schema string) (map[string]int64, error) {
+	if est, ok := c.estimates[schema]; ok {
+		return est, nil
+	}
+	rows, err := c.Source.QueryContext(ctx, "SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", schema)
+	if err != nil {
+		return nil, fmt.Errorf("source: estimate the rows of the tables of %s: %w", schema, err)
+	}
+	defer rows.Close()
+	est := map[string]int64{}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, err
+		}
+		est[t] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if c.estimates == nil {
+		c.estimates = map[string]map[string]int64{}
+	}
+	c.estimates[schema] = est
+	return est, nil
+}
+
 // planRanges returns the key ranges of a table to copy afresh, or none when
 // it is too small to split. They are bounds on the first key column, read
 // outside any snapshot: the ranges cover every key whatever the table holds.
@@ -84,18 +114,17 @@ func (c *Copier) planRanges(ctx context.Context, tp *transform.TablePlan, worker
 	if per == 0 {
 		per = DefaultRangeRows
 	}
-	var est int64
-	if err := c.Source.QueryRowContext(ctx, "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-		st.Schema, st.Name).Scan(&est); err != nil {
-		return nil, fmt.Errorf("source table %s: estimate its rows: %w", st.Name, err)
+	ests, err := c.rowEstimates(ctx, st.Schema)
+	if err != nil {
+		return nil, err
 	}
+	est := ests[st.Name]
 	k := int(min(est/per, int64(min(2*workers, maxRanges))))
 	if k < 2 {
 		return nil, nil
 	}
 	col := &st.Columns[st.Key[0]]
 	var bounds []any
-	var err error
 	switch col.Kind() {
 	case cdc.KindInt, cdc.KindUint:
 		bounds, err = c.intBounds(ctx, st, col, k)
