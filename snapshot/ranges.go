@@ -119,7 +119,12 @@ func (c *Copier) planRanges(ctx context.Context, tp *transform.TablePlan, worker
 		return nil, err
 	}
 	est := ests[st.Name]
-	k := int(min(est/per, int64(min(2*workers, maxRanges))))
+	// Ranges are jobs of the workers: a multiple of them, so that the last
+	// wave keeps every worker busy.
+	k := int(min(est/per, maxRanges))
+	if k >= workers {
+		k -= k % workers
+	}
 	if k < 2 {
 		return nil, nil
 	}
@@ -384,12 +389,14 @@ func (c *Copier) copyRange(ctx context.Context, rt *rangedTable, i int) (int64, 
 // at the snapshot, and checks its volume in snap (the ranges' snapshot).
 func (c *Copier) finishRanged(ctx context.Context, rt *rangedTable, snap *snapshotTx) (string, error) {
 	tp := rt.tp
+	rt.mu.Lock()
 	known := rt.merged()
 	p := rt.p
 	p.Rows = 0
 	for _, n := range rt.counts {
 		p.Rows += n
 	}
+	rt.mu.Unlock()
 	if known != nil {
 		p.SourceRows = &known.Rows
 	} else {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shiplog/shiplog/internal/testenv"
@@ -70,7 +71,7 @@ func runCopyOnly(ctx context.Context, f flags) (results []result, notes []string
 		r = b.servers(job)
 		if r.err == nil {
 			sch := shiplogDB
-			if r.tool != "shiplog migrate data" {
+			if strings.HasPrefix(r.tool, "mydumper") {
 				sch = "bench_mydumper"
 			}
 			b.verify(ctx, []target{{"copy", b.dstDB, sch}})
@@ -86,6 +87,17 @@ func runCopyOnly(ctx context.Context, f flags) (results []result, notes []string
 			b.shiplogErr = nil
 			return b.shiplogData(ctx, rows)
 		}))
+		if f.shiplogBefore != "" {
+			step(fmt.Sprintf("run %d: shiplog migrate data, binary %s (workers %d)", run, f.shiplogBefore, f.workers))
+			results = append(results, fresh(func() result {
+				after := b.shiplog
+				b.shiplog, b.shiplogErr = f.shiplogBefore, nil
+				defer func() { b.shiplog = after }()
+				r := b.shiplogData(ctx, rows)
+				r.tool += " (-shiplog-before)"
+				return r
+			}))
+		}
 	}
 	notes = append(notes, fmt.Sprintf("copy only: %d table(s) x %d rows, each tool into a fresh destination server", f.tables, perTable))
 	return results, notes, nil

@@ -69,6 +69,7 @@ type flags struct {
 	storeProducts, storeCustomers, storeOrders        int
 	copyOnly                                          bool
 	copyRuns, mydumperRows                            int
+	shiplogBefore                                     string
 }
 
 // result is one line of the final table.
@@ -111,6 +112,7 @@ func main() {
 	flag.IntVar(&f.storeCustomers, "store-customers", 50_000, "customers of the Magento store section's generated store")
 	flag.IntVar(&f.storeOrders, "store-orders", 200_000, "orders of the Magento store section's generated store (with invoices, shipments, credit memos)")
 	flag.BoolVar(&f.copyOnly, "copy-only", false, "run only the snapshot: mydumper --rows + myloader against shiplog migrate data, each into a fresh destination server (with -tables 1: one large table)")
+	flag.StringVar(&f.shiplogBefore, "shiplog-before", "", "with -copy-only: also run this shiplog binary after each shiplog run (a before/after pair under the same load)")
 	flag.IntVar(&f.copyRuns, "copy-runs", 1, "with -copy-only: runs of each tool, in turn")
 	flag.IntVar(&f.mydumperRows, "mydumper-rows", 50_000, "with -copy-only: mydumper --rows (row chunks, so myloader loads one table in parallel)")
 	flag.Parse()
