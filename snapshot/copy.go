@@ -2,8 +2,9 @@
 // mapped source table into the destination, with the binlog position each table's
 // copy is consistent with, and a volume check after it (verify.Volume).
 //
-// copy.go runs the copy table by table; chunk.go transforms, publishes and
-// commits one chunk; tx.go opens the consistent-snapshot transaction and its
+// copy.go runs the copy table by table; ranges.go splits a large table into
+// key ranges copied in parallel in one snapshot; chunk.go transforms,
+// publishes and commits one chunk; tx.go opens the consistent-snapshot transaction and its
 // binlog position. Rows are read with rowio.
 package snapshot
 

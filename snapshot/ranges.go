@@ -32,8 +32,8 @@ const DefaultRangeRows = 100_000
 // maxRanges caps the ranges of one table.
 const maxRanges = 16
 
-// sharedSnapshotTries is how often opening a table's connections is tried
-// before its ranges share one connection (copied one after another).
+// sharedSnapshotTries is how often opening a table's connections in one
+// snapshot is tried before fewer connections take the ranges in turn.
 const sharedSnapshotTries = 5
 
 // rangedTable is a table copied in key ranges: its jobs share it.
@@ -278,7 +278,7 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 		rt.pool <- s
 	}
 	if len(snaps) < k {
-		rt.log.Info("the range connections could not share one snapshot (the source commits too often): the ranges are copied one after another", "stage", "data", "ranges", k)
+		rt.log.Info("fewer range connections share the table's snapshot than it has ranges (the source commits often): they take the ranges in turn", "stage", "data", "ranges", k, "connections", len(snaps))
 	}
 	if rt.p.SnapshotPos.IsZero() {
 		rt.p.SnapshotPos = snaps[0].pos
@@ -307,44 +307,58 @@ func (rt *rangedTable) close(ctx context.Context) {
 	}
 }
 
-// openShared opens k connections in one consistent snapshot: MariaDB names
-// the binlog position each snapshot is at, and two snapshots at the same
-// position saw the same commits. Opened at once, they usually agree; when
-// they keep differing (a busy source), one connection is returned.
+// openShared opens up to k connections in one consistent snapshot: MariaDB
+// names the binlog position each snapshot is at, and two snapshots at the
+// same position saw the same commits. Opened at once, they usually agree;
+// on a busy source it keeps the largest group at one position of a few
+// tries (at least one connection).
 func openShared(ctx context.Context, db *sql.DB, k int) ([]*snapshotTx, error) {
-	if k > 1 {
-		for range sharedSnapshotTries {
-			snaps := make([]*snapshotTx, k)
-			errs := make([]error, k)
-			var wg sync.WaitGroup
-			for i := range snaps {
-				wg.Go(func() { snaps[i], errs[i] = beginSnapshot(ctx, db, true) })
-			}
-			wg.Wait()
-			same := true
-			for i, s := range snaps {
-				if errs[i] != nil || s.pos.IsZero() || s.pos.Compare(snaps[0].pos) != 0 {
-					same = false
-				}
-			}
-			if same {
-				return snaps, nil
-			}
-			for i, s := range snaps {
-				if s != nil {
-					s.close(ctx)
-				}
-				if errs[i] != nil {
-					return nil, errs[i]
-				}
+	var best []*snapshotTx
+	closeAll := func(snaps []*snapshotTx) {
+		for _, s := range snaps {
+			if s != nil {
+				s.close(ctx)
 			}
 		}
 	}
-	s, err := beginSnapshot(ctx, db, true)
-	if err != nil {
-		return nil, err
+	for try := 0; try < sharedSnapshotTries && len(best) < k; try++ {
+		snaps := make([]*snapshotTx, k)
+		errs := make([]error, k)
+		var wg sync.WaitGroup
+		for i := range snaps {
+			wg.Go(func() { snaps[i], errs[i] = beginSnapshot(ctx, db, true) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				closeAll(snaps)
+				closeAll(best)
+				return nil, err
+			}
+		}
+		// The largest group at one position.
+		groups := map[cdc.Position][]*snapshotTx{}
+		var group []*snapshotTx
+		for _, s := range snaps {
+			g := append(groups[s.pos], s)
+			groups[s.pos] = g
+			if len(g) > len(group) {
+				group = g
+			}
+		}
+		if len(group) <= len(best) {
+			closeAll(snaps)
+			continue
+		}
+		closeAll(best)
+		best = group
+		for _, s := range snaps {
+			if s.pos != group[0].pos {
+				s.close(ctx)
+			}
+		}
 	}
-	return []*snapshotTx{s}, nil
+	return best, nil
 }
 
 // copyRange is the job of range i of rt (i < 0: none left, only finish the
