@@ -365,7 +365,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 // nil when it is copied whole: a table whose ranges were recorded resumes
 // them; one copied afresh is split when it is large (planRanges).
 func (c *Copier) rangedTable(ctx context.Context, log *slog.Logger, tp *transform.TablePlan, p state.TableProgress, resumed bool, workers int) (*rangedTable, error) {
-	rt := &rangedTable{tp: tp, log: log, p: p}
+	rt := &rangedTable{tp: tp, log: log, p: p, workers: workers}
 	if resumed {
 		saved, err := c.State.Ranges(ctx, tp.Source.Name)
 		if err != nil {

@@ -43,6 +43,9 @@ type rangedTable struct {
 	p      state.TableProgress // the table's own progress
 	fresh  bool                // copied from the first row in this run
 	ranges []state.RangeProgress
+	// workers is the copier's: no more of the table's ranges are read at
+	// once, so it opens no more connections.
+	workers int
 
 	openMu  sync.Mutex
 	opened  bool
@@ -121,6 +124,9 @@ func (c *Copier) planRanges(ctx context.Context, tp *transform.TablePlan, worker
 	est := ests[st.Name]
 	// Ranges are jobs of the workers: a multiple of them, so that the last
 	// wave keeps every worker busy.
+	if workers < 2 {
+		return nil, nil // nothing to run them in parallel
+	}
 	k := int(min(est/per, maxRanges))
 	if k >= workers {
 		k -= k % workers
@@ -242,9 +248,9 @@ func (c *Copier) sampledBounds(ctx context.Context, st *cdc.Table, col *cdc.Colu
 }
 
 // open, on the first job of the table, waits for its parents (After),
-// empties its destination table when it is copied afresh, opens one
-// connection per unfinished range in one snapshot and records the ranges
-// with the table's progress. Later calls return what the first did.
+// empties its destination table when it is copied afresh, opens
+// connections in one snapshot (one per range read at once: at most
+// workers) and records the ranges with the table's progress. Later calls return what the first did.
 func (rt *rangedTable) open(ctx context.Context, c *Copier) error {
 	rt.openMu.Lock()
 	defer rt.openMu.Unlock()
@@ -267,7 +273,7 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 	if err := c.waitParents(ctx, st.Name); err != nil {
 		return err
 	}
-	k := max(int(rt.left.Load()), 1)
+	k := max(min(int(rt.left.Load()), rt.workers), 1)
 	snaps, err := openShared(ctx, c.Source, k)
 	if err != nil {
 		return err
@@ -278,7 +284,7 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 		rt.pool <- s
 	}
 	if len(snaps) < k {
-		rt.log.Info("fewer range connections share the table's snapshot than it has ranges (the source commits often): they take the ranges in turn", "stage", "data", "ranges", k, "connections", len(snaps))
+		rt.log.Info("fewer connections share the table's snapshot than could read its ranges at once (the source commits often)", "stage", "data", "wanted", k, "connections", len(snaps))
 	}
 	if rt.p.SnapshotPos.IsZero() {
 		rt.p.SnapshotPos = snaps[0].pos
