@@ -1,13 +1,11 @@
 package pipeline
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
+	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/shiplog/shiplog/step"
+	"github.com/shiplog/shiplog/cdc"
 )
 
 // TestCfgPicker: of the price query's rows (ordered by child, store,
@@ -76,22 +74,54 @@ func TestCfgMissing(t *testing.T) {
 	}
 }
 
-// TestCfgDeltaWarns: listed in delta mode (the stock config does not list
-// it), the step says at the start of every delta run what it does not
-// follow and the remedy, and its Delta returns at once.
-func TestCfgDeltaWarns(t *testing.T) {
-	var buf bytes.Buffer
-	env := &step.Env{Mode: step.ModeDelta, Log: slog.New(slog.NewTextHandler(&buf, nil))}
-	s := &configurablePricesStep{}
-	if err := s.DeltaStart(context.Background(), env); err != nil {
-		t.Fatal(err)
+// TestCfgPriceEntities: the follower recomputes after changes of the price
+// attribute's rows only (either image; a row whose attribute is unknown
+// counts), by entity id, each once; other decimal attributes' rows are
+// not its business.
+func TestCfgPriceEntities(t *testing.T) {
+	tbl := &cdc.Table{Name: "catalog_product_entity_decimal", Columns: []cdc.Column{{Name: "value_id"}, {Name: "attribute_id"}, {Name: "store_id"}, {Name: "entity_id"}, {Name: "value"}}, Key: []int{0}}
+	changes := []cdc.Change{
+		{Op: cdc.OpUpdate, Table: tbl, Before: []any{int64(1), int64(77), int64(0), int64(11), "1"}, After: []any{int64(1), int64(77), int64(0), int64(11), "2"}},
+		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(2), int64(78), int64(0), int64(12), "3"}},     // another attribute
+		{Op: cdc.OpDelete, Table: tbl, Before: []any{int64(3), []byte("77"), int64(1), int64(13), "4"}}, // price, as bytes
+		{Op: cdc.OpUpdate, Table: tbl, Before: []any{int64(4), int64(78), int64(0), int64(14), "1"}, After: []any{int64(4), int64(77), int64(0), int64(14), "1"}},
+		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(5), nil, int64(0), int64(15), "1"}},
+		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(6), int64(77), int64(1), int64(11), "5"}}, // 11 again
 	}
-	if err := s.Delta(context.Background(), env); err != nil {
-		t.Fatal(err)
+	got := cfgDistinct(cfgPriceEntities(changes, "77"))
+	if want := "[11 13 14 15]"; fmt.Sprint(got) != want {
+		t.Errorf("entities %v, want %s", got, want)
 	}
-	for _, w := range []string{"level=WARN", "super attribute prices changed in Magento 1 after data mode are not followed", "migrate data --reset"} {
-		if !strings.Contains(buf.String(), w) {
-			t.Errorf("delta start logged %q, want %q in it", buf.String(), w)
+	if got := cfgPriceEntities(changes[1:2], "77"); len(got) != 0 {
+		t.Errorf("another attribute's row: entities %v, want none", got)
+	}
+}
+
+// TestCfgFollowHelpers: ids deduplicated across lists by string form
+// (int64 and bytes alike); chunks of at most n, none for no ids; the
+// follower reads the four tables the data stage's query joins, and not the
+// pricing table (the destination has none).
+func TestCfgFollowHelpers(t *testing.T) {
+	if got := fmt.Sprint(cfgDistinct([]any{int64(1), []byte("2")}, []any{"1", int64(2), int64(3)})); got != "[1 [50] 3]" {
+		t.Errorf("distinct: %s", got)
+	}
+	ids := []any{1, 2, 3, 4, 5}
+	if got := fmt.Sprint(cfgChunks(ids, 2)); got != "[[1 2] [3 4] [5]]" {
+		t.Errorf("chunks: %s", got)
+	}
+	if got := cfgChunks(nil, 2); got != nil {
+		t.Errorf("chunks of none: %v", got)
+	}
+	if got := cfgPlaceholders(3); got != "?,?,?" {
+		t.Errorf("placeholders: %s", got)
+	}
+	f := &cfgPricesFollower{}
+	for table, want := range map[string]bool{
+		"catalog_product_entity_decimal": true, "catalog_product_super_link": true, "catalog_product_super_attribute": true,
+		"catalog_product_entity_int": true, "catalog_product_super_attribute_pricing": false, "catalog_product_entity_varchar": false,
+	} {
+		if got := f.follows(table); got != want {
+			t.Errorf("follows(%s) = %v, want %v", table, got, want)
 		}
 	}
 }

@@ -83,6 +83,9 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	run := &modeRun{delta: o}
 	r.followers = nil // the steps' DeltaStart register them anew
 	r.followRatings(log)
+	if err := r.followConfigurablePrices(ctx, log); err != nil {
+		return err
+	}
 	steps, err := r.modeSteps(step.ModeDelta, log, run)
 	if err != nil {
 		return err
