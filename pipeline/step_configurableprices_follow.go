@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/shiplog/shiplog/cdc"
 	"github.com/shiplog/shiplog/rowio"
@@ -46,7 +47,14 @@ func (r *Runtime) followConfigurablePrices(ctx context.Context, log logWarner) e
 	if err != nil {
 		return err
 	}
-	r.follow(&cfgPricesFollower{s: s, dstID: dstID})
+	f := &cfgPricesFollower{s: s, dstID: dstID}
+	if f.linkChild, err = cfgPairs(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+cfgLinkDoc, "link_id", "product_id"); err != nil {
+		return err
+	}
+	if f.attrParent, err = cfgPairs(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+cfgAttrDoc, "product_super_attribute_id", "product_id"); err != nil {
+		return err
+	}
+	r.follow(f)
 	return nil
 }
 
@@ -65,10 +73,72 @@ func (r *Runtime) followConfigurablePrices(ctx context.Context, log logWarner) e
 // child's own rows, streamed later, bring it back here; a store added to
 // Magento 1 after data mode gets its children's prices at the next
 // `migrate data --reset`.
+//
+// A deleted super link or super attribute comes as its key alone: the
+// follower keeps the destination's link -> child and super attribute ->
+// parent (read when delta mode starts, then from the changes) to know
+// whose prices a deletion touches.
 type cfgPricesFollower struct {
 	s     *configurablePricesStep
 	dstID string // the destination's price attribute id
+
+	mu         sync.Mutex
+	linkChild  map[string]any // link_id -> product_id
+	attrParent map[string]any // product_super_attribute_id -> product_id
 }
+
+// owners records, of changes, key -> owner of the rows written, and
+// returns the owners of the rows changed (deleted ones through the
+// record).
+func (f *cfgPricesFollower) owners(changes []cdc.Change, key, owner string, known map[string]any) []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []any
+	for _, c := range changes {
+		k, o := c.Table.ColumnIndex(key), c.Table.ColumnIndex(owner)
+		if k < 0 || o < 0 {
+			continue
+		}
+		for _, row := range [][]any{c.Before, c.After} {
+			if k >= len(row) || row[k] == nil {
+				continue
+			}
+			id := cfgValueKey(row[k])
+			if o < len(row) && row[o] != nil {
+				if c.After != nil {
+					known[id] = row[o]
+				}
+				out = append(out, row[o])
+			} else if v, ok := known[id]; ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// cfgPairs reads key -> owner of a destination table.
+func cfgPairs(ctx context.Context, db *sql.DB, schema, table, key, owner string) (map[string]any, error) {
+	rows, err := db.QueryContext(ctx, "SELECT "+rowio.QuoteIdent(key)+", "+rowio.QuoteIdent(owner)+" FROM "+rowio.QuoteIdent(schema)+"."+rowio.QuoteIdent(table))
+	if err != nil {
+		return nil, fmt.Errorf("ConfigurablePrices step: reading the destination's %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[string]any{}
+	for rows.Next() {
+		var k, o string
+		if err := rows.Scan(&k, &o); err != nil {
+			return nil, err
+		}
+		out[k] = o
+	}
+	return out, rows.Err()
+}
+
+// followsLast: the PostProcessing step's follower writes a new product's
+// Magento 1 value rows again, its price among them; the computed price
+// goes over it.
+func (*cfgPricesFollower) followsLast() {}
 
 func (*cfgPricesFollower) name() string { return "ConfigurablePrices step" }
 
@@ -86,15 +156,16 @@ const cfgFollowChunk = 500
 func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
 	r := f.s.r
 	links := r.changesOf(changes, cfgLinkDoc)
+	unlinked := f.owners(links, "link_id", "product_id", f.linkChild) // children, or children no more
 	ids := cfgDistinct(
 		cfgPriceEntities(r.changesOf(changes, cfgDecimalDoc), f.dstID),
-		changedValues(links, "product_id"), changedValues(links, "parent_id"),
-		changedValues(r.changesOf(changes, cfgAttrDoc), "product_id"),
+		unlinked, changedValues(links, "parent_id"),
+		f.owners(r.changesOf(changes, cfgAttrDoc), "product_super_attribute_id", "product_id", f.attrParent),
 		changedValues(r.changesOf(changes, cfgIntDoc), "entity_id"))
 	if len(ids) == 0 {
 		return nil
 	}
-	var children []any
+	children := unlinked
 	for _, c := range cfgChunks(ids, cfgFollowChunk) {
 		in := cfgPlaceholders(len(c))
 		got, err := cfgColumn(ctx, r.src, "SELECT DISTINCT product_id FROM "+f.s.srcTable(cfgLinkDoc)+" WHERE product_id IN ("+in+") OR parent_id IN ("+in+")", append(c, c...)...)
@@ -118,7 +189,6 @@ func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cd
 	for _, v := range storeIDs {
 		stores[cfgValueKey(v)] = true
 	}
-	keep := func(_, store string) bool { return stores[store] }
 	for _, c := range cfgChunks(children, cfgFollowChunk) {
 		held, err := cfgColumn(ctx, tx, "SELECT entity_id FROM "+dq("catalog_product_entity")+" WHERE entity_id IN ("+cfgPlaceholders(len(c))+")", c...)
 		if err != nil {
@@ -127,9 +197,79 @@ func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cd
 		if len(held) == 0 {
 			continue
 		}
+		computed := map[[2]string]bool{}
+		keep := func(child, store string) bool {
+			if stores[store] {
+				computed[[2]string{child, store}] = true
+			}
+			return stores[store]
+		}
 		var k cfgPicker
 		if _, err := f.s.writePrices(ctx, tx, &k, f.dstID, "l.product_id IN ("+cfgPlaceholders(len(held))+")", held, keep); err != nil {
 			return err
+		}
+		if err := f.restore(ctx, tx, held, computed, dq(cfgDecimalDoc)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restore gives the price rows of products (held by the destination) that
+// have no computed price in their store what a fresh migration gives them:
+// the product's own Magento 1 row there, or none — a child whose option,
+// link or pricing no longer prices it in a store does not keep the price
+// computed before.
+func (f *cfgPricesFollower) restore(ctx context.Context, tx *sql.Tx, products []any, computed map[[2]string]bool, decimal string) error {
+	in := cfgPlaceholders(len(products))
+	own := map[[2]string]sql.NullString{}
+	rows, err := f.s.r.src.QueryContext(ctx, "SELECT entity_id, store_id, value FROM "+f.s.srcTable(cfgDecimalDoc)+" WHERE attribute_id = ? AND entity_id IN ("+in+")",
+		append([]any{f.s.srcPriceID}, products...)...)
+	if err != nil {
+		return fmt.Errorf("reading the source's prices: %w", err)
+	}
+	for rows.Next() {
+		var e, st string
+		var v sql.NullString
+		if err := rows.Scan(&e, &st, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		own[[2]string{e, st}] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the source's prices: %w", err)
+	}
+	type destRow struct{ id, entity, store string }
+	var stale []destRow
+	drows, err := tx.QueryContext(ctx, "SELECT value_id, entity_id, store_id FROM "+decimal+" WHERE attribute_id = ? AND entity_id IN ("+in+")", append([]any{f.dstID}, products...)...)
+	if err != nil {
+		return fmt.Errorf("reading the destination's prices: %w", err)
+	}
+	for drows.Next() {
+		var d destRow
+		if err := drows.Scan(&d.id, &d.entity, &d.store); err != nil {
+			drows.Close()
+			return err
+		}
+		if !computed[[2]string{d.entity, d.store}] {
+			stale = append(stale, d)
+		}
+	}
+	drows.Close()
+	if err := drows.Err(); err != nil {
+		return fmt.Errorf("reading the destination's prices: %w", err)
+	}
+	for _, d := range stale {
+		var err error
+		if v, ok := own[[2]string{d.entity, d.store}]; ok {
+			_, err = tx.ExecContext(ctx, "UPDATE "+decimal+" SET value = ? WHERE value_id = ? AND NOT (value <=> ?)", v, d.id, v)
+		} else {
+			_, err = tx.ExecContext(ctx, "DELETE FROM "+decimal+" WHERE value_id = ?", d.id)
+		}
+		if err != nil {
+			return fmt.Errorf("restoring the own price of product %s in store %s in %s: %w", d.entity, d.store, decimal, err)
 		}
 	}
 	return nil
