@@ -1,11 +1,14 @@
 package pipeline
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/config"
 )
 
 // TestCfgPicker: of the price query's rows (ordered by child, store,
@@ -125,3 +128,58 @@ func TestCfgFollowHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestCfgOwners: a super link's child comes from its row when the change
+// carries it, and from what the follower recorded when it carries the key
+// alone (a delete, an update's before image): without the record, the
+// child of a deleted link would keep the price computed for it.
+func TestCfgOwners(t *testing.T) {
+	tbl := &cdc.Table{Name: "catalog_product_super_link", Columns: []cdc.Column{{Name: "link_id"}, {Name: "product_id"}, {Name: "parent_id"}}, Key: []int{0}}
+	f := &cfgPricesFollower{}
+	known := map[string]any{"1": "14"}
+	got := f.owners([]cdc.Change{
+		{Op: cdc.OpDelete, Table: tbl, Before: []any{int64(1), nil, nil}},                                               // recorded at start
+		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(2), int64(15), int64(10)}},                                    // recorded now
+		{Op: cdc.OpDelete, Table: tbl, Before: []any{int64(3), nil, nil}},                                               // never seen: nothing
+		{Op: cdc.OpUpdate, Table: tbl, Before: []any{int64(2), nil, nil}, After: []any{int64(2), int64(16), int64(10)}}, // 15 -> 16
+	}, "link_id", "product_id", known)
+	if want := "[14 15 15 16]"; fmt.Sprint(got) != want {
+		t.Errorf("owners %v, want %s", got, want)
+	}
+	if fmt.Sprint(known["2"]) != "16" {
+		t.Errorf("link 2 recorded as %v, want 16", known["2"])
+	}
+}
+
+// TestFollowersRunLast: a lastFollower runs after the followers registered
+// after it (the ConfigurablePrices follower writes over the rows the
+// PostProcessing follower reads again from the source).
+func TestFollowersRunLast(t *testing.T) {
+	var order []string
+	r := &Runtime{cfg: &config.Config{}}
+	tbl := &cdc.Table{Name: "catalog_product_entity_decimal", Columns: []cdc.Column{{Name: "value_id"}}, Key: []int{0}}
+	r.follow(&orderFollower{recordingFollower{"cfg", &order}})
+	r.follow(&recordingFollower{"post", &order})
+	if err := r.runFollowers(context.Background(), nil, []cdc.Change{{Op: cdc.OpInsert, Table: tbl, After: []any{int64(1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(order) != "[post cfg]" {
+		t.Errorf("followers ran %v, want [post cfg]", order)
+	}
+}
+
+type recordingFollower struct {
+	n     string
+	order *[]string
+}
+
+func (f *recordingFollower) name() string        { return f.n }
+func (f *recordingFollower) follows(string) bool { return true }
+func (f *recordingFollower) follow(context.Context, *sql.Tx, []cdc.Change) error {
+	*f.order = append(*f.order, f.n)
+	return nil
+}
+
+type orderFollower struct{ recordingFollower }
+
+func (*orderFollower) followsLast() {}
