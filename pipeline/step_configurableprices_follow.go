@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 
@@ -54,6 +55,9 @@ func (r *Runtime) followConfigurablePrices(ctx context.Context, log logWarner) e
 	if f.attrParent, err = cfgPairs(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+cfgAttrDoc, "product_super_attribute_id", "product_id"); err != nil {
 		return err
 	}
+	if f.priceRows, err = f.readPriceRows(ctx, r.dst, nil); err != nil {
+		return err
+	}
 	r.follow(f)
 	return nil
 }
@@ -85,6 +89,60 @@ type cfgPricesFollower struct {
 	mu         sync.Mutex
 	linkChild  map[string]any // link_id -> product_id
 	attrParent map[string]any // product_super_attribute_id -> product_id
+	// priceRows are the destination's price rows of children: value_id
+	// -> entity_id. The stream writes Magento 1's decimal rows by
+	// value_id, and a computed row Magento 1 lacks holds an id of the
+	// destination's own, which a later Magento 1 row (of any product and
+	// attribute) takes over: the child whose row it was is priced again.
+	priceRows map[string]string
+}
+
+// readPriceRows reads the price rows of the children (products, or every
+// child of the destination's super links when nil) into a map value_id ->
+// entity_id.
+func (f *cfgPricesFollower) readPriceRows(ctx context.Context, db cfgQueryer, products []any) (map[string]string, error) {
+	r := f.s.r
+	dq := func(doc string) string {
+		return rowio.QuoteIdent(r.cfg.Destination.Database) + "." + rowio.QuoteIdent(r.cfg.Options.DestPrefix+doc)
+	}
+	q := "SELECT value_id, entity_id FROM " + dq(cfgDecimalDoc) + " WHERE attribute_id = ? AND entity_id IN (SELECT product_id FROM " + dq(cfgLinkDoc) + ")"
+	args := []any{f.dstID}
+	if products != nil {
+		q = "SELECT value_id, entity_id FROM " + dq(cfgDecimalDoc) + " WHERE attribute_id = ? AND entity_id IN (" + cfgPlaceholders(len(products)) + ")"
+		args = append(args, products...)
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ConfigurablePrices step: reading the destination's price rows: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, e string
+		if err := rows.Scan(&id, &e); err != nil {
+			return nil, err
+		}
+		out[id] = e
+	}
+	return out, rows.Err()
+}
+
+// takenOver returns the children whose price rows (by value_id) changes
+// of catalog_product_entity_decimal wrote as another row.
+func (f *cfgPricesFollower) takenOver(changes []cdc.Change) []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []any
+	for _, c := range changes {
+		id, e := c.Table.ColumnIndex("value_id"), c.Table.ColumnIndex("entity_id")
+		if id < 0 || e < 0 || c.After == nil || id >= len(c.After) || e >= len(c.After) || c.After[id] == nil {
+			continue
+		}
+		if was, ok := f.priceRows[cfgValueKey(c.After[id])]; ok && was != cfgValueKey(c.After[e]) {
+			out = append(out, was)
+		}
+	}
+	return out
 }
 
 // owners records, of changes, key -> owner of the rows written, and
@@ -157,8 +215,9 @@ func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cd
 	r := f.s.r
 	links := r.changesOf(changes, cfgLinkDoc)
 	unlinked := f.owners(links, "link_id", "product_id", f.linkChild) // children, or children no more
+	decimals := r.changesOf(changes, cfgDecimalDoc)
 	ids := cfgDistinct(
-		cfgPriceEntities(r.changesOf(changes, cfgDecimalDoc), f.dstID),
+		cfgPriceEntities(decimals, f.dstID), f.takenOver(decimals),
 		unlinked, changedValues(links, "parent_id"),
 		f.owners(r.changesOf(changes, cfgAttrDoc), "product_super_attribute_id", "product_id", f.attrParent),
 		changedValues(r.changesOf(changes, cfgIntDoc), "entity_id"))
@@ -211,6 +270,13 @@ func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cd
 		if err := f.restore(ctx, tx, held, computed, dq(cfgDecimalDoc)); err != nil {
 			return err
 		}
+		now, err := f.readPriceRows(ctx, tx, held)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		maps.Copy(f.priceRows, now)
+		f.mu.Unlock()
 	}
 	return nil
 }

@@ -23,7 +23,13 @@ import (
 // Helper::getConfigurablePrice has it: fixed amount, or a percentage of the
 // parent's price, in every store of the delta's website). Without the
 // follower child 11 would keep its own Magento 1 price (5) and child 12 the
-// price computed from the old parent price. Both delta sources.
+// price computed from the old parent price. Child 12 changes option and
+// child 14 leaves the configurable: the prices computed for them in stores
+// where they are no longer priced give way to their own Magento 1 rows (or
+// none), as a fresh migration has them. And a new Magento 1 decimal row of
+// another product takes the value_id Magento 2 gave child 21's computed
+// store-2 price (the stream writes rows by value_id): the follower prices
+// 21 again (without it that price is silently gone). Both delta sources.
 func TestConfigurablePricesFollowTheStream(t *testing.T) {
 	t.Parallel()
 	for _, source := range []string{"binlog", "triggers"} {
@@ -50,15 +56,15 @@ func TestConfigurablePricesFollowTheStream(t *testing.T) {
 				`INSERT INTO eav_attribute_option (option_id, attribute_id, sort_order) VALUES (5, 92, 0), (6, 92, 1)`,
 				`INSERT INTO eav_attribute_option_value (value_id, option_id, store_id, value) VALUES (1, 5, 0, 'red'), (2, 6, 0, 'blue')`,
 				`INSERT INTO catalog_product_entity (entity_id, entity_type_id, attribute_set_id, type_id, sku, created_at, updated_at) VALUES `+
-					strings.Join([]string{product(10, "configurable"), product(11, "simple"), product(12, "simple"), product(14, "simple"), product(60, "simple")}, ","),
+					strings.Join([]string{product(10, "configurable"), product(11, "simple"), product(12, "simple"), product(14, "simple"), product(20, "configurable"), product(21, "simple"), product(60, "simple")}, ","),
 				`INSERT INTO catalog_product_entity_decimal (entity_type_id, attribute_id, store_id, entity_id, value) VALUES
-					(4, 75, 0, 10, 100), (4, 75, 0, 11, 1), (4, 75, 0, 12, 2), (4, 75, 0, 60, 7), (4, 75, 0, 14, 4), (4, 75, 1, 14, 9)`,
-				`INSERT INTO catalog_product_entity_int (entity_type_id, attribute_id, store_id, entity_id, value) VALUES (4, 92, 0, 11, 5), (4, 92, 0, 12, 6), (4, 92, 0, 14, 6)`,
-				`INSERT INTO catalog_product_super_attribute (product_super_attribute_id, product_id, attribute_id, position) VALUES (1, 10, 92, 0)`,
-				`INSERT INTO catalog_product_super_link (link_id, product_id, parent_id) VALUES (1, 11, 10), (2, 12, 10), (4, 14, 10)`,
+					(4, 75, 0, 10, 100), (4, 75, 0, 11, 1), (4, 75, 0, 12, 2), (4, 75, 0, 60, 7), (4, 75, 0, 14, 4), (4, 75, 1, 14, 9), (4, 75, 0, 20, 50), (4, 75, 0, 21, 5)`,
+				`INSERT INTO catalog_product_entity_int (entity_type_id, attribute_id, store_id, entity_id, value) VALUES (4, 92, 0, 11, 5), (4, 92, 0, 12, 6), (4, 92, 0, 14, 6), (4, 92, 0, 21, 6)`,
+				`INSERT INTO catalog_product_super_attribute (product_super_attribute_id, product_id, attribute_id, position) VALUES (1, 10, 92, 0), (2, 20, 92, 0)`,
+				`INSERT INTO catalog_product_super_link (link_id, product_id, parent_id) VALUES (1, 11, 10), (2, 12, 10), (4, 14, 10), (5, 21, 20)`,
 				// red: +10 in website 0 (store 0); blue: +10% in website 1 (stores 1, 2).
 				`INSERT INTO catalog_product_super_attribute_pricing (value_id, product_super_attribute_id, value_index, is_percent, pricing_value, website_id) VALUES
-					(1, 1, '5', 0, 10, 0), (2, 1, '6', 1, 10, 1)`,
+					(1, 1, '5', 0, 10, 0), (2, 1, '6', 1, 10, 1), (3, 2, '6', 1, 10, 1)`,
 			)
 			if err := s.dst.Exec(context.Background(), "magento2",
 				`INSERT INTO eav_entity_type (entity_type_id, entity_type_code, entity_model) VALUES (4, 'catalog_product', 'Magento\\Catalog\\Model\\ResourceModel\\Product')`,
@@ -75,8 +81,21 @@ func TestConfigurablePricesFollowTheStream(t *testing.T) {
 			row := func(id, store int, v float64) string { return fmt.Sprintf("'%d','%d','%s'", id, store, price(v)) }
 			s.assertRows(map[string][]string{prices: {
 				row(10, 0, 100), row(11, 0, 100+10), row(12, 0, 2), row(12, 1, 100+100*0.10), row(12, 2, 100+100*0.10),
-				row(14, 0, 4), row(14, 1, 100+100*0.10), row(14, 2, 100+100*0.10), row(60, 0, 7),
+				row(14, 0, 4), row(14, 1, 100+100*0.10), row(14, 2, 100+100*0.10),
+				row(20, 0, 50), row(21, 0, 5), row(21, 1, 50+50*0.10), row(21, 2, 50+50*0.10), row(60, 0, 7),
 			}})
+
+			var victim string
+			if err := s.e.dstDB.QueryRow("SELECT value_id FROM catalog_product_entity_decimal WHERE attribute_id = 77 AND entity_id = 21 AND store_id = 2").Scan(&victim); err != nil {
+				t.Fatal(err)
+			}
+			var m1max int
+			if err := s.e.srcDB.QueryRow("SELECT MAX(value_id) FROM catalog_product_entity_decimal").Scan(&m1max); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := strconv.Atoi(victim); v <= m1max+1 {
+				t.Fatalf("child 21's store-2 price row has value_id %s, want one above Magento 1's next (%d) for this test", victim, m1max+1)
+			}
 
 			// After data mode: the parent's price, child 11's own price row
 			// (the stream writes 5 there), a new child 13 (red), child 12
@@ -92,6 +111,10 @@ func TestConfigurablePricesFollowTheStream(t *testing.T) {
 				`INSERT INTO catalog_product_super_link (link_id, product_id, parent_id) VALUES (3, 13, 10)`,
 				`UPDATE catalog_product_entity_int SET value = 5 WHERE entity_id = 12 AND attribute_id = 92`,
 				`DELETE FROM catalog_product_super_link WHERE product_id = 14`,
+				// Magento 1's next decimal row takes the value_id Magento 2
+				// gave child 21's computed store-2 price (Magento 1 has no
+				// such row): the stream writes it over that row.
+				fmt.Sprintf(`INSERT INTO catalog_product_entity_decimal (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (%s, 4, 75, 1, 60, 8)`, victim),
 			)
 			d := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
 			if !strings.Contains(d.stderr, "catalog_product_super_attribute_pricing has no Magento 2 table, so the stream does not carry it") {
@@ -101,11 +124,12 @@ func TestConfigurablePricesFollowTheStream(t *testing.T) {
 			s.assertRows(map[string][]string{
 				prices: {
 					row(10, 0, parent), row(11, 0, parent+10), row(12, 0, parent+10), row(13, 0, parent+10),
-					row(14, 0, 4), row(14, 1, 9), row(60, 0, 7),
+					row(14, 0, 4), row(14, 1, 9), row(20, 0, 50), row(21, 0, 5), row(21, 1, 50+50*0.10), row(21, 2, 50+50*0.10),
+					row(60, 0, 7), row(60, 1, 8),
 				},
 				// The Map step's own rows: the link and the option value of 13.
-				"SELECT product_id, parent_id FROM catalog_product_super_link ORDER BY product_id":                   {"'11','10'", "'12','10'", "'13','10'"},
-				"SELECT entity_id, value FROM catalog_product_entity_int WHERE attribute_id = 83 ORDER BY entity_id": {"'11','5'", "'12','5'", "'13','5'", "'14','6'"},
+				"SELECT product_id, parent_id FROM catalog_product_super_link ORDER BY product_id":                   {"'11','10'", "'12','10'", "'13','10'", "'21','20'"},
+				"SELECT entity_id, value FROM catalog_product_entity_int WHERE attribute_id = 83 ORDER BY entity_id": {"'11','5'", "'12','5'", "'13','5'", "'14','6'", "'21','6'"},
 			})
 		})
 	}
