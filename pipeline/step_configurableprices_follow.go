@@ -127,18 +127,20 @@ func (f *cfgPricesFollower) readPriceRows(ctx context.Context, db cfgQueryer, pr
 	return out, rows.Err()
 }
 
-// takenOver returns the children whose price rows (by value_id) changes
-// of catalog_product_entity_decimal wrote as another row.
+// takenOver returns the children whose price rows (by value_id) changes of
+// catalog_product_entity_decimal wrote: another product's row, another
+// store's or attribute's of the child, or the price row itself (priced
+// again anyway).
 func (f *cfgPricesFollower) takenOver(changes []cdc.Change) []any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []any
 	for _, c := range changes {
-		id, e := c.Table.ColumnIndex("value_id"), c.Table.ColumnIndex("entity_id")
-		if id < 0 || e < 0 || c.After == nil || id >= len(c.After) || e >= len(c.After) || c.After[id] == nil {
+		id := c.Table.ColumnIndex("value_id")
+		if id < 0 || c.After == nil || id >= len(c.After) || c.After[id] == nil {
 			continue
 		}
-		if was, ok := f.priceRows[cfgValueKey(c.After[id])]; ok && was != cfgValueKey(c.After[e]) {
+		if was, ok := f.priceRows[cfgValueKey(c.After[id])]; ok {
 			out = append(out, was)
 		}
 	}

@@ -184,19 +184,20 @@ type orderFollower struct{ recordingFollower }
 
 func (*orderFollower) followsLast() {}
 
-// TestCfgTakenOver: a decimal row (any attribute) written under the
-// value_id of a child's price row names that child; the child's own row
-// (same entity) or an unknown id names none.
+// TestCfgTakenOver: a decimal row (any product, attribute or store)
+// written under the value_id of a child's price row names that child (the
+// child's own weight row taking its store-2 price's id too); an unknown id
+// or a delete names none.
 func TestCfgTakenOver(t *testing.T) {
 	tbl := &cdc.Table{Name: "catalog_product_entity_decimal", Columns: []cdc.Column{{Name: "value_id"}, {Name: "attribute_id"}, {Name: "store_id"}, {Name: "entity_id"}, {Name: "value"}}, Key: []int{0}}
 	f := &cfgPricesFollower{priceRows: map[string]string{"13": "21", "14": "22"}}
 	got := f.takenOver([]cdc.Change{
 		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(13), int64(80), int64(1), int64(60), "8"}},                                               // another product, another attribute
-		{Op: cdc.OpUpdate, Table: tbl, Before: []any{int64(14), nil, nil, nil, nil}, After: []any{int64(14), int64(77), int64(2), int64(22), "1"}}, // the child's own row
+		{Op: cdc.OpUpdate, Table: tbl, Before: []any{int64(14), nil, nil, nil, nil}, After: []any{int64(14), int64(80), int64(1), int64(22), "1"}}, // the child's other row
 		{Op: cdc.OpInsert, Table: tbl, After: []any{int64(15), int64(77), int64(0), int64(61), "1"}},                                               // unknown id
 		{Op: cdc.OpDelete, Table: tbl, Before: []any{int64(13), nil, nil, nil, nil}},                                                               // a delete takes nothing over
 	})
-	if fmt.Sprint(got) != "[21]" {
-		t.Errorf("taken over %v, want [21]", got)
+	if fmt.Sprint(got) != "[21 22]" {
+		t.Errorf("taken over %v, want [21 22]", got)
 	}
 }
