@@ -117,7 +117,8 @@ func cfgMissing(area, prefix string, want []cfgFields, have map[string][]string)
 // transaction, the prices of the children whose rows the Map step's stream
 // writes (the reference's Map delta leaves a child's own Magento 1 price
 // over the computed one); the pricing table itself is not streamed (no
-// Magento 2 table), said at each delta start.
+// Magento 2 table): every child is priced again at each delta start, which
+// says so.
 type configurablePricesStep struct {
 	r *Runtime
 	// absent: the source has no pricing document (a partial database).

@@ -37,26 +37,49 @@ func (r *Runtime) followConfigurablePrices(ctx context.Context, log logWarner) e
 		return err // no price attribute: data mode computed nothing (Integrity said why)
 	}
 	s.srcPriceID = id
-	log.Warn("the ConfigurablePrices step cannot follow super attribute price changes: "+sp+cfgPricingDoc+" has no Magento 2 table, so the stream does not carry it; a pricing change made in Magento 1 after data mode reaches Magento 2 at the next `migrate data --reset` (changes of parent prices, children's prices, super links, super attributes and the children's option values are followed)",
-		"stage", "delta")
 	if err := r.dest.rows(); err != nil {
-		log.Warn("the ConfigurablePrices step's delta does not run here: "+err.Error()+"; apply --from-kafka writes the children's own Magento 1 prices over their computed ones when those rows change: after the last apply, run `migrate data --reset` to compute them anew",
+		log.Warn("the ConfigurablePrices step's delta does not run here: "+err.Error()+"; apply --from-kafka writes the children's own Magento 1 prices over their computed ones when those rows change, and pricing changes are not followed: after the last apply, run `migrate data --reset` to compute them anew",
 			"stage", "delta")
 		return nil
 	}
+	log.Warn("the ConfigurablePrices step cannot follow super attribute price changes: "+sp+cfgPricingDoc+" has no Magento 2 table, so the stream does not carry it; a pricing change made in Magento 1 reaches Magento 2 at the next delta start, which prices every child again (changes of parent prices, children's prices, super links, super attributes and the children's option values are followed while the stream runs)",
+		"stage", "delta")
 	dstID, err := s.destPriceID(ctx)
 	if err != nil {
 		return err
 	}
-	f := &cfgPricesFollower{s: s, dstID: dstID}
+	f := &cfgPricesFollower{s: s, dstID: dstID, priceRows: map[string]string{}}
 	if f.linkChild, err = cfgPairs(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+cfgLinkDoc, "link_id", "product_id"); err != nil {
 		return err
 	}
 	if f.attrParent, err = cfgPairs(ctx, r.dst, r.cfg.Destination.Database, r.cfg.Options.DestPrefix+cfgAttrDoc, "product_super_attribute_id", "product_id"); err != nil {
 		return err
 	}
-	if f.priceRows, err = f.readPriceRows(ctx, r.dst, nil); err != nil {
+	// A full refresh first: what a stop between runs or a Kafka apply left
+	// behind, and the pricing changes made since the last run.
+	var children []any
+	err = r.inTx(ctx, func(tx *sql.Tx) error {
+		src, err := cfgColumn(ctx, r.src, "SELECT DISTINCT product_id FROM "+s.srcTable(cfgLinkDoc))
+		if err != nil {
+			return fmt.Errorf("ConfigurablePrices step: reading the source's %s: %w", sp+cfgLinkDoc, err)
+		}
+		dst, err := cfgColumn(ctx, tx, "SELECT DISTINCT product_id FROM "+rowio.QuoteIdent(r.cfg.Destination.Database)+"."+rowio.QuoteIdent(r.cfg.Options.DestPrefix+cfgLinkDoc))
+		if err != nil {
+			return fmt.Errorf("ConfigurablePrices step: reading the destination's %s: %w", r.cfg.Options.DestPrefix+cfgLinkDoc, err)
+		}
+		children = cfgDistinct(src, dst)
+		return f.price(ctx, tx, children)
+	})
+	if err != nil {
 		return err
+	}
+	all, err := f.readPriceRows(ctx, r.dst, nil)
+	if err != nil {
+		return err
+	}
+	maps.Copy(f.priceRows, all)
+	if l, ok := log.(interface{ Info(string, ...any) }); ok {
+		l.Info("configurable children priced again at delta start", "stage", "delta", "children", len(children))
 	}
 	r.follow(f)
 	return nil
@@ -235,7 +258,13 @@ func (f *cfgPricesFollower) follow(ctx context.Context, tx *sql.Tx, changes []cd
 		}
 		children = append(children, got...)
 	}
-	children = cfgDistinct(children)
+	return f.price(ctx, tx, cfgDistinct(children))
+}
+
+// price writes, in tx, the computed prices of children (those the
+// destination holds) and restores the rows of those not priced in a store.
+func (f *cfgPricesFollower) price(ctx context.Context, tx *sql.Tx, children []any) error {
+	r := f.s.r
 	if len(children) == 0 {
 		return nil
 	}

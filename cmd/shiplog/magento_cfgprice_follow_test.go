@@ -29,7 +29,9 @@ import (
 // none), as a fresh migration has them. And a new Magento 1 decimal row of
 // another product takes the value_id Magento 2 gave child 21's computed
 // store-2 price (the stream writes rows by value_id): the follower prices
-// 21 again (without it that price is silently gone). Both delta sources.
+// 21 again (without it that price is silently gone). 21's pricing changes
+// too (10% -> 20%): not streamed, it is applied by the full pricing at delta
+// start. Both delta sources.
 func TestConfigurablePricesFollowTheStream(t *testing.T) {
 	t.Parallel()
 	for _, source := range []string{"binlog", "triggers"} {
@@ -115,16 +117,18 @@ func TestConfigurablePricesFollowTheStream(t *testing.T) {
 				// gave child 21's computed store-2 price (Magento 1 has no
 				// such row): the stream writes it over that row.
 				fmt.Sprintf(`INSERT INTO catalog_product_entity_decimal (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (%s, 4, 75, 1, 60, 8)`, victim),
+				// Not streamed (no Magento 2 table): priced again at delta start.
+				`UPDATE catalog_product_super_attribute_pricing SET pricing_value = 20 WHERE value_id = 3`,
 			)
 			d := s.e.mustRun("migrate", "delta", "--exit-when-caught-up")
-			if !strings.Contains(d.stderr, "catalog_product_super_attribute_pricing has no Magento 2 table, so the stream does not carry it") {
+			if !strings.Contains(d.stderr, "catalog_product_super_attribute_pricing has no Magento 2 table, so the stream does not carry it; a pricing change made in Magento 1 reaches Magento 2 at the next delta start") {
 				t.Errorf("delta start did not warn that pricing changes are not streamed:\n%s", d.stderr)
 			}
 			const parent = 200.0
 			s.assertRows(map[string][]string{
 				prices: {
 					row(10, 0, parent), row(11, 0, parent+10), row(12, 0, parent+10), row(13, 0, parent+10),
-					row(14, 0, 4), row(14, 1, 9), row(20, 0, 50), row(21, 0, 5), row(21, 1, 50+50*0.10), row(21, 2, 50+50*0.10),
+					row(14, 0, 4), row(14, 1, 9), row(20, 0, 50), row(21, 0, 5), row(21, 1, 50+50*0.20), row(21, 2, 50+50*0.20),
 					row(60, 0, 7), row(60, 1, 8),
 				},
 				// The Map step's own rows: the link and the option value of 13.
