@@ -98,8 +98,8 @@ func (r *Runtime) followConfigurablePrices(ctx context.Context, log logWarner) e
 // Children the destination does not hold yet, and stores it does not hold
 // yet, are left out (their rows would break the foreign keys): the
 // child's own rows, streamed later, bring it back here; a store added to
-// Magento 1 after data mode gets its children's prices at the next
-// `migrate data --reset`.
+// Magento 1 after data mode gets its children's prices at the next delta
+// start.
 //
 // A deleted super link or super attribute comes as its key alone: the
 // follower keeps the destination's link -> child and super attribute ->
