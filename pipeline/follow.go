@@ -46,6 +46,11 @@ type follower interface {
 	follow(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error
 }
 
+// lastFollower is a follower whose rows must be written after every other
+// follower's of the batch (one of those may write the same rows from the
+// source: the PostProcessing step's reads a product's value rows again).
+type lastFollower interface{ followsLast() }
+
 // follow registers f for the delta stream that starts next (see above).
 // Registered followers are forgotten when delta mode starts again.
 func (r *Runtime) follow(f follower) { r.followers = append(r.followers, f) }
@@ -100,8 +105,17 @@ func (r *Runtime) followName(name string) (string, bool) {
 
 // runFollowers runs, in tx, every follower with the changes of changes
 // (already those of followed tables, see followed) it reads.
+// Followers that are lastFollowers run after the others.
 func (r *Runtime) runFollowers(ctx context.Context, tx *sql.Tx, changes []cdc.Change) error {
-	for _, f := range r.followers {
+	ordered := make([]follower, 0, len(r.followers))
+	for _, last := range []bool{false, true} {
+		for _, f := range r.followers {
+			if _, ok := f.(lastFollower); ok == last {
+				ordered = append(ordered, f)
+			}
+		}
+	}
+	for _, f := range ordered {
 		var mine []cdc.Change
 		for i := range changes {
 			name, ok := r.followName(changes[i].Table.Name)

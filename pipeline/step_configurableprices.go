@@ -112,11 +112,13 @@ func cfgMissing(area, prefix string, want []cfgFields, have map[string][]string)
 // when config.xml runs the EAV step, as the Map step translates the
 // rows it copies; Magento 1's id otherwise.
 //
-// The stock config runs no ConfigurablePrices delta (the reference's
-// class would follow pricing changes); listed in delta mode, the step says
-// at every run that it follows nothing. In delta mode the Map step's stream
-// writes a child's own Magento 1 price over the computed one when that
-// row changes, as the reference's Map delta does.
+// In delta mode a follower (followConfigurablePrices, registered whether
+// or not config.xml lists the step there) recomputes, in the batch's
+// transaction, the prices of the children whose rows the Map step's stream
+// writes (the reference's Map delta leaves a child's own Magento 1 price
+// over the computed one); the pricing table itself is not streamed (no
+// Magento 2 table): every child is priced again at each delta start, which
+// says so.
 type configurablePricesStep struct {
 	r *Runtime
 	// absent: the source has no pricing document (a partial database).
@@ -222,8 +224,12 @@ func (s *configurablePricesStep) destPriceID(ctx context.Context) (string, error
 // (in that order), the child's price there (TRUNCATE to 4 places, as the
 // reference's), how many deltas made it and how many of those are
 // percentages. t names each document (quoted, prefixed); the price
-// attribute id is its two placeholders.
-func configurablePriceQuery(t func(doc string) string) string {
+// attribute id is its two placeholders, then where's (a condition on the
+// link l, "" for every child).
+func configurablePriceQuery(t func(doc string) string, where string) string {
+	if where != "" {
+		where = " WHERE " + where
+	}
 	base := "COALESCE(bs.value, b0.value)"
 	return "SELECT l.product_id, cs.store_id, l.parent_id," +
 		" TRUNCATE(MAX(" + base + ") + SUM(IF(ap.is_percent = 1, " + base + " * ap.pricing_value / 100, ap.pricing_value)), 4)," +
@@ -235,6 +241,7 @@ func configurablePriceQuery(t func(doc string) string) string {
 		" JOIN " + t(cfgStoreDoc) + " cs ON cs.website_id = ap.website_id" +
 		" LEFT JOIN " + t(cfgDecimalDoc) + " b0 ON b0.entity_id = l.parent_id AND b0.attribute_id = ? AND b0.store_id = 0" +
 		" LEFT JOIN " + t(cfgDecimalDoc) + " bs ON bs.entity_id = l.parent_id AND bs.attribute_id = ? AND bs.store_id = cs.store_id AND cs.store_id <> 0" +
+		where +
 		" GROUP BY l.product_id, cs.store_id, l.parent_id" +
 		" HAVING MAX(" + base + ") IS NOT NULL" +
 		" ORDER BY l.product_id, cs.store_id, l.parent_id"
@@ -277,6 +284,55 @@ func (k *cfgPicker) take(p cfgPrice) bool {
 // cfgBatch is how many rows one INSERT writes.
 const cfgBatch = 500
 
+// writePrices computes on the source the prices of the children where
+// selects (configurablePriceQuery's, args its placeholders), picking with k,
+// and writes them into the destination's catalog_product_entity_decimal in
+// tx as attribute dstID; keep, when not nil, says which child and store to
+// write. It returns how many rows it wrote.
+func (s *configurablePricesStep) writePrices(ctx context.Context, tx *sql.Tx, k *cfgPicker, dstID, where string, args []any, keep func(child, store string) bool) (int, error) {
+	rows, err := s.r.src.QueryContext(ctx, configurablePriceQuery(s.srcTable, where), append([]any{s.srcPriceID, s.srcPriceID}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("ConfigurablePrices step: computing the children's prices on the source: %w", err)
+	}
+	defer rows.Close()
+	dest := rowio.QuoteIdent(s.r.cfg.Destination.Database) + "." + rowio.QuoteIdent(s.r.cfg.Options.DestPrefix+cfgDecimalDoc)
+	var written int
+	var batch []string
+	var ins []any
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		q := "INSERT INTO " + dest + " (entity_id, attribute_id, store_id, value) VALUES " + strings.Join(batch, ",") +
+			" ON DUPLICATE KEY UPDATE value = VALUES(value)"
+		if _, err := tx.ExecContext(ctx, q, ins...); err != nil {
+			return fmt.Errorf("ConfigurablePrices step: writing the children's prices into %s: %w; nothing was written", dest, err)
+		}
+		batch, ins = batch[:0], ins[:0]
+		return nil
+	}
+	for rows.Next() {
+		var p cfgPrice
+		if err := rows.Scan(&p.child, &p.store, &p.parent, &p.value, &p.deltas, &p.percents); err != nil {
+			return 0, fmt.Errorf("ConfigurablePrices step: reading the children's prices: %w", err)
+		}
+		if !k.take(p) || (keep != nil && !keep(p.child, p.store)) {
+			continue
+		}
+		batch, ins = append(batch, "(?,?,?,?)"), append(ins, p.child, dstID, p.store, p.value)
+		written++
+		if len(batch) >= cfgBatch {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("ConfigurablePrices step: computing the children's prices on the source: %w", err)
+	}
+	return written, flush()
+}
+
 // Data computes the children's prices on the source and writes them into
 // the destination's catalog_product_entity_decimal in one transaction.
 func (s *configurablePricesStep) Data(ctx context.Context, env *step.Env) error {
@@ -294,49 +350,11 @@ func (s *configurablePricesStep) Data(ctx context.Context, env *step.Env) error 
 	if err != nil {
 		return fmt.Errorf("ConfigurablePrices step: reading %s: %w", s.r.cfg.Options.SourcePrefix+cfgDecimalDoc, err)
 	}
-	rows, err := s.r.src.QueryContext(ctx, configurablePriceQuery(s.srcTable), s.srcPriceID, s.srcPriceID)
-	if err != nil {
-		return fmt.Errorf("ConfigurablePrices step: computing the children's prices on the source: %w", err)
-	}
-	defer rows.Close()
-	dest := rowio.QuoteIdent(s.r.cfg.Destination.Database) + "." + rowio.QuoteIdent(s.r.cfg.Options.DestPrefix+cfgDecimalDoc)
 	var k cfgPicker
 	var written int
 	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
-		var batch []string
-		var args []any
-		flush := func() error {
-			if len(batch) == 0 {
-				return nil
-			}
-			q := "INSERT INTO " + dest + " (entity_id, attribute_id, store_id, value) VALUES " + strings.Join(batch, ",") +
-				" ON DUPLICATE KEY UPDATE value = VALUES(value)"
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return fmt.Errorf("ConfigurablePrices step: writing the children's prices into %s: %w; nothing was written", dest, err)
-			}
-			batch, args = batch[:0], args[:0]
-			return nil
-		}
-		for rows.Next() {
-			var p cfgPrice
-			if err := rows.Scan(&p.child, &p.store, &p.parent, &p.value, &p.deltas, &p.percents); err != nil {
-				return fmt.Errorf("ConfigurablePrices step: reading the children's prices: %w", err)
-			}
-			if !k.take(p) {
-				continue
-			}
-			batch, args = append(batch, "(?,?,?,?)"), append(args, p.child, dstID, p.store, p.value)
-			written++
-			if len(batch) >= cfgBatch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("ConfigurablePrices step: computing the children's prices on the source: %w", err)
-		}
-		return flush()
+		written, err = s.writePrices(ctx, tx, &k, dstID, "", nil, nil)
+		return err
 	})
 	if err != nil {
 		return err
@@ -362,15 +380,6 @@ func (s *configurablePricesStep) Data(ctx context.Context, env *step.Env) error 
 // step's and this step's together, with no count to compare).
 func (s *configurablePricesStep) Volume(context.Context, *step.Env) error { return nil }
 
-// DeltaStart says, at every delta run that lists the step, that it follows
-// nothing: the stock config runs no ConfigurablePrices delta.
-func (s *configurablePricesStep) DeltaStart(_ context.Context, env *step.Env) error {
-	if env.Log != nil {
-		env.Log.Warn("the ConfigurablePrices step has no delta here: super attribute prices changed in Magento 1 after data mode are not followed, and the Map step's stream writes a child's own Magento 1 price over its computed one when that row changes; run `migrate data --reset` to compute them anew",
-			"stage", "delta")
-	}
-	return nil
-}
-
-// Delta does nothing: DeltaStart said what is not followed.
+// Delta does nothing: the follower registered when delta mode starts
+// (followConfigurablePrices) keeps the children's prices the stream touches.
 func (s *configurablePricesStep) Delta(context.Context, *step.Env) error { return nil }

@@ -84,6 +84,9 @@ func (r *Runtime) deltaSteps(ctx context.Context, o DeltaOptions) error {
 	r.followers = nil // the steps' DeltaStart register them anew
 	r.followFailed.Store(0)
 	r.followRatings(log)
+	if err := r.followConfigurablePrices(ctx, log); err != nil {
+		return err
+	}
 	steps, err := r.modeSteps(step.ModeDelta, log, run)
 	if err != nil {
 		return err
