@@ -17,7 +17,8 @@ import (
 // TestStockConfigStreamsASalesStoreUnderWrites is issue 16's end-to-end
 // case for the sales steps: a generated Magento 1.9 store with orders,
 // invoices, shipments and credit memos (internal/magentogen) migrated with
-// the stock config.xml (settings, then data), then `migrate delta` running
+// the stock config.xml (settings, then data; its tier and group prices end
+// as Magento 2 tier prices), then `migrate delta` running
 // as a daemon while Magento 1 takes orders (each with its documents and
 // eav_entity_store's new last ids, in one transaction), puts orders on hold
 // and deletes one (its documents go by Magento 1's foreign keys). Once the
@@ -39,8 +40,18 @@ func TestStockConfigStreamsASalesStoreUnderWrites(t *testing.T) {
 			opt := magentogen.Options{Products: 60, Customers: 20, Orders: 30}
 			execConn(t, s.e.srcDB, append(append([]string(nil), magentogen.Prelude...), magentogen.Magento1(opt)...)...)
 			execConn(t, s.e.dstDB, append([]string{"SET FOREIGN_KEY_CHECKS = 0"}, magentogen.Magento2()...)...)
+			// Tier and group prices (the Tier Price step): per website and
+			// customer group, a group price where no quantity-1 tier price is.
+			execConn(t, s.e.srcDB, "SET FOREIGN_KEY_CHECKS = 0",
+				"INSERT INTO catalog_product_entity_tier_price (entity_id, all_groups, customer_group_id, qty, value, website_id) VALUES (1, 1, 0, 5, 9.5, 0), (1, 0, 1, 10, 8.25, 1), (2, 1, 0, 3, 19, 0)",
+				"INSERT INTO catalog_product_entity_group_price (entity_id, all_groups, customer_group_id, value, website_id) VALUES (3, 0, 1, 4.5, 0), (1, 0, 2, 7, 2)")
 			s.e.mustRun("migrate", "settings")
 			s.e.mustRun("migrate", "data", "--auto")
+			const m2Tiers = "SELECT entity_id, all_groups, customer_group_id, CAST(qty AS DOUBLE), CAST(value AS DOUBLE), website_id FROM catalog_product_entity_tier_price"
+			const m1Tiers = m2Tiers + " UNION ALL SELECT entity_id, all_groups, customer_group_id, 1, CAST(value AS DOUBLE), website_id FROM catalog_product_entity_group_price"
+			if got, want := strings.Join(rowsOf(t, s.e.dstDB, m2Tiers), " "), strings.Join(rowsOf(t, s.e.srcDB, m1Tiers), " "); got != want || !strings.Contains(want, "'3','0','1','1','4.5','0'") {
+				t.Errorf("Magento 2's tier prices %s; want Magento 1's tier prices and its group prices as quantity 1: %s", got, want)
+			}
 			t.Logf("%s: settings and data done", time.Since(start).Round(time.Millisecond))
 
 			d := startDaemon(t, s.config, "migrate", "delta")
