@@ -272,26 +272,33 @@ func mariadbSnapshotPos(ctx context.Context, src *sql.Conn, who string) (cdc.Pos
 // every change from the snapshot on is logged). Every document must have
 // one: a document the deltalog file leaves out would not be streamed.
 func (s *customerStep) prepareStream(ctx context.Context) error {
-	r := s.r
-	if r.source.copyPositions() {
+	if s.r.source.copyPositions() {
 		return nil
 	}
 	cp, err := s.streamPlan()
 	if err != nil {
 		return err
 	}
-	specs, problems, err := r.logSpecs(ctx, cp)
+	return s.r.installStepLogs(ctx, cp, "Customer Attributes step", "delta_customer")
+}
+
+// installStepLogs puts the change logs in on the documents of plan, which
+// a step streams (its title names it in errors; group is the reference's
+// deltalog group that lists them). Every document must have one: a
+// document the deltalog file leaves out would not be streamed.
+func (r *Runtime) installStepLogs(ctx context.Context, plan *transform.Plan, title, group string) error {
+	specs, problems, err := r.logSpecs(ctx, plan)
 	if err != nil {
 		return err
 	}
 	notCopied(problems) // other steps' documents of the deltalog file
 	var errs []string
-	for _, tp := range cp.Tables() {
+	for _, tp := range plan.Tables() {
 		if !slices.ContainsFunc(specs, func(sp deltalog.Spec) bool { return sp.Table.Name == tp.Source.Name }) {
 			if e := problems[tp.Source.Name]; e != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", tp.Source.Name, e))
 			} else {
-				errs = append(errs, tp.Source.Name+": the deltalog file does not list it (the reference's delta_customer group does)")
+				errs = append(errs, tp.Source.Name+": the deltalog file does not list it (the reference's "+group+" group does)")
 			}
 		}
 	}
@@ -306,8 +313,8 @@ func (s *customerStep) prepareStream(ctx context.Context) error {
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
-		return fmt.Errorf("%w: Customer Attributes step: change logs could not be set up for the documents it streams: %s (or leave the step out of delta mode in config.xml)",
-			ErrIntegrity, strings.Join(errs, "; "))
+		return fmt.Errorf("%w: %s: change logs could not be set up for the documents it streams: %s (or leave the step out of delta mode in config.xml)",
+			ErrIntegrity, title, strings.Join(errs, "; "))
 	}
 	return nil
 }

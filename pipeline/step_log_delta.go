@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/shiplog/shiplog/cdc"
-	"github.com/shiplog/shiplog/deltalog"
 	"github.com/shiplog/shiplog/rowio"
 	"github.com/shiplog/shiplog/state"
 	"github.com/shiplog/shiplog/step"
@@ -270,44 +269,14 @@ func (r *Runtime) logUnlisted(plan *transform.Plan, listed func(table string) bo
 // snapshot (delta.source: triggers), so every change from the snapshot on
 // is logged.
 func (s *logStep) prepareStream(ctx context.Context) error {
-	r := s.r
-	if r.source.copyPositions() {
+	if s.r.source.copyPositions() {
 		return nil
 	}
 	lp, err := s.streamPlan()
 	if err != nil {
 		return err
 	}
-	specs, problems, err := r.logSpecs(ctx, lp)
-	if err != nil {
-		return err
-	}
-	notCopied(problems) // other steps' documents of the deltalog file
-	var errs []string
-	for _, tp := range lp.Tables() {
-		if !slices.ContainsFunc(specs, func(sp deltalog.Spec) bool { return sp.Table.Name == tp.Source.Name }) {
-			if e := problems[tp.Source.Name]; e != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", tp.Source.Name, e))
-			} else {
-				errs = append(errs, tp.Source.Name+": the deltalog file does not list it (the reference's delta_log group does)")
-			}
-		}
-	}
-	if len(errs) == 0 {
-		failed, err := r.installer().Install(ctx, specs)
-		if err != nil {
-			return err
-		}
-		for t, e := range failed {
-			errs = append(errs, fmt.Sprintf("%s: %v", t, e))
-		}
-	}
-	if len(errs) > 0 {
-		slices.Sort(errs)
-		return fmt.Errorf("%w: Log step: change logs could not be set up for the documents it streams: %s (or leave the step out of delta mode in config.xml)",
-			ErrIntegrity, strings.Join(errs, "; "))
-	}
-	return nil
+	return s.r.installStepLogs(ctx, lp, "Log step", "delta_log")
 }
 
 // recordStream records in tx, with the copy read at pos, each streamed
