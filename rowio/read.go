@@ -41,7 +41,14 @@ func ReadChunk(ctx context.Context, conn *sql.Conn, t *cdc.Table, after []any, l
 	}
 	q = AppendOrderByKey(q, t)
 	q = append(q, fmt.Sprintf(" LIMIT %d", limit)...)
-	stmt, err := conn.PrepareContext(ctx, string(q))
+	return QueryRows(ctx, conn, t, string(q), limit)
+}
+
+// QueryRows runs q, a SELECT of t's columns (SelectColumns), as a prepared
+// statement over conn (the binary protocol, as ScanRow reads) and returns
+// its rows as canonical values; limit sizes the result's capacity.
+func QueryRows(ctx context.Context, conn *sql.Conn, t *cdc.Table, q string, limit int) ([][]any, error) {
+	stmt, err := conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -497,27 +497,7 @@ func readRange(ctx context.Context, conn *sql.Conn, t *cdc.Table, r *state.KeyRa
 	}
 	q = rowio.AppendOrderByKey(q, t)
 	q = append(q, fmt.Sprintf(" LIMIT %d", limit)...)
-	stmt, err := conn.PrepareContext(ctx, string(q)) // binary protocol, as rowio.ScanRow reads
-	if err != nil {
-		return nil, err
-	}
-	defer stmt.Close()
-	rows, err := stmt.QueryContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := make([][]any, 0, limit)
-	for {
-		row, ok, err := rowio.ScanRow(rows, t)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return out, nil
-		}
-		out = append(out, row)
-	}
+	return rowio.QueryRows(ctx, conn, t, string(q), limit)
 }
 
 // sameValue reports whether two key values read from the source are the same
