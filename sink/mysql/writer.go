@@ -6,6 +6,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -402,6 +403,12 @@ func (w *Writer) tx(ctx context.Context, opts *sql.TxOptions, f func(*sql.Tx) er
 	}
 	failpoint.Hit(failpoint.DestBeforeCommit)
 	if err := tx.Commit(); err != nil {
+		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+			// database/sql rolled the transaction back when ctx ended
+			// (between the statements and the COMMIT): a stop, not a
+			// failure, and nothing of it is committed.
+			err = ctx.Err()
+		}
 		return lost(fmt.Errorf("destination: commit: %w", err))
 	}
 	failpoint.Hit(failpoint.DestAfterCommit)
