@@ -16,13 +16,10 @@ import (
 const VolumeRangeRows = 10_000
 
 // KeyRanges describe a table as one consistent read of it in key order saw
-// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all. With
-// Counts (a table read in several key ranges in one snapshot), Counts[i]
-// is the rows after Bounds[i-1] up to Bounds[i] instead of Every.
+// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all.
 type KeyRanges struct {
 	Every  int
 	Bounds [][]any
-	Counts []int64
 	Rows   int64
 }
 
@@ -125,7 +122,6 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 	sk, dk := keyTable(tp.Source), keyTable(tp.Dest)
 	tr := &tableRun{tp: tp, o: &Options{ChunkRows: VolumeRangeRows}, srcConn: src, dstConn: dconn, identity: true}
 	var after []any
-	var boundedRows int64 // source rows up to the last bound passed
 	for i := 0; ; i++ {
 		// The range (after, upTo]: upTo is the VolumeRangeRows-th key after
 		// `after`, so the source holds exactly that many (keys are unique);
@@ -135,13 +131,9 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 		if known != nil {
 			if i < len(known.Bounds) {
 				upTo = known.Bounds[i]
-				if known.Counts != nil {
-					srcN = known.Counts[i]
-				}
 			} else {
-				srcN = known.Rows - boundedRows
+				srcN = known.Rows - int64(len(known.Bounds))*VolumeRangeRows
 			}
-			boundedRows += srcN
 		} else {
 			if upTo, err = nthKey(ctx, src, sk, after, VolumeRangeRows); err != nil {
 				return v, fmt.Errorf("source table %s: %w", tp.Source.Name, err)
