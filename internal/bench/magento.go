@@ -36,26 +36,36 @@ const (
 	magentoIDDB  = "identity"
 )
 
-func runMagento(ctx context.Context, f flags) (results []result, notes []string, err error) {
+// newMagentoBench makes a bench of the Magento scenarios: the module root,
+// the Magento fixtures (fx) and a work folder (prefix names it), which done
+// removes unless -keep.
+func newMagentoBench(f flags, prefix string) (b *bench, fx string, done func(), err error) {
 	if err := testenv.Available(); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	b := &bench{flags: f}
+	b = &bench{flags: f}
 	if b.root, err = testenv.ModuleRoot(); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	fx, err := magentoFixtures(b.root)
-	if err != nil {
-		return nil, nil, err
+	if fx, err = magentoFixtures(b.root); err != nil {
+		return nil, "", nil, err
 	}
-	if b.work, err = os.MkdirTemp("", "shiplog-bench-"); err != nil {
-		return nil, nil, err
+	if b.work, err = os.MkdirTemp("", prefix); err != nil {
+		return nil, "", nil, err
 	}
 	if f.keep {
 		fmt.Println("work folder:", b.work)
-	} else {
-		defer os.RemoveAll(b.work)
+		return b, fx, func() {}, nil
 	}
+	return b, fx, func() { os.RemoveAll(b.work) }, nil
+}
+
+func runMagento(ctx context.Context, f flags) (results []result, notes []string, err error) {
+	b, fx, done, err := newMagentoBench(f, "shiplog-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
 	step("starting source (binlog ROW/FULL) and destination")
 	if b.src, err = testenv.StartMariaDB(ctx, testenv.Options{Binlog: true, ServerID: 1}); err != nil {
 		return nil, nil, fmt.Errorf("source: %w", err)

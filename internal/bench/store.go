@@ -37,25 +37,11 @@ type stepTime struct {
 }
 
 func runStore(ctx context.Context, f flags) (results []result, notes []string, err error) {
-	if err := testenv.Available(); err != nil {
-		return nil, nil, err
-	}
-	b := &bench{flags: f}
-	if b.root, err = testenv.ModuleRoot(); err != nil {
-		return nil, nil, err
-	}
-	fx, err := magentoFixtures(b.root)
+	b, fx, done, err := newMagentoBench(f, "shiplog-bench-store-")
 	if err != nil {
 		return nil, nil, err
 	}
-	if b.work, err = os.MkdirTemp("", "shiplog-bench-store-"); err != nil {
-		return nil, nil, err
-	}
-	if f.keep {
-		fmt.Println("work folder:", b.work)
-	} else {
-		defer os.RemoveAll(b.work)
-	}
+	defer done()
 	opt := magentogen.Options{Products: f.storeProducts, Customers: f.storeCustomers, Orders: f.storeOrders}
 	step(fmt.Sprintf("Magento store: source (binlog ROW/FULL), the 1.9 schema, a generated store of %d products, %d customers, %d orders", opt.Products, opt.Customers, opt.Orders))
 	if b.src, err = testenv.StartMariaDB(ctx, testenv.Options{Binlog: true, ServerID: 1}); err != nil {
