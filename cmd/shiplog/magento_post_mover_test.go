@@ -6,7 +6,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestStockConfigPostProcessingMover: with the stock config.xml (the
@@ -108,17 +107,7 @@ func TestStockConfigPostProcessingMover(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.exec(`UPDATE catalog_product_entity_text SET value = '8' WHERE value_id = 2`)
-			cut := startDaemon(t, s.config, "cutover", "--max-lag", "2s", "--timeout", "90s")
-			waitFor(t, "cutover to wait for the lag", 60*time.Second, func() bool {
-				return strings.Contains(cut.stderr.String(), "waiting for the lag to drop under max-lag")
-			})
-			d := startDaemon(t, s.config, "migrate", "delta")
-			select {
-			case <-cut.exited:
-			case <-time.After(120 * time.Second):
-				t.Fatalf("cutover did not finish in 120s:\n%s", cut.stderr)
-			}
-			d.stop(t)
+			cut := cutoverBesideDelta(t, s.config)
 			if cut.err == nil || !strings.Contains(cut.stderr.String(), "window read") || !strings.Contains(cut.stderr.String(), "catalog_product_entity_varchar") {
 				t.Errorf("cutover with a moved row spoilt on the destination: %v (want a window verify that fails naming catalog_product_entity_varchar)\n%s", cut.err, cut.stderr)
 			}

@@ -188,20 +188,10 @@ func TestStockConfigPostProcessingRoutes(t *testing.T) {
 					`UPDATE catalog_category_product SET category_id = 1 WHERE category_id = 2 AND product_id = 1`,
 					`INSERT INTO catalog_product_entity_varchar (value_id, entity_type_id, attribute_id, store_id, entity_id, value) VALUES (9, 4, 88, 2, 1, 'late.html')`,
 				)
-				cut := startDaemon(t, s.config, "cutover", "--max-lag", "2s", "--timeout", "90s")
-				waitFor(t, "cutover to wait for the lag", 60*time.Second, func() bool {
-					return strings.Contains(cut.stderr.String(), "waiting for the lag to drop under max-lag")
-				})
-				d := startDaemon(t, s.config, "migrate", "delta")
-				select {
-				case <-cut.exited:
-				case <-time.After(120 * time.Second):
-					t.Fatalf("cutover did not finish in 120s:\n%s", cut.stderr)
-				}
+				cut := cutoverBesideDelta(t, s.config)
 				if cut.err != nil || !strings.Contains(cut.stderr.String(), "window read") {
 					t.Fatalf("cutover: %v (want a window verify)\n%s", cut.err, cut.stderr)
 				}
-				d.stop(t)
 				s.assertRows(map[string][]string{
 					links:    {"'4','1','7'", "'5','2','9'"},
 					urlPaths: {"'0'"},
@@ -216,4 +206,24 @@ func TestStockConfigPostProcessingRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cutoverBesideDelta runs `cutover` on config with `migrate delta` started
+// once cutover has read its window start and waits for the lag (so the
+// source changes made before are in its window), and returns the finished
+// cutover; the delta daemon is stopped.
+func cutoverBesideDelta(t *testing.T, config string) *daemon {
+	t.Helper()
+	cut := startDaemon(t, config, "cutover", "--max-lag", "2s", "--timeout", "90s")
+	waitFor(t, "cutover to wait for the lag", 60*time.Second, func() bool {
+		return strings.Contains(cut.stderr.String(), "waiting for the lag to drop under max-lag")
+	})
+	d := startDaemon(t, config, "migrate", "delta")
+	select {
+	case <-cut.exited:
+	case <-time.After(120 * time.Second):
+		t.Fatalf("cutover did not finish in 120s:\n%s", cut.stderr)
+	}
+	d.stop(t)
+	return cut
 }
