@@ -67,6 +67,9 @@ type flags struct {
 	hugeTxWhole                                       bool
 	store, storeOnly                                  bool
 	storeProducts, storeCustomers, storeOrders        int
+	copyOnly                                          bool
+	copyRuns, mydumperRows                            int
+	shiplogBefore                                     string
 }
 
 // result is one line of the final table.
@@ -108,6 +111,10 @@ func main() {
 	flag.IntVar(&f.storeProducts, "store-products", 100_000, "products of the Magento store section's generated store")
 	flag.IntVar(&f.storeCustomers, "store-customers", 50_000, "customers of the Magento store section's generated store")
 	flag.IntVar(&f.storeOrders, "store-orders", 200_000, "orders of the Magento store section's generated store (with invoices, shipments, credit memos)")
+	flag.BoolVar(&f.copyOnly, "copy-only", false, "run only the snapshot: mydumper --rows + myloader against shiplog migrate data, each into a fresh destination server (with -tables 1: one large table)")
+	flag.StringVar(&f.shiplogBefore, "shiplog-before", "", "with -copy-only: also run this shiplog binary after each shiplog run (a before/after pair under the same load)")
+	flag.IntVar(&f.copyRuns, "copy-runs", 1, "with -copy-only: runs of each tool, in turn")
+	flag.IntVar(&f.mydumperRows, "mydumper-rows", 50_000, "with -copy-only: mydumper --rows (row chunks, so myloader loads one table in parallel)")
 	flag.Parse()
 	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
@@ -116,6 +123,17 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.copyOnly {
+		results, notes, err := runCopyOnly(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, notes)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if f.hugeTxRows > 0 {
 		results, err := runHugeTx(ctx, f)
 		if len(results) > 0 {
@@ -595,6 +613,9 @@ func (b *bench) servers(job func() result) result {
 	cpu := func(ms ...*testenv.MariaDB) float64 {
 		var sum float64
 		for _, m := range ms {
+			if m == nil { // -copy-only has no replica
+				continue
+			}
 			if s, err := m.CPUSeconds(); err == nil {
 				sum += s
 			}
