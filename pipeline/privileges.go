@@ -107,8 +107,12 @@ func (d *binlogDelta) needs(srv server, w Work) []need {
 	if w.Copy || w.Stream {
 		ns = append(ns, need{names: []string{"REPLICATION SLAVE", "REPLICATION REPLICA"}, grant: "REPLICATION SLAVE", why: "stream the binlog"})
 	}
-	if w.Copy && !srv.mariadb {
-		ns = append(ns, need{names: []string{"RELOAD"}, grant: "RELOAD", why: "FLUSH TABLES WITH READ LOCK pins the snapshot's binlog position"})
+	if w.Copy {
+		pause := "FLUSH TABLES WITH READ LOCK"
+		if srv.mariadb {
+			pause = "BACKUP STAGE BLOCK_COMMIT"
+		}
+		ns = append(ns, need{names: []string{"RELOAD"}, grant: "RELOAD", why: pause + " pauses commits for a moment so the snapshot and its binlog position agree exactly"})
 	}
 	if w.SetSourceReadOnly {
 		switch {

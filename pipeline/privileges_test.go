@@ -26,7 +26,9 @@ func TestPrivilegeNeedsPerMode(t *testing.T) {
 		w    Work
 		want []string
 	}{
-		{"binlog run, MariaDB", binlogCfg, mariadb1011, Work{Copy: true, Stream: true},
+		{"binlog run, MariaDB: BACKUP STAGE BLOCK_COMMIT needs RELOAD", binlogCfg, mariadb1011, Work{Copy: true, Stream: true},
+			[]string{"GRANT BINLOG MONITOR, REPLICATION SLAVE, RELOAD ON *.* TO 'u'@'%'"}},
+		{"binlog delta, MariaDB: no snapshot, no RELOAD", binlogCfg, mariadb1011, Work{Stream: true},
 			[]string{"GRANT BINLOG MONITOR, REPLICATION SLAVE ON *.* TO 'u'@'%'"}},
 		{"binlog data, MySQL: SUPER reads the position, FTWRL needs RELOAD", binlogCfg, mysql8, Work{Copy: true},
 			[]string{"GRANT REPLICATION SLAVE, RELOAD ON *.* TO 'u'@'%'"}},

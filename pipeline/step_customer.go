@@ -515,23 +515,11 @@ func (s *customerStep) Data(ctx context.Context, env *step.Env) error {
 	}
 	// Every source document is read in one consistent snapshot: the
 	// entities, their static values and their value rows agree.
-	src, release, err := rowio.RawConn(ctx, s.r.src)
+	src, pos, done, err := s.r.stepSnapshot(ctx, "Customer Attributes step", streams && s.r.source.copyPositions())
 	if err != nil {
-		return fmt.Errorf("Customer Attributes step: source: %w", err)
+		return err
 	}
-	defer release()
-	for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
-		if _, err := src.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("Customer Attributes step: source snapshot: %w", err)
-		}
-	}
-	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-	var pos cdc.Position
-	if streams && s.r.source.copyPositions() {
-		if pos, err = customerSnapshotPos(ctx, src, "Customer Attributes step"); err != nil {
-			return err
-		}
-	}
+	defer done()
 	counts := make([]int, len(s.docs))
 	err = s.r.inTx(ctx, func(tx *sql.Tx) error {
 		// The destination pool's sessions have foreign key checks off: the

@@ -206,65 +206,42 @@ func (s *customerStep) streamPlan() (*transform.Plan, error) {
 	return transform.NewPlan(tps...)
 }
 
-// customerSnapshotPos is the binlog position of the source snapshot src
-// (just started) reads (who names the step in errors): MariaDB reports it
-// for the snapshot itself; on
-// MySQL the snapshot is started again under a short global read lock that
-// pins the position (as the Map step's copier does).
-func customerSnapshotPos(ctx context.Context, src *sql.Conn, who string) (cdc.Position, error) {
-	pos, found, err := mariadbSnapshotPos(ctx, src, who)
-	if err != nil || found {
-		return pos, err
-	}
-	for _, q := range []string{"ROLLBACK", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "FLUSH TABLES WITH READ LOCK", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
-		if _, err := src.ExecContext(ctx, q); err != nil {
-			_, _ = src.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
-			return pos, fmt.Errorf("%s: source snapshot: %s: %w", who, q, err)
-		}
-	}
-	ms, ok, err := rowio.ReadMasterStatus(ctx, src)
-	if _, uerr := src.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES"); uerr != nil && err == nil {
-		err = uerr
-	}
+// stepSnapshot takes a source connection (raw column bytes, UTC) in a
+// read-only consistent snapshot, for a step that reads all its documents in
+// one snapshot; with pinned, also the binlog position the snapshot matches
+// exactly (rowio.PinSnapshots), from which the stream of those documents
+// starts. who names the step in errors. done ends the snapshot and returns
+// the connection.
+func (r *Runtime) stepSnapshot(ctx context.Context, who string, pinned bool) (conn *sql.Conn, pos cdc.Position, done func(), err error) {
+	conn, release, err := rowio.RawConn(ctx, r.src)
 	if err != nil {
-		return pos, fmt.Errorf("%s: the snapshot's binlog position: %w", who, err)
+		return nil, pos, nil, fmt.Errorf("%s: source: %w", who, err)
 	}
-	if !ok || ms.File == "" {
-		return pos, errors.New(who + ": the source reports no binlog position for its snapshot (is log_bin on?): the stream could not tell which of its changes the copy holds; " +
+	done = func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		release()
+	}
+	if _, err := conn.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		done()
+		return nil, pos, nil, fmt.Errorf("%s: source snapshot: %w", who, err)
+	}
+	if !pinned {
+		if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+			done()
+			return nil, pos, nil, fmt.Errorf("%s: source snapshot: %w", who, err)
+		}
+		return conn, pos, done, nil
+	}
+	ms, ok, err := rowio.PinSnapshots(ctx, r.src, conn)
+	if err == nil && (!ok || ms.File == "") {
+		err = errors.New("the source reports no binlog position for its snapshot (is log_bin on?): the stream could not tell which of its changes the copy holds; " +
 			"use delta.source: triggers, or leave the step out of delta mode in config.xml")
 	}
-	return cdc.Position{File: ms.File, Pos: ms.Pos}, nil
-}
-
-// mariadbSnapshotPos reads MariaDB's binlog_snapshot_file and _position
-// (found is false elsewhere).
-func mariadbSnapshotPos(ctx context.Context, src *sql.Conn, who string) (cdc.Position, bool, error) {
-	rows, err := src.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {
-		return cdc.Position{}, false, fmt.Errorf("%s: the snapshot's binlog position: %w", who, err)
+		done()
+		return nil, pos, nil, fmt.Errorf("%s: %w", who, err)
 	}
-	defer rows.Close()
-	var pos cdc.Position
-	seen := 0
-	for rows.Next() {
-		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
-			return pos, false, err
-		}
-		switch strings.ToLower(name) {
-		case "binlog_snapshot_file":
-			pos.File, seen = value, seen+1
-		case "binlog_snapshot_position":
-			if _, err := fmt.Sscan(value, &pos.Pos); err != nil {
-				return pos, false, fmt.Errorf("%s: binlog_snapshot_position %q: %w", who, value, err)
-			}
-			seen++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return pos, false, err
-	}
-	return pos, seen == 2 && pos.File != "", nil
+	return conn, cdc.Position{File: ms.File, Pos: ms.Pos}, done, nil
 }
 
 // prepareStream runs before the step's snapshot when its documents are

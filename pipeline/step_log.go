@@ -292,23 +292,11 @@ func (s *logStep) Data(ctx context.Context, env *step.Env) error {
 			return fmt.Errorf("Log step: creating %s: %w", s.logins.Dest.Name, err)
 		}
 	}
-	src, release, err := rowio.RawConn(ctx, s.r.src)
+	src, pos, done, err := s.r.stepSnapshot(ctx, "Log step", streams && s.r.source.copyPositions())
 	if err != nil {
-		return fmt.Errorf("Log step: source: %w", err)
+		return err
 	}
-	defer release()
-	for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
-		if _, err := src.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("Log step: source snapshot: %w", err)
-		}
-	}
-	defer func() { _, _ = src.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-	var pos cdc.Position
-	if streams && s.r.source.copyPositions() {
-		if pos, err = customerSnapshotPos(ctx, src, "Log step"); err != nil {
-			return err
-		}
-	}
+	defer done()
 	counts := make([]int, len(s.docs))
 	logins := 0
 	var noSession, noFirst int

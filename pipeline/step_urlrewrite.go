@@ -452,22 +452,12 @@ func (s *urlRewriteStep) Data(ctx context.Context, env *step.Env) error {
 		}
 		// The rewrites and their copy are read in one snapshot, whose
 		// position the stream starts from.
-		conn, release, err := rowio.RawConn(ctx, s.r.src)
+		conn, at, done, err := s.r.stepSnapshot(ctx, "Url Rewrite step", s.r.source.copyPositions())
 		if err != nil {
-			return fmt.Errorf("Url Rewrite step: source: %w", err)
+			return err
 		}
-		defer release()
-		for _, q := range []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("Url Rewrite step: source snapshot: %w", err)
-			}
-		}
-		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }()
-		if s.r.source.copyPositions() {
-			if pos, err = customerSnapshotPos(ctx, conn, "Url Rewrite step"); err != nil {
-				return err
-			}
-		}
+		defer done()
+		pos = at
 		src = conn
 	}
 	dest, prodCat := s.dstTable(urlRewriteDoc), s.dstTable(urlRewriteProdCatDoc)

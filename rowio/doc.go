@@ -5,10 +5,10 @@
 // map lookups and for state (key.go), keyset chunk and by-key reads over
 // the binary protocol in canonical form (query.go, read.go, normalize.go),
 // table definitions from information_schema (tables.go), the binary log
-// position a server reports (masterstatus.go) and the connection charset of
-// every session (session.go).
+// position a server reports (masterstatus.go), snapshots started at an exact
+// binary log position (pin.go) and the connection charset of every session
+// (session.go).
 //
-// It is a leaf: it imports only cdc and go-sql-driver/mysql (config at
-// most), never a source, a sink or an orchestration package, so readers of
+// It is a leaf: it imports only cdc, internal/mysqlerr and the MySQL drivers, never a source, a sink or an orchestration package, so readers of
 // rows need no sink and no copier to read them.
 package rowio

@@ -16,9 +16,9 @@ type snapshotTx struct {
 	pos  cdc.Position
 }
 
-// beginSnapshot opens a read-only consistent snapshot and the binlog position it
-// matches: MariaDB reports it for the snapshot itself (binlog_snapshot_file and
-// _position); elsewhere a short global read lock pins it.
+// beginSnapshot opens a read-only consistent snapshot and, with needPos, the
+// binlog position it matches exactly (rowio.PinSnapshots: the source's
+// commits pause while it starts).
 func beginSnapshot(ctx context.Context, db *sql.DB, needPos bool) (*snapshotTx, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -35,72 +35,29 @@ func beginSnapshot(ctx context.Context, db *sql.DB, needPos bool) (*snapshotTx, 
 		"SET time_zone = '+00:00'",
 		// Raw column bytes, as the binlog carries them, whatever the charset.
 		"SET character_set_results = NULL",
-		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fail(fmt.Errorf("source: %s: %w", q, err))
 		}
 	}
 	if !needPos {
+		if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+			return fail(fmt.Errorf("source: START TRANSACTION WITH CONSISTENT SNAPSHOT: %w", err))
+		}
 		return s, nil
 	}
-	file, pos, found, err := showPair(ctx, conn, "SHOW STATUS LIKE 'binlog_snapshot_%'", "Binlog_snapshot_file", "Binlog_snapshot_position")
+	ms, found, err := rowio.PinSnapshots(ctx, db, conn)
 	if err != nil {
 		return fail(err)
 	}
-	if !found {
-		// MySQL: pin the position with a global read lock around the snapshot start.
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			return fail(err)
-		}
-		for _, q := range []string{"FLUSH TABLES WITH READ LOCK", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				_, _ = conn.ExecContext(ctx, "UNLOCK TABLES")
-				return fail(fmt.Errorf("source: %s: %w", q, err))
-			}
-		}
-		var ms rowio.MasterStatus
-		ms, found, err = rowio.ReadMasterStatus(ctx, conn)
-		file, pos = ms.File, ms.Pos
-		_, _ = conn.ExecContext(ctx, "UNLOCK TABLES")
-		if err != nil {
-			return fail(fmt.Errorf("source: %w", err))
-		}
-	}
-	if !found || file == "" {
+	if !found || ms.File == "" {
 		return fail(errors.New("source: no binlog position for the snapshot (is log_bin on?)"))
 	}
-	s.pos = cdc.Position{File: file, Pos: pos}
+	s.pos = cdc.Position{File: ms.File, Pos: ms.Pos}
 	return s, nil
 }
 
 func (s *snapshotTx) close(ctx context.Context) {
 	_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT")
 	s.conn.Close()
-}
-
-func showPair(ctx context.Context, conn *sql.Conn, q, fileVar, posVar string) (string, uint64, bool, error) {
-	rows, err := conn.QueryContext(ctx, q)
-	if err != nil {
-		return "", 0, false, fmt.Errorf("source: %s: %w", q, err)
-	}
-	defer rows.Close()
-	var file string
-	var pos uint64
-	var seen int
-	for rows.Next() {
-		var name, value string
-		if err := rows.Scan(&name, &value); err != nil {
-			return "", 0, false, err
-		}
-		switch name {
-		case fileVar:
-			file = value
-			seen++
-		case posVar:
-			fmt.Sscan(value, &pos)
-			seen++
-		}
-	}
-	return file, pos, seen == 2, rows.Err()
 }

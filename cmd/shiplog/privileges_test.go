@@ -78,7 +78,7 @@ func TestPrivilegePreflightNamesEveryMissingGrant(t *testing.T) {
 		// The documented grants; a db pattern that matches shop.
 		`CREATE USER 'ok'@'%' IDENTIFIED BY 'pw'`,
 		`GRANT SELECT ON `+"`sho_`"+`.* TO 'ok'@'%'`,
-		`GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'ok'@'%'`,
+		`GRANT REPLICATION SLAVE, BINLOG MONITOR, RELOAD ON *.* TO 'ok'@'%'`,
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,8 @@ destination: {host: 127.0.0.1, port: %d, user: %s, password: pw, database: shop_
 		source   []string
 		dest     []string
 	}{
-		{"noslave", "w", []string{"migrate", "data"}, []string{"GRANT REPLICATION SLAVE ON *.* TO 'noslave'@'%'"}, nil},
-		{"nomon", "w", []string{"run"}, []string{"GRANT BINLOG MONITOR ON *.* TO 'nomon'@'%'"}, nil},
+		{"noslave", "w", []string{"migrate", "data"}, []string{"GRANT REPLICATION SLAVE, RELOAD ON *.* TO 'noslave'@'%'"}, nil},
+		{"nomon", "w", []string{"run"}, []string{"GRANT BINLOG MONITOR, RELOAD ON *.* TO 'nomon'@'%'"}, nil},
 		{"ok", "nocreate", []string{"migrate", "data"}, nil, []string{"GRANT CREATE ON `shop_new`.* TO 'nocreate'@'%'"}},
 		{"noslave", "nocreate", []string{"migrate", "delta"}, []string{"GRANT REPLICATION SLAVE ON *.* TO 'noslave'@'%'"},
 			[]string{"GRANT CREATE ON `shop_new`.* TO 'nocreate'@'%'"}},
