@@ -19,9 +19,11 @@ import (
 // A large table is copied in key ranges, in parallel: each range is a job
 // of the copier's worker pool (so memory stays bounded by Workers, as with
 // whole tables), reading its own snapshot connection. All connections of a
-// table are in one snapshot at one binlog position, so the table is one
+// table are in one snapshot at one binlog position (started while the
+// source's commits pause, rowio.PinSnapshots), so the table is one
 // consistent copy (its volume check is exact) and the stream starts where
-// it would for a whole-table copy. Each range records its own progress
+// it would for a whole-table copy. With the change-log delta, which needs no
+// position, each connection starts its own snapshot. Each range records its own progress
 // (state.KeyRange) with its chunks, so a killed copy resumes every range
 // where it stopped.
 
@@ -31,10 +33,6 @@ const DefaultRangeRows = 100_000
 
 // maxRanges caps the ranges of one table.
 const maxRanges = 16
-
-// sharedSnapshotTries is how often opening a table's connections in one
-// snapshot is tried before fewer connections take the ranges in turn.
-const sharedSnapshotTries = 5
 
 // rangedTable is a table copied in key ranges: its jobs share it.
 type rangedTable struct {
@@ -274,7 +272,7 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 		return err
 	}
 	k := max(min(int(rt.left.Load()), rt.workers), 1)
-	snaps, err := openShared(ctx, c.Source, k)
+	snaps, err := openSnapshots(ctx, c.Source, k, !c.NoBinlog)
 	if err != nil {
 		return err
 	}
@@ -282,9 +280,6 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 	rt.pool = make(chan *snapshotTx, len(snaps))
 	for _, s := range snaps {
 		rt.pool <- s
-	}
-	if len(snaps) < k {
-		rt.log.Info("fewer connections share the table's snapshot than could read its ranges at once (the source commits often)", "stage", "data", "wanted", k, "connections", len(snaps))
 	}
 	if rt.p.SnapshotPos.IsZero() {
 		rt.p.SnapshotPos = snaps[0].pos
@@ -311,60 +306,6 @@ func (rt *rangedTable) close(ctx context.Context) {
 	for _, s := range rt.snaps {
 		s.close(ctx)
 	}
-}
-
-// openShared opens up to k connections in one consistent snapshot: MariaDB
-// names the binlog position each snapshot is at, and two snapshots at the
-// same position saw the same commits. Opened at once, they usually agree;
-// on a busy source it keeps the largest group at one position of a few
-// tries (at least one connection).
-func openShared(ctx context.Context, db *sql.DB, k int) ([]*snapshotTx, error) {
-	var best []*snapshotTx
-	closeAll := func(snaps []*snapshotTx) {
-		for _, s := range snaps {
-			if s != nil {
-				s.close(ctx)
-			}
-		}
-	}
-	for try := 0; try < sharedSnapshotTries && len(best) < k; try++ {
-		snaps := make([]*snapshotTx, k)
-		errs := make([]error, k)
-		var wg sync.WaitGroup
-		for i := range snaps {
-			wg.Go(func() { snaps[i], errs[i] = beginSnapshot(ctx, db, true) })
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				closeAll(snaps)
-				closeAll(best)
-				return nil, err
-			}
-		}
-		// The largest group at one position.
-		groups := map[cdc.Position][]*snapshotTx{}
-		var group []*snapshotTx
-		for _, s := range snaps {
-			g := append(groups[s.pos], s)
-			groups[s.pos] = g
-			if len(g) > len(group) {
-				group = g
-			}
-		}
-		if len(group) <= len(best) {
-			closeAll(snaps)
-			continue
-		}
-		closeAll(best)
-		best = group
-		for _, s := range snaps {
-			if s.pos != group[0].pos {
-				s.close(ctx)
-			}
-		}
-	}
-	return best, nil
 }
 
 // copyRange is the job of range i of rt (i < 0: none left, only finish the

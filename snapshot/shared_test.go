@@ -11,8 +11,10 @@ import (
 )
 
 // TestOpenSharedSeesOneSnapshot: while the source commits inserts as fast
-// as one connection can, the connections openShared returns (those whose
-// binlog positions agree) count the same rows: they are in one snapshot.
+// as one connection can, the four connections openSnapshots returns count
+// the same rows: they are in one snapshot (a table's key ranges read on
+// them agree). rowio's TestPinnedSnapshotsMatchTheirPositionExactly checks
+// the position against the binlog.
 func TestOpenSharedSeesOneSnapshot(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -32,9 +34,8 @@ func TestOpenSharedSeesOneSnapshot(t *testing.T) {
 			_, _ = db.ExecContext(wctx, "INSERT INTO t (v) VALUES (1)")
 		}
 	})
-	var shared, single int
 	for range 30 {
-		snaps, err := openShared(ctx, db, 4)
+		snaps, err := openSnapshots(ctx, db, 4, true)
 		if err != nil {
 			stop()
 			wg.Wait()
@@ -51,21 +52,15 @@ func TestOpenSharedSeesOneSnapshot(t *testing.T) {
 		for _, s := range snaps {
 			s.close(ctx)
 		}
-		if len(snaps) == 1 {
-			single++
-		} else {
-			shared += len(snaps)
-		}
 		for i, n := range counts {
 			if n != counts[0] || snaps[i].pos != snaps[0].pos {
 				t.Errorf("connections at %s, %s count %v rows", snaps[0].pos, snaps[i].pos, counts)
 			}
 		}
-		if len(snaps) < 1 || len(snaps) > 4 {
-			t.Errorf("openShared returned %d connections", len(snaps))
+		if len(snaps) != 4 {
+			t.Errorf("openSnapshots returned %d connections", len(snaps))
 		}
 	}
 	stop()
 	wg.Wait()
-	t.Logf("under a steady insert load: %d of 30 opens single, the others %.1f connections on average", single, float64(shared)/float64(max(30-single, 1)))
 }
