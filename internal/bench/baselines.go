@@ -116,3 +116,12 @@ func (b *bench) parallelReplicaSettings(ctx context.Context) (string, error) {
 	}
 	return got, nil
 }
+
+// retriedTransactions is the parallel replica's Slave_retried_transactions:
+// the transactions optimistic mode rolled back on a conflict and ran again.
+func (b *bench) retriedTransactions(ctx context.Context) (int64, error) {
+	var name string
+	var n int64
+	err := b.parDB.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Slave_retried_transactions'").Scan(&name, &n)
+	return n, err
+}

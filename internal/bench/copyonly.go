@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shiplog/shiplog/internal/testenv"
@@ -109,11 +110,19 @@ func (b *bench) mydumperChunked(ctx context.Context, rows float64, loaderOpts []
 		"--source-db=" + srcDBName, "--database=" + mydumperDB, "--threads=" + t, "--directory=" + dir, "--overwrite-tables"}, loaderOpts...)...)
 	start := time.Now()
 	for _, cmd := range []*exec.Cmd{dump, load} {
-		if out, err := cmd.CombinedOutput(); err != nil {
-			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(string(out), 5))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			r.err = fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
 			return r
 		}
-		r.rssKB = max(r.rssKB, maxRSS(cmd.ProcessState))
+		hwm := watchHWM(cmd.Process.Pid)
+		err := cmd.Wait()
+		r.rssKB = max(r.rssKB, hwm())
+		if err != nil {
+			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(out.String(), 5))
+			return r
+		}
 		r.cpu += cpuOf(cmd.ProcessState)
 	}
 	r.seconds = time.Since(start).Seconds()

@@ -363,6 +363,11 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 	add(b.servers(func() result {
 		return b.replicate(ctx, b.parDB, "MariaDB parallel replication (4 threads, optimistic)", headFile, headPos, float64(changes))
 	}))
+	if n, rerr := b.retriedTransactions(ctx); rerr == nil {
+		note := fmt.Sprintf("MariaDB parallel replication retried %d of %d transactions (optimistic mode's conflicts)", n, txns)
+		fmt.Println("  " + note)
+		notes = append(notes, note)
+	}
 
 	// (e) shiplog migrate delta from its checkpoint (before the burst).
 	step("(e) shiplog migrate delta --exit-when-caught-up")
@@ -553,17 +558,20 @@ func (b *bench) dumpPipe(ctx context.Context, dstDB, keepFile string) result {
 		r.err = err
 		return r
 	}
+	loadHWM := watchHWM(load.Process.Pid)
 	if err := dump.Start(); err != nil {
 		loadIn.Close()
 		_ = load.Wait()
+		loadHWM()
 		r.err = err
 		return r
 	}
+	dumpHWM := watchHWM(dump.Process.Pid)
 	_, copyErr := io.Copy(io.MultiWriter(loadIn, copyFile), dumpOut)
 	loadIn.Close()
 	dErr, lErr := dump.Wait(), load.Wait()
 	r.seconds = time.Since(start).Seconds()
-	r.rssKB = max(maxRSS(dump.ProcessState), maxRSS(load.ProcessState))
+	r.rssKB = max(dumpHWM(), loadHWM())
 	r.cpu = cpuOf(dump.ProcessState) + cpuOf(load.ProcessState)
 	switch {
 	case dErr != nil:
@@ -691,16 +699,12 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 	if err = cmd.Start(); err != nil {
 		return 0, 0, 0, err
 	}
-	// ru_maxrss of a child started by os/exec (vfork + exec) includes the
-	// parent's peak, which here holds the in-process Kafka broker; the
-	// child's own high-water mark is VmHWM, polled while it runs.
-	hwm := make(chan int64, 1)
-	stop := make(chan struct{})
-	go func() { hwm <- pollVmHWM(cmd.Process.Pid, stop) }()
+	// Not ru_maxrss: the bench process's peak, which holds the in-process
+	// Kafka broker, would count in it.
+	hwm := watchHWM(cmd.Process.Pid)
 	err = cmd.Wait()
-	close(stop)
 	secs = time.Since(start).Seconds()
-	rssKB = <-hwm
+	rssKB = hwm()
 	cpu = cpuOf(cmd.ProcessState)
 	if err != nil {
 		log, _ := os.ReadFile(logFile)
@@ -1243,15 +1247,18 @@ func pollVmHWM(pid int, stop <-chan struct{}) int64 {
 	}
 }
 
-// maxRSS is a finished process's peak resident set in KiB (Linux ru_maxrss).
-func maxRSS(ps *os.ProcessState) int64 {
-	if ps == nil {
-		return 0
+// watchHWM polls the VmHWM of a started process (pollVmHWM) until the
+// returned function is called, after the process's Wait; that returns the
+// peak in KiB. Not ru_maxrss: a child started by os/exec (vfork + exec)
+// counts the bench process's own peak in it.
+func watchHWM(pid int) func() int64 {
+	stop := make(chan struct{})
+	hwm := make(chan int64, 1)
+	go func() { hwm <- pollVmHWM(pid, stop) }()
+	return func() int64 {
+		close(stop)
+		return <-hwm
 	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
-	}
-	return 0
 }
 
 func secs(s float64) string {
