@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -185,5 +186,33 @@ func TestFailed(t *testing.T) {
 	rs = failed(rs, "MariaDB parallel replication", bad)
 	if len(rs) != 3 || rs[2].err != bad || rs[2].tool != "MariaDB parallel replication" {
 		t.Errorf("a check of a tool without a result: %+v, want a failed result added", rs)
+	}
+}
+
+// watchHWM reads a child's own peak RSS (VmHWM), not the bench process's:
+// a shell that allocates about 64 MiB and sleeps reports at least that, and
+// far less than the test binary would add to it.
+func TestWatchHWM(t *testing.T) {
+	cmd := exec.Command("sh", "-c", `x=$(head -c 67108864 /dev/zero | tr '\0' a); sleep 0.3; echo ${#x}`)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hwm := watchHWM(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if kb := hwm(); kb < 64*1024 || kb > 1024*1024 {
+		t.Errorf("peak RSS %d KiB, want 64 MiB to 1 GiB", kb)
+	}
+	small := exec.Command("sleep", "0.2")
+	if err := small.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hwm = watchHWM(small.Process.Pid)
+	if err := small.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if kb := hwm(); kb <= 0 || kb > 16*1024 {
+		t.Errorf("peak RSS of sleep %d KiB, want 1 KiB to 16 MiB", kb)
 	}
 }
