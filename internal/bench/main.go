@@ -30,6 +30,9 @@
 //	go run ./internal/bench -magento-rows 100000   (only: the Map step with the stock handlers vs the identity copy)
 //	go run ./internal/bench -store-only -store-products 10000 -store-customers 5000 -store-orders 20000
 //	                                               (only: the Magento store section, at a tenth of its size)
+//	go run ./internal/bench -copy-only -tables 1 -rows 10000000
+//	                                               (only: the snapshot of one 10M-row table, mydumper --rows + myloader
+//	                                                against migrate data, each into a fresh server; copyonly.go)
 //
 // Last (unless -store=false), the Magento store section (store.go): a
 // generated Magento 1.9 store migrated with the stock config.xml, every
