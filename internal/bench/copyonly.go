@@ -52,44 +52,27 @@ func runCopyOnly(ctx context.Context, f flags) (results []result, notes []string
 	if _, err := b.sysbench(ctx, "prepare", f.threads); err != nil {
 		return nil, nil, err
 	}
+	loaderOpts, loaderNote := b.myloaderOptions(ctx)
+	fmt.Println("  " + loaderNote)
 	// Each tool gets a fresh destination server: none pays for another's
 	// background flushing.
-	fresh := func(job func() result) result {
-		var r result
-		dst, err := testenv.StartMariaDB(ctx, testenv.Options{ServerID: 2})
-		if err != nil {
-			r.err = fmt.Errorf("destination: %w", err)
-			return r
-		}
-		defer dst.Stop()
-		if b.dstDB, err = dst.Open(""); err != nil {
-			r.err = err
-			return r
-		}
-		defer b.dstDB.Close()
-		b.dst = dst
-		r = b.servers(job)
-		if r.err == nil {
-			sch := shiplogDB
-			if strings.HasPrefix(r.tool, "mydumper") {
-				sch = "bench_mydumper"
-			}
-			b.verify(ctx, []target{{"copy", b.dstDB, sch}})
-		}
+	fresh := func(tool, sch string, job func() result) result {
+		r := b.onFreshDestination(ctx, tool, sch, job)
 		fmt.Printf("  %s: %.2fs, %.0f rows/s, peak RSS %s, load average %s (err %v)\n", r.tool, r.seconds, rows/max(r.seconds, 1e-9), formatKB(r.rssKB), loadAvg(), r.err)
 		return r
 	}
 	for run := 1; run <= max(f.copyRuns, 1); run++ {
-		step(fmt.Sprintf("run %d: mydumper -t %d --rows %d + myloader -t %d", run, f.threads, f.mydumperRows, f.threads))
-		results = append(results, fresh(func() result { return b.mydumperChunked(ctx, rows) }))
+		tool := mydumperTool(f.threads, f.mydumperRows, loaderOpts)
+		step(fmt.Sprintf("run %d: %s", run, tool))
+		results = append(results, fresh(tool, mydumperDB, func() result { return b.mydumperChunked(ctx, rows, loaderOpts) }))
 		step(fmt.Sprintf("run %d: shiplog migrate data (workers %d)", run, f.workers))
-		results = append(results, fresh(func() result {
+		results = append(results, fresh("shiplog migrate data", shiplogDB, func() result {
 			b.shiplogErr = nil
 			return b.shiplogData(ctx, rows)
 		}))
 		if f.shiplogBefore != "" {
 			step(fmt.Sprintf("run %d: shiplog migrate data, binary %s (workers %d)", run, f.shiplogBefore, f.workers))
-			results = append(results, fresh(func() result {
+			results = append(results, fresh("shiplog migrate data (-shiplog-before)", shiplogDB, func() result {
 				after := b.shiplog
 				b.shiplog, b.shiplogErr = f.shiplogBefore, nil
 				defer func() { b.shiplog = after }()
@@ -99,23 +82,23 @@ func runCopyOnly(ctx context.Context, f flags) (results []result, notes []string
 			}))
 		}
 	}
-	notes = append(notes, fmt.Sprintf("copy only: %d table(s) x %d rows, each tool into a fresh destination server", f.tables, perTable))
+	notes = append(notes, fmt.Sprintf("copy only: %d table(s) x %d rows, each tool into a fresh destination server", f.tables, perTable), loaderNote)
 	return results, notes, nil
 }
 
 // mydumperChunked is mydumper + myloader as a user who knows them runs them:
 // tables dumped in row chunks (--rows), so myloader loads one table with
-// all its threads.
-func (b *bench) mydumperChunked(ctx context.Context, rows float64) result {
-	r := result{group: "snapshot", tool: fmt.Sprintf("mydumper -t %d --rows %d + myloader -t %d", b.threads, b.mydumperRows, b.threads), unit: "rows/s", work: rows}
+// all its threads; loaderOpts are the extra myloader options
+// (myloaderOptions). It loads into database mydumperDB of b.dst.
+func (b *bench) mydumperChunked(ctx context.Context, rows float64, loaderOpts []string) result {
+	r := result{group: "snapshot", tool: mydumperTool(b.threads, b.mydumperRows, loaderOpts), unit: "rows/s", work: rows}
 	for _, tool := range []string{"mydumper", "myloader"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			r.skipped = tool + " not installed (apt-get install mydumper)"
 			return r
 		}
 	}
-	const dstDB = "bench_mydumper"
-	if r.err = b.dst.Exec(ctx, "", "CREATE DATABASE "+dstDB); r.err != nil {
+	if r.err = b.dst.Exec(ctx, "", "CREATE DATABASE "+mydumperDB); r.err != nil {
 		return r
 	}
 	dir := filepath.Join(b.work, "mydumper-rows")
@@ -123,15 +106,23 @@ func (b *bench) mydumperChunked(ctx context.Context, rows float64) result {
 	t := strconv.Itoa(b.threads)
 	dump := exec.CommandContext(ctx, "mydumper", "--host=127.0.0.1", "--port="+strconv.Itoa(b.src.Port), "--user=root",
 		"--database="+srcDBName, "--threads="+t, "--rows="+strconv.Itoa(b.mydumperRows), "--outputdir="+dir)
-	load := exec.CommandContext(ctx, "myloader", "--host=127.0.0.1", "--port="+strconv.Itoa(b.dst.Port), "--user=root",
-		"--source-db="+srcDBName, "--database="+dstDB, "--threads="+t, "--directory="+dir, "--overwrite-tables")
+	load := exec.CommandContext(ctx, "myloader", append([]string{"--host=127.0.0.1", "--port=" + strconv.Itoa(b.dst.Port), "--user=root",
+		"--source-db=" + srcDBName, "--database=" + mydumperDB, "--threads=" + t, "--directory=" + dir, "--overwrite-tables"}, loaderOpts...)...)
 	start := time.Now()
 	for _, cmd := range []*exec.Cmd{dump, load} {
-		if out, err := cmd.CombinedOutput(); err != nil {
-			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(string(out), 5))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			r.err = fmt.Errorf("%s: %w", filepath.Base(cmd.Path), err)
 			return r
 		}
-		r.rssKB = max(r.rssKB, maxRSS(cmd.ProcessState))
+		hwm := watchHWM(cmd.Process.Pid)
+		err := cmd.Wait()
+		r.rssKB = max(r.rssKB, hwm())
+		if err != nil {
+			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(out.String(), 5))
+			return r
+		}
 		r.cpu += cpuOf(cmd.ProcessState)
 	}
 	r.seconds = time.Since(start).Seconds()
