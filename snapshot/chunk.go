@@ -16,7 +16,7 @@ func (c *Copier) writeChunk(ctx context.Context, tp *transform.TablePlan, rows [
 	if err != nil {
 		return err
 	}
-	return c.commitChunk(ctx, tp, pc, p)
+	return c.commitChunk(ctx, tp, pc, p, p.Rows)
 }
 
 // preparedChunk is a chunk of source rows transformed (and encoded for the
@@ -78,8 +78,9 @@ func (c *Copier) prepareChunk(tp *transform.TablePlan, rows [][]any, pos cdc.Pos
 	return pc, nil
 }
 
-// commitChunk publishes and writes a prepared chunk with its progress p.
-func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p state.TableProgress) error {
+// commitChunk publishes and writes a prepared chunk with its progress p;
+// Progress is told the table has shown rows copied.
+func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc preparedChunk, p state.TableProgress, shown int64) error {
 	if pc.chunk != nil {
 		defer pc.chunk.Release()
 	}
@@ -94,7 +95,7 @@ func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc pr
 		}
 		failpoint.Hit(failpoint.CopyChunkCommitted)
 		if c.Progress != nil {
-			c.Progress(tp.Source.Name, p.Rows)
+			c.Progress(tp.Source.Name, shown)
 		}
 		return nil
 	}
@@ -109,7 +110,7 @@ func (c *Copier) commitChunk(ctx context.Context, tp *transform.TablePlan, pc pr
 		}
 	}
 	if c.Progress != nil {
-		c.Progress(tp.Source.Name, p.Rows)
+		c.Progress(tp.Source.Name, shown)
 	}
 	return nil
 }

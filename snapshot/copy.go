@@ -2,8 +2,9 @@
 // mapped source table into the destination, with the binlog position each table's
 // copy is consistent with, and a volume check after it (verify.Volume).
 //
-// copy.go runs the copy table by table; chunk.go transforms, publishes and
-// commits one chunk; tx.go opens the consistent-snapshot transaction and its
+// copy.go runs the copy table by table; ranges.go splits a large table into
+// key ranges copied in parallel in one snapshot; chunk.go transforms,
+// publishes and commits one chunk; tx.go opens the consistent-snapshot transaction and its
 // binlog position. Rows are read with rowio.
 package snapshot
 
@@ -37,9 +38,15 @@ type Copier struct {
 	Plan   *transform.Plan
 	// ChunkRows is the rows per chunk; 0 = automatic (sized to about 4 MiB).
 	ChunkRows int
-	// Workers copy tables in parallel; 0 = automatic.
+	// Workers copy tables, and key ranges of large tables, in parallel;
+	// 0 = automatic. Each holds at most three chunks (read, queued,
+	// written), so they bound the copy's memory.
 	Workers int
-	Logger  *slog.Logger
+	// RangeRows is the fewest rows (estimated) of each key range a large
+	// table is split into, to copy its ranges in parallel; 0 =
+	// DefaultRangeRows, negative: tables are copied whole.
+	RangeRows int64
+	Logger    *slog.Logger
 	// Progress, when set, is called after each committed chunk.
 	Progress func(table string, rows int64)
 	// NoBinlog copies without a binlog position (delta from change-log
@@ -65,6 +72,9 @@ type Copier struct {
 	failed atomic.Int64
 	// started[t] is closed once table t's snapshot position is taken.
 	started map[string]chan struct{}
+	// estimates[schema][table] are the source's row estimates (Run reads
+	// them once, before any job starts).
+	estimates map[string]map[string]int64
 }
 
 // Result summarises a copy.
@@ -97,6 +107,7 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	c.estimates = nil
 	tables := c.Plan.Tables()
 	workers := c.Workers
 	if workers <= 0 {
@@ -104,7 +115,6 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	}
 	var res Result
 	var rowsTotal atomic.Int64
-	var warnings = make(chan string, len(tables))
 	// Parents start before their children (After): tables go in order of
 	// depth, so a worker never waits on a table no worker has taken.
 	tables = c.ordered(tables)
@@ -119,16 +129,63 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 		}
 		c.started[tp.Source.Name] = ch
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(workers)
+	// A table is one job, or one per key range (rangedTable); jobs go in
+	// the order of tables, so a table's ranges start together.
+	type job struct {
+		tp  *transform.TablePlan
+		p   state.TableProgress
+		ok  bool
+		rt  *rangedTable
+		rng int
+	}
+	var jobs []job
+	var ranged []*rangedTable
+	defer func() {
+		for _, rt := range ranged {
+			rt.close(ctx)
+		}
+	}()
 	for _, tp := range tables {
 		p, ok := progress[tp.Source.Name]
 		if ok && p.State == state.TableDone {
 			log.Info("table already copied", "stage", "data", "table", tp.Source.Name, "rows", p.Rows)
 			continue
 		}
+		rt, err := c.rangedTable(ctx, log.With("table", tp.Source.Name), tp, p, ok, workers)
+		if err != nil {
+			return res, err
+		}
+		if rt == nil {
+			jobs = append(jobs, job{tp: tp, p: p, ok: ok})
+			continue
+		}
+		ranged = append(ranged, rt)
+		n := 0
+		for i, r := range rt.ranges {
+			if !r.Done {
+				jobs = append(jobs, job{tp: tp, rt: rt, rng: i})
+				n++
+			}
+		}
+		if n == 0 { // every range copied: only the table is left to finish
+			jobs = append(jobs, job{tp: tp, rt: rt, rng: -1})
+			n = 1
+		}
+		rt.left.Store(int32(n))
+	}
+	warnings := make(chan string, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, j := range jobs {
 		g.Go(func() error {
-			n, warn, err := c.copyTable(gctx, log.With("table", tp.Source.Name), tp, p, ok)
+			var n int64
+			var warn string
+			var err error
+			if j.rt != nil {
+				n, warn, err = c.copyRange(gctx, j.rt, j.rng)
+			} else {
+				n, warn, err = c.copyTable(gctx, log.With("table", j.tp.Source.Name), j.tp, j.p, j.ok)
+			}
 			rowsTotal.Add(n)
 			if warn != "" {
 				warnings <- warn
@@ -256,34 +313,13 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		log.Info("restarting copy of a table without key", "stage", "data")
 	}
 	if !resumed || p.LastKey == nil && p.Rows == 0 {
-		// The reference empties tables that were not finished.
-		if c.StateOnly {
-			// nothing written to empty
-		} else {
-			// Side tables hold only rows the table's rows own.
-			// Rows other plans' routes write into Dest are not its own
-			// (transform.TablePlan.WithOwnRows).
-			own, _ := tp.OwnRows()
-			for _, t := range append([]*cdc.Table{tp.Dest}, tp.SideTables()...) {
-				where := ""
-				if t == tp.Dest && own != "" {
-					where = " WHERE " + own
-				}
-				if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)+where); err != nil {
-					return 0, "", fmt.Errorf("empty destination table %s: %w", t.Name, err)
-				}
-			}
+		if err := c.emptyDest(ctx, tp); err != nil {
+			return 0, "", err
 		}
 		p = state.TableProgress{Table: st.Name, State: state.TableCopying}
 	}
-	for _, parent := range c.After[st.Name] {
-		if ch, ok := c.started[parent]; ok {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return 0, "", ctx.Err()
-			}
-		}
+	if err := c.waitParents(ctx, st.Name); err != nil {
+		return 0, "", err
 	}
 	snap, err := beginSnapshot(ctx, c.Source, !c.NoBinlog)
 	if err != nil {
@@ -300,13 +336,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	}
 	// Logged before its children may start, so the log shows the order.
 	log.Info("copying table", "stage", "data", "step", "copy", "resume_rows", p.Rows, "snapshot", snap.pos.String())
-	if ch := c.started[st.Name]; ch != nil {
-		select {
-		case <-ch:
-		default:
-			close(ch)
-		}
-	}
+	c.markStarted(st.Name)
 
 	var copied int64
 	var err2 error
@@ -314,7 +344,7 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	if tp.FullRow {
 		copied, err2 = c.copyFullRow(ctx, snap, tp, &p)
 	} else {
-		copied, ranges, err2 = c.copyKeyed(ctx, snap, tp, &p)
+		copied, ranges, err2 = c.copyKeyed(ctx, snap.conn, tp, &p, nil)
 	}
 	if err2 != nil {
 		return copied, "", err2
@@ -329,6 +359,88 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	}
 	log.Info("table copied", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
 	return copied, warn, nil
+}
+
+// rangedTable returns how a table not yet copied is copied in key ranges, or
+// nil when it is copied whole: a table whose ranges were recorded resumes
+// them; one copied afresh is split when it is large (planRanges).
+func (c *Copier) rangedTable(ctx context.Context, log *slog.Logger, tp *transform.TablePlan, p state.TableProgress, resumed bool, workers int) (*rangedTable, error) {
+	rt := &rangedTable{tp: tp, log: log, p: p, workers: workers}
+	if resumed {
+		saved, err := c.State.Ranges(ctx, tp.Source.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(saved) > 0 {
+			rt.ranges = saved
+		}
+	}
+	if rt.ranges == nil {
+		if resumed && (p.LastKey != nil || p.Rows > 0) || !c.splittable(tp) {
+			return nil, nil // a whole copy resumes whole
+		}
+		ranges, err := c.planRanges(ctx, tp, workers)
+		if err != nil || ranges == nil {
+			return nil, err
+		}
+		rt.ranges, rt.fresh = ranges, true
+	}
+	n := len(rt.ranges)
+	rt.known, rt.ends, rt.counts = make([]*verify.KeyRanges, n), make([][]any, n), make([]int64, n)
+	for i, r := range rt.ranges {
+		rt.rows.Add(r.Rows)
+		rt.ends[i], rt.counts[i] = r.LastKey, r.Rows
+	}
+	return rt, nil
+}
+
+// emptyDest deletes what a table copied afresh has in the destination (the
+// reference empties tables that were not finished).
+func (c *Copier) emptyDest(ctx context.Context, tp *transform.TablePlan) error {
+	if c.StateOnly {
+		return nil // nothing written to empty
+	}
+	// Side tables hold only rows the table's rows own.
+	// Rows other plans' routes write into Dest are not its own
+	// (transform.TablePlan.WithOwnRows).
+	own, _ := tp.OwnRows()
+	for _, t := range append([]*cdc.Table{tp.Dest}, tp.SideTables()...) {
+		where := ""
+		if t == tp.Dest && own != "" {
+			where = " WHERE " + own
+		}
+		if _, err := c.Dest.ExecContext(ctx, "DELETE FROM "+rowio.QuoteIdent(t.Schema)+"."+rowio.QuoteIdent(t.Name)+where); err != nil {
+			return fmt.Errorf("empty destination table %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// waitParents waits until the tables table's copy comes After have taken
+// their snapshots.
+func (c *Copier) waitParents(ctx context.Context, table string) error {
+	for _, parent := range c.After[table] {
+		if ch, ok := c.started[parent]; ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// markStarted records that table's snapshot is taken (its children may
+// start).
+func (c *Copier) markStarted(table string) {
+	if ch := c.started[table]; ch != nil {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
 }
 
 // checkVolume runs the volume check of a copied table: the destination must
@@ -367,8 +479,10 @@ func (c *Copier) checkVolume(ctx context.Context, log *slog.Logger, snap *snapsh
 }
 
 // copyKeyed copies t chunk by chunk in key order, each chunk committed with the
-// key it reached.
-func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *state.TableProgress) (int64, *verify.KeyRanges, error) {
+// key it reached, reading conn (in the table's snapshot). With p.Range, it
+// copies that key range (whose progress p is) and adds its rows to
+// tableRows; it does not count the table then.
+func (c *Copier) copyKeyed(ctx context.Context, conn *sql.Conn, tp *transform.TablePlan, p *state.TableProgress, tableRows *atomic.Int64) (int64, *verify.KeyRanges, error) {
 	st := tp.Source
 	// A copy from the first key in this one snapshot sees the whole table:
 	// it notes the key ranges and the row count for the volume check.
@@ -406,7 +520,7 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 			size = 2000
 		}
 		for {
-			rows, err := rowio.ReadChunk(rctx, snap.conn, st, after, size)
+			rows, err := readRange(rctx, conn, st, p.Range, after, size)
 			if err != nil {
 				chunks <- chunk{err: fmt.Errorf("source table %s: %w", st.Name, err)}
 				return
@@ -433,7 +547,9 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 			if ch.last && ch.err == nil {
 				if ranges != nil {
 					ch.sourceRows = ranges.Rows
-				} else if ch.sourceRows, err = c.countSource(rctx, snap, tp); err != nil {
+				} else if p.Range != nil {
+					// the table is counted once its ranges are done
+				} else if ch.sourceRows, err = c.countSource(rctx, conn, tp); err != nil {
 					ch.err = err
 				}
 			}
@@ -455,16 +571,21 @@ func (c *Copier) copyKeyed(ctx context.Context, snap *snapshotTx, tp *transform.
 		if ch.err != nil {
 			return copied, nil, ch.err
 		}
+		shown := p.Rows
 		if len(ch.rows) > 0 {
 			p.LastKey = st.KeyOf(ch.rows[len(ch.rows)-1])
 			p.Rows += int64(len(ch.rows))
 			copied += int64(len(ch.rows))
+			shown = p.Rows
+			if tableRows != nil {
+				shown = tableRows.Add(int64(len(ch.rows)))
+			}
 		}
 		if ch.last {
 			p.SourceRows = &ch.sourceRows
 			p.State = state.TableDone
 		}
-		if err := c.commitChunk(ctx, tp, ch.prepared, *p); err != nil {
+		if err := c.commitChunk(ctx, tp, ch.prepared, *p, shown); err != nil {
 			return copied, nil, err
 		}
 		if ch.last {
@@ -524,9 +645,9 @@ func (c *Copier) copyFullRow(ctx context.Context, snap *snapshotTx, tp *transfor
 }
 
 // countSource counts the source table's rows in the snapshot.
-func (c *Copier) countSource(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan) (int64, error) {
+func (c *Copier) countSource(ctx context.Context, conn *sql.Conn, tp *transform.TablePlan) (int64, error) {
 	var n int64
-	if err := snap.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+rowio.QuoteIdent(tp.Source.Schema)+"."+rowio.QuoteIdent(tp.Source.Name)).Scan(&n); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+rowio.QuoteIdent(tp.Source.Schema)+"."+rowio.QuoteIdent(tp.Source.Name)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
 	}
 	return n, nil
@@ -534,7 +655,7 @@ func (c *Copier) countSource(ctx context.Context, snap *snapshotTx, tp *transfor
 
 // finish marks p done and records the source row count at the snapshot.
 func (c *Copier) finish(ctx context.Context, snap *snapshotTx, tp *transform.TablePlan, p *state.TableProgress) error {
-	n, err := c.countSource(ctx, snap, tp)
+	n, err := c.countSource(ctx, snap.conn, tp)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,19 @@ func (s *State) Ensure(ctx context.Context) error {
 			source_rows BIGINT NULL,
 			updated_at DATETIME(6) NOT NULL
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		// The key ranges of a table copied in parallel (snapshot.Copier):
+		// a range is the keys whose first column is in (lo, hi].
+		`CREATE TABLE IF NOT EXISTS ` + s.table(rangesTable) + ` (
+			table_name VARCHAR(192) NOT NULL,
+			range_no INT NOT NULL,
+			lo MEDIUMTEXT NULL,
+			hi MEDIUMTEXT NULL,
+			last_key MEDIUMTEXT NULL,
+			rows_copied BIGINT NOT NULL DEFAULT 0,
+			done TINYINT NOT NULL DEFAULT 0,
+			updated_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (table_name, range_no)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_failed_rows") + ` (
 			table_name VARCHAR(192) NOT NULL,
 			key_hash CHAR(64) NOT NULL,
@@ -130,6 +143,7 @@ var stateColumns = []struct{ table, column, typ, def string }{
 	{"_shiplog_checkpoint", "position", "mediumtext", "MEDIUMTEXT NOT NULL"},
 	{"_shiplog_tables", "snapshot_pos", "mediumtext", "MEDIUMTEXT NOT NULL"},
 	{"_shiplog_tables", "last_key", "mediumtext", "MEDIUMTEXT NULL"},
+	{rangesTable, "last_key", "mediumtext", "MEDIUMTEXT NULL"},
 	{"_shiplog_failed_rows", "row_key", "longtext", "LONGTEXT NOT NULL"},
 	{"_shiplog_failed_rows", "full_row", "longtext", "LONGTEXT NULL"},
 	{"_shiplog_failed_rows", "error", "mediumtext", "MEDIUMTEXT NOT NULL"},

@@ -25,7 +25,7 @@ func (s *State) table(name string) string {
 
 // Reset forgets all progress: checkpoint, table progress and flags.
 func (s *State) Reset(ctx context.Context) error {
-	for _, t := range []string{"_shiplog_checkpoint", "_shiplog_tables", "_shiplog_state", "_shiplog_failed_rows"} {
+	for _, t := range []string{"_shiplog_checkpoint", "_shiplog_tables", rangesTable, "_shiplog_state", "_shiplog_failed_rows"} {
 		if _, err := s.db.ExecContext(ctx, "DELETE FROM "+s.table(t)); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

@@ -16,10 +16,13 @@ import (
 const VolumeRangeRows = 10_000
 
 // KeyRanges describe a table as one consistent read of it in key order saw
-// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all.
+// it: Bounds[i] is the key of row (i+1)*Every, Rows the rows in all. With
+// Counts (a table read in several key ranges in one snapshot), Counts[i]
+// is the rows after Bounds[i-1] up to Bounds[i] instead of Every.
 type KeyRanges struct {
 	Every  int
 	Bounds [][]any
+	Counts []int64
 	Rows   int64
 }
 
@@ -122,6 +125,7 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 	sk, dk := keyTable(tp.Source), keyTable(tp.Dest)
 	tr := &tableRun{tp: tp, o: &Options{ChunkRows: VolumeRangeRows}, srcConn: src, dstConn: dconn, identity: true}
 	var after []any
+	var boundedRows int64 // source rows up to the last bound passed
 	for i := 0; ; i++ {
 		// The range (after, upTo]: upTo is the VolumeRangeRows-th key after
 		// `after`, so the source holds exactly that many (keys are unique);
@@ -131,9 +135,13 @@ func Volume(ctx context.Context, src *sql.Conn, dst *sql.DB, tp *transform.Table
 		if known != nil {
 			if i < len(known.Bounds) {
 				upTo = known.Bounds[i]
+				if known.Counts != nil {
+					srcN = known.Counts[i]
+				}
 			} else {
-				srcN = known.Rows - int64(len(known.Bounds))*VolumeRangeRows
+				srcN = known.Rows - boundedRows
 			}
+			boundedRows += srcN
 		} else {
 			if upTo, err = nthKey(ctx, src, sk, after, VolumeRangeRows); err != nil {
 				return v, fmt.Errorf("source table %s: %w", tp.Source.Name, err)

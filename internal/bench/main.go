@@ -1,13 +1,15 @@
 // Command bench measures shiplog against the usual tools on local MariaDB servers:
 //
-//	snapshot:  mariadb-dump | mariadb, mydumper + myloader, shiplog migrate data
-//	catch-up:  native MariaDB replication, shiplog migrate delta --exit-when-caught-up
+//	snapshot:  mariadb-dump | mariadb, mydumper --rows + myloader, shiplog migrate data,
+//	           each into a fresh destination server of its own
+//	catch-up:  MariaDB replication (one SQL thread, and parallel: 4 threads,
+//	           optimistic), shiplog migrate delta --exit-when-caught-up
 //	triggers:  shiplog's change-log triggers (delta.source: triggers): the source's
 //	           write throughput with them, and migrate delta from the change logs
 //	via Kafka: sink: kafka to an in-process Kafka broker (franz-go's kfake), then
 //	           apply --from-kafka: binlog -> Kafka and Kafka -> MySQL, each timed
 //
-// It starts a source (binlog ROW/FULL), a destination and a replica, prepares
+// It starts a source (binlog ROW/FULL), a destination and two replicas, prepares
 // sysbench tables on the source, copies them with each tool, then runs a sysbench
 // write burst on the source while nothing reads and times how long each reader
 // needs to apply it. Last (unless -triggers=false), shiplog migrate data copies
@@ -28,6 +30,9 @@
 //	go run ./internal/bench -magento-rows 100000   (only: the Map step with the stock handlers vs the identity copy)
 //	go run ./internal/bench -store-only -store-products 10000 -store-customers 5000 -store-orders 20000
 //	                                               (only: the Magento store section, at a tenth of its size)
+//	go run ./internal/bench -copy-only -tables 1 -rows 10000000
+//	                                               (only: the snapshot of one 10M-row table, mydumper --rows + myloader
+//	                                                against migrate data, each into a fresh server; copyonly.go)
 //
 // Last (unless -store=false), the Magento store section (store.go): a
 // generated Magento 1.9 store migrated with the stock config.xml, every
@@ -67,6 +72,9 @@ type flags struct {
 	hugeTxWhole                                       bool
 	store, storeOnly                                  bool
 	storeProducts, storeCustomers, storeOrders        int
+	copyOnly                                          bool
+	copyRuns, mydumperRows                            int
+	shiplogBefore                                     string
 }
 
 // result is one line of the final table.
@@ -108,14 +116,30 @@ func main() {
 	flag.IntVar(&f.storeProducts, "store-products", 100_000, "products of the Magento store section's generated store")
 	flag.IntVar(&f.storeCustomers, "store-customers", 50_000, "customers of the Magento store section's generated store")
 	flag.IntVar(&f.storeOrders, "store-orders", 200_000, "orders of the Magento store section's generated store (with invoices, shipments, credit memos)")
+	flag.BoolVar(&f.copyOnly, "copy-only", false, "run only the snapshot: mydumper --rows + myloader against shiplog migrate data, each into a fresh destination server (with -tables 1: one large table)")
+	flag.StringVar(&f.shiplogBefore, "shiplog-before", "", "with -copy-only: also run this shiplog binary after each shiplog run (a before/after pair under the same load)")
+	flag.IntVar(&f.copyRuns, "copy-runs", 1, "with -copy-only: runs of each tool, in turn")
+	flag.IntVar(&f.mydumperRows, "mydumper-rows", 50_000, "mydumper --rows (row chunks, so myloader loads one table in parallel)")
 	flag.Parse()
-	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 {
-		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables and -burst-seconds >= 1")
+	if f.rows < f.tables || f.tables < 1 || f.burstSeconds < 1 || f.mydumperRows < 1 {
+		fmt.Fprintln(os.Stderr, "bench: need -tables >= 1, -rows >= -tables, -burst-seconds >= 1 and -mydumper-rows >= 1")
 		os.Exit(2)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.copyOnly {
+		results, notes, err := runCopyOnly(ctx, f)
+		if len(results) > 0 {
+			printTable(os.Stdout, results, notes)
+			printTargets(os.Stdout, "Targets (issue 17, copy only)", copyOnlyTargets(results, f.tables))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if f.hugeTxRows > 0 {
 		results, err := runHugeTx(ctx, f)
 		if len(results) > 0 {
@@ -144,7 +168,7 @@ func main() {
 		results, notes, lag, err := run(ctx, f)
 		if len(results) > 0 {
 			printTable(os.Stdout, results, notes)
-			printTargets(os.Stdout, targets(results, lag))
+			printTargets(os.Stdout, "Targets (issue 17: copy, catch-up, peak RSS; issue 7: lag, map overhead)", targets(results, lag))
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench failed:", err)
@@ -169,6 +193,8 @@ type bench struct {
 	root                string
 	src, dst, replica   *testenv.MariaDB
 	srcDB, dstDB, repDB *sql.DB
+	parReplica          *testenv.MariaDB // the parallel replication baseline
+	parDB               *sql.DB
 	shiplogErr          error // why shiplog cannot run, once known
 }
 
@@ -196,7 +222,7 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 		defer os.RemoveAll(b.work)
 	}
 
-	step("starting source (binlog ROW/FULL), destination and replica")
+	step("starting source (binlog ROW/FULL), shiplog's destination, a replica and a parallel replica")
 	if b.src, err = testenv.StartMariaDB(ctx, testenv.Options{Binlog: true, ServerID: 1}); err != nil {
 		return nil, nil, nil, fmt.Errorf("source: %w", err)
 	}
@@ -209,10 +235,14 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 		return nil, nil, nil, fmt.Errorf("replica: %w", err)
 	}
 	defer b.replica.Stop()
+	if b.parReplica, err = testenv.StartMariaDB(ctx, testenv.Options{ServerID: 4, ExtraArgs: parallelReplicaArgs}); err != nil {
+		return nil, nil, nil, fmt.Errorf("parallel replica: %w", err)
+	}
+	defer b.parReplica.Stop()
 	for _, p := range []struct {
 		m  *testenv.MariaDB
 		db **sql.DB
-	}{{b.src, &b.srcDB}, {b.dst, &b.dstDB}, {b.replica, &b.repDB}} {
+	}{{b.src, &b.srcDB}, {b.dst, &b.dstDB}, {b.replica, &b.repDB}, {b.parReplica, &b.parDB}} {
 		if *p.db, err = p.m.Open(""); err != nil {
 			return nil, nil, nil, err
 		}
@@ -248,47 +278,72 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 		}
 	}
 
-	// (a) mariadb-dump | mariadb, keeping a copy of the dump to seed the replica.
-	step("(a) mariadb-dump --single-transaction | mariadb")
+	// Each snapshot tool loads into a fresh destination server of its own,
+	// the same table definitions (the source's), checked against the source
+	// before the server goes: none pays for another's background flushing.
+	// shiplog's destination b.dst is fresh too: nothing loads into it first.
+	// (a) mariadb-dump | mariadb, keeping a copy of the dump to seed the replicas.
+	step("(a) mariadb-dump --single-transaction | mariadb, into a fresh destination server")
 	dumpFile := filepath.Join(b.work, "dump.sql")
-	r := b.servers(func() result { return b.dumpPipe(ctx, "bench_dump", dumpFile) })
-	r.work = rows
+	r := b.onFreshDestination(ctx, "mariadb-dump | mariadb", "bench_dump", func() result {
+		r := b.dumpPipe(ctx, "bench_dump", dumpFile)
+		r.work = rows
+		return r
+	})
 	add(r)
 	if r.err != nil {
 		return results, notes, lag, r.err
 	}
 
-	// (b) mydumper + myloader.
-	step("(b) mydumper + myloader")
-	add(b.servers(func() result { return b.mydumper(ctx, rows) }))
+	// (b) mydumper + myloader, row-chunked.
+	loaderOpts, loaderNote := b.myloaderOptions(ctx)
+	mydumperName := mydumperTool(f.threads, f.mydumperRows, loaderOpts)
+	step("(b) " + mydumperName + ", into a fresh destination server")
+	fmt.Println("  " + loaderNote)
+	notes = append(notes, loaderNote)
+	add(b.onFreshDestination(ctx, mydumperName, mydumperDB, func() result { return b.mydumperChunked(ctx, rows, loaderOpts) }))
 
 	// (c) shiplog migrate data.
-	step("(c) shiplog migrate data")
+	step("(c) shiplog migrate data, into its own fresh destination server")
 	add(b.servers(func() result { return b.shiplogData(ctx, rows) }))
+	step("checking shiplog's copy (CHECKSUM TABLE, table definitions) against the source")
+	if verr := b.verify(ctx, []target{{"shiplog", b.dstDB, shiplogDB}}); verr != nil {
+		results = failed(results, "shiplog migrate data", verr)
+	}
 
 	step("(c') shiplog migrate data through a map of 3 handlers (expression, hash, prefix) on every table")
 	add(b.servers(func() result { return b.mapData(ctx, rows) }))
 
-	step("checking the copies (CHECKSUM TABLE) against the source")
-	b.verify(ctx, []target{{"mariadb-dump", b.dstDB, "bench_dump"}, {"mydumper", b.dstDB, "bench_mydumper"}, {"shiplog", b.dstDB, shiplogDB}})
-
-	// (d) A write burst, then native replication catching up from before it.
-	step("(d) native replication: replica seeded from the dump, CHANGE MASTER to the position before the burst")
-	if err := b.replica.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
+	// (d) A write burst, then native replication catching up from before it:
+	// one SQL thread, and parallel replication on a server of its own.
+	step("(d) native replication: two replicas seeded from the dump, CHANGE MASTER to the position before the burst")
+	parSettings, err := b.parallelReplicaSettings(ctx)
+	if err != nil {
 		return results, notes, lag, err
 	}
-	if err := loadFile(ctx, b.replica, srcDBName, dumpFile); err != nil {
-		return results, notes, lag, fmt.Errorf("seed replica: %w", err)
-	}
+	fmt.Println("  parallel replica: " + parSettings)
+	notes = append(notes, "MariaDB parallel replication: "+parSettings+", on a replica of its own")
 	file, pos, err := masterStatus(ctx, b.srcDB)
 	if err != nil {
 		return results, notes, lag, err
 	}
 	fmt.Printf("  source position before the burst: %s:%d\n", file, pos)
-	if _, err := b.repDB.ExecContext(ctx, fmt.Sprintf(
-		"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d",
-		b.src.Port, file, pos)); err != nil {
-		return results, notes, lag, fmt.Errorf("CHANGE MASTER TO: %w", err)
+	for _, rep := range []struct {
+		name string
+		m    *testenv.MariaDB
+		db   *sql.DB
+	}{{"replica", b.replica, b.repDB}, {"parallel replica", b.parReplica, b.parDB}} {
+		if err := rep.m.Exec(ctx, "", "CREATE DATABASE "+srcDBName); err != nil {
+			return results, notes, lag, err
+		}
+		if err := loadFile(ctx, rep.m, srcDBName, dumpFile); err != nil {
+			return results, notes, lag, fmt.Errorf("seed %s: %w", rep.name, err)
+		}
+		if _, err := rep.db.ExecContext(ctx, fmt.Sprintf(
+			"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d",
+			b.src.Port, file, pos)); err != nil {
+			return results, notes, lag, fmt.Errorf("%s: CHANGE MASTER TO: %w", rep.name, err)
+		}
 	}
 
 	step(fmt.Sprintf("sysbench oltp_write_only burst: %ds, %d threads, nothing reading", f.burstSeconds, f.burstThreads))
@@ -303,7 +358,19 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 	}
 	fmt.Printf("  %d transactions (%.0f tps), %d row changes; source head %s:%d\n", txns, tps, changes, headFile, headPos)
 
-	add(b.servers(func() result { return b.replicate(ctx, headFile, headPos, float64(changes)) }))
+	step("(d) MariaDB replication, one SQL thread: START SLAVE until the source's head")
+	add(b.servers(func() result {
+		return b.replicate(ctx, b.repDB, "MariaDB replication (1 SQL thread)", headFile, headPos, float64(changes))
+	}))
+	step("(d') MariaDB parallel replication (4 threads, optimistic): START SLAVE until the source's head")
+	add(b.servers(func() result {
+		return b.replicate(ctx, b.parDB, "MariaDB parallel replication (4 threads, optimistic)", headFile, headPos, float64(changes))
+	}))
+	if n, rerr := b.retriedTransactions(ctx); rerr == nil {
+		note := fmt.Sprintf("MariaDB parallel replication retried %d of %d transactions (optimistic mode's conflicts)", n, txns)
+		fmt.Println("  " + note)
+		notes = append(notes, note)
+	}
 
 	// (e) shiplog migrate delta from its checkpoint (before the burst).
 	step("(e) shiplog migrate delta --exit-when-caught-up")
@@ -313,7 +380,18 @@ func run(ctx context.Context, f flags) (results []result, notes []string, lag *l
 	add(b.servers(func() result { return b.mapDelta(ctx, float64(changes)) }))
 
 	step("checking the caught-up copies (CHECKSUM TABLE) against the source")
-	b.verify(ctx, []target{{"replica", b.repDB, srcDBName}, {"shiplog", b.dstDB, shiplogDB}})
+	for _, t := range []struct {
+		tool string
+		t    target
+	}{
+		{"MariaDB replication (1 SQL thread)", target{"replica", b.repDB, srcDBName}},
+		{"MariaDB parallel replication", target{"parallel replica", b.parDB, srcDBName}},
+		{"shiplog migrate delta", target{"shiplog", b.dstDB, shiplogDB}},
+	} {
+		if verr := b.verify(ctx, []target{t.t}); verr != nil {
+			results = failed(results, t.tool, verr)
+		}
+	}
 	step("checking the copy through the map: shiplog verify")
 	if note, err := b.mapVerify(ctx); err != nil {
 		fmt.Printf("  FAILED: %v\n", err)
@@ -483,17 +561,20 @@ func (b *bench) dumpPipe(ctx context.Context, dstDB, keepFile string) result {
 		r.err = err
 		return r
 	}
+	loadHWM := watchHWM(load.Process.Pid)
 	if err := dump.Start(); err != nil {
 		loadIn.Close()
 		_ = load.Wait()
+		loadHWM()
 		r.err = err
 		return r
 	}
+	dumpHWM := watchHWM(dump.Process.Pid)
 	_, copyErr := io.Copy(io.MultiWriter(loadIn, copyFile), dumpOut)
 	loadIn.Close()
 	dErr, lErr := dump.Wait(), load.Wait()
 	r.seconds = time.Since(start).Seconds()
-	r.rssKB = max(maxRSS(dump.ProcessState), maxRSS(load.ProcessState))
+	r.rssKB = max(dumpHWM(), loadHWM())
 	r.cpu = cpuOf(dump.ProcessState) + cpuOf(load.ProcessState)
 	switch {
 	case dErr != nil:
@@ -520,47 +601,17 @@ func loadFile(ctx context.Context, m *testenv.MariaDB, db, file string) error {
 	return nil
 }
 
-func (b *bench) mydumper(ctx context.Context, rows float64) result {
-	r := result{group: "snapshot", tool: fmt.Sprintf("mydumper + myloader -t %d", b.threads), unit: "rows/s", work: rows}
-	for _, tool := range []string{"mydumper", "myloader"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			r.skipped = tool + " not installed (apt-get install mydumper)"
-			return r
-		}
-	}
-	const dstDB = "bench_mydumper"
-	if r.err = b.dst.Exec(ctx, "", "CREATE DATABASE "+dstDB); r.err != nil {
-		return r
-	}
-	dir := filepath.Join(b.work, "mydumper")
-	t := strconv.Itoa(b.threads)
-	dump := exec.CommandContext(ctx, "mydumper", "--host=127.0.0.1", "--port="+strconv.Itoa(b.src.Port), "--user=root",
-		"--database="+srcDBName, "--threads="+t, "--outputdir="+dir)
-	load := exec.CommandContext(ctx, "myloader", "--host=127.0.0.1", "--port="+strconv.Itoa(b.dst.Port), "--user=root",
-		"--source-db="+srcDBName, "--database="+dstDB, "--threads="+t, "--directory="+dir, "--overwrite-tables")
+// replicate starts the threads of the replica rep and times them reaching
+// the source's head; tool names the result.
+func (b *bench) replicate(ctx context.Context, rep *sql.DB, tool, headFile string, headPos int64, changes float64) result {
+	r := result{group: "catch-up", tool: tool, unit: "changes/s", work: changes}
 	start := time.Now()
-	for _, cmd := range []*exec.Cmd{dump, load} {
-		if out, err := cmd.CombinedOutput(); err != nil {
-			r.err = fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, lastLines(string(out), 5))
-			return r
-		}
-		r.rssKB = max(r.rssKB, maxRSS(cmd.ProcessState))
-		r.cpu += cpuOf(cmd.ProcessState)
-	}
-	r.seconds = time.Since(start).Seconds()
-	return r
-}
-
-// replicate starts the replica's threads and times them reaching the source's head.
-func (b *bench) replicate(ctx context.Context, headFile string, headPos int64, changes float64) result {
-	r := result{group: "catch-up", tool: "MariaDB replication (1 SQL thread)", unit: "changes/s", work: changes}
-	start := time.Now()
-	if _, r.err = b.repDB.ExecContext(ctx, "START SLAVE"); r.err != nil {
+	if _, r.err = rep.ExecContext(ctx, "START SLAVE"); r.err != nil {
 		return r
 	}
 	deadline := start.Add(30 * time.Minute)
 	for {
-		st, err := slaveStatus(ctx, b.repDB)
+		st, err := slaveStatus(ctx, rep)
 		if err != nil {
 			r.err = err
 			return r
@@ -585,25 +636,29 @@ func (b *bench) replicate(ctx context.Context, headFile string, headPos int64, c
 		}
 	}
 	r.seconds = time.Since(start).Seconds()
-	_, _ = b.repDB.ExecContext(ctx, "STOP SLAVE")
+	_, _ = rep.ExecContext(ctx, "STOP SLAVE")
 	return r
 }
 
 // servers runs a job and sets its srcCPU and dstCPU: the CPU time the
-// source, and the destination and replica servers, used meanwhile.
+// source, and the destination and replica servers, used meanwhile (the
+// servers not in the job are idle).
 func (b *bench) servers(job func() result) result {
 	cpu := func(ms ...*testenv.MariaDB) float64 {
 		var sum float64
 		for _, m := range ms {
+			if m == nil { // -copy-only has no replicas
+				continue
+			}
 			if s, err := m.CPUSeconds(); err == nil {
 				sum += s
 			}
 		}
 		return sum
 	}
-	src, dst := cpu(b.src), cpu(b.dst, b.replica)
+	src, dst := cpu(b.src), cpu(b.dst, b.replica, b.parReplica)
 	r := job()
-	r.srcCPU, r.dstCPU = cpu(b.src)-src, cpu(b.dst, b.replica)-dst
+	r.srcCPU, r.dstCPU = cpu(b.src)-src, cpu(b.dst, b.replica, b.parReplica)-dst
 	return r
 }
 
@@ -647,16 +702,12 @@ func (b *bench) runShiplog(ctx context.Context, cfg, logName string, args ...str
 	if err = cmd.Start(); err != nil {
 		return 0, 0, 0, err
 	}
-	// ru_maxrss of a child started by os/exec (vfork + exec) includes the
-	// parent's peak, which here holds the in-process Kafka broker; the
-	// child's own high-water mark is VmHWM, polled while it runs.
-	hwm := make(chan int64, 1)
-	stop := make(chan struct{})
-	go func() { hwm <- pollVmHWM(cmd.Process.Pid, stop) }()
+	// Not ru_maxrss: the bench process's peak, which holds the in-process
+	// Kafka broker, would count in it.
+	hwm := watchHWM(cmd.Process.Pid)
 	err = cmd.Wait()
-	close(stop)
 	secs = time.Since(start).Seconds()
-	rssKB = <-hwm
+	rssKB = hwm()
 	cpu = cpuOf(cmd.ProcessState)
 	if err != nil {
 		log, _ := os.ReadFile(logFile)
@@ -836,7 +887,7 @@ func (b *bench) triggers(ctx context.Context, plainTPS float64) (r result, note 
 	}
 
 	step("(f) checking the copy fed by the change logs (CHECKSUM TABLE) against the source")
-	b.verify(ctx, []target{{"shiplog (triggers)", b.dstDB, triggersDB}})
+	r.err = b.verify(ctx, []target{{"shiplog (triggers)", b.dstDB, triggersDB}})
 	return r, note, nil
 }
 
@@ -953,7 +1004,7 @@ func (b *bench) viaKafka(ctx context.Context) (rs []result, note string, err err
 	fmt.Printf("  applied %.0f changes (the time includes joining the consumer group)\n", app.work)
 
 	step("(g) checking the copy fed through Kafka (CHECKSUM TABLE) against the source")
-	b.verify(ctx, []target{{"shiplog via Kafka", b.dstDB, kafkaDB}})
+	app.err = b.verify(ctx, []target{{"shiplog via Kafka", b.dstDB, kafkaDB}})
 	if pub.seconds > 0 && app.seconds > 0 {
 		note = fmt.Sprintf("via Kafka end to end: %.2fs for %.0f changes (%.0f changes/s), the two stages run one after the other.", pub.seconds+app.seconds, app.work, app.work/(pub.seconds+app.seconds))
 	}
@@ -1079,40 +1130,72 @@ type target struct {
 	sch  string
 }
 
-// verify compares CHECKSUM TABLE of every sysbench table in each target with
-// the source.
-func (b *bench) verify(ctx context.Context, targets []target) {
+// verify compares CHECKSUM TABLE and the definition (SHOW CREATE TABLE,
+// but for its AUTO_INCREMENT counter) of every sysbench table in each target
+// with the source's, prints what it found, and returns an error naming each
+// target that differs or could not be read.
+func (b *bench) verify(ctx context.Context, targets []target) error {
+	var errs []error
 	for _, t := range targets {
 		if t.name == "shiplog" && b.shiplogErr != nil {
 			fmt.Printf("  %s: not run\n", t.name)
 			continue
 		}
-		if t.name == "mydumper" {
-			if _, err := exec.LookPath("mydumper"); err != nil {
-				continue
-			}
-		}
-		bad := 0
+		var bad, badDDL []string
 		var firstErr error
 		for i := 1; i <= b.tables; i++ {
 			want, err1 := checksum(ctx, b.srcDB, srcDBName, i)
 			got, err2 := checksum(ctx, t.db, t.sch, i)
-			if err := errors.Join(err1, err2); err != nil && firstErr == nil {
+			wantDDL, err3 := tableDefinition(ctx, b.srcDB, srcDBName, i)
+			gotDDL, err4 := tableDefinition(ctx, t.db, t.sch, i)
+			if err := errors.Join(err1, err2, err3, err4); err != nil && firstErr == nil {
 				firstErr = err
 			}
+			table := fmt.Sprintf("sbtest%d", i)
 			if err1 != nil || err2 != nil || want != got {
-				bad++
+				bad = append(bad, table)
+			}
+			if err3 == nil && err4 == nil && wantDDL != gotDDL {
+				badDDL = append(badDDL, table)
 			}
 		}
 		switch {
-		case bad == 0:
-			fmt.Printf("  %s: %d tables identical to the source\n", t.name, b.tables)
+		case len(bad) == 0 && len(badDDL) == 0 && firstErr == nil:
+			fmt.Printf("  %s: %d tables identical to the source (rows and definitions)\n", t.name, b.tables)
+			continue
 		case firstErr != nil:
-			fmt.Printf("  %s: %d of %d tables differ or could not be read (%v)\n", t.name, bad, b.tables, firstErr)
+			fmt.Printf("  %s: %d of %d tables differ or could not be read (%v)\n", t.name, len(bad), b.tables, firstErr)
+			errs = append(errs, fmt.Errorf("%s: checking %s against the source: %w", t.name, t.sch, firstErr))
 		default:
-			fmt.Printf("  %s: %d of %d tables DIFFER from the source\n", t.name, bad, b.tables)
+			fmt.Printf("  %s: rows of %d and definitions of %d of %d tables DIFFER from the source\n", t.name, len(bad), len(badDDL), b.tables)
+			errs = append(errs, fmt.Errorf("%s: %s differs from the source: rows of [%s], definitions of [%s]", t.name, t.sch, strings.Join(bad, " "), strings.Join(badDDL, " ")))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+var reAutoIncrement = regexp.MustCompile(` AUTO_INCREMENT=\d+`)
+
+// tableDefinition is SHOW CREATE TABLE of sbtest<i> without its
+// AUTO_INCREMENT counter (which a copy need not carry).
+func tableDefinition(ctx context.Context, db *sql.DB, schema string, i int) (string, error) {
+	var name, ddl string
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SHOW CREATE TABLE `%s`.`sbtest%d`", schema, i)).Scan(&name, &ddl); err != nil {
+		return "", fmt.Errorf("SHOW CREATE TABLE %s.sbtest%d: %w", schema, i, err)
+	}
+	return reAutoIncrement.ReplaceAllString(ddl, ""), nil
+}
+
+// failed marks the first result of tool (a prefix) that has no error yet as
+// failed with err: a copy that differs from the source must not count.
+func failed(results []result, tool string, err error) []result {
+	for i := range results {
+		if strings.HasPrefix(results[i].tool, tool) && results[i].err == nil && results[i].skipped == "" {
+			results[i].err = err
+			return results
+		}
+	}
+	return append(results, result{group: "check", tool: tool, err: err})
 }
 
 func checksum(ctx context.Context, db *sql.DB, schema string, i int) (string, error) {
@@ -1167,15 +1250,18 @@ func pollVmHWM(pid int, stop <-chan struct{}) int64 {
 	}
 }
 
-// maxRSS is a finished process's peak resident set in KiB (Linux ru_maxrss).
-func maxRSS(ps *os.ProcessState) int64 {
-	if ps == nil {
-		return 0
+// watchHWM polls the VmHWM of a started process (pollVmHWM) until the
+// returned function is called, after the process's Wait; that returns the
+// peak in KiB. Not ru_maxrss: a child started by os/exec (vfork + exec)
+// counts the bench process's own peak in it.
+func watchHWM(pid int) func() int64 {
+	stop := make(chan struct{})
+	hwm := make(chan int64, 1)
+	go func() { hwm <- pollVmHWM(pid, stop) }()
+	return func() int64 {
+		close(stop)
+		return <-hwm
 	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
-	}
-	return 0
 }
 
 func secs(s float64) string {
