@@ -320,11 +320,12 @@ func TestStreamMariaDB(t *testing.T) {
 // arrives exactly once, in order, and the last batch ends the transaction.
 func TestStreamLargeTransactionInParts(t *testing.T) {
 	t.Parallel()
-	// Rows events of at most 256 bytes: the transaction (about 12,000
-	// events, 3.4 MB) is much more than the reader reads ahead (eventBuffer)
-	// plus what the sockets hold, so its end cannot have arrived before the
-	// kill. With 20,000 rows in 8 KB events it could, under load: the test
-	// then failed for the missing reconnect.
+	// Rows events of at most 256 bytes: the transaction (about 200,000
+	// events, 36 MB) is much more than the reader reads ahead (eventBuffer)
+	// plus what loopback sockets hold (their buffers grow to a few MB), so
+	// its end cannot have arrived before the kill. With 20,000 rows in 8 KB
+	// events, and again with 200,000 short rows (3.4 MB), it could under
+	// load: the test then failed for the missing reconnect.
 	const rows = 200000
 	m := testenv.MariaDBT(t, testenv.Options{Binlog: true, ExtraArgs: []string{"--binlog-row-event-max-size=256"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -334,7 +335,7 @@ func TestStreamLargeTransactionInParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := m.Exec(ctx, "", "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(50))"); err != nil {
+	if err := m.Exec(ctx, "", "CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(200))"); err != nil {
 		t.Fatal(err)
 	}
 	head, err := HeadPosition(ctx, db, "")
@@ -342,7 +343,7 @@ func TestStreamLargeTransactionInParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := m.Exec(ctx, "shop",
-		fmt.Sprintf("INSERT INTO shop.t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_%d", rows),
+		fmt.Sprintf("INSERT INTO shop.t SELECT seq, CONCAT('row ', seq, REPEAT('x', 160)) FROM seq_1_to_%d", rows),
 		"INSERT INTO shop.t VALUES (0, 'after')"); err != nil {
 		t.Fatal(err)
 	}
