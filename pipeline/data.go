@@ -154,6 +154,7 @@ func (m *mapStep) Data(ctx context.Context, env *step.Env) error {
 		Volume:    true,
 		After:     copyOrder,
 	}
+	copier.DeferIndexRows = int64(r.cfg.Options.DeferIndexRows)
 	if publisher != nil {
 		// Every table's schema, the empty ones' too (no row carries it).
 		var tables []*cdc.Table

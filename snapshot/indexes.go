@@ -146,9 +146,23 @@ func (c *Copier) dropIndexes(ctx context.Context, tp *transform.TablePlan) ([]st
 		return nil, err
 	}
 	table := rowio.QuoteIdent(dt.Schema) + "." + rowio.QuoteIdent(dt.Name)
+	// The copy's sessions write without foreign key checks, under which
+	// the server would drop a key a foreign key needs: dropped with them.
+	conn, err := c.Dest.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("destination: connect: %w", err)
+	}
+	defer conn.Close()
+	var fkChecks int
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.foreign_key_checks").Scan(&fkChecks); err != nil {
+		return nil, fmt.Errorf("destination: read foreign_key_checks: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 1"); err != nil {
+		return nil, fmt.Errorf("destination: set foreign_key_checks: %w", err)
+	}
 	kept := 0 // rec[:kept] stay
 	for i := len(rec) - 1; i >= 0; i-- {
-		_, err := c.Dest.ExecContext(ctx, "ALTER TABLE "+table+" DROP INDEX "+rowio.QuoteIdent(rec[i].Name))
+		_, err := conn.ExecContext(ctx, "ALTER TABLE "+table+" DROP INDEX "+rowio.QuoteIdent(rec[i].Name))
 		if err == nil {
 			continue
 		}
@@ -159,6 +173,9 @@ func (c *Copier) dropIndexes(ctx context.Context, tp *transform.TablePlan) ([]st
 		}
 		kept = i + 1
 		break
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION foreign_key_checks = %d", fkChecks)); err != nil {
+		return nil, fmt.Errorf("destination: set foreign_key_checks: %w", err)
 	}
 	if kept > 0 {
 		names := make([]string, kept)
