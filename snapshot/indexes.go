@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -241,6 +243,15 @@ func indexNames(idx []state.DeferredIndex) string {
 		names[i] = d.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// RestoreIndexes adds back, on dest, every index a copy recorded in st as
+// dropped and did not record as back (it was stopped between the two), and
+// forgets the records. Copier.Run does it first; data mode calls it when
+// it has nothing left to copy. It blocks for the index builds.
+func RestoreIndexes(ctx context.Context, dest *sql.DB, st *state.State, log *slog.Logger) error {
+	c := &Copier{Dest: dest, State: st, Logger: log}
+	return c.restoreRecordedIndexes(ctx)
 }
 
 // restoreRecordedIndexes adds back every index a copy dropped and did not
