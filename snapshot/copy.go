@@ -4,7 +4,8 @@
 //
 // copy.go runs the copy table by table; ranges.go splits a large table into
 // key ranges copied in parallel in one snapshot; chunk.go transforms,
-// publishes and commits one chunk; tx.go opens the consistent-snapshot transaction and its
+// publishes and commits one chunk; indexes.go builds a fresh table's
+// secondary indexes after its load; tx.go opens the consistent-snapshot transaction and its
 // binlog position. Rows are read with rowio.
 package snapshot
 
