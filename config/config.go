@@ -100,6 +100,10 @@ type Options struct {
 	// parallel (0 = 4; 1 = whole source transactions per destination
 	// transaction).
 	ApplyWorkers int
+	// DeferIndexRows is the fewest rows (estimated) of a table copied into
+	// an emptied destination table whose plain secondary indexes are
+	// built after the load (0 = 100,000).
+	DeferIndexRows int
 	// FullRowTables lists tables without a primary or unique-not-null key that
 	// the user opts into full-row matching; any other such table is an error.
 	FullRowTables     []string

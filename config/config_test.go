@@ -94,6 +94,7 @@ options:
   source_prefix: m1_
   dest_prefix: ""
   workers: 8
+  defer_index_rows: 5000
   full_row_tables: [log_a, log_b]
   map: maps/map.xml
   settings_map: /etc/shiplog/settings.xml
@@ -115,6 +116,9 @@ options:
 		Path: path,
 	}
 	assertConfig(t, cfg, want)
+	if cfg.Options.DeferIndexRows != 5000 {
+		t.Errorf("options.defer_index_rows: got %d, want 5000", cfg.Options.DeferIndexRows)
+	}
 }
 
 func TestLoadTOML(t *testing.T) {

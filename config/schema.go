@@ -83,6 +83,7 @@ var fields = func() []field {
 		field{"options.dest_prefix", kindString, func(c *Config) any { return &c.Options.DestPrefix }},
 		field{"options.workers", kindCount, func(c *Config) any { return &c.Options.Workers }},
 		field{"options.apply_workers", kindCount, func(c *Config) any { return &c.Options.ApplyWorkers }},
+		field{"options.defer_index_rows", kindCount, func(c *Config) any { return &c.Options.DeferIndexRows }},
 		field{"options.full_row_tables", kindList, func(c *Config) any { return &c.Options.FullRowTables }},
 		field{"options.map", kindPath, func(c *Config) any { return &c.Options.MapFile }},
 		field{"options.settings_map", kindPath, func(c *Config) any { return &c.Options.SettingsMapFile }},

@@ -108,6 +108,9 @@ func (r *Runtime) Cutover(ctx context.Context, o CutoverOptions) (res CutoverRes
 	if err := r.dest.rows(); err != nil {
 		return res, fmt.Errorf("cutover: %w (cutover waits for the destination database's checkpoint)", err)
 	}
+	if err := r.state.CheckNoDeferredIndexes(ctx); err != nil {
+		return res, fmt.Errorf("cutover: %w", err)
+	}
 	if o.MaxLag <= 0 {
 		o.MaxLag = time.Second
 	}

@@ -55,6 +55,11 @@ func (r *Runtime) Data(ctx context.Context, o DataOptions) error {
 		return err
 	} else if done != "" {
 		log.Info("data mode already complete; nothing to copy (use --reset to copy again)", "stage", "data", "finished", done)
+		if r.dest.rows() == nil {
+			if err := snapshot.RestoreIndexes(ctx, r.dst, r.state, log); err != nil {
+				return err
+			}
+		}
 		plan, _, err := r.streamPlan(ctx)
 		if err != nil {
 			return err
@@ -154,6 +159,7 @@ func (m *mapStep) Data(ctx context.Context, env *step.Env) error {
 		Volume:    true,
 		After:     copyOrder,
 	}
+	copier.DeferIndexRows = int64(r.cfg.Options.DeferIndexRows)
 	if publisher != nil {
 		// Every table's schema, the empty ones' too (no row carries it).
 		var tables []*cdc.Table

@@ -67,6 +67,10 @@ func (r *Runtime) delta(ctx context.Context, o DeltaOptions) error {
 	} else if done == "" {
 		return ErrNoSnapshot
 	}
+	// A copy stopped with indexes dropped: stream into no table without them.
+	if err := r.state.CheckNoDeferredIndexes(ctx); err != nil {
+		return err
+	}
 	if err := r.source.checkServer(ctx); err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ func (r *Runtime) verifyPlan(ctx context.Context, o *verify.Options) (*transform
 	if err := r.dest.rows(); err != nil {
 		return nil, fmt.Errorf("verify compares a destination database: %w; verify the applier's destination instead", err)
 	}
+	if err := r.state.CheckNoDeferredIndexes(ctx); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
 	plan, problems, err := r.streamPlan(ctx)
 	if err == nil {
 		plan, problems, err = r.withStepStreams(ctx, plan, problems)

@@ -4,7 +4,8 @@
 //
 // copy.go runs the copy table by table; ranges.go splits a large table into
 // key ranges copied in parallel in one snapshot; chunk.go transforms,
-// publishes and commits one chunk; tx.go opens the consistent-snapshot transaction and its
+// publishes and commits one chunk; indexes.go builds a fresh table's
+// secondary indexes after its load; tx.go opens the consistent-snapshot transaction and its
 // binlog position. Rows are read with rowio.
 package snapshot
 
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shiplog/shiplog/cdc"
+	"github.com/shiplog/shiplog/internal/failpoint"
 	"github.com/shiplog/shiplog/rowio"
 	mysqlsink "github.com/shiplog/shiplog/sink/mysql"
 	"github.com/shiplog/shiplog/state"
@@ -46,7 +48,12 @@ type Copier struct {
 	// table is split into, to copy its ranges in parallel; 0 =
 	// DefaultRangeRows, negative: tables are copied whole.
 	RangeRows int64
-	Logger    *slog.Logger
+	// DeferIndexRows is the fewest rows (estimated) of a table copied
+	// afresh whose destination's plain secondary indexes are dropped
+	// before its first chunk and built after its last (indexes.go); 0 =
+	// DefaultDeferIndexRows, negative: never.
+	DeferIndexRows int64
+	Logger         *slog.Logger
 	// Progress, when set, is called after each committed chunk.
 	Progress func(table string, rows int64)
 	// NoBinlog copies without a binlog position (delta from change-log
@@ -108,6 +115,10 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	c.estimates = nil
+	// Indexes a killed copy dropped come back before anything is copied.
+	if err := c.restoreRecordedIndexes(ctx); err != nil {
+		return Result{}, err
+	}
 	tables := c.Plan.Tables()
 	workers := c.Workers
 	if workers <= 0 {
@@ -312,11 +323,16 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 		resumed = false // rows without a key cannot be resumed: copy again
 		log.Info("restarting copy of a table without key", "stage", "data")
 	}
+	var deferred []state.DeferredIndex
 	if !resumed || p.LastKey == nil && p.Rows == 0 {
 		if err := c.emptyDest(ctx, tp); err != nil {
 			return 0, "", err
 		}
 		p = state.TableProgress{Table: st.Name, State: state.TableCopying}
+		var err error
+		if deferred, err = c.dropIndexes(ctx, tp); err != nil {
+			return 0, "", err
+		}
 	}
 	if err := c.waitParents(ctx, st.Name); err != nil {
 		return 0, "", err
@@ -344,10 +360,16 @@ func (c *Copier) copyTable(ctx context.Context, log *slog.Logger, tp *transform.
 	if tp.FullRow {
 		copied, err2 = c.copyFullRow(ctx, snap, tp, &p)
 	} else {
-		copied, ranges, err2 = c.copyKeyed(ctx, snap.conn, tp, &p, nil)
+		copied, ranges, err2 = c.copyKeyed(ctx, snap.conn, tp, &p, nil, len(deferred) > 0)
 	}
 	if err2 != nil {
 		return copied, "", err2
+	}
+	if len(deferred) > 0 {
+		// The rows are in: the indexes are built, then the table is done.
+		if err := c.finishIndexed(ctx, log, p, deferred); err != nil {
+			return copied, "", err
+		}
 	}
 	if c.StateOnly {
 		log.Info("table published", "stage", "data", "step", "copy", "rows", p.Rows, "seconds", time.Since(start).Seconds())
@@ -481,8 +503,9 @@ func (c *Copier) checkVolume(ctx context.Context, log *slog.Logger, snap *snapsh
 // copyKeyed copies t chunk by chunk in key order, each chunk committed with the
 // key it reached, reading conn (in the table's snapshot). With p.Range, it
 // copies that key range (whose progress p is) and adds its rows to
-// tableRows; it does not count the table then.
-func (c *Copier) copyKeyed(ctx context.Context, conn *sql.Conn, tp *transform.TablePlan, p *state.TableProgress, tableRows *atomic.Int64) (int64, *verify.KeyRanges, error) {
+// tableRows; it does not count the table then. With holdDone the last
+// chunk leaves p copying (the caller marks it done).
+func (c *Copier) copyKeyed(ctx context.Context, conn *sql.Conn, tp *transform.TablePlan, p *state.TableProgress, tableRows *atomic.Int64, holdDone bool) (int64, *verify.KeyRanges, error) {
 	st := tp.Source
 	// A copy from the first key in this one snapshot sees the whole table:
 	// it notes the key ranges and the row count for the volume check.
@@ -583,7 +606,9 @@ func (c *Copier) copyKeyed(ctx context.Context, conn *sql.Conn, tp *transform.Ta
 		}
 		if ch.last {
 			p.SourceRows = &ch.sourceRows
-			p.State = state.TableDone
+			if !holdDone {
+				p.State = state.TableDone
+			}
 		}
 		if err := c.commitChunk(ctx, tp, ch.prepared, *p, shown); err != nil {
 			return copied, nil, err
@@ -651,6 +676,19 @@ func (c *Copier) countSource(ctx context.Context, conn *sql.Conn, tp *transform.
 		return 0, fmt.Errorf("count source table %s: %w", tp.Source.Name, err)
 	}
 	return n, nil
+}
+
+// finishIndexed adds back the indexes dropped for a table's copy and marks
+// the table done (p), forgetting their records in the same transaction.
+func (c *Copier) finishIndexed(ctx context.Context, log *slog.Logger, p state.TableProgress, deferred []state.DeferredIndex) error {
+	failpoint.Hit(failpoint.CopyBeforeIndexesAdded)
+	start := time.Now()
+	if err := c.addIndexes(ctx, deferred); err != nil {
+		return err
+	}
+	log.Info("secondary indexes built", "stage", "data", "step", "copy", "indexes", indexNames(deferred), "seconds", time.Since(start).Seconds())
+	p.State = state.TableDone
+	return c.State.FinishTable(ctx, p)
 }
 
 // finish marks p done and records the source row count at the snapshot.

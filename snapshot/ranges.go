@@ -44,6 +44,9 @@ type rangedTable struct {
 	// workers is the copier's: no more of the table's ranges are read at
 	// once, so it opens no more connections.
 	workers int
+	// deferred are the destination's indexes dropped for the copy (fresh
+	// only), added back once every range is done.
+	deferred []state.DeferredIndex
 
 	openMu  sync.Mutex
 	opened  bool
@@ -267,6 +270,10 @@ func (rt *rangedTable) doOpen(ctx context.Context, c *Copier) error {
 			return err
 		}
 		rt.p = state.TableProgress{Table: st.Name, State: state.TableCopying}
+		var err error
+		if rt.deferred, err = c.dropIndexes(ctx, rt.tp); err != nil {
+			return err
+		}
 	}
 	if err := c.waitParents(ctx, st.Name); err != nil {
 		return err
@@ -326,7 +333,7 @@ func (c *Copier) copyRange(ctx context.Context, rt *rangedTable, i int) (int64, 
 		r := rt.ranges[i]
 		p := state.TableProgress{Table: rt.tp.Source.Name, State: state.TableCopying, LastKey: r.LastKey, Rows: r.Rows,
 			SnapshotPos: rt.p.SnapshotPos, Range: &r.KeyRange}
-		n, known, err := c.copyKeyed(ctx, snap.conn, rt.tp, &p, &rt.rows)
+		n, known, err := c.copyKeyed(ctx, snap.conn, rt.tp, &p, &rt.rows, false)
 		copied = n
 		if err != nil {
 			rt.pool <- snap
@@ -367,9 +374,15 @@ func (c *Copier) finishRanged(ctx context.Context, rt *rangedTable, snap *snapsh
 		}
 		p.SourceRows = &n
 	}
-	p.State = state.TableDone
-	if err := c.State.SaveProgress(ctx, nil, p); err != nil {
-		return "", err
+	if len(rt.deferred) > 0 {
+		if err := c.finishIndexed(ctx, rt.log, p, rt.deferred); err != nil {
+			return "", err
+		}
+	} else {
+		p.State = state.TableDone
+		if err := c.State.SaveProgress(ctx, nil, p); err != nil {
+			return "", err
+		}
 	}
 	warn, err := c.checkVolume(ctx, rt.log, snap, tp, known, p.Segments)
 	if err != nil {

@@ -7,6 +7,8 @@
 //     raw row the replica-lag monitor compares between the destination and
 //     its replicas.
 //   - tables.go: _shiplog_tables, the snapshot progress of each source table.
+//   - indexes.go: _shiplog_deferred_indexes, destination indexes the copy
+//     dropped to build after its bulk load, until they are back.
 //   - flags.go: _shiplog_state, named values (the recorded source schema,
 //     phase flags), read back so a value is stored whole or refused.
 //   - failed_rows.go: _shiplog_failed_rows, rows a handler could not

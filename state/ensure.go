@@ -42,6 +42,18 @@ func (s *State) Ensure(ctx context.Context) error {
 			updated_at DATETIME(6) NOT NULL,
 			PRIMARY KEY (table_name, range_no)
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+		// Secondary indexes the copier dropped to build after its bulk
+		// load, until they are back (snapshot.Copier.DeferIndexRows).
+		`CREATE TABLE IF NOT EXISTS ` + s.table(indexesTable) + ` (
+			table_name VARCHAR(192) NOT NULL,
+			index_name VARCHAR(192) NOT NULL,
+			dest_schema VARCHAR(192) NOT NULL,
+			dest_table VARCHAR(192) NOT NULL,
+			seq INT NOT NULL,
+			definition MEDIUMTEXT NOT NULL,
+			recorded_at DATETIME(6) NOT NULL,
+			PRIMARY KEY (table_name, index_name)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
 		`CREATE TABLE IF NOT EXISTS ` + s.table("_shiplog_failed_rows") + ` (
 			table_name VARCHAR(192) NOT NULL,
 			key_hash CHAR(64) NOT NULL,

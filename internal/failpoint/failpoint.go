@@ -21,6 +21,12 @@ const Env = "SHIPLOG_FAILPOINT"
 const (
 	// CopyChunkCommitted: a snapshot chunk and its progress are committed.
 	CopyChunkCommitted = "copy-chunk-committed"
+	// CopyIndexesDropped: a table's secondary indexes are dropped (and
+	// recorded) for its copy, no row loaded yet.
+	CopyIndexesDropped = "copy-indexes-dropped"
+	// CopyBeforeIndexesAdded: a table's last chunk is committed, its
+	// dropped indexes not yet added back.
+	CopyBeforeIndexesAdded = "copy-before-indexes-added"
 	// DestBeforeCommit: a destination batch (rows and checkpoint) is
 	// written, its transaction not yet committed.
 	DestBeforeCommit = "dest-before-commit"
