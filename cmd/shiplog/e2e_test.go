@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -517,6 +518,22 @@ func (e *env) sysbench(user, command string, extra ...string) *exec.Cmd {
 		"--mysql-port=" + strconv.Itoa(e.src.Port), "--mysql-user=" + user, "--mysql-password=" + password,
 		"--mysql-db=shop", "--tables=3", "--table-size=3000"}, extra...)
 	return exec.Command("sysbench", append(args, command)...)
+}
+
+// sysbenchTransactions fails the test unless the output of a finished
+// sysbench run reports at least min transactions, so a paced load (--rate)
+// cannot leave a test passing without the writes it is about.
+func sysbenchTransactions(t *testing.T, out string, min int) int {
+	t.Helper()
+	m := regexp.MustCompile(`transactions:\s+(\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("sysbench reported no transaction count:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if n < min {
+		t.Fatalf("sysbench made %d transactions, want at least %d:\n%s", n, min, out)
+	}
+	return n
 }
 
 // kafkaConfigs creates the publisher's state database, pubstate, on the
