@@ -91,9 +91,9 @@ func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
 			return err
 		}
 		writes = i + 1
-		// About 150 changes a second: rows keep changing under every
+		// About 90 changes a second: rows keep changing under every
 		// verify (the writer's pace, not a wait for a result).
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 		return nil
 	})
 	waitFor(t, "delta to apply the writer's changes", 60*time.Second, func() bool {
