@@ -348,8 +348,8 @@ const writePace = 2 * time.Millisecond
 
 // writeLoop calls write(0), write(1), ... in the background, at most one
 // every writePace, until the returned stop is called, or the test ends, or
-// write fails. stop waits for the loop to end and returns write's error; it
-// may be called more than once.
+// write fails. stop waits for the loop to end and returns write's error, or
+// an error if no write was made; it may be called more than once.
 func writeLoop(t *testing.T, write func(i int) error) (stop func() error) {
 	return writeLoopPaced(t, writePace, write)
 }
@@ -397,6 +397,10 @@ func writeLoopPaced(t *testing.T, pace time.Duration, write func(i int) error) (
 			wg.Wait()
 			took := time.Since(start)
 			t.Logf("the writer made %d writes in %v (%.0f a second)", writes, took.Round(time.Millisecond), float64(writes)/took.Seconds())
+			if firstErr == nil && writes == 0 {
+				// A test "under writes" must not pass without them.
+				firstErr = fmt.Errorf("the writer made no write in %v", took.Round(time.Millisecond))
+			}
 		})
 		return firstErr
 	}
