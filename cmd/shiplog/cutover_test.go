@@ -151,7 +151,9 @@ func TestCutoverUnderSysbenchLoad(t *testing.T) {
 func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 	t.Parallel()
 	e := newCutoverEnv(t)
-	load := e.sysbench("app", "run", "--threads=2", "--time=3", "--rand-seed=7")
+	// Paced: the load ends before the cutover, which needs its writes
+	// streamed, not a flood of them.
+	load := e.sysbench("app", "run", "--threads=2", "--time=3", "--rate=300", "--rand-seed=7")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -161,6 +163,7 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench run: %v\n%s", err, tail(loadOut.String()))
 	}
+	sysbenchTransactions(t, loadOut.String(), 300)
 	r := runShiplog(t, e.config, nil, "cutover", "--set-source-read-only", "--max-lag", "2s", "--timeout", "60s", "--on-ready", "exit 3")
 	if r.code != 1 {
 		t.Fatalf("cutover with a failing hook: exit %d, want 1\n%s%s", r.code, r.stdout, tail(r.stderr))
@@ -194,14 +197,17 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 func TestCutoverVerifiesTheWindow(t *testing.T) {
 	t.Parallel()
 	e := newCutoverEnv(t)
-	load := e.sysbench("app", "run", "--threads=1", "--time=2", "--rand-seed=9")
+	load := e.sysbench("app", "run", "--threads=1", "--time=2", "--rate=200", "--rand-seed=9")
+	var loadOut bytes.Buffer
+	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
 	e.startDelta()
 	if err := load.Wait(); err != nil {
-		t.Fatalf("sysbench run: %v", err)
+		t.Fatalf("sysbench run: %v\n%s", err, tail(loadOut.String()))
 	}
+	sysbenchTransactions(t, loadOut.String(), 130)
 	waitFor(t, "the stream to catch up", 60*time.Second, func() bool {
 		r := runShiplog(t, e.config, nil, "status")
 		return r.code == 0 && strings.Contains(r.stdout, `"lag_bytes": 0`)

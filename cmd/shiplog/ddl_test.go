@@ -151,7 +151,8 @@ func TestDDLStopAppliesEverythingBeforeItAndSkipDDLGoesOn(t *testing.T) {
 	for i, ddl := range rounds {
 		daemon := i%2 == 0
 		start := binlogOffset(t, e.srcDB)
-		stopWriter := e.writer(uint64(i + 1))
+		// Unpaced: the round waits for a volume of writes, not a time.
+		stopWriter := e.writerPaced(uint64(i+1), 0)
 		var cmd *exec.Cmd
 		var stderr fmt.Stringer
 		if daemon {
@@ -208,7 +209,7 @@ func TestDDLStopAppliesEverythingBeforeItAndSkipDDLGoesOn(t *testing.T) {
 	}
 	// The stream goes on under writes.
 	start := binlogOffset(t, e.srcDB)
-	stopWriter := e.writer(99)
+	stopWriter := e.writerPaced(99, 0)
 	cmd, stderr := e.startStream()
 	waitFor(t, "the writer's transactions", 2*time.Minute, func() bool { return binlogOffset(t, e.srcDB) > start+200_000 })
 	if err := stopWriter(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -533,8 +534,24 @@ func TestKafkaApplierAndPublisherRetryThroughDestinationOutage(t *testing.T) {
 		_ = e.dstDB.QueryRow("SELECT COUNT(*) FROM orders").Scan(&n)
 		return n > 1000
 	})
+	// The applier has a backlog when the destination goes down, so it writes
+	// during the outage: it is stopped while the publisher publishes more
+	// (the paced writer leaves it caught up otherwise), and goes on once the
+	// destination is down.
+	if err := app.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	published := func() string {
+		var pos string
+		_ = e.dstDB.QueryRow("SELECT GROUP_CONCAT(position ORDER BY position) FROM pubstate._shiplog_checkpoint").Scan(&pos)
+		return pos
+	}
+	before := published()
+	waitFor(t, "the publisher to publish while the applier is stopped", 60*time.Second, func() bool { return published() != before })
 	down := time.Now()
-	if err := e.dst.Kill(); err != nil {
+	err := e.dst.Kill()
+	_ = app.cmd.Process.Signal(syscall.SIGCONT)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// The outage lasts 5s (the fault being tested, not a wait for a result).

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -287,9 +288,16 @@ func (e *env) seedShop(orders int) {
 // writer changes the shop tables in the background until the returned stop
 // is called (see writeLoop).
 func (e *env) writer(seed uint64) (stop func() error) {
+	return e.writerPaced(seed, writePace)
+}
+
+// writerPaced is writer with its writes at most one every pace (0: as fast
+// as they go, for a test that waits for a volume of writes, which pacing
+// would only spread over more time).
+func (e *env) writerPaced(seed uint64, pace time.Duration) (stop func() error) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	db := e.srcDB
-	return writeLoop(e.t, func(i int) error {
+	return writeLoopPaced(e.t, pace, func(i int) error {
 		var err error
 		id := 1 + rng.IntN(2000)
 		switch rng.IntN(10) {
@@ -332,31 +340,68 @@ func (e *env) writer(seed uint64) (stop func() error) {
 	})
 }
 
-// writeLoop calls write(0), write(1), ... in the background until the
-// returned stop is called, or the test ends, or write fails. stop waits for
-// the loop to end and returns write's error; it may be called more than once.
+// writePace is the least time between the starts of two writes of a
+// writeLoop: up to 500 writes a second. Unpaced, a loop made 4,000-6,500 a
+// second, and the servers and shiplog processes of the test burned CPU on
+// them that the parallel tests needed.
+const writePace = 2 * time.Millisecond
+
+// writeLoop calls write(0), write(1), ... in the background, at most one
+// every writePace, until the returned stop is called, or the test ends, or
+// write fails. stop waits for the loop to end and returns write's error, or
+// an error if no write was made; it may be called more than once.
 func writeLoop(t *testing.T, write func(i int) error) (stop func() error) {
+	return writeLoopPaced(t, writePace, write)
+}
+
+// writeLoopPaced is writeLoop with at most one write every pace (0: no pace).
+func writeLoopPaced(t *testing.T, pace time.Duration, write func(i int) error) (stop func() error) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var firstErr error
+	var writes int
+	start := time.Now()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		var tick <-chan time.Time
+		if pace > 0 {
+			ticker := time.NewTicker(pace)
+			defer ticker.Stop()
+			tick = ticker.C
+		}
 		for i := 0; ; i++ {
 			select {
 			case <-done:
 				return
 			default:
 			}
+			if tick != nil {
+				select {
+				case <-done:
+					return
+				case <-tick:
+				}
+			}
 			if err := write(i); err != nil {
 				firstErr = err
 				return
 			}
+			writes = i + 1
 		}
 	}()
 	var once sync.Once
 	stop = func() error {
-		once.Do(func() { close(done); wg.Wait() })
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			took := time.Since(start)
+			t.Logf("the writer made %d writes in %v (%.0f a second)", writes, took.Round(time.Millisecond), float64(writes)/took.Seconds())
+			if firstErr == nil && writes == 0 {
+				// A test "under writes" must not pass without them.
+				firstErr = fmt.Errorf("the writer made no write in %v", took.Round(time.Millisecond))
+			}
+		})
 		return firstErr
 	}
 	t.Cleanup(func() { _ = stop() })
@@ -517,6 +562,22 @@ func (e *env) sysbench(user, command string, extra ...string) *exec.Cmd {
 		"--mysql-port=" + strconv.Itoa(e.src.Port), "--mysql-user=" + user, "--mysql-password=" + password,
 		"--mysql-db=shop", "--tables=3", "--table-size=3000"}, extra...)
 	return exec.Command("sysbench", append(args, command)...)
+}
+
+// sysbenchTransactions fails the test unless the output of a finished
+// sysbench run reports at least min transactions, so a paced load (--rate)
+// cannot leave a test passing without the writes it is about.
+func sysbenchTransactions(t *testing.T, out string, min int) int {
+	t.Helper()
+	m := regexp.MustCompile(`transactions:\s+(\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("sysbench reported no transaction count:\n%s", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if n < min {
+		t.Fatalf("sysbench made %d transactions, want at least %d:\n%s", n, min, out)
+	}
+	return n
 }
 
 // kafkaConfigs creates the publisher's state database, pubstate, on the

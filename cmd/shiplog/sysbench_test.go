@@ -21,7 +21,9 @@ func TestSysbenchWriteLoadWithKills(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	e.prepareSysbench()
-	load := e.sysbench("root", "run", "--threads=2", "--time=8", "--rand-seed=3")
+	// 300 transactions a second (unpaced, sysbench made ~2,400 a second and
+	// the servers and the stream burned CPU for it).
+	load := e.sysbench("root", "run", "--threads=2", "--time=8", "--rate=300", "--rand-seed=3")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -37,6 +39,7 @@ func TestSysbenchWriteLoadWithKills(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench run: %v\n%s", err, loadOut.String())
 	}
+	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 800))
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	e.assertIdentical()
 }
@@ -52,7 +55,9 @@ func TestTriggerInstallUnderSysbenchPreparedStatements(t *testing.T) {
 	e := newEnv(t, "")
 	e.appendConfig("delta: {source: triggers}\n")
 	e.prepareSysbench()
-	load := e.sysbench("root", "run", "--threads=4", "--time=6", "--rand-seed=5", "--db-ps-mode=auto")
+	// 600 transactions a second, ~3,600 statements a second through the
+	// prepared statements (unpaced, sysbench made ~2,300 transactions a second).
+	load := e.sysbench("root", "run", "--threads=4", "--time=6", "--rate=600", "--rand-seed=5", "--db-ps-mode=auto")
 	var loadOut bytes.Buffer
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -71,6 +76,7 @@ func TestTriggerInstallUnderSysbenchPreparedStatements(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench failed while the triggers were installed: %v\n%s", err, loadOut.String())
 	}
+	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 1800))
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {

@@ -91,7 +91,9 @@ func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
 			return err
 		}
 		writes = i + 1
-		time.Sleep(time.Millisecond)
+		// About 90 changes a second: rows keep changing under every
+		// verify (the writer's pace, not a wait for a result).
+		time.Sleep(10 * time.Millisecond)
 		return nil
 	})
 	waitFor(t, "delta to apply the writer's changes", 60*time.Second, func() bool {
@@ -234,6 +236,9 @@ func TestVerifyFindsPlantedDifferencesWhileDeltaStreams(t *testing.T) {
 		t.Fatalf("writer: %v", err)
 	}
 	t.Logf("writer made %d changes during the verification", writes)
+	if writes < 500 {
+		t.Fatalf("the writer made only %d changes: verify did not run under writes", writes)
+	}
 	_ = delta.Process.Signal(syscall.SIGCONT)
 	_ = delta.Process.Signal(syscall.SIGTERM)
 	select {
