@@ -163,7 +163,7 @@ func TestCutoverFailingHookRestoresReadOnly(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench run: %v\n%s", err, tail(loadOut.String()))
 	}
-	sysbenchTransactions(t, loadOut.String(), 300)
+	sysbenchTransactions(t, loadOut.String(), 90)
 	r := runShiplog(t, e.config, nil, "cutover", "--set-source-read-only", "--max-lag", "2s", "--timeout", "60s", "--on-ready", "exit 3")
 	if r.code != 1 {
 		t.Fatalf("cutover with a failing hook: exit %d, want 1\n%s%s", r.code, r.stdout, tail(r.stderr))
@@ -207,7 +207,7 @@ func TestCutoverVerifiesTheWindow(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench run: %v\n%s", err, tail(loadOut.String()))
 	}
-	sysbenchTransactions(t, loadOut.String(), 130)
+	sysbenchTransactions(t, loadOut.String(), 40)
 	waitFor(t, "the stream to catch up", 60*time.Second, func() bool {
 		r := runShiplog(t, e.config, nil, "status")
 		return r.code == 0 && strings.Contains(r.stdout, `"lag_bytes": 0`)

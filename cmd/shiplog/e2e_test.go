@@ -566,7 +566,10 @@ func (e *env) sysbench(user, command string, extra ...string) *exec.Cmd {
 
 // sysbenchTransactions fails the test unless the output of a finished
 // sysbench run reports at least min transactions, so a paced load (--rate)
-// cannot leave a test passing without the writes it is about.
+// cannot leave a test passing without the writes it is about. min is about
+// a tenth of what the rate asks for: on 2 cores shared by 8 parallel tests
+// sysbench has made as few as 20 transactions a second (a trigger install's
+// table locks held it back), and the point is that a load ran, not its speed.
 func sysbenchTransactions(t *testing.T, out string, min int) int {
 	t.Helper()
 	m := regexp.MustCompile(`transactions:\s+(\d+)`).FindStringSubmatch(out)

@@ -39,7 +39,7 @@ func TestSysbenchWriteLoadWithKills(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench run: %v\n%s", err, loadOut.String())
 	}
-	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 800))
+	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 200))
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	e.assertIdentical()
 }
@@ -76,7 +76,7 @@ func TestTriggerInstallUnderSysbenchPreparedStatements(t *testing.T) {
 	if err := load.Wait(); err != nil {
 		t.Fatalf("sysbench failed while the triggers were installed: %v\n%s", err, loadOut.String())
 	}
-	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 1800))
+	t.Logf("sysbench made %d transactions", sysbenchTransactions(t, loadOut.String(), 200))
 	e.mustRun("migrate", "delta", "--exit-when-caught-up")
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
