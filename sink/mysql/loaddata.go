@@ -97,19 +97,26 @@ func appendField(buf []byte, v any, c *cdc.Column) ([]byte, error) {
 }
 
 func appendEscapedField[T string | []byte](buf []byte, s T) []byte {
+	// Runs without a byte to escape are appended whole: appending byte by
+	// byte was a quarter of the copy's CPU (pprof, 1M sysbench rows).
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch b := s[i]; b {
+		var esc byte
+		switch s[i] {
 		case '\\':
-			buf = append(buf, '\\', '\\')
+			esc = '\\'
 		case '\t':
-			buf = append(buf, '\\', 't')
+			esc = 't'
 		case '\n':
-			buf = append(buf, '\\', 'n')
+			esc = 'n'
 		default:
-			buf = append(buf, b)
+			continue
 		}
+		buf = append(buf, s[start:i]...)
+		buf = append(buf, '\\', esc)
+		start = i + 1
 	}
-	return buf
+	return append(buf, s[start:]...)
 }
 
 // Chunk is a snapshot chunk ready to write: its rows, and when LOAD DATA
