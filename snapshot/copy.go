@@ -82,6 +82,9 @@ type Copier struct {
 	// estimates[schema][table] are the source's row estimates (Run reads
 	// them once, before any job starts).
 	estimates map[string]map[string]int64
+	// share is the estimated rows left to copy per worker: a table is split
+	// into key ranges only when it holds more (planRanges).
+	share int64
 }
 
 // Result summarises a copy.
@@ -130,6 +133,9 @@ func (c *Copier) Run(ctx context.Context) (Result, error) {
 	// depth, so a worker never waits on a table no worker has taken.
 	tables = c.ordered(tables)
 	if progress, err = c.recopyAfterNewSnapshot(ctx, log, tables, progress); err != nil {
+		return Result{}, err
+	}
+	if c.share, err = c.rowsPerWorker(ctx, tables, progress, workers); err != nil {
 		return Result{}, err
 	}
 	c.started = make(map[string]chan struct{}, len(tables))

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/shiplog/shiplog/internal/testenv"
@@ -70,8 +71,10 @@ func rangeSetup(t *testing.T) (ctx context.Context, srcDB, dstDB *sql.DB, st *st
 	return ctx, srcDB, dstDB, st, plan
 }
 
+// rangeCopier: 8 workers, so that each keyed table (10,000 rows and more)
+// is above a worker's share of the 42,000 rows and is split.
 func rangeCopier(srcDB, dstDB *sql.DB, st *state.State, plan *transform.Plan) *snapshot.Copier {
-	return &snapshot.Copier{Source: srcDB, Dest: dstDB, State: st, Plan: plan, ChunkRows: 300, Workers: 3, RangeRows: 2000, Volume: true,
+	return &snapshot.Copier{Source: srcDB, Dest: dstDB, State: st, Plan: plan, ChunkRows: 300, Workers: 8, RangeRows: 2000, Volume: true,
 		Writer: mysqlsink.NewWriter(dstDB, st, mysqlsink.Options{})}
 }
 
@@ -172,4 +175,39 @@ func TestCopyInRangesResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRangedCopy(t, ctx, srcDB, dstDB, st, 2)
+}
+
+// TestCopySplitsOnlyTablesAboveAWorkersShare: a table is split into key
+// ranges only when it holds more than its share of the rows left per
+// worker: with 3 workers only ints (20,000 of 42,000 keyed rows) is; with 2
+// none is (whole tables keep both workers busy). Rows compared each time.
+func TestCopySplitsOnlyTablesAboveAWorkersShare(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		workers int
+		split   map[string]bool
+	}{{3, map[string]bool{"ints": true}}, {2, map[string]bool{}}} {
+		t.Run(fmt.Sprint(c.workers), func(t *testing.T) {
+			t.Parallel()
+			ctx, srcDB, dstDB, st, plan := rangeSetup(t)
+			cp := rangeCopier(srcDB, dstDB, st, plan)
+			cp.Workers = c.workers
+			if _, err := cp.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+			diffs, err := testenv.CompareDatabases(ctx, srcDB, "shop", dstDB, "shop_new")
+			if err != nil || len(diffs) > 0 {
+				t.Fatalf("differences after copy: %v %v", diffs, err)
+			}
+			for _, table := range []string{"ints", "uints", "strs"} {
+				ranges, err := st.Ranges(ctx, table)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(ranges) > 1; got != c.split[table] {
+					t.Errorf("%d workers: %s in %d ranges, want split %v", c.workers, table, len(ranges), c.split[table])
+				}
+			}
+		})
+	}
 }
