@@ -42,36 +42,7 @@ var indexRows = []string{
 
 func indexSetup(t *testing.T) (ctx context.Context, srcDB, dstDB *sql.DB, st *state.State, plan *transform.Plan, creates map[string]string) {
 	t.Helper()
-	ctx = context.Background()
-	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
-	if err := src.Exec(ctx, "shop", append(append([]string{}, indexTables...), indexRows...)...); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Exec(ctx, "shop_new", indexTables...); err != nil {
-		t.Fatal(err)
-	}
-	srcDB, err := src.Open("shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srcDB.Close() })
-	dstDB = openDest(t, dst, "shop_new")
-	srcTables, err := rowio.LoadTables(ctx, srcDB, "shop", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dstTables, err := rowio.LoadTables(ctx, dstDB, "shop_new", "_shiplog_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, problems := transform.Compile(nil, srcTables, dstTables)
-	if transform.HasErrors(problems) {
-		t.Fatalf("problems: %v", problems)
-	}
-	st = state.NewState(dstDB, "shop_new")
-	if err := st.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, srcDB, dstDB, st, plan = copySetup(t, indexTables, indexRows, nil)
 	creates = map[string]string{}
 	for _, tb := range []string{"tricky", "fkparent", "fkchild", "small"} {
 		creates[tb] = showCreate(t, dstDB, tb)

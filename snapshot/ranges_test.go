@@ -38,12 +38,20 @@ var rangeRows = []string{
 
 func rangeSetup(t *testing.T) (ctx context.Context, srcDB, dstDB *sql.DB, st *state.State, plan *transform.Plan) {
 	t.Helper()
+	return copySetup(t, rangeTables, rangeRows, &transform.Rules{FullRowTables: []string{"nokey"}})
+}
+
+// copySetup starts a source and a destination, creates tables on both,
+// fills the source with rows, and returns the plan compiled with rules
+// and the destination's state (ensured).
+func copySetup(t *testing.T, tables, rows []string, rules *transform.Rules) (ctx context.Context, srcDB, dstDB *sql.DB, st *state.State, plan *transform.Plan) {
+	t.Helper()
 	ctx = context.Background()
 	src, dst := testenv.SourceAndDest(t, "shop", "shop_new")
-	if err := src.Exec(ctx, "shop", append(append([]string{}, rangeTables...), rangeRows...)...); err != nil {
+	if err := src.Exec(ctx, "shop", append(append([]string{}, tables...), rows...)...); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Exec(ctx, "shop_new", rangeTables...); err != nil {
+	if err := dst.Exec(ctx, "shop_new", tables...); err != nil {
 		t.Fatal(err)
 	}
 	srcDB, err := src.Open("shop")
@@ -60,7 +68,7 @@ func rangeSetup(t *testing.T) (ctx context.Context, srcDB, dstDB *sql.DB, st *st
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, problems := transform.Compile(&transform.Rules{FullRowTables: []string{"nokey"}}, srcTables, dstTables)
+	plan, problems := transform.Compile(rules, srcTables, dstTables)
 	if transform.HasErrors(problems) {
 		t.Fatalf("problems: %v", problems)
 	}
