@@ -38,7 +38,8 @@ var pinMu sync.Mutex
 // position in 5 to 959 of 1200 tries. A stream started there would never
 // deliver those rows. So commits are paused instead, on a session of their
 // own: BACKUP STAGE BLOCK_COMMIT on MariaDB (it waits for commits under way
-// and holds new ones, nothing else), FLUSH TABLES WITH READ LOCK elsewhere.
+// and holds new ones, nothing else), FLUSH TABLES WITH READ LOCK elsewhere
+// and on MariaDB before 10.4.
 // Both need the RELOAD privilege. The pause lasts as long as starting the
 // snapshots and reading SHOW MASTER STATUS (milliseconds).
 //
@@ -80,6 +81,10 @@ func PinSnapshots(ctx context.Context, db *sql.DB, conns ...*sql.Conn) (st Maste
 		}
 		_, _ = lock.ExecContext(context.WithoutCancel(ctx), resume)
 		switch {
+		case mysqlerr.Is(err, mysql.ER_PARSE_ERROR) && pause[0] == "BACKUP STAGE START":
+			// MariaDB before 10.4 has no BACKUP STAGE.
+			pause, resume = []string{"FLUSH TABLES WITH READ LOCK"}, "UNLOCK TABLES"
+			continue
 		case mysqlerr.Is(err, mysql.ER_LOCK_WAIT_TIMEOUT) && attempt < pinAttempts:
 			continue
 		case mysqlerr.Is(err, mysql.ER_LOCK_WAIT_TIMEOUT):
