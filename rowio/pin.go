@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,12 +33,12 @@ var pinMu sync.Mutex
 // MariaDB reports the position of a snapshot itself (binlog_snapshot_file and
 // _position), but under concurrent commits that position can be ahead of
 // what the snapshot sees: on MariaDB 10.11, with three connections inserting,
-// snapshots missed 2-9 transactions the binlog had before their reported
+// snapshots missed 1-9 transactions the binlog had before their reported
 // position in 5 to 959 of 1200 tries. A stream started there would never
 // deliver those rows. So commits are paused instead, on a session of their
 // own: BACKUP STAGE BLOCK_COMMIT on MariaDB (it waits for commits under way
-// and holds new ones, nothing else), FLUSH TABLES WITH READ LOCK elsewhere
-// and on MariaDB before 10.4.
+// and holds new ones, nothing else), FLUSH TABLES WITH READ LOCK where the
+// server has no BACKUP STAGE (MySQL, MariaDB before 10.4: a syntax error).
 // Both need the RELOAD privilege. The pause lasts as long as starting the
 // snapshots and reading SHOW MASTER STATUS (milliseconds).
 //
@@ -63,14 +62,9 @@ func PinSnapshots(ctx context.Context, db *sql.DB, conns ...*sql.Conn) (st Maste
 		_ = lock.Raw(func(any) error { return driver.ErrBadConn })
 		_ = lock.Close()
 	}()
-	var version string
-	if err := lock.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return st, false, fmt.Errorf("source: SELECT VERSION(): %w", err)
-	}
+	// MariaDB 10.4+ has BACKUP STAGE; elsewhere it is a syntax error, and
+	// the global read lock is taken instead (below).
 	pause, resume := []string{"BACKUP STAGE START", "BACKUP STAGE BLOCK_COMMIT"}, "BACKUP STAGE END"
-	if !strings.Contains(strings.ToLower(version), "mariadb") {
-		pause, resume = []string{"FLUSH TABLES WITH READ LOCK"}, "UNLOCK TABLES"
-	}
 	if _, err := lock.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", max(int(PinLockWait/time.Second), 1))); err != nil {
 		return st, false, fmt.Errorf("source: SET lock_wait_timeout: %w", err)
 	}
@@ -82,7 +76,7 @@ func PinSnapshots(ctx context.Context, db *sql.DB, conns ...*sql.Conn) (st Maste
 		_, _ = lock.ExecContext(context.WithoutCancel(ctx), resume)
 		switch {
 		case mysqlerr.Is(err, mysql.ER_PARSE_ERROR) && pause[0] == "BACKUP STAGE START":
-			// MariaDB before 10.4 has no BACKUP STAGE.
+			// MySQL, or MariaDB before 10.4.
 			pause, resume = []string{"FLUSH TABLES WITH READ LOCK"}, "UNLOCK TABLES"
 			continue
 		case mysqlerr.Is(err, mysql.ER_LOCK_WAIT_TIMEOUT) && attempt < pinAttempts:
