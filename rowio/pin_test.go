@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -85,8 +86,8 @@ func TestPinnedSnapshotsMatchTheirPositionExactly(t *testing.T) {
 			if err := rows.Scan(&name, &value); err != nil {
 				t.Fatal(err)
 			}
-			for _, ch := range value {
-				pos = pos*10 + uint64(ch-'0')
+			if pos, err = strconv.ParseUint(value, 10, 64); err != nil {
+				t.Fatal(err)
 			}
 		}
 		rows.Close()
@@ -115,9 +116,9 @@ func TestPinnedSnapshotsMatchTheirPositionExactly(t *testing.T) {
 		}
 		// Log_name, Pos, Event_type, Server_id, End_log_pos, Info
 		if vals[2].String == "Xid" {
-			var end uint64
-			for _, ch := range strings.TrimSpace(vals[4].String) {
-				end = end*10 + uint64(ch-'0')
+			end, err := strconv.ParseUint(strings.TrimSpace(vals[4].String), 10, 64)
+			if err != nil {
+				t.Fatal(err)
 			}
 			ends = append(ends, end)
 		}
